@@ -1,0 +1,63 @@
+"""Small linear-algebra kernels shared by the covariance strategies.
+
+Everything here works on Cholesky factors: a covariance is never inverted. The convention is
+scikit-learn's: the precision factor P is upper triangular with precision = P P^T, so that the
+whitened residual is y = (x - mu) P and log det(precision)^(1/2) = sum(log diag P).
+"""
+
+import numpy as np
+import scipy.linalg
+
+from .exceptions import CollapsedComponentError
+
+
+def logsumexp_rows(a: np.ndarray) -> np.ndarray:
+    """ln sum_k exp(a_nk) for each row of an (n, K) array, stable for any magnitude."""
+    peak = a.max(axis=1)  # (n,)
+    # A row of -inf (every component impossible) keeps -inf rather than NaN.
+    peak = np.where(np.isfinite(peak), peak, 0)
+    return peak + np.log(np.exp(a - peak[:, None]).sum(axis=1))
+
+
+def precision_chol_from_covariance(cov: np.ndarray, names: str = "component") -> np.ndarray:
+    """Upper-triangular P with P P^T = cov^{-1}, for one (D, D) matrix or a stack (K, D, D).
+
+    Raises CollapsedComponentError naming the first matrix that is not positive definite.
+    """
+    stack = cov if cov.ndim == 3 else cov[None]
+    try:
+        lower = np.linalg.cholesky(stack)  # (K, D, D), cov_k = L_k L_k^T
+    except np.linalg.LinAlgError:
+        bad = _first_not_positive_definite(stack)
+        raise CollapsedComponentError(
+            f"the covariance of {names} {bad} is not positive definite (it has collapsed onto a "
+            "point or a subspace); increase reg_covar or start from other initial parameters",
+            component=bad if cov.ndim == 3 else None,
+        ) from None
+    if not np.all(np.isfinite(lower)):
+        bad = int(np.argmax(~np.isfinite(lower).all(axis=(1, 2))))
+        raise CollapsedComponentError(
+            f"the covariance of {names} {bad} is not finite", component=bad
+        )
+    eye = np.broadcast_to(np.eye(stack.shape[-1], dtype=stack.dtype), stack.shape)
+    # cov^{-1} = L^{-T} L^{-1}, so P = L^{-T}: one triangular solve, never an inverse.
+    prec_chol = np.swapaxes(scipy.linalg.solve_triangular(lower, eye, lower=True), -1, -2)
+    return prec_chol if cov.ndim == 3 else prec_chol[0]
+
+
+def covariance_from_precision_chol(prec_chol: np.ndarray) -> np.ndarray:
+    """cov = (P P^T)^{-1} = P^{-T} P^{-1} for one upper factor (D, D) or a stack (K, D, D)."""
+    eye = np.broadcast_to(np.eye(prec_chol.shape[-1], dtype=prec_chol.dtype), prec_chol.shape)
+    inv_upper = scipy.linalg.solve_triangular(prec_chol, eye, lower=False)  # P^{-1}
+    return np.swapaxes(inv_upper, -1, -2) @ inv_upper
+
+
+def _first_not_positive_definite(stack: np.ndarray) -> int:
+    for k, matrix in enumerate(stack):
+        try:
+            np.linalg.cholesky(matrix)
+        except np.linalg.LinAlgError:
+            return k
+        if not np.all(np.isfinite(matrix)):
+            return k
+    return 0

@@ -1,0 +1,101 @@
+"""The boundary: hyper-parameters, sample weights, ``*_init`` arrays and seeds, checked once.
+
+Every error names the argument, the value seen and what was expected. Nothing the user passed
+is modified; checked copies are returned.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from sklearn.utils import check_scalar
+
+# name -> (type, min, max, include_boundaries)
+INTEGER_AT_LEAST_1 = (numbers.Integral, 1, None, "left")
+INTEGER_AT_LEAST_0 = (numbers.Integral, 0, None, "left")
+REAL_AT_LEAST_0 = (numbers.Real, 0.0, None, "left")
+
+
+def check_hyperparameters(estimator, table: dict) -> None:
+    """Check each scalar hyper-parameter named in ``table`` against its declared range."""
+    for name, (kind, low, high, bounds) in table.items():
+        value = getattr(estimator, name)
+        if value is None and name in OPTIONAL:
+            continue
+        if isinstance(value, bool) and kind is not bool:
+            raise TypeError(f"{name} must be an instance of {kind.__name__}, not bool")
+        if kind is bool:
+            if not isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"{name}={value!r} must be True or False")
+            continue
+        check_scalar(value, name, kind, min_val=low, max_val=high, include_boundaries=bounds)
+        if isinstance(value, float) and not np.isfinite(value):
+            raise ValueError(f"{name}={value!r} must be finite")
+
+
+OPTIONAL = {"chunk_size"}
+
+
+def check_option(value, name: str, allowed) -> None:
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(f"{name}={value!r} is not one of {list(allowed)}")
+
+
+def check_sample_weight(sample_weight, n_samples: int, dtype) -> np.ndarray | None:
+    """A float array of shape (n_samples,), finite, non-negative, with a positive sum."""
+    if sample_weight is None:
+        return None
+    w = np.asarray(sample_weight)
+    if w.ndim == 0:
+        w = np.full(n_samples, w)
+    if w.dtype.kind not in "biuf":
+        raise ValueError(f"sample_weight has dtype {w.dtype}; expected real numbers")
+    if w.shape != (n_samples,):
+        raise ValueError(f"sample_weight has shape {w.shape}; expected (n_samples,) = ({n_samples},)")
+    w = w.astype(dtype)
+    if not np.all(np.isfinite(w)):
+        raise ValueError("sample_weight contains NaN or infinity; expected finite weights")
+    if np.any(w < 0):
+        raise ValueError(f"sample_weight has negative entries (min {w.min()}); expected weights >= 0")
+    if not w.sum(dtype=np.float64) > 0:
+        raise ValueError("sample_weight is zero for every row; expected at least one positive weight")
+    return w
+
+
+def check_weights_init(weights, n_components: int) -> np.ndarray | None:
+    if weights is None:
+        return None
+    weights = np.asarray(weights, dtype=np.float64)
+    if weights.shape != (n_components,):
+        raise ValueError(f"weights_init has shape {weights.shape}; expected (n_components,) = ({n_components},)")
+    if not np.all(np.isfinite(weights)) or np.any(weights < 0) or np.any(weights > 1):
+        raise ValueError(f"weights_init must lie in [0, 1]; got min {weights.min()}, max {weights.max()}")
+    if not np.isclose(weights.sum(), 1.0, rtol=0, atol=1e-6):
+        raise ValueError(f"weights_init must sum to 1; it sums to {weights.sum():.8f}")
+    return weights
+
+
+def check_means_init(means, n_components: int, n_features: int) -> np.ndarray | None:
+    if means is None:
+        return None
+    means = np.asarray(means, dtype=np.float64)
+    if means.shape != (n_components, n_features):
+        raise ValueError(
+            f"means_init has shape {means.shape}; expected (n_components, n_features) = "
+            f"({n_components}, {n_features})"
+        )
+    if not np.all(np.isfinite(means)):
+        raise ValueError("means_init contains NaN or infinity")
+    return means
+
+
+def as_generator(random_state) -> np.random.Generator:
+    """A numpy Generator from None, an int, a Generator or a legacy RandomState."""
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(np.iinfo(np.int32).max))
+    if random_state is None or isinstance(random_state, numbers.Integral):
+        return np.random.default_rng(random_state)
+    raise ValueError(f"random_state={random_state!r} is not None, an int, a Generator or a RandomState")

@@ -1,0 +1,302 @@
+"""Covariance strategies: one small object per covariance type.
+
+``make_covariance(name)`` is the only place the string is read; everything downstream calls the
+strategy's methods. Each strategy owns, for its shape of covariance:
+
+- the E-step kernel: Mahalanobis distances of a chunk to every component, and log det;
+- the chunk moments about a shift (the seam's ``first`` and ``scatter``);
+- the M-step: the maximum-likelihood covariance from summed moments (PRML 9.25 and its
+  tied / diagonal / spherical analogues);
+- the one stored parametrisation, the Cholesky factor of the precision, and what derives from
+  it (covariances, precisions, samples).
+
+Conventions follow scikit-learn: the precision factor P is upper triangular with
+precision = P P^T; diag and spherical store 1 / sigma. Mahalanobis distances are formed on data
+centred at a common point g (the mixture mean) so that the stacked products never see the raw
+offset of the data from the origin.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg
+
+from ._linalg import covariance_from_precision_chol, precision_chol_from_covariance
+from .exceptions import CollapsedComponentError
+from .stats import GaussianStats
+
+
+def _per_component_moments(X, wresp, means):
+    """first_k = sum_n wr_nk (x_n - c_k) and the centred rows, with c_k = means[k]."""
+    for k in range(means.shape[0]):
+        yield k, X - means[k], wresp[:, k]
+
+
+def _check_positive(values, name, expected_shape):
+    values = np.asarray(values, dtype=np.float64)
+    if values.shape != expected_shape:
+        raise ValueError(f"precisions_init has shape {values.shape}; expected {expected_shape} for {name} covariance")
+    if not np.all(np.isfinite(values)) or np.any(values <= 0):
+        raise ValueError(f"precisions_init must be finite and positive for {name} covariance")
+    return values
+
+
+def _upper_factor_of(matrices: np.ndarray, label: str) -> np.ndarray:
+    """Upper P with P P^T = A, for symmetric positive definite A (one or a stack).
+
+    With J the order-reversing permutation, J A J = L L^T gives A = (J L J)(J L J)^T and J L J is
+    upper triangular: a Cholesky factorisation, no inverse.
+    """
+    if not np.allclose(matrices, np.swapaxes(matrices, -1, -2), rtol=1e-10, atol=1e-12):
+        raise ValueError(f"precisions_init must be symmetric; {label} is not")
+    flipped = matrices[..., ::-1, ::-1]
+    try:
+        lower = np.linalg.cholesky(flipped)
+    except np.linalg.LinAlgError:
+        raise ValueError(f"precisions_init must be positive definite; {label} is not") from None
+    return np.ascontiguousarray(lower[..., ::-1, ::-1])
+
+
+class FullCovariance:
+    """A free covariance per component: Sigma_k (K, D, D)."""
+
+    name = "full"
+
+    def shape(self, n_components, n_features):
+        return (n_components, n_features, n_features)
+
+    def n_parameters(self, n_components, n_features):
+        return n_components * n_features * (n_features + 1) // 2
+
+    def mahalanobis(self, Xc, means_c, prec_chol):
+        n, D = Xc.shape
+        K = means_c.shape[0]
+        # One stacked product whitens the chunk for every component: (n, D) @ (D, K*D).
+        stacked = prec_chol.transpose(1, 0, 2).reshape(D, K * D)
+        y = Xc @ stacked  # (n, K*D): y_nk = (x_n - g) P_k
+        y -= np.einsum("kd,kde->ke", means_c, prec_chol).reshape(1, K * D)  # - (mu_k - g) P_k
+        np.square(y, out=y)
+        return y.reshape(n, K, D).sum(axis=2)  # (n, K)
+
+    def log_det_half(self, prec_chol, n_features):
+        # ln |Lambda_k|^(1/2) = sum_d ln P_k,dd
+        return np.log(np.diagonal(prec_chol, axis1=1, axis2=2)).sum(axis=1)
+
+    def moments(self, X, wresp, means):
+        K, D = means.shape
+        first = np.empty((K, D))
+        scatter = np.empty((K, D, D))
+        for k, z, w in _per_component_moments(X, wresp, means):
+            first[k] = w @ z
+            zs = z * np.sqrt(w)[:, None]
+            scatter[k] = zs.T @ zs  # A^T A: numpy hands this to SYRK, half the FLOPs of GEMM
+        return first, scatter
+
+    def from_moments(self, stats: GaussianStats, mass):
+        d = stats.first / mass[:, None]  # d_k, the new mean relative to the shift
+        # (9.25) about the shift: S_k = scatter_k / N_k - d_k d_k^T
+        return stats.scatter / mass[:, None, None] - d[:, :, None] * d[:, None, :]
+
+    def add_ridge(self, cov, reg_covar):
+        return cov + reg_covar * np.eye(cov.shape[-1])
+
+    def precision_chol(self, cov):
+        return precision_chol_from_covariance(cov)
+
+    def covariance(self, prec_chol):
+        return covariance_from_precision_chol(prec_chol)
+
+    def precision(self, prec_chol):
+        return prec_chol @ np.swapaxes(prec_chol, -1, -2)
+
+    def draw(self, rng, mean, prec_chol, k, n):
+        z = rng.standard_normal((n, mean.shape[0]))
+        # x = mu + z P^{-1}: cov(x) = P^{-T} P^{-1} = Sigma; P^{-T} z^T by one triangular solve.
+        return mean + scipy.linalg.solve_triangular(prec_chol[k], z.T, trans="T", lower=False).T
+
+    def check_precisions(self, precisions, n_components, n_features):
+        precisions = np.asarray(precisions, dtype=np.float64)
+        expected = self.shape(n_components, n_features)
+        if precisions.shape != expected:
+            raise ValueError(f"precisions_init has shape {precisions.shape}; expected {expected} for full covariance")
+        if not np.all(np.isfinite(precisions)):
+            raise ValueError("precisions_init must be finite")
+        for k in range(n_components):
+            _upper_factor_of(precisions[k], f"component {k}")
+        return _upper_factor_of(precisions, "a component")
+
+
+class TiedCovariance:
+    """One covariance shared by every component: Sigma (D, D)."""
+
+    name = "tied"
+
+    def shape(self, n_components, n_features):
+        return (n_features, n_features)
+
+    def n_parameters(self, n_components, n_features):
+        return n_features * (n_features + 1) // 2
+
+    def mahalanobis(self, Xc, means_c, prec_chol):
+        y = Xc @ prec_chol  # (n, D)
+        b = means_c @ prec_chol  # (K, D)
+        # |y_n - b_k|^2 = |y_n|^2 - 2 y_n.b_k + |b_k|^2, one (n, D) @ (D, K) product.
+        maha = (y * y).sum(axis=1)[:, None] - 2 * (y @ b.T) + (b * b).sum(axis=1)[None, :]
+        return np.maximum(maha, 0, out=maha)
+
+    def log_det_half(self, prec_chol, n_features):
+        return np.log(np.diagonal(prec_chol)).sum()
+
+    def moments(self, X, wresp, means):
+        K, D = means.shape
+        first = np.empty((K, D))
+        scatter = np.zeros((D, D))
+        for k, z, w in _per_component_moments(X, wresp, means):
+            first[k] = w @ z
+            zs = z * np.sqrt(w)[:, None]
+            scatter += zs.T @ zs
+        return first, scatter
+
+    def from_moments(self, stats: GaussianStats, mass):
+        d = stats.first / mass[:, None]
+        # (1/N) sum_k [scatter_k - N_k d_k d_k^T], the within-component scatter pooled.
+        between = (d * mass[:, None]).T @ d
+        return (stats.scatter - between) / mass.sum()
+
+    add_ridge = FullCovariance.add_ridge
+    precision_chol = FullCovariance.precision_chol
+    covariance = FullCovariance.covariance
+    precision = FullCovariance.precision
+
+    def draw(self, rng, mean, prec_chol, k, n):
+        z = rng.standard_normal((n, mean.shape[0]))
+        return mean + scipy.linalg.solve_triangular(prec_chol, z.T, trans="T", lower=False).T
+
+    def check_precisions(self, precisions, n_components, n_features):
+        precisions = np.asarray(precisions, dtype=np.float64)
+        expected = self.shape(n_components, n_features)
+        if precisions.shape != expected:
+            raise ValueError(f"precisions_init has shape {precisions.shape}; expected {expected} for tied covariance")
+        if not np.all(np.isfinite(precisions)):
+            raise ValueError("precisions_init must be finite")
+        return _upper_factor_of(precisions, "the tied precision")
+
+
+class DiagCovariance:
+    """A diagonal covariance per component: variances (K, D)."""
+
+    name = "diag"
+
+    def shape(self, n_components, n_features):
+        return (n_components, n_features)
+
+    def n_parameters(self, n_components, n_features):
+        return n_components * n_features
+
+    def mahalanobis(self, Xc, means_c, prec_chol):
+        precision = prec_chol**2  # (K, D)
+        # sum_d (x_d - mu_kd)^2 lambda_kd expanded into two (n, D) @ (D, K) products.
+        maha = (Xc * Xc) @ precision.T - 2 * (Xc @ (means_c * precision).T)
+        maha += (means_c**2 * precision).sum(axis=1)[None, :]
+        return np.maximum(maha, 0, out=maha)
+
+    def log_det_half(self, prec_chol, n_features):
+        return np.log(prec_chol).sum(axis=1)
+
+    def moments(self, X, wresp, means):
+        K, D = means.shape
+        first = np.empty((K, D))
+        scatter = np.empty((K, D))
+        for k, z, w in _per_component_moments(X, wresp, means):
+            first[k] = w @ z
+            scatter[k] = w @ (z * z)
+        return first, scatter
+
+    def from_moments(self, stats: GaussianStats, mass):
+        d = stats.first / mass[:, None]
+        return stats.scatter / mass[:, None] - d * d
+
+    def add_ridge(self, cov, reg_covar):
+        return cov + reg_covar
+
+    def precision_chol(self, cov):
+        bad = np.flatnonzero(~(cov > 0).all(axis=-1)) if cov.ndim == 2 else np.flatnonzero(~(cov > 0))
+        if bad.size:
+            raise CollapsedComponentError(
+                f"the variance of component {bad[0]} is not positive (it has collapsed onto a point); "
+                "increase reg_covar or start from other initial parameters",
+                component=int(bad[0]),
+            )
+        return 1.0 / np.sqrt(cov)
+
+    def covariance(self, prec_chol):
+        return 1.0 / prec_chol**2
+
+    def precision(self, prec_chol):
+        return prec_chol**2
+
+    def draw(self, rng, mean, prec_chol, k, n):
+        return mean + rng.standard_normal((n, mean.shape[0])) / prec_chol[k]
+
+    def check_precisions(self, precisions, n_components, n_features):
+        return np.sqrt(_check_positive(precisions, self.name, self.shape(n_components, n_features)))
+
+
+class SphericalCovariance:
+    """One variance per component: sigma_k^2 (K,)."""
+
+    name = "spherical"
+
+    def shape(self, n_components, n_features):
+        return (n_components,)
+
+    def n_parameters(self, n_components, n_features):
+        return n_components
+
+    def mahalanobis(self, Xc, means_c, prec_chol):
+        maha = (Xc * Xc).sum(axis=1)[:, None] - 2 * (Xc @ means_c.T) + (means_c**2).sum(axis=1)[None, :]
+        maha *= prec_chol[None, :] ** 2
+        return np.maximum(maha, 0, out=maha)
+
+    def log_det_half(self, prec_chol, n_features):
+        return n_features * np.log(prec_chol)
+
+    def moments(self, X, wresp, means):
+        K, D = means.shape
+        first = np.empty((K, D))
+        scatter = np.empty(K)
+        for k, z, w in _per_component_moments(X, wresp, means):
+            first[k] = w @ z
+            scatter[k] = w @ (z * z).sum(axis=1)
+        return first, scatter
+
+    def from_moments(self, stats: GaussianStats, mass):
+        d = stats.first / mass[:, None]
+        # The mean of the diagonal variances, as scikit-learn defines spherical.
+        return (stats.scatter / mass - (d * d).sum(axis=1)) / d.shape[1]
+
+    add_ridge = DiagCovariance.add_ridge
+    precision_chol = DiagCovariance.precision_chol
+    covariance = DiagCovariance.covariance
+    precision = DiagCovariance.precision
+    draw = DiagCovariance.draw
+
+    def check_precisions(self, precisions, n_components, n_features):
+        return np.sqrt(_check_positive(precisions, self.name, self.shape(n_components, n_features)))
+
+
+_STRATEGIES = {
+    "full": FullCovariance,
+    "tied": TiedCovariance,
+    "diag": DiagCovariance,
+    "spherical": SphericalCovariance,
+}
+COVARIANCE_TYPES = tuple(_STRATEGIES)
+
+
+def make_covariance(name: str):
+    """The covariance strategy for ``name``: the only place a covariance-type string is read."""
+    try:
+        return _STRATEGIES[name]()
+    except (KeyError, TypeError):
+        raise ValueError(f"covariance_type={name!r} is not one of {list(COVARIANCE_TYPES)}") from None

@@ -1,0 +1,159 @@
+"""What every Gaussian mixture estimator shares: fit-time checks, fitted attributes, prediction,
+scoring and sampling, each mapped over row chunks."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, DensityMixin, clone
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .. import engine
+from .._linalg import logsumexp_rows
+from .._validation import as_generator
+from ..backends import ArraySource, default_chunk_size
+from ..exceptions import ConvergenceWarning
+from ..models import GaussianParams
+
+_DTYPES = [np.float64, np.float32]
+
+
+class _GaussianMixtureBase(DensityMixin, BaseEstimator):
+    """Abstract: prediction, scoring and sampling shared by the Gaussian mixture estimators."""
+
+    # ---- fitting helpers -------------------------------------------------------------------
+
+    def _check_X_for_fit(self, X):
+        """Validate X without touching self; returns (X, record) where record holds the
+        feature bookkeeping to copy onto self once the fit has succeeded."""
+        record = clone(self)
+        X = validate_data(record, X, dtype=_DTYPES, ensure_min_samples=2)
+        if X.shape[0] < self.n_components:
+            raise ValueError(
+                f"X has n_samples = {X.shape[0]} rows but n_components = {self.n_components}; "
+                "expected n_samples >= n_components"
+            )
+        if self._is_warm() and X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} was fitted with "
+                f"{self.n_features_in_} and warm_start=True"
+            )
+        return X, record
+
+    def _is_warm(self) -> bool:
+        return bool(self.warm_start) and "precisions_cholesky_" in vars(self)
+
+    def _source(self, X, sample_weight=None):
+        chunk = self.chunk_size or default_chunk_size(X.shape[1], self.n_components, X.dtype.itemsize)
+        return ArraySource(X, sample_weight, chunk)
+
+    def _set_fitted(self, result: engine.FitResult, record, covariance) -> None:
+        """The only place fitted attributes are written."""
+        params = result.params
+        self._covariance = covariance
+        self.weights_ = params.weights
+        self.means_ = params.means
+        self.precisions_cholesky_ = params.prec_chol
+        self.converged_ = result.converged
+        self.n_iter_ = result.n_iter
+        self.lower_bound_ = result.lower_bound
+        self.lower_bounds_ = list(result.lower_bounds)
+        self.n_features_in_ = record.n_features_in_
+        names = getattr(record, "feature_names_in_", None)
+        if names is not None:
+            self.feature_names_in_ = names
+        elif "feature_names_in_" in vars(self):
+            del self.feature_names_in_
+
+    def _warn_if_not_converged(self, result):
+        if not result.converged and self.max_iter > 0:
+            warnings.warn(
+                f"Best performing initialization did not converge in max_iter={self.max_iter} "
+                f"iterations (tol={self.tol}). Try different init parameters, or increase "
+                "max_iter or tol, or check for degenerate data.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+
+    # ---- derived parametrisations (one stored, the others computed) -------------------------
+
+    @property
+    def covariances_(self):
+        return self._covariance.covariance(self.precisions_cholesky_)
+
+    @property
+    def precisions_(self):
+        return self._covariance.precision(self.precisions_cholesky_)
+
+    def _params(self) -> GaussianParams:
+        return GaussianParams(self.weights_, self.means_, self.precisions_cholesky_)
+
+    # ---- prediction ------------------------------------------------------------------------
+
+    def _log_rho_chunks(self, X):
+        """Validated X and a generator of ln rho (chunk, K) over its row chunks."""
+        check_is_fitted(self, "precisions_cholesky_")
+        X = validate_data(self, X, dtype=_DTYPES, reset=False)
+        model, params = self._model(), self._params()
+        return X, (model.log_prob_components(chunk, params) for chunk, _ in self._source(X).chunks())
+
+    def predict(self, X):
+        """The most probable component of each row, (n_samples,)."""
+        _, chunks = self._log_rho_chunks(X)
+        return np.concatenate([log_rho.argmax(axis=1) for log_rho in chunks])
+
+    def predict_proba(self, X):
+        """Responsibilities p(k | x_n), (n_samples, n_components)."""
+        X, chunks = self._log_rho_chunks(X)
+        out = np.empty((X.shape[0], self.n_components), dtype=X.dtype)
+        start = 0
+        for log_rho in chunks:
+            log_rho -= logsumexp_rows(log_rho)[:, None]
+            out[start : start + log_rho.shape[0]] = np.exp(log_rho)
+            start += log_rho.shape[0]
+        return out
+
+    def score_samples(self, X):
+        """ln p(x_n) for each row, (n_samples,)."""
+        _, chunks = self._log_rho_chunks(X)
+        return np.concatenate([logsumexp_rows(log_rho) for log_rho in chunks])
+
+    def score(self, X, y=None):
+        """Mean log-likelihood per row."""
+        return float(self.score_samples(X).mean(dtype=np.float64))
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit, then label X with the fitted model (the same as ``fit(X).predict(X)``)."""
+        return self.fit(X, sample_weight=sample_weight).predict(X)
+
+    def sample(self, n_samples=1, random_state=None):
+        """Draw ``n_samples`` rows and their components; ``random_state`` seeds this call only
+        (None falls back to the estimator's ``random_state``)."""
+        check_is_fitted(self, "precisions_cholesky_")
+        if not isinstance(n_samples, (int, np.integer)) or isinstance(n_samples, bool) or n_samples < 1:
+            raise ValueError(f"n_samples={n_samples!r}; expected an integer >= 1")
+        rng = as_generator(self.random_state if random_state is None else random_state)
+        weights = self.weights_.astype(np.float64)
+        counts = rng.multinomial(n_samples, weights / weights.sum())
+        means = self.means_.astype(np.float64)
+        prec_chol = self.precisions_cholesky_.astype(np.float64)
+        X = np.vstack([
+            self._covariance.draw(rng, means[k], prec_chol, k, int(count)) for k, count in enumerate(counts)
+        ]).astype(self.means_.dtype)
+        y = np.repeat(np.arange(self.n_components), counts)
+        return X, y
+
+    def _n_parameters(self) -> int:
+        return self._model().n_parameters(self.n_components, self.means_.shape[1])
+
+    def bic(self, X):
+        """Bayesian information criterion -2 ln L + p ln n (lower is better)."""
+        n = np.asarray(X).shape[0]
+        return -2 * self.score(X) * n + self._n_parameters() * np.log(n)
+
+    def aic(self, X):
+        """Akaike information criterion -2 ln L + 2 p (lower is better)."""
+        return -2 * self.score(X) * np.asarray(X).shape[0] + 2 * self._n_parameters()
+
+

@@ -1,0 +1,136 @@
+"""GaussianMixture: maximum likelihood by EM behind scikit-learn's estimator API."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import engine
+from .._validation import (
+    INTEGER_AT_LEAST_0,
+    INTEGER_AT_LEAST_1,
+    REAL_AT_LEAST_0,
+    as_generator,
+    check_hyperparameters,
+    check_means_init,
+    check_option,
+    check_sample_weight,
+    check_weights_init,
+)
+from ..covariance import make_covariance
+from ..init import INIT_METHODS, initial_stats
+from ..models import GaussianEM, GaussianParams
+from ._base import _GaussianMixtureBase
+
+
+class GaussianMixture(_GaussianMixtureBase):
+    """Gaussian mixture fitted by maximum likelihood with EM (PRML 9.2).
+
+    A drop-in for ``sklearn.mixture.GaussianMixture``: the same parameters, defaults and fitted
+    attributes. In addition ``fit`` takes ``sample_weight`` (integer weights give exactly the fit
+    of repeated rows), float32 data stay float32, the passes run over row chunks of
+    ``chunk_size`` rows (default: a few MB of working set) so no (n_samples, n_components) array
+    is allocated while fitting, and ``sample`` takes a per-call ``random_state``.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+    tol : float, default=1e-3
+        Convergence threshold on the change of the per-sample log-likelihood.
+    reg_covar : float, default=1e-6
+        Added to the diagonal of every covariance.
+    max_iter : int, default=100
+        EM iterations; 0 returns the initialisation.
+    n_init : int, default=1
+        Independent starts drawn from ``random_state``; the best lower bound is kept.
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
+    weights_init, means_init, precisions_init : array-like, optional
+        User-given starting values; never written back.
+    random_state : int, Generator, RandomState or None
+    warm_start : bool, default=False
+    verbose, verbose_interval : int
+    chunk_size : int or None
+        Rows per pass chunk; None picks a few MB of working set.
+    """
+
+    _HYPERPARAMETERS = {
+        "n_components": INTEGER_AT_LEAST_1,
+        "tol": REAL_AT_LEAST_0,
+        "reg_covar": REAL_AT_LEAST_0,
+        "max_iter": INTEGER_AT_LEAST_0,
+        "n_init": INTEGER_AT_LEAST_1,
+        "verbose": INTEGER_AT_LEAST_0,
+        "verbose_interval": INTEGER_AT_LEAST_1,
+        "chunk_size": INTEGER_AT_LEAST_1,
+        "warm_start": (bool, None, None, None),
+    }
+
+    def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3, reg_covar=1e-6,
+                 max_iter=100, n_init=1, init_params="kmeans", weights_init=None, means_init=None,
+                 precisions_init=None, random_state=None, warm_start=False, verbose=0,
+                 verbose_interval=10, chunk_size=None):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.chunk_size = chunk_size
+
+    def _model(self):
+        return GaussianEM(self._covariance, self.reg_covar, self.means_.dtype)
+
+    def fit(self, X, y=None, sample_weight=None):
+        """Estimate the parameters by EM; returns self. A failed fit leaves self unchanged."""
+        check_hyperparameters(self, self._HYPERPARAMETERS)
+        covariance = make_covariance(self.covariance_type)
+        check_option(self.init_params, "init_params", INIT_METHODS)
+        X, record = self._check_X_for_fit(X)
+        n_samples, n_features = X.shape
+        weights = check_sample_weight(sample_weight, n_samples, X.dtype)
+        if weights is not None and np.count_nonzero(weights) < self.n_components:
+            raise ValueError(
+                f"sample_weight has {np.count_nonzero(weights)} positive entries; expected at least "
+                f"n_components = {self.n_components}"
+            )
+        K = self.n_components
+        weights_init = check_weights_init(self.weights_init, K)
+        means_init = check_means_init(self.means_init, K, n_features)
+        prec_chol_init = (
+            None if self.precisions_init is None
+            else covariance.check_precisions(self.precisions_init, K, n_features)
+        )
+
+        model = GaussianEM(covariance, self.reg_covar, X.dtype)
+        source = self._source(X, weights)
+        options = engine.FitOptions(self.tol, self.max_iter, self.n_init, self.verbose, self.verbose_interval)
+        if self._is_warm():
+            previous = self._params().astype(X.dtype)
+            options = engine.FitOptions(self.tol, self.max_iter, 1, self.verbose, self.verbose_interval)
+
+            def start(rng):
+                return previous
+        else:
+            def start(rng):
+                given = (weights_init, means_init, prec_chol_init)
+                if all(a is not None for a in given):
+                    return GaussianParams(*given).astype(X.dtype)
+                params = model.maximize(initial_stats(model, source, K, self.init_params, rng, means_init), None)
+                return GaussianParams(
+                    params.weights if weights_init is None else weights_init,
+                    params.means if means_init is None else means_init,
+                    params.prec_chol if prec_chol_init is None else prec_chol_init,
+                ).astype(X.dtype)
+
+        result = engine.fit(model, source, start, options, as_generator(self.random_state))
+        self._warn_if_not_converged(result)
+        self._set_fitted(result, record, covariance)
+        return self

@@ -1,0 +1,22 @@
+"""The errors and warnings mixfit raises.
+
+scikit-learn's `ConvergenceWarning` and `NotFittedError` are re-exported so that code written
+against `sklearn.mixture` catches the same classes.
+"""
+
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+
+__all__ = ["CollapsedComponentError", "ConvergenceWarning", "NotFittedError"]
+
+
+class CollapsedComponentError(ValueError):
+    """A component's covariance is no longer positive definite.
+
+    Maximum likelihood has no maximum when a component sits on a single point (or on points
+    that share a value): its variance goes to zero and the likelihood to infinity. The message
+    names the component and the remedies.
+    """
+
+    def __init__(self, message: str, component: int | None = None):
+        super().__init__(message)
+        self.component = component

@@ -1,0 +1,101 @@
+"""Starting points for EM and VB: initial parameters from a chunked pass over the data.
+
+Every method picks centres (or, for 'random', random responsibilities), turns them into
+responsibilities chunk by chunk, and lets the model's own M-step make parameters of them, so
+no (N, K) array is ever held. User-given ``*_init`` arrays override what they name.
+
+Where we differ from scikit-learn: 'k-means++' and 'random_from_data' assign every row to its
+nearest chosen centre (a Voronoi start) instead of giving each centre a single row of
+responsibility; the covariances then start from the data, not from ``reg_covar`` alone.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.cluster import KMeans, kmeans_plusplus
+
+INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
+# 'random' draws responsibilities in fixed blocks of rows, each from its own stream, so the
+# start does not depend on chunk_size.
+_RANDOM_BLOCK_ROWS = 4096
+
+
+def _seed(rng: np.random.Generator) -> int:
+    return int(rng.integers(np.iinfo(np.int32).max))
+
+
+def kmeans_centres(source, n_components, rng):
+    km = KMeans(n_clusters=n_components, n_init=1, random_state=_seed(rng))
+    return km.fit(source.X, sample_weight=source.sample_weight).cluster_centers_
+
+
+def kmeans_plusplus_centres(source, n_components, rng):
+    centres, _ = kmeans_plusplus(
+        source.X, n_components, random_state=_seed(rng), sample_weight=source.sample_weight
+    )
+    return centres
+
+
+def random_from_data_centres(source, n_components, rng):
+    w = source.sample_weight
+    p = None if w is None else np.asarray(w, dtype=np.float64) / w.sum(dtype=np.float64)
+    rows = rng.choice(source.n_samples, size=n_components, replace=False, p=p)
+    return np.asarray(source.X[np.sort(rows)])
+
+
+_CENTRES = {
+    "kmeans": kmeans_centres,
+    "k-means++": kmeans_plusplus_centres,
+    "random_from_data": random_from_data_centres,
+}
+
+
+def nearest_centre(X: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Index of the nearest centre for each row (n,), by |x - c|^2 about the centres' mean."""
+    centre = centres.mean(axis=0)
+    Xc, Cc = X - centre, (centres - centre).astype(X.dtype, copy=False)
+    dist = (Cc * Cc).sum(axis=1)[None, :] - 2 * (Xc @ Cc.T)  # |x|^2 is the same for every k
+    return dist.argmin(axis=1)
+
+
+def _one_hot(labels, n_components, dtype):
+    resp = np.zeros((labels.shape[0], n_components), dtype=dtype)
+    resp[np.arange(labels.shape[0]), labels] = 1
+    return resp
+
+
+def hard_assignment_stats(model, source, centres):
+    """Statistics of the partition of the rows by nearest centre, taken about the centres."""
+    centres = np.asarray(centres, dtype=source.dtype)
+    K = centres.shape[0]
+
+    def accumulate(X, w):
+        resp = _one_hot(nearest_centre(X, centres), K, X.dtype)
+        return model.statistics(X, resp, w, centres)
+
+    return source.map_reduce(accumulate)
+
+
+def random_stats(model, source, n_components, rng):
+    """Statistics of uniform random responsibilities, normalised per row."""
+    seed = _seed(rng)
+    shift = np.broadcast_to(np.asarray(source.X[0]), (n_components, source.n_features))
+    blocks = iter(range(source.n_samples))
+
+    def accumulate(X, w):
+        stream = np.random.default_rng([seed, next(blocks)])
+        resp = stream.uniform(size=(X.shape[0], n_components)).astype(X.dtype)
+        resp /= resp.sum(axis=1, keepdims=True)
+        return model.statistics(X, resp, w, shift)
+
+    return source.map_reduce(accumulate, size=_RANDOM_BLOCK_ROWS)
+
+
+def initial_stats(model, source, n_components, method, rng, means_init=None):
+    """Statistics of a first partition of the data: by nearest given mean when ``means_init``
+    is given, else by the centres (or random responsibilities) of ``method``."""
+    if means_init is not None:
+        return hard_assignment_stats(model, source, means_init)
+    if method == "random":
+        return random_stats(model, source, n_components, rng)
+    return hard_assignment_stats(model, source, _CENTRES[method](source, n_components, rng))

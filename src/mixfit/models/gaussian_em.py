@@ -1,0 +1,97 @@
+"""Maximum likelihood for Gaussian mixtures by EM (PRML 9.2.2).
+
+Notation  code          shape            public attribute
+pi_k      weights       (K,)             weights_
+mu_k      means         (K, D)           means_
+P_k       prec_chol     per type         precisions_cholesky_  (Lambda_k = P_k P_k^T)
+rho_nk    log_rho       (n, K)           -  ln pi_k + ln N(x_n | mu_k, Sigma_k), in log space
+r_nk      resp          (n, K)           -  gamma(z_nk), the responsibilities (9.23)
+N_k       stats.mass    (K,)             -  (9.27), with sample weights w_n
+g         centre        (D,)             -  sum_k pi_k mu_k, where the E-step centres the chunk
+
+The model is pure: ``accumulate`` is the E-step on one chunk and returns additive statistics,
+``maximize`` the M-step from their sum. Nothing here loops over chunks or iterations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._linalg import logsumexp_rows
+from ..stats import GaussianStats, gaussian_statistics
+
+_LOG_2PI = np.log(2 * np.pi)
+# Added to every N_k before dividing, as scikit-learn does, so that an empty component keeps a
+# finite mean (its shift) instead of 0/0. It is 10 ulps of 1: invisible for any component that
+# holds data, and the collapse policy reports components that fall to it.
+_MASS_FLOOR = 10 * np.finfo(np.float64).eps
+
+
+@dataclass(frozen=True, eq=False)
+class GaussianParams:
+    weights: np.ndarray  # (K,)
+    means: np.ndarray  # (K, D)
+    prec_chol: np.ndarray  # (K, D, D) | (D, D) | (K, D) | (K,)
+
+    def astype(self, dtype) -> GaussianParams:
+        return GaussianParams(
+            self.weights.astype(dtype, copy=False),
+            self.means.astype(dtype, copy=False),
+            self.prec_chol.astype(dtype, copy=False),
+        )
+
+
+class GaussianEM:
+    """E-step / M-step of a Gaussian mixture; the covariance strategy owns the shape maths."""
+
+    def __init__(self, covariance, reg_covar: float, dtype=np.float64):
+        self.covariance = covariance
+        self.reg_covar = reg_covar
+        self.dtype = np.dtype(dtype)  # of the data, and so of the params ``maximize`` returns
+
+    def log_prob_components(self, X: np.ndarray, params: GaussianParams) -> np.ndarray:
+        """ln rho_nk = ln pi_k + ln N(x_n | mu_k, Sigma_k), (n, K): the numerator of (9.23)."""
+        n_features = X.shape[1]
+        centre = params.weights @ params.means  # (D,) g: keeps the stacked products small
+        maha = self.covariance.mahalanobis(X - centre, params.means - centre, params.prec_chol)  # (n, K)
+        log_det_half = self.covariance.log_det_half(params.prec_chol, n_features)  # (K,) ln|Lambda_k|^(1/2)
+        # ln N = -D/2 ln 2pi + 1/2 ln|Lambda_k| - 1/2 (x - mu_k)^T Lambda_k (x - mu_k)   (2.43)
+        maha *= -0.5
+        maha += log_det_half - 0.5 * n_features * _LOG_2PI
+        with np.errstate(divide="ignore"):  # a weight of exactly 0 is an impossible component
+            maha += np.log(params.weights)
+        return maha
+
+    def accumulate(self, X, params: GaussianParams, sample_weight) -> GaussianStats:
+        """E-step on one chunk: responsibilities (9.23), then their weighted moments."""
+        log_rho = self.log_prob_components(X, params)  # (n, K)
+        log_norm = logsumexp_rows(log_rho)  # (n,) ln p(x_n) = ln sum_k pi_k N(x_n | mu_k, Sigma_k)
+        log_rho -= log_norm[:, None]
+        resp = np.exp(log_rho, out=log_rho)  # (9.23), exponentiated once, in place
+        return self.statistics(X, resp, sample_weight, params.means, log_norm)
+
+    def statistics(self, X, resp, sample_weight, shift, log_norm=None) -> GaussianStats:
+        return gaussian_statistics(self.covariance, X, resp, sample_weight, shift, log_norm)
+
+    def maximize(self, stats: GaussianStats, params: GaussianParams | None) -> GaussianParams:
+        """M-step from summed statistics (needs no previous params); float64 maths, returned in
+        the data's dtype."""
+        mass = stats.mass + _MASS_FLOOR
+        weights = mass / mass.sum()  # (9.26): N_k / N
+        means = stats.shift + stats.first / mass[:, None]  # (9.24), in the shifted form c_k + d_k
+        cov = self.covariance.from_moments(stats, mass)  # (9.25) about the new means
+        cov = self.covariance.add_ridge(cov, self.reg_covar)  # Sigma_k + reg_covar I
+        prec_chol = self.covariance.precision_chol(cov)
+        return GaussianParams(weights, means, prec_chol).astype(self.dtype)
+
+    def objective(self, stats: GaussianStats, params: GaussianParams) -> float:
+        """The weighted log-likelihood (9.28) of the params the statistics were taken under."""
+        return stats.log_norm
+
+    def n_parameters(self, n_components: int, n_features: int) -> int:
+        """Free parameters: K - 1 weights, K D means, and the covariance's own."""
+        return n_components - 1 + n_components * n_features + self.covariance.n_parameters(
+            n_components, n_features
+        )

@@ -1,0 +1,85 @@
+"""The seam's values: additive sufficient statistics of one pass over the data.
+
+A model's ``accumulate`` turns one block of rows into a statistics value; values of blocks add
+with ``+`` into the value of their union, whatever the split. ``maximize`` only ever sees the sum.
+
+Notation  code        shape                    meaning
+c_k       shift       (K, D)                   the point the moments are taken about
+N_k       mass        (K,)                     sum_n w_n r_nk
+-         first       (K, D)                   sum_n w_n r_nk (x_n - c_k)
+-         scatter     per covariance type      sum_n w_n r_nk (x_n - c_k)(x_n - c_k)^T, or its
+                                               diagonal (diag), its trace (spherical), its sum
+                                               over k (tied)
+-         log_norm    float                    sum_n w_n ln sum_k rho_nk (EM: the log-likelihood)
+-         weight_sum  float                    sum_n w_n
+
+The moments are taken about a shift c_k close to the component mean (the previous means), so
+that the covariance S_k = scatter_k / N_k - d_k d_k^T with d_k = first_k / N_k subtracts two
+small numbers, never the raw second moment minus N mu mu^T (which cancels catastrophically in
+float32 when the data sit far from the origin). Arrays are float64 whatever the data dtype: the
+per-chunk products run in the data's dtype, their sums across chunks in float64 (deliberate: a
+few K x D^2 additions per chunk buy float64 sums for free).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True, eq=False)
+class GaussianStats:
+    shift: np.ndarray  # (K, D)
+    mass: np.ndarray  # (K,)
+    first: np.ndarray  # (K, D)
+    scatter: np.ndarray  # (K, D, D) | (D, D) | (K, D) | (K,)
+    log_norm: float
+    weight_sum: float
+
+    def __add__(self, other: GaussianStats) -> GaussianStats:
+        if not np.array_equal(self.shift, other.shift):
+            raise ValueError("statistics taken about different shifts cannot be added; reshift one first")
+        return GaussianStats(
+            shift=self.shift,
+            mass=self.mass + other.mass,
+            first=self.first + other.first,
+            scatter=self.scatter + other.scatter,
+            log_norm=self.log_norm + other.log_norm,
+            weight_sum=self.weight_sum + other.weight_sum,
+        )
+
+    def scale(self, factor: float) -> GaussianStats:
+        """Every additive field times ``factor`` (the shift is a point, not a sum)."""
+        return GaussianStats(
+            shift=self.shift,
+            mass=self.mass * factor,
+            first=self.first * factor,
+            scatter=self.scatter * factor,
+            log_norm=self.log_norm * factor,
+            weight_sum=self.weight_sum * factor,
+        )
+
+
+def gaussian_statistics(covariance, X, resp, sample_weight, shift, log_norm=None) -> GaussianStats:
+    """The additive moments of one chunk for given responsibilities (n, K), about ``shift``.
+
+    Shared by every Gaussian model (EM and VB differ only in how ``resp`` was formed, PRML
+    10.51-10.53 are the EM quantities). ``log_norm`` (n,) is ln sum_k rho_nk per row, or None.
+    """
+    wresp = resp if sample_weight is None else resp * sample_weight[:, None]  # w_n r_nk
+    first, scatter = covariance.moments(X, wresp, shift)
+    if sample_weight is None:
+        weight_sum = float(X.shape[0])
+        total = 0.0 if log_norm is None else float(log_norm.sum(dtype=np.float64))
+    else:
+        weight_sum = float(sample_weight.sum(dtype=np.float64))
+        total = 0.0 if log_norm is None else float(log_norm.astype(np.float64) @ sample_weight)
+    return GaussianStats(
+        shift=np.asarray(shift, dtype=np.float64),
+        mass=wresp.sum(axis=0, dtype=np.float64),  # N_k (9.27)
+        first=first,
+        scatter=scatter,
+        log_norm=total,
+        weight_sum=weight_sum,
+    )

@@ -7,9 +7,11 @@ is modified; checked copies are returned.
 from __future__ import annotations
 
 import numbers
+import re
 
 import numpy as np
 from sklearn.utils import check_scalar
+from sklearn.utils.validation import validate_data
 
 # name -> (type, min, max, include_boundaries)
 INTEGER_AT_LEAST_1 = (numbers.Integral, 1, None, "left")
@@ -35,6 +37,17 @@ def check_hyperparameters(estimator, table: dict) -> None:
 
 
 OPTIONAL = {"chunk_size"}
+
+
+def validate_X(estimator, X, **kwargs):
+    """scikit-learn's ``validate_data`` for X, with every error naming X (some of its messages,
+    such as "Expected 2D array" or "Complex data not supported", do not)."""
+    try:
+        return validate_data(estimator, X, **kwargs)
+    except ValueError as error:
+        if re.search(r"\bX\b", str(error)):
+            raise
+        raise ValueError(f"X is not a valid data matrix: {error}") from None
 
 
 def check_option(value, name: str, allowed) -> None:

@@ -100,6 +100,16 @@ class FullCovariance:
     def add_ridge(self, cov, reg_covar):
         return cov + reg_covar * np.eye(cov.shape[-1])
 
+    def select(self, per_component, keep):
+        """The components ``keep`` of a per-component array (precision factors or scatter)."""
+        return per_component[keep]
+
+    def copy_component(self, per_component, target, source):
+        """A copy of a per-component array with entry ``target`` replaced by entry ``source``."""
+        out = per_component.copy()
+        out[target] = per_component[source]
+        return out
+
     def precision_chol(self, cov):
         return precision_chol_from_covariance(cov)
 
@@ -165,6 +175,14 @@ class TiedCovariance:
 
     add_ridge = FullCovariance.add_ridge
     precision_chol = FullCovariance.precision_chol
+
+    def select(self, shared, keep):
+        # One covariance for all: dropping a component leaves the shared factor and the pooled
+        # scatter as they are (a dropped component's share of it is what it held: nothing).
+        return shared
+
+    def copy_component(self, shared, target, source):
+        return shared
     covariance = FullCovariance.covariance
     precision = FullCovariance.precision
 
@@ -218,6 +236,9 @@ class DiagCovariance:
 
     def add_ridge(self, cov, reg_covar):
         return cov + reg_covar
+
+    select = FullCovariance.select
+    copy_component = FullCovariance.copy_component
 
     def precision_chol(self, cov):
         bad = np.flatnonzero(~(cov > 0).all(axis=-1)) if cov.ndim == 2 else np.flatnonzero(~(cov > 0))
@@ -276,6 +297,8 @@ class SphericalCovariance:
         return (stats.scatter / mass - (d * d).sum(axis=1)) / d.shape[1]
 
     add_ridge = DiagCovariance.add_ridge
+    select = FullCovariance.select
+    copy_component = FullCovariance.copy_component
     precision_chol = DiagCovariance.precision_chol
     covariance = DiagCovariance.covariance
     precision = DiagCovariance.precision

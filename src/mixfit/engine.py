@@ -29,11 +29,24 @@ class FitResult:
     n_iter: int
     lower_bound: float  # per sample, of the params before the last M-step (as scikit-learn)
     lower_bounds: list = field(default_factory=list)
+    events: list = field(default_factory=list)  # what a collapse policy did, in order
 
 
-def run(model, source, params, options: FitOptions, report: Callable[[str], None] = print) -> FitResult:
+class PlainStep:
+    """The M-step as the model defines it; a collapse propagates as the model raised it."""
+
+    def step(self, model, source, stats, params, iteration):
+        return model.maximize(stats, params), []
+
+
+def run(model, source, params, options: FitOptions, report: Callable[[str], None] = print,
+        policy=None) -> FitResult:
     """Iterate E (map-reduce) and M steps from ``params`` until the per-sample objective moves
-    by less than ``tol`` or ``max_iter`` passes are done."""
+    by less than ``tol`` or ``max_iter`` passes are done. ``policy.step`` performs the M-step
+    and may repair a collapsed component (see collapse.py); after a repair the objective of the
+    next pass is not comparable with the last, so convergence is not tested across it."""
+    policy = PlainStep() if policy is None else policy
+    events = []
     lower_bounds = []
     previous = -np.inf
     converged = False
@@ -43,12 +56,16 @@ def run(model, source, params, options: FitOptions, report: Callable[[str], None
         current = params
         stats = source.map_reduce(lambda X, w: model.accumulate(X, current, w))
         lower_bound = model.objective(stats, current) / stats.weight_sum
-        params = model.maximize(stats, current)
+        params, repairs = policy.step(model, source, stats, current, n_iter)
         lower_bounds.append(lower_bound)
         change = lower_bound - previous
         if options.verbose >= 2 and n_iter % options.verbose_interval == 0:
             report(f"  Iteration {n_iter}\t time lapse {time.perf_counter() - started:.5f}s\t "
                    f"ll change {change:.5f}")
+        if repairs:
+            events.extend(repairs)
+            previous = -np.inf
+            continue
         if abs(change) < options.tol:
             converged = True
             break
@@ -58,18 +75,19 @@ def run(model, source, params, options: FitOptions, report: Callable[[str], None
         state = "converged" if converged else "did not converge"
         report(f"Initialization {state}. time lapse {time.perf_counter() - started:.5f}s\t "
                f"lower bound {final:.5f}")
-    return FitResult(params, converged, n_iter, final, lower_bounds)
+    return FitResult(params, converged, n_iter, final, lower_bounds, events)
 
 
 def fit(model, source, start: Callable[[np.random.Generator], object], options: FitOptions,
-        rng: np.random.Generator, report: Callable[[str], None] = print) -> FitResult:
+        rng: np.random.Generator, report: Callable[[str], None] = print,
+        make_policy: Callable[[], object] = PlainStep) -> FitResult:
     """Best of ``n_init`` runs by final lower bound; run i starts from ``start(child_i)``, the
-    children being independent streams spawned from ``rng``."""
+    children being independent streams spawned from ``rng``; each run gets a fresh policy."""
     best = None
     for i, child in enumerate(rng.spawn(options.n_init)):
         if options.verbose >= 1:
             report(f"Initialization {i}")
-        result = run(model, source, start(child), options, report)
+        result = run(model, source, start(child), options, report, make_policy())
         if best is None or result.lower_bound > best.lower_bound:
             best = result
     return best

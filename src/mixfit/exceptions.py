@@ -6,7 +6,7 @@ against `sklearn.mixture` catches the same classes.
 
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
-__all__ = ["CollapsedComponentError", "ConvergenceWarning", "NotFittedError"]
+__all__ = ["CollapseWarning", "CollapsedComponentError", "ConvergenceWarning", "NotFittedError"]
 
 
 class CollapsedComponentError(ValueError):
@@ -20,3 +20,7 @@ class CollapsedComponentError(ValueError):
     def __init__(self, message: str, component: int | None = None):
         super().__init__(message)
         self.component = component
+
+
+class CollapseWarning(UserWarning):
+    """A collapsed component was reseeded or dropped during a fit (see ``collapse_events_``)."""

@@ -7,11 +7,11 @@ import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin, clone
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from .. import engine
 from .._linalg import logsumexp_rows
-from .._validation import as_generator
+from .._validation import as_generator, validate_X
 from ..backends import ArraySource, default_chunk_size
 from ..exceptions import ConvergenceWarning
 from ..models import GaussianParams
@@ -28,7 +28,7 @@ class _GaussianMixtureBase(DensityMixin, BaseEstimator):
         """Validate X without touching self; returns (X, record) where record holds the
         feature bookkeeping to copy onto self once the fit has succeeded."""
         record = clone(self)
-        X = validate_data(record, X, dtype=_DTYPES, ensure_min_samples=2)
+        X = validate_X(record, X, dtype=_DTYPES, ensure_min_samples=2)
         if X.shape[0] < self.n_components:
             raise ValueError(
                 f"X has n_samples = {X.shape[0]} rows but n_components = {self.n_components}; "
@@ -94,7 +94,7 @@ class _GaussianMixtureBase(DensityMixin, BaseEstimator):
     def _log_rho_chunks(self, X):
         """Validated X and a generator of ln rho (chunk, K) over its row chunks."""
         check_is_fitted(self, "precisions_cholesky_")
-        X = validate_data(self, X, dtype=_DTYPES, reset=False)
+        X = validate_X(self, X, dtype=_DTYPES, reset=False)
         model, params = self._model(), self._params()
         return X, (model.log_prob_components(chunk, params) for chunk, _ in self._source(X).chunks())
 
@@ -106,7 +106,7 @@ class _GaussianMixtureBase(DensityMixin, BaseEstimator):
     def predict_proba(self, X):
         """Responsibilities p(k | x_n), (n_samples, n_components)."""
         X, chunks = self._log_rho_chunks(X)
-        out = np.empty((X.shape[0], self.n_components), dtype=X.dtype)
+        out = np.empty((X.shape[0], self.weights_.shape[0]), dtype=X.dtype)
         start = 0
         for log_rho in chunks:
             log_rho -= logsumexp_rows(log_rho)[:, None]
@@ -141,11 +141,11 @@ class _GaussianMixtureBase(DensityMixin, BaseEstimator):
         X = np.vstack([
             self._covariance.draw(rng, means[k], prec_chol, k, int(count)) for k, count in enumerate(counts)
         ]).astype(self.means_.dtype)
-        y = np.repeat(np.arange(self.n_components), counts)
+        y = np.repeat(np.arange(self.weights_.shape[0]), counts)
         return X, y
 
     def _n_parameters(self) -> int:
-        return self._model().n_parameters(self.n_components, self.means_.shape[1])
+        return self._model().n_parameters(*self.means_.shape)
 
     def bic(self, X):
         """Bayesian information criterion -2 ln L + p ln n (lower is better)."""

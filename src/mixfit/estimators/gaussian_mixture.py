@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .. import engine
@@ -16,7 +18,9 @@ from .._validation import (
     check_sample_weight,
     check_weights_init,
 )
+from ..collapse import ON_COLLAPSE, make_policy
 from ..covariance import make_covariance
+from ..exceptions import CollapseWarning
 from ..init import INIT_METHODS, initial_stats
 from ..models import GaussianEM, GaussianParams
 from ._base import _GaussianMixtureBase
@@ -51,6 +55,13 @@ class GaussianMixture(_GaussianMixtureBase):
     verbose, verbose_interval : int
     chunk_size : int or None
         Rows per pass chunk; None picks a few MB of working set.
+    on_collapse : {'raise', 'reseed', 'drop'}, default='raise'
+        What to do when a component collapses onto a point (its covariance is no longer
+        positive definite, or, for 'reseed' and 'drop', its mass falls below a thousandth of a
+        row): raise ``CollapsedComponentError`` (as scikit-learn), restart it at the row worst
+        explained by the others, or remove it and continue with one component fewer. Each
+        reseed or drop is announced by a ``CollapseWarning`` and recorded in
+        ``collapse_events_``.
     """
 
     _HYPERPARAMETERS = {
@@ -68,7 +79,7 @@ class GaussianMixture(_GaussianMixtureBase):
     def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3, reg_covar=1e-6,
                  max_iter=100, n_init=1, init_params="kmeans", weights_init=None, means_init=None,
                  precisions_init=None, random_state=None, warm_start=False, verbose=0,
-                 verbose_interval=10, chunk_size=None):
+                 verbose_interval=10, chunk_size=None, on_collapse="raise"):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -84,6 +95,7 @@ class GaussianMixture(_GaussianMixtureBase):
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.chunk_size = chunk_size
+        self.on_collapse = on_collapse
 
     def _model(self):
         return GaussianEM(self._covariance, self.reg_covar, self.means_.dtype)
@@ -93,6 +105,7 @@ class GaussianMixture(_GaussianMixtureBase):
         check_hyperparameters(self, self._HYPERPARAMETERS)
         covariance = make_covariance(self.covariance_type)
         check_option(self.init_params, "init_params", INIT_METHODS)
+        check_option(self.on_collapse, "on_collapse", ON_COLLAPSE)
         X, record = self._check_X_for_fit(X)
         n_samples, n_features = X.shape
         weights = check_sample_weight(sample_weight, n_samples, X.dtype)
@@ -130,7 +143,13 @@ class GaussianMixture(_GaussianMixtureBase):
                     params.prec_chol if prec_chol_init is None else prec_chol_init,
                 ).astype(X.dtype)
 
-        result = engine.fit(model, source, start, options, as_generator(self.random_state))
+        result = engine.fit(model, source, start, options, as_generator(self.random_state),
+                            make_policy=lambda: make_policy(self.on_collapse))
         self._warn_if_not_converged(result)
+        for event in result.events:
+            done = {"drop": "dropped", "reseed": "reseeded"}[event.action]
+            warnings.warn(f"component {event.component} was {done} at iteration "
+                          f"{event.iteration} ({event.reason})", CollapseWarning, stacklevel=2)
         self._set_fitted(result, record, covariance)
+        self.collapse_events_ = [event.as_dict() for event in result.events]
         return self

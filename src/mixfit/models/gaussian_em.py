@@ -86,6 +86,26 @@ class GaussianEM:
         prec_chol = self.covariance.precision_chol(cov)
         return GaussianParams(weights, means, prec_chol).astype(self.dtype)
 
+    def select_stats(self, stats: GaussianStats, keep) -> GaussianStats:
+        """The statistics of components ``keep`` only (for dropping a collapsed component)."""
+        return GaussianStats(stats.shift[keep], stats.mass[keep], stats.first[keep],
+                             self.covariance.select(stats.scatter, keep), stats.log_norm, stats.weight_sum)
+
+    def select_params(self, params: GaussianParams, keep) -> GaussianParams:
+        weights = params.weights[keep]
+        return GaussianParams(weights / weights.sum(), params.means[keep],
+                              self.covariance.select(params.prec_chol, keep))
+
+    def reseed(self, params: GaussianParams, k: int, row, donor: int) -> GaussianParams:
+        """Component k restarted at ``row`` with the covariance of component ``donor`` and the
+        average weight 1/K, the weights renormalised."""
+        weights = params.weights.copy()
+        weights[k] = 1.0 / weights.shape[0]
+        means = params.means.copy()
+        means[k] = row
+        prec_chol = self.covariance.copy_component(params.prec_chol, target=k, source=donor)
+        return GaussianParams(weights / weights.sum(), means, prec_chol)
+
     def objective(self, stats: GaussianStats, params: GaussianParams) -> float:
         """The weighted log-likelihood (9.28) of the params the statistics were taken under."""
         return stats.log_norm

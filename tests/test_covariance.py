@@ -1,0 +1,134 @@
+"""Covariance strategies (covariance.py) against literal linear algebra, one point at a time."""
+
+import numpy as np
+import pytest
+from conftest import COVARIANCE_TYPES
+from numpy.testing import assert_allclose
+
+from mixfit import CollapsedComponentError, GaussianMixture
+from mixfit.covariance import make_covariance
+from mixfit.models import GaussianEM
+
+K, D = 3, 3
+
+
+def random_covariances(covariance_type, rng):
+    """A covariance in the type's own shape, well conditioned."""
+    if covariance_type in ("full", "tied"):
+        n = K if covariance_type == "full" else 1
+        A = rng.normal(size=(n, D, D))
+        cov = A @ np.swapaxes(A, -1, -2) + D * np.eye(D)
+        return cov if covariance_type == "full" else cov[0]
+    if covariance_type == "diag":
+        return rng.uniform(0.3, 3.0, size=(K, D))
+    return rng.uniform(0.3, 3.0, size=K)
+
+
+def as_full(covariance_type, cov):
+    """(K, D, D) matrices for a covariance in the type's own shape."""
+    if covariance_type == "full":
+        return cov
+    if covariance_type == "tied":
+        return np.array([cov] * K)
+    if covariance_type == "diag":
+        return np.array([np.diag(c) for c in cov])
+    return np.array([c * np.eye(D) for c in cov])
+
+
+def test_unknown_covariance_type_is_named():
+    with pytest.raises(ValueError, match="covariance_type='banana'"):
+        make_covariance("banana")
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_precision_factor_round_trips(covariance_type, rng):
+    strategy = make_covariance(covariance_type)
+    cov = random_covariances(covariance_type, rng)
+    P = strategy.precision_chol(cov)
+    # 1e-12: a Cholesky factorisation and triangular solves of matrices with condition < 100.
+    assert_allclose(strategy.covariance(P), cov, rtol=1e-12)
+    full = as_full(covariance_type, cov)
+    precision = as_full(covariance_type, strategy.precision(P))
+    assert_allclose(precision @ full, np.broadcast_to(np.eye(D), (K, D, D)), atol=1e-12)
+    if covariance_type in ("full", "tied"):
+        assert_allclose(P, np.triu(P), atol=0)  # scikit-learn's convention: upper triangular
+        assert np.all(np.diagonal(P, axis1=-2, axis2=-1) > 0)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_mahalanobis_and_log_det_match_per_point_algebra(covariance_type, rng):
+    strategy = make_covariance(covariance_type)
+    cov = random_covariances(covariance_type, rng)
+    P = strategy.precision_chol(cov)
+    full = as_full(covariance_type, cov)
+    means = rng.normal(scale=3.0, size=(K, D))
+    X = rng.normal(scale=3.0, size=(40, D))
+    centre = means.mean(axis=0)
+
+    maha = strategy.mahalanobis(X - centre, means - centre, P)
+    log_det_half = np.broadcast_to(strategy.log_det_half(P, D), (K,))
+
+    expected = np.array([[(x - m) @ np.linalg.solve(full[k], x - m) for k, m in enumerate(means)] for x in X])
+    # 1e-11 of the largest distance: the expanded forms |y|^2 - 2 y.b + |b|^2 cancel up to
+    # ~2 digits for the points nearest a mean.
+    assert_allclose(maha, expected, rtol=1e-11, atol=1e-11 * expected.max())
+    expected_log_det_half = np.array([-0.5 * np.linalg.slogdet(full[k])[1] for k in range(K)])
+    assert_allclose(log_det_half, expected_log_det_half, rtol=1e-12)  # one factorisation
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_maximization_does_not_depend_on_the_shift(covariance_type, separated, rng):
+    """The moments are taken about a shift c_k; the covariance (9.25) must not depend on it."""
+    model = GaussianEM(make_covariance(covariance_type), reg_covar=0.0)
+    X, _ = separated.sample(300, rng)
+    resp = rng.dirichlet(np.ones(K), size=X.shape[0])
+    at_means = model.maximize(model.statistics(X, resp, None, separated.means), None)
+    far_shift = separated.means + rng.normal(scale=2.0, size=(K, D))
+    elsewhere = model.maximize(model.statistics(X, resp, None, far_shift), None)
+    # 1e-10: a shift ~2 standard deviations off the mean cancels about one digit more.
+    for a, b in [(at_means.means, elsewhere.means), (at_means.prec_chol, elsewhere.prec_chol)]:
+        assert_allclose(a, b, rtol=1e-10, atol=1e-10 * np.abs(b).max())
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+def test_collapse_names_the_component(covariance_type):
+    strategy = make_covariance(covariance_type)
+    cov = np.array([np.eye(D)] * K)
+    cov[2] = np.ones((D, D))  # rank one: not positive definite
+    if covariance_type == "tied":
+        cov = cov[2]
+    with pytest.raises(CollapsedComponentError, match="not positive definite") as info:
+        strategy.precision_chol(cov)
+    assert "reg_covar" in str(info.value)
+    if covariance_type == "full":
+        assert info.value.component == 2
+
+
+@pytest.mark.parametrize("covariance_type", ["diag", "spherical"])
+def test_collapse_of_a_variance_names_the_component(covariance_type):
+    strategy = make_covariance(covariance_type)
+    cov = np.ones((K, D)) if covariance_type == "diag" else np.ones(K)
+    cov[1] = 0.0
+    with pytest.raises(CollapsedComponentError, match="component 1") as info:
+        strategy.precision_chol(cov)
+    assert info.value.component == 1
+
+
+def test_a_collapsed_component_is_reported_by_fit(rng):
+    """Two identical points and nothing else: the covariance of any component that owns them
+    is zero, and with reg_covar=0 the fit must say so instead of returning NaN."""
+    X = np.repeat(rng.normal(size=(2, 2)), [5, 5], axis=0)
+    with pytest.raises(CollapsedComponentError, match="reg_covar"):
+        GaussianMixture(2, reg_covar=0.0, random_state=0).fit(X)
+
+
+def test_log_prob_is_finite_for_an_empty_component(separated, rng):
+    """A component holding no mass keeps a finite mean (the _MASS_FLOOR) in maximize."""
+    model = GaussianEM(make_covariance("spherical"), reg_covar=1e-6)
+    X, _ = separated.sample(50, rng)
+    resp = np.zeros((50, K))
+    resp[:, :2] = 0.5
+    params = model.maximize(model.statistics(X, resp, None, separated.means), None)
+    assert np.all(np.isfinite(params.means)) and np.all(np.isfinite(params.prec_chol))
+    assert params.weights[2] < 1e-15
+    assert np.all(np.isfinite(model.log_prob_components(X, params)[:, :2]))

@@ -11,8 +11,9 @@ reseed  restart the component at the row worst explained by the others, with the
         of the heaviest other component, at most ``_MAX_RESEEDS`` times per run, then raise;
 drop    remove the component, renormalise the weights and go on with K - 1.
 
-Every reseed or drop is returned as an event (component, iteration, action, reason) for the
-estimator to record and announce. The policy is a driver: it may read chunks, it owns no
+Every reseed or drop is kept as an event (component, iteration, action, reason) in the policy's
+``events``, for the estimator to record and announce. The M-step of the initial partition goes
+through the policy too (iteration 0). The policy is a driver: it may read chunks, it owns no
 formula beyond "which row is worst explained".
 """
 
@@ -24,6 +25,7 @@ import numpy as np
 
 from ._linalg import logsumexp_rows
 from .exceptions import CollapsedComponentError
+from .init import nearest_centre
 
 ON_COLLAPSE = ("raise", "reseed", "drop")
 # A component holding less than a thousandth of a row's weight explains no data point: its
@@ -49,12 +51,17 @@ class CollapseEvent:
                 "reason": self.reason}
 
 
-def _distinct_rows(model, source, params, component) -> tuple[int, bool]:
-    """Distinct rows whose most probable component is ``component`` (count, capped)."""
+def _distinct_rows(model, source, stats, params, component) -> tuple[int, bool]:
+    """Distinct rows whose most probable component is ``component`` (count, capped). Before the
+    first M-step (params None) the rows are those nearest to the partition's means."""
+    means = stats.shift + stats.first / np.maximum(stats.mass, np.finfo(np.float64).tiny)[:, None]
     seen = set()
     for X, _ in source.chunks():
-        rows = X[model.log_prob_components(X, params).argmax(axis=1) == component]
-        seen.update(map(bytes, np.ascontiguousarray(rows)))
+        if params is None:
+            owner = nearest_centre(X, means)
+        else:
+            owner = model.log_prob_components(X, params).argmax(axis=1)
+        seen.update(map(bytes, np.ascontiguousarray(X[owner == component])))
         if len(seen) > _DISTINCT_ROWS_CAP:
             return _DISTINCT_ROWS_CAP, True
     return len(seen), False
@@ -62,29 +69,35 @@ def _distinct_rows(model, source, params, component) -> tuple[int, bool]:
 
 def _explain(model, source, stats, params, error: CollapsedComponentError, iteration: int) -> str:
     k = error.component
-    where = f"component {k}" if k is not None else "a component"
-    mass = "" if k is None else f" with mass {stats.mass[k]:.4g}"
-    rows = ""
-    if k is not None:
-        count, capped = _distinct_rows(model, source, params, k)
-        rows = f", holding {'more than ' if capped else ''}{count} distinct row{'s' if count != 1 else ''}"
-    return (f"EM iteration {iteration}: {where}{mass}{rows} has collapsed ({error}). Fixes: increase "
-            "reg_covar; use the conjugate prior (prior='default'), which keeps every covariance "
-            "positive definite; or choose on_collapse='reseed' or 'drop'.")
+    when = "at initialisation" if iteration == 0 else f"at EM iteration {iteration}"
+    if k is None:
+        what = "the shared covariance"
+    else:
+        count, capped = _distinct_rows(model, source, stats, params, k)
+        rows = f"{'more than ' if capped else ''}{count} distinct row{'s' if count != 1 else ''}"
+        what = f"component {k} (mass {stats.mass[k]:.4g}, holding {rows})"
+    return (f"{what} collapsed {when}: {error}. Fixes: increase reg_covar; use the conjugate prior "
+            "(prior='default'), which keeps every covariance positive definite; or choose "
+            "on_collapse='reseed' or 'drop'.")
 
 
-def _collapsed_component(stats, n_samples) -> int | None:
+def _light_component(stats, n_samples) -> int | None:
     row_weight = stats.weight_sum / n_samples
     light = np.flatnonzero(stats.mass < _MIN_MASS_ROWS * row_weight)
     return int(light[0]) if light.size else None
 
 
 class RaisePolicy:
+    """Raise, with the diagnosis and the fixes in the message."""
+
     name = "raise"
+
+    def __init__(self):
+        self.events = []
 
     def step(self, model, source, stats, params, iteration):
         try:
-            return model.maximize(stats, params), []
+            return model.maximize(stats, params)
         except CollapsedComponentError as error:
             raise CollapsedComponentError(
                 _explain(model, source, stats, params, error, iteration), component=error.component
@@ -92,16 +105,19 @@ class RaisePolicy:
 
 
 class _RepairingPolicy:
-    """Abstract: find the collapsed component, repair, and retry the M-step."""
+    """Abstract: find a collapsed component, repair it, and retry the M-step until it holds."""
+
+    def __init__(self):
+        self.events = []
 
     def step(self, model, source, stats, params, iteration):
-        events = []
         while True:
-            k = _collapsed_component(stats, source.n_samples)
-            reason = f"mass {stats.mass[k]:.3g} below {_MIN_MASS_ROWS} rows" if k is not None else ""
-            if k is None:
+            k = _light_component(stats, source.n_samples)
+            if k is not None:
+                reason = f"mass {stats.mass[k]:.3g} below {_MIN_MASS_ROWS} of a row"
+            else:
                 try:
-                    return model.maximize(stats, params), events
+                    return model.maximize(stats, params)
                 except CollapsedComponentError as error:
                     if error.component is None or stats.mass.shape[0] == 1:
                         raise CollapsedComponentError(
@@ -109,57 +125,57 @@ class _RepairingPolicy:
                             component=error.component,
                         ) from None
                     k, reason = error.component, "covariance not positive definite"
-            stats, params, event = self.repair(model, source, stats, params, k, iteration, reason)
-            events.append(event)
+            stats, params = self.repair(model, source, stats, params, k, iteration, reason)
+            self.events.append(CollapseEvent(k, iteration, self.name, reason))
+
+    def _others(self, model, stats, params, k):
+        """Statistics and params of every component but k (params None before the first M-step)."""
+        keep = np.delete(np.arange(stats.mass.shape[0]), k)
+        others = model.select_stats(stats, keep)
+        return others, None if params is None else model.select_params(params, keep)
 
 
 class DropPolicy(_RepairingPolicy):
+    """Remove the component; the next M-step runs on the others' statistics."""
+
     name = "drop"
 
     def repair(self, model, source, stats, params, k, iteration, reason):
-        if stats.mass.shape[0] == 1:
-            raise CollapsedComponentError(
-                f"EM iteration {iteration}: the only component has collapsed ({reason}); "
-                "increase reg_covar or use prior='default'", component=k)
-        keep = np.delete(np.arange(stats.mass.shape[0]), k)
-        return (model.select_stats(stats, keep), model.select_params(params, keep),
-                CollapseEvent(k, iteration, "drop", reason))
+        return self._others(model, stats, params, k)
 
 
 class ReseedPolicy(_RepairingPolicy):
+    """Restart the component at the row the other components explain worst."""
+
     name = "reseed"
 
-    def __init__(self):
-        self.reseeds = 0
-
     def repair(self, model, source, stats, params, k, iteration, reason):
-        if self.reseeds >= _MAX_RESEEDS:
+        if len(self.events) >= _MAX_RESEEDS:
             raise CollapsedComponentError(
-                f"EM iteration {iteration}: component {k} collapsed again ({reason}) after "
+                f"component {k} collapsed again at iteration {iteration} ({reason}) after "
                 f"{_MAX_RESEEDS} reseeds; the data may not support this many components. Fixes: "
                 "fewer components, a larger reg_covar, prior='default' or on_collapse='drop'",
                 component=k)
-        self.reseeds += 1
-        seed_row = self._worst_explained_row(model, source, params, k)
-        others = np.delete(np.arange(stats.mass.shape[0]), k)
-        params = model.reseed(params, k, seed_row, donor=int(others[np.argmax(stats.mass[others])]))
-        # Re-take this iteration's statistics under the repaired params so the M-step sees a
-        # consistent E-step (one extra pass, only on the iteration of a repair).
-        stats = source.map_reduce(lambda X, w: model.accumulate(X, params, w))
-        return stats, params, CollapseEvent(k, iteration, "reseed", reason)
+        others_stats, others = self._others(model, stats, params, k)
+        if others is None:  # before the first M-step: the others' parameters from their statistics
+            others = self.step(model, source, others_stats, None, iteration)
+        row = self._worst_explained_row(model, source, others)
+        params = model.insert_component(others, k, row, donor=int(np.argmax(others.weights)))
+        # Re-take this iteration's statistics under the repaired params, so that the M-step sees
+        # a consistent E-step (one extra pass, on the iteration of a repair only).
+        return source.map_reduce(lambda X, w: model.accumulate(X, params, w)), params
 
     @staticmethod
-    def _worst_explained_row(model, source, params, k):
-        others = np.delete(np.arange(params.weights.shape[0]), k)
+    def _worst_explained_row(model, source, others):
         worst_value, worst_row = np.inf, None
         for X, w in source.chunks():
-            # ln sum_{j != k} pi_j N(x | mu_j, Sigma_j): how well the other components explain x
-            log_others = logsumexp_rows(model.log_prob_components(X, params)[:, others])
+            # ln sum_j pi_j N(x | mu_j, Sigma_j) over the other components: how well x is explained
+            log_p = logsumexp_rows(model.log_prob_components(X, others))
             if w is not None:
-                log_others = np.where(w > 0, log_others, np.inf)
-            i = int(np.argmin(log_others))
-            if log_others[i] < worst_value:
-                worst_value, worst_row = log_others[i], np.array(X[i])
+                log_p = np.where(w > 0, log_p, np.inf)
+            i = int(np.argmin(log_p))
+            if log_p[i] < worst_value:
+                worst_value, worst_row = log_p[i], np.array(X[i])
         return worst_row
 
 

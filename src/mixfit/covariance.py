@@ -104,11 +104,9 @@ class FullCovariance:
         """The components ``keep`` of a per-component array (precision factors or scatter)."""
         return per_component[keep]
 
-    def copy_component(self, per_component, target, source):
-        """A copy of a per-component array with entry ``target`` replaced by entry ``source``."""
-        out = per_component.copy()
-        out[target] = per_component[source]
-        return out
+    def insert_copy(self, per_component, position, source):
+        """A per-component array with a copy of entry ``source`` inserted at ``position``."""
+        return np.insert(per_component, position, per_component[source], axis=0)
 
     def precision_chol(self, cov):
         return precision_chol_from_covariance(cov)
@@ -181,7 +179,7 @@ class TiedCovariance:
         # scatter as they are (a dropped component's share of it is what it held: nothing).
         return shared
 
-    def copy_component(self, shared, target, source):
+    def insert_copy(self, shared, position, source):
         return shared
     covariance = FullCovariance.covariance
     precision = FullCovariance.precision
@@ -238,7 +236,7 @@ class DiagCovariance:
         return cov + reg_covar
 
     select = FullCovariance.select
-    copy_component = FullCovariance.copy_component
+    insert_copy = FullCovariance.insert_copy
 
     def precision_chol(self, cov):
         bad = np.flatnonzero(~(cov > 0).all(axis=-1)) if cov.ndim == 2 else np.flatnonzero(~(cov > 0))
@@ -298,7 +296,7 @@ class SphericalCovariance:
 
     add_ridge = DiagCovariance.add_ridge
     select = FullCovariance.select
-    copy_component = FullCovariance.copy_component
+    insert_copy = FullCovariance.insert_copy
     precision_chol = DiagCovariance.precision_chol
     covariance = DiagCovariance.covariance
     precision = DiagCovariance.precision

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,11 +34,30 @@ class FitResult:
     events: list = field(default_factory=list)  # what a collapse policy did, in order
 
 
+# Who watches the fits in this context (see ``progress``); None: nobody.
+_PROGRESS: ContextVar[Callable[[int, float], None] | None] = ContextVar("mixfit_progress", default=None)
+
+
+@contextmanager
+def progress(callback: Callable[[int, float], None]):
+    """Within the block, every iteration of every fit calls ``callback(n_iter, lower_bound)``
+    (n_iter starts again at 1 with each of the n_init runs). A context rather than an argument, so
+    that a progress bar needs no estimator parameter and the estimators pass nothing through."""
+    token = _PROGRESS.set(callback)
+    try:
+        yield
+    finally:
+        _PROGRESS.reset(token)
+
+
 class PlainStep:
     """The M-step as the model defines it; a collapse propagates as the model raised it."""
 
+    def __init__(self):
+        self.events = []
+
     def step(self, model, source, stats, params, iteration):
-        return model.maximize(stats, params), []
+        return model.maximize(stats, params)
 
 
 def run(model, source, params, options: FitOptions, report: Callable[[str], None] = print,
@@ -46,24 +67,26 @@ def run(model, source, params, options: FitOptions, report: Callable[[str], None
     and may repair a collapsed component (see collapse.py); after a repair the objective of the
     next pass is not comparable with the last, so convergence is not tested across it."""
     policy = PlainStep() if policy is None else policy
-    events = []
     lower_bounds = []
     previous = -np.inf
     converged = False
     n_iter = 0
     started = time.perf_counter()
+    observer = _PROGRESS.get()
     for n_iter in range(1, options.max_iter + 1):
         current = params
-        stats = source.map_reduce(lambda X, w: model.accumulate(X, current, w))
+        stats = source.map_reduce(lambda X, w, params=current: model.accumulate(X, params, w))
         lower_bound = model.objective(stats, current) / stats.weight_sum
-        params, repairs = policy.step(model, source, stats, current, n_iter)
+        repairs_before = len(policy.events)
+        params = policy.step(model, source, stats, current, n_iter)
         lower_bounds.append(lower_bound)
+        if observer is not None:
+            observer(n_iter, lower_bound)
         change = lower_bound - previous
         if options.verbose >= 2 and n_iter % options.verbose_interval == 0:
             report(f"  Iteration {n_iter}\t time lapse {time.perf_counter() - started:.5f}s\t "
                    f"ll change {change:.5f}")
-        if repairs:
-            events.extend(repairs)
+        if len(policy.events) > repairs_before:
             previous = -np.inf
             continue
         if abs(change) < options.tol:
@@ -75,19 +98,25 @@ def run(model, source, params, options: FitOptions, report: Callable[[str], None
         state = "converged" if converged else "did not converge"
         report(f"Initialization {state}. time lapse {time.perf_counter() - started:.5f}s\t "
                f"lower bound {final:.5f}")
-    return FitResult(params, converged, n_iter, final, lower_bounds, events)
+    return FitResult(params, converged, n_iter, final, lower_bounds, list(policy.events))
 
 
 def fit(model, source, start: Callable[[np.random.Generator], object], options: FitOptions,
         rng: np.random.Generator, report: Callable[[str], None] = print,
-        make_policy: Callable[[], object] = PlainStep) -> FitResult:
+        make_policy: Callable[[], object] | None = None) -> FitResult:
     """Best of ``n_init`` runs by final lower bound; run i starts from ``start(child_i)``, the
-    children being independent streams spawned from ``rng``; each run gets a fresh policy."""
+    children being independent streams spawned from ``rng``. With ``make_policy``, each run gets
+    a fresh M-step policy, which ``start(child_i, policy)`` may use for the first M-step too."""
     best = None
     for i, child in enumerate(rng.spawn(options.n_init)):
         if options.verbose >= 1:
             report(f"Initialization {i}")
-        result = run(model, source, start(child), options, report, make_policy())
+        if make_policy is None:
+            policy, params = PlainStep(), start(child)
+        else:
+            policy = make_policy()
+            params = start(child, policy)
+        result = run(model, source, params, options, report, policy)
         if best is None or result.lower_bound > best.lower_bound:
             best = result
     return best

@@ -59,6 +59,7 @@ class _GaussianMixtureBase(DensityMixin, BaseEstimator):
         self.n_iter_ = result.n_iter
         self.lower_bound_ = result.lower_bound
         self.lower_bounds_ = list(result.lower_bounds)
+        self.collapse_events_ = [event.as_dict() for event in result.events]
         self.n_features_in_ = record.n_features_in_
         names = getattr(record, "feature_names_in_", None)
         if names is not None:
@@ -155,5 +156,12 @@ class _GaussianMixtureBase(DensityMixin, BaseEstimator):
     def aic(self, X):
         """Akaike information criterion -2 ln L + 2 p (lower is better)."""
         return -2 * self.score(X) * np.asarray(X).shape[0] + 2 * self._n_parameters()
+
+    def save(self, path, *, metadata=None) -> None:
+        """Write this fitted model to ``path`` as a model file; read it back with ``mixfit.load``
+        (format and versioning: ``mixfit.io``)."""
+        from ..io import save
+
+        save(self, path, metadata=metadata)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from typing import ClassVar
 
 import numpy as np
 
@@ -20,7 +21,7 @@ from .._validation import (
 )
 from ..collapse import ON_COLLAPSE, make_policy
 from ..covariance import make_covariance
-from ..exceptions import CollapseWarning
+from ..exceptions import CollapsedComponentError, CollapseWarning
 from ..init import INIT_METHODS, initial_stats
 from ..models import GaussianEM, GaussianParams
 from ._base import _GaussianMixtureBase
@@ -64,7 +65,7 @@ class GaussianMixture(_GaussianMixtureBase):
         ``collapse_events_``.
     """
 
-    _HYPERPARAMETERS = {
+    _HYPERPARAMETERS: ClassVar[dict] = {
         "n_components": INTEGER_AT_LEAST_1,
         "tol": REAL_AT_LEAST_0,
         "reg_covar": REAL_AT_LEAST_0,
@@ -129,14 +130,20 @@ class GaussianMixture(_GaussianMixtureBase):
             previous = self._params().astype(X.dtype)
             options = engine.FitOptions(self.tol, self.max_iter, 1, self.verbose, self.verbose_interval)
 
-            def start(rng):
+            def start(rng, policy):
                 return previous
         else:
-            def start(rng):
+            def start(rng, policy):
                 given = (weights_init, means_init, prec_chol_init)
                 if all(a is not None for a in given):
                     return GaussianParams(*given).astype(X.dtype)
-                params = model.maximize(initial_stats(model, source, K, self.init_params, rng, means_init), None)
+                stats = initial_stats(model, source, K, self.init_params, rng, means_init)
+                params = policy.step(model, source, stats, None, 0)
+                if params.weights.shape[0] != K and any(a is not None for a in given):
+                    raise CollapsedComponentError(
+                        f"on_collapse={self.on_collapse!r} dropped a component at initialisation, which "
+                        "cannot be combined with weights_init, means_init or precisions_init of "
+                        f"n_components = {K} entries; give all three, or none")
                 return GaussianParams(
                     params.weights if weights_init is None else weights_init,
                     params.means if means_init is None else means_init,
@@ -151,5 +158,4 @@ class GaussianMixture(_GaussianMixtureBase):
             warnings.warn(f"component {event.component} was {done} at iteration "
                           f"{event.iteration} ({event.reason})", CollapseWarning, stacklevel=2)
         self._set_fitted(result, record, covariance)
-        self.collapse_events_ = [event.as_dict() for event in result.events]
         return self

@@ -92,18 +92,18 @@ class GaussianEM:
                              self.covariance.select(stats.scatter, keep), stats.log_norm, stats.weight_sum)
 
     def select_params(self, params: GaussianParams, keep) -> GaussianParams:
+        """The params of components ``keep`` only, the weights renormalised."""
         weights = params.weights[keep]
         return GaussianParams(weights / weights.sum(), params.means[keep],
                               self.covariance.select(params.prec_chol, keep))
 
-    def reseed(self, params: GaussianParams, k: int, row, donor: int) -> GaussianParams:
-        """Component k restarted at ``row`` with the covariance of component ``donor`` and the
-        average weight 1/K, the weights renormalised."""
-        weights = params.weights.copy()
-        weights[k] = 1.0 / weights.shape[0]
-        means = params.means.copy()
-        means[k] = row
-        prec_chol = self.covariance.copy_component(params.prec_chol, target=k, source=donor)
+    def insert_component(self, params: GaussianParams, k: int, row, donor: int) -> GaussianParams:
+        """A new component at position k: mean ``row``, the covariance of component ``donor``, the
+        average weight 1/K; the weights renormalised."""
+        n_components = params.weights.shape[0] + 1
+        weights = np.insert(params.weights, k, 1.0 / n_components)
+        means = np.insert(params.means, k, row, axis=0)
+        prec_chol = self.covariance.insert_copy(params.prec_chol, k, donor)
         return GaussianParams(weights / weights.sum(), means, prec_chol)
 
     def objective(self, stats: GaussianStats, params: GaussianParams) -> float:

@@ -5,6 +5,7 @@ The only package that knows scikit-learn's names. It computes nothing itself: fi
 ``log_prob_components`` over row chunks.
 """
 
+from .bayesian_gaussian_mixture import BayesianGaussianMixture as BayesianGaussianMixture
 from .gaussian_mixture import GaussianMixture as GaussianMixture
 
-__all__ = ["GaussianMixture"]
+__all__ = ["BayesianGaussianMixture", "GaussianMixture"]

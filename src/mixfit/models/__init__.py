@@ -2,5 +2,7 @@
 
 from .gaussian_em import GaussianEM as GaussianEM
 from .gaussian_em import GaussianParams as GaussianParams
+from .gaussian_vb import GaussianVB as GaussianVB
+from .gaussian_vb import VBParams as VBParams
 
-__all__ = ["GaussianEM", "GaussianParams"]
+__all__ = ["GaussianEM", "GaussianParams", "GaussianVB", "VBParams"]

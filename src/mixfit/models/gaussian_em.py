@@ -15,7 +15,7 @@ The model is pure: ``accumulate`` is the E-step on one chunk and returns additiv
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -46,10 +46,14 @@ class GaussianParams:
 class GaussianEM:
     """E-step / M-step of a Gaussian mixture; the covariance strategy owns the shape maths."""
 
-    def __init__(self, covariance, reg_covar: float, dtype=np.float64):
+    def __init__(self, covariance, reg_covar: float, dtype=np.float64, prior=None, precision=None):
         self.covariance = covariance
         self.reg_covar = reg_covar
         self.dtype = np.dtype(dtype)  # of the data, and so of the params ``maximize`` returns
+        # MAP EM: a conjugate.NormalPrecisionPrior and the matching precision-prior strategy
+        # (conjugate.make_precision_prior); None for maximum likelihood.
+        self.prior = prior
+        self.precision = precision
 
     def log_prob_components(self, X: np.ndarray, params: GaussianParams) -> np.ndarray:
         """ln rho_nk = ln pi_k + ln N(x_n | mu_k, Sigma_k), (n, K): the numerator of (9.23)."""
@@ -80,11 +84,50 @@ class GaussianEM:
         the data's dtype."""
         mass = stats.mass + _MASS_FLOOR
         weights = mass / mass.sum()  # (9.26): N_k / N
-        means = stats.shift + stats.first / mass[:, None]  # (9.24), in the shifted form c_k + d_k
         cov = self.covariance.from_moments(stats, mass)  # (9.25) about the new means
         cov = self.covariance.add_ridge(cov, self.reg_covar)  # Sigma_k + reg_covar I
-        prec_chol = self.covariance.precision_chol(cov)
+        if self.prior is None:
+            means = stats.shift + stats.first / mass[:, None]  # (9.24), in the shifted form c_k + d_k
+            prec_chol = self.covariance.precision_chol(cov)
+        else:
+            means, prec_chol = self._posterior_mode(stats, mass, cov)
         return GaussianParams(weights, means, prec_chol).astype(self.dtype)
+
+    def _posterior_mode(self, stats: GaussianStats, mass, cov):
+        """MAP M-step: the mode of the conjugate posterior of (mu_k, Sigma_k).
+
+        The posterior is the Normal-Wishart of VB's M-step (10.60)-(10.63). Its mode in mu_k is
+        its mean m_k (10.61); its mode in Sigma_k is Psi_k / (nu_k + c), where nu_k = nu_0 + N_k
+        and c is the mode offset of the prior family (D + 2 for an inverse Wishart with its
+        mean factor, Fraley and Raftery 2007). The posterior update returns the factor of
+        (Psi_k / nu_k)^{-1}, so asking it with nu_0 + c in place of nu_0 yields the mode's.
+        """
+        prior = self.prior
+        d = stats.first / mass[:, None]  # (K, D) xbar_k - c_k
+        diff = (stats.shift - prior.mean) + d  # (K, D) xbar_k - m_0
+        mean_precision = prior.mean_precision + mass  # (10.60) beta_k = beta_0 + N_k
+        # (10.61) m_k = (beta_0 m_0 + N_k xbar_k) / beta_k, written about the shift c_k
+        means = stats.shift + (mass[:, None] * d + prior.mean_precision * (prior.mean - stats.shift)) / (
+            mean_precision[:, None])
+        offset = self.precision.mode_offset(mass.shape[0], d.shape[1])
+        mode_prior = replace(prior, dof=prior.dof + offset)
+        _, prec_chol = self.precision.posterior(mode_prior, mass, cov, diff, mean_precision)  # (10.62)
+        return means, prec_chol
+
+    def log_prior(self, params: GaussianParams) -> float:
+        """ln p(mu, Sigma) at the params: sum_k ln N(mu_k | m_0, Sigma_k / beta_0) plus the
+        covariance prior's log density (an inverse Wishart, or inverse Gammas), in Sigma."""
+        prior = self.prior
+        means = params.means.astype(np.float64)
+        prec_chol = params.prec_chol.astype(np.float64)
+        n_components, dim = means.shape
+        # (2.43) with precision beta_0 Lambda_k: -D/2 ln 2pi + D/2 ln beta_0 + 1/2 ln|Lambda_k|
+        # - beta_0/2 (mu_k - m_0)^T Lambda_k (mu_k - m_0)
+        spread = self.covariance.mahalanobis(np.zeros((1, dim)), means - prior.mean, prec_chol)[0]  # (K,)
+        log_det_half = np.broadcast_to(self.covariance.log_det_half(prec_chol, dim), (n_components,))
+        log_mean = (-dim / 2 * _LOG_2PI + dim / 2 * np.log(prior.mean_precision) + log_det_half
+                    - prior.mean_precision / 2 * spread)
+        return float(log_mean.sum()) + self.precision.log_density(prior, prec_chol, dim)
 
     def select_stats(self, stats: GaussianStats, keep) -> GaussianStats:
         """The statistics of components ``keep`` only (for dropping a collapsed component)."""
@@ -107,8 +150,11 @@ class GaussianEM:
         return GaussianParams(weights / weights.sum(), means, prec_chol)
 
     def objective(self, stats: GaussianStats, params: GaussianParams) -> float:
-        """The weighted log-likelihood (9.28) of the params the statistics were taken under."""
-        return stats.log_norm
+        """The weighted log-likelihood (9.28) of the params the statistics were taken under; with
+        a prior, the log posterior (up to the evidence): that plus ``log_prior``."""
+        if self.prior is None:
+            return stats.log_norm
+        return stats.log_norm + self.log_prior(params)
 
     def n_parameters(self, n_components: int, n_features: int) -> int:
         """Free parameters: K - 1 weights, K D means, and the covariance's own."""

@@ -6,7 +6,7 @@ against `sklearn.mixture` catches the same classes.
 
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
-__all__ = ["CollapseWarning", "CollapsedComponentError", "ConvergenceWarning", "NotFittedError"]
+__all__ = ["CollapseWarning", "CollapsedComponentError", "ConvergenceWarning", "ModelFileError", "NotFittedError"]
 
 
 class CollapsedComponentError(ValueError):
@@ -24,3 +24,9 @@ class CollapsedComponentError(ValueError):
 
 class CollapseWarning(UserWarning):
     """A collapsed component was reseeded or dropped during a fit (see ``collapse_events_``)."""
+
+
+class ModelFileError(ValueError):
+    """A model file cannot be read: it is not a mixfit model file, it is corrupt or truncated,
+    it was written by a newer schema version, names an unknown estimator class, or its arrays
+    do not agree with the estimator it declares. The message says which, and where."""

@@ -20,10 +20,13 @@ from .._validation import (
     check_weights_init,
 )
 from ..collapse import ON_COLLAPSE, make_policy
+from ..conjugate import make_precision_prior
 from ..covariance import make_covariance
 from ..exceptions import CollapsedComponentError, CollapseWarning
 from ..init import INIT_METHODS, initial_stats
 from ..models import GaussianEM, GaussianParams
+from ..models.gaussian_vb import data_moments
+from ..priors import check_prior_spec, resolve_prior
 from ._base import _GaussianMixtureBase
 
 
@@ -63,6 +66,13 @@ class GaussianMixture(_GaussianMixtureBase):
         explained by the others, or remove it and continue with one component fewer. Each
         reseed or drop is announced by a ``CollapseWarning`` and recorded in
         ``collapse_events_``.
+    prior : None, 'default' or ConjugatePrior, default=None
+        None fits by maximum likelihood. Otherwise EM finds the posterior mode (MAP) under a
+        conjugate Normal-inverse-Wishart prior on each component (Fraley and Raftery 2007, as
+        R's mclust; 'default' takes their data-based defaults, see ``mixfit.ConjugatePrior``):
+        no covariance can become singular, ``lower_bound_`` is then the log posterior per
+        sample (up to the evidence), and ``bic``/``aic`` use the log-likelihood at the MAP
+        estimate, as mclust does.
     """
 
     _HYPERPARAMETERS: ClassVar[dict] = {
@@ -80,7 +90,7 @@ class GaussianMixture(_GaussianMixtureBase):
     def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3, reg_covar=1e-6,
                  max_iter=100, n_init=1, init_params="kmeans", weights_init=None, means_init=None,
                  precisions_init=None, random_state=None, warm_start=False, verbose=0,
-                 verbose_interval=10, chunk_size=None, on_collapse="raise"):
+                 verbose_interval=10, chunk_size=None, on_collapse="raise", prior=None):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -97,6 +107,7 @@ class GaussianMixture(_GaussianMixtureBase):
         self.verbose_interval = verbose_interval
         self.chunk_size = chunk_size
         self.on_collapse = on_collapse
+        self.prior = prior
 
     def _model(self):
         return GaussianEM(self._covariance, self.reg_covar, self.means_.dtype)
@@ -107,6 +118,7 @@ class GaussianMixture(_GaussianMixtureBase):
         covariance = make_covariance(self.covariance_type)
         check_option(self.init_params, "init_params", INIT_METHODS)
         check_option(self.on_collapse, "on_collapse", ON_COLLAPSE)
+        prior_spec = check_prior_spec(self.prior)
         X, record = self._check_X_for_fit(X)
         n_samples, n_features = X.shape
         weights = check_sample_weight(sample_weight, n_samples, X.dtype)
@@ -123,8 +135,13 @@ class GaussianMixture(_GaussianMixtureBase):
             else covariance.check_precisions(self.precisions_init, K, n_features)
         )
 
-        model = GaussianEM(covariance, self.reg_covar, X.dtype)
         source = self._source(X, weights)
+        prior = precision = None
+        if prior_spec is not None:
+            precision = make_precision_prior(covariance)
+            data_mean, data_cov = data_moments(source)
+            prior = resolve_prior(prior_spec, precision, data_mean, data_cov, K, n_features, self.reg_covar)
+        model = GaussianEM(covariance, self.reg_covar, X.dtype, prior, precision)
         options = engine.FitOptions(self.tol, self.max_iter, self.n_init, self.verbose, self.verbose_interval)
         if self._is_warm():
             previous = self._params().astype(X.dtype)

@@ -1,0 +1,102 @@
+"""The conjugate prior of MAP EM: Fraley and Raftery's (2007) Bayesian regularisation.
+
+Maximum likelihood has no maximum where a component collapses onto a point (PRML 9.2.1). A
+conjugate prior on each component's mean and covariance removes the singularity: the M-step
+becomes the posterior mode, which is positive definite for every data set. The prior is mclust's:
+
+    mu_k | Sigma_k ~ N(mu_P, Sigma_k / kappa_P),    Sigma_k ~ IW(nu_P, Lambda_P)
+
+(its diagonal analogue per dimension for diag, a scaled-identity one for spherical, one shared
+Sigma for tied) with defaults kappa_P = 0.01 (the mean shrinks 1 % of a row's worth towards the
+data mean), nu_P = D + 2, mu_P = the data mean and Lambda_P = cov(data) / K^(2/D) (its diagonal
+for diag, the mean variance for spherical). Stored in the Normal-precision parametrisation of
+``mixfit.conjugate`` (the one VB uses), so MAP and VB share the posterior update (10.60)-(10.63):
+the MAP estimate is that posterior's mode instead of its mean.
+
+Differences from mclust, on purpose: the diag default scale is the per-feature variance over
+K^(2/D) (mclust uses one mean variance for all features), so features on different scales each
+get a prior on their own scale; ``reg_covar`` is still added to S_k (set it to 0 for the exact
+mode).
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+
+from .conjugate import NormalPrecisionPrior
+
+# Fraley and Raftery (2007), Section 3: the default mean shrinkage of mclust's priorControl().
+DEFAULT_MEAN_SHRINKAGE = 0.01
+# The default scale is cov(data) / K^(2/D), singular when a feature is constant or n <= D. A
+# ridge of this fraction of the mean variance (at least reg_covar) keeps it positive definite
+# while moving no well-posed direction by more than 1e-10 relative; and a floor for data whose
+# every row is the same point, where there is no scale to be relative to.
+_SCALE_RIDGE = 1e-10
+_SCALE_FLOOR = np.sqrt(np.finfo(np.float64).tiny)
+
+
+@dataclass(frozen=True, eq=False)
+class ConjugatePrior:
+    """Hyper-parameters of the MAP prior; None takes mclust's data-based default.
+
+    Parameters
+    ----------
+    mean_shrinkage : float, default=0.01
+        kappa_P > 0: how many rows' worth of weight the prior mean carries.
+    degrees_of_freedom : float or None
+        nu_P, default n_features + 2; must exceed n_features - 1 (full, tied) or 0.
+    scale : array-like or float or None
+        Lambda_P in the shape of the covariance type: (D, D) for full and tied, (D,) for
+        diag, a float for spherical. Default cov(X) / K^(2/D) in that shape.
+    mean : array-like of shape (D,) or None
+        mu_P, default the (weighted) data mean.
+    """
+
+    mean_shrinkage: float = DEFAULT_MEAN_SHRINKAGE
+    degrees_of_freedom: float | None = None
+    scale: object = None
+    mean: object = None
+
+
+def check_prior_spec(prior) -> ConjugatePrior | None:
+    """None (maximum likelihood), 'default' or a ConjugatePrior; anything else is an error."""
+    if prior is None:
+        return None
+    if isinstance(prior, str) and prior == "default":
+        return ConjugatePrior()
+    if not isinstance(prior, ConjugatePrior):
+        raise ValueError(f"prior={prior!r}; expected None, 'default' or a mixfit.ConjugatePrior")
+    shrink = prior.mean_shrinkage
+    if isinstance(shrink, bool) or not isinstance(shrink, numbers.Real) or not np.isfinite(shrink) or shrink <= 0:
+        raise ValueError(f"prior.mean_shrinkage={shrink!r}; expected a finite number > 0")
+    return prior
+
+
+def resolve_prior(spec: ConjugatePrior, precision, data_mean, data_cov, n_components: int,
+                  n_features: int, reg_covar: float) -> NormalPrecisionPrior:
+    """The prior in ``mixfit.conjugate``'s parametrisation, defaults filled from the data."""
+    dim = n_features
+    dof = float(dim + 2) if spec.degrees_of_freedom is None else spec.degrees_of_freedom
+    low = precision.min_dof(dim)
+    if isinstance(dof, bool) or not isinstance(dof, numbers.Real) or not np.isfinite(dof) or dof <= low:
+        raise ValueError(f"prior.degrees_of_freedom={dof!r}; expected a finite number > {low}")
+    if spec.scale is None:
+        ridge = max(reg_covar, _SCALE_RIDGE * np.trace(data_cov) / dim, _SCALE_FLOOR)
+        scale = precision.default_scale(data_cov + ridge * np.eye(dim)) / n_components ** (2 / dim)
+    else:
+        try:
+            scale = precision.check_scale(spec.scale, dim)
+        except ValueError as error:
+            raise ValueError(f"prior.scale: {error}".replace("covariance_prior", "the scale")) from None
+    if spec.mean is None:
+        mean = np.asarray(data_mean, dtype=np.float64)
+    else:
+        mean = np.asarray(spec.mean, dtype=np.float64)
+        if mean.shape != (dim,) or not np.all(np.isfinite(mean)):
+            raise ValueError(f"prior.mean has shape {mean.shape}; expected finite values of shape "
+                             f"(n_features,) = ({dim},)")
+    dof, scale = precision.from_total(float(dof), np.asarray(scale, dtype=np.float64), dim)
+    return NormalPrecisionPrior(mean_precision=float(spec.mean_shrinkage), mean=mean, dof=dof, scale=scale)

@@ -134,6 +134,15 @@ def test_fit_from_stdin_with_columns_and_sample_weight(work, faithful):
     np.testing.assert_allclose(printed["means"], ref.means_, rtol=1e-12)  # rounding only, as above
 
 
+def test_prior_maps_to_the_default_map_prior(work, faithful):
+    d, _, _ = work
+    X, _ = faithful
+    printed = ok_json(mixfit_cmd("fit", "faithful.csv", "-k", "2", "--prior", "-o", "map.mixfit", "--json", cwd=d))
+    ref = mixfit.GaussianMixture(2, prior="default", random_state=0).fit(X)
+    assert printed["params"]["prior"] == "default"
+    np.testing.assert_allclose(printed["means"], ref.means_, rtol=1e-12)  # rounding only, as above
+
+
 def test_predict_labels_and_probabilities(work, faithful):
     d, _, _ = work
     X, _ = faithful

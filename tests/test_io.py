@@ -248,3 +248,37 @@ def test_a_pickle_named_as_a_hyper_parameter_array_is_refused(model_file, tmp_pa
     with pytest.raises(ModelFileError, match="refused"):
         mixfit.load(path)
     assert not marker.exists()
+
+
+def test_feature_names_survive(X, tmp_path):
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(X, columns=["eruptions", "waiting"])
+    model = mixfit.GaussianMixture(2, random_state=0).fit(frame)
+    model.save(tmp_path / "m.mixfit")
+    saved = read_model_file(tmp_path / "m.mixfit")
+    assert saved.feature_names == ["eruptions", "waiting"]
+    np.testing.assert_array_equal(saved.estimator.feature_names_in_, model.feature_names_in_)
+    np.testing.assert_array_equal(saved.estimator.predict_proba(frame), model.predict_proba(frame))
+
+
+def test_a_map_prior_object_survives(X, tmp_path):
+    prior = mixfit.ConjugatePrior(mean_shrinkage=0.1, scale=np.diag([0.1, 30.0]), mean=[3.0, 70.0])
+    model = mixfit.GaussianMixture(2, prior=prior, random_state=0).fit(X)
+    model.save(tmp_path / "m.mixfit")
+    loaded = mixfit.load(tmp_path / "m.mixfit")
+    assert type(loaded.prior) is mixfit.ConjugatePrior and loaded.prior.mean == [3.0, 70.0]
+    np.testing.assert_array_equal(loaded.prior.scale, prior.scale)
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    refit = loaded.fit(X)  # the same hyper-parameters give the same fit
+    np.testing.assert_array_equal(refit.means_, model.means_)
+
+
+def test_an_unknown_value_class_is_refused(model_file, tmp_path):
+    path = tmp_path / "bad.mixfit"
+
+    def smuggle_an_object(manifest):
+        manifest["params"]["prior"] = {"$object": ["os.system", {"command": "touch executed"}]}
+
+    tampered(model_file, path, smuggle_an_object)
+    with pytest.raises(ModelFileError, match="unknown value class"):
+        mixfit.load(path)

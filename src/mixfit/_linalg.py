@@ -19,6 +19,18 @@ def logsumexp_rows(a: np.ndarray) -> np.ndarray:
     return peak + np.log(np.exp(a - peak[:, None]).sum(axis=1))
 
 
+def normalize_log_rows(log_rho: np.ndarray):
+    """Responsibilities and ln sum_k exp(a_nk) of an (n, K) array of log weights, exponentiating
+    once: returns (r, log_norm) where r overwrites ``log_rho``."""
+    peak = log_rho.max(axis=1)  # (n,)
+    peak = np.where(np.isfinite(peak), peak, 0)
+    log_rho -= peak[:, None]
+    resp = np.exp(log_rho, out=log_rho)
+    total = resp.sum(axis=1)  # (n,)
+    resp /= total[:, None]
+    return resp, peak + np.log(total)
+
+
 def precision_chol_from_covariance(cov: np.ndarray, names: str = "component") -> np.ndarray:
     """Upper-triangular P with P P^T = cov^{-1}, for one (D, D) matrix or a stack (K, D, D).
 

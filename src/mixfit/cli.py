@@ -38,12 +38,13 @@ except ImportError:  # the [cli] extra is not installed
 
 def _table(rows: list[tuple[str, str]]) -> str:
     width = max(len(name) for name, _ in rows)
-    return "\n".join(f"  {name.ljust(width)}  {value}" for name, value in rows)
+    indent = "\n" + " " * (width + 4)  # a multi-line value (a matrix) stays in its column
+    return "\n".join(f"  {name.ljust(width)}  {value.replace(chr(10), indent)}" for name, value in rows)
 
 
 def _fmt(values) -> str:
     return np.array2string(np.asarray(values), precision=4, suppress_small=True, separator=", ",
-                           max_line_width=100).replace("\n", "\n" + " " * 14)
+                           max_line_width=100)
 
 
 def _jsonable(value):

@@ -32,6 +32,22 @@ def _per_component_moments(X, wresp, means):
         yield k, X - means[k], wresp[:, k]
 
 
+def _reference_moments(X, wresp, shift):
+    """Moments about one reference point, in float64, by (K, n) @ (n, D) products.
+
+    Returns (ref, delta, mass, s1, Xr): ref = the mean of the shifts (D,), delta_k = c_k - ref,
+    N_k, s1_k = sum_n wr_nk (x_n - ref) and the float64 rows x_n - ref. The per-component
+    moments about c_k then follow by exact algebra; the cancellation this leaves is
+    eps64 |c_k - ref|^2 / sigma_k^2, far below float32 precision for any mixture whose
+    components lie within 1e4 standard deviations of each other.
+    """
+    shift = np.asarray(shift, dtype=np.float64)  # the algebra below in float64, whatever the data
+    ref = shift.mean(axis=0)  # (D,)
+    Xr = np.asarray(X, dtype=np.float64) - ref  # (n, D)
+    w64 = np.asarray(wresp, dtype=np.float64)  # (n, K)
+    return ref, shift - ref, w64.sum(axis=0), w64.T @ Xr, Xr, w64
+
+
 def _check_positive(values, name, expected_shape):
     values = np.asarray(values, dtype=np.float64)
     if values.shape != expected_shape:
@@ -68,29 +84,62 @@ class FullCovariance:
     def n_parameters(self, n_components, n_features):
         return n_components * n_features * (n_features + 1) // 2
 
-    def mahalanobis(self, Xc, means_c, prec_chol):
+    def e_step(self, Xc, means_c, prec_chol):
+        """Mahalanobis distances (n, K) and the whitened residuals y_nk = (x_n - mu_k) P_k
+        (n, K, D), which ``moments`` turns into the scatter without another pass over X."""
         n, D = Xc.shape
         K = means_c.shape[0]
-        # One stacked product whitens the chunk for every component: (n, D) @ (D, K*D).
-        stacked = prec_chol.transpose(1, 0, 2).reshape(D, K * D)
-        y = Xc @ stacked  # (n, K*D): y_nk = (x_n - g) P_k
-        y -= np.einsum("kd,kde->ke", means_c, prec_chol).reshape(1, K * D)  # - (mu_k - g) P_k
-        np.square(y, out=y)
-        return y.reshape(n, K, D).sum(axis=2)  # (n, K)
+        # One stacked product whitens the chunk for every component, the shift folded in as a
+        # row: [x_n - g, 1] @ [[P_1 ... P_K], [-(mu_1 - g) P_1 ... -(mu_K - g) P_K]].
+        stacked = np.empty((D + 1, K * D), dtype=Xc.dtype)
+        stacked[:D] = prec_chol.transpose(1, 0, 2).reshape(D, K * D)
+        stacked[D] = -np.einsum("kd,kde->ke", means_c, prec_chol).reshape(K * D)
+        augmented = np.empty((n, D + 1), dtype=Xc.dtype)
+        augmented[:, :D] = Xc
+        augmented[:, D] = 1
+        y = (augmented @ stacked).reshape(n, K, D)  # (n, K, D)
+        return np.einsum("nkd,nkd->nk", y, y), y  # |y_nk|^2 = (x_n - mu_k)^T Lambda_k (x_n - mu_k)
+
+    def mahalanobis(self, Xc, means_c, prec_chol):
+        return self.e_step(Xc, means_c, prec_chol)[0]
 
     def log_det_half(self, prec_chol, n_features):
         # ln |Lambda_k|^(1/2) = sum_d ln P_k,dd
         return np.log(np.diagonal(prec_chol, axis1=1, axis2=2)).sum(axis=1)
 
-    def moments(self, X, wresp, means):
-        K, D = means.shape
+    def moments(self, X, wresp, shift, whitened=None, prec_chol=None):
+        """first_k and scatter_k about c_k = shift[k]. With ``whitened`` (from ``e_step``, taken
+        about c_k with factors ``prec_chol``; consumed) the scatter is formed in whitened
+        coordinates, M_k = sum_n wr_nk y_nk y_nk^T, and mapped back, P_k^{-T} M_k P_k^{-1}: the
+        accumulation sees well-conditioned numbers (also in float32) and X is not read again."""
+        if whitened is not None:
+            return self._whitened_moments(wresp, whitened, prec_chol)
+        K, D = shift.shape
         first = np.empty((K, D))
         scatter = np.empty((K, D, D))
-        for k, z, w in _per_component_moments(X, wresp, means):
+        for k, z, w in _per_component_moments(X, wresp, shift):
             first[k] = w @ z
             zs = z * np.sqrt(w)[:, None]
             scatter[k] = zs.T @ zs  # A^T A: numpy hands this to SYRK, half the FLOPs of GEMM
         return first, scatter
+
+    @staticmethod
+    def _whitened_moments(wresp, y, prec_chol):
+        _, K, D = y.shape
+        root = np.sqrt(wresp)  # (n, K)
+        y *= root[:, :, None]  # sqrt(wr_nk) y_nk, in place
+        first_w = np.empty((K, D))
+        scatter_w = np.empty((K, D, D))
+        for k in range(K):
+            yk = y[:, k, :]  # (n, D), a strided view: BLAS reads it in place
+            first_w[k] = root[:, k] @ yk  # sum_n wr_nk y_nk
+            scatter_w[k] = yk.T @ yk  # sum_n wr_nk y_nk y_nk^T
+        factor_t = np.swapaxes(np.asarray(prec_chol, dtype=np.float64), 1, 2)  # P_k^T
+        # x - c_k = y P_k^{-1}: first_k = t_k P_k^{-1} = (P_k^{-T} t_k^T)^T and the scatter is
+        # P_k^{-T} M_k P_k^{-1}, by solves against P_k^T (any invertible factor; no inverse formed)
+        first = np.linalg.solve(factor_t, first_w[:, :, None])[:, :, 0]
+        half = np.linalg.solve(factor_t, scatter_w)  # P^{-T} M
+        return first, np.swapaxes(np.linalg.solve(factor_t, np.swapaxes(half, 1, 2)), 1, 2)
 
     def from_moments(self, stats: GaussianStats, mass):
         d = stats.first / mass[:, None]  # d_k, the new mean relative to the shift
@@ -155,15 +204,16 @@ class TiedCovariance:
     def log_det_half(self, prec_chol, n_features):
         return np.log(np.diagonal(prec_chol)).sum()
 
-    def moments(self, X, wresp, means):
-        K, D = means.shape
-        first = np.empty((K, D))
-        scatter = np.zeros((D, D))
-        for k, z, w in _per_component_moments(X, wresp, means):
-            first[k] = w @ z
-            zs = z * np.sqrt(w)[:, None]
-            scatter += zs.T @ zs
-        return first, scatter
+    def e_step(self, Xc, means_c, prec_chol):
+        return self.mahalanobis(Xc, means_c, prec_chol), None
+
+    def moments(self, X, wresp, shift, whitened=None, prec_chol=None):
+        _, delta, mass, s1, Xr, w64 = _reference_moments(X, wresp, shift)
+        xs = Xr * np.sqrt(w64.sum(axis=1))[:, None]  # sqrt(sum_k wr_nk) (x_n - ref)
+        # sum_k sum_n wr_nk (x_n - c_k)(x_n - c_k)^T with x - c_k = (x - ref) - delta_k
+        cross = s1.T @ delta  # sum_k s1_k delta_k^T
+        scatter = xs.T @ xs - cross - cross.T + (delta * mass[:, None]).T @ delta
+        return s1 - mass[:, None] * delta, scatter
 
     def from_moments(self, stats: GaussianStats, mass):
         d = stats.first / mass[:, None]
@@ -219,14 +269,14 @@ class DiagCovariance:
     def log_det_half(self, prec_chol, n_features):
         return np.log(prec_chol).sum(axis=1)
 
-    def moments(self, X, wresp, means):
-        K, D = means.shape
-        first = np.empty((K, D))
-        scatter = np.empty((K, D))
-        for k, z, w in _per_component_moments(X, wresp, means):
-            first[k] = w @ z
-            scatter[k] = w @ (z * z)
-        return first, scatter
+    def e_step(self, Xc, means_c, prec_chol):
+        return self.mahalanobis(Xc, means_c, prec_chol), None
+
+    def moments(self, X, wresp, shift, whitened=None, prec_chol=None):
+        _, delta, mass, s1, Xr, w64 = _reference_moments(X, wresp, shift)
+        s2 = w64.T @ (Xr * Xr)  # (K, D) sum_n wr_nk (x_nd - ref_d)^2
+        # (x - c_k)^2 = (x - ref)^2 - 2 delta_k (x - ref) + delta_k^2, summed with weights wr_nk
+        return s1 - mass[:, None] * delta, s2 - 2 * delta * s1 + mass[:, None] * delta**2
 
     def from_moments(self, stats: GaussianStats, mass):
         d = stats.first / mass[:, None]
@@ -280,14 +330,13 @@ class SphericalCovariance:
     def log_det_half(self, prec_chol, n_features):
         return n_features * np.log(prec_chol)
 
-    def moments(self, X, wresp, means):
-        K, D = means.shape
-        first = np.empty((K, D))
-        scatter = np.empty(K)
-        for k, z, w in _per_component_moments(X, wresp, means):
-            first[k] = w @ z
-            scatter[k] = w @ (z * z).sum(axis=1)
-        return first, scatter
+    def e_step(self, Xc, means_c, prec_chol):
+        return self.mahalanobis(Xc, means_c, prec_chol), None
+
+    def moments(self, X, wresp, shift, whitened=None, prec_chol=None):
+        _, delta, mass, s1, Xr, w64 = _reference_moments(X, wresp, shift)
+        s2 = w64.T @ (Xr * Xr).sum(axis=1)  # (K,) sum_n wr_nk |x_n - ref|^2
+        return s1 - mass[:, None] * delta, s2 - 2 * (delta * s1).sum(axis=1) + mass * (delta**2).sum(axis=1)
 
     def from_moments(self, stats: GaussianStats, mass):
         d = stats.first / mass[:, None]

@@ -17,7 +17,9 @@ Values are plain JSON where JSON holds them exactly (Python floats round-trip th
 repr); anything else is a one-key object: ``{"$array": entry}`` (a numeric or boolean ndarray),
 ``{"$scalar": [dtype, value]}`` (a NumPy scalar), ``{"$float": "inf"}`` (JSON has no inf/nan),
 ``{"$tuple": [...]}``, ``{"$strings": [...]}`` (a 1-D object array of str, scikit-learn's
-``feature_names_in_``). Derived attributes (``covariances_``, ``precisions_``) are properties of
+``feature_names_in_``), ``{"$object": [name, {field: value}]}`` (a hyper-parameter value object
+such as ``ConjugatePrior``: only the frozen dataclasses listed in ``_value_classes`` are rebuilt,
+by their constructor). Derived attributes (``covariances_``, ``precisions_``) are properties of
 ``precisions_cholesky_`` and are not stored; private strategy objects are rebuilt from the
 hyper-parameters when the file is read.
 
@@ -44,6 +46,7 @@ schema is newer than it knows, saying which mixfit wrote it; it never guesses.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -163,6 +166,13 @@ def _restore_bayesian(estimator) -> None:
                                     estimator.precisions_cholesky_)
 
 
+def _value_classes() -> dict[str, type]:
+    """The hyper-parameter value objects a model file may hold (plain frozen dataclasses)."""
+    from .priors import ConjugatePrior
+
+    return {"ConjugatePrior": ConjugatePrior}
+
+
 def _registry() -> dict[str, _EstimatorFile]:
     from .estimators import BayesianGaussianMixture, GaussianMixture
 
@@ -199,6 +209,11 @@ class _Writer:
             return {"$scalar": [value.dtype.name, item if math.isfinite(item) else repr(float(item))]}
         if isinstance(value, tuple):
             return {"$tuple": [self.encode(v, f"{entry}.{i}") for i, v in enumerate(value)]}
+        name = type(value).__name__
+        if _value_classes().get(name) is type(value):
+            fields = {f.name: self.encode(getattr(value, f.name), f"{entry}.{f.name}")
+                      for f in dataclasses.fields(value)}
+            return {"$object": [name, fields]}
         if isinstance(value, list):
             return [self.encode(v, f"{entry}.{i}") for i, v in enumerate(value)]
         if isinstance(value, dict) and all(isinstance(k, str) and not k.startswith("$") for k in value):
@@ -233,6 +248,15 @@ class _Reader:
                 return tuple(self.decode(v, f"{where}[{i}]") for i, v in enumerate(value))
             if tag == "$strings" and isinstance(value, list) and all(isinstance(v, str) for v in value):
                 return np.array(value, dtype=object)
+            if tag == "$object" and isinstance(value, list) and len(value) == 2 and isinstance(value[1], dict):
+                cls = _value_classes().get(value[0]) if isinstance(value[0], str) else None
+                if cls is None:
+                    raise ModelFileError(f"{where}: unknown value class {value[0]!r}")
+                fields = {k: self.decode(v, f"{where}.{k}") for k, v in value[1].items()}
+                try:
+                    return cls(**fields)
+                except TypeError as error:
+                    raise ModelFileError(f"{where}: {error}") from None
             raise ModelFileError(f"{where}: unknown or malformed tagged value {tag!r}")
         return {k: self.decode(v, f"{where}.{k}") for k, v in node.items()}
 

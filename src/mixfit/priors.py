@@ -33,9 +33,19 @@ DEFAULT_MEAN_SHRINKAGE = 0.01
 # The default scale is cov(data) / K^(2/D), singular when a feature is constant or n <= D. A
 # ridge of this fraction of the mean variance (at least reg_covar) keeps it positive definite
 # while moving no well-posed direction by more than 1e-10 relative; and a floor for data whose
-# every row is the same point, where there is no scale to be relative to.
+# every row is the same point, where there is no scale to be relative to. For float32 data the
+# moments N_k S_k carry rounding of ~eps32 relative, which can make them indefinite by more than
+# 1e-10 of the variance, so the ridge is at least _SCALE_RIDGE_ULPS ulps of the data's dtype; and
+# the floor is the dtype's sqrt(tiny), so that the precision factor 1/sigma stays finite when the
+# fitted params are cast back to float32.
 _SCALE_RIDGE = 1e-10
-_SCALE_FLOOR = np.sqrt(np.finfo(np.float64).tiny)
+_SCALE_RIDGE_ULPS = 10
+
+
+def _scale_ridge(dtype) -> tuple[float, float]:
+    """(fraction of the mean variance, absolute floor) of the default scale's ridge for ``dtype``."""
+    info = np.finfo(dtype)
+    return max(_SCALE_RIDGE, _SCALE_RIDGE_ULPS * float(info.eps)), float(np.sqrt(info.tiny))
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,7 +78,8 @@ def check_prior_spec(prior) -> ConjugatePrior | None:
     if isinstance(prior, str) and prior == "default":
         return ConjugatePrior()
     if not isinstance(prior, ConjugatePrior):
-        raise ValueError(f"prior={prior!r}; expected None, 'default' or a mixfit.ConjugatePrior")
+        # ValueError, as for every other bad hyper-parameter value (scikit-learn's convention)
+        raise ValueError(f"prior={prior!r}; expected None, 'default' or a mixfit.ConjugatePrior")  # noqa: TRY004
     shrink = prior.mean_shrinkage
     if isinstance(shrink, bool) or not isinstance(shrink, numbers.Real) or not np.isfinite(shrink) or shrink <= 0:
         raise ValueError(f"prior.mean_shrinkage={shrink!r}; expected a finite number > 0")
@@ -76,15 +87,17 @@ def check_prior_spec(prior) -> ConjugatePrior | None:
 
 
 def resolve_prior(spec: ConjugatePrior, precision, data_mean, data_cov, n_components: int,
-                  n_features: int, reg_covar: float) -> NormalPrecisionPrior:
-    """The prior in ``mixfit.conjugate``'s parametrisation, defaults filled from the data."""
+                  n_features: int, reg_covar: float, dtype=np.float64) -> NormalPrecisionPrior:
+    """The prior in ``mixfit.conjugate``'s parametrisation, defaults filled from the data
+    (``dtype``: the data's, which sets the default scale's ridge)."""
     dim = n_features
     dof = float(dim + 2) if spec.degrees_of_freedom is None else spec.degrees_of_freedom
     low = precision.min_dof(dim)
     if isinstance(dof, bool) or not isinstance(dof, numbers.Real) or not np.isfinite(dof) or dof <= low:
         raise ValueError(f"prior.degrees_of_freedom={dof!r}; expected a finite number > {low}")
     if spec.scale is None:
-        ridge = max(reg_covar, _SCALE_RIDGE * np.trace(data_cov) / dim, _SCALE_FLOOR)
+        fraction, floor = _scale_ridge(dtype)
+        ridge = max(reg_covar, fraction * np.trace(data_cov) / dim, floor)
         scale = precision.default_scale(data_cov + ridge * np.eye(dim)) / n_components ** (2 / dim)
     else:
         try:

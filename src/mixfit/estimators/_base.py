@@ -19,6 +19,22 @@ from ..models import GaussianParams
 _DTYPES = [np.float64, np.float32]
 
 
+def _check_moments_representable(X) -> None:
+    """Refuse X whose second moments overflow its dtype. A sum of squared deviations over the rows
+    is at most n_samples * sum_d range_d^2; past the dtype's largest value the scatter (and
+    KMeans' variances) become inf, which would surface as a misleading "collapsed" error. Checked
+    as a ratio to the limit, so that the check itself cannot overflow."""
+    info = np.finfo(X.dtype)
+    with np.errstate(over="ignore"):
+        spread = X.max(axis=0).astype(np.float64) - X.min(axis=0).astype(np.float64)  # (D,) range_d
+    limit = np.sqrt(float(info.max) / X.shape[0])
+    if not np.sqrt(np.sum(np.square(spread / limit))) < 1:
+        raise ValueError(
+            f"X ({X.dtype}) spans up to {spread.max():.3g} in a feature: over {X.shape[0]} rows its "
+            f"second moments would exceed {X.dtype}'s largest value {float(info.max):.3g}; expected "
+            "data on a smaller scale (rescale X, or convert float32 X to float64)")
+
+
 class _GaussianMixtureBase(DensityMixin, BaseEstimator):
     """Abstract: prediction, scoring and sampling shared by the Gaussian mixture estimators."""
 
@@ -34,6 +50,7 @@ class _GaussianMixtureBase(DensityMixin, BaseEstimator):
                 f"X has n_samples = {X.shape[0]} rows but n_components = {self.n_components}; "
                 "expected n_samples >= n_components"
             )
+        _check_moments_representable(X)
         if self._is_warm() and X.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"X has {X.shape[1]} features, but {type(self).__name__} was fitted with "

@@ -140,7 +140,8 @@ class GaussianMixture(_GaussianMixtureBase):
         if prior_spec is not None:
             precision = make_precision_prior(covariance)
             data_mean, data_cov = data_moments(source)
-            prior = resolve_prior(prior_spec, precision, data_mean, data_cov, K, n_features, self.reg_covar)
+            prior = resolve_prior(prior_spec, precision, data_mean, data_cov, K, n_features, self.reg_covar,
+                                  X.dtype)
         model = GaussianEM(covariance, self.reg_covar, X.dtype, prior, precision)
         options = engine.FitOptions(self.tol, self.max_iter, self.n_init, self.verbose, self.verbose_interval)
         if self._is_warm():

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .._linalg import logsumexp_rows
+from .._linalg import normalize_log_rows
 from ..stats import GaussianStats, gaussian_statistics
 
 _LOG_2PI = np.log(2 * np.pi)
@@ -57,24 +57,28 @@ class GaussianEM:
 
     def log_prob_components(self, X: np.ndarray, params: GaussianParams) -> np.ndarray:
         """ln rho_nk = ln pi_k + ln N(x_n | mu_k, Sigma_k), (n, K): the numerator of (9.23)."""
+        return self._log_rho(X, params)[0]
+
+    def _log_rho(self, X, params: GaussianParams):
+        """ln rho (n, K) and the covariance strategy's E-step workspace (or None)."""
         n_features = X.shape[1]
         centre = params.weights @ params.means  # (D,) g: keeps the stacked products small
-        maha = self.covariance.mahalanobis(X - centre, params.means - centre, params.prec_chol)  # (n, K)
+        maha, workspace = self.covariance.e_step(X - centre, params.means - centre, params.prec_chol)
         log_det_half = self.covariance.log_det_half(params.prec_chol, n_features)  # (K,) ln|Lambda_k|^(1/2)
         # ln N = -D/2 ln 2pi + 1/2 ln|Lambda_k| - 1/2 (x - mu_k)^T Lambda_k (x - mu_k)   (2.43)
         maha *= -0.5
         maha += log_det_half - 0.5 * n_features * _LOG_2PI
         with np.errstate(divide="ignore"):  # a weight of exactly 0 is an impossible component
             maha += np.log(params.weights)
-        return maha
+        return maha, workspace
 
     def accumulate(self, X, params: GaussianParams, sample_weight) -> GaussianStats:
         """E-step on one chunk: responsibilities (9.23), then their weighted moments."""
-        log_rho = self.log_prob_components(X, params)  # (n, K)
-        log_norm = logsumexp_rows(log_rho)  # (n,) ln p(x_n) = ln sum_k pi_k N(x_n | mu_k, Sigma_k)
-        log_rho -= log_norm[:, None]
-        resp = np.exp(log_rho, out=log_rho)  # (9.23), exponentiated once, in place
-        return self.statistics(X, resp, sample_weight, params.means, log_norm)
+        log_rho, workspace = self._log_rho(X, params)  # (n, K)
+        # (9.23) r_nk = rho_nk / sum_j rho_nj, and ln p(x_n) = ln sum_j rho_nj, exponentiating once
+        resp, log_norm = normalize_log_rows(log_rho)
+        return gaussian_statistics(self.covariance, X, resp, sample_weight, params.means, log_norm,
+                                   workspace, params.prec_chol)
 
     def statistics(self, X, resp, sample_weight, shift, log_norm=None) -> GaussianStats:
         return gaussian_statistics(self.covariance, X, resp, sample_weight, shift, log_norm)

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._linalg import logsumexp_rows
+from .._linalg import normalize_log_rows
 from ..covariance import FullCovariance
 from ..stats import GaussianStats, gaussian_statistics
 
@@ -79,6 +79,10 @@ class GaussianVB:
 
     def log_prob_components(self, X: np.ndarray, params: VBParams) -> np.ndarray:
         """ln rho_nk (10.46), (n, K): the numerator of the responsibilities (10.49)."""
+        return self._log_rho(X, params)[0]
+
+    def _log_rho(self, X, params: VBParams):
+        """ln rho (n, K) and the covariance strategy's E-step workspace (or None)."""
         dim = X.shape[1]
         concentration, mean_precision, dof = (
             np.asarray(a, dtype=np.float64) for a in (params.concentration, params.mean_precision, params.dof))
@@ -86,20 +90,20 @@ class GaussianVB:
         e_log_det = self.precision.expected_log_det(dof, params.prec_chol.astype(np.float64), dim)  # (10.65)
         centre = (self.weights.expected(concentration) @ params.means).astype(X.dtype)  # (D,) g
         # nu_k (x_n - m_k)^T W_k (x_n - m_k), from the factor of nu_k W_k: (n, K)
-        log_rho = self.covariance.mahalanobis(X - centre, params.means - centre, params.prec_chol)
+        log_rho, workspace = self.covariance.e_step(X - centre, params.means - centre, params.prec_chol)
         log_rho += dim / mean_precision  # (10.64): E[(x - mu_k)^T Lambda_k (x - mu_k)] adds D / beta_k
         log_rho *= -0.5
         # (10.46): ln rho = E[ln pi_k] + 1/2 E[ln|Lambda_k|] - D/2 ln 2pi - 1/2 E[(x - mu_k)^T Lambda_k (x - mu_k)]
         log_rho += e_log_pi + 0.5 * e_log_det - 0.5 * dim * _LOG_2PI
-        return log_rho
+        return log_rho, workspace
 
     def accumulate(self, X, params: VBParams, sample_weight) -> GaussianStats:
         """E-step on one chunk: responsibilities (10.49), then their weighted moments (10.51-10.53)."""
-        log_rho = self.log_prob_components(X, params)  # (n, K)
-        log_norm = logsumexp_rows(log_rho)  # (n,) ln sum_k rho_nk: the row's share of the ELBO
-        log_rho -= log_norm[:, None]
-        resp = np.exp(log_rho, out=log_rho)  # (10.49), exponentiated once, in place
-        return self.statistics(X, resp, sample_weight, params.means, log_norm)
+        log_rho, workspace = self._log_rho(X, params)  # (n, K)
+        # (10.49) r_nk = rho_nk / sum_j rho_nj; log_norm = ln sum_k rho_nk, the row's share of the ELBO
+        resp, log_norm = normalize_log_rows(log_rho)
+        return gaussian_statistics(self.covariance, X, resp, sample_weight, params.means, log_norm,
+                                   workspace, params.prec_chol)
 
     def statistics(self, X, resp, sample_weight, shift, log_norm=None) -> GaussianStats:
         return gaussian_statistics(self.covariance, X, resp, sample_weight, shift, log_norm)

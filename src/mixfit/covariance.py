@@ -19,7 +19,6 @@ offset of the data from the origin.
 from __future__ import annotations
 
 import numpy as np
-import scipy.linalg
 
 from ._linalg import covariance_from_precision_chol, precision_chol_from_covariance
 from .exceptions import CollapsedComponentError
@@ -168,8 +167,8 @@ class FullCovariance:
 
     def draw(self, rng, mean, prec_chol, k, n):
         z = rng.standard_normal((n, mean.shape[0]))
-        # x = mu + z P^{-1}: cov(x) = P^{-T} P^{-1} = Sigma; P^{-T} z^T by one triangular solve.
-        return mean + scipy.linalg.solve_triangular(prec_chol[k], z.T, trans="T", lower=False).T
+        # x = mu + z P^{-1}: cov(x) = P^{-T} P^{-1} = Sigma; P^{-T} z^T by one solve against P^T.
+        return mean + np.linalg.solve(prec_chol[k].T, z.T).T
 
     def check_precisions(self, precisions, n_components, n_features):
         precisions = np.asarray(precisions, dtype=np.float64)
@@ -236,7 +235,7 @@ class TiedCovariance:
 
     def draw(self, rng, mean, prec_chol, k, n):
         z = rng.standard_normal((n, mean.shape[0]))
-        return mean + scipy.linalg.solve_triangular(prec_chol, z.T, trans="T", lower=False).T
+        return mean + np.linalg.solve(prec_chol.T, z.T).T
 
     def check_precisions(self, precisions, n_components, n_features):
         precisions = np.asarray(precisions, dtype=np.float64)

@@ -17,6 +17,17 @@ from sklearn.utils.validation import validate_data
 INTEGER_AT_LEAST_1 = (numbers.Integral, 1, None, "left")
 INTEGER_AT_LEAST_0 = (numbers.Integral, 0, None, "left")
 REAL_AT_LEAST_0 = (numbers.Real, 0.0, None, "left")
+# The hyper-parameters of the fitting loop that every estimator shares.
+LOOP_HYPERPARAMETERS = {
+    "n_components": INTEGER_AT_LEAST_1,
+    "tol": REAL_AT_LEAST_0,
+    "max_iter": INTEGER_AT_LEAST_0,
+    "n_init": INTEGER_AT_LEAST_1,
+    "verbose": INTEGER_AT_LEAST_0,
+    "verbose_interval": INTEGER_AT_LEAST_1,
+    "chunk_size": INTEGER_AT_LEAST_1,
+    "warm_start": (bool, None, None, None),
+}
 
 
 def check_hyperparameters(estimator, table: dict) -> None:

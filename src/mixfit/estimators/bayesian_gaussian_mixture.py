@@ -6,18 +6,16 @@ import numbers
 from typing import ClassVar
 
 import numpy as np
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from .. import engine
 from .._linalg import logsumexp_rows
 from .._validation import (
-    INTEGER_AT_LEAST_0,
-    INTEGER_AT_LEAST_1,
+    LOOP_HYPERPARAMETERS,
     REAL_AT_LEAST_0,
     as_generator,
     check_hyperparameters,
     check_option,
-    check_sample_weight,
 )
 from ..conjugate import NormalPrecisionPrior, make_precision_prior
 from ..covariance import make_covariance
@@ -25,7 +23,7 @@ from ..init import INIT_METHODS, initial_stats
 from ..models import GaussianEM, GaussianParams, GaussianVB
 from ..models.gaussian_vb import data_moments
 from ..weights import make_weight_prior
-from ._base import _DTYPES, _GaussianMixtureBase
+from ._base import _GaussianMixtureBase
 
 # A component whose expected weight E[pi_k] is at or below this is reported inactive in
 # ``active_components_``: it holds under 1% of the expected mass (the cut scikit-learn's
@@ -115,15 +113,8 @@ class BayesianGaussianMixture(_GaussianMixtureBase):
     """
 
     _HYPERPARAMETERS: ClassVar[dict] = {
-        "n_components": INTEGER_AT_LEAST_1,
-        "tol": REAL_AT_LEAST_0,
+        **LOOP_HYPERPARAMETERS,
         "reg_covar": REAL_AT_LEAST_0,
-        "max_iter": INTEGER_AT_LEAST_0,
-        "n_init": INTEGER_AT_LEAST_1,
-        "verbose": INTEGER_AT_LEAST_0,
-        "verbose_interval": INTEGER_AT_LEAST_1,
-        "chunk_size": INTEGER_AT_LEAST_1,
-        "warm_start": (bool, None, None, None),
     }
 
     def __init__(self, *, n_components=1, covariance_type="full", tol=1e-3, reg_covar=1e-6, max_iter=100,
@@ -203,13 +194,7 @@ class BayesianGaussianMixture(_GaussianMixtureBase):
         make_covariance(self.covariance_type)
         make_weight_prior(self.weight_concentration_prior_type, 1.0)
         check_option(self.init_params, "init_params", INIT_METHODS)
-        X, record = self._check_X_for_fit(X)
-        weights = check_sample_weight(sample_weight, X.shape[0], X.dtype)
-        if weights is not None and np.count_nonzero(weights) < self.n_components:
-            raise ValueError(
-                f"sample_weight has {np.count_nonzero(weights)} positive entries; expected at least "
-                f"n_components = {self.n_components}"
-            )
+        X, weights, record = self._check_fit_input(X, sample_weight)
         source = self._source(X, weights)
         model = self._build_model(X, source)
         K = self.n_components
@@ -261,23 +246,18 @@ class BayesianGaussianMixture(_GaussianMixtureBase):
 
     # ---- densities -------------------------------------------------------------------------
 
-    def _row_chunks(self, X):
-        check_is_fitted(self, "precisions_cholesky_")
-        X = validate_data(self, X, dtype=_DTYPES, reset=False)
-        return X, (chunk for chunk, _ in self._source(X).chunks())
-
     def score_samples(self, X):
         """ln p(x_n | data) per row, (n_samples,): the log posterior predictive density, a mixture
         of Student-t (10.81) weighted by ``weights_`` (products of 1-D Student-t for diag). This is
         a normalised density, unlike scikit-learn's (which returns ln sum_k rho_nk, 10.46)."""
-        _, chunks = self._row_chunks(X)
+        check_is_fitted(self, "precisions_cholesky_")
         model, params = self._model(), self._params()
-        return np.concatenate([logsumexp_rows(model.log_predictive_components(c, params)) for c in chunks])
+        return self._map_rows(X, lambda c: logsumexp_rows(model.log_predictive_components(c, params)))
 
     def score_samples_plugin(self, X):
         """ln sum_k weights_k N(x_n | means_k, covariances_k), (n_samples,): the plug-in density of
         the posterior point estimates (E[pi_k], m_k, E[Lambda_k]^{-1})."""
-        _, chunks = self._row_chunks(X)
+        check_is_fitted(self, "precisions_cholesky_")
         em = GaussianEM(self._covariance, self.reg_covar, self.means_.dtype)
         plugin = GaussianParams(self.weights_, self.means_, self.precisions_cholesky_)
-        return np.concatenate([logsumexp_rows(em.log_prob_components(c, plugin)) for c in chunks])
+        return self._map_rows(X, lambda c: logsumexp_rows(em.log_prob_components(c, plugin)))

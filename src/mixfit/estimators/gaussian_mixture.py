@@ -5,18 +5,14 @@ from __future__ import annotations
 import warnings
 from typing import ClassVar
 
-import numpy as np
-
 from .. import engine
 from .._validation import (
-    INTEGER_AT_LEAST_0,
-    INTEGER_AT_LEAST_1,
+    LOOP_HYPERPARAMETERS,
     REAL_AT_LEAST_0,
     as_generator,
     check_hyperparameters,
     check_means_init,
     check_option,
-    check_sample_weight,
     check_weights_init,
 )
 from ..collapse import ON_COLLAPSE, make_policy
@@ -76,15 +72,8 @@ class GaussianMixture(_GaussianMixtureBase):
     """
 
     _HYPERPARAMETERS: ClassVar[dict] = {
-        "n_components": INTEGER_AT_LEAST_1,
-        "tol": REAL_AT_LEAST_0,
+        **LOOP_HYPERPARAMETERS,
         "reg_covar": REAL_AT_LEAST_0,
-        "max_iter": INTEGER_AT_LEAST_0,
-        "n_init": INTEGER_AT_LEAST_1,
-        "verbose": INTEGER_AT_LEAST_0,
-        "verbose_interval": INTEGER_AT_LEAST_1,
-        "chunk_size": INTEGER_AT_LEAST_1,
-        "warm_start": (bool, None, None, None),
     }
 
     def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3, reg_covar=1e-6,
@@ -119,14 +108,8 @@ class GaussianMixture(_GaussianMixtureBase):
         check_option(self.init_params, "init_params", INIT_METHODS)
         check_option(self.on_collapse, "on_collapse", ON_COLLAPSE)
         prior_spec = check_prior_spec(self.prior)
-        X, record = self._check_X_for_fit(X)
-        n_samples, n_features = X.shape
-        weights = check_sample_weight(sample_weight, n_samples, X.dtype)
-        if weights is not None and np.count_nonzero(weights) < self.n_components:
-            raise ValueError(
-                f"sample_weight has {np.count_nonzero(weights)} positive entries; expected at least "
-                f"n_components = {self.n_components}"
-            )
+        X, weights, record = self._check_fit_input(X, sample_weight)
+        n_features = X.shape[1]
         K = self.n_components
         weights_init = check_weights_init(self.weights_init, K)
         means_init = check_means_init(self.means_init, K, n_features)

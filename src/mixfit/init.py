@@ -12,12 +12,27 @@ responsibility; the covariances then start from the data, not from ``reg_covar``
 from __future__ import annotations
 
 import numpy as np
+from scipy import sparse
 from sklearn.cluster import KMeans, kmeans_plusplus
 
-INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
-# 'random' draws responsibilities in fixed blocks of rows, each from its own stream, so the
-# start does not depend on chunk_size.
-_RANDOM_BLOCK_ROWS = 4096
+from . import init_chunked
+from .hierarchical import hierarchical_stats
+from .init_chunked import block_uniform
+
+INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data", "hierarchical")
+# 'random' draws responsibilities in fixed blocks of rows (init_chunked.block_uniform), each from
+# its own stream, so the start does not depend on chunk_size or the backend.
+
+
+def _float_dtype(dtype) -> np.dtype:
+    """The dtype of centres and responsibilities: the data's if it is a float, else float64 (binary
+    data may come as bool or integers)."""
+    return np.dtype(dtype) if np.dtype(dtype).kind == "f" else np.dtype(np.float64)
+
+
+def _dense_rows(rows) -> np.ndarray:
+    """A few rows as a dense array (a sparse matrix's selected rows only are densified)."""
+    return rows.toarray() if sparse.issparse(rows) else np.asarray(rows)
 
 
 def _seed(rng: np.random.Generator) -> int:
@@ -25,11 +40,15 @@ def _seed(rng: np.random.Generator) -> int:
 
 
 def kmeans_centres(source, n_components, rng):
+    if not source.in_memory:  # memmap, out-of-core or dask: never loaded (init_chunked.py)
+        return init_chunked.kmeans_centres(source, n_components, rng)
     km = KMeans(n_clusters=n_components, n_init=1, random_state=_seed(rng))
     return km.fit(source.X, sample_weight=source.sample_weight).cluster_centers_
 
 
 def kmeans_plusplus_centres(source, n_components, rng):
+    if not source.in_memory:
+        return init_chunked.kmeans_plusplus_centres(source, n_components, rng)
     centres, _ = kmeans_plusplus(
         source.X, n_components, random_state=_seed(rng), sample_weight=source.sample_weight
     )
@@ -37,10 +56,12 @@ def kmeans_plusplus_centres(source, n_components, rng):
 
 
 def random_from_data_centres(source, n_components, rng):
+    if not source.in_memory:
+        return init_chunked.random_from_data_centres(source, n_components, rng)
     w = source.sample_weight
     p = None if w is None else np.asarray(w, dtype=np.float64) / w.sum(dtype=np.float64)
     rows = rng.choice(source.n_samples, size=n_components, replace=False, p=p)
-    return np.asarray(source.X[np.sort(rows)])
+    return _dense_rows(source.X[np.sort(rows)])
 
 
 _CENTRES = {
@@ -52,8 +73,13 @@ _CENTRES = {
 
 def nearest_centre(X: np.ndarray, centres: np.ndarray) -> np.ndarray:
     """Index of the nearest centre for each row (n,), by |x - c|^2 about the centres' mean."""
+    if sparse.issparse(X):
+        # A sparse chunk cannot be centred without densifying it; the rows it holds (binary data)
+        # are bounded, so |c|^2 - 2 x.c loses nothing to cancellation about the origin.
+        dist = (centres * centres).sum(axis=1)[None, :] - 2 * np.asarray(X @ centres.T)
+        return dist.argmin(axis=1)
     centre = centres.mean(axis=0)
-    Xc, Cc = X - centre, (centres - centre).astype(X.dtype, copy=False)
+    Xc, Cc = X - centre, (centres - centre).astype(_float_dtype(X.dtype), copy=False)
     dist = (Cc * Cc).sum(axis=1)[None, :] - 2 * (Xc @ Cc.T)  # |x|^2 is the same for every k
     return dist.argmin(axis=1)
 
@@ -66,11 +92,12 @@ def _one_hot(labels, n_components, dtype):
 
 def hard_assignment_stats(model, source, centres):
     """Statistics of the partition of the rows by nearest centre, taken about the centres."""
-    centres = np.asarray(centres, dtype=source.dtype)
+    dtype = _float_dtype(source.dtype)
+    centres = np.asarray(centres, dtype=dtype)
     K = centres.shape[0]
 
     def accumulate(X, w):
-        resp = _one_hot(nearest_centre(X, centres), K, X.dtype)
+        resp = _one_hot(nearest_centre(X, centres), K, dtype)
         return model.statistics(X, resp, w, centres)
 
     return source.map_reduce(accumulate)
@@ -79,16 +106,16 @@ def hard_assignment_stats(model, source, centres):
 def random_stats(model, source, n_components, rng):
     """Statistics of uniform random responsibilities, normalised per row."""
     seed = _seed(rng)
-    shift = np.broadcast_to(np.asarray(source.X[0]), (n_components, source.n_features))
-    blocks = iter(range(source.n_samples))
+    shift = np.broadcast_to(_dense_rows(source.X[:1])[0], (n_components, source.n_features))
 
-    def accumulate(X, w):
-        stream = np.random.default_rng([seed, next(blocks)])
-        resp = stream.uniform(size=(X.shape[0], n_components)).astype(X.dtype)
+    def accumulate(X, w, start):
+        # One stream per fixed block of rows (not per chunk): the same draws for any chunking,
+        # thread order or backend.
+        resp = block_uniform(seed, start, X.shape[0], n_components).astype(_float_dtype(X.dtype))
         resp /= resp.sum(axis=1, keepdims=True)
         return model.statistics(X, resp, w, shift)
 
-    return source.map_reduce(accumulate, size=_RANDOM_BLOCK_ROWS)
+    return source.map_reduce(accumulate, offsets=True)
 
 
 def initial_stats(model, source, n_components, method, rng, means_init=None):
@@ -98,4 +125,6 @@ def initial_stats(model, source, n_components, method, rng, means_init=None):
         return hard_assignment_stats(model, source, means_init)
     if method == "random":
         return random_stats(model, source, n_components, rng)
+    if method == "hierarchical":  # model-based agglomerative clustering of a subset (hierarchical.py)
+        return hierarchical_stats(model, source, n_components, rng)
     return hard_assignment_stats(model, source, _CENTRES[method](source, n_components, rng))

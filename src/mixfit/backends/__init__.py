@@ -1,6 +1,18 @@
 """Where rows come from. Each source offers ``chunks()`` and ``map_reduce(accumulate)``."""
 
+from .._chunked_input import is_dask_array
 from .memory import ArraySource as ArraySource
 from .memory import default_chunk_size as default_chunk_size
 
-__all__ = ["ArraySource", "default_chunk_size"]
+
+def as_source(X, sample_weight, chunk_size: int):
+    """The source for X: a ``DaskSource`` for a dask array (dask is imported only then), else an
+    ``ArraySource`` (an ndarray, a memmap, or an out-of-core ``RowReader``)."""
+    if is_dask_array(X):
+        from .dask import DaskSource
+
+        return DaskSource(X, sample_weight, chunk_size)
+    return ArraySource(X, sample_weight, chunk_size)
+
+
+__all__ = ["ArraySource", "as_source", "default_chunk_size"]

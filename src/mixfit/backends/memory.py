@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import operator
 import os
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -59,19 +60,53 @@ class ArraySource:
     def dtype(self):
         return self.X.dtype
 
+    @property
+    def in_memory(self) -> bool:
+        """False for a memmap or an out-of-core reader: such rows are only ever read in chunks."""
+        return not (isinstance(self.X, np.memmap) or getattr(self.X, "out_of_core", False))
+
+    def _chunk(self, start: int, stop: int):
+        weights = self.sample_weight
+        return self.X[start:stop], None if weights is None else weights[start:stop]
+
+    def _bounds(self, size: int) -> list[tuple[int, int]]:
+        return [(start, min(start + size, self.n_samples)) for start in range(0, self.n_samples, size)]
+
     def chunks(self, size: int | None = None) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
         size = self.chunk_size if size is None else int(size)
-        weights = self.sample_weight
-        for start in range(0, self.n_samples, size):
-            stop = min(start + size, self.n_samples)
-            yield self.X[start:stop], None if weights is None else weights[start:stop]
+        for start, stop in self._bounds(size):
+            yield self._chunk(start, stop)
 
-    def map_reduce(self, accumulate: Callable, size: int | None = None):
+    def take(self, rows) -> np.ndarray:
+        """The given rows (sorted indices), as an array; one small read per row out of core."""
+        rows = np.sort(np.asarray(rows))
+        if self.in_memory:
+            return self.X[rows]
+        return np.concatenate([np.asarray(self.X[i : i + 1]) for i in rows])
+
+    def map_reduce(self, accumulate: Callable, size: int | None = None, offsets: bool = False):
         """sum over chunks of accumulate(X_chunk, w_chunk), with the values' own ``+``, added
-        in chunk order."""
+        in chunk order; with ``offsets``, accumulate(X_chunk, w_chunk, first_row).
+
+        Each chunk is read inside its task and at most ``2 * n_threads`` are in flight, so an
+        out-of-core array is read once per pass and never held whole."""
         size = self.chunk_size if size is None else int(size)
-        n_chunks = -(-self.n_samples // size)
-        if self.n_threads <= 1 or n_chunks <= 1:
-            return functools.reduce(operator.add, (accumulate(X, w) for X, w in self.chunks(size)))
+        bounds = self._bounds(size)
+
+        def task(start, stop):
+            X, w = self._chunk(start, stop)
+            return accumulate(X, w, start) if offsets else accumulate(X, w)
+
+        if self.n_threads <= 1 or len(bounds) <= 1:
+            return functools.reduce(operator.add, (task(*b) for b in bounds))
+        total, window = None, deque()
         with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(self.n_threads) as pool:
-            return functools.reduce(operator.add, pool.map(lambda chunk: accumulate(*chunk), self.chunks(size)))
+            for b in bounds:
+                window.append(pool.submit(task, *b))
+                if len(window) >= 2 * self.n_threads:
+                    value = window.popleft().result()
+                    total = value if total is None else total + value
+            while window:
+                value = window.popleft().result()
+                total = value if total is None else total + value
+        return total

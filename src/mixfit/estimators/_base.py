@@ -10,9 +10,18 @@ from sklearn.base import BaseEstimator, DensityMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
 from .. import engine
+from .._chunked_input import (
+    check_chunked_X,
+    check_dask_sample_weight,
+    check_finite_chunk,
+    check_scan,
+    is_chunked,
+    is_dask_array,
+    scan_rows,
+)
 from .._linalg import logsumexp_rows
-from .._validation import as_generator, validate_X
-from ..backends import ArraySource, default_chunk_size
+from .._validation import as_generator, check_sample_weight, validate_X
+from ..backends import as_source, default_chunk_size
 from ..exceptions import ConvergenceWarning
 from ..models import GaussianParams
 
@@ -24,15 +33,24 @@ def _check_moments_representable(X) -> None:
     is at most n_samples * sum_d range_d^2; past the dtype's largest value the scatter (and
     KMeans' variances) become inf, which would surface as a misleading "collapsed" error. Checked
     as a ratio to the limit, so that the check itself cannot overflow."""
-    info = np.finfo(X.dtype)
+    _check_spread(X.min(axis=0), X.max(axis=0), X.shape[0], X.dtype)
+
+
+def _check_spread(low, high, n_samples, dtype) -> None:
+    """The check of ``_check_moments_representable`` from per-feature minima and maxima (D,)."""
+    info = np.finfo(dtype)
     with np.errstate(over="ignore"):
-        spread = X.max(axis=0).astype(np.float64) - X.min(axis=0).astype(np.float64)  # (D,) range_d
-    limit = np.sqrt(float(info.max) / X.shape[0])
+        spread = np.asarray(high, dtype=np.float64) - np.asarray(low, dtype=np.float64)  # (D,) range_d
+    limit = np.sqrt(float(info.max) / n_samples)
     if not np.sqrt(np.sum(np.square(spread / limit))) < 1:
         raise ValueError(
-            f"X ({X.dtype}) spans up to {spread.max():.3g} in a feature: over {X.shape[0]} rows its "
-            f"second moments would exceed {X.dtype}'s largest value {float(info.max):.3g}; expected "
+            f"X ({dtype}) spans up to {spread.max():.3g} in a feature: over {n_samples} rows its "
+            f"second moments would exceed {dtype}'s largest value {float(info.max):.3g}; expected "
             "data on a smaller scale (rescale X, or convert float32 X to float64)")
+
+
+def _n_rows(X) -> int:
+    return int(X.shape[0]) if hasattr(X, "shape") else len(X)
 
 
 class _GaussianMixtureBase(DensityMixin, BaseEstimator):
@@ -58,12 +76,55 @@ class _GaussianMixtureBase(DensityMixin, BaseEstimator):
             )
         return X, record
 
+    def _check_fit_input(self, X, sample_weight):
+        """Validate X and sample_weight without touching self; returns (X, weights, record).
+
+        In memory, scikit-learn's checks. Out of core or on dask (see ``_chunked_input``): the
+        metadata checks, then one chunked pass that checks the values of X (and of dask weights),
+        with the same errors, before anything else reads the data."""
+        if not is_chunked(X):
+            X, record = self._check_X_for_fit(X)
+            weights = check_sample_weight(sample_weight, X.shape[0], X.dtype)
+            if weights is not None and np.count_nonzero(weights) < self.n_components:
+                raise ValueError(
+                    f"sample_weight has {np.count_nonzero(weights)} positive entries; expected at least "
+                    f"n_components = {self.n_components}"
+                )
+            return X, weights, record
+        record = clone(self)
+        X = check_chunked_X(record, X, reset=True, min_samples=2)
+        n_samples, n_features = X.shape
+        if n_samples < self.n_components:
+            raise ValueError(
+                f"X has n_samples = {n_samples} rows but n_components = {self.n_components}; "
+                "expected n_samples >= n_components"
+            )
+        if self._is_warm() and n_features != self.n_features_in_:
+            raise ValueError(
+                f"X has {n_features} features, but {type(self).__name__} was fitted with "
+                f"{self.n_features_in_} and warm_start=True"
+            )
+        lazy_weights = is_dask_array(sample_weight) and is_dask_array(X)
+        if lazy_weights:
+            weights = check_dask_sample_weight(sample_weight, n_samples).astype(X.dtype)
+        else:
+            weights = check_sample_weight(sample_weight, n_samples, X.dtype)
+        scan = scan_rows(self._source(X, weights))
+        check_scan(scan, self.n_components, weighted=lazy_weights)
+        if weights is not None and not lazy_weights and np.count_nonzero(weights) < self.n_components:
+            raise ValueError(
+                f"sample_weight has {np.count_nonzero(weights)} positive entries; expected at least "
+                f"n_components = {self.n_components}"
+            )
+        _check_spread(scan.low, scan.high, n_samples, X.dtype)
+        return X, weights, record
+
     def _is_warm(self) -> bool:
         return bool(self.warm_start) and "precisions_cholesky_" in vars(self)
 
     def _source(self, X, sample_weight=None):
         chunk = self.chunk_size or default_chunk_size(X.shape[1], self.n_components, X.dtype.itemsize)
-        return ArraySource(X, sample_weight, chunk)
+        return as_source(X, sample_weight, chunk)
 
     def _set_fitted(self, result: engine.FitResult, record, covariance) -> None:
         """The only place fitted attributes are written."""
@@ -109,33 +170,58 @@ class _GaussianMixtureBase(DensityMixin, BaseEstimator):
 
     # ---- prediction ------------------------------------------------------------------------
 
-    def _log_rho_chunks(self, X):
-        """Validated X and a generator of ln rho (chunk, K) over its row chunks."""
+    def _map_rows(self, X, per_chunk, tail=(), dtype=None):
+        """``per_chunk(X_chunk) -> (n, *tail)`` over the row chunks of a validated X: an array for
+        numpy and out-of-core input (memory: one chunk plus the output), a lazy dask array (X's
+        row blocks) for dask input. Out-of-core chunks are checked for NaN / inf as they are read."""
         check_is_fitted(self, "precisions_cholesky_")
-        X = validate_X(self, X, dtype=_DTYPES, reset=False)
+        if is_chunked(X):
+            X = check_chunked_X(self, X, reset=False)
+        else:
+            X = validate_X(self, X, dtype=_DTYPES, reset=False)
+        dtype = X.dtype if dtype is None else np.dtype(dtype)
+        source = self._source(X)
+        if is_dask_array(X):
+            def checked(chunk):
+                check_finite_chunk(chunk)
+                return per_chunk(chunk)
+
+            return source.map_rows(checked, tuple(tail), dtype)
+        out = np.empty((X.shape[0], *tail), dtype=dtype)
+        start = 0
+        for chunk, _ in source.chunks():
+            if not source.in_memory:
+                check_finite_chunk(chunk, start)
+            out[start : start + chunk.shape[0]] = per_chunk(chunk)
+            start += chunk.shape[0]
+        return out
+
+    def _log_rho_fn(self):
+        """chunk -> ln rho (chunk, K) under the fitted model; model and params taken once."""
+        check_is_fitted(self, "precisions_cholesky_")
         model, params = self._model(), self._params()
-        return X, (model.log_prob_components(chunk, params) for chunk, _ in self._source(X).chunks())
+        return lambda chunk: model.log_prob_components(chunk, params)
 
     def predict(self, X):
         """The most probable component of each row, (n_samples,)."""
-        _, chunks = self._log_rho_chunks(X)
-        return np.concatenate([log_rho.argmax(axis=1) for log_rho in chunks])
+        log_rho = self._log_rho_fn()
+        return self._map_rows(X, lambda chunk: log_rho(chunk).argmax(axis=1), dtype=np.intp)
 
     def predict_proba(self, X):
         """Responsibilities p(k | x_n), (n_samples, n_components)."""
-        X, chunks = self._log_rho_chunks(X)
-        out = np.empty((X.shape[0], self.weights_.shape[0]), dtype=X.dtype)
-        start = 0
-        for log_rho in chunks:
-            log_rho -= logsumexp_rows(log_rho)[:, None]
-            out[start : start + log_rho.shape[0]] = np.exp(log_rho)
-            start += log_rho.shape[0]
-        return out
+        log_rho = self._log_rho_fn()
+
+        def proba(chunk):
+            values = log_rho(chunk)
+            values -= logsumexp_rows(values)[:, None]
+            return np.exp(values)
+
+        return self._map_rows(X, proba, (self.weights_.shape[0],))
 
     def score_samples(self, X):
         """ln p(x_n) for each row, (n_samples,)."""
-        _, chunks = self._log_rho_chunks(X)
-        return np.concatenate([logsumexp_rows(log_rho) for log_rho in chunks])
+        log_rho = self._log_rho_fn()
+        return self._map_rows(X, lambda chunk: logsumexp_rows(log_rho(chunk)))
 
     def score(self, X, y=None):
         """Mean log-likelihood per row."""
@@ -167,12 +253,12 @@ class _GaussianMixtureBase(DensityMixin, BaseEstimator):
 
     def bic(self, X):
         """Bayesian information criterion -2 ln L + p ln n (lower is better)."""
-        n = np.asarray(X).shape[0]
+        n = _n_rows(X)
         return -2 * self.score(X) * n + self._n_parameters() * np.log(n)
 
     def aic(self, X):
         """Akaike information criterion -2 ln L + 2 p (lower is better)."""
-        return -2 * self.score(X) * np.asarray(X).shape[0] + 2 * self._n_parameters()
+        return -2 * self.score(X) * _n_rows(X) + 2 * self._n_parameters()
 
     def save(self, path, *, metadata=None) -> None:
         """Write this fitted model to ``path`` as a model file; read it back with ``mixfit.load``

@@ -1,0 +1,190 @@
+"""The boundary for data read in chunks: out-of-core arrays and dask arrays.
+
+An in-memory ndarray goes through scikit-learn's ``validate_data`` (``_validation.validate_X``).
+Anything else that offers ``shape``, ``dtype`` and row slicing (a ``numpy.memmap``, a zarr array,
+an h5py dataset) or a ``dask.array`` is never converted whole: its shape and dtype are checked
+from metadata, the feature bookkeeping (``n_features_in_``, ``feature_names_in_``) is scikit-
+learn's own (``validate_data(..., skip_check_array=True)``), and the values are checked by one
+chunked pass whose summary (``RowScan``) adds like the models' statistics, so any backend
+computes it with its ``map_reduce``. Predictions check each chunk as it is read, in the pass that
+predicts.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+from sklearn.utils.validation import validate_data
+
+# The dtypes a fit runs in: float32 stays float32, float64 stays float64, integers and booleans
+# become float64 chunk by chunk (as scikit-learn converts them whole).
+_KEPT = (np.dtype(np.float64), np.dtype(np.float32))
+
+
+def is_dask_array(X) -> bool:
+    """True for a dask.array.Array; never imports dask (if it is not imported, X is not one)."""
+    dask_array = sys.modules.get("dask.array")
+    return dask_array is not None and isinstance(X, dask_array.Array)
+
+
+def is_chunked(X) -> bool:
+    """True for input read in chunks: a memmap, a dask array, or a non-numpy array-like with
+    ``shape``, a numpy ``dtype`` and ``__getitem__`` (zarr, h5py). Lists, ndarrays, sparse
+    matrices and data frames (no single ``dtype``) take the in-memory path."""
+    if isinstance(X, np.memmap) or is_dask_array(X):
+        return True
+    if isinstance(X, np.ndarray) or sparse.issparse(X) or not hasattr(X, "__getitem__"):
+        return False
+    try:
+        np.dtype(X.dtype)
+    except (AttributeError, TypeError):
+        return False
+    return hasattr(X, "shape")
+
+
+class RowReader:
+    """Row slices of an out-of-core array, converted to the fit's float dtype as they are read.
+
+    ``reader[a:b]`` reads rows a..b-1 (one read of the underlying array); a memmap of the right
+    dtype comes back as a view of the mapping, so nothing is copied.
+    """
+
+    out_of_core = True
+
+    def __init__(self, data, dtype):
+        self.data = data
+        self.shape = tuple(int(n) for n in data.shape)
+        self.dtype = np.dtype(dtype)
+        self.ndim = 2
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, rows):
+        return np.asarray(self.data[rows], dtype=self.dtype)
+
+
+def _float_dtype(dtype) -> np.dtype:
+    dtype = np.dtype(dtype)
+    if dtype in _KEPT:
+        return dtype
+    if dtype.kind in "biuf":
+        return np.dtype(np.float64)
+    kind = "complex" if dtype.kind == "c" else "non-numeric"
+    raise ValueError(f"X has {kind} dtype {dtype}; expected real numbers (float, integer or bool)")
+
+
+def check_chunked_X(estimator, X, *, reset: bool, min_samples: int = 1):
+    """Metadata checks and feature bookkeeping of a chunked X, reading no value. Returns what the
+    backends read: a dask array in the fit's dtype (lazily cast), or a ``RowReader``."""
+    shape = tuple(X.shape)
+    if len(shape) != 2:
+        raise ValueError(f"X has shape {shape}; expected a 2-D array (n_samples, n_features)")
+    if any(isinstance(n, float) and np.isnan(n) for n in shape):
+        raise ValueError("X is a dask array with unknown chunk sizes; expected known row blocks "
+                         "(call X.compute_chunk_sizes() first)")
+    dtype = _float_dtype(X.dtype)
+    n_samples, n_features = (int(n) for n in shape)
+    if n_samples < min_samples:
+        raise ValueError(f"X has n_samples = {n_samples} rows (shape {shape}); expected at least "
+                         f"{min_samples}")
+    if n_features < 1:
+        raise ValueError(f"X has shape {shape}; expected at least 1 feature")
+    validate_data(estimator, X, skip_check_array=True, reset=reset)
+    if is_dask_array(X):
+        if len(X.chunks[1]) > 1:
+            X = X.rechunk({1: -1})  # a row block holds whole rows
+        return X.astype(dtype, copy=False)
+    return RowReader(X, dtype)
+
+
+def _nonfinite_message(X: np.ndarray) -> str:
+    """scikit-learn's wording, so that every backend raises the same error."""
+    if np.isnan(X).any():
+        return "Input X contains NaN."
+    return f"Input X contains infinity or a value too large for {X.dtype!r}."
+
+
+def check_finite_chunk(X: np.ndarray, start: int = 0) -> None:
+    """Raise, naming X, if the chunk holds NaN or infinity (the rows start at ``start``)."""
+    if not np.isfinite(X).all():
+        row = start + int(np.flatnonzero(~np.isfinite(X).all(axis=1))[0])
+        raise ValueError(f"{_nonfinite_message(X)} (first at row {row})")
+
+
+@dataclass(frozen=True, eq=False)
+class RowScan:
+    """What one chunked pass learns about X (and its weights): the first non-finite row and its
+    kind, the per-feature range (D,), and the weights' bad entries, positive count and sum.
+    ``+`` merges two scans of disjoint row ranges, in either order."""
+
+    bad_row: float  # first row holding NaN or infinity; inf if none
+    bad_message: str
+    low: np.ndarray  # (D,) float64 min over rows
+    high: np.ndarray  # (D,) float64 max over rows
+    weight_bad: int  # weights that are NaN, infinite or negative
+    weight_positive: int
+    weight_sum: float
+
+    def __add__(self, other: RowScan) -> RowScan:
+        first = self if self.bad_row <= other.bad_row else other
+        return RowScan(first.bad_row, first.bad_message, np.minimum(self.low, other.low),
+                       np.maximum(self.high, other.high), self.weight_bad + other.weight_bad,
+                       self.weight_positive + other.weight_positive, self.weight_sum + other.weight_sum)
+
+
+def scan_chunk(X: np.ndarray, w: np.ndarray | None, start: int) -> RowScan:
+    finite = np.isfinite(X).all(axis=1)  # (n,)
+    bad_row, message = np.inf, ""
+    if not finite.all():
+        bad_row = start + int(np.flatnonzero(~finite)[0])
+        message = _nonfinite_message(X)
+    rows = X if bad_row == np.inf else X[finite]
+    if rows.shape[0]:
+        low, high = rows.min(axis=0), rows.max(axis=0)
+    else:
+        low, high = np.full(X.shape[1], np.inf), np.full(X.shape[1], -np.inf)
+    weight_bad = weight_positive = 0
+    weight_sum = float(X.shape[0])
+    if w is not None:
+        ok = np.isfinite(w) & (w >= 0)
+        weight_bad = int(w.shape[0] - np.count_nonzero(ok))
+        weight_positive = int(np.count_nonzero(ok & (w > 0)))
+        weight_sum = float(np.where(ok, w, 0).sum(dtype=np.float64))
+    return RowScan(bad_row, message, low.astype(np.float64), high.astype(np.float64),
+                   weight_bad, weight_positive, weight_sum)
+
+
+def scan_rows(source) -> RowScan:
+    """One pass over the source's rows (each read once)."""
+    return source.map_reduce(scan_chunk, offsets=True)
+
+
+def check_dask_sample_weight(sample_weight, n_samples: int):
+    """Metadata checks of dask sample weights; their values are checked by the scan."""
+    if sample_weight.ndim != 1 or sample_weight.shape[0] != n_samples:
+        raise ValueError(f"sample_weight has shape {sample_weight.shape}; expected (n_samples,) = "
+                         f"({n_samples},)")
+    if sample_weight.dtype.kind not in "biuf":
+        raise ValueError(f"sample_weight has dtype {sample_weight.dtype}; expected real numbers")
+    return sample_weight
+
+
+def check_scan(scan: RowScan, n_components: int, weighted: bool) -> None:
+    """The errors of the in-memory path, from a scan: X finite, weights valid, enough positive
+    weights (the scan's weights are checked here only when they were not checked in memory)."""
+    if np.isfinite(scan.bad_row):
+        raise ValueError(f"{scan.bad_message} (first at row {int(scan.bad_row)})")
+    if not weighted:
+        return
+    if scan.weight_bad:
+        raise ValueError(f"sample_weight has {scan.weight_bad} entries that are NaN, infinite or "
+                         "negative; expected finite weights >= 0")
+    if not scan.weight_sum > 0:
+        raise ValueError("sample_weight is zero for every row; expected at least one positive weight")
+    if scan.weight_positive < n_components:
+        raise ValueError(f"sample_weight has {scan.weight_positive} positive entries; expected at least "
+                         f"n_components = {n_components}")

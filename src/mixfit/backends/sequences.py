@@ -1,0 +1,78 @@
+"""Frames of many sequences, served in chunks of whole sequences (never cut inside one).
+
+X holds the frames of every sequence one after another; ``lengths`` says where each ends (as
+hmmlearn's ``lengths``). A chunk is a ``SequenceBatch`` of consecutive whole sequences holding
+about ``chunk_size`` frames (one sequence longer than that is a chunk of its own), with the
+sequences' weights. X may be a memmap: chunks are views.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from ..hmm_inference import SequenceBatch
+from .memory import available_cores
+
+
+class SequenceSource:
+    """``chunks()`` and ``map_reduce(accumulate)`` over batches of whole sequences.
+
+    As ``ArraySource``: the chunks run on ``n_threads`` threads with a single-threaded BLAS and
+    their values are added in chunk order, so the result does not depend on the thread count.
+    """
+
+    def __init__(self, X: np.ndarray, lengths: np.ndarray, sequence_weight: np.ndarray | None,
+                 chunk_size: int, n_threads: int | None = None):
+        self.X = X
+        self.lengths = np.asarray(lengths, dtype=np.intp)
+        self.sequence_weight = sequence_weight
+        self.chunk_size = int(chunk_size)
+        self.n_threads = available_cores() if n_threads is None else int(n_threads)
+        self._ends = np.cumsum(self.lengths)  # (B,) one past each sequence's last frame
+
+    @property
+    def n_samples(self) -> int:
+        return self.X.shape[0]
+
+    @property
+    def n_features(self) -> int:
+        return self.X.shape[1]
+
+    @property
+    def dtype(self):
+        return self.X.dtype
+
+    def _cuts(self, size: int) -> list[tuple[int, int]]:
+        """(first, last + 1) sequence index of each chunk: greedy, at least one sequence each."""
+        cuts, first, frames = [], 0, 0
+        for b, length in enumerate(self.lengths):
+            frames += int(length)
+            if frames >= size:
+                cuts.append((first, b + 1))
+                first, frames = b + 1, 0
+        if first < self.lengths.shape[0]:
+            cuts.append((first, self.lengths.shape[0]))
+        return cuts
+
+    def chunks(self, size: int | None = None) -> Iterator[tuple[SequenceBatch, np.ndarray | None]]:
+        size = self.chunk_size if size is None else int(size)
+        weights = self.sequence_weight
+        for first, stop in self._cuts(size):
+            begin = 0 if first == 0 else int(self._ends[first - 1])
+            batch = SequenceBatch(self.X[begin:int(self._ends[stop - 1])], self.lengths[first:stop])
+            yield batch, None if weights is None else weights[first:stop]
+
+    def map_reduce(self, accumulate: Callable, size: int | None = None):
+        """sum over chunks of accumulate(batch, w_batch), added in chunk order."""
+        size = self.chunk_size if size is None else int(size)
+        chunks = list(self.chunks(size))
+        if self.n_threads <= 1 or len(chunks) <= 1:
+            return functools.reduce(operator.add, (accumulate(b, w) for b, w in chunks))
+        with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(self.n_threads) as pool:
+            return functools.reduce(operator.add, pool.map(lambda chunk: accumulate(*chunk), chunks))

@@ -1,0 +1,157 @@
+"""Starts that never hold the data: a one-pass row sample, k-means++ on it, chunked Lloyd.
+
+For a memmap, an out-of-core array or a dask array (``source.in_memory`` False), where
+scikit-learn's ``KMeans`` would need the rows in memory (and O(n_samples) labels):
+
+- ``sample_rows``: m rows drawn without replacement in one pass, with probability proportional
+  to the sample weight (Efraimidis and Spirakis' A-Res: row n gets the key ln(u_n) / w_n and the
+  m largest keys win). u_n comes from a stream fixed per block of ``_BLOCK_ROWS`` rows, and the
+  per-chunk winners merge with ``+``, so the sample depends on the seed, never on the chunking
+  or the backend: memmap, reader and dask fits from one ``random_state`` start alike.
+- 'k-means++': scikit-learn's ``kmeans_plusplus`` (public API) on that sample.
+- 'kmeans': those centres, then Lloyd iterations, one chunked pass each, until the centres move
+  by less than ``_LLOYD_TOL`` of the sample's mean feature variance (scikit-learn's criterion),
+  at most ``_LLOYD_MAX_ITER`` passes.
+- 'random_from_data': n_components rows of the same one-pass sample.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.cluster import kmeans_plusplus
+
+# Rows per fixed random stream; the same blocks as init's 'random' responsibilities.
+_BLOCK_ROWS = 4096
+# The k-means++ sample: enough rows for every component to be seeded from its own region, capped
+# so that the sample stays a few tens of MB whatever D.
+_SAMPLE_ROWS_PER_COMPONENT = 1000
+_MIN_SAMPLE_ROWS = 10_000
+_SAMPLE_BYTES = 64 * 2**20
+# scikit-learn's KMeans defaults: tol relative to the mean feature variance; fewer passes, as
+# each one reads all the data.
+_LLOYD_TOL = 1e-4
+_LLOYD_MAX_ITER = 20
+
+
+def _seed(rng: np.random.Generator) -> int:
+    return int(rng.integers(np.iinfo(np.int32).max))
+
+
+def block_uniform(seed: int, start: int, n_rows: int, n_cols: int) -> np.ndarray:
+    """U[0, 1) draws (n_rows, n_cols) for rows start..start+n_rows-1, from one stream per block of
+    ``_BLOCK_ROWS`` rows: the draws of a row do not depend on how the rows are chunked."""
+    out = np.empty((n_rows, n_cols))
+    row = start
+    while row < start + n_rows:
+        block, offset = divmod(row, _BLOCK_ROWS)
+        take = min(_BLOCK_ROWS - offset, start + n_rows - row)
+        draws = np.random.default_rng([seed, block]).uniform(size=(offset + take, n_cols))
+        out[row - start : row - start + take] = draws[offset:]
+        row += take
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class RowSample:
+    """The m rows with the largest keys seen so far: keys (m,), row indices (m,), rows (m, D)."""
+
+    size: int
+    keys: np.ndarray
+    index: np.ndarray
+    rows: np.ndarray
+
+    def __add__(self, other: RowSample) -> RowSample:
+        return _top(self.size, np.concatenate([self.keys, other.keys]),
+                    np.concatenate([self.index, other.index]), np.concatenate([self.rows, other.rows]))
+
+
+def _top(size, keys, index, rows) -> RowSample:
+    if keys.shape[0] > size:  # O(n) cut first; ties at the cut are only ever -inf (weight 0, dropped)
+        cut = np.argpartition(-keys, size - 1)[:size]
+        keys, index, rows = keys[cut], index[cut], rows[cut]
+    order = np.lexsort((index, -keys))  # largest key first, ties to the lower row
+    return RowSample(size, keys[order], index[order], rows[order])
+
+
+def sample_rows(source, size: int, rng: np.random.Generator):
+    """Up to ``size`` rows (sorted by row index) drawn in one pass, with probability proportional
+    to the sample weight; rows of weight 0 are never drawn. Returns (rows, weights or None):
+    the weights only when every row of positive weight was taken (then the sample is the data)."""
+    seed = _seed(rng)
+
+    def accumulate(X, w, start):
+        u = block_uniform(seed, start, X.shape[0], 1)[:, 0]
+        keys = np.log1p(-u)  # ln(1 - U) in (-inf, 0]: the A-Res key ln(u)/w with w = 1
+        if w is not None:
+            w = np.asarray(w, dtype=np.float64)
+            with np.errstate(divide="ignore"):
+                keys = np.where(w > 0, keys / np.where(w > 0, w, 1), -np.inf)
+        index = np.arange(start, start + X.shape[0])
+        return _top(size, keys, index, np.asarray(X))
+
+    sample = source.map_reduce(accumulate, offsets=True)
+    kept = np.isfinite(sample.keys)
+    order = np.argsort(sample.index[kept])
+    rows, index = sample.rows[kept][order], sample.index[kept][order]
+    if source.sample_weight is None:
+        return rows, None
+    if kept.sum() < size:  # every positive-weight row is in the sample: keep their weights
+        return rows, np.asarray(source.sample_weight[index], dtype=np.float64)
+    return rows, None
+
+
+def _sample_size(source, n_components: int) -> int:
+    by_bytes = _SAMPLE_BYTES // (source.n_features * np.dtype(source.dtype).itemsize)
+    wanted = max(_MIN_SAMPLE_ROWS, _SAMPLE_ROWS_PER_COMPONENT * n_components)
+    return int(max(n_components, min(wanted, by_bytes, source.n_samples)))
+
+
+def kmeans_plusplus_centres(source, n_components, rng):
+    rows, weights = sample_rows(source, _sample_size(source, n_components), rng)
+    centres, _ = kmeans_plusplus(rows, n_components, random_state=_seed(rng), sample_weight=weights)
+    return centres
+
+
+@dataclass(frozen=True, eq=False)
+class CentroidSums:
+    """Per centre: the weight (K,) and the weighted sum of x - g (K, D) of its nearest rows."""
+
+    mass: np.ndarray
+    first: np.ndarray
+
+    def __add__(self, other: CentroidSums) -> CentroidSums:
+        return CentroidSums(self.mass + other.mass, self.first + other.first)
+
+
+def kmeans_centres(source, n_components, rng):
+    """Lloyd's algorithm from k-means++ centres; each iteration is one chunked pass."""
+    from .init import nearest_centre  # the same assignment as the hard-partition start
+
+    rows, weights = sample_rows(source, _sample_size(source, n_components), rng)
+    centres, _ = kmeans_plusplus(rows, n_components, random_state=_seed(rng), sample_weight=weights)
+    centres = centres.astype(np.float64)
+    tol = _LLOYD_TOL * float(np.mean(np.var(rows.astype(np.float64), axis=0)))
+    for _ in range(_LLOYD_MAX_ITER):
+        g = centres.mean(axis=0)  # (D,) sums taken about g: nothing cancels far from the origin
+
+        def accumulate(X, w, centres=centres, g=g):
+            labels = nearest_centre(X, centres)
+            one_hot = np.zeros((X.shape[0], n_components))
+            one_hot[np.arange(X.shape[0]), labels] = 1 if w is None else w
+            return CentroidSums(one_hot.sum(axis=0), one_hot.T @ (X - g))
+
+        sums = source.map_reduce(accumulate)
+        moved = np.where(sums.mass[:, None] > 0, g + sums.first / np.maximum(sums.mass, 1e-300)[:, None],
+                         centres)  # an empty cluster keeps its centre
+        shift = float(np.sum((moved - centres) ** 2))
+        centres = moved
+        if shift <= tol:
+            break
+    return centres
+
+
+def random_from_data_centres(source, n_components, rng):
+    rows, _ = sample_rows(source, n_components, rng)
+    return rows

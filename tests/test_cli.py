@@ -248,3 +248,28 @@ def test_debug_shows_the_traceback(work):
     result = mixfit_cmd("fit", "nowhere.csv", "-k", "2", "--debug", cwd=d)
     assert result.returncode == 1
     assert "Traceback" in result.stderr and result.stderr.strip().endswith("nowhere.csv: no such file")
+
+
+def test_select_prints_the_library_s_table_and_draws_it(tmp_path):
+    pytest.importorskip("matplotlib")
+    X, _ = load_faithful()
+    path = tmp_path / "faithful.npy"
+    np.save(path, X)
+    result = run("select", str(path), "-k", "1:3", "--covariance", "full,tied", "--json", "--plot",
+                 str(tmp_path / "bic.png"))
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    ours = mixfit.select_model(X, [1, 2, 3], ("full", "tied"), random_state=0)
+    assert payload["best"]["n_components"] == ours.best.n_components
+    assert [row["bic"] for row in payload["table"]] == pytest.approx([c.criterion for c in ours.cells])
+    assert (tmp_path / "bic.png").stat().st_size > 0
+    text = run("select", str(path), "-k", "1,2", "--covariance", "diag", "--mclust-sign")
+    assert text.exit_code == 0 and "mclust sign: higher is better" in text.output
+
+
+def test_select_rejects_a_bad_range_and_a_criterion_of_the_other_method(tmp_path):
+    path = tmp_path / "x.npy"
+    np.save(path, load_faithful()[0])
+    for args in (["-k", "a:b"], ["-k", "0:3"], ["--criterion", "elbo"], ["--covariance", "round"]):
+        result = run("select", str(path), *args)
+        assert result.exit_code != 0 and "Traceback" not in result.output, result.output

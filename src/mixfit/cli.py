@@ -6,6 +6,7 @@
     mixfit score MODEL DATA
     mixfit plot MODEL DATA -o fig.png
     mixfit info MODEL
+    mixfit select DATA [-k 1:9] [--covariance full,tied,...] [--criterion bic|aic|icl|elbo] [--method em|vb]
 
 DATA is CSV or TSV (a header row is detected; ``--no-header`` says there is none), ``.npy``,
 Parquet (with pyarrow installed), or ``-`` for CSV on stdin. Headerless columns are named x1, x2, ...
@@ -16,16 +17,18 @@ usage mistake; an error is one line on stderr (``--debug`` adds the traceback).
 from __future__ import annotations
 
 import contextlib
-import csv
 import io
 import json
 import os
 import sys
 import traceback
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
+
+from ._datafile import DataError, features_for, read_data, select_columns, split_names
+from ._progress import iteration_bar
+from ._report import demo_figure, demo_report, describe, is_variational, jsonable, model_text, table
 
 try:
     import click
@@ -33,278 +36,7 @@ except ImportError:  # the [cli] extra is not installed
     click = None
 
 
-# ---- text output -----------------------------------------------------------------------------
-
-
-def _table(rows: list[tuple[str, str]]) -> str:
-    width = max(len(name) for name, _ in rows)
-    indent = "\n" + " " * (width + 4)  # a multi-line value (a matrix) stays in its column
-    return "\n".join(f"  {name.ljust(width)}  {value.replace(chr(10), indent)}" for name, value in rows)
-
-
-def _fmt(values) -> str:
-    return np.array2string(np.asarray(values), precision=4, suppress_small=True, separator=", ",
-                           max_line_width=100)
-
-
-def _jsonable(value):
-    """numpy values -> JSON values; non-finite floats -> null."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        return _jsonable(value.item())
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return repr(value)
-
-
-def _is_variational(model) -> bool:
-    from .estimators import BayesianGaussianMixture
-
-    return isinstance(model, BayesianGaussianMixture)
-
-
-def describe(model) -> dict:
-    """A fitted estimator as JSON-able values: what ``--json`` prints for a model."""
-    out = {
-        "estimator": type(model).__name__,
-        "params": _jsonable(model.get_params(deep=False)),
-        "n_features": int(model.n_features_in_),
-        "feature_names": _jsonable(getattr(model, "feature_names_in_", None)),
-        "converged": bool(model.converged_),
-        "n_iter": int(model.n_iter_),
-        "lower_bound": _jsonable(model.lower_bound_),
-        "weights": _jsonable(model.weights_),
-        "means": _jsonable(model.means_),
-        "covariances": _jsonable(model.covariances_),
-    }
-    if _is_variational(model):
-        out["active_components"] = _jsonable(model.active_components_)
-    return out
-
-
-def _components_text(model, order=None, truth=None, weight_label="weight") -> list[str]:
-    """One small table per component (in ``order``), with the true values beside when given."""
-    from .plot import full_covariances
-
-    covariances = full_covariances(model)
-    order = range(len(model.weights_)) if order is None else order
-    lines = []
-    for rank, k in enumerate(order):
-        lines.append(f"component {rank}")
-        rows = [(weight_label, f"{model.weights_[k]:.4f}"), ("mean", _fmt(model.means_[k])),
-                ("covariance", _fmt(covariances[k]))]
-        if truth is not None:
-            rows += [(f"true {weight_label}", f"{truth.weights[rank]:.4f}"), ("true mean", _fmt(truth.means[rank])),
-                     ("true covar.", _fmt(truth.covariances[rank]))]
-        lines.append(_table(rows))
-    return lines
-
-
-def _model_text(model, X=None) -> str:
-    """The components and the fit summary, as the demo and ``fit`` print them."""
-    variational = _is_variational(model)
-    shown = np.flatnonzero(model.active_components_) if variational else np.arange(len(model.weights_))
-    order = shown[np.argsort(model.means_[shown, 0], kind="stable")]
-    lines = _components_text(model, order, weight_label="E[weight]" if variational else "weight")
-    summary = []
-    if variational:
-        summary.append(("active", f"{len(shown)} of {len(model.weights_)} components have E[weight] > 0.01"))
-        summary.append(("ELBO", f"{model.lower_bound_:.6f} per sample"))
-    if X is not None and not variational:
-        n = X.shape[0]
-        summary.append(("log-likelihood", f"{model.score(X) * n:.4f}  ({model.score(X):.6f} per sample)"))
-        summary.append(("BIC", f"{model.bic(X):.4f}  (-2 ln L + p ln n; lower is better)"))
-    elif X is not None:
-        summary.append(("ln p(x) mean", f"{model.score(X):.6f}  (posterior predictive, per sample)"))
-    summary.append(("iterations", f"{model.n_iter_}  (converged: {model.converged_})"))
-    return "\n".join([*lines, "", _table(summary)])
-
-
-# ---- reading data ------------------------------------------------------------------------------
-
-
-class DataError(Exception):
-    """The data cannot be used: the message names the file, and the line and column if any."""
-
-
-@dataclass(frozen=True)
-class Data:
-    values: np.ndarray  # (n, m) float64
-    names: list[str]
-    source: str
-
-
-def _numbers(rows, names, source, first_line):
-    """Rows of strings -> float64, naming the line and column of the first bad value."""
-    values = np.empty((len(rows), len(names)))
-    for r, (line, row) in enumerate(rows):
-        if len(row) != len(names):
-            raise DataError(f"{source}, line {line}: {len(row)} fields; expected {len(names)} like line {first_line}")
-        for c, field in enumerate(row):
-            text = field.strip()
-            if not text:
-                raise DataError(f"{source}, line {line}, column {names[c]!r}: empty value "
-                                "(missing values are not supported)")
-            try:
-                values[r, c] = float(text)
-            except ValueError:
-                raise DataError(f"{source}, line {line}, column {names[c]!r}: {text!r} is not a number") from None
-            if not np.isfinite(values[r, c]):
-                raise DataError(f"{source}, line {line}, column {names[c]!r}: {text} "
-                                "(NaN and infinity are not supported)")
-    return values
-
-
-def _parse_text(text: str, source: str, delimiter: str | None, header: bool | None) -> Data:
-    lines = [(i + 1, line) for i, line in enumerate(text.splitlines()) if line.strip() and not line.startswith("#")]
-    if not lines:
-        raise DataError(f"{source} holds no data")
-    if delimiter is None:
-        first = lines[0][1]
-        delimiter = next((d for d in ("\t", ",", ";") if d in first), " ")
-    if delimiter == " ":
-        rows = [(i, line.split()) for i, line in lines]
-    else:
-        rows = [(i, row) for (i, _), row in zip(lines, csv.reader([line for _, line in lines], delimiter=delimiter))]
-    first_row = rows[0][1]
-    if header is None:  # a header row is one with a field that is not a number
-        header = any(not _is_number(field) for field in first_row)
-    names = [f.strip() for f in first_row] if header else [f"x{j + 1}" for j in range(len(first_row))]
-    body = rows[1:] if header else rows
-    if not body:
-        raise DataError(f"{source} has a header but no data rows")
-    if len(set(names)) != len(names):
-        raise DataError(f"{source}: the header repeats a column name ({', '.join(names)})")
-    return Data(_numbers(body, names, source, body[0][0]), names, source)
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def read_data(path: str, *, header: bool | None = None) -> Data:
-    """A numeric table from CSV/TSV, ``.npy``, Parquet, or ``-`` (stdin)."""
-    if path == "-":
-        return _parse_text(sys.stdin.read(), "stdin", None, header)
-    lower = path.lower()
-    if not os.path.exists(path):
-        raise DataError(f"{path}: no such file")
-    if lower.endswith(".npy"):
-        try:
-            array = np.load(path, allow_pickle=False)
-        except ValueError as error:
-            raise DataError(f"{path}: not a numeric .npy array ({error})") from None
-        if array.dtype.kind not in "biuf" or array.ndim not in (1, 2):
-            raise DataError(f"{path}: a {array.ndim}-d array of {array.dtype}; expected a 1-d or 2-d numeric array")
-        array = array.reshape(len(array), -1).astype(np.float64)
-        bad = np.argwhere(~np.isfinite(array))
-        if bad.size:
-            raise DataError(f"{path}: row {bad[0][0]}, column {bad[0][1]} is {array[tuple(bad[0])]} "
-                            "(NaN and infinity are not supported)")
-        return Data(array, [f"x{j + 1}" for j in range(array.shape[1])], path)
-    if lower.endswith((".parquet", ".pq")):
-        return _read_parquet(path)
-    try:
-        with open(path, encoding="utf-8-sig") as stream:
-            text = stream.read()
-    except UnicodeDecodeError:
-        raise DataError(f"{path}: not a text (CSV/TSV) file; mixfit reads CSV, TSV, .npy and Parquet") from None
-    return _parse_text(text, path, "\t" if lower.endswith((".tsv", ".tab")) else None, header)
-
-
-def _read_parquet(path: str) -> Data:
-    try:
-        from pyarrow import parquet
-    except ImportError:
-        raise DataError(f"{path}: reading Parquet needs pyarrow (pip install pyarrow)") from None
-    try:
-        table = parquet.read_table(path)
-    except Exception as error:  # noqa: BLE001  (pyarrow raises its own types; any of them means unreadable)
-        raise DataError(f"{path}: unreadable Parquet file ({error})") from None
-    columns = []
-    for name in table.column_names:
-        column = table.column(name).to_numpy(zero_copy_only=False)
-        if column.dtype.kind not in "biuf":
-            raise DataError(f"{path}: column {name!r} is {column.dtype}, not numeric")
-        columns.append(column.astype(np.float64))
-    values = np.column_stack(columns)
-    if not np.all(np.isfinite(values)):
-        raise DataError(f"{path}: contains NaN, missing or infinite values (not supported)")
-    return Data(values, list(table.column_names), path)
-
-
-def _split_names(text: str | None) -> list[str] | None:
-    return None if text is None else [name.strip() for name in text.split(",") if name.strip()]
-
-
-def _select(data: Data, columns: list[str] | None, exclude=()) -> tuple[np.ndarray, list[str]]:
-    names = [n for n in data.names if n not in exclude] if columns is None else columns
-    missing = [n for n in names if n not in data.names]
-    if missing:
-        raise DataError(f"{data.source} has no column {missing[0]!r}; its columns are {', '.join(data.names)}")
-    index = [data.names.index(n) for n in names]
-    if not index:
-        raise DataError(f"{data.source}: no feature columns are left")
-    return data.values[:, index], names
-
-
-def _features_for(model, data: Data, columns: list[str] | None, fitted_columns: list[str] | None):
-    """The columns a fitted model needs: given, else the ones it was fitted on when the data has
-    them, else all columns when their number is right."""
-    D = model.n_features_in_
-    if columns is None and fitted_columns and all(n in data.names for n in fitted_columns):
-        columns = fitted_columns
-    X, names = _select(data, columns)
-    if X.shape[1] != D:
-        fitted = f" ({', '.join(fitted_columns)})" if fitted_columns else ""
-        raise DataError(f"{data.source} gives {X.shape[1]} columns ({', '.join(names)}); the model was fitted on "
-                        f"{D}{fitted}; choose them with --columns")
-    return X, names
-
-
-# ---- progress and warnings --------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _progress(enabled: bool, max_iter: int, n_init: int, label: str):
-    """A progress bar on stderr over n_init x max_iter iterations, fed by the engine's per
-    iteration callback (``engine.progress``)."""
-    if not enabled:
-        yield
-        return
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        yield
-        return
-    from . import engine
-
-    bar = tqdm(total=max_iter * n_init, desc=label, unit="it", file=sys.stderr, leave=False, dynamic_ncols=True)
-    last = [0]
-
-    def step(n_iter, lower_bound):
-        if n_iter <= last[0]:  # a new initialisation: the previous run ended early
-            bar.update(max_iter - last[0])
-        bar.update(1)
-        bar.set_postfix_str(f"lower bound {lower_bound:.5f}", refresh=False)
-        last[0] = n_iter
-
-    try:
-        with engine.progress(step):
-            yield
-    finally:
-        bar.close()
+# ---- warnings --------------------------------------------------------------------
 
 
 @contextlib.contextmanager
@@ -319,101 +51,8 @@ def _warnings_to_stderr(quiet: bool):
 
 
 def _emit(as_json: bool, payload: dict, text: str) -> None:
-    click.echo(json.dumps(_jsonable(payload), indent=2) if as_json else text)
+    click.echo(json.dumps(jsonable(payload), indent=2) if as_json else text)
 
-
-# ---- the demo ---------------------------------------------------------------------------------
-
-
-def _tutorial_starts():
-    """The tutorial's starting point for EM and prior for VB (shared/data/README.md)."""
-    em = {"weights_init": np.array([0.4, 0.3, 0.3]),
-          "means_init": np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]]),
-          "precisions_init": np.tile(np.linalg.inv(np.array([[1.0, 0.5], [0.5, 1.0]])), (3, 1, 1))}
-    vb = {"weight_concentration_prior_type": "dirichlet_distribution", "weight_concentration_prior": 1.5,
-          "mean_precision_prior": 1.5, "degrees_of_freedom_prior": 2.0, "mean_prior": np.array([1.0, 1.0]),
-          "covariance_prior": np.eye(2)}  # W_0 = I, so W_0^{-1} = I
-    return em, vb
-
-
-def _match_truth(model, truth) -> list[int]:
-    """The fitted component matched to each true one (the permutation nearest in the means)."""
-    import itertools
-
-    K = len(truth.weights)
-    candidates = list(itertools.permutations(range(len(model.weights_)), K))
-    cost = [sum(np.sum((model.means_[p[k]] - truth.means[k]) ** 2) for k in range(K)) for p in candidates]
-    return list(candidates[int(np.argmin(cost))])
-
-
-def demo_report(n_components: int = 2, random_state: int = 0, example: str = "faithful") -> tuple[str, dict]:
-    """Fit the example by EM (and VB when available); the text, and the fits for the figure."""
-    from . import datasets
-    from .estimators import GaussianMixture
-
-    try:
-        from .estimators import BayesianGaussianMixture
-    except ImportError:  # not in this version
-        BayesianGaussianMixture = None
-    fits = {}
-    if example == "faithful":
-        X, names = datasets.load_faithful()
-        K = n_components or 2
-        gm = GaussianMixture(K, random_state=random_state).fit(X)
-        title = (f"Old Faithful ({X.shape[0]} eruptions; columns {', '.join(names)}): "
-                 f"GaussianMixture(n_components={K}, covariance_type='full') by EM")
-        lines = [title, "", _model_text(gm, X)]
-        fits["EM"] = gm
-        if BayesianGaussianMixture is not None:
-            vb = BayesianGaussianMixture(n_components=6, random_state=random_state, max_iter=500).fit(X)
-            title = ("BayesianGaussianMixture(n_components=6, weight_concentration_prior_type="
-                     "'dirichlet_process') by variational Bayes: components the data do not need fade away")
-            lines += ["", title, "", _model_text(vb, X)]
-            fits["VB"] = vb
-        return "\n".join(lines), {"X": X, "names": names, "fits": fits}
-    X, _, truth = datasets.make_tutorial(random_state=random_state)
-    K = n_components or 3
-    em_start, vb_prior = _tutorial_starts()
-    gm = GaussianMixture(K, random_state=random_state, **(em_start if K == 3 else {})).fit(X)
-    lines = [f"The tutorial's example ({X.shape[0]} points from 3 known components): "
-             f"GaussianMixture(n_components={K}) by EM" + (" from the tutorial's start" if K == 3 else "")]
-    fits["EM"] = gm
-    models = [("EM", gm, "weight")]
-    if BayesianGaussianMixture is not None:
-        vb = BayesianGaussianMixture(n_components=K, random_state=random_state, max_iter=500, **vb_prior).fit(X)
-        fits["VB"] = vb
-        models.append(("VB", vb, "E[weight]"))
-    for label, model, weight_label in models:
-        lines += ["", f"{label}: estimates beside the true parameters" if K == 3 else f"{label}:"]
-        if K == 3:
-            lines += _components_text(model, _match_truth(model, truth), truth, weight_label)
-        else:
-            lines += _components_text(model, weight_label=weight_label)
-        lines += ["", _table([("lower bound", f"{model.lower_bound_:.6f} per sample"),
-                              ("iterations", f"{model.n_iter_}  (converged: {model.converged_})")])]
-    return "\n".join(lines), {"X": X, "names": ["x1", "x2"], "fits": fits}
-
-
-def _demo_figure(result: dict, path: str, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from .plot import plot_fit
-
-    fits = result["fits"]
-    fig, axes = plt.subplots(len(fits), 2, figsize=(11, 4.6 * len(fits)), layout="constrained", squeeze=False)
-    for row, (label, model) in zip(axes, fits.items()):
-        variational = _is_variational(model)
-        plot_fit(model, result["X"], axes=row, density=variational, min_weight=0.01 if variational else 0.0,
-                 title=f"{label}: {type(model).__name__}")
-        for ax in row[:1]:
-            ax.set_xlabel(result["names"][0])
-            ax.set_ylabel(result["names"][1])
-    fig.suptitle(title)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 # ---- the commands -----------------------------------------------------------------------------
@@ -513,7 +152,7 @@ if click is not None:
         elif not _has_matplotlib():
             note = "figure skipped: matplotlib is not installed (pip install 'mixfit[cli]')"
         else:
-            _demo_figure(result, out, "Old Faithful" if example == "faithful" else "The tutorial's example")
+            demo_figure(result, out, "Old Faithful" if example == "faithful" else "The tutorial's example")
             figure = out
             note = f"figure written to {os.path.abspath(out)}"
         if as_json:
@@ -567,19 +206,19 @@ if click is not None:
             options["max_iter"] = 500 if max_iter is None else max_iter
             model = BayesianGaussianMixture(**options)
         table = _read(data, no_header)
-        X, names = _select(table, _split_names(columns), exclude=(sample_weight,))
-        weights = None if sample_weight is None else _select(table, [sample_weight])[0][:, 0]
+        X, names = select_columns(table, split_names(columns), exclude=(sample_weight,))
+        weights = None if sample_weight is None else select_columns(table, [sample_weight])[0][:, 0]
         show = (not quiet and sys.stderr.isatty()) if progress is None else progress
-        with _warnings_to_stderr(quiet), _progress(show, options["max_iter"], n_init, f"{method} fit"):
+        with _warnings_to_stderr(quiet), iteration_bar(show, options["max_iter"], n_init, f"{method} fit"):
             model.fit(X, sample_weight=weights)
         model.save(output, metadata={"columns": names, "sample_weight": sample_weight, "data": data})
         payload = {"model": output, "columns": names, "n_samples": int(X.shape[0]), **describe(model),
                    "score": model.score(X)}
-        if not _is_variational(model):
+        if not is_variational(model):
             payload.update(bic=model.bic(X), aic=model.aic(X))
         title = (f"{type(model).__name__}(n_components={n_components}, covariance_type='{covariance_type}') "
                  f"on {X.shape[0]} rows of {', '.join(names)}")
-        text = "\n".join([title, "", _model_text(model, X), "", f"model written to {output}"])
+        text = "\n".join([title, "", model_text(model, X), "", f"model written to {output}"])
         _emit(as_json, payload, text)
 
     @cli.command()
@@ -593,11 +232,11 @@ if click is not None:
         """Label each row of DATA with its most probable component (CSV, or JSON with --json)."""
         saved = _load(model_file)
         model = saved.estimator
-        X, _ = _features_for(model, _read(data, no_header), _split_names(columns), saved.metadata.get("columns"))
+        X, _ = features_for(model, _read(data, no_header), split_names(columns), saved.metadata.get("columns"))
         labels = model.predict(X)
         if as_json:
             payload = {"labels": labels} if not proba else {"labels": labels, "proba": model.predict_proba(X)}
-            text = json.dumps(_jsonable(payload))
+            text = json.dumps(jsonable(payload))
         else:
             buffer = io.StringIO()
             if proba:
@@ -624,14 +263,14 @@ if click is not None:
         """The mean log density of DATA under MODEL (and BIC/AIC for an EM fit)."""
         saved = _load(model_file)
         model = saved.estimator
-        X, _ = _features_for(model, _read(data, no_header), _split_names(columns), saved.metadata.get("columns"))
+        X, _ = features_for(model, _read(data, no_header), split_names(columns), saved.metadata.get("columns"))
         mean = model.score(X)
         payload = {"n_samples": int(X.shape[0]), "score": mean, "total": mean * X.shape[0]}
         rows = [("rows", str(X.shape[0])), ("mean ln p(x)", f"{mean:.6f}"), ("total ln p(x)", f"{mean * X.shape[0]:.4f}")]
-        if not _is_variational(model):
+        if not is_variational(model):
             payload.update(bic=model.bic(X), aic=model.aic(X))
             rows += [("BIC", f"{payload['bic']:.4f}"), ("AIC", f"{payload['aic']:.4f}")]
-        _emit(as_json, payload, _table(rows))
+        _emit(as_json, payload, table(rows))
 
     @cli.command()
     @click.argument("model_file", metavar="MODEL")
@@ -654,13 +293,13 @@ if click is not None:
 
         saved = _load(model_file)
         model = saved.estimator
-        X, names = _features_for(model, _read(data, no_header), _split_names(columns), saved.metadata.get("columns"))
-        chosen = _split_names(features)
+        X, names = features_for(model, _read(data, no_header), split_names(columns), saved.metadata.get("columns"))
+        chosen = split_names(features)
         if chosen is not None:
             if len(chosen) != 2 or not all(n in names for n in chosen):
                 raise click.BadParameter(f"expected two of {', '.join(names)}", param_hint="--features")
             chosen = [names.index(n) for n in chosen]
-        variational = _is_variational(model)
+        variational = is_variational(model)
         with _warnings_to_stderr(quiet):
             fig = plot_fit(model, X, features=chosen, uncertainty=True,
                            density=variational and X.shape[1] == 2, min_weight=0.01 if variational else 0.0,
@@ -692,7 +331,7 @@ if click is not None:
                 ("written by", f"mixfit {saved.mixfit_version} (schema version {saved.schema_version})"),
                 ("parameters", ", ".join(f"{k}={v!r}" for k, v in changed.items()) or "(defaults)"),
                 ("features", f"{model.n_features_in_}" + (f" ({', '.join(map(str, columns))})" if columns else ""))]
-        _emit(as_json, payload, "\n".join([_table(head), "", _model_text(model)]))
+        _emit(as_json, payload, "\n".join([table(head), "", model_text(model)]))
 
     def _same(a, b) -> bool:
         try:
@@ -700,10 +339,69 @@ if click is not None:
         except (TypeError, ValueError):
             return False
 
-    # ---- mixfit select: arrives with the model-selection issue ------------------------------
-    # Register it here as `@cli.command() def select(data, ...)`, reading DATA with `_read` and
-    # `_select`, fitting over `-k 1:9` x covariance types through mixfit.selection, printing the
-    # table with `_emit` and drawing it with `mixfit.plot.plot_selection`.
+    def _k_range(text: str) -> list[int]:
+        """'1:9' (inclusive), '3' or '1,2,5' -> the numbers of components."""
+        try:
+            if ":" in text:
+                low, high = (int(part) for part in text.split(":"))
+                ks = list(range(low, high + 1))
+            else:
+                ks = [int(part) for part in text.split(",")]
+        except ValueError:
+            raise click.BadParameter(f"{text!r}; expected LOW:HIGH, K or K1,K2,...", param_hint="-k") from None
+        if not ks or min(ks) < 1:
+            raise click.BadParameter(f"{text!r}; expected numbers of components >= 1", param_hint="-k")
+        return ks
+
+    @cli.command()
+    @click.argument("data")
+    @click.option("-k", "--n-components", "k_text", default="1:9", show_default=True, metavar="LOW:HIGH",
+                  help="Numbers of components: a range LOW:HIGH (inclusive) or a list K1,K2,...")
+    @click.option("--covariance", "covariance_types", default="full,tied,diag,spherical", show_default=True,
+                  metavar="TYPES", help="Comma-separated covariance types.")
+    @click.option("--criterion", type=click.Choice(["bic", "aic", "icl", "elbo"]), default=None,
+                  help="[default: bic for em, elbo for vb]")
+    @click.option("--method", type=click.Choice(["em", "vb"]), default="em", show_default=True)
+    @click.option("--mclust-sign", is_flag=True, help="Report 2 ln L - penalty (higher is better), as mclust.")
+    @click.option("--n-init", default=3, show_default=True, type=click.IntRange(0, None),
+                  help="Random starts per cell besides the hierarchical start.")
+    @click.option("--seed", default=0, show_default=True, type=click.IntRange(0, None))
+    @click.option("--jobs", "n_jobs", default=1, show_default=True, type=int, help="Cells fitted in parallel.")
+    @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Draw the criterion curves here.")
+    @click.option("--progress/--no-progress", default=None,
+                  help="Show a progress bar [default: when stderr is a terminal].")
+    @_data_options
+    @_common()
+    def select(data, k_text, covariance_types, criterion, method, mclust_sign, n_init, seed, n_jobs, plot_path,
+               progress, no_header, columns, as_json, quiet):
+        """Fit every K x covariance type to DATA and rank them by BIC, AIC, ICL or ELBO."""
+        from .selection import select_model
+
+        if criterion is not None and (criterion == "elbo") != (method == "vb"):
+            raise click.UsageError(f"--criterion {criterion} does not apply to --method {method}")
+        if plot_path is not None and not _has_matplotlib():
+            raise click.ClickException("--plot needs matplotlib: pip install 'mixfit[plot]'")
+        X, names = select_columns(_read(data, no_header), split_names(columns))
+        show = (not quiet and sys.stderr.isatty()) if progress is None else progress
+        with _warnings_to_stderr(quiet):
+            result = select_model(X, _k_range(k_text), split_names(covariance_types), method=method,
+                                  criterion=criterion, convention="mclust" if mclust_sign else "sklearn",
+                                  n_init=n_init, random_state=seed, n_jobs=n_jobs, progress=show,
+                                  **({"max_iter": 500} if method == "vb" else {}))
+        if plot_path is not None:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+
+            ax = result.plot()
+            ax.figure.savefig(plot_path, dpi=110)
+            plt.close(ax.figure)
+        payload = {"data": data, "columns": names, **result.to_dict(), "figure": plot_path}
+        text = f"{X.shape[0]} rows of {', '.join(names)}\n\n{result}"
+        if plot_path is not None:
+            text += f"\n\nfigure written to {os.path.abspath(plot_path)}"
+        _emit(as_json, payload, text)
 
 
 def main(argv=None):

@@ -1,0 +1,61 @@
+"""Progress bars on stderr (tqdm, when installed): over the iterations of a fit, and over the
+cells of a selection sweep. Off when ``enabled`` is false or tqdm is missing."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+
+
+@contextlib.contextmanager
+def iteration_bar(enabled: bool, max_iter: int, n_init: int, label: str):
+    """A progress bar on stderr over n_init x max_iter iterations, fed by the engine's per
+    iteration callback (``engine.progress``)."""
+    if not enabled:
+        yield
+        return
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        yield
+        return
+    from . import engine
+
+    bar = tqdm(total=max_iter * n_init, desc=label, unit="it", file=sys.stderr, leave=False, dynamic_ncols=True)
+    last = [0]
+
+    def step(n_iter, lower_bound):
+        if n_iter <= last[0]:  # a new initialisation: the previous run ended early
+            bar.update(max_iter - last[0])
+        bar.update(1)
+        bar.set_postfix_str(f"lower bound {lower_bound:.5f}", refresh=False)
+        last[0] = n_iter
+
+    try:
+        with engine.progress(step):
+            yield
+    finally:
+        bar.close()
+
+
+class CellBar:
+    """A bar over the cells of a sweep: ``update(label)`` after each finished cell."""
+
+    def __init__(self, enabled: bool, total: int, label: str):
+        self._bar = None
+        if enabled:
+            try:
+                from tqdm import tqdm
+            except ImportError:
+                return
+            self._bar = tqdm(total=total, desc=label, unit="cell", file=sys.stderr, leave=False,
+                             dynamic_ncols=True)
+
+    def update(self, text: str) -> None:
+        if self._bar is not None:
+            self._bar.update(1)
+            self._bar.set_postfix_str(text, refresh=False)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()

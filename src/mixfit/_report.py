@@ -1,0 +1,194 @@
+"""Text and JSON for the command line: tables, fitted models as JSON-able values, and the demo.
+
+Pure functions of fitted estimators; the click layer (cli.py) prints what they return.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def table(rows: list[tuple[str, str]]) -> str:
+    width = max(len(name) for name, _ in rows)
+    indent = "\n" + " " * (width + 4)  # a multi-line value (a matrix) stays in its column
+    return "\n".join(f"  {name.ljust(width)}  {value.replace(chr(10), indent)}" for name, value in rows)
+
+
+def fmt(values) -> str:
+    return np.array2string(np.asarray(values), precision=4, suppress_small=True, separator=", ",
+                           max_line_width=100)
+
+
+def jsonable(value):
+    """numpy values -> JSON values; non-finite floats -> null."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return jsonable(value.item())
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return repr(value)
+
+
+def is_variational(model) -> bool:
+    from .estimators import BayesianGaussianMixture
+
+    return isinstance(model, BayesianGaussianMixture)
+
+
+def describe(model) -> dict:
+    """A fitted estimator as JSON-able values: what ``--json`` prints for a model."""
+    out = {
+        "estimator": type(model).__name__,
+        "params": jsonable(model.get_params(deep=False)),
+        "n_features": int(model.n_features_in_),
+        "feature_names": jsonable(getattr(model, "feature_names_in_", None)),
+        "converged": bool(model.converged_),
+        "n_iter": int(model.n_iter_),
+        "lower_bound": jsonable(model.lower_bound_),
+        "weights": jsonable(model.weights_),
+        "means": jsonable(model.means_),
+        "covariances": jsonable(model.covariances_),
+    }
+    if is_variational(model):
+        out["active_components"] = jsonable(model.active_components_)
+    return out
+
+
+def components_text(model, order=None, truth=None, weight_label="weight") -> list[str]:
+    """One small table per component (in ``order``), with the true values beside when given."""
+    from .plot import full_covariances
+
+    covariances = full_covariances(model)
+    order = range(len(model.weights_)) if order is None else order
+    lines = []
+    for rank, k in enumerate(order):
+        lines.append(f"component {rank}")
+        rows = [(weight_label, f"{model.weights_[k]:.4f}"), ("mean", fmt(model.means_[k])),
+                ("covariance", fmt(covariances[k]))]
+        if truth is not None:
+            rows += [(f"true {weight_label}", f"{truth.weights[rank]:.4f}"), ("true mean", fmt(truth.means[rank])),
+                     ("true covar.", fmt(truth.covariances[rank]))]
+        lines.append(table(rows))
+    return lines
+
+
+def model_text(model, X=None) -> str:
+    """The components and the fit summary, as the demo and ``fit`` print them."""
+    variational = is_variational(model)
+    shown = np.flatnonzero(model.active_components_) if variational else np.arange(len(model.weights_))
+    order = shown[np.argsort(model.means_[shown, 0], kind="stable")]
+    lines = components_text(model, order, weight_label="E[weight]" if variational else "weight")
+    summary = []
+    if variational:
+        summary.append(("active", f"{len(shown)} of {len(model.weights_)} components have E[weight] > 0.01"))
+        summary.append(("ELBO", f"{model.lower_bound_:.6f} per sample"))
+    if X is not None and not variational:
+        n = X.shape[0]
+        summary.append(("log-likelihood", f"{model.score(X) * n:.4f}  ({model.score(X):.6f} per sample)"))
+        summary.append(("BIC", f"{model.bic(X):.4f}  (-2 ln L + p ln n; lower is better)"))
+    elif X is not None:
+        summary.append(("ln p(x) mean", f"{model.score(X):.6f}  (posterior predictive, per sample)"))
+    summary.append(("iterations", f"{model.n_iter_}  (converged: {model.converged_})"))
+    return "\n".join([*lines, "", table(summary)])
+
+
+# ---- the demo ---------------------------------------------------------------------------------
+
+
+def tutorial_starts():
+    """The tutorial's starting point for EM and prior for VB (shared/data/README.md)."""
+    em = {"weights_init": np.array([0.4, 0.3, 0.3]),
+          "means_init": np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]]),
+          "precisions_init": np.tile(np.linalg.inv(np.array([[1.0, 0.5], [0.5, 1.0]])), (3, 1, 1))}
+    vb = {"weight_concentration_prior_type": "dirichlet_distribution", "weight_concentration_prior": 1.5,
+          "mean_precision_prior": 1.5, "degrees_of_freedom_prior": 2.0, "mean_prior": np.array([1.0, 1.0]),
+          "covariance_prior": np.eye(2)}  # W_0 = I, so W_0^{-1} = I
+    return em, vb
+
+
+def match_truth(model, truth) -> list[int]:
+    """The fitted component matched to each true one (the permutation nearest in the means)."""
+    import itertools
+
+    K = len(truth.weights)
+    candidates = list(itertools.permutations(range(len(model.weights_)), K))
+    cost = [sum(np.sum((model.means_[p[k]] - truth.means[k]) ** 2) for k in range(K)) for p in candidates]
+    return list(candidates[int(np.argmin(cost))])
+
+
+def demo_report(n_components: int = 2, random_state: int = 0, example: str = "faithful") -> tuple[str, dict]:
+    """Fit the example by EM (and VB when available); the text, and the fits for the figure."""
+    from . import datasets
+    from .estimators import GaussianMixture
+
+    try:
+        from .estimators import BayesianGaussianMixture
+    except ImportError:  # not in this version
+        BayesianGaussianMixture = None
+    fits = {}
+    if example == "faithful":
+        X, names = datasets.load_faithful()
+        K = n_components or 2
+        gm = GaussianMixture(K, random_state=random_state).fit(X)
+        title = (f"Old Faithful ({X.shape[0]} eruptions; columns {', '.join(names)}): "
+                 f"GaussianMixture(n_components={K}, covariance_type='full') by EM")
+        lines = [title, "", model_text(gm, X)]
+        fits["EM"] = gm
+        if BayesianGaussianMixture is not None:
+            vb = BayesianGaussianMixture(n_components=6, random_state=random_state, max_iter=500).fit(X)
+            title = ("BayesianGaussianMixture(n_components=6, weight_concentration_prior_type="
+                     "'dirichlet_process') by variational Bayes: components the data do not need fade away")
+            lines += ["", title, "", model_text(vb, X)]
+            fits["VB"] = vb
+        return "\n".join(lines), {"X": X, "names": names, "fits": fits}
+    X, _, truth = datasets.make_tutorial(random_state=random_state)
+    K = n_components or 3
+    em_start, vb_prior = tutorial_starts()
+    gm = GaussianMixture(K, random_state=random_state, **(em_start if K == 3 else {})).fit(X)
+    lines = [f"The tutorial's example ({X.shape[0]} points from 3 known components): "
+             f"GaussianMixture(n_components={K}) by EM" + (" from the tutorial's start" if K == 3 else "")]
+    fits["EM"] = gm
+    models = [("EM", gm, "weight")]
+    if BayesianGaussianMixture is not None:
+        vb = BayesianGaussianMixture(n_components=K, random_state=random_state, max_iter=500, **vb_prior).fit(X)
+        fits["VB"] = vb
+        models.append(("VB", vb, "E[weight]"))
+    for label, model, weight_label in models:
+        lines += ["", f"{label}: estimates beside the true parameters" if K == 3 else f"{label}:"]
+        if K == 3:
+            lines += components_text(model, match_truth(model, truth), truth, weight_label)
+        else:
+            lines += components_text(model, weight_label=weight_label)
+        lines += ["", table([("lower bound", f"{model.lower_bound_:.6f} per sample"),
+                              ("iterations", f"{model.n_iter_}  (converged: {model.converged_})")])]
+    return "\n".join(lines), {"X": X, "names": ["x1", "x2"], "fits": fits}
+
+
+def demo_figure(result: dict, path: str, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .plot import plot_fit
+
+    fits = result["fits"]
+    fig, axes = plt.subplots(len(fits), 2, figsize=(11, 4.6 * len(fits)), layout="constrained", squeeze=False)
+    for row, (label, model) in zip(axes, fits.items()):
+        variational = is_variational(model)
+        plot_fit(model, result["X"], axes=row, density=variational, min_weight=0.01 if variational else 0.0,
+                 title=f"{label}: {type(model).__name__}")
+        for ax in row[:1]:
+            ax.set_xlabel(result["names"][0])
+            ax.set_ylabel(result["names"][1])
+    fig.suptitle(title)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+

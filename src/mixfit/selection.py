@@ -1,0 +1,373 @@
+"""Model selection: fit every (K, covariance type) cell and rank them by BIC, AIC, ICL or ELBO.
+
+Sign conventions (stated once, used everywhere; n = sum of sample weights, p = ``n_parameters``):
+
+- ``convention='sklearn'`` (default), lower is better, as ``GaussianMixture.bic``:
+  BIC = -2 ln L + p ln n,   AIC = -2 ln L + 2 p,   ICL = BIC + 2 EN,
+  with EN = -sum_n w_n sum_k r_nk ln r_nk the classification entropy (Biernacki, Celeux and
+  Govaert 2000); ICL penalises overlapping components, which BIC does not.
+- ``convention='mclust'``: each of them times -1 (2 ln L - p ln n, ...), higher is better, as
+  R's mclust reports them.
+- VB (``method='vb'``): ELBO = n x ``lower_bound_`` + ln K!, higher is better in both
+  conventions. ln K! counts the K! equivalent labellings of a mode of the posterior, which the
+  factorised q sees only one of (PRML section 10.2.4); without it the ELBO is biased against
+  larger K.
+
+Starts: each cell keeps the better (by the fit's own objective) of a fit started from the
+model-based hierarchical partition (``hierarchical.py``; one tree for the whole sweep, cut at
+each K) and a fit with ``n_init`` randomly seeded starts of ``init_params`` ('kmeans').
+
+A cell that cannot be fitted (a collapse under ``on_collapse='raise'``, fewer rows than
+components, a failed Cholesky factorisation) is NA with its reason; the sweep never raises for
+one cell.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+from sklearn.utils import check_array
+from threadpoolctl import threadpool_limits
+
+from . import hierarchical
+from ._progress import CellBar
+from ._validation import as_generator, check_option, check_sample_weight
+from .covariance import make_covariance
+from .estimators import BayesianGaussianMixture, GaussianMixture
+from .exceptions import ConvergenceWarning
+from .models import GaussianEM
+
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+CRITERIA = {"em": ("bic", "aic", "icl"), "vb": ("elbo",)}
+CONVENTIONS = ("sklearn", "mclust")
+_ESTIMATORS = {"em": GaussianMixture, "vb": BayesianGaussianMixture}
+_COLUMNS = ("n_components", "covariance_type", "criterion", "log_likelihood", "n_parameters", "converged",
+            "n_iter", "start", "n_active", "reason")
+
+
+def n_parameters(n_components: int, n_features: int, covariance_type: str) -> int:
+    """Free parameters of a K-component Gaussian mixture in D dimensions: K - 1 weights, K D means
+    and the covariance type's own (the models' ``n_parameters``, the one definition)."""
+    return GaussianEM(make_covariance(covariance_type), 0.0).n_parameters(n_components, n_features)
+
+
+def classification_entropy(resp: np.ndarray, sample_weight=None) -> float:
+    """EN = -sum_n w_n sum_k r_nk ln r_nk >= 0, with 0 ln 0 = 0."""
+    resp = np.asarray(resp, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(resp > 0, resp * np.log(resp), 0.0).sum(axis=1)  # (n,)
+    return float(-(terms if sample_weight is None else terms * sample_weight).sum())
+
+
+def information_criteria(log_likelihood: float, p: int, n: float, entropy: float, convention: str) -> dict:
+    """BIC, AIC and ICL from ln L, p, n and EN, in the given sign convention."""
+    bic = -2.0 * log_likelihood + p * math.log(n)
+    values = {"bic": bic, "aic": -2.0 * log_likelihood + 2.0 * p, "icl": bic + 2.0 * entropy}
+    sign = 1.0 if convention == "sklearn" else -1.0
+    return {name: sign * value for name, value in values.items()}
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One (K, covariance type) fit: ``criterion`` is the chosen criterion's value (NaN for an NA
+    cell, whose ``reason`` says why; a fitted cell's ``reason`` notes a start that failed);
+    ``values`` holds every criterion computed for it. ``log_likelihood`` is sum_n w_n ln p(x_n)
+    from the estimator's ``score_samples`` (for VB: the posterior predictive density)."""
+
+    n_components: int
+    covariance_type: str
+    criterion: float = math.nan
+    log_likelihood: float = math.nan
+    n_parameters: int | None = None
+    converged: bool | None = None
+    n_iter: int | None = None
+    start: str | None = None  # 'hierarchical' or the init_params of the random starts
+    n_active: int | None = None  # VB: components with E[pi_k] above the estimator's threshold
+    reason: str | None = None
+    values: dict = field(default_factory=dict)
+    estimator: object = field(default=None, repr=False, compare=False)
+
+    @property
+    def is_na(self) -> bool:
+        return self.reason is not None and self.estimator is None
+
+    def row(self) -> dict:
+        return {name: getattr(self, name) for name in _COLUMNS} | dict(self.values)
+
+
+@dataclass(frozen=True)
+class SelectionResult:
+    """The table of a sweep, the best cell and its fitted estimator.
+
+    ``cells`` are in sweep order (covariance type, then K). ``lower_is_better`` follows the
+    criterion and convention. Ties are broken by fewer parameters, then sweep order.
+    """
+
+    cells: tuple
+    criterion: str
+    convention: str
+    method: str
+    n_samples: float
+
+    @property
+    def lower_is_better(self) -> bool:
+        return self.criterion != "elbo" and self.convention == "sklearn"
+
+    def ranked(self) -> list[Cell]:
+        """The fitted cells, best first."""
+        sign = 1.0 if self.lower_is_better else -1.0
+        fitted = [(i, c) for i, c in enumerate(self.cells) if not c.is_na and np.isfinite(c.criterion)]
+        return [c for _, c in sorted(fitted, key=lambda ic: (sign * ic[1].criterion, ic[1].n_parameters, ic[0]))]
+
+    @property
+    def best(self) -> Cell | None:
+        ranked = self.ranked()
+        return ranked[0] if ranked else None
+
+    @property
+    def best_estimator(self):
+        best = self.best
+        return None if best is None else best.estimator
+
+    def top(self, n: int = 3) -> list[Cell]:
+        return self.ranked()[:n]
+
+    @property
+    def active_components(self) -> int | None:
+        """VB's second opinion on K: the active components of the fit with the largest K of the
+        best covariance type (a Dirichlet-process fit prunes what the data do not need)."""
+        best = self.best
+        if self.method != "vb" or best is None:
+            return None
+        same = [c for c in self.cells if c.covariance_type == best.covariance_type and not c.is_na]
+        return max(same, key=lambda c: c.n_components).n_active
+
+    def table(self) -> list[dict]:
+        """One dict per cell (without the estimators): the columns of ``to_frame``."""
+        return [cell.row() for cell in self.cells]
+
+    def to_frame(self):
+        """The table as a pandas DataFrame (pandas must be installed)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("SelectionResult.to_frame needs pandas (pip install pandas)") from None
+        return pd.DataFrame(self.table())
+
+    def to_dict(self) -> dict:
+        """JSON-able: the table, the best cell and the conventions."""
+        best = self.best
+        return {"criterion": self.criterion, "convention": self.convention, "method": self.method,
+                "lower_is_better": self.lower_is_better, "n_samples": self.n_samples,
+                "best": None if best is None else best.row(), "active_components": self.active_components,
+                "table": self.table()}
+
+    def plot(self, ax=None):
+        """The criterion against K, one line per covariance type, the best starred."""
+        from .plot import plot_selection
+
+        rows = [{"n_components": c.n_components, "covariance_type": c.covariance_type, self.criterion: c.criterion}
+                for c in self.cells if not c.is_na and np.isfinite(c.criterion)]
+        return plot_selection(rows, criterion=self.criterion, lower_is_better=self.lower_is_better, ax=ax)
+
+    def __str__(self) -> str:
+        name = self.criterion.upper()
+        direction = "lower" if self.lower_is_better else "higher"
+        types = list(dict.fromkeys(c.covariance_type for c in self.cells))
+        ks = sorted({c.n_components for c in self.cells})
+        grid = {(c.n_components, c.covariance_type): c for c in self.cells}
+        width = max(12, *(len(t) + 2 for t in types))
+        title = f"{name} ({self.convention} sign: {direction} is better; {self.method.upper()}, n = {self.n_samples:g})"
+        lines = [title, "   K" + "".join(t.rjust(width) for t in types)]
+        for k in ks:
+            cells = [grid.get((k, t)) for t in types]
+            text = ["" if c is None else "NA" if c.is_na else f"{c.criterion:.2f}" for c in cells]
+            lines.append(f"{k:4d}" + "".join(v.rjust(width) for v in text))
+        best = self.best
+        if best is None:
+            lines.append("no cell could be fitted")
+        else:
+            lines.append("")
+            lines.append("top: " + ", ".join(f"K={c.n_components} {c.covariance_type} ({c.criterion:.2f})"
+                                             for c in self.top(3)))
+            lines.append(f"best: K={best.n_components}, covariance_type={best.covariance_type!r} "
+                         f"(ln L = {best.log_likelihood:.4f}, p = {best.n_parameters}, start: {best.start})")
+            if self.active_components is not None:
+                lines.append(f"second opinion (Dirichlet process): {self.active_components} active components")
+        for c in self.cells:
+            if c.reason is not None:
+                label = "NA" if c.is_na else "note"
+                lines.append(f"{label} K={c.n_components} {c.covariance_type}: {c.reason}")
+        return "\n".join(lines)
+
+
+# ---- fitting one cell --------------------------------------------------------------------------
+
+
+def _fit_one(estimator, X, sample_weight):
+    """The fitted estimator, or the reason it could not be fitted (one line)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # the table's 'converged' column says it
+            return estimator.fit(X, sample_weight=sample_weight), None
+    except (ValueError, np.linalg.LinAlgError) as error:  # CollapsedComponentError is a ValueError
+        return None, " ".join(str(error).split())
+
+
+def _objective(estimator) -> float:
+    return float(estimator.lower_bound_)
+
+
+def _fit_cell(job: dict, X, sample_weight, n, criterion, convention, method) -> Cell:
+    """One cell with single-threaded BLAS and OpenMP, as a joblib worker runs it, so that the table
+    does not depend on ``n_jobs`` to the last bit (a threaded GEMM, or scikit-learn's OpenMP
+    k-means, sums in another order). Chunks are still spread over the source's threads
+    (backends.memory), so a large cell keeps its cores."""
+    with threadpool_limits(limits=1):
+        return _fit_cell_starts(job, X, sample_weight, n, criterion, convention, method)
+
+
+def _fit_cell_starts(job: dict, X, sample_weight, n, criterion, convention, method) -> Cell:
+    """Fit one cell from each of its starts; keep the best by the fit's own objective."""
+    cell = Cell(job["n_components"], job["covariance_type"])
+    if X.shape[0] < cell.n_components:
+        return replace(cell, reason=f"n_samples = {X.shape[0]} < n_components = {cell.n_components}")
+    fits, reasons = [], []
+    for start, estimator in job["candidates"]:
+        fitted, reason = _fit_one(estimator, X, sample_weight)
+        if fitted is None:
+            reasons.append(f"{start} start: {reason}")
+        else:
+            fits.append((start, fitted))
+    if not fits:
+        return replace(cell, reason="; ".join(reasons))
+    start, best = max(fits, key=lambda sf: _objective(sf[1]))  # first of equals: hierarchical
+    log_likelihood = float(best.score_samples(X) @ (np.ones(X.shape[0]) if sample_weight is None else sample_weight))
+    p = n_parameters(best.means_.shape[0], best.means_.shape[1], cell.covariance_type)  # fitted K ('drop')
+    values, n_active = {}, None
+    if method == "em":
+        entropy = classification_entropy(best.predict_proba(X), sample_weight)
+        values = information_criteria(log_likelihood, p, n, entropy, convention)
+    else:
+        K = best.weights_.shape[0]
+        values = {"elbo": float(best.lower_bound_) * n + math.lgamma(K + 1)}
+        n_active = int(np.count_nonzero(best.active_components_))
+    return replace(cell, criterion=values[criterion], log_likelihood=log_likelihood, n_parameters=int(p),
+                   converged=bool(best.converged_), n_iter=int(best.n_iter_), start=start, n_active=n_active,
+                   reason="; ".join(reasons) or None, values=values, estimator=best)
+
+
+def _hierarchical_start(tree, X, sample_weight, K, covariance_type, reg_covar):
+    """weights_init, means_init, precisions_init: the M-step of the subset's partition at K."""
+    covariance = make_covariance(covariance_type)
+    model = GaussianEM(covariance, reg_covar, X.dtype)
+    params = model.maximize(hierarchical.partition_stats(model, X, sample_weight, tree, K), None)
+    return {"weights_init": params.weights, "means_init": params.means,
+            "precisions_init": covariance.precision(params.prec_chol)}
+
+
+# ---- the sweep ---------------------------------------------------------------------------------
+
+
+def select_model(X, n_components=range(1, 10), covariance_types=COVARIANCE_TYPES, *, method="em",
+                 criterion=None, convention="sklearn", hierarchical_start=True, n_init=3, init_params="kmeans",
+                 random_state=None, n_jobs=None, progress=False, sample_weight=None,
+                 max_rows=hierarchical.MAX_ROWS, **params) -> SelectionResult:
+    """Fit a Gaussian mixture for every K in ``n_components`` and every covariance type, and rank
+    the fits by ``criterion``.
+
+    Parameters
+    ----------
+    X : array-like (n_samples, n_features)
+    n_components : iterable of int, default 1..9
+    covariance_types : iterable of {'full', 'tied', 'diag', 'spherical'}
+    method : {'em', 'vb'}
+        ``GaussianMixture`` (maximum likelihood, or MAP with ``prior=``) or
+        ``BayesianGaussianMixture`` (variational Bayes, criterion 'elbo').
+    criterion : {'bic', 'aic', 'icl'} for EM (default 'bic'), 'elbo' for VB
+    convention : {'sklearn', 'mclust'}
+        The sign of BIC/AIC/ICL: -2 ln L + penalty, lower is better (default), or its negative,
+        higher is better (R's mclust). See the module docstring.
+    hierarchical_start : bool, default True
+        Also start each cell from the model-based hierarchical partition (one tree of at most
+        ``max_rows`` rows for the sweep); the better of that fit and the random starts is kept.
+    n_init : int, default 3
+        Randomly seeded starts of ``init_params`` per cell (0: the hierarchical start only).
+    random_state : int, Generator, RandomState or None
+        Seeds the tree's subset and every cell; the table is the same for any ``n_jobs``.
+    n_jobs : int or None
+        Cells fitted in parallel by joblib processes (None: 1; -1: all cores). Pays for large
+        data or many cells; on a few hundred rows process start-up costs more than it saves.
+    progress : bool
+        A progress bar over the cells on stderr (tqdm).
+    **params
+        Passed to every estimator (``tol``, ``max_iter``, ``reg_covar``, ``prior``,
+        ``on_collapse``, ``weight_concentration_prior_type``, ...).
+
+    Returns
+    -------
+    SelectionResult
+    """
+    check_option(method, "method", tuple(CRITERIA))
+    criterion = CRITERIA[method][0] if criterion is None else criterion
+    check_option(criterion, "criterion", CRITERIA[method])
+    check_option(convention, "convention", CONVENTIONS)
+    ks = [int(k) for k in ([n_components] if np.isscalar(n_components) else n_components)]
+    if not ks or any(k < 1 for k in ks) or len(set(ks)) != len(ks):
+        raise ValueError(f"n_components={n_components!r}; expected distinct integers >= 1")
+    types = [covariance_types] if isinstance(covariance_types, str) else list(covariance_types)
+    if not types or len(set(types)) != len(types):
+        raise ValueError(f"covariance_types={covariance_types!r}; expected distinct covariance types")
+    for name in types:
+        make_covariance(name)
+    if not hierarchical_start and n_init < 1:
+        raise ValueError("n_init=0 with hierarchical_start=False leaves no start; expected n_init >= 1")
+    cls = _ESTIMATORS[method]
+    try:
+        cls(**params)
+    except TypeError:
+        unknown = sorted(set(params) - set(cls().get_params()))
+        raise ValueError(f"unknown estimator parameter(s) {unknown} for {cls.__name__}") from None
+    X = check_array(X, dtype=[np.float64, np.float32], input_name="X")
+    weights = check_sample_weight(sample_weight, X.shape[0], X.dtype)
+    n = float(X.shape[0] if weights is None else weights.sum(dtype=np.float64))
+
+    rng = as_generator(random_state)
+    tree = hierarchical.build_tree(X, rng, max_rows=max_rows, sample_weight=weights) if hierarchical_start else None
+    jobs = []
+    for covariance_type in types:
+        for K in ks:
+            seed = int(rng.integers(np.iinfo(np.int32).max))  # drawn in sweep order: same for any n_jobs
+            common = {**params, "covariance_type": covariance_type, "random_state": seed}
+            candidates = []
+            if tree is not None and K <= tree.rows.shape[0]:
+                if method == "em":
+                    start = _hierarchical_start(tree, X, weights, K, covariance_type, params.get("reg_covar", 1e-6))
+                    candidates.append(("hierarchical", cls(n_components=K, **common, n_init=1, **start)))
+                else:
+                    candidates.append(("hierarchical", cls(n_components=K, **common, init_params="hierarchical")))
+            if n_init > 0:
+                candidates.append((init_params, cls(n_components=K, **common, n_init=n_init, init_params=init_params)))
+            jobs.append({"n_components": K, "covariance_type": covariance_type, "candidates": candidates})
+
+    bar = CellBar(progress, len(jobs), f"select ({method})")
+    args = (X, weights, n, criterion, convention, method)
+    try:
+        if n_jobs is None or n_jobs == 1:
+            cells = []
+            for job in jobs:
+                cells.append(_fit_cell(job, *args))
+                bar.update(f"K={job['n_components']} {job['covariance_type']}")
+        else:
+            from joblib import Parallel, delayed
+
+            cells = []
+            for cell in Parallel(n_jobs=n_jobs, return_as="generator")(delayed(_fit_cell)(job, *args) for job in jobs):
+                cells.append(cell)
+                bar.update(f"K={cell.n_components} {cell.covariance_type}")
+    finally:
+        bar.close()
+    return SelectionResult(tuple(cells), criterion, convention, method, n)

@@ -85,3 +85,41 @@ def gaussian_statistics(covariance, X, resp, sample_weight, shift, log_norm=None
         log_norm=total,
         weight_sum=weight_sum,
     )
+
+
+@dataclass(frozen=True, eq=False)
+class BernoulliStats:
+    """The additive statistics of a Bernoulli mixture (PRML 9.3.3): N_k and sum_n w_n r_nk x_n.
+
+    Binary data sit in [0, 1], so no shift is needed: xbar_k = first_k / N_k divides two sums of
+    non-negative terms and nothing cancels. Arrays are float64 whatever the data dtype.
+    """
+
+    mass: np.ndarray  # (K,)   N_k = sum_n w_n r_nk  (9.57)
+    first: np.ndarray  # (K, D) sum_n w_n r_nk x_n = N_k xbar_k  (9.58)
+    log_norm: float  # sum_n w_n ln sum_k rho_nk
+    weight_sum: float  # sum_n w_n
+
+    def __add__(self, other: BernoulliStats) -> BernoulliStats:
+        return BernoulliStats(self.mass + other.mass, self.first + other.first,
+                              self.log_norm + other.log_norm, self.weight_sum + other.weight_sum)
+
+    def scale(self, factor: float) -> BernoulliStats:
+        """Every field times ``factor`` (all are sums)."""
+        return BernoulliStats(self.mass * factor, self.first * factor, self.log_norm * factor,
+                              self.weight_sum * factor)
+
+
+def bernoulli_statistics(X, resp, sample_weight, log_norm=None) -> BernoulliStats:
+    """The additive statistics of one chunk (dense or scipy sparse, in the responsibilities'
+    float dtype) for given responsibilities (n, K); ``log_norm`` (n,) is ln sum_k rho_nk or None."""
+    wresp = resp if sample_weight is None else resp * sample_weight[:, None]  # (n, K) w_n r_nk
+    # (K, D): written as (X^T W R)^T so that a sparse X stays on the left of the product
+    first = np.asarray((X.T @ wresp).T, dtype=np.float64)
+    if sample_weight is None:
+        weight_sum = float(X.shape[0])
+        total = 0.0 if log_norm is None else float(log_norm.sum(dtype=np.float64))
+    else:
+        weight_sum = float(sample_weight.sum(dtype=np.float64))
+        total = 0.0 if log_norm is None else float(log_norm.astype(np.float64) @ sample_weight)
+    return BernoulliStats(wresp.sum(axis=0, dtype=np.float64), first, total, weight_sum)

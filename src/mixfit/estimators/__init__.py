@@ -6,6 +6,11 @@ The only package that knows scikit-learn's names. It computes nothing itself: fi
 """
 
 from .bayesian_gaussian_mixture import BayesianGaussianMixture as BayesianGaussianMixture
+from .bernoulli_mixture import BernoulliMixture as BernoulliMixture
 from .gaussian_mixture import GaussianMixture as GaussianMixture
+from .gaussian_mixture_ic import GaussianMixtureIC as GaussianMixtureIC
+from .hmm import CategoricalHMM as CategoricalHMM
+from .hmm import GaussianHMM as GaussianHMM
 
-__all__ = ["BayesianGaussianMixture", "GaussianMixture"]
+__all__ = ["BayesianGaussianMixture", "BernoulliMixture", "CategoricalHMM", "GaussianHMM", "GaussianMixture",
+           "GaussianMixtureIC"]

@@ -1,0 +1,232 @@
+"""GaussianHMM and CategoricalHMM: Baum-Welch (PRML 13.2) behind a scikit-learn-style API.
+
+Names follow hmmlearn where it has them (``startprob_``, ``transmat_``, ``means_``,
+``emissionprob_``, ``fit(X, lengths)``, ``decode``, ``score_samples``) and mixfit's mixtures
+elsewhere (``max_iter``, ``tol`` per frame, ``reg_covar``, ``init_params`` as a method, the
+``*_init`` arrays, ``prior``). Documented differences from hmmlearn: frozen parameters are named,
+``fixed=('startprob', 'transmat')``, instead of a letter string; starting values are ``*_init``
+arguments, never written back; ``sample_weight`` weighs whole sequences; ``tol`` is on the
+log-likelihood per frame; the Gaussian M-step adds ``reg_covar`` to each covariance (hmmlearn's
+``covars_prior`` / ``covars_weight`` regularisation is replaced by the conjugate ``prior``).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+from sklearn.base import clone
+
+from .._validation import (
+    INTEGER_AT_LEAST_1,
+    LOOP_HYPERPARAMETERS,
+    REAL_AT_LEAST_0,
+    check_hyperparameters,
+    check_means_init,
+    check_option,
+    validate_X,
+)
+from ..backends import ArraySource
+from ..conjugate import make_precision_prior
+from ..covariance import make_covariance
+from ..init import INIT_METHODS, initial_stats
+from ..models.gaussian_em import GaussianEM
+from ..models.gaussian_vb import data_moments
+from ..models.hmm_emissions import CategoricalEmission, GaussianEmission
+from ..priors import check_prior_spec, resolve_prior
+from ._hmm_base import DEFAULT_CHUNK_FRAMES, _HMMBase, check_stochastic
+
+
+class GaussianHMM(_HMMBase):
+    """Hidden Markov model with Gaussian emissions, fitted by Baum-Welch.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Number of hidden states K.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='diag'
+    reg_covar : float, default=1e-6
+        Added to the diagonal of every emission covariance at each M-step.
+    prior : None, 'default' or ConjugatePrior, default=None
+        A conjugate prior on each state's mean and covariance (as ``GaussianMixture``): the
+        emission M-step becomes the posterior mode and ``lower_bound_`` the log posterior.
+    algorithm : {'viterbi', 'map'}, default='viterbi'
+        How ``predict`` and ``decode`` pick states.
+    tol : float, default=1e-4
+        Convergence threshold on the change of the log-likelihood per frame.
+    max_iter : int, default=100
+    n_init : int, default=1
+        Independent starts; the best final lower bound is kept.
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
+        How the emissions start (on the frames, as a mixture would); the start and transition
+        probabilities start uniform unless given.
+    startprob_init, transmat_init, means_init, precisions_init : array-like, optional
+        Starting values (``precisions_init`` in scikit-learn's format for the covariance type).
+        Zeros of ``transmat_init`` and ``startprob_init`` are forbidden transitions and starts:
+        they stay zero.
+    fixed : tuple of {'startprob', 'transmat', 'means', 'covariances'}, default=()
+        Parameters kept at their starting values (hmmlearn's ``params``, spelled by name).
+    random_state, warm_start, verbose, verbose_interval
+    chunk_size : int or None
+        Frames per chunk of whole sequences; None: 65536.
+    """
+
+    _FIXABLE = ("startprob", "transmat", "means", "covariances")
+    _HYPERPARAMETERS: ClassVar[dict] = {**LOOP_HYPERPARAMETERS, "reg_covar": REAL_AT_LEAST_0}
+
+    def __init__(self, n_components=1, *, covariance_type="diag", reg_covar=1e-6, prior=None,
+                 algorithm="viterbi", tol=1e-4, max_iter=100, n_init=1, init_params="kmeans",
+                 startprob_init=None, transmat_init=None, means_init=None, precisions_init=None,
+                 fixed=(), random_state=None, warm_start=False, verbose=0, verbose_interval=10,
+                 chunk_size=None):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.reg_covar = reg_covar
+        self.prior = prior
+        self.algorithm = algorithm
+        self.tol = tol
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.startprob_init = startprob_init
+        self.transmat_init = transmat_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.fixed = fixed
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.chunk_size = chunk_size
+
+    def _check_frames(self, X, reset):
+        """float64 frames (n, D); with ``reset``, a clone holding the feature bookkeeping."""
+        record = clone(self) if reset else self
+        return validate_X(record, X, dtype=np.float64, reset=reset), record
+
+    def _emission_setup(self, X, frame_weight, fixed, record):
+        covariance = make_covariance(self.covariance_type)
+        check_option(self.init_params, "init_params", INIT_METHODS)
+        prior_spec = check_prior_spec(self.prior)
+        K, n_features = self.n_components, X.shape[1]
+        if X.shape[0] < K:
+            raise ValueError(f"X has n_samples = {X.shape[0]} frames but n_components = {K}; expected "
+                             "n_samples >= n_components")
+        means_init = check_means_init(self.means_init, K, n_features)
+        prec_chol_init = (None if self.precisions_init is None
+                          else covariance.check_precisions(self.precisions_init, K, n_features))
+        frames = ArraySource(X, frame_weight, self.chunk_size or DEFAULT_CHUNK_FRAMES)
+        prior = precision = None
+        if prior_spec is not None:
+            precision = make_precision_prior(covariance)
+            data_mean, data_cov = data_moments(frames)
+            prior = resolve_prior(prior_spec, precision, data_mean, data_cov, K, n_features, self.reg_covar)
+        mixture = GaussianEM(covariance, self.reg_covar, np.float64, prior, precision)
+        emission = GaussianEmission(mixture, "means" in fixed, "covariances" in fixed)
+
+        def start(rng):
+            if means_init is not None and prec_chol_init is not None:
+                return emission.params(means_init, prec_chol_init)
+            # The emissions start as a mixture of the frames would (init.py), then EM's M-step.
+            first = mixture.maximize(initial_stats(mixture, frames, K, self.init_params, rng, means_init),
+                                     None)
+            return emission.params(first.means if means_init is None else means_init,
+                                   first.prec_chol if prec_chol_init is None else prec_chol_init)
+
+        return emission, start
+
+    def _emission_model(self, fixed=frozenset()):
+        mixture = GaussianEM(make_covariance(self.covariance_type), self.reg_covar)
+        return GaussianEmission(mixture, "means" in fixed, "covariances" in fixed)
+
+    def _emission_params(self):
+        return GaussianEmission.params(self.means_, self.precisions_cholesky_)
+
+    def _set_emission(self, params, record):
+        self._covariance = make_covariance(self.covariance_type)
+        self.means_ = params.means
+        self.precisions_cholesky_ = params.prec_chol
+
+    @property
+    def covariances_(self):
+        return self._covariance.covariance(self.precisions_cholesky_)
+
+    @property
+    def precisions_(self):
+        return self._covariance.precision(self.precisions_cholesky_)
+
+
+class CategoricalHMM(_HMMBase):
+    """Hidden Markov model with categorical emissions (symbols 0..M-1), fitted by Baum-Welch.
+
+    X is a column (n_samples, 1) of integer symbols, as hmmlearn's ``CategoricalHMM``.
+    ``n_symbols`` (hmmlearn's ``n_features``) is M; None takes max(X) + 1 at fit.
+    ``init_params='random'`` draws each state's emission row from a flat Dirichlet;
+    ``emissionprob_init`` gives it. ``fixed`` names from ('startprob', 'transmat',
+    'emissionprob'). Other parameters as ``GaussianHMM``.
+    """
+
+    _FIXABLE = ("startprob", "transmat", "emissionprob")
+    _HYPERPARAMETERS: ClassVar[dict] = LOOP_HYPERPARAMETERS
+
+    def __init__(self, n_components=1, *, n_symbols=None, algorithm="viterbi", tol=1e-4, max_iter=100,
+                 n_init=1, init_params="random", startprob_init=None, transmat_init=None,
+                 emissionprob_init=None, fixed=(), random_state=None, warm_start=False, verbose=0,
+                 verbose_interval=10, chunk_size=None):
+        self.n_components = n_components
+        self.n_symbols = n_symbols
+        self.algorithm = algorithm
+        self.tol = tol
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.startprob_init = startprob_init
+        self.transmat_init = transmat_init
+        self.emissionprob_init = emissionprob_init
+        self.fixed = fixed
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.chunk_size = chunk_size
+
+    def _check_frames(self, X, reset):
+        record = clone(self) if reset else self
+        values = validate_X(record, X, dtype=np.float64, reset=reset)
+        if values.shape[1] != 1:
+            raise ValueError(f"X has {values.shape[1]} columns; expected one column of integer symbols")
+        if np.any(values < 0) or np.any(values != np.round(values)):
+            raise ValueError("X must hold integer symbols >= 0")
+        symbols = values.astype(np.intp)
+        limit = None if reset else self.n_symbols_
+        if limit is not None and symbols.max() >= limit:
+            raise ValueError(f"X holds symbol {symbols.max()}; expected symbols < n_symbols = {limit}")
+        return symbols, record
+
+    def _emission_setup(self, X, frame_weight, fixed, record):
+        check_option(self.init_params, "init_params", ("random",))
+        if self.n_symbols is not None:
+            check_hyperparameters(self, {"n_symbols": INTEGER_AT_LEAST_1})
+        n_symbols = int(X.max()) + 1 if self.n_symbols is None else self.n_symbols
+        if X.max() >= n_symbols:
+            raise ValueError(f"X holds symbol {X.max()}; expected symbols < n_symbols = {n_symbols}")
+        given = check_stochastic(self.emissionprob_init, "emissionprob_init", (self.n_components, n_symbols))
+        record.n_symbols_ = n_symbols
+        emission = CategoricalEmission(n_symbols, "emissionprob" in fixed)
+
+        def start(rng):
+            if given is not None:
+                return given
+            return rng.dirichlet(np.ones(n_symbols), size=self.n_components)
+
+        return emission, start
+
+    def _emission_model(self, fixed=frozenset()):
+        return CategoricalEmission(self.n_symbols_, "emissionprob" in fixed)
+
+    def _emission_params(self):
+        return self.emissionprob_
+
+    def _set_emission(self, params, record):
+        self.n_symbols_ = record.n_symbols_
+        self.emissionprob_ = params

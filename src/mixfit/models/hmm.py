@@ -1,0 +1,153 @@
+"""Hidden Markov models by EM (Baum-Welch, PRML 13.2), composed rather than inherited.
+
+An HMM is three parts, each with its own statistics and M-step (STYLE rule 10, dynamax's
+split): an initial distribution pi, a transition matrix A and an emission model
+(models/hmm_emissions.py). The model's ``accumulate`` runs forward-backward over a batch of
+whole sequences (hmm_inference.py) and returns one additive ``HMMStats``; ``maximize`` hands
+each part its own share.
+
+Notation  code                 shape     public attribute
+pi_k      startprob            (K,)      startprob_
+A_jk      transmat             (K, K)    transmat_
+gamma_tk  gamma                (n, K)    predict_proba
+xi        stats.transitions    (K, K)    -  sum_b w_b sum_t xi_t(j, k)                    (13.43)
+-         stats.start          (K,)      -  sum_b w_b gamma_1k                            (13.18)
+w_b       sequence weight      (B,)      -  multiplies every term of sequence b
+
+Forbidden transitions stay forbidden: xi(j, k) carries the factor A_jk (13.43), so a zero of A
+(or of pi) gives a zero count and a zero in the update.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..hmm_inference import SequenceBatch, forward_backward, pad, unpad, viterbi
+
+
+@dataclass(frozen=True, eq=False)
+class HMMParams:
+    startprob: np.ndarray  # (K,)
+    transmat: np.ndarray  # (K, K)
+    emission: object  # the emission model's params
+
+
+@dataclass(frozen=True, eq=False)
+class HMMStats:
+    start: np.ndarray  # (K,) sum_b w_b gamma_b,1k
+    transitions: np.ndarray  # (K, K) sum_b w_b sum_t xi_b,t(j, k)
+    emission: object  # the emission model's statistics of gamma
+    log_likelihood: float  # sum_b w_b ln p(X_b)
+    weight_sum: float  # sum_b w_b T_b, the weighted number of frames
+
+    def __add__(self, other: HMMStats) -> HMMStats:
+        return HMMStats(self.start + other.start, self.transitions + other.transitions,
+                        self.emission + other.emission, self.log_likelihood + other.log_likelihood,
+                        self.weight_sum + other.weight_sum)
+
+    def scale(self, factor: float) -> HMMStats:
+        return HMMStats(self.start * factor, self.transitions * factor, self.emission.scale(factor),
+                        self.log_likelihood * factor, self.weight_sum * factor)
+
+
+class InitialDistribution:
+    """pi: its statistics are the expected first states; ``fixed`` keeps it as it is."""
+
+    def __init__(self, fixed=False):
+        self.fixed = fixed
+
+    def maximize(self, start, startprob):
+        if self.fixed:
+            return startprob
+        return start / start.sum()  # (13.18)
+
+    def n_parameters(self, n_components) -> int:
+        return 0 if self.fixed else n_components - 1
+
+
+class TransitionMatrix:
+    """A: its statistics are the expected transition counts; ``fixed`` keeps it as it is."""
+
+    def __init__(self, fixed=False):
+        self.fixed = fixed
+
+    def maximize(self, transitions, transmat):
+        if self.fixed:
+            return transmat
+        total = transitions.sum(axis=1, keepdims=True)  # (K, 1)
+        # (13.19) A_jk = sum_t xi(j, k) / sum_l sum_t xi(j, l); a state never left keeps its row
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(total > 0, transitions / total, transmat)
+
+    def n_parameters(self, n_components) -> int:
+        return 0 if self.fixed else n_components * (n_components - 1)
+
+
+class HMM:
+    """Baum-Welch on the seam: E-step per batch of whole sequences, M-step per part."""
+
+    def __init__(self, initial: InitialDistribution, transition: TransitionMatrix, emission):
+        self.initial = initial
+        self.transition = transition
+        self.emission = emission
+
+    def log_prob_components(self, X, params: HMMParams) -> np.ndarray:
+        """ln p(x_t | z_t = k) for each frame (n, K)."""
+        return self.emission.log_density(X, params.emission)
+
+    def _posteriors(self, batch: SequenceBatch, params: HMMParams, sequence_weight=None):
+        log_emit = pad(self.log_prob_components(batch.X, params), batch.lengths)  # (B, T, K)
+        post = forward_backward(params.startprob, params.transmat, log_emit, batch.lengths, sequence_weight)
+        impossible = np.flatnonzero(~np.isfinite(post.log_likelihood))
+        if impossible.size:
+            raise ValueError(
+                f"sequence {impossible[0]} of the batch has probability 0 under the current parameters "
+                "(every path through it uses a forbidden start, transition or emission); expected "
+                "sequences the model can generate")
+        return post
+
+    def accumulate(self, batch: SequenceBatch, params: HMMParams, sequence_weight) -> HMMStats:
+        """E-step on whole sequences: forward-backward, then each part's statistics."""
+        post = self._posteriors(batch, params, sequence_weight)
+        gamma = unpad(post.gamma, batch.lengths)  # (n, K)
+        if sequence_weight is None:
+            frame_weight = None
+            start = post.gamma[:, 0].sum(axis=0)
+            log_likelihood = float(post.log_likelihood.sum())
+            weight_sum = float(batch.lengths.sum())
+        else:
+            frame_weight = np.repeat(sequence_weight, batch.lengths)  # (n,) w_b on each of its frames
+            start = sequence_weight @ post.gamma[:, 0]
+            log_likelihood = float(sequence_weight @ post.log_likelihood)
+            weight_sum = float(sequence_weight @ batch.lengths)
+        emission = self.emission.statistics(batch.X, gamma, frame_weight, params.emission)
+        return HMMStats(start, post.transitions, emission, log_likelihood, weight_sum)
+
+    def maximize(self, stats: HMMStats, params: HMMParams) -> HMMParams:
+        """M-step (13.18), (13.19) and the emission's own, from summed statistics."""
+        return HMMParams(self.initial.maximize(stats.start, params.startprob),
+                         self.transition.maximize(stats.transitions, params.transmat),
+                         self.emission.maximize(stats.emission, params.emission))
+
+    def objective(self, stats: HMMStats, params: HMMParams) -> float:
+        """ln p(X) (13.42) of the params the statistics were taken under, summed over sequences
+        with their weights; with an emission prior, plus its log density (MAP)."""
+        return stats.log_likelihood + self.emission.log_prior(params.emission)
+
+    def posteriors(self, batch: SequenceBatch, params: HMMParams):
+        """(ln p(X_b) (B,), gamma (n, K))."""
+        post = self._posteriors(batch, params)
+        return post.log_likelihood, unpad(post.gamma, batch.lengths)
+
+    def viterbi(self, batch: SequenceBatch, params: HMMParams):
+        """(ln p(X_b, Z_b*) (B,), the best path of every frame (n,))."""
+        log_emit = pad(self.log_prob_components(batch.X, params), batch.lengths)
+        log_prob, states = viterbi(params.startprob, params.transmat, log_emit, batch.lengths)
+        return log_prob, unpad(states, batch.lengths)
+
+    def n_parameters(self, n_components: int, n_features: int) -> int:
+        """Free parameters of the parts that are not fixed."""
+        return (self.initial.n_parameters(n_components) + self.transition.n_parameters(n_components)
+                + self.emission.n_parameters(n_components, n_features))

@@ -1,0 +1,124 @@
+"""Emission models of a hidden Markov model: what p(x_t | z_t = k) is, and its M-step.
+
+An emission is a mixture model's component part without the mixing weights: the HMM's E-step
+hands it the posterior state probabilities gamma_tk (PRML 13.33) in the place of a mixture's
+responsibilities, so its statistics are the mixture's statistics of gamma (13.20 for Gaussians,
+13.23 for categorical), and its M-step is the mixture's M-step. Each emission offers
+
+log_density(X, params) -> (n, K)     ln p(x_t | z_t = k)
+statistics(X, gamma, w, params)      additive statistics of the frames for given gamma (n, K)
+maximize(stats, params)              the new emission params (what is fixed kept)
+log_prior(params), n_parameters(K, D), draw(rng, params, states)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ..stats import GaussianStats, gaussian_statistics
+from .gaussian_em import GaussianEM, GaussianParams
+
+
+class GaussianEmission:
+    """N(x | mu_k, Sigma_k) per state: GaussianEM's kernels and M-step with unit mixing.
+
+    The params are ``GaussianParams`` whose weights are uniform, 1/K: then GaussianEM centres the
+    data at the mean of the means, and ln pi_k = -ln K is added back to give the pure density.
+    ``fixed_means`` / ``fixed_covariances`` keep those params at their current values; with
+    fixed means the covariance is the maximum-likelihood one about them (the statistics are
+    taken about the current means, so zeroing the first moment d_k gives exactly that).
+    """
+
+    def __init__(self, mixture: GaussianEM, fixed_means=False, fixed_covariances=False):
+        self.mixture = mixture
+        self.covariance = mixture.covariance
+        self.fixed_means = fixed_means
+        self.fixed_covariances = fixed_covariances
+
+    @staticmethod
+    def params(means, prec_chol) -> GaussianParams:
+        K = means.shape[0]
+        return GaussianParams(np.full(K, 1.0 / K), np.asarray(means, dtype=np.float64),
+                              np.asarray(prec_chol, dtype=np.float64))
+
+    def log_density(self, X, params: GaussianParams) -> np.ndarray:
+        # (2.43) per state: GaussianEM's ln pi_k + ln N with pi_k = 1/K, plus ln K
+        return self.mixture.log_prob_components(X, params) + np.log(params.weights.shape[0])
+
+    def statistics(self, X, gamma, frame_weight, params: GaussianParams) -> GaussianStats:
+        # (13.20), (13.21): the mixture moments of (9.24), (9.25) with r_nk = gamma_tk
+        return gaussian_statistics(self.covariance, X, gamma, frame_weight, params.means)
+
+    def maximize(self, stats: GaussianStats, params: GaussianParams) -> GaussianParams:
+        if self.fixed_means:
+            stats = replace(stats, first=np.zeros_like(stats.first))  # covariance about c_k = mu_k
+        new = self.mixture.maximize(stats, params)
+        means = params.means if self.fixed_means else new.means
+        prec_chol = params.prec_chol if self.fixed_covariances else new.prec_chol
+        return self.params(means, prec_chol)
+
+    def log_prior(self, params: GaussianParams) -> float:
+        return 0.0 if self.mixture.prior is None else self.mixture.log_prior(params)
+
+    def n_parameters(self, n_components, n_features) -> int:
+        means = 0 if self.fixed_means else n_components * n_features
+        covariances = 0 if self.fixed_covariances else self.covariance.n_parameters(n_components, n_features)
+        return means + covariances
+
+    def draw(self, rng, params: GaussianParams, states) -> np.ndarray:
+        X = np.empty((states.shape[0], params.means.shape[1]))
+        for k in np.unique(states):
+            rows = states == k
+            X[rows] = self.covariance.draw(rng, params.means[k], params.prec_chol, k, int(rows.sum()))
+        return X
+
+
+@dataclass(frozen=True, eq=False)
+class CategoricalStats:
+    counts: np.ndarray  # (K, M) sum_t w_t gamma_tk [x_t = m]
+
+    def __add__(self, other: CategoricalStats) -> CategoricalStats:
+        return CategoricalStats(self.counts + other.counts)
+
+    def scale(self, factor: float) -> CategoricalStats:
+        return CategoricalStats(self.counts * factor)
+
+
+class CategoricalEmission:
+    """A categorical distribution over M symbols per state: params ``emissionprob`` (K, M),
+    frames X (n, 1) of integer symbols in [0, M)."""
+
+    def __init__(self, n_symbols: int, fixed=False):
+        self.n_symbols = n_symbols
+        self.fixed = fixed
+
+    def log_density(self, X, emissionprob) -> np.ndarray:
+        with np.errstate(divide="ignore"):  # a symbol a state never emits: ln 0 = -inf
+            return np.log(emissionprob)[:, X[:, 0].astype(np.intp)].T  # (n, K) ln mu_k,x_t
+
+    def statistics(self, X, gamma, frame_weight, emissionprob) -> CategoricalStats:
+        wgamma = gamma if frame_weight is None else gamma * frame_weight[:, None]
+        onehot = np.zeros((X.shape[0], self.n_symbols))
+        onehot[np.arange(X.shape[0]), X[:, 0].astype(np.intp)] = 1.0
+        return CategoricalStats(wgamma.T @ onehot)  # (13.23) numerator, (K, M)
+
+    def maximize(self, stats: CategoricalStats, emissionprob) -> np.ndarray:
+        if self.fixed:
+            return emissionprob
+        total = stats.counts.sum(axis=1, keepdims=True)  # (K, 1)
+        # (13.23) mu_km = sum_t gamma_tk x_tm / sum_t gamma_tk; a state with no mass keeps its row
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(total > 0, stats.counts / total, emissionprob)
+
+    def log_prior(self, emissionprob) -> float:
+        return 0.0
+
+    def n_parameters(self, n_components, n_features) -> int:
+        return 0 if self.fixed else n_components * (self.n_symbols - 1)
+
+    def draw(self, rng, emissionprob, states) -> np.ndarray:
+        cumulative = np.cumsum(emissionprob[states], axis=1)  # (n, M)
+        u = rng.random(states.shape[0])[:, None]
+        return np.minimum((u > cumulative).sum(axis=1), self.n_symbols - 1)[:, None]

@@ -10,6 +10,7 @@ from .exceptions import CollapsedComponentError as CollapsedComponentError
 from .exceptions import CollapseWarning as CollapseWarning
 from .io import load as load
 from .priors import ConjugatePrior as ConjugatePrior
+from .selection import select_bernoulli as select_bernoulli
 from .selection import select_model as select_model
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "GaussianMixture",
     "GaussianMixtureIC",
     "load",
+    "select_bernoulli",
     "select_model",
 ]
 __version__ = "0.1.0"

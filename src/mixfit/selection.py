@@ -36,7 +36,7 @@ from . import hierarchical
 from ._progress import CellBar
 from ._validation import as_generator, check_option, check_sample_weight
 from .covariance import make_covariance
-from .estimators import BayesianGaussianMixture, GaussianMixture
+from .estimators import BayesianGaussianMixture, BernoulliMixture, GaussianMixture
 from .exceptions import ConvergenceWarning
 from .models import GaussianEM
 
@@ -246,7 +246,7 @@ def _fit_cell_starts(job: dict, X, sample_weight, n, criterion, convention, meth
         return replace(cell, reason="; ".join(reasons))
     start, best = max(fits, key=lambda sf: _objective(sf[1]))  # first of equals: hierarchical
     log_likelihood = float(best.score_samples(X) @ (np.ones(X.shape[0]) if sample_weight is None else sample_weight))
-    p = n_parameters(best.means_.shape[0], best.means_.shape[1], cell.covariance_type)  # fitted K ('drop')
+    p = best._n_parameters()  # the model's own count, at the fitted K (after a 'drop')
     values, n_active = {}, None
     if method == "em":
         entropy = classification_entropy(best.predict_proba(X), sample_weight)
@@ -254,7 +254,8 @@ def _fit_cell_starts(job: dict, X, sample_weight, n, criterion, convention, meth
     else:
         K = best.weights_.shape[0]
         values = {"elbo": float(best.lower_bound_) * n + math.lgamma(K + 1)}
-        n_active = int(np.count_nonzero(best.active_components_))
+        active = getattr(best, "active_components_", None)  # Gaussian VB reports it
+        n_active = None if active is None else int(np.count_nonzero(active))
     return replace(cell, criterion=values[criterion], log_likelihood=log_likelihood, n_parameters=int(p),
                    converged=bool(best.converged_), n_iter=int(best.n_iter_), start=start, n_active=n_active,
                    reason="; ".join(reasons) or None, values=values, estimator=best)
@@ -272,12 +273,70 @@ def _hierarchical_start(tree, X, sample_weight, K, covariance_type, reg_covar):
 # ---- the sweep ---------------------------------------------------------------------------------
 
 
+def select_bernoulli(X, n_components=range(1, 10), *, method="em", criterion=None, convention="sklearn",
+                     n_init=3, random_state=None, n_jobs=None, progress=False, sample_weight=None,
+                     **params) -> SelectionResult:
+    """``select_model`` for Bernoulli mixtures: one ``BernoulliMixture`` per K (no covariance axis;
+    the table's ``covariance_type`` column reads 'bernoulli'), ranked by BIC / AIC / ICL (EM) or
+    the ELBO (VB) with the same conventions. X is binary, dense or scipy sparse."""
+    check_option(method, "method", tuple(CRITERIA))
+    criterion = CRITERIA[method][0] if criterion is None else criterion
+    check_option(criterion, "criterion", CRITERIA[method])
+    check_option(convention, "convention", CONVENTIONS)
+    ks = _check_ks(n_components)
+    rng = as_generator(random_state)
+    try:
+        BernoulliMixture(method=method, **params)
+    except TypeError:
+        unknown = sorted(set(params) - set(BernoulliMixture().get_params()))
+        raise ValueError(f"unknown estimator parameter(s) {unknown} for BernoulliMixture") from None
+    n_rows = X.shape[0]
+    weights = check_sample_weight(sample_weight, n_rows, np.float64)
+    n = float(n_rows if weights is None else weights.sum(dtype=np.float64))
+    jobs = []
+    for K in ks:
+        seed = int(rng.integers(np.iinfo(np.int32).max))
+        estimator = BernoulliMixture(**{**params, "method": method, "n_components": K, "n_init": n_init,
+                                        "random_state": seed})
+        jobs.append({"n_components": K, "covariance_type": "bernoulli", "candidates": [("kmeans", estimator)]})
+    return _sweep(jobs, (X, weights, n, criterion, convention, method), n_jobs, progress, method, criterion,
+                  convention, n)
+
+
+def _check_ks(n_components) -> list[int]:
+    ks = [int(k) for k in ([n_components] if np.isscalar(n_components) else n_components)]
+    if not ks or any(k < 1 for k in ks) or len(set(ks)) != len(ks):
+        raise ValueError(f"n_components={n_components!r}; expected distinct integers >= 1")
+    return ks
+
+
+def _sweep(jobs, args, n_jobs, progress, method, criterion, convention, n) -> SelectionResult:
+    """Fit every cell (in joblib processes when ``n_jobs`` asks), in sweep order."""
+    bar = CellBar(progress, len(jobs), f"select ({method})")
+    try:
+        if n_jobs is None or n_jobs == 1:
+            cells = []
+            for job in jobs:
+                cells.append(_fit_cell(job, *args))
+                bar.update(f"K={job['n_components']} {job['covariance_type']}")
+        else:
+            from joblib import Parallel, delayed
+
+            cells = []
+            for cell in Parallel(n_jobs=n_jobs, return_as="generator")(delayed(_fit_cell)(job, *args) for job in jobs):
+                cells.append(cell)
+                bar.update(f"K={cell.n_components} {cell.covariance_type}")
+    finally:
+        bar.close()
+    return SelectionResult(tuple(cells), criterion, convention, method, n)
+
+
 def select_model(X, n_components=range(1, 10), covariance_types=COVARIANCE_TYPES, *, method="em",
                  criterion=None, convention="sklearn", hierarchical_start=True, n_init=3, init_params="kmeans",
                  random_state=None, n_jobs=None, progress=False, sample_weight=None,
                  max_rows=hierarchical.MAX_ROWS, **params) -> SelectionResult:
     """Fit a Gaussian mixture for every K in ``n_components`` and every covariance type, and rank
-    the fits by ``criterion``.
+    the fits by ``criterion`` (``select_bernoulli`` does the same for Bernoulli mixtures).
 
     Parameters
     ----------
@@ -315,9 +374,7 @@ def select_model(X, n_components=range(1, 10), covariance_types=COVARIANCE_TYPES
     criterion = CRITERIA[method][0] if criterion is None else criterion
     check_option(criterion, "criterion", CRITERIA[method])
     check_option(convention, "convention", CONVENTIONS)
-    ks = [int(k) for k in ([n_components] if np.isscalar(n_components) else n_components)]
-    if not ks or any(k < 1 for k in ks) or len(set(ks)) != len(ks):
-        raise ValueError(f"n_components={n_components!r}; expected distinct integers >= 1")
+    ks = _check_ks(n_components)
     types = [covariance_types] if isinstance(covariance_types, str) else list(covariance_types)
     if not types or len(set(types)) != len(types):
         raise ValueError(f"covariance_types={covariance_types!r}; expected distinct covariance types")
@@ -353,21 +410,5 @@ def select_model(X, n_components=range(1, 10), covariance_types=COVARIANCE_TYPES
                 candidates.append((init_params, cls(n_components=K, **common, n_init=n_init, init_params=init_params)))
             jobs.append({"n_components": K, "covariance_type": covariance_type, "candidates": candidates})
 
-    bar = CellBar(progress, len(jobs), f"select ({method})")
-    args = (X, weights, n, criterion, convention, method)
-    try:
-        if n_jobs is None or n_jobs == 1:
-            cells = []
-            for job in jobs:
-                cells.append(_fit_cell(job, *args))
-                bar.update(f"K={job['n_components']} {job['covariance_type']}")
-        else:
-            from joblib import Parallel, delayed
-
-            cells = []
-            for cell in Parallel(n_jobs=n_jobs, return_as="generator")(delayed(_fit_cell)(job, *args) for job in jobs):
-                cells.append(cell)
-                bar.update(f"K={cell.n_components} {cell.covariance_type}")
-    finally:
-        bar.close()
-    return SelectionResult(tuple(cells), criterion, convention, method, n)
+    return _sweep(jobs, (X, weights, n, criterion, convention, method), n_jobs, progress, method, criterion,
+                  convention, n)

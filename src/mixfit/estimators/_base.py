@@ -24,6 +24,7 @@ from .._validation import as_generator, check_sample_weight, validate_X
 from ..backends import as_source, default_chunk_size
 from ..exceptions import ConvergenceWarning
 from ..models import GaussianParams
+from ._fitted import set_loop_attributes
 
 _DTYPES = [np.float64, np.float32]
 
@@ -133,17 +134,8 @@ class _GaussianMixtureBase(DensityMixin, BaseEstimator):
         self.weights_ = params.weights
         self.means_ = params.means
         self.precisions_cholesky_ = params.prec_chol
-        self.converged_ = result.converged
-        self.n_iter_ = result.n_iter
-        self.lower_bound_ = result.lower_bound
-        self.lower_bounds_ = list(result.lower_bounds)
         self.collapse_events_ = [event.as_dict() for event in result.events]
-        self.n_features_in_ = record.n_features_in_
-        names = getattr(record, "feature_names_in_", None)
-        if names is not None:
-            self.feature_names_in_ = names
-        elif "feature_names_in_" in vars(self):
-            del self.feature_names_in_
+        set_loop_attributes(self, result, record)
 
     def _warn_if_not_converged(self, result):
         if not result.converged and self.max_iter > 0:

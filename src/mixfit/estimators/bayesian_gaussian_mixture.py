@@ -24,6 +24,7 @@ from ..models import GaussianEM, GaussianParams, GaussianVB
 from ..models.gaussian_vb import data_moments
 from ..weights import make_weight_prior
 from ._base import _GaussianMixtureBase
+from ._fitted import set_loop_attributes
 
 # A component whose expected weight E[pi_k] is at or below this is reported inactive in
 # ``active_components_``: it holds under 1% of the expected mass (the cut scikit-learn's
@@ -233,16 +234,7 @@ class BayesianGaussianMixture(_GaussianMixtureBase):
         self.degrees_of_freedom_prior_ = prior.dof
         self.covariance_prior_ = prior.scale if prior.scale.ndim else float(prior.scale)
         self.active_components_ = self.weights_ > ACTIVE_WEIGHT_THRESHOLD
-        self.converged_ = result.converged
-        self.n_iter_ = result.n_iter
-        self.lower_bound_ = result.lower_bound
-        self.lower_bounds_ = list(result.lower_bounds)
-        self.n_features_in_ = record.n_features_in_
-        names = getattr(record, "feature_names_in_", None)
-        if names is not None:
-            self.feature_names_in_ = names
-        elif "feature_names_in_" in vars(self):
-            del self.feature_names_in_
+        set_loop_attributes(self, result, record)
 
     # ---- densities -------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from ..init import INIT_METHODS, initial_stats
 from ..models import BernoulliEM, BernoulliParams, BernoulliVB, BernoulliVBParams
 from ..models.bernoulli import BetaPrior
 from ..weights import make_weight_prior
+from ._fitted import set_loop_attributes
 
 METHODS = ("em", "vb")
 # The Beta(alpha, beta) prior on every success probability when alpha / beta are None. EM: the
@@ -270,16 +271,7 @@ class BernoulliMixture(DensityMixin, BaseEstimator):
             self.means_ = params.means
         self.alpha_prior_ = model.prior.alpha
         self.beta_prior_ = model.prior.beta
-        self.converged_ = result.converged
-        self.n_iter_ = result.n_iter
-        self.lower_bound_ = result.lower_bound
-        self.lower_bounds_ = list(result.lower_bounds)
-        self.n_features_in_ = record.n_features_in_
-        names = getattr(record, "feature_names_in_", None)
-        if names is not None:
-            self.feature_names_in_ = names
-        elif "feature_names_in_" in vars(self):
-            del self.feature_names_in_
+        set_loop_attributes(self, result, record)
 
     # ---- the fitted model, rebuilt from the public attributes -------------------------------
 

@@ -282,3 +282,21 @@ def test_an_unknown_value_class_is_refused(model_file, tmp_path):
     tampered(model_file, path, smuggle_an_object)
     with pytest.raises(ModelFileError, match="unknown value class"):
         mixfit.load(path)
+
+
+def test_info_describes_a_bernoulli_mixture(tmp_path):
+    """`mixfit info` on a BernoulliMixture file: its weights and success probabilities, no covariances."""
+    import json
+    import subprocess
+
+    from mixfit import BernoulliMixture
+
+    X = (np.random.default_rng(0).random((200, 6)) < 0.5).astype(np.uint8)
+    model = BernoulliMixture(2, random_state=0).fit(X)
+    path = tmp_path / "b.mixfit"
+    model.save(path)
+    text = subprocess.run(["mixfit", "info", str(path)], capture_output=True, text=True, check=True).stdout
+    assert "P(x_i = 1)" in text and "component 1" in text
+    out = json.loads(subprocess.run(["mixfit", "info", str(path), "--json"], capture_output=True, text=True,
+                                    check=True).stdout)
+    np.testing.assert_allclose(out["means"], model.means_, rtol=1e-12)  # printed with full precision

@@ -1,26 +1,19 @@
 """The model file's schema: which arrays each estimator class stores (shapes, dtypes, how its
-private state is rebuilt), the checks a loaded file must pass, and how values are encoded as JSON
-nodes and ``.npy`` entries. The format itself is described in ``mixfit.io``.
+private state is rebuilt), the checks a loaded file must pass, and ``build``, which turns decoded
+values into a checked estimator. The format itself is described in ``mixfit.io``; values are
+encoded by ``_modelfile_codec``; the HMMs and ``GaussianMixtureIC`` are in ``_modelfile_classes``.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import math
 import re
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from io import BytesIO
 
 import numpy as np
 
 from .exceptions import ModelFileError
 
-MANIFEST = "model.json"
-# An .npy entry is its header (a few hundred bytes) and the data its header declares, no more.
-_NPY_HEADER_ALLOWANCE = 2**16
-_NUMERIC_KINDS = "biuf"
 FITTED_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*_")
 
 
@@ -36,25 +29,59 @@ class Declared:
     dtype: str = "model"
 
 
-def _check_precision_factor(estimator) -> None:
+def is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def public_fitted(estimator) -> dict:
+    """The public fitted attributes (named with a trailing ``_``) set on ``estimator``."""
+    return {k: v for k, v in vars(estimator).items() if k.endswith("_") and not k.startswith("_")}
+
+
+def _check_weights(estimator) -> None:
+    weights = estimator.weights_.astype(np.float64)
+    if np.any(weights < 0) or abs(weights.sum() - 1.0) > 1e-4:  # float32 sums to ~1e-7; far above
+        raise ModelFileError(f"weights_ {weights} are not a probability distribution")
+
+
+def check_precision_factor(estimator) -> None:
     with np.errstate(all="ignore"):
         log_det = estimator._covariance.log_det_half(estimator.precisions_cholesky_, estimator.n_features_in_)
     if not np.all(np.isfinite(log_det)):
         raise ModelFileError("precisions_cholesky_ is not a valid precision factor (non-positive diagonal)")
 
 
+def _check_gaussian(estimator) -> None:
+    _check_weights(estimator)
+    check_precision_factor(estimator)
+
+
+def _mixture_size(estimator, fitted: dict) -> tuple:
+    """K from ``weights_`` (at most n_components: a collapsed component may be dropped) and the
+    model dtype from ``means_``."""
+    weights, n_components = fitted["weights_"], estimator.get_params()["n_components"]
+    if not isinstance(weights, np.ndarray) or weights.ndim != 1 or not 1 <= weights.shape[0] <= n_components:
+        raise ModelFileError(f"weights_ must be an array of shape (K,) with 1 <= K <= n_components = {n_components}")
+    means = fitted["means_"]
+    if not isinstance(means, np.ndarray) or means.dtype not in (np.float32, np.float64):
+        raise ModelFileError("means_ must be a float32 or float64 array")
+    return weights.shape[0], means.dtype
+
+
 @dataclass(frozen=True)
 class EstimatorFile:
-    """What ``load`` needs to know about an estimator class."""
+    """What ``save`` and ``load`` need to know about an estimator class."""
 
     cls: type
-    declared: Callable  # (estimator, K, D) -> {name: Declared | tuple[Declared, ...]}
+    declared: Callable  # (estimator, K, D, fitted) -> {name: Declared | tuple[Declared, ...]}
     restore: Callable  # (estimator) -> None: rebuild the private state from the fitted attributes
     required: tuple = field(default=("weights_", "means_", "precisions_cholesky_", "n_features_in_"))
-    check: Callable = _check_precision_factor  # (estimator) -> None: checks beyond the weights
+    check: Callable = _check_gaussian  # (estimator) -> None: the loaded values agree with each other
+    size: Callable = _mixture_size  # (estimator, fitted) -> (K, model dtype), checked
+    stored: Callable = public_fitted  # (estimator) -> {name: value}: the fitted values saved
 
 
-def _gaussian_declared(estimator, K, D) -> dict:
+def gaussian_declared(estimator, K, D, fitted=None) -> dict:
     from .covariance import make_covariance
 
     covariance = make_covariance(estimator.covariance_type)
@@ -62,13 +89,13 @@ def _gaussian_declared(estimator, K, D) -> dict:
             "precisions_cholesky_": Declared(covariance.shape(K, D))}
 
 
-def _restore_gaussian(estimator) -> None:
+def restore_covariance(estimator) -> None:
     from .covariance import make_covariance
 
     estimator._covariance = make_covariance(estimator.covariance_type)
 
 
-def _bayesian_declared(estimator, K, D) -> dict:
+def _bayesian_declared(estimator, K, D, fitted) -> dict:
     from .conjugate import make_precision_prior
     from .covariance import make_covariance
     from .weights import make_weight_prior
@@ -84,7 +111,7 @@ def _bayesian_declared(estimator, K, D) -> dict:
     dof_shape = np.shape(covariance.log_det_half(np.ones(covariance.shape(K, D)), D))
     scale_shape = np.shape(make_precision_prior(covariance).default_scale(np.eye(D)))
     return {
-        **_gaussian_declared(estimator, K, D),
+        **gaussian_declared(estimator, K, D, fitted),
         "weight_concentration_": concentration,
         "mean_precision_": Declared((K,)),
         "degrees_of_freedom_": Declared(dof_shape),
@@ -121,7 +148,7 @@ def _restore_bayesian(estimator) -> None:
                                     estimator.precisions_cholesky_)
 
 
-def _bernoulli_declared(estimator, K, D) -> dict:
+def _bernoulli_declared(estimator, K, D, fitted) -> dict:
     from .weights import make_weight_prior
 
     declared = {"weights_": Declared((K,)), "means_": Declared((K, D))}
@@ -140,6 +167,7 @@ def _restore_bernoulli(estimator) -> None:
 
 
 def _check_bernoulli(estimator) -> None:
+    _check_weights(estimator)
     means = estimator.means_
     if np.any(means < 0) or np.any(means > 1):
         raise ModelFileError("means_ are success probabilities; some lie outside [0, 1]")
@@ -148,144 +176,41 @@ def _check_bernoulli(estimator) -> None:
         raise ModelFileError("beta_posterior_ holds Beta parameters; some are not positive")
 
 
-def value_classes() -> dict[str, type]:
-    """The hyper-parameter value objects a model file may hold (plain frozen dataclasses)."""
-    from .priors import ConjugatePrior
-
-    return {"ConjugatePrior": ConjugatePrior}
-
-
 def registry() -> dict[str, EstimatorFile]:
+    from ._modelfile_classes import more_classes
     from .estimators import BayesianGaussianMixture, BernoulliMixture, GaussianMixture
 
     return {
-        "GaussianMixture": EstimatorFile(GaussianMixture, _gaussian_declared, _restore_gaussian),
+        "GaussianMixture": EstimatorFile(GaussianMixture, gaussian_declared, restore_covariance),
         "BayesianGaussianMixture": EstimatorFile(BayesianGaussianMixture, _bayesian_declared, _restore_bayesian),
         "BernoulliMixture": EstimatorFile(
             BernoulliMixture, _bernoulli_declared, _restore_bernoulli,
             required=("weights_", "means_", "n_features_in_", "alpha_prior_", "beta_prior_"),
             check=_check_bernoulli),
+        **more_classes(),
     }
 
 
-# ---- values <-> JSON and .npy entries ----------------------------------------------------------
-
-
-class Writer:
-    """Encodes values as JSON nodes, collecting the arrays to write as entries."""
-
-    def __init__(self):
-        self.arrays: dict[str, np.ndarray] = {}
-
-    def encode(self, value, entry: str):
-        if value is None or isinstance(value, (bool, int, str)):
-            return value
-        if isinstance(value, float):
-            return value if math.isfinite(value) else {"$float": repr(value)}
-        if isinstance(value, np.ndarray):
-            if value.dtype == object and value.ndim == 1 and all(isinstance(v, str) for v in value):
-                return {"$strings": [str(v) for v in value]}
-            if value.dtype.kind not in _NUMERIC_KINDS:
-                raise TypeError(f"{entry}: arrays of dtype {value.dtype} cannot be stored in a model file")
-            name = f"arrays/{entry}.npy"
-            self.arrays[name] = value
-            return {"$array": name}
-        if isinstance(value, np.generic) and value.dtype.kind in _NUMERIC_KINDS:
-            item = value.item()
-            return {"$scalar": [value.dtype.name, item if math.isfinite(item) else repr(float(item))]}
-        if isinstance(value, tuple):
-            return {"$tuple": [self.encode(v, f"{entry}.{i}") for i, v in enumerate(value)]}
-        name = type(value).__name__
-        if value_classes().get(name) is type(value):
-            fields = {f.name: self.encode(getattr(value, f.name), f"{entry}.{f.name}")
-                      for f in dataclasses.fields(value)}
-            return {"$object": [name, fields]}
-        if isinstance(value, list):
-            return [self.encode(v, f"{entry}.{i}") for i, v in enumerate(value)]
-        if isinstance(value, dict) and all(isinstance(k, str) and not k.startswith("$") for k in value):
-            return {k: self.encode(v, f"{entry}.{k}") for k, v in value.items()}
-        raise TypeError(f"{entry}: a {type(value).__name__} cannot be stored in a model file")
-
-
-class Reader:
-    """Decodes JSON nodes, reading each named array entry once, with its header checked first."""
-
-    def __init__(self, archive: zipfile.ZipFile):
-        self.archive = archive
-        self.used: set[str] = {MANIFEST}
-
-    def decode(self, node, where: str):
-        if node is None or isinstance(node, (bool, int, float, str)):
-            return node
-        if isinstance(node, list):
-            return [self.decode(v, f"{where}[{i}]") for i, v in enumerate(node)]
-        if not isinstance(node, dict):
-            raise ModelFileError(f"{where}: unexpected JSON value {node!r}")
-        if len(node) == 1 and next(iter(node)).startswith("$"):
-            (tag, value), = node.items()
-            if tag == "$array" and isinstance(value, str):
-                return self.array(value)
-            if tag == "$scalar" and isinstance(value, list) and len(value) == 2:
-                dtype = _numeric_dtype(value[0], where)
-                return dtype.type(float(value[1]) if isinstance(value[1], str) else value[1])
-            if tag == "$float" and value in ("inf", "-inf", "nan"):
-                return float(value)
-            if tag == "$tuple" and isinstance(value, list):
-                return tuple(self.decode(v, f"{where}[{i}]") for i, v in enumerate(value))
-            if tag == "$strings" and isinstance(value, list) and all(isinstance(v, str) for v in value):
-                return np.array(value, dtype=object)
-            if tag == "$object" and isinstance(value, list) and len(value) == 2 and isinstance(value[1], dict):
-                cls = value_classes().get(value[0]) if isinstance(value[0], str) else None
-                if cls is None:
-                    raise ModelFileError(f"{where}: unknown value class {value[0]!r}")
-                fields = {k: self.decode(v, f"{where}.{k}") for k, v in value[1].items()}
-                try:
-                    return cls(**fields)
-                except TypeError as error:
-                    raise ModelFileError(f"{where}: {error}") from None
-            raise ModelFileError(f"{where}: unknown or malformed tagged value {tag!r}")
-        return {k: self.decode(v, f"{where}.{k}") for k, v in node.items()}
-
-    def array(self, name: str) -> np.ndarray:
-        if name in self.used:
-            raise ModelFileError(f"entry {name!r} is named twice in {MANIFEST}")
-        try:
-            info = self.archive.getinfo(name)
-        except KeyError:
-            raise ModelFileError(f"{MANIFEST} names the array {name!r}, which is not in the file") from None
-        self.used.add(name)
-        try:
-            with self.archive.open(info) as stream:
-                version = np.lib.format.read_magic(stream)
-                read_header = {(1, 0): np.lib.format.read_array_header_1_0,
-                               (2, 0): np.lib.format.read_array_header_2_0}.get(version)
-                if read_header is None:
-                    raise ModelFileError(f"{name}: unsupported .npy format version {version}")
-                shape, _, dtype = read_header(stream)
-            if dtype.hasobject or dtype.kind not in _NUMERIC_KINDS:
-                raise ModelFileError(f"{name}: dtype {dtype} is refused (model files hold numeric arrays only; "
-                                     "an object array would need pickle)")
-            if info.file_size > _NPY_HEADER_ALLOWANCE + int(np.prod(shape)) * dtype.itemsize:
-                raise ModelFileError(f"{name}: entry is larger than its header's shape {shape} needs")
-            return np.load(BytesIO(self.archive.read(info)), allow_pickle=False)
-        except ModelFileError:
-            raise
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
-            raise ModelFileError(f"{name}: unreadable array ({error})") from None
-
-
-def _numeric_dtype(name, where: str) -> np.dtype:
-    try:
-        dtype = np.dtype(name)
-    except TypeError:
-        raise ModelFileError(f"{where}: unknown dtype {name!r}") from None
-    if dtype.kind not in _NUMERIC_KINDS:
-        raise ModelFileError(f"{where}: dtype {name!r} is refused (numeric scalars only)")
-    return dtype
-
-
-
 # ---- checks of a loaded file -----------------------------------------------------------------
+
+
+def build(name: str, params: dict, fitted: dict):
+    """A ``name`` estimator (a registered class) with the decoded ``params`` and ``fitted``
+    attributes, checked against its class and each other, its private state rebuilt."""
+    spec = registry()[name]
+    unknown = sorted(set(params) - set(spec.cls().get_params(deep=False)))
+    if unknown:
+        raise ModelFileError(f"unknown hyper-parameters for {name}: {unknown}")
+    estimator = spec.cls(**params)
+    odd = [key for key in fitted if not FITTED_NAME.fullmatch(key) or hasattr(type(estimator), key)]
+    if odd:
+        raise ModelFileError(f"{odd} are not fitted attribute names of {name}")
+    check_fitted(estimator, spec, fitted)
+    for key, value in fitted.items():
+        setattr(estimator, key, value)
+    spec.restore(estimator)
+    spec.check(estimator)
+    return estimator
 
 
 def check_fitted(estimator, spec: EstimatorFile, fitted: dict) -> None:
@@ -293,17 +218,12 @@ def check_fitted(estimator, spec: EstimatorFile, fitted: dict) -> None:
     missing = [key for key in spec.required if key not in fitted]
     if missing:
         raise ModelFileError(f"the fitted attributes {missing} of {name} are missing")
-    D, weights = fitted["n_features_in_"], fitted["weights_"]
-    if not isinstance(D, int) or isinstance(D, bool) or D < 1:
+    D = fitted["n_features_in_"]
+    if not is_count(D):
         raise ModelFileError(f"n_features_in_ = {D!r}; expected an integer >= 1")
-    n_components = estimator.get_params()["n_components"]
-    if not isinstance(weights, np.ndarray) or weights.ndim != 1 or not 1 <= weights.shape[0] <= n_components:
-        raise ModelFileError(f"weights_ must be an array of shape (K,) with 1 <= K <= n_components = {n_components}")
-    means = fitted["means_"]
-    if not isinstance(means, np.ndarray) or means.dtype not in (np.float32, np.float64):
-        raise ModelFileError("means_ must be a float32 or float64 array")
+    K, model_dtype = spec.size(estimator, fitted)
     try:
-        declared = spec.declared(estimator, weights.shape[0], D)
+        declared = spec.declared(estimator, K, D, fitted)
     except ValueError as error:  # an unknown covariance_type or prior type among the params
         raise ModelFileError(f"inconsistent hyper-parameters: {error}") from None
     for key, expected in declared.items():
@@ -314,9 +234,9 @@ def check_fitted(estimator, spec: EstimatorFile, fitted: dict) -> None:
             if not isinstance(value, tuple) or len(value) != len(expected):
                 raise ModelFileError(f"{key} must be a tuple of {len(expected)} arrays")
             for i, (item, part) in enumerate(zip(value, expected)):
-                _check_array(f"{key}[{i}]", item, part, means.dtype)
+                _check_array(f"{key}[{i}]", item, part, model_dtype)
         else:
-            _check_array(key, value, expected, means.dtype)
+            _check_array(key, value, expected, model_dtype)
 
 
 def _check_array(key: str, value, expected: Declared, model_dtype: np.dtype) -> None:
@@ -331,9 +251,3 @@ def _check_array(key: str, value, expected: Declared, model_dtype: np.dtype) -> 
     if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
         raise ModelFileError(f"{key} contains NaN or infinity")
 
-
-def check_consistent(estimator) -> None:
-    weights = estimator.weights_.astype(np.float64)
-    if np.any(weights < 0) or abs(weights.sum() - 1.0) > 1e-4:  # float32 sums to ~1e-7; far above
-        raise ModelFileError(f"weights_ {weights} are not a probability distribution")
-    registry()[type(estimator).__name__].check(estimator)

@@ -52,13 +52,46 @@ def describe(model) -> dict:
         "converged": bool(model.converged_),
         "n_iter": int(model.n_iter_),
         "lower_bound": jsonable(model.lower_bound_),
-        "weights": jsonable(model.weights_),
-        "means": jsonable(model.means_),
-        "covariances": jsonable(model.covariances_),
+        **jsonable(fitted_arrays(model)),
     }
     if is_variational(model):
         out["active_components"] = jsonable(model.active_components_)
     return out
+
+
+def fitted_arrays(model) -> dict:
+    """The fitted parameters that describe a model, by the names ``--json`` prints."""
+    from .estimators import BernoulliMixture, CategoricalHMM, GaussianHMM, GaussianMixtureIC
+
+    if isinstance(model, CategoricalHMM):
+        return {"startprob": model.startprob_, "transmat": model.transmat_, "emissionprob": model.emissionprob_}
+    if isinstance(model, BernoulliMixture):
+        return {"weights": model.weights_, "means": model.means_}  # success probabilities
+    if isinstance(model, GaussianHMM):
+        return {"startprob": model.startprob_, "transmat": model.transmat_, "means": model.means_,
+                "covariances": model.covariances_}
+    arrays = {"weights": model.weights_, "means": model.means_, "covariances": model.covariances_}
+    if isinstance(model, GaussianMixtureIC):
+        return {"n_components": model.n_components_, "covariance_type": model.covariance_type_, **arrays}
+    return arrays
+
+
+def hmm_text(model) -> str:
+    """One small table per hidden state, the transition matrix and the fit summary."""
+    from .estimators import GaussianHMM
+    from .plot import full_covariances
+
+    per_state = {"start prob.": model.startprob_}
+    if isinstance(model, GaussianHMM):
+        per_state.update(mean=model.means_, covariance=full_covariances(model))
+    else:
+        per_state["emission prob."] = model.emissionprob_
+    lines = []
+    for k in range(model.startprob_.shape[0]):
+        lines += [f"state {k}", table([(name, fmt(values[k])) for name, values in per_state.items()])]
+    summary = [("transmat", fmt(model.transmat_)), ("lower bound", f"{model.lower_bound_:.6f}"),
+               ("iterations", f"{model.n_iter_}  (converged: {model.converged_})")]
+    return "\n".join([*lines, "", table(summary)])
 
 
 def components_text(model, order=None, truth=None, weight_label="weight") -> list[str]:
@@ -81,6 +114,22 @@ def components_text(model, order=None, truth=None, weight_label="weight") -> lis
 
 def model_text(model, X=None) -> str:
     """The components and the fit summary, as the demo and ``fit`` print them."""
+    from .estimators import BernoulliMixture, CategoricalHMM, GaussianHMM, GaussianMixtureIC
+
+    if isinstance(model, (GaussianHMM, CategoricalHMM)):
+        return hmm_text(model)
+    if isinstance(model, BernoulliMixture):
+        lines = []
+        for k in range(len(model.weights_)):
+            lines += [f"component {k}", table([("weight", f"{model.weights_[k]:.4f}"),
+                                                ("P(x_i = 1)", fmt(model.means_[k]))])]
+        summary = [("lower bound", f"{model.lower_bound_:.6f} per sample ({model.method})"),
+                   ("iterations", f"{model.n_iter_}  (converged: {model.converged_})")]
+        return "\n".join([*lines, "", table(summary)])
+    if isinstance(model, GaussianMixtureIC):
+        selected = (f"K = {model.n_components_}, covariance_type = {model.covariance_type_!r} "
+                    f"(by {model.criterion.upper()})")
+        return "\n".join([table([("selected", selected)]), "", model_text(model.best_estimator_, X)])
     variational = is_variational(model)
     shown = np.flatnonzero(model.active_components_) if variational else np.arange(len(model.weights_))
     order = shown[np.argsort(model.means_[shown, 0], kind="stable")]

@@ -18,17 +18,19 @@ repr); anything else is a one-key object: ``{"$array": entry}`` (a numeric or bo
 ``{"$scalar": [dtype, value]}`` (a NumPy scalar), ``{"$float": "inf"}`` (JSON has no inf/nan),
 ``{"$tuple": [...]}``, ``{"$strings": [...]}`` (a 1-D object array of str, scikit-learn's
 ``feature_names_in_``), ``{"$object": [name, {field: value}]}`` (a hyper-parameter value object
-such as ``ConjugatePrior``: only the frozen dataclasses listed in ``_modelfile_schema.value_classes``
+such as ``ConjugatePrior``: only the frozen dataclasses listed in ``_modelfile_codec.value_classes``
 are rebuilt, by their constructor). Derived attributes (``covariances_``, ``precisions_``) are properties of
 ``precisions_cholesky_`` and are not stored; private strategy objects are rebuilt from the
-hyper-parameters when the file is read.
+hyper-parameters when the file is read. ``GaussianMixtureIC`` stores its ``best_estimator_`` as a
+nested ``{"estimator", "params", "fitted"}`` object (a ``GaussianMixture``, checked as a file of its
+own) and its ``selection_`` as the table's rows (``_modelfile_classes``).
 
 Nothing is unpickled: ``.npy`` headers are read first and an object (or any non-numeric) dtype
 is refused before the data is touched, the data are read with ``allow_pickle=False``, and an entry
 the manifest does not name is refused. Loading checks every declared array's shape and dtype
 against the estimator class (shapes from the number of fitted components, ``n_features_in_`` and
-the covariance strategy), that the weights form a distribution and the precision factors have a
-finite log-determinant, and raises ``ModelFileError`` (a ``ValueError``) naming what is wrong for
+the covariance strategy), that the weights (an HMM's start and transition rows) form distributions
+and the precision factors have a finite log-determinant, and raises ``ModelFileError`` (a ``ValueError``) naming what is wrong for
 a file that is not a zip, is truncated or corrupt, is newer, names an unknown class, or does not
 agree with itself. A loaded model predicts bit-identically to the saved one.
 
@@ -57,15 +59,8 @@ from io import BytesIO
 
 import numpy as np
 
-from ._modelfile_schema import (
-    FITTED_NAME,
-    MANIFEST,
-    Reader,
-    Writer,
-    check_consistent,
-    check_fitted,
-    registry,
-)
+from ._modelfile_codec import MANIFEST, Reader, Writer
+from ._modelfile_schema import build, registry
 from .exceptions import ModelFileError
 
 FORMAT = "mixfit-model"
@@ -79,10 +74,6 @@ _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 
 # ---- save ---------------------------------------------------------------------------------
-
-
-def _fitted_attributes(estimator) -> dict:
-    return {k: v for k, v in vars(estimator).items() if k.endswith("_") and not k.startswith("_")}
 
 
 def save(estimator, path, *, metadata: dict | None = None) -> None:
@@ -110,7 +101,7 @@ def save(estimator, path, *, metadata: dict | None = None) -> None:
             warnings.warn(f"{key}={value!r} cannot be stored in a model file; it is saved as None",
                           UserWarning, stacklevel=2)
             params[key] = None
-    fitted = {key: writer.encode(value, f"fitted/{key}") for key, value in _fitted_attributes(estimator).items()}
+    fitted = {key: writer.encode(value, f"fitted/{key}") for key, value in spec.stored(estimator).items()}
     names = vars(estimator).get("feature_names_in_")
     manifest = {
         "format": FORMAT,
@@ -215,19 +206,7 @@ def _read(archive: zipfile.ZipFile) -> ModelFile:
     unnamed = sorted(set(archive.namelist()) - reader.used)
     if unnamed:
         raise ModelFileError(f"entries not named by {MANIFEST} are refused: {unnamed}")
-    known = spec.cls().get_params(deep=False)
-    unknown = sorted(set(params) - set(known))
-    if unknown:
-        raise ModelFileError(f"unknown hyper-parameters for {manifest['estimator']}: {unknown}")
-    estimator = spec.cls(**params)
-    odd = [key for key in fitted if not FITTED_NAME.fullmatch(key) or hasattr(type(estimator), key)]
-    if odd:
-        raise ModelFileError(f"{odd} are not fitted attribute names of {manifest['estimator']}")
-    check_fitted(estimator, spec, fitted)
-    for key, value in fitted.items():
-        setattr(estimator, key, value)
-    spec.restore(estimator)
-    check_consistent(estimator)
+    estimator = build(manifest["estimator"], params, fitted)
     metadata = manifest.get("metadata") if isinstance(manifest.get("metadata"), dict) else {}
     names = manifest.get("feature_names")
     return ModelFile(estimator, original_version, str(manifest.get("mixfit_version", "?")), metadata,

@@ -230,3 +230,9 @@ class _HMMBase(BaseEstimator):
     def aic(self, X, lengths=None):
         """-2 ln p(X) + 2 p (lower is better)."""
         return -2 * self.score(X, lengths) + 2 * self._n_parameters()
+
+    def save(self, path, *, metadata=None) -> None:
+        """Write this fitted model to ``path``; read it back with ``mixfit.load``."""
+        from ..io import save
+
+        save(self, path, metadata=metadata)

@@ -9,6 +9,9 @@ from sklearn.utils.validation import check_is_fitted
 from .._validation import validate_X
 from ._base import _DTYPES
 
+# The fitted attributes that are those of best_estimator_ (the same objects).
+BEST_ATTRIBUTES = ("weights_", "means_", "precisions_cholesky_", "converged_", "n_iter_", "lower_bound_")
+
 
 class GaussianMixtureIC(DensityMixin, BaseEstimator):
     """Gaussian mixture by EM with the number of components and the covariance type selected by
@@ -78,7 +81,7 @@ class GaussianMixtureIC(DensityMixin, BaseEstimator):
         self.best_estimator_ = model
         self.n_components_ = best.n_components
         self.covariance_type_ = best.covariance_type
-        for name in ("weights_", "means_", "precisions_cholesky_", "converged_", "n_iter_", "lower_bound_"):
+        for name in BEST_ATTRIBUTES:
             setattr(self, name, getattr(model, name))
         return self
 
@@ -126,3 +129,9 @@ class GaussianMixtureIC(DensityMixin, BaseEstimator):
     def sample(self, n_samples=1, random_state=None):
         check_is_fitted(self, "best_estimator_")
         return self.best_estimator_.sample(n_samples, random_state=random_state)
+
+    def save(self, path, *, metadata=None) -> None:
+        """Write this fitted model to ``path``; read it back with ``mixfit.load``."""
+        from ..io import save
+
+        save(self, path, metadata=metadata)

@@ -4,6 +4,7 @@ Usage::
 
     python benchmarks/bench_hmm.py                         # 1e6 frames, K=10, D=8 (minutes)
     python benchmarks/bench_hmm.py --frames 100000 --long-frames 20000   # quick
+    python benchmarks/bench_hmm.py --cases long --long-frames 100000 --cov diag   # one sequence
 
 Cases: many sequences (``--n-seq`` of equal length, default 1000 x 1000 frames) and one long
 sequence (``--long-frames``). Both libraries start from the same parameters (uniform start and
@@ -68,12 +69,16 @@ def main(argv=None):
     parser.add_argument("--features", type=int, default=8)
     parser.add_argument("--iters", type=int, default=3)
     parser.add_argument("--cov", nargs="+", default=["full", "diag"])
+    parser.add_argument("--cases", nargs="+", choices=["many", "long"], default=["many", "long"])
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
-    n = int(args.frames)
+    n = max(int(args.frames), int(args.long_frames))
     X = rng.normal(size=(n, args.features)) + rng.integers(0, 4, size=(n, 1))
-    cases = [(f"{args.n_seq} x {n // args.n_seq}", X[: n - n % args.n_seq], np.full(args.n_seq, n // args.n_seq)),
-             (f"1 x {int(args.long_frames)}", X[: int(args.long_frames)], None)]
+    many = int(args.frames)
+    cases = {"many": (f"{args.n_seq} x {many // args.n_seq}", X[: many - many % args.n_seq],
+                      np.full(args.n_seq, many // args.n_seq)),
+             "long": (f"1 x {int(args.long_frames)}", X[: int(args.long_frames)], None)}
+    cases = [cases[name] for name in args.cases]
     print(f"K={args.states} D={args.features}; load average {os.getloadavg()}")
     print(f"{'case':>14} {'cov':>5} {'mixfit s/it':>12} {'hmmlearn s/it':>14} {'ratio':>6}")
     for label, data, lengths in cases:

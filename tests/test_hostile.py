@@ -271,3 +271,25 @@ def test_float32_prior_keeps_n_le_D_positive_definite_without_reg_covar(covarian
         gm = GaussianMixture(2, covariance_type=covariance_type, prior="default", reg_covar=0.0,
                              random_state=seed).fit(X)
         assert_finite_fit(gm, X)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_collapse_message_starts_with_scikit_learns_sentence(covariance_type):
+    """scikit-learn's own regularisation scenario (two points, ten components, reg_covar=0): the
+    error keeps scikit-learn's sentence word for word, so code that matches on it keeps working, and
+    reg_covar=1e-6 then fits."""
+    import re
+    import warnings
+
+    X = np.vstack((np.ones((5, 5)), np.zeros((5, 5))))
+    sentence = re.escape(
+        "Fitting the mixture model failed because some components have ill-defined empirical covariance "
+        "(for instance caused by singleton or collapsed samples). Try to decrease the number of components, "
+        "increase reg_covar, or scale the input data.")
+    model = GaussianMixture(n_components=10, reg_covar=0, covariance_type=covariance_type, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(ValueError, match=sentence):
+            model.fit(X)
+        model.set_params(reg_covar=1e-6).fit(X)
+    assert np.all(np.isfinite(model.score_samples(X)))

@@ -7,7 +7,7 @@ whitened residual is y = (x - mu) P and log det(precision)^(1/2) = sum(log diag 
 
 import numpy as np
 
-from .exceptions import CollapsedComponentError
+from .exceptions import SKLEARN_COLLAPSE_MESSAGE, CollapsedComponentError
 
 
 def logsumexp_rows(a: np.ndarray) -> np.ndarray:
@@ -40,15 +40,16 @@ def precision_chol_from_covariance(cov: np.ndarray, names: str = "component") ->
         lower = np.linalg.cholesky(stack)  # (K, D, D), cov_k = L_k L_k^T
     except np.linalg.LinAlgError:
         bad = _first_not_positive_definite(stack)
+        which = f"covariance of {names} {bad}" if cov.ndim == 3 else "shared covariance"
         raise CollapsedComponentError(
-            f"the covariance of {names} {bad} is not positive definite (it has collapsed onto a "
-            "point or a subspace); increase reg_covar or start from other initial parameters",
+            f"{SKLEARN_COLLAPSE_MESSAGE} (The {which} is not positive definite: it has collapsed "
+            "onto a point or a subspace.)",
             component=bad if cov.ndim == 3 else None,
         ) from None
     if not np.all(np.isfinite(lower)):
         bad = int(np.argmax(~np.isfinite(lower).all(axis=(1, 2))))
         raise CollapsedComponentError(
-            f"the covariance of {names} {bad} is not finite", component=bad
+            f"{SKLEARN_COLLAPSE_MESSAGE} (The covariance of {names} {bad} is not finite.)", component=bad
         )
     # cov^{-1} = L^{-T} L^{-1}, so P = L^{-T}: one solve against the factor, never an inverse
     # of cov. (numpy's batched solve: scipy's per-matrix triangular solves cost a BLAS thread

@@ -76,8 +76,8 @@ def _explain(model, source, stats, params, error: CollapsedComponentError, itera
         count, capped = _distinct_rows(model, source, stats, params, k)
         rows = f"{'more than ' if capped else ''}{count} distinct row{'s' if count != 1 else ''}"
         what = f"component {k} (mass {stats.mass[k]:.4g}, holding {rows})"
-    return (f"{what} collapsed {when}: {error}. Fixes: increase reg_covar; use the conjugate prior "
-            "(prior='default'), which keeps every covariance positive definite; or choose "
+    return (f"{error} Here {what} collapsed {when}. Fixes: increase reg_covar; use the conjugate "
+            "prior (prior='default'), which keeps every covariance positive definite; or choose "
             "on_collapse='reseed' or 'drop'.")
 
 

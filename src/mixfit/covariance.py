@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._linalg import covariance_from_precision_chol, precision_chol_from_covariance
-from .exceptions import CollapsedComponentError
+from .exceptions import SKLEARN_COLLAPSE_MESSAGE, CollapsedComponentError
 from .stats import GaussianStats
 
 
@@ -291,8 +291,8 @@ class DiagCovariance:
         bad = np.flatnonzero(~(cov > 0).all(axis=-1)) if cov.ndim == 2 else np.flatnonzero(~(cov > 0))
         if bad.size:
             raise CollapsedComponentError(
-                f"the variance of component {bad[0]} is not positive (it has collapsed onto a point); "
-                "increase reg_covar or start from other initial parameters",
+                f"{SKLEARN_COLLAPSE_MESSAGE} (The variance of component {bad[0]} is not positive: it "
+                "has collapsed onto a point.)",
                 component=int(bad[0]),
             )
         return 1.0 / np.sqrt(cov)

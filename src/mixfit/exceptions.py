@@ -9,6 +9,15 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 __all__ = ["CollapseWarning", "CollapsedComponentError", "ConvergenceWarning", "ModelFileError", "NotFittedError"]
 
 
+# scikit-learn's sentence for this failure, kept word for word at the start of every message so
+# that code written against sklearn.mixture (which may match on it) keeps working.
+SKLEARN_COLLAPSE_MESSAGE = (
+    "Fitting the mixture model failed because some components have ill-defined empirical covariance "
+    "(for instance caused by singleton or collapsed samples). Try to decrease the number of "
+    "components, increase reg_covar, or scale the input data."
+)
+
+
 class CollapsedComponentError(ValueError):
     """A component's covariance is no longer positive definite.
 

@@ -10,7 +10,7 @@ import numbers
 import re
 
 import numpy as np
-from sklearn.utils import check_scalar
+from sklearn.utils import check_random_state, check_scalar
 from sklearn.utils.validation import validate_data
 
 # name -> (type, min, max, include_boundaries)
@@ -92,11 +92,15 @@ def check_weights_init(weights, n_components: int) -> np.ndarray | None:
         return None
     weights = np.asarray(weights, dtype=np.float64)
     if weights.shape != (n_components,):
-        raise ValueError(f"weights_init has shape {weights.shape}; expected (n_components,) = ({n_components},)")
+        # scikit-learn's wording after the argument's name, for code that matches on it
+        raise ValueError(f"weights_init: The parameter 'weights' should have the shape of ({n_components},), "
+                         f"but got {weights.shape}; expected (n_components,)")
     if not np.all(np.isfinite(weights)) or np.any(weights < 0) or np.any(weights > 1):
-        raise ValueError(f"weights_init must lie in [0, 1]; got min {weights.min()}, max {weights.max()}")
+        raise ValueError(f"weights_init: The parameter 'weights' should be in the range [0, 1], but got min "
+                         f"value {weights.min():.5f}, max value {weights.max():.5f}")
     if not np.isclose(weights.sum(), 1.0, rtol=0, atol=1e-6):
-        raise ValueError(f"weights_init must sum to 1; it sums to {weights.sum():.8f}")
+        raise ValueError(f"weights_init: The parameter 'weights' should be normalized, but got sum(weights) = "
+                         f"{weights.sum():.5f}; expected weights summing to 1")
     return weights
 
 
@@ -106,12 +110,20 @@ def check_means_init(means, n_components: int, n_features: int) -> np.ndarray | 
     means = np.asarray(means, dtype=np.float64)
     if means.shape != (n_components, n_features):
         raise ValueError(
-            f"means_init has shape {means.shape}; expected (n_components, n_features) = "
-            f"({n_components}, {n_features})"
+            f"means_init: The parameter 'means' should have the shape of ({n_components}, {n_features}), but "
+            f"got {means.shape}; expected (n_components, n_features)"
         )
     if not np.all(np.isfinite(means)):
         raise ValueError("means_init contains NaN or infinity")
     return means
+
+
+def kmeans_state(random_state):
+    """The legacy RandomState scikit-learn's mixtures give KMeans for this ``random_state`` (None
+    when it is a Generator, which scikit-learn does not take)."""
+    if random_state is None or isinstance(random_state, (numbers.Integral, np.random.RandomState)):
+        return check_random_state(random_state)
+    return None  # a Generator (scikit-learn takes none) or a bad value, which as_generator reports
 
 
 def as_generator(random_state) -> np.random.Generator:

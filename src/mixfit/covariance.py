@@ -50,25 +50,28 @@ def _reference_moments(X, wresp, shift):
 def _check_positive(values, name, expected_shape):
     values = np.asarray(values, dtype=np.float64)
     if values.shape != expected_shape:
-        raise ValueError(f"precisions_init has shape {values.shape}; expected {expected_shape} for {name} covariance")
+        raise ValueError(f"precisions_init: The parameter '{name} precision' should have the shape of "
+                         f"{expected_shape}, but got {values.shape}")
     if not np.all(np.isfinite(values)) or np.any(values <= 0):
-        raise ValueError(f"precisions_init must be finite and positive for {name} covariance")
+        raise ValueError(f"precisions_init: '{name} precision' should be positive (and finite)")
     return values
 
 
-def _upper_factor_of(matrices: np.ndarray, label: str) -> np.ndarray:
+def _upper_factor_of(matrices: np.ndarray, label: str, name: str) -> np.ndarray:
     """Upper P with P P^T = A, for symmetric positive definite A (one or a stack).
 
     With J the order-reversing permutation, J A J = L L^T gives A = (J L J)(J L J)^T and J L J is
     upper triangular: a Cholesky factorisation, no inverse.
     """
     if not np.allclose(matrices, np.swapaxes(matrices, -1, -2), rtol=1e-10, atol=1e-12):
-        raise ValueError(f"precisions_init must be symmetric; {label} is not")
+        raise ValueError(f"precisions_init: '{name} precision' should be symmetric, positive-definite; "
+                         f"{label} is not symmetric")
     flipped = matrices[..., ::-1, ::-1]
     try:
         lower = np.linalg.cholesky(flipped)
     except np.linalg.LinAlgError:
-        raise ValueError(f"precisions_init must be positive definite; {label} is not") from None
+        raise ValueError(f"precisions_init: '{name} precision' should be symmetric, positive-definite; "
+                         f"{label} is not positive definite") from None
     return np.ascontiguousarray(lower[..., ::-1, ::-1])
 
 
@@ -174,12 +177,13 @@ class FullCovariance:
         precisions = np.asarray(precisions, dtype=np.float64)
         expected = self.shape(n_components, n_features)
         if precisions.shape != expected:
-            raise ValueError(f"precisions_init has shape {precisions.shape}; expected {expected} for full covariance")
+            raise ValueError(f"precisions_init: The parameter 'full precision' should have the shape of "
+                             f"{expected}, but got {precisions.shape}")
         if not np.all(np.isfinite(precisions)):
-            raise ValueError("precisions_init must be finite")
+            raise ValueError("precisions_init: 'full precision' should be finite")
         for k in range(n_components):
-            _upper_factor_of(precisions[k], f"component {k}")
-        return _upper_factor_of(precisions, "a component")
+            _upper_factor_of(precisions[k], f"component {k}", self.name)
+        return _upper_factor_of(precisions, "a component", self.name)
 
 
 class TiedCovariance:
@@ -241,10 +245,11 @@ class TiedCovariance:
         precisions = np.asarray(precisions, dtype=np.float64)
         expected = self.shape(n_components, n_features)
         if precisions.shape != expected:
-            raise ValueError(f"precisions_init has shape {precisions.shape}; expected {expected} for tied covariance")
+            raise ValueError(f"precisions_init: The parameter 'tied precision' should have the shape of "
+                             f"{expected}, but got {precisions.shape}")
         if not np.all(np.isfinite(precisions)):
-            raise ValueError("precisions_init must be finite")
-        return _upper_factor_of(precisions, "the tied precision")
+            raise ValueError("precisions_init: 'tied precision' should be finite")
+        return _upper_factor_of(precisions, "the tied precision", self.name)
 
 
 class DiagCovariance:

@@ -61,14 +61,16 @@ class PlainStep:
 
 
 def run(model, source, params, options: FitOptions, report: Callable[[str], None] = print,
-        policy=None) -> FitResult:
+        policy=None, initial_bound: float = -np.inf) -> FitResult:
     """Iterate E (map-reduce) and M steps from ``params`` until the per-sample objective moves
     by less than ``tol`` or ``max_iter`` passes are done. ``policy.step`` performs the M-step
     and may repair a collapsed component (see collapse.py); after a repair the objective of the
-    next pass is not comparable with the last, so convergence is not tested across it."""
+    next pass is not comparable with the last, so convergence is not tested across it.
+    ``initial_bound``: the objective a warm start continues from (scikit-learn's convention), so
+    that a warm-started fit of one iteration can detect convergence."""
     policy = PlainStep() if policy is None else policy
     lower_bounds = []
-    previous = -np.inf
+    previous = initial_bound
     converged = False
     n_iter = 0
     started = time.perf_counter()
@@ -103,7 +105,7 @@ def run(model, source, params, options: FitOptions, report: Callable[[str], None
 
 def fit(model, source, start: Callable[[np.random.Generator], object], options: FitOptions,
         rng: np.random.Generator, report: Callable[[str], None] = print,
-        make_policy: Callable[[], object] | None = None) -> FitResult:
+        make_policy: Callable[[], object] | None = None, initial_bound: float = -np.inf) -> FitResult:
     """Best of ``n_init`` runs by final lower bound; run i starts from ``start(child_i)``, the
     children being independent streams spawned from ``rng``. With ``make_policy``, each run gets
     a fresh M-step policy, which ``start(child_i, policy)`` may use for the first M-step too."""
@@ -116,7 +118,7 @@ def fit(model, source, start: Callable[[np.random.Generator], object], options: 
         else:
             policy = make_policy()
             params = start(child, policy)
-        result = run(model, source, params, options, report, policy)
+        result = run(model, source, params, options, report, policy, initial_bound)
         if best is None or result.lower_bound > best.lower_bound:
             best = result
     return best

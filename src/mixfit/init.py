@@ -39,10 +39,11 @@ def _seed(rng: np.random.Generator) -> int:
     return int(rng.integers(np.iinfo(np.int32).max))
 
 
-def kmeans_centres(source, n_components, rng):
+def kmeans_centres(source, n_components, rng, kmeans_state=None):
     if not source.in_memory:  # memmap, out-of-core or dask: never loaded (init_chunked.py)
         return init_chunked.kmeans_centres(source, n_components, rng)
-    km = KMeans(n_clusters=n_components, n_init=1, random_state=_seed(rng))
+    random_state = _seed(rng) if kmeans_state is None else kmeans_state
+    km = KMeans(n_clusters=n_components, n_init=1, random_state=random_state)
     return km.fit(source.X, sample_weight=source.sample_weight).cluster_centers_
 
 
@@ -118,9 +119,15 @@ def random_stats(model, source, n_components, rng):
     return source.map_reduce(accumulate, offsets=True)
 
 
-def initial_stats(model, source, n_components, method, rng, means_init=None):
+def initial_stats(model, source, n_components, method, rng, means_init=None, kmeans_state=None):
     """Statistics of a first partition of the data: by nearest given mean when ``means_init``
-    is given, else by the centres (or random responsibilities) of ``method``."""
+    is given, else by the centres (or random responsibilities) of ``method``.
+
+    ``kmeans_state``: a legacy ``RandomState`` shared by the restarts of one fit, which 'kmeans'
+    hands to scikit-learn's KMeans exactly as ``sklearn.mixture`` does, so that the same integer
+    ``random_state`` gives the same k-means start (and so the same fit) as scikit-learn."""
+    if method == "kmeans" and means_init is None:
+        return hard_assignment_stats(model, source, kmeans_centres(source, n_components, rng, kmeans_state))
     if means_init is not None:
         return hard_assignment_stats(model, source, means_init)
     if method == "random":

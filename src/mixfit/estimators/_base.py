@@ -140,9 +140,9 @@ class _GaussianMixtureBase(DensityMixin, BaseEstimator):
     def _warn_if_not_converged(self, result):
         if not result.converged and self.max_iter > 0:
             warnings.warn(
-                f"Best performing initialization did not converge in max_iter={self.max_iter} "
-                f"iterations (tol={self.tol}). Try different init parameters, or increase "
-                "max_iter or tol, or check for degenerate data.",
+                "Best performing initialization did not converge. Try different init parameters, "
+                "or increase max_iter, tol, or check for degenerate data. "
+                f"(max_iter={self.max_iter}, tol={self.tol} per sample)",
                 ConvergenceWarning,
                 stacklevel=3,
             )
@@ -228,7 +228,7 @@ class _GaussianMixtureBase(DensityMixin, BaseEstimator):
         (None falls back to the estimator's ``random_state``)."""
         check_is_fitted(self, "precisions_cholesky_")
         if not isinstance(n_samples, (int, np.integer)) or isinstance(n_samples, bool) or n_samples < 1:
-            raise ValueError(f"n_samples={n_samples!r}; expected an integer >= 1")
+            raise ValueError(f"Invalid value for 'n_samples': {n_samples!r}; expected an integer >= 1")
         rng = as_generator(self.random_state if random_state is None else random_state)
         weights = self.weights_.astype(np.float64)
         counts = rng.multinomial(n_samples, weights / weights.sum())

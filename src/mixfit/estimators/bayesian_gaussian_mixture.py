@@ -16,6 +16,7 @@ from .._validation import (
     as_generator,
     check_hyperparameters,
     check_option,
+    kmeans_state,
 )
 from ..conjugate import NormalPrecisionPrior, make_precision_prior
 from ..covariance import make_covariance
@@ -36,8 +37,11 @@ def _check_positive_prior(value, name: str, low: float, expected: str) -> float 
     """None, or a finite real number > ``low``; the error names the argument and the value."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value <= low:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
         raise ValueError(f"{name}={value!r}; expected None or {expected}")
+    if value <= low:  # scikit-learn's sentence first, for code that matches on it
+        raise ValueError(f"The parameter '{name}' should be greater than {low:g}, but got {value:.3f}. "
+                         f"({name}={value!r}; expected None or {expected})")
     return float(value)
 
 
@@ -200,6 +204,7 @@ class BayesianGaussianMixture(_GaussianMixtureBase):
         model = self._build_model(X, source)
         K = self.n_components
         options = engine.FitOptions(self.tol, self.max_iter, self.n_init, self.verbose, self.verbose_interval)
+        legacy = kmeans_state(self.random_state)  # shared by the restarts, as scikit-learn
         if self._is_warm():
             previous = self._posterior.astype(X.dtype)
             options = engine.FitOptions(self.tol, self.max_iter, 1, self.verbose, self.verbose_interval)
@@ -209,9 +214,11 @@ class BayesianGaussianMixture(_GaussianMixtureBase):
         else:
             def start(rng):
                 # The initial partition's statistics through the VB M-step give the first q(theta).
-                return model.maximize(initial_stats(model, source, K, self.init_params, rng), None)
+                return model.maximize(initial_stats(model, source, K, self.init_params, rng,
+                                                    kmeans_state=legacy), None)
 
-        result = engine.fit(model, source, start, options, as_generator(self.random_state))
+        result = engine.fit(model, source, start, options, as_generator(self.random_state),
+                            initial_bound=self.lower_bound_ if self._is_warm() else -np.inf)
         self._warn_if_not_converged(result)
         self._set_fitted(result, record, model)
         return self

@@ -5,6 +5,8 @@ from __future__ import annotations
 import warnings
 from typing import ClassVar
 
+import numpy as np
+
 from .. import engine
 from .._validation import (
     LOOP_HYPERPARAMETERS,
@@ -14,6 +16,7 @@ from .._validation import (
     check_means_init,
     check_option,
     check_weights_init,
+    kmeans_state,
 )
 from ..collapse import ON_COLLAPSE, make_policy
 from ..conjugate import make_precision_prior
@@ -127,6 +130,7 @@ class GaussianMixture(_GaussianMixtureBase):
                                   X.dtype)
         model = GaussianEM(covariance, self.reg_covar, X.dtype, prior, precision)
         options = engine.FitOptions(self.tol, self.max_iter, self.n_init, self.verbose, self.verbose_interval)
+        legacy = kmeans_state(self.random_state)  # shared by the restarts, as scikit-learn
         if self._is_warm():
             previous = self._params().astype(X.dtype)
             options = engine.FitOptions(self.tol, self.max_iter, 1, self.verbose, self.verbose_interval)
@@ -138,7 +142,7 @@ class GaussianMixture(_GaussianMixtureBase):
                 given = (weights_init, means_init, prec_chol_init)
                 if all(a is not None for a in given):
                     return GaussianParams(*given).astype(X.dtype)
-                stats = initial_stats(model, source, K, self.init_params, rng, means_init)
+                stats = initial_stats(model, source, K, self.init_params, rng, means_init, legacy)
                 params = policy.step(model, source, stats, None, 0)
                 if params.weights.shape[0] != K and any(a is not None for a in given):
                     raise CollapsedComponentError(
@@ -152,7 +156,8 @@ class GaussianMixture(_GaussianMixtureBase):
                 ).astype(X.dtype)
 
         result = engine.fit(model, source, start, options, as_generator(self.random_state),
-                            make_policy=lambda: make_policy(self.on_collapse))
+                            make_policy=lambda: make_policy(self.on_collapse),
+                            initial_bound=self.lower_bound_ if self._is_warm() else -np.inf)
         self._warn_if_not_converged(result)
         for event in result.events:
             done = {"drop": "dropped", "reseed": "reseeded"}[event.action]

@@ -81,6 +81,36 @@ def test_a_loaded_categorical_hmm_decodes_bit_identically(symbols, tmp_path):
     assert_hmm_identical(loaded, model, symbols, [150, 150])
 
 
+@pytest.fixture(scope="module")
+def binary():
+    rng = np.random.default_rng(1)
+    return (rng.random((240, 5)) < [0.1, 0.5, 0.9, 0.3, 0.0]).astype(np.int8)  # the last column never on
+
+
+@pytest.mark.parametrize(("alpha", "beta"), [(None, None), (1.0, 1.0)], ids=["default-prior", "maximum-likelihood"])
+def test_a_loaded_bernoulli_hmm_decodes_bit_identically(binary, tmp_path, alpha, beta):
+    model = mixfit.BernoulliHMM(2, alpha=alpha, beta=beta, random_state=0).fit(binary, [140, 100])
+    model.save(tmp_path / "m.mixfit")
+    loaded = mixfit.load(tmp_path / "m.mixfit")
+    assert (loaded.alpha_prior_, loaded.beta_prior_) == (model.alpha_prior_, model.beta_prior_)
+    assert_hmm_identical(loaded, model, binary, [140, 100])
+    np.testing.assert_array_equal(loaded.sample(20, random_state=1)[0], model.sample(20, random_state=1)[0])
+
+
+def test_a_bernoulli_hmm_with_probabilities_outside_the_unit_interval_is_refused(binary, tmp_path):
+    source, path = tmp_path / "m.mixfit", tmp_path / "bad.mixfit"
+    mixfit.BernoulliHMM(2, random_state=0).fit(binary).save(source)
+    tampered(source, path, replace={"arrays/fitted/means_.npy": npy_bytes(np.full((2, 5), 1.5))})
+    with pytest.raises(ModelFileError, match="means_ are success probabilities"):
+        mixfit.load(path)
+    tampered(source, path, lambda m: m["fitted"].update(alpha_prior_=0.5))
+    with pytest.raises(ModelFileError, match="alpha_prior_ = 0.5"):
+        mixfit.load(path)
+    tampered(source, path, lambda m: m["fitted"].pop("beta_prior_"))
+    with pytest.raises(ModelFileError, match="beta_prior_"):
+        mixfit.load(path)
+
+
 def test_a_loaded_gaussian_mixture_ic_predicts_bit_identically(ic, ic_file, X):
     loaded = mixfit.load(ic_file)
     assert type(loaded) is mixfit.GaussianMixtureIC and loaded.get_params() == ic.get_params()
@@ -114,7 +144,8 @@ def test_float32_stays_float32_in_a_gaussian_mixture_ic(X, tmp_path):
     np.testing.assert_array_equal(loaded.predict_proba(X32), model.predict_proba(X32))
 
 
-@pytest.mark.parametrize("cls", [mixfit.GaussianHMM, mixfit.CategoricalHMM, mixfit.GaussianMixtureIC])
+@pytest.mark.parametrize("cls", [mixfit.GaussianHMM, mixfit.CategoricalHMM, mixfit.BernoulliHMM,
+                                 mixfit.GaussianMixtureIC])
 def test_an_unfitted_model_cannot_be_saved(cls, tmp_path):
     with pytest.raises(mixfit.exceptions.NotFittedError):
         cls().save(tmp_path / "m.mixfit")
@@ -210,13 +241,16 @@ def test_a_tampered_nested_array_is_refused(ic_file, tmp_path):
         mixfit.load(path)
 
 
-@pytest.mark.parametrize("kind", ["GaussianHMM", "CategoricalHMM", "GaussianMixtureIC"])
-def test_mixfit_info_reads_the_file(kind, X, symbols, ic_file, hmm_file, tmp_path):
+@pytest.mark.parametrize("kind", ["GaussianHMM", "CategoricalHMM", "BernoulliHMM", "GaussianMixtureIC"])
+def test_mixfit_info_reads_the_file(kind, X, symbols, binary, ic_file, hmm_file, tmp_path):
     from test_cli import mixfit_cmd, ok_json
 
     if kind == "CategoricalHMM":
         path = tmp_path / "m.mixfit"
         mixfit.CategoricalHMM(2, random_state=0).fit(symbols).save(path)
+    elif kind == "BernoulliHMM":
+        path = tmp_path / "m.mixfit"
+        mixfit.BernoulliHMM(2, random_state=0).fit(binary).save(path)
     else:
         path = hmm_file if kind == "GaussianHMM" else ic_file
     model = mixfit.load(path)

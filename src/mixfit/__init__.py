@@ -1,6 +1,7 @@
 """mixfit: mixture models by EM and variational Bayes, on one sufficient-statistics seam."""
 
 from .estimators import BayesianGaussianMixture as BayesianGaussianMixture
+from .estimators import BernoulliHMM as BernoulliHMM
 from .estimators import BernoulliMixture as BernoulliMixture
 from .estimators import CategoricalHMM as CategoricalHMM
 from .estimators import GaussianHMM as GaussianHMM
@@ -15,6 +16,7 @@ from .selection import select_model as select_model
 
 __all__ = [
     "BayesianGaussianMixture",
+    "BernoulliHMM",
     "BernoulliMixture",
     "CategoricalHMM",
     "CollapseWarning",

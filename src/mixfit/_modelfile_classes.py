@@ -60,6 +60,10 @@ def _categorical_hmm_declared(estimator, K, D, fitted) -> dict:
     return {**_chain_declared(K), "emissionprob_": Declared((K, M))}
 
 
+def _bernoulli_hmm_declared(estimator, K, D, fitted) -> dict:
+    return {**_chain_declared(K), "means_": Declared((K, D))}
+
+
 def _check_stochastic(estimator, name: str) -> None:
     from .estimators._hmm_base import check_stochastic
 
@@ -82,6 +86,17 @@ def _check_categorical_hmm(estimator) -> None:
     _check_stochastic(estimator, "emissionprob_")
     if estimator.n_symbols is not None and estimator.n_symbols != estimator.n_symbols_:
         raise ModelFileError(f"n_symbols = {estimator.n_symbols!r} but n_symbols_ = {estimator.n_symbols_}")
+
+
+def _check_bernoulli_hmm(estimator) -> None:
+    _check_stochastic(estimator, "startprob_")
+    _check_stochastic(estimator, "transmat_")
+    if np.any(estimator.means_ < 0) or np.any(estimator.means_ > 1):
+        raise ModelFileError("means_ are success probabilities; some lie outside [0, 1]")
+    for name in ("alpha_prior_", "beta_prior_"):
+        value = getattr(estimator, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 1:
+            raise ModelFileError(f"{name} = {value!r}; expected a Beta prior parameter >= 1 (EM's posterior mode)")
 
 
 def _restore_nothing(estimator) -> None:
@@ -166,7 +181,7 @@ def _check_ic(estimator) -> None:
 
 
 def more_classes() -> dict[str, EstimatorFile]:
-    from .estimators import CategoricalHMM, GaussianHMM, GaussianMixtureIC
+    from .estimators import BernoulliHMM, CategoricalHMM, GaussianHMM, GaussianMixtureIC
 
     return {
         "GaussianHMM": EstimatorFile(
@@ -176,6 +191,10 @@ def more_classes() -> dict[str, EstimatorFile]:
         "CategoricalHMM": EstimatorFile(
             CategoricalHMM, _categorical_hmm_declared, _restore_nothing,
             required=(*_HMM_REQUIRED, "emissionprob_", "n_symbols_"), check=_check_categorical_hmm,
+            size=_hmm_size),
+        "BernoulliHMM": EstimatorFile(
+            BernoulliHMM, _bernoulli_hmm_declared, _restore_nothing,
+            required=(*_HMM_REQUIRED, "means_", "alpha_prior_", "beta_prior_"), check=_check_bernoulli_hmm,
             size=_hmm_size),
         "GaussianMixtureIC": EstimatorFile(
             GaussianMixtureIC, _ic_declared, _restore_ic,

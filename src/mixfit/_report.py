@@ -61,10 +61,12 @@ def describe(model) -> dict:
 
 def fitted_arrays(model) -> dict:
     """The fitted parameters that describe a model, by the names ``--json`` prints."""
-    from .estimators import BernoulliMixture, CategoricalHMM, GaussianHMM, GaussianMixtureIC
+    from .estimators import BernoulliHMM, BernoulliMixture, CategoricalHMM, GaussianHMM, GaussianMixtureIC
 
     if isinstance(model, CategoricalHMM):
         return {"startprob": model.startprob_, "transmat": model.transmat_, "emissionprob": model.emissionprob_}
+    if isinstance(model, BernoulliHMM):  # means: success probabilities
+        return {"startprob": model.startprob_, "transmat": model.transmat_, "means": model.means_}
     if isinstance(model, BernoulliMixture):
         return {"weights": model.weights_, "means": model.means_}  # success probabilities
     if isinstance(model, GaussianHMM):
@@ -78,12 +80,14 @@ def fitted_arrays(model) -> dict:
 
 def hmm_text(model) -> str:
     """One small table per hidden state, the transition matrix and the fit summary."""
-    from .estimators import GaussianHMM
+    from .estimators import BernoulliHMM, GaussianHMM
     from .plot import full_covariances
 
     per_state = {"start prob.": model.startprob_}
     if isinstance(model, GaussianHMM):
         per_state.update(mean=model.means_, covariance=full_covariances(model))
+    elif isinstance(model, BernoulliHMM):
+        per_state["P(x_i = 1)"] = model.means_
     else:
         per_state["emission prob."] = model.emissionprob_
     lines = []
@@ -114,9 +118,9 @@ def components_text(model, order=None, truth=None, weight_label="weight") -> lis
 
 def model_text(model, X=None) -> str:
     """The components and the fit summary, as the demo and ``fit`` print them."""
-    from .estimators import BernoulliMixture, CategoricalHMM, GaussianHMM, GaussianMixtureIC
+    from .estimators import BernoulliHMM, BernoulliMixture, CategoricalHMM, GaussianHMM, GaussianMixtureIC
 
-    if isinstance(model, (GaussianHMM, CategoricalHMM)):
+    if isinstance(model, (GaussianHMM, CategoricalHMM, BernoulliHMM)):
         return hmm_text(model)
     if isinstance(model, BernoulliMixture):
         lines = []

@@ -1,9 +1,11 @@
 """Inference in a hidden Markov chain: forward-backward and Viterbi over a batch of sequences.
 
 Pure functions on a *padded batch*: B sequences of lengths T_b laid out as (B, T, K) with
-T = max_b T_b; frame t of sequence b is real when t < T_b. Every recursion step is one numpy
-operation over the whole batch, so many short sequences cost T Python steps, not sum_b T_b.
-Padded frames carry emission log-density 0 and are masked out of every result.
+T = max_b T_b; frame t of sequence b is real when t < T_b. Everything but the loops over frames
+is one numpy expression over the whole batch; the loops of the scaled pass and of Viterbi are a
+strategy object of hmm_recursions.py (numba-compiled where numba is installed, else one numpy
+step per frame over the batch). Padded frames carry emission log-density 0 and are masked out of
+every result.
 
 Notation  code          shape      meaning (PRML 13.2)
 pi_k      startprob     (K,)       p(z_1 = k)                                    (13.8)
@@ -18,7 +20,7 @@ xi        transitions   (K, K)     sum_b w_b sum_t p(z_{t-1}=j, z_t=k | X_b)    
 Two implementations of forward-backward, which the tests check against each other:
 
 - ``forward_backward`` (the one fits use) is the *scaled* recursion of PRML 13.2.4. It runs in
-  probability space, so each step is one (B, K) @ (K, K) product and no exp/log per transition:
+  probability space, so each step is O(K^2) multiply-adds and no exp/log per transition:
   hmmlearn measured its 'scaling' two to four times faster than its 'log'. The emission
   densities are divided by their per-frame maximum e^{m_t} before exponentiating, so the largest
   is 1 and a frame far out in a tail cannot underflow every state at once. What scaling cannot
@@ -33,6 +35,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from .hmm_recursions import DEFAULT_RECURSIONS
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,10 +97,13 @@ def _log(p: np.ndarray) -> np.ndarray:
         return np.log(p)
 
 
-def forward_backward(startprob, transmat, log_emit, lengths, weights=None) -> Posteriors:
+def forward_backward(startprob, transmat, log_emit, lengths, weights=None, recursions=None) -> Posteriors:
     """Posteriors of a padded batch by the scaled recursion, with the log-space one for any
-    sequence where scaling underflows. ``weights`` (B,) multiply each sequence's transitions."""
-    post, bad = _forward_backward_scaled(startprob, transmat, log_emit, lengths, weights)
+    sequence where scaling underflows. ``weights`` (B,) multiply each sequence's transitions;
+    ``recursions`` runs the loops over frames (hmm_recursions.py; None: the compiled one where
+    numba is installed, else numpy)."""
+    recursions = DEFAULT_RECURSIONS if recursions is None else recursions
+    post, bad = _forward_backward_scaled(startprob, transmat, log_emit, lengths, weights, recursions)
     if not bad.any():
         return post
     rows = np.flatnonzero(bad)
@@ -110,33 +117,21 @@ def forward_backward(startprob, transmat, log_emit, lengths, weights=None) -> Po
     return Posteriors(gamma, post.transitions + redo.transitions, log_likelihood)
 
 
-def _forward_backward_scaled(startprob, transmat, log_emit, lengths, weights):
-    B, T, K = log_emit.shape
+def _forward_backward_scaled(startprob, transmat, log_emit, lengths, weights, recursions):
+    T, K = log_emit.shape[1:]
     valid = frame_mask(lengths, T)  # (B, T)
     peak = log_emit.max(axis=2)  # (B, T) m_t
     peak = np.where(np.isfinite(peak), peak, 0.0)
     emit = np.exp(log_emit - peak[:, :, None])  # (B, T, K) p(x_t | k) / e^{m_t}, max 1
-    alpha = np.empty((B, T, K))
-    scale = np.ones((B, T))
+    startprob, transmat = np.ascontiguousarray(startprob, np.float64), np.ascontiguousarray(transmat, np.float64)
+    lengths = np.ascontiguousarray(lengths, np.intp)
+    # (13.59) forward: alpha^_t and c_t; (13.62) backward: beta^_t and nxt_t = p(x_t | k) beta^_t / c_t
+    alpha, scale = recursions.forward(startprob, transmat, emit, lengths)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        a = startprob * emit[:, 0]  # (13.37) alpha_1 = pi_k p(x_1 | k)
-        for t in range(T):
-            if t > 0:
-                a = (alpha[:, t - 1] @ transmat) * emit[:, t]  # (13.59) c_t alpha^_t
-            c = a.sum(axis=1)  # (B,) c_t, (13.56) up to e^{m_t}
-            scale[:, t] = np.where(valid[:, t], c, 1.0)
-            alpha[:, t] = a / scale[:, t, None]
         # (13.63) ln p(X) = sum_t ln c_t, each c_t carrying back its factor e^{m_t}
         log_likelihood = np.where(valid, np.log(scale) + peak, 0.0).sum(axis=1)
         bad = ~np.isfinite(log_likelihood) | (scale == 0).any(axis=1) | ~np.isfinite(alpha).all(axis=(1, 2))
-        beta = np.empty((B, T, K))
-        beta[:, T - 1] = 1.0
-        # nxt_t = p(x_t | k) beta^_t(k) / c_t: shared by the backward step and by xi
-        nxt = np.zeros((B, T, K))
-        for t in range(T - 1, 0, -1):
-            nxt[:, t] = np.where(valid[:, t, None], emit[:, t] * beta[:, t] / scale[:, t, None], 0.0)
-            # (13.62) c_{t+1} beta^_t = sum_k A_jk p(x_{t+1} | k) beta^_{t+1}(k); 1 at each end
-            beta[:, t - 1] = np.where(valid[:, t, None], nxt[:, t] @ transmat.T, 1.0)
+        beta, nxt = recursions.backward(transmat, emit, scale, lengths)
         gamma = alpha * beta  # (13.64)
         gamma[~valid] = 0.0
         gamma[bad] = 0.0
@@ -179,25 +174,12 @@ def forward_backward_log(startprob, transmat, log_emit, lengths, weights=None) -
     return Posteriors(gamma, transitions, log_likelihood)
 
 
-def viterbi(startprob, transmat, log_emit, lengths):
+def viterbi(startprob, transmat, log_emit, lengths, recursions=None):
     """The most probable state path of each sequence (max-sum, PRML 13.2.5) and its joint log
-    probability ln p(X_b, Z_b*): ((B,), (B, T) int, padded frames undefined)."""
-    B, T, K = log_emit.shape
-    log_a = _log(transmat)
-    delta = _log(startprob) + log_emit[:, 0]  # (13.69) omega_1 = ln pi + ln p(x_1 | z_1)
-    back = np.zeros((B, T, K), dtype=np.intp)
-    rows = np.arange(B)[:, None]
-    for t in range(1, T):
-        scores = delta[:, :, None] + log_a  # (B, K, K)
-        back[:, t] = scores.argmax(axis=1)  # (13.71) the best predecessor of each state
-        best = scores[rows, back[:, t], np.arange(K)[None, :]]  # (B, K)
-        # (13.68) omega_t(k) = ln p(x_t | k) + max_j {ln A_jk + omega_{t-1}(j)}; held past the end
-        delta = np.where((t < lengths)[:, None], best + log_emit[:, t], delta)
-    log_prob = delta.max(axis=1)  # (13.70)
-    states = np.empty((B, T), dtype=np.intp)
-    current = delta.argmax(axis=1)
-    for t in range(T - 1, -1, -1):
-        states[:, t] = current
-        if t > 0:  # back-track (13.71) from each sequence's own last frame
-            current = np.where(t < lengths, back[np.arange(B), t, current], current)
-    return log_prob, states
+    probability ln p(X_b, Z_b*): ((B,), (B, T) int, padded frames undefined). ``recursions`` as
+    ``forward_backward``'s."""
+    recursions = DEFAULT_RECURSIONS if recursions is None else recursions
+    # (13.68)-(13.71), one loop over frames: hmm_recursions.py
+    return recursions.viterbi(_log(np.ascontiguousarray(startprob, np.float64)),
+                              _log(np.ascontiguousarray(transmat, np.float64)), log_emit,
+                              np.ascontiguousarray(lengths, np.intp))

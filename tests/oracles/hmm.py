@@ -60,3 +60,10 @@ def gaussian_log_emission(X, means, covariances):
 
     return np.column_stack([multivariate_normal(means[k], covariances[k]).logpdf(X).reshape(-1)
                             for k in range(means.shape[0])])
+
+
+def bernoulli_log_emission(X, means):
+    """(T, K) sum_i ln Bern(x_ti | mu_ki) by scipy, one state at a time."""
+    from scipy.stats import bernoulli
+
+    return np.column_stack([bernoulli(means[k]).logpmf(X).sum(axis=1) for k in range(means.shape[0])])

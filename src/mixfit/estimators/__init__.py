@@ -9,8 +9,9 @@ from .bayesian_gaussian_mixture import BayesianGaussianMixture as BayesianGaussi
 from .bernoulli_mixture import BernoulliMixture as BernoulliMixture
 from .gaussian_mixture import GaussianMixture as GaussianMixture
 from .gaussian_mixture_ic import GaussianMixtureIC as GaussianMixtureIC
+from .hmm import BernoulliHMM as BernoulliHMM
 from .hmm import CategoricalHMM as CategoricalHMM
 from .hmm import GaussianHMM as GaussianHMM
 
-__all__ = ["BayesianGaussianMixture", "BernoulliMixture", "CategoricalHMM", "GaussianHMM", "GaussianMixture",
-           "GaussianMixtureIC"]
+__all__ = ["BayesianGaussianMixture", "BernoulliHMM", "BernoulliMixture", "CategoricalHMM", "GaussianHMM",
+           "GaussianMixture", "GaussianMixtureIC"]

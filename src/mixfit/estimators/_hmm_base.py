@@ -21,10 +21,10 @@ from ..backends.sequences import SequenceSource
 from ..exceptions import ConvergenceWarning
 from ..models.hmm import HMM, HMMParams, InitialDistribution, TransitionMatrix
 
-# Frames per chunk of whole sequences. Forward-backward takes one Python step per frame of the
-# longest sequence of a chunk, whatever the chunk's width, so chunks are wide (many sequences):
-# 2^16 frames keep the per-step numpy overhead small against the (B, K) work, and the chunk's
-# (frames x K) arrays (about ten of them) near 50 MB for K = 10.
+# Frames per chunk of whole sequences. Without numba, forward-backward takes one Python step per
+# frame of the longest sequence of a chunk, whatever the chunk's width, so chunks are wide (many
+# sequences): 2^16 frames keep the per-step numpy overhead small against the (B, K) work, and the
+# chunk's (frames x K) arrays (about ten of them) near 50 MB for K = 10.
 DEFAULT_CHUNK_FRAMES = 2**16
 DECODERS = ("viterbi", "map")
 # A row of startprob_init or transmat_init must sum to 1 to within this: they are probabilities

@@ -1,4 +1,4 @@
-"""GaussianHMM and CategoricalHMM: Baum-Welch (PRML 13.2) behind a scikit-learn-style API.
+"""GaussianHMM, CategoricalHMM and BernoulliHMM: Baum-Welch (PRML 13.2) behind a scikit-learn-style API.
 
 Names follow hmmlearn where it has them (``startprob_``, ``transmat_``, ``means_``,
 ``emissionprob_``, ``fit(X, lengths)``, ``decode``, ``score_samples``) and mixfit's mixtures
@@ -30,11 +30,13 @@ from ..backends import ArraySource
 from ..conjugate import make_precision_prior
 from ..covariance import make_covariance
 from ..init import INIT_METHODS, initial_stats
+from ..models.bernoulli import BernoulliEM, BetaPrior
 from ..models.gaussian_em import GaussianEM
 from ..models.gaussian_vb import data_moments
-from ..models.hmm_emissions import CategoricalEmission, GaussianEmission
+from ..models.hmm_emissions import BernoulliEmission, CategoricalEmission, GaussianEmission
 from ..priors import check_prior_spec, resolve_prior
 from ._hmm_base import DEFAULT_CHUNK_FRAMES, _HMMBase, check_stochastic
+from .bernoulli_mixture import _check_prior_value, _first_non_binary
 
 
 class GaussianHMM(_HMMBase):
@@ -230,3 +232,109 @@ class CategoricalHMM(_HMMBase):
     def _set_emission(self, params, record):
         self.n_symbols_ = record.n_symbols_
         self.emissionprob_ = params
+
+
+class BernoulliHMM(_HMMBase):
+    """Hidden Markov model with multivariate Bernoulli emissions (binary frames), by Baum-Welch.
+
+    Each state k gives every feature i an independent success probability mu_ki (``means_``), as
+    a component of ``BernoulliMixture`` does; X is a dense binary array (n_samples, n_features)
+    of 0/1 in any integer, bool or float dtype (non-binary X is refused). The emission M-step is
+    the mixture's EM one: the posterior mode under a Beta(alpha, beta) prior on every mu_ki, and
+    ``lower_bound_`` the log posterior per frame.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+    alpha, beta : float >= 1 or None, default=None
+        The Beta prior on every success probability; None is 2, as ``BernoulliMixture``'s EM:
+        the update is then (expected ones + 1) / (expected visits + 2), Laplace's rule, which keeps
+        every mu_ki inside (0, 1). ``alpha=beta=1`` is maximum likelihood.
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
+        How the emissions start (on the frames, as the mixture would); the start and transition
+        probabilities start uniform unless given.
+    startprob_init, transmat_init, means_init : array-like, optional
+        Starting values; ``means_init`` (n_components, n_features) in [0, 1].
+    fixed : tuple of {'startprob', 'transmat', 'means'}, default=()
+    algorithm, tol, max_iter, n_init, random_state, warm_start, verbose, verbose_interval,
+    chunk_size : as ``GaussianHMM``.
+
+    Attributes
+    ----------
+    startprob_, transmat_, means_, alpha_prior_, beta_prior_, converged_, n_iter_,
+    lower_bound_, lower_bounds_, n_features_in_
+    """
+
+    _FIXABLE = ("startprob", "transmat", "means")
+    _HYPERPARAMETERS: ClassVar[dict] = LOOP_HYPERPARAMETERS
+
+    def __init__(self, n_components=1, *, alpha=None, beta=None, algorithm="viterbi", tol=1e-4, max_iter=100,
+                 n_init=1, init_params="kmeans", startprob_init=None, transmat_init=None, means_init=None,
+                 fixed=(), random_state=None, warm_start=False, verbose=0, verbose_interval=10,
+                 chunk_size=None):
+        self.n_components = n_components
+        self.alpha = alpha
+        self.beta = beta
+        self.algorithm = algorithm
+        self.tol = tol
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.startprob_init = startprob_init
+        self.transmat_init = transmat_init
+        self.means_init = means_init
+        self.fixed = fixed
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.chunk_size = chunk_size
+
+    def _check_frames(self, X, reset):
+        """Binary frames as float64 (n, D) (a new array; the user's X is untouched)."""
+        record = clone(self) if reset else self
+        values = validate_X(record, X, dtype="numeric", reset=reset)
+        if values.dtype.kind not in "biuf":
+            raise ValueError(f"X has dtype {values.dtype}; expected binary data (bool, integer or float 0/1)")
+        bad = _first_non_binary(values)
+        if bad is not None:
+            row, column, value = bad
+            raise ValueError(f"X must be binary (0/1) for a BernoulliHMM; X[{row}, {column}] = {value!r}. "
+                             "Binarise it first (e.g. X > threshold)")
+        return values.astype(np.float64), record
+
+    def _emission_setup(self, X, frame_weight, fixed, record):
+        check_option(self.init_params, "init_params", INIT_METHODS)
+        prior = BetaPrior(_check_prior_value(self.alpha, "alpha", "em"),
+                          _check_prior_value(self.beta, "beta", "em"))
+        K, n_features = self.n_components, X.shape[1]
+        if X.shape[0] < K:
+            raise ValueError(f"X has n_samples = {X.shape[0]} frames but n_components = {K}; expected "
+                             "n_samples >= n_components")
+        means_init = check_means_init(self.means_init, K, n_features)
+        if means_init is not None and (np.any(means_init < 0) or np.any(means_init > 1)):
+            raise ValueError("means_init holds success probabilities; expected values in [0, 1]")
+        record.alpha_prior_, record.beta_prior_ = prior.alpha, prior.beta
+        mixture = BernoulliEM(prior)
+        emission = BernoulliEmission(mixture, "means" in fixed)
+        frames = ArraySource(X, frame_weight, self.chunk_size or DEFAULT_CHUNK_FRAMES)
+
+        def start(rng):
+            if means_init is not None:
+                return emission.params(means_init)
+            # The emissions start as a mixture of the frames would (init.py), then its M-step.
+            return emission.params(mixture.maximize(initial_stats(mixture, frames, K, self.init_params, rng),
+                                                    None).means)
+
+        return emission, start
+
+    def _emission_model(self, fixed=frozenset()):
+        return BernoulliEmission(BernoulliEM(BetaPrior(self.alpha_prior_, self.beta_prior_)), "means" in fixed)
+
+    def _emission_params(self):
+        return BernoulliEmission.params(self.means_)
+
+    def _set_emission(self, params, record):
+        self.alpha_prior_ = record.alpha_prior_
+        self.beta_prior_ = record.beta_prior_
+        self.means_ = params.means

@@ -3,7 +3,8 @@
 An emission is a mixture model's component part without the mixing weights: the HMM's E-step
 hands it the posterior state probabilities gamma_tk (PRML 13.33) in the place of a mixture's
 responsibilities, so its statistics are the mixture's statistics of gamma (13.20 for Gaussians,
-13.23 for categorical), and its M-step is the mixture's M-step. Each emission offers
+13.23 for categorical, 9.57 and 9.58 for Bernoulli), and its M-step is the mixture's M-step. Each
+emission offers
 
 log_density(X, params) -> (n, K)     ln p(x_t | z_t = k)
 statistics(X, gamma, w, params)      additive statistics of the frames for given gamma (n, K)
@@ -17,7 +18,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..stats import GaussianStats, gaussian_statistics
+from ..stats import BernoulliStats, GaussianStats, bernoulli_statistics, gaussian_statistics
+from .bernoulli import BernoulliEM, BernoulliParams, log_bernoulli
 from .gaussian_em import GaussianEM, GaussianParams
 
 
@@ -122,3 +124,43 @@ class CategoricalEmission:
         cumulative = np.cumsum(emissionprob[states], axis=1)  # (n, M)
         u = rng.random(states.shape[0])[:, None]
         return np.minimum((u > cumulative).sum(axis=1), self.n_symbols - 1)[:, None]
+
+
+class BernoulliEmission:
+    """prod_i Bern(x_i | mu_ki) per state over binary frames (n, D): BernoulliEM's statistics and
+    M-step (the posterior mode under its Beta prior) with unit mixing.
+
+    The params are ``BernoulliParams`` whose weights are uniform, 1/K, so the mixture's M-step
+    applies as it is; only its means are kept (an HMM's mixing is its start and transitions).
+    """
+
+    def __init__(self, mixture: BernoulliEM, fixed=False):
+        self.mixture = mixture
+        self.fixed = fixed
+
+    @staticmethod
+    def params(means) -> BernoulliParams:
+        K = means.shape[0]
+        return BernoulliParams(np.full(K, 1.0 / K), np.asarray(means, dtype=np.float64))
+
+    def log_density(self, X, params: BernoulliParams) -> np.ndarray:
+        return log_bernoulli(X, params.means)  # (9.48) per state, (n, K); exact at mu_ki = 0 or 1
+
+    def statistics(self, X, gamma, frame_weight, params: BernoulliParams) -> BernoulliStats:
+        # (9.57), (9.58) with r_nk = gamma_tk: N_k and N_k xbar_k of the frames
+        return bernoulli_statistics(X, gamma, frame_weight)
+
+    def maximize(self, stats: BernoulliStats, params: BernoulliParams) -> BernoulliParams:
+        if self.fixed:
+            return params
+        # (9.59 map): the mixture's posterior mode of mu_k; its weights (9.60) are not used
+        return self.params(self.mixture.maximize(stats, params).means)
+
+    def log_prior(self, params: BernoulliParams) -> float:
+        return self.mixture.log_prior(params)  # sum_ki ln Beta(mu_ki | a_0, b_0), (B.6)
+
+    def n_parameters(self, n_components, n_features) -> int:
+        return 0 if self.fixed else n_components * n_features
+
+    def draw(self, rng, params: BernoulliParams, states) -> np.ndarray:
+        return (rng.random((states.shape[0], params.means.shape[1])) < params.means[states]).astype(np.float64)

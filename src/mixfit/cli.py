@@ -363,7 +363,7 @@ if click is not None:
                   help="[default: bic for em, elbo for vb]")
     @click.option("--method", type=click.Choice(["em", "vb"]), default="em", show_default=True)
     @click.option("--mclust-sign", is_flag=True, help="Report 2 ln L - penalty (higher is better), as mclust.")
-    @click.option("--n-init", default=3, show_default=True, type=click.IntRange(0, None),
+    @click.option("--n-init", default=10, show_default=True, type=click.IntRange(0, None),
                   help="Random starts per cell besides the hierarchical start.")
     @click.option("--seed", default=0, show_default=True, type=click.IntRange(0, None))
     @click.option("--jobs", "n_jobs", default=1, show_default=True, type=int, help="Cells fitted in parallel.")

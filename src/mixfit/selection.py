@@ -25,6 +25,7 @@ one cell.
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 from dataclasses import dataclass, field, replace
 
@@ -332,7 +333,7 @@ def _sweep(jobs, args, n_jobs, progress, method, criterion, convention, n) -> Se
 
 
 def select_model(X, n_components=range(1, 10), covariance_types=COVARIANCE_TYPES, *, method="em",
-                 criterion=None, convention="sklearn", hierarchical_start=True, n_init=3, init_params="kmeans",
+                 criterion=None, convention="sklearn", hierarchical_start=True, n_init=10, init_params="kmeans",
                  random_state=None, n_jobs=None, progress=False, sample_weight=None,
                  max_rows=hierarchical.MAX_ROWS, **params) -> SelectionResult:
     """Fit a Gaussian mixture for every K in ``n_components`` and every covariance type, and rank
@@ -353,8 +354,11 @@ def select_model(X, n_components=range(1, 10), covariance_types=COVARIANCE_TYPES
     hierarchical_start : bool, default True
         Also start each cell from the model-based hierarchical partition (one tree of at most
         ``max_rows`` rows for the sweep); the better of that fit and the random starts is kept.
-    n_init : int, default 3
-        Randomly seeded starts of ``init_params`` per cell (0: the hierarchical start only).
+    n_init : int, default 10
+        Randomly seeded starts of ``init_params`` per cell (0: the hierarchical start only). With
+        an integer ``random_state`` they are the very starts of
+        ``GaussianMixture(n_init=n_init, random_state=random_state)``, so every cell is at least
+        as good as that fit (the hierarchical start can only add).
     random_state : int, Generator, RandomState or None
         Seeds the tree's subset and every cell; the table is the same for any ``n_jobs``.
     n_jobs : int or None
@@ -397,7 +401,11 @@ def select_model(X, n_components=range(1, 10), covariance_types=COVARIANCE_TYPES
     jobs = []
     for covariance_type in types:
         for K in ks:
-            seed = int(rng.integers(np.iinfo(np.int32).max))  # drawn in sweep order: same for any n_jobs
+            # An integer random_state seeds every cell as GaussianMixture(random_state=...) would be
+            # seeded, so each cell's k-means starts are scikit-learn's; otherwise seeds are drawn
+            # in sweep order (the same for any n_jobs).
+            seed = random_state if isinstance(random_state, numbers.Integral) else int(
+                rng.integers(np.iinfo(np.int32).max))
             common = {**params, "covariance_type": covariance_type, "random_state": seed}
             candidates = []
             if tree is not None and K <= tree.rows.shape[0]:

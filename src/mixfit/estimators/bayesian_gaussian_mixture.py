@@ -180,9 +180,13 @@ class BayesianGaussianMixture(_GaussianMixtureBase):
         return GaussianVB(covariance, weights, precision, prior, self.reg_covar, X.dtype)
 
     def _default_scale(self, precision, data_cov, n_features):
-        """The empirical covariance plus reg_covar on its diagonal, in the type's shape. The ridge
-        (our addition; scikit-learn uses the bare covariance) keeps the Wishart / Gamma prior proper
-        when a feature is constant or n_samples <= n_features, so that the ELBO stays finite."""
+        """The empirical covariance in the type's shape, as scikit-learn uses it; where that is not
+        positive definite (a constant feature, or n_samples <= n_features) reg_covar is added to its
+        diagonal (our addition), which keeps the Wishart / Gamma prior proper and the ELBO finite."""
+        try:
+            return precision.check_scale(precision.default_scale(data_cov), n_features)
+        except ValueError:
+            pass
         ridged = data_cov + self.reg_covar * np.eye(n_features)
         try:
             return precision.check_scale(precision.default_scale(ridged), n_features)

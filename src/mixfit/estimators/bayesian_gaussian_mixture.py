@@ -100,8 +100,9 @@ class BayesianGaussianMixture(_GaussianMixtureBase):
     degrees_of_freedom_prior : float > n_features - 1 or None (n_features)
     covariance_prior : float, (n_features,) or (n_features, n_features) or None
         W_0^{-1} (full, tied), the variances psi_0 (diag) or psi_0 (spherical); None: the
-        empirical covariance (ddof=1, frequency weights) plus reg_covar on its diagonal, in that
-        shape (scikit-learn: without the ridge; the ridge keeps the prior proper).
+        empirical covariance (ddof=1, frequency weights) in that shape, as scikit-learn; where it
+        is not positive definite (a constant feature, n_samples <= n_features) plus reg_covar on
+        its diagonal, which keeps the prior proper (scikit-learn would fail there).
     random_state, warm_start, verbose, verbose_interval : as scikit-learn
     chunk_size : int or None
         Rows per pass chunk; None picks a few MB of working set.

@@ -159,7 +159,8 @@ def tutorial_starts():
     """The tutorial's starting point for EM and prior for VB (shared/data/README.md)."""
     em = {"weights_init": np.array([0.4, 0.3, 0.3]),
           "means_init": np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]]),
-          "precisions_init": np.tile(np.linalg.inv(np.array([[1.0, 0.5], [0.5, 1.0]])), (3, 1, 1))}
+          # the precision of the tutorial's starting covariance [[1, 0.5], [0.5, 1]], in closed form
+          "precisions_init": np.tile(np.array([[4.0, -2.0], [-2.0, 4.0]]) / 3, (3, 1, 1))}
     vb = {"weight_concentration_prior_type": "dirichlet_distribution", "weight_concentration_prior": 1.5,
           "mean_precision_prior": 1.5, "degrees_of_freedom_prior": 2.0, "mean_prior": np.array([1.0, 1.0]),
           "covariance_prior": np.eye(2)}  # W_0 = I, so W_0^{-1} = I

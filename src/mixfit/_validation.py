@@ -66,8 +66,9 @@ def check_option(value, name: str, allowed) -> None:
         raise ValueError(f"{name}={value!r} is not one of {list(allowed)}")
 
 
-def check_sample_weight(sample_weight, n_samples: int, dtype) -> np.ndarray | None:
-    """A float array of shape (n_samples,), finite, non-negative, with a positive sum."""
+def check_sample_weight(sample_weight, n_samples: int, dtype, unit: str = "n_samples") -> np.ndarray | None:
+    """A float array of shape (n_samples,), finite, non-negative, with a positive sum. ``unit``
+    names what each weight belongs to in the shape error (rows, or e.g. sequences)."""
     if sample_weight is None:
         return None
     w = np.asarray(sample_weight)
@@ -76,7 +77,7 @@ def check_sample_weight(sample_weight, n_samples: int, dtype) -> np.ndarray | No
     if w.dtype.kind not in "biuf":
         raise ValueError(f"sample_weight has dtype {w.dtype}; expected real numbers")
     if w.shape != (n_samples,):
-        raise ValueError(f"sample_weight has shape {w.shape}; expected (n_samples,) = ({n_samples},)")
+        raise ValueError(f"sample_weight has shape {w.shape}; expected ({unit},) = ({n_samples},)")
     w = w.astype(dtype)
     if not np.all(np.isfinite(w)):
         raise ValueError("sample_weight contains NaN or infinity; expected finite weights")

@@ -16,7 +16,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from .. import engine
-from .._validation import as_generator, check_hyperparameters, check_option
+from .._validation import as_generator, check_hyperparameters, check_option, check_sample_weight
 from ..backends.sequences import SequenceSource
 from ..exceptions import ConvergenceWarning
 from ..models.hmm import HMM, HMMParams, InitialDistribution, TransitionMatrix
@@ -49,24 +49,6 @@ def check_lengths(lengths, n_samples: int) -> np.ndarray:
     if int(values.sum()) != n_samples:
         raise ValueError(f"lengths sum to {int(values.sum())}; expected the number of rows of X, {n_samples}")
     return values
-
-
-def check_sequence_weight(sample_weight, n_sequences: int) -> np.ndarray | None:
-    """Per-sequence weights (B,): finite, non-negative, a positive sum."""
-    if sample_weight is None:
-        return None
-    w = np.asarray(sample_weight)
-    if w.ndim == 0:
-        w = np.full(n_sequences, w)
-    if w.dtype.kind not in "biuf":
-        raise ValueError(f"sample_weight has dtype {w.dtype}; expected real numbers")
-    if w.shape != (n_sequences,):
-        raise ValueError(f"sample_weight has shape {w.shape}; expected one weight per sequence, "
-                         f"({n_sequences},)")
-    w = w.astype(np.float64)
-    if not np.all(np.isfinite(w)) or np.any(w < 0) or not w.sum() > 0:
-        raise ValueError("sample_weight must be finite and >= 0 with a positive sum")
-    return w
 
 
 def check_stochastic(values, name: str, shape: tuple) -> np.ndarray | None:
@@ -114,7 +96,8 @@ class _HMMBase(BaseEstimator):
         fixed = check_fixed(self.fixed, self._FIXABLE)
         X, record = self._check_frames(X, reset=True)
         lengths = check_lengths(lengths, X.shape[0])
-        weights = check_sequence_weight(sample_weight, lengths.shape[0])
+        # one weight per sequence
+        weights = check_sample_weight(sample_weight, lengths.shape[0], np.float64, unit="n_sequences")
         K = self.n_components
         startprob = check_stochastic(self.startprob_init, "startprob_init", (K,))
         transmat = check_stochastic(self.transmat_init, "transmat_init", (K, K))

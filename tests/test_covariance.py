@@ -132,3 +132,84 @@ def test_log_prob_is_finite_for_an_empty_component(separated, rng):
     assert np.all(np.isfinite(params.means)) and np.all(np.isfinite(params.prec_chol))
     assert params.weights[2] < 1e-15
     assert np.all(np.isfinite(model.log_prob_components(X, params)[:, :2]))
+
+
+# ---- the full type's two E-step forms (covariance.py: packed quadratic form / whitening) -----
+
+def _full_case(rng, n=500, dim=6, k=4, offset=0.0, scale=1.0):
+    A = rng.normal(size=(k, dim, dim))
+    cov = scale**2 * (A @ np.swapaxes(A, 1, 2) / dim + 0.5 * np.eye(dim))
+    means = rng.normal(scale=3.0, size=(k, dim)) + offset
+    X = means[rng.integers(k, size=n)] + rng.normal(size=(n, dim)) * scale
+    prec_chol = make_covariance("full").precision_chol(cov)
+    return X, means, prec_chol
+
+
+def _per_point(X, means, prec_chol):
+    """(x_n - mu_k)^T P_k P_k^T (x_n - mu_k), one point and component at a time."""
+    return np.array([[(x - m) @ P @ P.T @ (x - m) for m, P in zip(means, prec_chol)] for x in X])
+
+
+def _moments_per_point(X, resp, means):
+    first = np.array([resp[:, k] @ (X - means[k]) for k in range(means.shape[0])])
+    scatter = np.array([(X - means[k]).T @ ((X - means[k]) * resp[:, [k]]) for k in range(means.shape[0])])
+    return first, scatter
+
+
+def test_packed_form_matches_per_point_algebra(rng):
+    """The packed quadratic form (one product of pair products) gives the distances and the
+    moments of the per-point definitions; 1e-11 relative: both are float64 sums of O(D^2) terms
+    of size ~ the distances themselves on this well-centred data."""
+    X, means, prec_chol = _full_case(rng)
+    cov = make_covariance("full")
+    centre = means.mean(axis=0)
+    maha, workspace = cov.e_step(X - centre, means - centre, prec_chol, centre)
+    assert type(workspace).__name__ == "_PackedRows"  # the case the test is about
+    assert_allclose(maha, _per_point(X, means, prec_chol), rtol=1e-11, atol=1e-11)
+    resp = rng.dirichlet(np.ones(means.shape[0]), size=X.shape[0])
+    shift = means + rng.normal(scale=0.1, size=means.shape)
+    first, scatter = cov.moments(X, resp, shift, workspace, prec_chol)
+    want_first, want_scatter = _moments_per_point(X, resp, shift)
+    assert_allclose(first, want_first, rtol=1e-10, atol=1e-10)
+    assert_allclose(scatter, want_scatter, rtol=1e-11, atol=1e-10)
+
+
+@pytest.mark.filterwarnings("ignore:Best performing initialization did not converge")
+def test_packed_and_whitened_forms_fit_the_same_model(rng):
+    """The same EM iterations by either form agree to rounding (1e-10): the choice is numerical."""
+    import mixfit.covariance as covariance_module
+
+    X, means, prec_chol = _full_case(rng, n=2000)
+    start = dict(means_init=means, precisions_init=prec_chol @ np.swapaxes(prec_chol, 1, 2),
+                 weights_init=np.full(4, 0.25), tol=0, max_iter=5)
+    packed = GaussianMixture(4, **start).fit(X)
+    limits = dict(covariance_module._PACKED_ROUNDING_LIMIT)
+    covariance_module._PACKED_ROUNDING_LIMIT.clear()  # no dtype may use the packed form
+    try:
+        whitened = GaussianMixture(4, **start).fit(X)
+    finally:
+        covariance_module._PACKED_ROUNDING_LIMIT.update(limits)
+    assert_allclose(packed.means_, whitened.means_, rtol=1e-10, atol=1e-10)
+    assert_allclose(packed.covariances_, whitened.covariances_, rtol=1e-10, atol=1e-12)
+    assert_allclose(packed.lower_bounds_, whitened.lower_bounds_, rtol=1e-12)
+
+
+@pytest.mark.parametrize("case", ["far from the centre", "nearly singular", "float32"])
+def test_whitened_form_where_the_packed_form_would_round(case, rng):
+    """Components a million standard deviations from the centre, or with a condition number of
+    1e12, or float32 data: the packed form's rounding estimate exceeds its limit and the
+    whitened form is used, which keeps the distances to ~1e-9 of the per-point algebra."""
+    cov = make_covariance("full")
+    X, means, prec_chol = _full_case(rng, n=200, scale=1e-6 if case == "far from the centre" else 1.0)
+    if case == "nearly singular":
+        squeeze = np.diag([1e6] + [1.0] * (means.shape[1] - 1))  # one direction 1e-6 wide
+        prec_chol = np.einsum("de,kef->kdf", squeeze, prec_chol)
+    dtype = np.float32 if case == "float32" else np.float64
+    centre = means.mean(axis=0)
+    maha, workspace = cov.e_step((X - centre).astype(dtype), (means - centre).astype(dtype),
+                                 prec_chol.astype(dtype), centre.astype(dtype))
+    assert type(workspace).__name__ != "_PackedRows"
+    if case != "float32":
+        exact = _per_point(X, means, prec_chol)
+        near = exact < 1e4  # each point's own and near components
+        assert_allclose(maha[near], exact[near], rtol=1e-9, atol=1e-9)

@@ -63,7 +63,7 @@ class GaussianEM:
         """ln rho (n, K) and the covariance strategy's E-step workspace (or None)."""
         n_features = X.shape[1]
         centre = params.weights @ params.means  # (D,) g: keeps the stacked products small
-        maha, workspace = self.covariance.e_step(X - centre, params.means - centre, params.prec_chol)
+        maha, workspace = self.covariance.e_step(X - centre, params.means - centre, params.prec_chol, centre)
         log_det_half = self.covariance.log_det_half(params.prec_chol, n_features)  # (K,) ln|Lambda_k|^(1/2)
         # ln N = -D/2 ln 2pi + 1/2 ln|Lambda_k| - 1/2 (x - mu_k)^T Lambda_k (x - mu_k)   (2.43)
         maha *= -0.5

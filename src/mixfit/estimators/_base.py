@@ -164,7 +164,8 @@ class _GaussianMixtureBase(DensityMixin, BaseEstimator):
 
     def _map_rows(self, X, per_chunk, tail=(), dtype=None):
         """``per_chunk(X_chunk) -> (n, *tail)`` over the row chunks of a validated X: an array for
-        numpy and out-of-core input (memory: one chunk plus the output), a lazy dask array (X's
+        numpy and out-of-core input (chunks on the source's threads; memory: a chunk per thread
+        plus the output), a lazy dask array (X's
         row blocks) for dask input. Out-of-core chunks are checked for NaN / inf as they are read."""
         check_is_fitted(self, "precisions_cholesky_")
         if is_chunked(X):
@@ -180,12 +181,14 @@ class _GaussianMixtureBase(DensityMixin, BaseEstimator):
 
             return source.map_rows(checked, tuple(tail), dtype)
         out = np.empty((X.shape[0], *tail), dtype=dtype)
-        start = 0
-        for chunk, _ in source.chunks():
+
+        def write(chunk, _, start):  # each chunk's rows of the output, on the source's threads
             if not source.in_memory:
                 check_finite_chunk(chunk, start)
             out[start : start + chunk.shape[0]] = per_chunk(chunk)
-            start += chunk.shape[0]
+            return 0
+
+        source.map_reduce(write, offsets=True)
         return out
 
     def _log_rho_fn(self):

@@ -10,22 +10,51 @@ import numpy as np
 from .exceptions import SKLEARN_COLLAPSE_MESSAGE, CollapsedComponentError
 
 
+# numpy reduces along a short contiguous axis slowly (an (n, 16) array's row maxima cost several
+# times its exponentials); for the K columns of a chunk, K whole-column operations or one
+# matrix-vector product are the fast way. Above this many columns numpy's own reduction wins.
+_COLUMN_LOOP_MAX = 32
+
+
+def row_max(a: np.ndarray) -> np.ndarray:
+    """max_k a_nk of an (n, K) array, (n,) (NaN propagates, as ``a.max(axis=1)``)."""
+    if a.shape[1] > _COLUMN_LOOP_MAX:
+        return a.max(axis=1)
+    peak = a[:, 0].copy()
+    for k in range(1, a.shape[1]):
+        np.maximum(peak, a[:, k], out=peak)
+    return peak
+
+
+def row_sum(a: np.ndarray) -> np.ndarray:
+    """sum_k a_nk of an (n, K) array, (n,), as one matrix-vector product."""
+    return a @ np.ones(a.shape[1], dtype=a.dtype)
+
+
+def column_sum(a: np.ndarray) -> np.ndarray:
+    """sum_n a_nk of an (n, K) array in float64, (K,): a matrix-vector product for float64
+    (BLAS accumulates in the data's dtype), numpy's float64 reduction for anything else."""
+    if a.dtype == np.float64:
+        return np.ones(a.shape[0]) @ a
+    return a.sum(axis=0, dtype=np.float64)
+
+
 def logsumexp_rows(a: np.ndarray) -> np.ndarray:
     """ln sum_k exp(a_nk) for each row of an (n, K) array, stable for any magnitude."""
-    peak = a.max(axis=1)  # (n,)
+    peak = row_max(a)  # (n,)
     # A row of -inf (every component impossible) keeps -inf rather than NaN.
     peak = np.where(np.isfinite(peak), peak, 0)
-    return peak + np.log(np.exp(a - peak[:, None]).sum(axis=1))
+    return peak + np.log(row_sum(np.exp(a - peak[:, None])))
 
 
 def normalize_log_rows(log_rho: np.ndarray):
     """Responsibilities and ln sum_k exp(a_nk) of an (n, K) array of log weights, exponentiating
     once: returns (r, log_norm) where r overwrites ``log_rho``."""
-    peak = log_rho.max(axis=1)  # (n,)
+    peak = row_max(log_rho)  # (n,)
     peak = np.where(np.isfinite(peak), peak, 0)
     log_rho -= peak[:, None]
     resp = np.exp(log_rho, out=log_rho)
-    total = resp.sum(axis=1)  # (n,)
+    total = row_sum(resp)  # (n,)
     resp /= total[:, None]
     return resp, peak + np.log(total)
 

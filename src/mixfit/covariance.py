@@ -22,7 +22,7 @@ import functools
 
 import numpy as np
 
-from ._linalg import covariance_from_precision_chol, precision_chol_from_covariance
+from ._linalg import column_sum, covariance_from_precision_chol, precision_chol_from_covariance
 from .exceptions import SKLEARN_COLLAPSE_MESSAGE, CollapsedComponentError
 from .stats import GaussianStats
 
@@ -170,7 +170,7 @@ class _PackedRows:
         D = self.centre.shape[0]
         M = D * (D + 1) // 2
         sums = np.asarray(self.features @ wresp, dtype=np.float64)  # (M + D, K)
-        mass = wresp.sum(axis=0, dtype=np.float64)  # N_k
+        mass = column_sum(wresp)  # N_k
         s1 = sums[M:].T  # (K, D) sum_n wr_nk (x_n - g)
         K = mass.shape[0]
         # sum_n wr_nk (x_n - g)(x_n - g)^T, unpacked

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._linalg import column_sum
+
 
 @dataclass(frozen=True, eq=False)
 class GaussianStats:
@@ -79,7 +81,7 @@ def gaussian_statistics(covariance, X, resp, sample_weight, shift, log_norm=None
         total = 0.0 if log_norm is None else float(log_norm.astype(np.float64) @ sample_weight)
     return GaussianStats(
         shift=np.asarray(shift, dtype=np.float64),
-        mass=wresp.sum(axis=0, dtype=np.float64),  # N_k (9.27)
+        mass=column_sum(wresp),  # N_k (9.27)
         first=first,
         scatter=scatter,
         log_norm=total,

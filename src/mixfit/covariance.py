@@ -188,6 +188,10 @@ class FullCovariance:
     name = "full"
     _last_plan = None  # (prec_chol, dtype, means_c, plan) of the last ``_plan`` call
 
+    def workspace_columns(self, n_features, n_components):
+        """Values per row of the E-step's workspace (either form), for sizing chunks."""
+        return max(n_features * (n_features + 3) // 2, n_components * n_features)
+
     def shape(self, n_components, n_features):
         return (n_components, n_features, n_features)
 
@@ -326,6 +330,9 @@ class TiedCovariance:
 
     name = "tied"
 
+    def workspace_columns(self, n_features, n_components):
+        return n_features  # the whitened rows y = x P
+
     def shape(self, n_components, n_features):
         return (n_features, n_features)
 
@@ -392,6 +399,9 @@ class DiagCovariance:
 
     name = "diag"
 
+    def workspace_columns(self, n_features, n_components):
+        return n_features  # the squared rows
+
     def shape(self, n_components, n_features):
         return (n_components, n_features)
 
@@ -454,6 +464,9 @@ class SphericalCovariance:
     """One variance per component: sigma_k^2 (K,)."""
 
     name = "spherical"
+
+    def workspace_columns(self, n_features, n_components):
+        return n_features  # the squared rows
 
     def shape(self, n_components, n_features):
         return (n_components,)

@@ -12,16 +12,21 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-# The working set of one chunk: the rows themselves plus the (rows x K*D) whitened block of
-# the full-covariance E-step. 8 MiB keeps it inside a last-level cache share while the BLAS
-# calls stay long enough to run near peak.
+# The working set of one chunk: the rows, the covariance type's E-step workspace (for full
+# covariance the pair products or the whitened residuals, ~K*D values a row) and a few (rows x K)
+# arrays. 8 MiB keeps it inside a last-level cache share while the BLAS calls stay long enough to
+# run near peak; fewer, larger chunks where the workspace is small keep Python's per-chunk cost
+# small against the arithmetic.
 _WORKING_SET_BYTES = 8 * 2**20
 _MIN_CHUNK_ROWS = 256
 
 
-def default_chunk_size(n_features: int, n_components: int, itemsize: int) -> int:
-    """Rows per chunk so that one chunk's working set stays near ``_WORKING_SET_BYTES``."""
-    per_row = itemsize * (n_features * (n_components + 2) + 3 * n_components)
+def default_chunk_size(n_features: int, n_components: int, itemsize: int,
+                       workspace_columns: int | None = None) -> int:
+    """Rows per chunk so that one chunk's working set stays near ``_WORKING_SET_BYTES``;
+    ``workspace_columns``: the E-step workspace's values per row (None: K * D)."""
+    workspace = n_components * n_features if workspace_columns is None else workspace_columns
+    per_row = itemsize * (2 * n_features + workspace + 3 * n_components)
     return max(_MIN_CHUNK_ROWS, _WORKING_SET_BYTES // per_row)
 
 

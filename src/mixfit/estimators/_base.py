@@ -22,6 +22,7 @@ from .._chunked_input import (
 from .._linalg import logsumexp_rows
 from .._validation import as_generator, check_sample_weight, validate_X
 from ..backends import as_source, default_chunk_size
+from ..covariance import make_covariance
 from ..exceptions import ConvergenceWarning
 from ..models import GaussianParams
 from ._fitted import set_loop_attributes
@@ -124,7 +125,8 @@ class _GaussianMixtureBase(DensityMixin, BaseEstimator):
         return bool(self.warm_start) and "precisions_cholesky_" in vars(self)
 
     def _source(self, X, sample_weight=None):
-        chunk = self.chunk_size or default_chunk_size(X.shape[1], self.n_components, X.dtype.itemsize)
+        workspace = make_covariance(self.covariance_type).workspace_columns(X.shape[1], self.n_components)
+        chunk = self.chunk_size or default_chunk_size(X.shape[1], self.n_components, X.dtype.itemsize, workspace)
         return as_source(X, sample_weight, chunk)
 
     def _set_fitted(self, result: engine.FitResult, record, covariance) -> None:

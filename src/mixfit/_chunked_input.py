@@ -77,16 +77,18 @@ def _float_dtype(dtype) -> np.dtype:
     raise ValueError(f"X has {kind} dtype {dtype}; expected real numbers (float, integer or bool)")
 
 
-def check_chunked_X(estimator, X, *, reset: bool, min_samples: int = 1):
+def check_chunked_X(estimator, X, *, reset: bool, min_samples: int = 1, dtype=None):
     """Metadata checks and feature bookkeeping of a chunked X, reading no value. Returns what the
-    backends read: a dask array in the fit's dtype (lazily cast), or a ``RowReader``."""
+    backends read: a dask array in the fit's dtype (lazily cast), or a ``RowReader``. ``dtype``:
+    the float dtype to read real X as (None: float32 stays float32, the rest float64)."""
     shape = tuple(X.shape)
     if len(shape) != 2:
         raise ValueError(f"X has shape {shape}; expected a 2-D array (n_samples, n_features)")
     if any(isinstance(n, float) and np.isnan(n) for n in shape):
         raise ValueError("X is a dask array with unknown chunk sizes; expected known row blocks "
                          "(call X.compute_chunk_sizes() first)")
-    dtype = _float_dtype(X.dtype)
+    kept = _float_dtype(X.dtype)  # refuses complex and non-numeric X
+    dtype = kept if dtype is None else np.dtype(dtype)
     n_samples, n_features = (int(n) for n in shape)
     if n_samples < min_samples:
         raise ValueError(f"X has n_samples = {n_samples} rows (shape {shape}); expected at least "
@@ -161,6 +163,41 @@ def scan_chunk(X: np.ndarray, w: np.ndarray | None, start: int) -> RowScan:
 def scan_rows(source) -> RowScan:
     """One pass over the source's rows (each read once)."""
     return source.map_reduce(scan_chunk, offsets=True)
+
+
+@dataclass(frozen=True, eq=False)
+class EntryScan:
+    """A ``RowScan`` and the first entry (row, column, value) that fails a model's own check of
+    the values (binary for Bernoulli, integer symbols for categorical); row inf if none."""
+
+    rows: RowScan
+    bad_row: float
+    bad_column: int
+    bad_value: object
+
+    def __add__(self, other: EntryScan) -> EntryScan:
+        first = self if self.bad_row <= other.bad_row else other
+        return EntryScan(self.rows + other.rows, first.bad_row, first.bad_column, first.bad_value)
+
+
+def first_bad_entry(X: np.ndarray, entry_ok, start: int = 0):
+    """(row, column, value) of the first entry of the chunk where ``entry_ok(X)`` (a boolean
+    array of X's shape) is False, the row counted from ``start``; None if there is none."""
+    bad = np.argwhere(~entry_ok(X))
+    if not bad.size:
+        return None
+    r, c = bad[0]
+    return start + int(r), int(c), X[r, c].item()
+
+
+def scan_entries(source, entry_ok=None) -> EntryScan:
+    """One pass: the ``RowScan`` and the first entry failing ``entry_ok`` (None: no such check)."""
+
+    def accumulate(X, w, start):
+        bad = None if entry_ok is None else first_bad_entry(X, entry_ok, start)
+        return EntryScan(scan_chunk(X, w, start), *((np.inf, -1, None) if bad is None else bad))
+
+    return source.map_reduce(accumulate, offsets=True)
 
 
 def check_dask_sample_weight(sample_weight, n_samples: int):

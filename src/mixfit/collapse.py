@@ -15,6 +15,12 @@ Every reseed or drop is kept as an event (component, iteration, action, reason) 
 ``events``, for the estimator to record and announce. The M-step of the initial partition goes
 through the policy too (iteration 0). The policy is a driver: it may read chunks, it owns no
 formula beyond "which row is worst explained".
+
+What a policy asks of the model: ``maximize``, ``accumulate``, ``log_prob_components`` of rows,
+``select_stats`` / ``select_params`` (the others of a component) and ``insert_component``; of the
+statistics: ``mass`` (K,) and ``weight_sum`` (and ``shift`` / ``first`` before the first M-step);
+of the params: ``weights`` (the donor of a reseed is the heaviest). A hidden Markov model's states
+meet it through the adapter in ``collapse_hmm.py``; ``Terms`` names the parts in the messages.
 """
 
 from __future__ import annotations
@@ -37,6 +43,19 @@ _MIN_MASS_ROWS = 1e-3
 _MAX_RESEEDS = 10
 # Enough distinct rows to tell "one point" from "a subspace" from "plenty" in a message.
 _DISTINCT_ROWS_CAP = 64
+
+
+@dataclass(frozen=True)
+class Terms:
+    """How the messages name the parts: a mixture's components, their mass and the data rows, or
+    an HMM's states, their expected visits and the frames."""
+
+    component: str = "component"
+    mass: str = "mass"
+    row: str = "row"
+
+
+MIXTURE_TERMS = Terms()
 
 
 @dataclass(frozen=True)
@@ -67,15 +86,16 @@ def _distinct_rows(model, source, stats, params, component) -> tuple[int, bool]:
     return len(seen), False
 
 
-def _explain(model, source, stats, params, error: CollapsedComponentError, iteration: int) -> str:
+def _explain(model, source, stats, params, error: CollapsedComponentError, iteration: int,
+             terms: Terms = MIXTURE_TERMS) -> str:
     k = error.component
     when = "at initialisation" if iteration == 0 else f"at EM iteration {iteration}"
     if k is None:
         what = "the shared covariance"
     else:
         count, capped = _distinct_rows(model, source, stats, params, k)
-        rows = f"{'more than ' if capped else ''}{count} distinct row{'s' if count != 1 else ''}"
-        what = f"component {k} (mass {stats.mass[k]:.4g}, holding {rows})"
+        rows = f"{'more than ' if capped else ''}{count} distinct {terms.row}{'s' if count != 1 else ''}"
+        what = f"{terms.component} {k} ({terms.mass} {stats.mass[k]:.4g}, holding {rows})"
     return (f"{error} Here {what} collapsed {when}. Fixes: increase reg_covar; use the conjugate "
             "prior (prior='default'), which keeps every covariance positive definite; or choose "
             "on_collapse='reseed' or 'drop'.")
@@ -92,36 +112,38 @@ class RaisePolicy:
 
     name = "raise"
 
-    def __init__(self):
+    def __init__(self, terms: Terms = MIXTURE_TERMS):
         self.events = []
+        self.terms = terms
 
     def step(self, model, source, stats, params, iteration):
         try:
             return model.maximize(stats, params)
         except CollapsedComponentError as error:
             raise CollapsedComponentError(
-                _explain(model, source, stats, params, error, iteration), component=error.component
+                _explain(model, source, stats, params, error, iteration, self.terms), component=error.component
             ) from None
 
 
 class _RepairingPolicy:
     """Abstract: find a collapsed component, repair it, and retry the M-step until it holds."""
 
-    def __init__(self):
+    def __init__(self, terms: Terms = MIXTURE_TERMS):
         self.events = []
+        self.terms = terms
 
     def step(self, model, source, stats, params, iteration):
         while True:
             k = _light_component(stats, source.n_samples)
             if k is not None:
-                reason = f"mass {stats.mass[k]:.3g} below {_MIN_MASS_ROWS} of a row"
+                reason = f"{self.terms.mass} {stats.mass[k]:.3g} below {_MIN_MASS_ROWS} of a {self.terms.row}"
             else:
                 try:
                     return model.maximize(stats, params)
                 except CollapsedComponentError as error:
                     if error.component is None or stats.mass.shape[0] == 1:
                         raise CollapsedComponentError(
-                            _explain(model, source, stats, params, error, iteration),
+                            _explain(model, source, stats, params, error, iteration, self.terms),
                             component=error.component,
                         ) from None
                     k, reason = error.component, "covariance not positive definite"
@@ -151,10 +173,11 @@ class ReseedPolicy(_RepairingPolicy):
 
     def repair(self, model, source, stats, params, k, iteration, reason):
         if len(self.events) >= _MAX_RESEEDS:
+            part = self.terms.component
             raise CollapsedComponentError(
-                f"component {k} collapsed again at iteration {iteration} ({reason}) after "
-                f"{_MAX_RESEEDS} reseeds; the data may not support this many components. Fixes: "
-                "fewer components, a larger reg_covar, prior='default' or on_collapse='drop'",
+                f"{part} {k} collapsed again at iteration {iteration} ({reason}) after "
+                f"{_MAX_RESEEDS} reseeds; the data may not support this many {part}s. Fixes: "
+                f"fewer {part}s, a larger reg_covar, prior='default' or on_collapse='drop'",
                 component=k)
         others_stats, others = self._others(model, stats, params, k)
         if others is None:  # before the first M-step: the others' parameters from their statistics
@@ -179,6 +202,7 @@ class ReseedPolicy(_RepairingPolicy):
         return worst_row
 
 
-def make_policy(name: str):
-    """A fresh policy object for one run ('raise', 'reseed' or 'drop')."""
-    return {"raise": RaisePolicy, "reseed": ReseedPolicy, "drop": DropPolicy}[name]()
+def make_policy(name: str, terms: Terms = MIXTURE_TERMS):
+    """A fresh policy object for one run ('raise', 'reseed' or 'drop'); ``terms`` names the parts
+    in its messages and events."""
+    return {"raise": RaisePolicy, "reseed": ReseedPolicy, "drop": DropPolicy}[name](terms)

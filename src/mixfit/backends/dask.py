@@ -55,6 +55,13 @@ def _block_rows(X, carried: _Carried, size: int):
     return np.concatenate([carried.fn(X[a : a + size]) for a in range(0, max(X.shape[0], 1), size)])
 
 
+def _block_rows_at(X, carried: _Carried, size: int, block_info=None):
+    """As ``_block_rows``, calling fn(X_chunk, first_row) with the row counted in the whole array
+    (dask's ``block_info``; None when dask probes the function on empty metadata)."""
+    start = 0 if block_info is None else int(block_info[0]["array-location"][0][0])
+    return np.concatenate([carried.fn(X[a : a + size], start + a) for a in range(0, max(X.shape[0], 1), size)])
+
+
 class DaskSource:
     """A 2-D dask array (whole rows per block) and optional per-row weights, a dask array with
     the same row blocks or a numpy array (cut to them)."""
@@ -120,12 +127,12 @@ class DaskSource:
     def take(self, rows) -> np.ndarray:
         return np.asarray(self.X[np.sort(np.asarray(rows))].compute())
 
-    def map_rows(self, fn: Callable, tail: tuple, dtype) -> da.Array:
+    def map_rows(self, fn: Callable, tail: tuple, dtype, offsets: bool = False) -> da.Array:
         """fn(X_chunk) -> per-row output (n, *tail), lazily over the blocks: a dask array with X's
-        row blocks. fn enters the graph once, as in ``map_reduce``."""
+        row blocks. fn enters the graph once, as in ``map_reduce``. With ``offsets``,
+        fn(X_chunk, first_row) (so that an error can name the row)."""
         size = self.chunk_size
+        block = _block_rows_at if offsets else _block_rows
         if tail:
-            return self.X.map_blocks(_block_rows, _carry(fn), size, dtype=dtype,
-                                     chunks=(self.X.chunks[0], tail))
-        return self.X.map_blocks(_block_rows, _carry(fn), size, dtype=dtype, drop_axis=1,
-                                 chunks=(self.X.chunks[0],))
+            return self.X.map_blocks(block, _carry(fn), size, dtype=dtype, chunks=(self.X.chunks[0], tail))
+        return self.X.map_blocks(block, _carry(fn), size, dtype=dtype, drop_axis=1, chunks=(self.X.chunks[0],))

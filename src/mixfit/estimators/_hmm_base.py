@@ -16,9 +16,12 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from .. import engine
+from .._chunked_input import check_chunked_X, check_scan, is_dask_array, scan_entries
 from .._validation import as_generator, check_hyperparameters, check_option, check_sample_weight
+from ..backends import ArraySource
 from ..backends.sequences import SequenceSource
-from ..exceptions import ConvergenceWarning
+from ..collapse_hmm import drop_state
+from ..exceptions import CollapseWarning, ConvergenceWarning
 from ..models.hmm import HMM, HMMParams, InitialDistribution, TransitionMatrix
 
 # Frames per chunk of whole sequences. Without numba, forward-backward takes one Python step per
@@ -66,6 +69,25 @@ def check_stochastic(values, name: str, shape: tuple) -> np.ndarray | None:
     return values
 
 
+def check_lazy_frames(record, X, reset: bool, chunk_size: int, entry_ok=None):
+    """Frames X given as a ``numpy.memmap`` or an array-like with ``shape``, ``dtype`` and row
+    slicing: the metadata checks and feature bookkeeping (no value read), then one chunked pass
+    that checks every value is finite and passes ``entry_ok`` (entrywise, or None). Returns
+    (a ``RowReader`` of float64 rows, the pass's ``EntryScan``); X is never loaded whole.
+
+    A dask array is refused: forward-backward needs each sequence whole in one task, and the
+    sequences' boundaries (``lengths``) do not follow dask's row blocks (docs/scale.md)."""
+    if is_dask_array(X):
+        raise TypeError("X is a dask array; the HMM estimators do not run on dask (a sequence must be read "
+                        "whole, and lengths need not follow the row blocks). Pass X as a numpy.memmap (or "
+                        "any array-like with shape, dtype and row slicing, such as a zarr array): it is "
+                        "read chunk by chunk of whole sequences, never loaded")
+    reader = check_chunked_X(record, X, reset=reset, dtype=np.float64)
+    scan = scan_entries(ArraySource(reader, None, chunk_size), entry_ok)
+    check_scan(scan.rows, 0, weighted=False)  # NaN or infinity: scikit-learn's message, with the row
+    return reader, scan
+
+
 def check_fixed(fixed, allowed: tuple) -> frozenset:
     names = (fixed,) if isinstance(fixed, str) else tuple(fixed)
     for name in names:
@@ -78,7 +100,10 @@ class _HMMBase(BaseEstimator):
     """Abstract: fit, decoding, scoring and sampling shared by the HMM estimators."""
 
     def _source(self, X, lengths, weights=None):
-        return SequenceSource(X, lengths, weights, self.chunk_size or DEFAULT_CHUNK_FRAMES)
+        return SequenceSource(X, lengths, weights, self._chunk_frames())
+
+    def _chunk_frames(self) -> int:
+        return self.chunk_size or DEFAULT_CHUNK_FRAMES
 
     def _model(self, fixed=frozenset(), emission=None):
         emission = self._emission_model(fixed) if emission is None else emission
@@ -105,26 +130,41 @@ class _HMMBase(BaseEstimator):
         emission, emission_start = self._emission_setup(X, frame_weight, fixed, record)
         model = self._model(fixed, emission)
         options = engine.FitOptions(self.tol, self.max_iter, self.n_init, self.verbose, self.verbose_interval)
+        make_policy = self._collapse_policy()
         if bool(self.warm_start) and "startprob_" in vars(self):
             previous = self._params()
             options = engine.FitOptions(self.tol, self.max_iter, 1, self.verbose, self.verbose_interval)
 
-            def start(rng):
+            def start(rng, policy=None):
                 return previous
         else:
-            def start(rng):
-                return HMMParams(np.full(K, 1.0 / K) if startprob is None else startprob,
-                                 np.full((K, K), 1.0 / K) if transmat is None else transmat,
-                                 emission_start(rng))
+            def start(rng, policy=None):
+                chain = (np.full(K, 1.0 / K) if startprob is None else startprob,
+                         np.full((K, K), 1.0 / K) if transmat is None else transmat)
+                if policy is None:
+                    return HMMParams(*chain, emission_start(rng))
+                first = emission_start(rng, policy)  # the start's M-step goes through the policy
+                for k in policy.dropped_at_start():
+                    chain = drop_state(*chain, k)
+                return HMMParams(*chain, first)
 
         result = engine.fit(model, self._source(X, lengths, weights), start, options,
-                            as_generator(self.random_state))
+                            as_generator(self.random_state), make_policy=make_policy)
         if not result.converged and self.max_iter > 0:
             warnings.warn(f"Best performing initialization did not converge in max_iter={self.max_iter} "
                           f"iterations (tol={self.tol}); increase max_iter or tol", ConvergenceWarning,
                           stacklevel=2)
+        for event in result.events:
+            done = {"drop": "dropped", "reseed": "reseeded"}[event.action]
+            warnings.warn(f"state {event.component} was {done} at iteration {event.iteration} ({event.reason})",
+                          CollapseWarning, stacklevel=2)
         self._set_fitted(result, record)
         return self
+
+    def _collapse_policy(self):
+        """A factory of the M-step policy of one run (``collapse_hmm.StatePolicy``), or None: the
+        model's M-step as it is (emissions that cannot collapse; this default). With a policy, the
+        emission start is called as ``start(rng, policy)``."""
 
     def _set_fitted(self, result: engine.FitResult, record) -> None:
         """The only place fitted attributes are written."""
@@ -136,6 +176,7 @@ class _HMMBase(BaseEstimator):
         self.n_iter_ = result.n_iter
         self.lower_bound_ = result.lower_bound
         self.lower_bounds_ = list(result.lower_bounds)
+        self.collapse_events_ = [event.as_dict() for event in result.events]
         self.n_features_in_ = record.n_features_in_
 
     # ---- decoding and scoring, chunk by chunk of whole sequences ------------------------------
@@ -191,7 +232,7 @@ class _HMMBase(BaseEstimator):
         if not isinstance(n_samples, numbers.Integral) or isinstance(n_samples, bool) or n_samples < 1:
             raise ValueError(f"n_samples={n_samples!r}; expected an integer >= 1")
         rng = as_generator(self.random_state if random_state is None else random_state)
-        K = self.n_components
+        K = self.startprob_.shape[0]  # n_components, less any state on_collapse='drop' removed
         states = np.empty(n_samples, dtype=np.intp)
         states[0] = rng.choice(K, p=self.startprob_) if currstate is None else int(currstate)
         cumulative = np.cumsum(self.transmat_, axis=1)
@@ -203,11 +244,11 @@ class _HMMBase(BaseEstimator):
 
     def _n_parameters(self) -> int:
         fixed = check_fixed(self.fixed, self._FIXABLE)
-        return self._model(fixed).n_parameters(self.n_components, self.n_features_in_)
+        return self._model(fixed).n_parameters(self.startprob_.shape[0], self.n_features_in_)
 
     def bic(self, X, lengths=None):
         """-2 ln p(X) + p ln n_samples, p the free (not fixed) parameters (lower is better)."""
-        n = len(X)
+        n = np.shape(X)[0]  # a memmap or an array-like: its shape, no read
         return -2 * self.score(X, lengths) + self._n_parameters() * np.log(n)
 
     def aic(self, X, lengths=None):

@@ -12,6 +12,17 @@ from sklearn.base import BaseEstimator, DensityMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
 from .. import engine
+from .._chunked_input import (
+    RowReader,
+    check_chunked_X,
+    check_dask_sample_weight,
+    check_finite_chunk,
+    check_scan,
+    first_bad_entry,
+    is_chunked,
+    is_dask_array,
+    scan_entries,
+)
 from .._linalg import logsumexp_rows
 from .._validation import (
     LOOP_HYPERPARAMETERS,
@@ -21,7 +32,7 @@ from .._validation import (
     check_sample_weight,
     validate_X,
 )
-from ..backends import ArraySource, default_chunk_size
+from ..backends import ArraySource, as_source, default_chunk_size
 from ..exceptions import ConvergenceWarning
 from ..init import INIT_METHODS, initial_stats
 from ..models import BernoulliEM, BernoulliParams, BernoulliVB, BernoulliVBParams
@@ -51,6 +62,48 @@ def _check_prior_value(value, name: str, method: str) -> float:
     return float(value)
 
 
+def is_binary(X: np.ndarray) -> np.ndarray:
+    """Entrywise: is x 0 or 1 (False for NaN)."""
+    return (X == 0) | (X == 1)
+
+
+def non_binary_message(what: str, bad: tuple, lazy: bool) -> str:
+    row, column, value = bad
+    remedy = "" if lazy else " or pass binarize=threshold"
+    return (f"X must be binary (0/1) for {what}; X[{row}, {column}] = {value!r}. Binarise it first "
+            f"(e.g. X > threshold){remedy}")
+
+
+def check_binary_chunk(X: np.ndarray, start: int, what: str) -> None:
+    """A chunk of lazy X read at row ``start``: finite, then binary; the error names the row."""
+    check_finite_chunk(X, start)
+    bad = first_bad_entry(X, is_binary, start)
+    if bad is not None:
+        raise ValueError(non_binary_message(what, bad, lazy=True))
+
+
+class _Binarized:
+    """Out-of-core X > t, thresholded as rows are read; a non-finite value is kept as it is, so
+    that the chunk's finite check still names it (as the in-memory check would)."""
+
+    def __init__(self, data, threshold):
+        self.data = data
+        self.threshold = threshold
+        self.shape = tuple(data.shape)
+        self.dtype = np.dtype(np.float64)
+
+    def __getitem__(self, rows):
+        raw = np.asarray(self.data[rows])
+        return np.where(np.isfinite(raw), raw > self.threshold, raw).astype(np.float64)
+
+
+def _binarized_dask(X, threshold):
+    """The dask form of ``_Binarized``: lazily, x > t where x is finite, else x (float64)."""
+    import dask.array as da  # X is a dask array: dask is imported already
+
+    return da.where(da.isfinite(X), X > threshold, X).astype(np.float64)
+
+
 def _first_non_binary(X):
     """(row, column, value) of the first entry of X that is not 0 or 1, or None."""
     if sparse.issparse(X):
@@ -78,7 +131,10 @@ class BernoulliMixture(DensityMixin, BaseEstimator):
     captures correlations between features that a single product of Bernoullis cannot. X is
     binary: a dense array of 0/1 in any integer, bool or float dtype, or a scipy sparse matrix
     (used in CSR form, read in row chunks, never densified). Non-binary X is refused, unless
-    ``binarize`` is given.
+    ``binarize`` is given. X may also be larger than memory, as for ``GaussianMixture``: a
+    ``numpy.memmap``, any array-like with ``shape``, ``dtype`` and row slicing (zarr, h5py), or a
+    ``dask.array``; such X (dense 0/1, ``binarize=None``) is checked and read chunk by chunk, never
+    loaded, and on dask the predictions are lazy dask arrays (docs/scale.md).
 
     Parameters
     ----------
@@ -171,11 +227,36 @@ class BernoulliMixture(DensityMixin, BaseEstimator):
             return X
         bad = _first_non_binary(X)
         if bad is not None:
-            row, column, value = bad
-            raise ValueError(
-                f"X must be binary (0/1) for a Bernoulli mixture; X[{row}, {column}] = {value!r}. "
-                "Binarise it first (e.g. X > threshold) or pass binarize=threshold")
+            raise ValueError(non_binary_message("a Bernoulli mixture", bad, lazy=False))
         return X
+
+    def _lazy_X(self, record, X, reset: bool):
+        """Metadata checks of a memmap, array-like or dask X (no value read): dense, binary, or
+        binarised chunk by chunk as it is read when ``binarize`` is set."""
+        checked = check_chunked_X(record, X, reset=reset, min_samples=2 if reset else 1)
+        if self.binarize is None:
+            return checked
+        if is_dask_array(checked):
+            # x > t where x is finite; NaN and inf kept, so that the value check still names them
+            return _binarized_dask(checked, self.binarize)
+        return RowReader(_Binarized(X, self.binarize), np.float64)
+
+    def _check_lazy_values(self, X, sample_weight):
+        """The values of lazy X (after ``_lazy_X``) and its weights, checked as ``GaussianMixture``
+        checks them: one chunked pass (finite, binary, dask weights valid) before anything else
+        reads X. Returns (X, weights)."""
+        n_samples, K = X.shape[0], self.n_components
+        lazy_weights = is_dask_array(sample_weight) and is_dask_array(X)
+        if lazy_weights:
+            weights = check_dask_sample_weight(sample_weight, n_samples).astype(X.dtype)
+        else:
+            weights = check_sample_weight(sample_weight, n_samples, X.dtype)
+        scan = scan_entries(self._source(X, weights), is_binary)
+        check_scan(scan.rows, K, weighted=lazy_weights)
+        if np.isfinite(scan.bad_row):
+            bad = (int(scan.bad_row), scan.bad_column, scan.bad_value)
+            raise ValueError(non_binary_message("a Bernoulli mixture", bad, lazy=True))
+        return X, weights
 
     @staticmethod
     def _float_dtype(X) -> np.dtype:
@@ -187,7 +268,9 @@ class BernoulliMixture(DensityMixin, BaseEstimator):
         # chunks by the mean stored entries per row, so that sparse chunks hold as many bytes as dense.
         width = max(1, X.nnz // max(1, X.shape[0])) if sparse.issparse(X) else X.shape[1]
         chunk = self.chunk_size or default_chunk_size(width, self.n_components, dtype.itemsize)
-        return ArraySource(X, sample_weight, chunk)
+        if sparse.issparse(X):
+            return ArraySource(X, sample_weight, chunk)
+        return as_source(X, sample_weight, chunk)  # dask: a DaskSource; memmap, reader: chunked reads
 
     def _is_warm(self) -> bool:
         if not (self.warm_start and "means_" in vars(self)):
@@ -219,7 +302,9 @@ class BernoulliMixture(DensityMixin, BaseEstimator):
         make_weight_prior(self.weight_concentration_prior_type, 1.0)
         self._check_binarize()
         record = clone(self)
-        X = self._binary_X(record, X, reset=True, ensure_min_samples=2)
+        lazy = is_chunked(X)
+        X = self._lazy_X(record, X, reset=True) if lazy else self._binary_X(record, X, reset=True,
+                                                                            ensure_min_samples=2)
         n_samples, n_features = X.shape
         K = self.n_components
         if n_samples < K:
@@ -229,8 +314,11 @@ class BernoulliMixture(DensityMixin, BaseEstimator):
             raise ValueError(f"X has {n_features} features, but BernoulliMixture was fitted with "
                              f"{self.n_features_in_} and warm_start=True")
         dtype = self._float_dtype(X)
-        weights = check_sample_weight(sample_weight, n_samples, dtype)
-        if weights is not None and np.count_nonzero(weights) < K:
+        if lazy:  # the values (and dask weights), in one chunked pass
+            X, weights = self._check_lazy_values(X, sample_weight)
+        else:
+            weights = check_sample_weight(sample_weight, n_samples, dtype)
+        if weights is not None and not is_dask_array(weights) and np.count_nonzero(weights) < K:
             raise ValueError(f"sample_weight has {np.count_nonzero(weights)} positive entries; expected at "
                              f"least n_components = {K}")
         model = self._build_model(dtype)
@@ -291,34 +379,59 @@ class BernoulliMixture(DensityMixin, BaseEstimator):
 
     # ---- prediction ------------------------------------------------------------------------
 
-    def _chunks(self, X):
+    def _map_rows(self, X, per_chunk, tail=(), dtype=None):
+        """``per_chunk(X_chunk) -> (n, *tail)`` over the row chunks of X: an array for in-memory and
+        out-of-core X (memory: one chunk plus the output), a lazy dask array with X's row blocks
+        for dask X. Lazy chunks are checked (finite, binary) as they are read."""
         check_is_fitted(self, "means_")
-        X = self._binary_X(self, X, reset=False)
-        return X, (chunk for chunk, _ in self._source(X).chunks())
+        lazy = is_chunked(X)
+        X = self._lazy_X(self, X, reset=False) if lazy else self._binary_X(self, X, reset=False)
+        dtype = self.means_.dtype if dtype is None else np.dtype(dtype)
+        source = self._source(X)
+        if is_dask_array(X):
+            def checked(chunk, start):
+                check_binary_chunk(chunk, start, "a Bernoulli mixture")
+                return per_chunk(chunk)
 
-    def _log_rho_chunks(self, X):
-        X, chunks = self._chunks(X)
+            return source.map_rows(checked, tuple(tail), dtype, offsets=True)
+        out = np.empty((X.shape[0], *tail), dtype=dtype)
+        start = 0
+        for chunk, _ in source.chunks():
+            if lazy:
+                check_binary_chunk(chunk, start, "a Bernoulli mixture")
+            out[start : start + chunk.shape[0]] = per_chunk(chunk)
+            start += chunk.shape[0]
+        return out
+
+    def _log_rho_fn(self):
+        """chunk -> ln rho (chunk, K) under the fitted model; model and params taken once."""
+        check_is_fitted(self, "means_")
         model, params = self._model(), self._params()
-        return X, (model.log_prob_components(chunk, params) for chunk in chunks)
+        return lambda chunk: model.log_prob_components(chunk, params)
 
     def predict(self, X):
         """The most probable component of each row, (n_samples,)."""
-        _, chunks = self._log_rho_chunks(X)
-        return np.concatenate([log_rho.argmax(axis=1) for log_rho in chunks])
+        log_rho = self._log_rho_fn()
+        return self._map_rows(X, lambda chunk: log_rho(chunk).argmax(axis=1), dtype=np.intp)
 
     def predict_proba(self, X):
         """Responsibilities p(k | x_n) (EM) or r_nk (VB), (n_samples, n_components)."""
-        _, chunks = self._log_rho_chunks(X)
-        return np.concatenate([np.exp(log_rho - logsumexp_rows(log_rho)[:, None]) for log_rho in chunks])
+        log_rho = self._log_rho_fn()
+
+        def proba(chunk):
+            values = log_rho(chunk)
+            return np.exp(values - logsumexp_rows(values)[:, None])
+
+        return self._map_rows(X, proba, (self.weights_.shape[0],))
 
     def score_samples(self, X):
         """ln p(x_n) per row, (n_samples,): the fitted mixture's log-likelihood (EM), or the log
         posterior predictive density of q (VB), sum_k E[pi_k] prod_i Bern(x_i | E[mu_ki])."""
-        X, chunks = self._chunks(X)
+        check_is_fitted(self, "means_")
         model, params = self._model(), self._params()
         components = (model.log_predictive_components if isinstance(model, BernoulliVB)
                       else model.log_prob_components)
-        return np.concatenate([logsumexp_rows(components(chunk, params)) for chunk in chunks])
+        return self._map_rows(X, lambda chunk: logsumexp_rows(components(chunk, params)))
 
     def score(self, X, y=None):
         """Mean log-likelihood (VB: log predictive density) per row."""

@@ -17,6 +17,7 @@ from typing import ClassVar
 import numpy as np
 from sklearn.base import clone
 
+from .._chunked_input import is_chunked
 from .._validation import (
     INTEGER_AT_LEAST_1,
     LOOP_HYPERPARAMETERS,
@@ -27,16 +28,31 @@ from .._validation import (
     validate_X,
 )
 from ..backends import ArraySource
+from ..collapse import ON_COLLAPSE
+from ..collapse_hmm import StatePolicy
 from ..conjugate import make_precision_prior
 from ..covariance import make_covariance
+from ..exceptions import CollapsedComponentError
 from ..init import INIT_METHODS, initial_stats
 from ..models.bernoulli import BernoulliEM, BetaPrior
 from ..models.gaussian_em import GaussianEM
 from ..models.gaussian_vb import data_moments
 from ..models.hmm_emissions import BernoulliEmission, CategoricalEmission, GaussianEmission
 from ..priors import check_prior_spec, resolve_prior
-from ._hmm_base import DEFAULT_CHUNK_FRAMES, _HMMBase, check_stochastic
-from .bernoulli_mixture import _check_prior_value, _first_non_binary
+from ._hmm_base import DEFAULT_CHUNK_FRAMES, _HMMBase, check_lazy_frames, check_stochastic
+from .bernoulli_mixture import _check_prior_value, _first_non_binary, is_binary, non_binary_message
+
+
+def _is_symbol(X) -> np.ndarray:
+    """Entrywise: is x an integer >= 0 (a categorical symbol)."""
+    return (X >= 0) & (X == np.round(X))
+
+
+def _highest_symbol(X, chunk_size: int) -> int:
+    """max(X) of validated symbols: in memory, or one chunked pass over a reader."""
+    if isinstance(X, np.ndarray):
+        return int(X.max())
+    return max(int(chunk.max()) for chunk, _ in ArraySource(X, None, chunk_size).chunks())
 
 
 class GaussianHMM(_HMMBase):
@@ -52,6 +68,18 @@ class GaussianHMM(_HMMBase):
     prior : None, 'default' or ConjugatePrior, default=None
         A conjugate prior on each state's mean and covariance (as ``GaussianMixture``): the
         emission M-step becomes the posterior mode and ``lower_bound_`` the log posterior.
+    on_collapse : {'raise', 'reseed', 'drop'}, default='raise'
+        What to do when a state's emission collapses onto a point (its covariance is no longer
+        positive definite, or, for 'reseed' and 'drop', its expected visits fall below a
+        thousandth of a frame), as ``GaussianMixture``'s ``on_collapse``: raise
+        ``CollapsedComponentError`` naming the state, its expected visits, its distinct frames
+        and the fixes; restart its emission at the frame worst explained by the other states
+        (with the covariance of the most visited one), its transition row uniform over the moves
+        it was allowed and a share 1/K of every row (and of the start) allowed to reach it; or
+        remove the state, its start probability and its row and column of ``transmat_``, the rows
+        renormalised (forbidden moves stay forbidden; ``startprob_``, ``transmat_``, ``means_``
+        ... then have one state fewer than ``n_components``). Each reseed or drop is announced by
+        a ``CollapseWarning`` and recorded in ``collapse_events_`` (see ``mixfit.collapse_hmm``).
     algorithm : {'viterbi', 'map'}, default='viterbi'
         How ``predict`` and ``decode`` pick states.
     tol : float, default=1e-4
@@ -80,11 +108,12 @@ class GaussianHMM(_HMMBase):
                  algorithm="viterbi", tol=1e-4, max_iter=100, n_init=1, init_params="kmeans",
                  startprob_init=None, transmat_init=None, means_init=None, precisions_init=None,
                  fixed=(), random_state=None, warm_start=False, verbose=0, verbose_interval=10,
-                 chunk_size=None):
+                 chunk_size=None, on_collapse="raise"):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.reg_covar = reg_covar
         self.prior = prior
+        self.on_collapse = on_collapse
         self.algorithm = algorithm
         self.tol = tol
         self.max_iter = max_iter
@@ -102,13 +131,17 @@ class GaussianHMM(_HMMBase):
         self.chunk_size = chunk_size
 
     def _check_frames(self, X, reset):
-        """float64 frames (n, D); with ``reset``, a clone holding the feature bookkeeping."""
+        """float64 frames (n, D); with ``reset``, a clone holding the feature bookkeeping. A memmap
+        or array-like X is checked in one chunked pass and read as it is needed, never whole."""
         record = clone(self) if reset else self
+        if is_chunked(X):
+            return check_lazy_frames(record, X, reset, self._chunk_frames())[0], record
         return validate_X(record, X, dtype=np.float64, reset=reset), record
 
     def _emission_setup(self, X, frame_weight, fixed, record):
         covariance = make_covariance(self.covariance_type)
         check_option(self.init_params, "init_params", INIT_METHODS)
+        check_option(self.on_collapse, "on_collapse", ON_COLLAPSE)
         prior_spec = check_prior_spec(self.prior)
         K, n_features = self.n_components, X.shape[1]
         if X.shape[0] < K:
@@ -126,16 +159,25 @@ class GaussianHMM(_HMMBase):
         mixture = GaussianEM(covariance, self.reg_covar, np.float64, prior, precision)
         emission = GaussianEmission(mixture, "means" in fixed, "covariances" in fixed)
 
-        def start(rng):
+        def start(rng, policy):
             if means_init is not None and prec_chol_init is not None:
                 return emission.params(means_init, prec_chol_init)
-            # The emissions start as a mixture of the frames would (init.py), then EM's M-step.
-            first = mixture.maximize(initial_stats(mixture, frames, K, self.init_params, rng, means_init),
-                                     None)
+            # The emissions start as a mixture of the frames would (init.py), then EM's M-step,
+            # through the collapse policy (iteration 0).
+            first = policy.initial_step(mixture, frames,
+                                        initial_stats(mixture, frames, K, self.init_params, rng, means_init))
+            if first.means.shape[0] != K and (means_init is not None or prec_chol_init is not None):
+                raise CollapsedComponentError(
+                    f"on_collapse={self.on_collapse!r} dropped a state at initialisation, which cannot be "
+                    f"combined with means_init or precisions_init of n_components = {K} entries; give "
+                    "both, or neither")
             return emission.params(first.means if means_init is None else means_init,
                                    first.prec_chol if prec_chol_init is None else prec_chol_init)
 
         return emission, start
+
+    def _collapse_policy(self):
+        return lambda: StatePolicy(self.on_collapse)
 
     def _emission_model(self, fixed=frozenset()):
         mixture = GaussianEM(make_covariance(self.covariance_type), self.reg_covar)
@@ -193,14 +235,26 @@ class CategoricalHMM(_HMMBase):
         self.chunk_size = chunk_size
 
     def _check_frames(self, X, reset):
+        """Integer symbols (n, 1): an intp array, or for a memmap or array-like X a reader of
+        float64 rows holding them (checked in one chunked pass, never loaded)."""
         record = clone(self) if reset else self
+        limit = None if reset else self.n_symbols_
+        if is_chunked(X):
+            if len(X.shape) == 2 and X.shape[1] != 1:
+                raise ValueError(f"X has {X.shape[1]} columns; expected one column of integer symbols")
+            reader, scan = check_lazy_frames(record, X, reset, self._chunk_frames(), _is_symbol)
+            if np.isfinite(scan.bad_row):
+                raise ValueError(f"X must hold integer symbols >= 0; X[{int(scan.bad_row)}, 0] = {scan.bad_value!r}")
+            highest = int(scan.rows.high[0])
+            if limit is not None and highest >= limit:
+                raise ValueError(f"X holds symbol {highest}; expected symbols < n_symbols = {limit}")
+            return reader, record
         values = validate_X(record, X, dtype=np.float64, reset=reset)
         if values.shape[1] != 1:
             raise ValueError(f"X has {values.shape[1]} columns; expected one column of integer symbols")
         if np.any(values < 0) or np.any(values != np.round(values)):
             raise ValueError("X must hold integer symbols >= 0")
         symbols = values.astype(np.intp)
-        limit = None if reset else self.n_symbols_
         if limit is not None and symbols.max() >= limit:
             raise ValueError(f"X holds symbol {symbols.max()}; expected symbols < n_symbols = {limit}")
         return symbols, record
@@ -209,9 +263,10 @@ class CategoricalHMM(_HMMBase):
         check_option(self.init_params, "init_params", ("random",))
         if self.n_symbols is not None:
             check_hyperparameters(self, {"n_symbols": INTEGER_AT_LEAST_1})
-        n_symbols = int(X.max()) + 1 if self.n_symbols is None else self.n_symbols
-        if X.max() >= n_symbols:
-            raise ValueError(f"X holds symbol {X.max()}; expected symbols < n_symbols = {n_symbols}")
+        highest = _highest_symbol(X, self._chunk_frames())
+        n_symbols = highest + 1 if self.n_symbols is None else self.n_symbols
+        if highest >= n_symbols:
+            raise ValueError(f"X holds symbol {highest}; expected symbols < n_symbols = {n_symbols}")
         given = check_stochastic(self.emissionprob_init, "emissionprob_init", (self.n_components, n_symbols))
         record.n_symbols_ = n_symbols
         emission = CategoricalEmission(n_symbols, "emissionprob" in fixed)
@@ -293,6 +348,12 @@ class BernoulliHMM(_HMMBase):
     def _check_frames(self, X, reset):
         """Binary frames as float64 (n, D) (a new array; the user's X is untouched)."""
         record = clone(self) if reset else self
+        if is_chunked(X):  # a memmap or array-like: checked in one chunked pass, never loaded
+            reader, scan = check_lazy_frames(record, X, reset, self._chunk_frames(), is_binary)
+            if np.isfinite(scan.bad_row):
+                bad = (int(scan.bad_row), scan.bad_column, scan.bad_value)
+                raise ValueError(non_binary_message("a BernoulliHMM", bad, lazy=True))
+            return reader, record
         values = validate_X(record, X, dtype="numeric", reset=reset)
         if values.dtype.kind not in "biuf":
             raise ValueError(f"X has dtype {values.dtype}; expected binary data (bool, integer or float 0/1)")

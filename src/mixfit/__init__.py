@@ -7,6 +7,8 @@ from .estimators import CategoricalHMM as CategoricalHMM
 from .estimators import GaussianHMM as GaussianHMM
 from .estimators import GaussianMixture as GaussianMixture
 from .estimators import GaussianMixtureIC as GaussianMixtureIC
+from .estimators import VariationalCategoricalHMM as VariationalCategoricalHMM
+from .estimators import VariationalGaussianHMM as VariationalGaussianHMM
 from .exceptions import CollapsedComponentError as CollapsedComponentError
 from .exceptions import CollapseWarning as CollapseWarning
 from .io import load as load
@@ -25,6 +27,8 @@ __all__ = [
     "GaussianHMM",
     "GaussianMixture",
     "GaussianMixtureIC",
+    "VariationalCategoricalHMM",
+    "VariationalGaussianHMM",
     "load",
     "select_bernoulli",
     "select_model",

@@ -1,8 +1,9 @@
-"""The model file's schema for the HMMs and ``GaussianMixtureIC`` (the mixtures are in
+"""The model file's schema for the HMMs (EM and variational) and ``GaussianMixtureIC`` (the mixtures are in
 ``_modelfile_schema``): which arrays they store, how their state is rebuilt, and the checks.
 
-An HMM's K is its ``n_components`` (no state is ever dropped) and its arrays are float64 (the
-frames are read as float64). ``GaussianMixtureIC`` stores its ``best_estimator_`` as a nested
+An HMM's K is its ``n_components`` less the states its ``collapse_events_`` record as dropped (a
+``GaussianHMM`` with ``on_collapse='drop'``), and its arrays are float64 (the frames are read as
+float64). ``GaussianMixtureIC`` stores its ``best_estimator_`` as a nested
 ``{"estimator", "params", "fitted"}`` object, rebuilt by ``build`` as a file of its own would be
 (a ``GaussianMixture`` only), and its ``selection_`` as the table's rows; the attributes it
 mirrors from the best estimator are not stored twice but taken from it.
@@ -35,10 +36,17 @@ _BEST_CLASS = "GaussianMixture"
 
 
 def _hmm_size(estimator, fitted: dict) -> tuple:
-    K = estimator.n_components
-    if not is_count(K):
-        raise ModelFileError(f"n_components = {K!r}; expected an integer >= 1")
-    return K, np.dtype(np.float64)
+    n_components = estimator.n_components
+    if not is_count(n_components):
+        raise ModelFileError(f"n_components = {n_components!r}; expected an integer >= 1")
+    events = fitted.get("collapse_events_", [])  # absent from files written before on_collapse
+    if not isinstance(events, list) or not all(isinstance(event, dict) for event in events):
+        raise ModelFileError("collapse_events_ must be a list of events (objects)")
+    dropped = sum(event.get("action") == "drop" for event in events)
+    if dropped >= n_components:
+        raise ModelFileError(f"collapse_events_ records {dropped} drops of n_components = {n_components} states; "
+                             "expected at least one state kept")
+    return n_components - dropped, np.dtype(np.float64)
 
 
 def _chain_declared(K) -> dict:
@@ -97,6 +105,63 @@ def _check_bernoulli_hmm(estimator) -> None:
         value = getattr(estimator, name)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 1:
             raise ModelFileError(f"{name} = {value!r}; expected a Beta prior parameter >= 1 (EM's posterior mode)")
+
+
+def _variational_chain_declared(K) -> dict:
+    return {**_chain_declared(K), "startprob_posterior_": Declared((K,)), "transmat_posterior_": Declared((K, K)),
+            "startprob_prior_": Declared((K,)), "transmat_prior_": Declared((K, K))}
+
+
+def _variational_gaussian_hmm_declared(estimator, K, D, fitted) -> dict:
+    from .conjugate import make_precision_prior
+    from .covariance import make_covariance
+
+    covariance = make_covariance(estimator.covariance_type)
+    # nu has one entry per log-determinant: (K,), or () when one precision is shared (tied)
+    dof_shape = np.shape(covariance.log_det_half(np.ones(covariance.shape(K, D)), D))
+    scale_shape = np.shape(make_precision_prior(covariance).default_scale(np.eye(D)))
+    return {**_gaussian_hmm_declared(estimator, K, D, fitted), **_variational_chain_declared(K),
+            "beta_posterior_": Declared((K,)), "dof_posterior_": Declared(dof_shape),
+            "means_prior_": Declared((D,)), "scale_prior_": Declared(scale_shape)}
+
+
+def _variational_categorical_hmm_declared(estimator, K, D, fitted) -> dict:
+    declared = _categorical_hmm_declared(estimator, K, D, fitted)
+    M = declared["emissionprob_"].shape[1]
+    return {**declared, **_variational_chain_declared(K), "emissionprob_posterior_": Declared((K, M)),
+            "emissionprob_prior_": Declared((K, M))}
+
+
+def _check_concentrations(estimator, names) -> None:
+    """Dirichlet concentrations: >= 0 (0 off the support), a positive entry in every row, and the
+    posterior-mean probabilities zero exactly where the posterior is."""
+    for name in names:
+        value = getattr(estimator, name)
+        if np.any(value < 0) or np.any(~np.any(value > 0, axis=-1)):
+            raise ModelFileError(f"{name} holds Dirichlet concentrations; some are negative or a row has none > 0")
+
+
+def _check_variational_chain(estimator) -> None:
+    _check_stochastic(estimator, "startprob_")
+    _check_stochastic(estimator, "transmat_")
+    _check_concentrations(estimator, ("startprob_posterior_", "transmat_posterior_", "startprob_prior_",
+                                      "transmat_prior_"))
+    for mean, posterior in (("startprob_", "startprob_posterior_"), ("transmat_", "transmat_posterior_")):
+        if not np.array_equal(getattr(estimator, mean) == 0, getattr(estimator, posterior) == 0):
+            raise ModelFileError(f"{mean} and {posterior} disagree on which entries are forbidden")
+
+
+def _check_variational_gaussian_hmm(estimator) -> None:
+    _check_variational_chain(estimator)
+    check_precision_factor(estimator)
+    if np.any(estimator.beta_posterior_ <= 0) or np.any(np.asarray(estimator.dof_posterior_) <= 0):
+        raise ModelFileError("beta_posterior_ and dof_posterior_ must be positive")
+
+
+def _check_variational_categorical_hmm(estimator) -> None:
+    _check_variational_chain(estimator)
+    _check_categorical_hmm(estimator)
+    _check_concentrations(estimator, ("emissionprob_posterior_", "emissionprob_prior_"))
 
 
 def _restore_nothing(estimator) -> None:
@@ -181,7 +246,16 @@ def _check_ic(estimator) -> None:
 
 
 def more_classes() -> dict[str, EstimatorFile]:
-    from .estimators import BernoulliHMM, CategoricalHMM, GaussianHMM, GaussianMixtureIC
+    from .estimators import (
+        BernoulliHMM,
+        CategoricalHMM,
+        GaussianHMM,
+        GaussianMixtureIC,
+        VariationalCategoricalHMM,
+        VariationalGaussianHMM,
+    )
+
+    chain = (*_HMM_REQUIRED, "startprob_posterior_", "transmat_posterior_", "startprob_prior_", "transmat_prior_")
 
     return {
         "GaussianHMM": EstimatorFile(
@@ -196,6 +270,15 @@ def more_classes() -> dict[str, EstimatorFile]:
             BernoulliHMM, _bernoulli_hmm_declared, _restore_nothing,
             required=(*_HMM_REQUIRED, "means_", "alpha_prior_", "beta_prior_"), check=_check_bernoulli_hmm,
             size=_hmm_size),
+        "VariationalGaussianHMM": EstimatorFile(
+            VariationalGaussianHMM, _variational_gaussian_hmm_declared, restore_covariance,
+            required=(*chain, "means_", "precisions_cholesky_", "beta_posterior_", "dof_posterior_", "means_prior_",
+                      "beta_prior_", "dof_prior_", "scale_prior_"),
+            check=_check_variational_gaussian_hmm, size=_hmm_size),
+        "VariationalCategoricalHMM": EstimatorFile(
+            VariationalCategoricalHMM, _variational_categorical_hmm_declared, _restore_nothing,
+            required=(*chain, "emissionprob_", "n_symbols_", "emissionprob_posterior_", "emissionprob_prior_"),
+            check=_check_variational_categorical_hmm, size=_hmm_size),
         "GaussianMixtureIC": EstimatorFile(
             GaussianMixtureIC, _ic_declared, _restore_ic,
             required=("best_estimator_", "selection_", "n_components_", "covariance_type_", "n_features_in_"),

@@ -9,6 +9,9 @@ Each strategy owns, for its q(pi):
 - ``kl(concentration)``: KL(q(pi) || p(pi)), the weight term of the ELBO;
 - ``attribute(concentration)``: the public ``weight_concentration_`` in scikit-learn's form.
 
+``dirichlet_expected_log`` and ``dirichlet_kl`` are the Dirichlet's E[ln mu_k] and KL along the last
+axis, optionally on a support (the HMMs' forbidden transitions, models/hmm_vb.py).
+
 Notation  code            shape    meaning
 alpha_0   concentration   float    the prior's concentration (gamma for the Dirichlet process)
 alpha_k   concentration   (K,)     Dirichlet posterior (10.58)
@@ -27,27 +30,51 @@ import numpy as np
 from scipy.special import digamma, gammaln
 
 
-def _dirichlet_log_norm(alpha: np.ndarray) -> np.ndarray:
-    """ln C(alpha) along the last axis (B.23): ln Gamma(sum alpha) - sum ln Gamma(alpha_k)."""
-    return gammaln(alpha.sum(axis=-1)) - gammaln(alpha).sum(axis=-1)
+def _on_support(alpha: np.ndarray, support) -> np.ndarray:
+    """alpha with the entries off ``support`` set to 1: ln Gamma(1) = 0 and psi(1) is finite, so
+    they drop out of the sums below once the total is taken over the support only."""
+    return alpha if support is None else np.where(support, alpha, 1.0)
+
+
+def _support_total(alpha: np.ndarray, support) -> np.ndarray:
+    """alpha_hat = sum_k alpha_k over the support, along the last axis (keepdims)."""
+    inside = alpha if support is None else np.where(support, alpha, 0.0)
+    return inside.sum(axis=-1, keepdims=True)
+
+
+def dirichlet_expected_log(alpha: np.ndarray, support=None) -> np.ndarray:
+    """E[ln mu_k] = psi(alpha_k) - psi(alpha_hat) along the last axis (B.21).
+
+    ``support`` (bool, alpha's shape, or None for all): the Dirichlet lives on the True entries
+    only; off it mu_k = 0 surely and E[ln mu_k] = -inf (an HMM's forbidden transition).
+    """
+    e_log = digamma(_on_support(alpha, support)) - digamma(_support_total(alpha, support))
+    return e_log if support is None else np.where(support, e_log, -np.inf)
+
+
+def dirichlet_kl(alpha: np.ndarray, alpha_0: np.ndarray, support=None) -> np.ndarray:
+    """KL(Dir(alpha) || Dir(alpha_0)) along the last axis, both on the same ``support``.
+
+    E_q[ln q] - E_q[ln p] with ln Dir = ln C + sum (alpha_k - 1) ln mu_k (B.16), E_q[ln mu_k] from
+    (B.21): the difference of (10.76) and (10.73). Off the support both are 1 (``_on_support``):
+    their terms vanish.
+    """
+    a, a_0 = _on_support(alpha, support), _on_support(alpha_0, support)
+    total, total_0 = _support_total(alpha, support)[..., 0], _support_total(alpha_0, support)[..., 0]
+    e_log = digamma(a) - digamma(total)[..., None]  # (B.21), finite everywhere
+    log_norm = gammaln(total) - gammaln(a).sum(axis=-1)  # ln C(alpha) (B.23) on the support
+    log_norm_0 = gammaln(total_0) - gammaln(a_0).sum(axis=-1)
+    return log_norm - log_norm_0 + ((a - a_0) * e_log).sum(axis=-1)
 
 
 def _dirichlet_expected_log(alpha: np.ndarray) -> np.ndarray:
-    """E[ln mu_k] = psi(alpha_k) - psi(alpha_hat) along the last axis (B.21)."""
-    return digamma(alpha) - digamma(alpha.sum(axis=-1, keepdims=True))
+    """E[ln mu_k] on the whole simplex (B.21)."""
+    return dirichlet_expected_log(alpha)
 
 
 def _dirichlet_kl(alpha: np.ndarray, alpha_0: np.ndarray) -> np.ndarray:
-    """KL(Dir(alpha) || Dir(alpha_0)) along the last axis.
-
-    E_q[ln q] - E_q[ln p] with ln Dir = ln C + sum (alpha_k - 1) ln mu_k (B.16), E_q[ln mu_k] from
-    (B.21): the difference of (10.76) and (10.73).
-    """
-    return (
-        _dirichlet_log_norm(alpha)
-        - _dirichlet_log_norm(alpha_0)
-        + ((alpha - alpha_0) * _dirichlet_expected_log(alpha)).sum(axis=-1)
-    )
+    """KL(Dir(alpha) || Dir(alpha_0)) on the whole simplex."""
+    return dirichlet_kl(alpha, alpha_0)
 
 
 class DirichletWeights:

@@ -12,6 +12,8 @@ from .gaussian_mixture_ic import GaussianMixtureIC as GaussianMixtureIC
 from .hmm import BernoulliHMM as BernoulliHMM
 from .hmm import CategoricalHMM as CategoricalHMM
 from .hmm import GaussianHMM as GaussianHMM
+from .hmm_vb import VariationalCategoricalHMM as VariationalCategoricalHMM
+from .hmm_vb import VariationalGaussianHMM as VariationalGaussianHMM
 
 __all__ = ["BayesianGaussianMixture", "BernoulliHMM", "BernoulliMixture", "CategoricalHMM", "GaussianHMM",
-           "GaussianMixture", "GaussianMixtureIC"]
+           "GaussianMixture", "GaussianMixtureIC", "VariationalCategoricalHMM", "VariationalGaussianHMM"]

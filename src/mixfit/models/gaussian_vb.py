@@ -63,8 +63,26 @@ class VBParams:
             self.concentration, self.mean_precision, self.means, self.dof, self.prec_chol)))
 
 
+@dataclass(frozen=True, eq=False)
+class NormalPrecisionPosterior:
+    """q(mu_k, Lambda_k) of every component alone (10.59), without q(pi): the part a model whose
+    mixing lives elsewhere (an HMM's chain, models/hmm_vb.py) holds. ``VBParams`` has the same
+    fields, so GaussianVB's component methods take either."""
+
+    mean_precision: np.ndarray  # (K,)
+    means: np.ndarray  # (K, D)
+    dof: np.ndarray  # (K,) | ()
+    prec_chol: np.ndarray  # (K, D, D) | (D, D) | (K, D) | (K,)
+
+
 class GaussianVB:
-    """VB E-step / M-step / ELBO of a Gaussian mixture with conjugate priors (PRML 10.2)."""
+    """VB E-step / M-step / ELBO of a Gaussian mixture with conjugate priors (PRML 10.2).
+
+    The component part (what does not involve the mixing weights) is public on its own, for
+    models that hand it other posteriors than the responsibilities (an HMM's gamma):
+    ``expected_log_gauss`` (10.46 without E[ln pi_k]), ``component_posterior`` (10.60)-(10.63)
+    and ``component_kl``. ``weights`` may then be None.
+    """
 
     def __init__(self, covariance, weights, precision, prior, reg_covar: float, dtype=np.float64):
         self.covariance = covariance  # shape maths: moments, Mahalanobis, factors
@@ -83,19 +101,29 @@ class GaussianVB:
 
     def _log_rho(self, X, params: VBParams):
         """ln rho (n, K) and the covariance strategy's E-step workspace (or None)."""
-        dim = X.shape[1]
-        concentration, mean_precision, dof = (
-            np.asarray(a, dtype=np.float64) for a in (params.concentration, params.mean_precision, params.dof))
+        concentration = np.asarray(params.concentration, dtype=np.float64)
         e_log_pi = self.weights.expected_log(concentration)  # (K,) (10.66) or its stick-breaking form
-        e_log_det = self.precision.expected_log_det(dof, params.prec_chol.astype(np.float64), dim)  # (10.65)
-        centre = (self.weights.expected(concentration) @ params.means).astype(X.dtype)  # (D,) g
-        # nu_k (x_n - m_k)^T W_k (x_n - m_k), from the factor of nu_k W_k: (n, K)
-        log_rho, workspace = self.covariance.e_step(X - centre, params.means - centre, params.prec_chol)
-        log_rho += dim / mean_precision  # (10.64): E[(x - mu_k)^T Lambda_k (x - mu_k)] adds D / beta_k
-        log_rho *= -0.5
-        # (10.46): ln rho = E[ln pi_k] + 1/2 E[ln|Lambda_k|] - D/2 ln 2pi - 1/2 E[(x - mu_k)^T Lambda_k (x - mu_k)]
-        log_rho += e_log_pi + 0.5 * e_log_det - 0.5 * dim * _LOG_2PI
+        centre = self.weights.expected(concentration) @ params.means  # (D,) g
+        log_rho, workspace = self.expected_log_gauss(X, params, centre)
+        log_rho += e_log_pi  # (10.46)
         return log_rho, workspace
+
+    def expected_log_gauss(self, X, q, centre):
+        """E[ln N(x_n | mu_k, Lambda_k^{-1})] under q(mu_k, Lambda_k), (n, K): (10.46) without
+        E[ln pi_k], every constant kept; and the covariance strategy's E-step workspace. ``q`` is a
+        VBParams or a NormalPrecisionPosterior; ``centre`` (D,) is where the chunk is centred
+        (a point among the means keeps the stacked products small)."""
+        dim = X.shape[1]
+        mean_precision, dof = (np.asarray(a, dtype=np.float64) for a in (q.mean_precision, q.dof))
+        e_log_det = self.precision.expected_log_det(dof, q.prec_chol.astype(np.float64), dim)  # (10.65)
+        centre = np.asarray(centre).astype(X.dtype)
+        # nu_k (x_n - m_k)^T W_k (x_n - m_k), from the factor of nu_k W_k: (n, K)
+        log_gauss, workspace = self.covariance.e_step(X - centre, q.means - centre, q.prec_chol, centre)
+        log_gauss += dim / mean_precision  # (10.64): E[(x - mu_k)^T Lambda_k (x - mu_k)] adds D / beta_k
+        log_gauss *= -0.5
+        # (10.46) less E[ln pi_k]: 1/2 E[ln|Lambda_k|] - D/2 ln 2pi - 1/2 E[(x - mu_k)^T Lambda_k (x - mu_k)]
+        log_gauss += 0.5 * e_log_det - 0.5 * dim * _LOG_2PI
+        return log_gauss, workspace
 
     def accumulate(self, X, params: VBParams, sample_weight) -> GaussianStats:
         """E-step on one chunk: responsibilities (10.49), then their weighted moments (10.51-10.53)."""
@@ -110,9 +138,14 @@ class GaussianVB:
 
     def maximize(self, stats: GaussianStats, params: VBParams | None) -> VBParams:
         """q(theta) from summed statistics (10.58)-(10.63); float64 maths, data-dtype params."""
+        concentration = self.weights.posterior(stats.mass + _MASS_FLOOR)  # (10.58), or the stick Betas
+        q = self.component_posterior(stats)
+        return VBParams(concentration, q.mean_precision, q.means, q.dof, q.prec_chol).astype(self.dtype)
+
+    def component_posterior(self, stats: GaussianStats) -> NormalPrecisionPosterior:
+        """q(mu_k, Lambda_k) from summed statistics (10.60)-(10.63), float64."""
         prior = self.prior
         mass = stats.mass + _MASS_FLOOR  # N_k (10.51)
-        concentration = self.weights.posterior(mass)  # (10.58), or the stick Betas
         mean_precision = prior.mean_precision + mass  # (10.60) beta_k = beta_0 + N_k
         d = stats.first / mass[:, None]  # (K, D) xbar_k - c_k, (10.52) about the shift
         diff = (stats.shift - prior.mean) + d  # (K, D) xbar_k - m_0
@@ -122,14 +155,21 @@ class GaussianVB:
         # (10.53) S_k about xbar_k, plus reg_covar on the diagonal as scikit-learn does
         cov = self.covariance.add_ridge(self.covariance.from_moments(stats, mass), self.reg_covar)
         dof, prec_chol = self.precision.posterior(prior, mass, cov, diff, mean_precision)  # (10.62), (10.63)
-        return VBParams(concentration, mean_precision, means, dof, prec_chol).astype(self.dtype)
+        return NormalPrecisionPosterior(mean_precision, means, np.asarray(dof), prec_chol)
 
     def objective(self, stats: GaussianStats, params: VBParams) -> float:
         """The full ELBO of q(theta) = params with q(Z) optimal: log_norm - KL (module note)."""
         p = params.astype(np.float64)
-        prior = self.prior
-        dim = p.means.shape[1]
         kl_weights = self.weights.kl(p.concentration)  # (10.76) - (10.73), or the stick Betas
+        return stats.log_norm - kl_weights - self.component_kl(p)
+
+    def component_kl(self, q) -> float:
+        """sum_k KL(q(mu_k, Lambda_k) || p(mu_k, Lambda_k)), the mean and precision factors of
+        (10.77) - (10.74); ``q`` a VBParams or a NormalPrecisionPosterior (float64)."""
+        prior = self.prior
+        p = NormalPrecisionPosterior(*(np.asarray(a, dtype=np.float64)
+                                       for a in (q.mean_precision, q.means, q.dof, q.prec_chol)))
+        dim = p.means.shape[1]
         ratio = prior.mean_precision / p.mean_precision  # beta_0 / beta_k
         # E_Lambda KL(N(m_k, (beta_k Lambda_k)^{-1}) || N(m_0, (beta_0 Lambda_k)^{-1})), the mean
         # factors of (10.77) - (10.74): D/2 (beta_0/beta_k - 1 - ln(beta_0/beta_k))
@@ -137,7 +177,7 @@ class GaussianVB:
         spread = self.covariance.mahalanobis(np.zeros((1, dim)), p.means - prior.mean, p.prec_chol)[0]  # (K,)
         kl_means = dim / 2 * np.sum(ratio - 1 - np.log(ratio)) + prior.mean_precision / 2 * spread.sum()
         kl_precision = self.precision.kl(prior, p.dof, p.prec_chol, dim)  # Wishart / Gamma factors
-        return stats.log_norm - kl_weights - float(kl_means) - kl_precision
+        return float(kl_means) + kl_precision
 
     def log_predictive_components(self, X: np.ndarray, params: VBParams) -> np.ndarray:
         """ln E[pi_k] + ln St_k(x_n) (10.81), (n, K): logsumexp over k is the posterior

@@ -106,3 +106,26 @@ def test_a_categorical_file_without_its_posterior_is_refused(symbols, tmp_path):
 def test_an_unfitted_model_cannot_be_saved(cls, tmp_path):
     with pytest.raises(mixfit.exceptions.NotFittedError):
         cls().save(tmp_path / "m.mixfit")
+
+
+@pytest.mark.parametrize("kind", ["VariationalGaussianHMM", "VariationalCategoricalHMM"])
+def test_mixfit_info_reads_the_file(kind, gaussian_file, symbols, tmp_path):
+    """``mixfit info`` prints a variational HMM's posterior-mean parameters, as text and JSON."""
+    from test_cli import mixfit_cmd, ok_json
+
+    if kind == "VariationalGaussianHMM":
+        path = gaussian_file
+    else:
+        path = tmp_path / "m.mixfit"
+        mixfit.VariationalCategoricalHMM(2, random_state=0).fit(symbols).save(path)
+    model = mixfit.load(path)
+    info = ok_json(mixfit_cmd("info", str(path), "--json", cwd=tmp_path))
+    assert info["estimator"] == kind
+    np.testing.assert_array_equal(info["transmat"], model.transmat_)
+    if kind == "VariationalGaussianHMM":
+        np.testing.assert_array_equal(info["covariances"], model.covariances_)
+    else:
+        np.testing.assert_array_equal(info["emissionprob"], model.emissionprob_)
+    text = mixfit_cmd("info", str(path), cwd=tmp_path)
+    assert text.returncode == 0, text.stderr
+    assert "transmat" in text.stdout and "state 1" in text.stdout

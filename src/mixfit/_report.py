@@ -59,19 +59,35 @@ def describe(model) -> dict:
     return out
 
 
+def _is_hmm(model) -> bool:
+    from .estimators._hmm_base import _HMMBase
+
+    return isinstance(model, _HMMBase)
+
+
+def _hmm_emission(model) -> str:
+    """'bernoulli', 'categorical' or 'gaussian': what the states emit (EM or VB alike)."""
+    from .estimators import BernoulliHMM
+
+    if isinstance(model, BernoulliHMM):
+        return "bernoulli"
+    return "categorical" if hasattr(model, "emissionprob_") else "gaussian"
+
+
 def fitted_arrays(model) -> dict:
     """The fitted parameters that describe a model, by the names ``--json`` prints."""
-    from .estimators import BernoulliHMM, BernoulliMixture, CategoricalHMM, GaussianHMM, GaussianMixtureIC
+    from .estimators import BernoulliMixture, GaussianMixtureIC
 
-    if isinstance(model, CategoricalHMM):
-        return {"startprob": model.startprob_, "transmat": model.transmat_, "emissionprob": model.emissionprob_}
-    if isinstance(model, BernoulliHMM):  # means: success probabilities
-        return {"startprob": model.startprob_, "transmat": model.transmat_, "means": model.means_}
+    if _is_hmm(model):
+        arrays = {"startprob": model.startprob_, "transmat": model.transmat_}
+        emission = _hmm_emission(model)
+        if emission == "categorical":
+            return {**arrays, "emissionprob": model.emissionprob_}
+        if emission == "bernoulli":  # means: success probabilities
+            return {**arrays, "means": model.means_}
+        return {**arrays, "means": model.means_, "covariances": model.covariances_}
     if isinstance(model, BernoulliMixture):
         return {"weights": model.weights_, "means": model.means_}  # success probabilities
-    if isinstance(model, GaussianHMM):
-        return {"startprob": model.startprob_, "transmat": model.transmat_, "means": model.means_,
-                "covariances": model.covariances_}
     arrays = {"weights": model.weights_, "means": model.means_, "covariances": model.covariances_}
     if isinstance(model, GaussianMixtureIC):
         return {"n_components": model.n_components_, "covariance_type": model.covariance_type_, **arrays}
@@ -80,13 +96,13 @@ def fitted_arrays(model) -> dict:
 
 def hmm_text(model) -> str:
     """One small table per hidden state, the transition matrix and the fit summary."""
-    from .estimators import BernoulliHMM, GaussianHMM
     from .plot import full_covariances
 
     per_state = {"start prob.": model.startprob_}
-    if isinstance(model, GaussianHMM):
+    emission = _hmm_emission(model)
+    if emission == "gaussian":
         per_state.update(mean=model.means_, covariance=full_covariances(model))
-    elif isinstance(model, BernoulliHMM):
+    elif emission == "bernoulli":
         per_state["P(x_i = 1)"] = model.means_
     else:
         per_state["emission prob."] = model.emissionprob_
@@ -118,9 +134,9 @@ def components_text(model, order=None, truth=None, weight_label="weight") -> lis
 
 def model_text(model, X=None) -> str:
     """The components and the fit summary, as the demo and ``fit`` print them."""
-    from .estimators import BernoulliHMM, BernoulliMixture, CategoricalHMM, GaussianHMM, GaussianMixtureIC
+    from .estimators import BernoulliMixture, GaussianMixtureIC
 
-    if isinstance(model, (GaussianHMM, CategoricalHMM, BernoulliHMM)):
+    if _is_hmm(model):
         return hmm_text(model)
     if isinstance(model, BernoulliMixture):
         lines = []

@@ -11,7 +11,14 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from test_scale import CountingArray
 
-from mixfit import BernoulliHMM, BernoulliMixture, CategoricalHMM, GaussianHMM
+from mixfit import (
+    BernoulliHMM,
+    BernoulliMixture,
+    CategoricalHMM,
+    GaussianHMM,
+    VariationalCategoricalHMM,
+    VariationalGaussianHMM,
+)
 
 da = pytest.importorskip("dask.array")
 import dask
@@ -186,9 +193,15 @@ HMMS = {
     "bernoulli": lambda chunk: BernoulliHMM(3, init_params="random", tol=0, max_iter=10, random_state=4,
                                             chunk_size=chunk),
     "categorical": lambda chunk: CategoricalHMM(3, tol=0, max_iter=10, random_state=4, chunk_size=chunk),
+    "gaussian-vb": lambda chunk: VariationalGaussianHMM(3, init_params="random", tol=0, max_iter=10, random_state=4,
+                                                        chunk_size=chunk),
+    "categorical-vb": lambda chunk: VariationalCategoricalHMM(3, tol=0, max_iter=10, random_state=4,
+                                                              chunk_size=chunk),
 }
 EMISSION = {"gaussian": ["means_", "precisions_cholesky_"], "gaussian-prior": ["means_", "precisions_cholesky_"],
-            "bernoulli": ["means_"], "categorical": ["emissionprob_"]}
+            "bernoulli": ["means_"], "categorical": ["emissionprob_"],
+            "gaussian-vb": ["means_", "precisions_cholesky_", "dof_posterior_"],
+            "categorical-vb": ["emissionprob_", "emissionprob_posterior_"]}
 
 
 @pytest.mark.parametrize("name", list(HMMS))

@@ -16,7 +16,6 @@ import warnings
 from typing import ClassVar
 
 import numpy as np
-from sklearn.base import clone
 
 from .. import engine
 from .._validation import (
@@ -28,7 +27,6 @@ from .._validation import (
     check_means_init,
     check_option,
     check_sample_weight,
-    validate_X,
 )
 from ..backends import ArraySource
 from ..conjugate import NormalPrecisionPrior, make_precision_prior
@@ -48,6 +46,7 @@ from ..models.hmm_vb import (
 )
 from ._fitted import set_loop_attributes
 from ._hmm_base import DECODERS, DEFAULT_CHUNK_FRAMES, _HMMBase, check_lengths, check_stochastic
+from .hmm import CategoricalHMM, GaussianHMM, _highest_symbol
 
 
 def check_concentration(value, name: str, shape: tuple, default: float, allowed=None) -> np.ndarray:
@@ -260,9 +259,7 @@ class VariationalGaussianHMM(_VariationalHMMBase):
         self.verbose_interval = verbose_interval
         self.chunk_size = chunk_size
 
-    def _check_frames(self, X, reset):
-        record = clone(self) if reset else self
-        return validate_X(record, X, dtype=np.float64, reset=reset), record
+    _check_frames = GaussianHMM._check_frames  # float64 frames; a memmap or array-like read in chunks
 
     def _prior(self, precision, frames, n_features) -> NormalPrecisionPrior:
         mean_precision = _check_positive(self.beta_prior, "beta_prior", 1.0, 0.0, "a finite number > 0")
@@ -422,26 +419,16 @@ class VariationalCategoricalHMM(_VariationalHMMBase):
         self.verbose_interval = verbose_interval
         self.chunk_size = chunk_size
 
-    def _check_frames(self, X, reset):
-        """Integer symbols (n, 1) as intp; with ``reset``, a clone holding the feature bookkeeping."""
-        record = clone(self) if reset else self
-        values = validate_X(record, X, dtype=np.float64, reset=reset)
-        if values.shape[1] != 1:
-            raise ValueError(f"X has {values.shape[1]} columns; expected one column of integer symbols")
-        if np.any(values < 0) or np.any(values != np.round(values)):
-            raise ValueError("X must hold integer symbols >= 0")
-        symbols = values.astype(np.intp)
-        if not reset and symbols.max() >= self.n_symbols_:
-            raise ValueError(f"X holds symbol {symbols.max()}; expected symbols < n_symbols = {self.n_symbols_}")
-        return symbols, record
+    _check_frames = CategoricalHMM._check_frames  # integer symbols; a memmap or array-like read in chunks
 
     def _emission_setup(self, X, frame_weight, record):
         check_option(self.init_params, "init_params", ("random",))
         if self.n_symbols is not None:
             check_hyperparameters(self, {"n_symbols": INTEGER_AT_LEAST_1})
-        n_symbols = int(X.max()) + 1 if self.n_symbols is None else self.n_symbols
-        if X.max() >= n_symbols:
-            raise ValueError(f"X holds symbol {X.max()}; expected symbols < n_symbols = {n_symbols}")
+        highest = _highest_symbol(X, self._chunk_frames())
+        n_symbols = highest + 1 if self.n_symbols is None else self.n_symbols
+        if highest >= n_symbols:
+            raise ValueError(f"X holds symbol {highest}; expected symbols < n_symbols = {n_symbols}")
         K = self.n_components
         given = check_stochastic(self.emissionprob_init, "emissionprob_init", (K, n_symbols))
         prior = check_concentration(self.emissionprob_prior, "emissionprob_prior", (K, n_symbols), 1.0 / n_symbols,

@@ -66,10 +66,10 @@ class GaussianEM:
         maha, workspace = self.covariance.e_step(X - centre, params.means - centre, params.prec_chol, centre)
         log_det_half = self.covariance.log_det_half(params.prec_chol, n_features)  # (K,) ln|Lambda_k|^(1/2)
         # ln N = -D/2 ln 2pi + 1/2 ln|Lambda_k| - 1/2 (x - mu_k)^T Lambda_k (x - mu_k)   (2.43)
-        maha *= -0.5
-        maha += log_det_half - 0.5 * n_features * _LOG_2PI
         with np.errstate(divide="ignore"):  # a weight of exactly 0 is an impossible component
-            maha += np.log(params.weights)
+            constant = np.log(params.weights) + (log_det_half - 0.5 * n_features * _LOG_2PI)  # (K,)
+        maha *= -0.5
+        maha += constant
         return maha, workspace
 
     def accumulate(self, X, params: GaussianParams, sample_weight) -> GaussianStats:

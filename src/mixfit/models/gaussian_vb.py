@@ -104,25 +104,28 @@ class GaussianVB:
         concentration = np.asarray(params.concentration, dtype=np.float64)
         e_log_pi = self.weights.expected_log(concentration)  # (K,) (10.66) or its stick-breaking form
         centre = self.weights.expected(concentration) @ params.means  # (D,) g
-        log_rho, workspace = self.expected_log_gauss(X, params, centre)
-        log_rho += e_log_pi  # (10.46)
-        return log_rho, workspace
+        return self.expected_log_gauss(X, params, centre, e_log_pi)  # (10.46)
 
-    def expected_log_gauss(self, X, q, centre):
+    def expected_log_gauss(self, X, q, centre, e_log_pi=None):
         """E[ln N(x_n | mu_k, Lambda_k^{-1})] under q(mu_k, Lambda_k), (n, K): (10.46) without
-        E[ln pi_k], every constant kept; and the covariance strategy's E-step workspace. ``q`` is a
-        VBParams or a NormalPrecisionPosterior; ``centre`` (D,) is where the chunk is centred
-        (a point among the means keeps the stacked products small)."""
+        E[ln pi_k] (or with it, given ``e_log_pi`` (K,)), every constant kept; and the covariance
+        strategy's E-step workspace. ``q`` is a VBParams or a NormalPrecisionPosterior; ``centre``
+        (D,) is where the chunk is centred (a point among the means keeps the stacked products
+        small)."""
         dim = X.shape[1]
         mean_precision, dof = (np.asarray(a, dtype=np.float64) for a in (q.mean_precision, q.dof))
         e_log_det = self.precision.expected_log_det(dof, q.prec_chol.astype(np.float64), dim)  # (10.65)
         centre = np.asarray(centre).astype(X.dtype)
         # nu_k (x_n - m_k)^T W_k (x_n - m_k), from the factor of nu_k W_k: (n, K)
         log_gauss, workspace = self.covariance.e_step(X - centre, q.means - centre, q.prec_chol, centre)
-        log_gauss += dim / mean_precision  # (10.64): E[(x - mu_k)^T Lambda_k (x - mu_k)] adds D / beta_k
+        # (10.46) less E[ln pi_k]: 1/2 E[ln|Lambda_k|] - D/2 ln 2pi - 1/2 E[(x - mu_k)^T Lambda_k (x - mu_k)],
+        # where (10.64) E[(x - mu_k)^T Lambda_k (x - mu_k)] = D / beta_k + the distance above; the
+        # per-component terms are summed first so that the (n, K) array is passed over twice
+        constant = 0.5 * e_log_det - 0.5 * dim * _LOG_2PI - 0.5 * dim / mean_precision
+        if e_log_pi is not None:
+            constant = constant + e_log_pi
         log_gauss *= -0.5
-        # (10.46) less E[ln pi_k]: 1/2 E[ln|Lambda_k|] - D/2 ln 2pi - 1/2 E[(x - mu_k)^T Lambda_k (x - mu_k)]
-        log_gauss += 0.5 * e_log_det - 0.5 * dim * _LOG_2PI
+        log_gauss += constant.astype(log_gauss.dtype, copy=False)
         return log_gauss, workspace
 
     def accumulate(self, X, params: VBParams, sample_weight) -> GaussianStats:

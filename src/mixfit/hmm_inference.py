@@ -28,6 +28,12 @@ Two implementations of forward-backward, which the tests check against each othe
   to 0. Those sequences, and only those, are recomputed by the log-space recursion below.
 - ``forward_backward_log`` is the same recursion in log space (13.36 and 13.38 with log-sum-exp):
   robust for any input, about K times more exp work. The reference and the fallback.
+
+``forward_backward_flat`` and ``viterbi_flat`` take the *flat* frames (n, K) of the concatenated
+sequences and their lengths instead of a padded batch, and return per-frame results (n, ...):
+what a fit uses. With the compiled recursions they run on the flat array itself (no padded copy,
+one fused pass per sequence, the working memory two (n, K) arrays); with the numpy ones they pad,
+run the functions above, and unpad. The same scaled recursion and the same log-space fallback.
 """
 
 from __future__ import annotations
@@ -54,6 +60,13 @@ class SequenceBatch:
 @dataclass(frozen=True, eq=False)
 class Posteriors:
     gamma: np.ndarray  # (B, T, K) p(z_t = k | X_b), zero on padded frames
+    transitions: np.ndarray  # (K, K) sum_b w_b sum_t xi_t(j, k)
+    log_likelihood: np.ndarray  # (B,) ln p(X_b)
+
+
+@dataclass(frozen=True, eq=False)
+class FramePosteriors:
+    gamma: np.ndarray  # (n, K) p(z_t = k | X_b), frames of the sequences one after another
     transitions: np.ndarray  # (K, K) sum_b w_b sum_t xi_t(j, k)
     log_likelihood: np.ndarray  # (B,) ln p(X_b)
 
@@ -115,6 +128,33 @@ def forward_backward(startprob, transmat, log_emit, lengths, weights=None, recur
     log_likelihood[rows] = redo.log_likelihood
     # The scaled pass left the redone rows out of its transitions (their alpha is zeroed there).
     return Posteriors(gamma, post.transitions + redo.transitions, log_likelihood)
+
+
+def forward_backward_flat(startprob, transmat, log_emit, lengths, weights=None, recursions=None
+                          ) -> FramePosteriors:
+    """``forward_backward`` on the flat frames: ``log_emit`` (n, K) of sequences of ``lengths``
+    (B,) one after another, gamma returned as (n, K). The compiled recursions run on the flat
+    array; the numpy ones on its padded copy. A sequence whose scaled pass underflows is redone
+    in log space, as ``forward_backward`` does."""
+    recursions = DEFAULT_RECURSIONS if recursions is None else recursions
+    lengths = np.ascontiguousarray(lengths, np.intp)
+    if not recursions.flat:
+        post = forward_backward(startprob, transmat, pad(log_emit, lengths), lengths, weights, recursions)
+        return FramePosteriors(unpad(post.gamma, lengths), post.transitions, post.log_likelihood)
+    startprob, transmat = np.ascontiguousarray(startprob, np.float64), np.ascontiguousarray(transmat, np.float64)
+    offsets = np.zeros(lengths.shape[0] + 1, dtype=np.intp)  # (B + 1,) where each sequence starts
+    np.cumsum(lengths, out=offsets[1:])
+    w = np.ones(lengths.shape[0]) if weights is None else np.ascontiguousarray(weights, np.float64)
+    gamma, log_likelihood, flow, bad = recursions.forward_backward_flat(startprob, transmat, log_emit, offsets, w)
+    transitions = transmat * flow  # (13.65) xi(j, k) = A_jk sum_t alpha^_{t-1}(j) nxt_t(k)
+    if bad.any():  # the log-space pass for the sequences where scaling underflowed
+        frames = np.repeat(bad, lengths)  # (n,)
+        redo = forward_backward_log(startprob, transmat, pad(log_emit[frames], lengths[bad]), lengths[bad],
+                                    None if weights is None else w[bad])
+        gamma[frames] = unpad(redo.gamma, lengths[bad])
+        log_likelihood[bad] = redo.log_likelihood
+        transitions = transitions + redo.transitions
+    return FramePosteriors(gamma, transitions, log_likelihood)
 
 
 def _forward_backward_scaled(startprob, transmat, log_emit, lengths, weights, recursions):
@@ -183,3 +223,17 @@ def viterbi(startprob, transmat, log_emit, lengths, recursions=None):
     return recursions.viterbi(_log(np.ascontiguousarray(startprob, np.float64)),
                               _log(np.ascontiguousarray(transmat, np.float64)), log_emit,
                               np.ascontiguousarray(lengths, np.intp))
+
+
+def viterbi_flat(startprob, transmat, log_emit, lengths, recursions=None):
+    """``viterbi`` on the flat frames (n, K): (ln p(X_b, Z_b*) (B,), states (n,) int)."""
+    recursions = DEFAULT_RECURSIONS if recursions is None else recursions
+    lengths = np.ascontiguousarray(lengths, np.intp)
+    if not recursions.flat:
+        log_prob, states = viterbi(startprob, transmat, pad(log_emit, lengths), lengths, recursions)
+        return log_prob, unpad(states, lengths)
+    offsets = np.zeros(lengths.shape[0] + 1, dtype=np.intp)
+    np.cumsum(lengths, out=offsets[1:])
+    # (13.68)-(13.71) on the flat frames: hmm_recursions.py
+    return recursions.viterbi_flat(_log(np.ascontiguousarray(startprob, np.float64)),
+                                   _log(np.ascontiguousarray(transmat, np.float64)), log_emit, offsets)

@@ -11,29 +11,41 @@ to the order of the K-term sums (tests/test_hmm_recursions.py: 1e-12 relative):
   so one sequence of 1e6 frames costs tens of seconds per pass.
 - ``CompiledRecursions``: the same loops compiled by numba (``pip install mixfit[fast]``), one
   sequence at a time and only over its own frames, O(K^2) flops and no overhead per frame. They
-  release the GIL, so SequenceSource's threads run chunks in parallel.
+  release the GIL, so SequenceSource's threads run chunks in parallel. They also run all of
+  forward-backward (exponentiation, gamma, the sum of xi) on the *flat* frames (n, K) of
+  concatenated sequences, with no padded copy (``flat = True``; see _hmm_compiled.py).
 
 ``RECURSIONS`` maps the name to the strategy; ``DEFAULT_RECURSIONS`` is the compiled one where
-numba imports, else numpy. Both write padded frames (t >= T_b) as: alpha 0, scale 1, beta 1,
-nxt 0 (numpy: continued and masked by the caller); Viterbi states there are undefined.
+numba is installed, else numpy. numba itself is imported at the first compiled call, not here:
+``import mixfit`` stays free of it (tests/test_hmm_speed_paths.py). Both write padded frames
+(t >= T_b) as: alpha 0, scale 1, beta 1, nxt 0 (numpy: continued and masked by the caller);
+Viterbi states there are undefined.
 
 Notation as hmm_inference.py: emit_tk = p(x_t | k) / e^{m_t}; c_t scale; nxt_t = emit_t beta^_t / c_t.
 """
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 
-try:
-    import numba
-except ImportError:  # the optional 'fast' extra is not installed: numpy only
-    numba = None
+# Whether numba can be imported, found without importing it (its import costs ~0.2 s).
+NUMBA_INSTALLED = importlib.util.find_spec("numba") is not None
+
+
+def _kernels():
+    """The compiled kernels; the first call imports numba and loads them from numba's cache."""
+    from . import _hmm_compiled
+
+    return _hmm_compiled
 
 
 class NumpyRecursions:
     """The recursions as one numpy step per frame over a padded batch (B, T, K)."""
 
     name = "numpy"
+    flat = False  # no kernels on flat frames: hmm_inference pads the batch for these steps
 
     @staticmethod
     def forward(startprob, transmat, emit, lengths):
@@ -89,85 +101,18 @@ class NumpyRecursions:
         return log_prob, states
 
 
-if numba is not None:
-    # error_model="numpy": 0/0 gives NaN as in numpy (a scaled pass that underflows is then
-    # detected and redone in log space by the caller) instead of raising ZeroDivisionError.
-    _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
-
-    @_jit
-    def _forward(startprob, transmat, emit, lengths, alpha, scale):  # pragma: no cover - compiled
-        K = emit.shape[2]
-        for b in range(lengths.shape[0]):
-            for t in range(lengths[b]):
-                c = 0.0
-                for k in range(K):
-                    if t == 0:
-                        a = startprob[k]  # (13.37)
-                    else:
-                        a = 0.0
-                        for j in range(K):
-                            a += alpha[b, t - 1, j] * transmat[j, k]
-                    a *= emit[b, t, k]  # (13.59) c_t alpha^_t(k)
-                    alpha[b, t, k] = a
-                    c += a  # (13.56) up to e^{m_t}
-                scale[b, t] = c
-                for k in range(K):
-                    alpha[b, t, k] /= c
-
-    @_jit
-    def _backward(transmat, emit, scale, lengths, beta, nxt):  # pragma: no cover - compiled
-        K = emit.shape[2]
-        for b in range(lengths.shape[0]):
-            for t in range(lengths[b] - 1, 0, -1):
-                for k in range(K):
-                    nxt[b, t, k] = emit[b, t, k] * beta[b, t, k] / scale[b, t]
-                for j in range(K):  # (13.62) c_{t+1} beta^_t(j) = sum_k A_jk nxt_{t+1}(k) c_{t+1}
-                    s = 0.0
-                    for k in range(K):
-                        s += nxt[b, t, k] * transmat[j, k]
-                    beta[b, t - 1, j] = s
-
-    @_jit
-    def _viterbi(log_start, log_a, log_emit, lengths, log_prob, states):  # pragma: no cover - compiled
-        T, K = log_emit.shape[1], log_emit.shape[2]
-        delta = np.empty(K)
-        new = np.empty(K)
-        back = np.zeros((T, K), dtype=np.intp)  # one sequence's psi at a time
-        for b in range(lengths.shape[0]):
-            for k in range(K):
-                delta[k] = log_start[k] + log_emit[b, 0, k]  # (13.69)
-            for t in range(1, lengths[b]):
-                for k in range(K):
-                    arg = 0
-                    best = delta[0] + log_a[0, k]
-                    for j in range(1, K):  # strictly greater: ties to the lowest j, as argmax
-                        s = delta[j] + log_a[j, k]
-                        if s > best:
-                            best, arg = s, j
-                    back[t, k] = arg  # (13.71)
-                    new[k] = best + log_emit[b, t, k]  # (13.68)
-                delta[:] = new
-            current = 0
-            for k in range(1, K):
-                if delta[k] > delta[current]:
-                    current = k
-            log_prob[b] = delta[current]  # (13.70)
-            for t in range(lengths[b] - 1, -1, -1):
-                states[b, t] = current
-                current = back[t, current]
-
-
 class CompiledRecursions:
     """The same recursions compiled by numba, one sequence at a time over its own frames."""
 
     name = "numba"
+    flat = True
 
     @staticmethod
     def forward(startprob, transmat, emit, lengths):
         B, T, K = emit.shape
         alpha = np.zeros((B, T, K))
         scale = np.ones((B, T))
-        _forward(startprob, transmat, np.ascontiguousarray(emit), lengths, alpha, scale)
+        _kernels().forward(startprob, transmat, np.ascontiguousarray(emit), lengths, alpha, scale)
         return alpha, scale
 
     @staticmethod
@@ -175,7 +120,7 @@ class CompiledRecursions:
         B, T, K = emit.shape
         beta = np.ones((B, T, K))
         nxt = np.zeros((B, T, K))
-        _backward(transmat, np.ascontiguousarray(emit), scale, lengths, beta, nxt)
+        _kernels().backward(transmat, np.ascontiguousarray(emit), scale, lengths, beta, nxt)
         return beta, nxt
 
     @staticmethod
@@ -183,11 +128,44 @@ class CompiledRecursions:
         B, T = log_emit.shape[:2]
         log_prob = np.empty(B)
         states = np.zeros((B, T), dtype=np.intp)
-        _viterbi(log_start, log_a, np.ascontiguousarray(log_emit), lengths, log_prob, states)
+        _kernels().viterbi(log_start, log_a, np.ascontiguousarray(log_emit), lengths, log_prob, states)
+        return log_prob, states
+
+    @staticmethod
+    def forward_backward_flat(startprob, transmat, log_emit, offsets, weights):
+        """On flat frames (n, K): (gamma (n, K), ln p(X_b) (B,), flow (K, K), bad (B,) bool).
+        flow_jk = sum_b w_b sum_t alpha^_{t-1}(j) nxt_t(k), so xi = A * flow (13.65); a bad
+        sequence (c_t underflowed) has gamma 0, is left out of flow, and is the caller's to redo."""
+        log_emit = np.ascontiguousarray(log_emit, np.float64)
+        n, K = log_emit.shape
+        B = offsets.shape[0] - 1
+        kernels = _kernels()
+        peak = np.empty(n)  # (n,) m_t
+        kernels.row_peak(log_emit, peak)
+        emit = np.subtract(log_emit, peak[:, None])  # (n, K)
+        with np.errstate(over="ignore", invalid="ignore"):  # a +inf or NaN density: its c_t is not finite
+            np.exp(emit, out=emit)  # p(x_t | k) / e^{m_t}, max 1
+        gamma = np.empty((n, K))
+        log_likelihood = np.empty(B)
+        flow = np.zeros((K, K))
+        bad = np.zeros(B, dtype=np.bool_)
+        kernels.forward_backward_flat(startprob, transmat, emit, peak, offsets, weights, gamma, np.empty(n),
+                                      log_likelihood, flow, bad)
+        return gamma, log_likelihood, flow, bad
+
+    @staticmethod
+    def viterbi_flat(log_start, log_a, log_emit, offsets):
+        """On flat frames (n, K): (ln p(X_b, Z_b*) (B,), states (n,))."""
+        B = offsets.shape[0] - 1
+        log_prob = np.empty(B)
+        states = np.empty(log_emit.shape[0], dtype=np.intp)
+        longest = int(np.diff(offsets).max())
+        _kernels().viterbi_flat(log_start, log_a, np.ascontiguousarray(log_emit, np.float64), offsets,
+                                longest, log_prob, states)
         return log_prob, states
 
 
 RECURSIONS = {"numpy": NumpyRecursions()}
-if numba is not None:
+if NUMBA_INSTALLED:
     RECURSIONS["numba"] = CompiledRecursions()
-DEFAULT_RECURSIONS = RECURSIONS["numba" if numba is not None else "numpy"]
+DEFAULT_RECURSIONS = RECURSIONS["numba" if NUMBA_INSTALLED else "numpy"]

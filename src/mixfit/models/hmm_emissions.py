@@ -47,7 +47,9 @@ class GaussianEmission:
 
     def log_density(self, X, params: GaussianParams) -> np.ndarray:
         # (2.43) per state: GaussianEM's ln pi_k + ln N with pi_k = 1/K, plus ln K
-        return self.mixture.log_prob_components(X, params) + np.log(params.weights.shape[0])
+        log_density = self.mixture.log_prob_components(X, params)  # (n, K), a new array: added to in place
+        log_density += np.log(params.weights.shape[0])
+        return log_density
 
     def statistics(self, X, gamma, frame_weight, params: GaussianParams) -> GaussianStats:
         # (13.20), (13.21): the mixture moments of (9.24), (9.25) with r_nk = gamma_tk

@@ -179,10 +179,10 @@ def plan(n, d, k, cov, repeats, library, method):
 
 def _estimator(library, k, cov, init, max_iter):
     weights, means, precisions = init
-    kwargs = dict(
-        n_components=k, covariance_type=cov, tol=0.0, max_iter=max_iter,
-        weights_init=weights, means_init=means, precisions_init=precisions,
-    )
+    kwargs = {
+        "n_components": k, "covariance_type": cov, "tol": 0.0, "max_iter": max_iter,
+        "weights_init": weights, "means_init": means, "precisions_init": precisions,
+    }
     if library == "mixfit":
         from mixfit import GaussianMixture
     else:
@@ -242,8 +242,9 @@ def _iteration_seconds(library, X, k, cov, init, max_iter):
 
 
 def worker(spec):
-    import mixfit  # noqa: F401  (imported before the baseline: its memory is not the fit's)
     import sklearn.mixture  # noqa: F401
+
+    import mixfit  # noqa: F401  (imported before the baseline: its memory is not the fit's)
 
     a = np.ones((256, 256))
     a @ a  # BLAS threads and buffers exist before the baseline
@@ -268,7 +269,7 @@ def worker(spec):
 def run_worker(spec):
     out = subprocess.run(
         [sys.executable, os.path.abspath(__file__), "--worker", json.dumps(spec)],
-        capture_output=True, text=True,
+        capture_output=True, text=True, check=False,
     )
     if out.returncode != 0:
         raise RuntimeError(f"worker failed for {spec}:\n{out.stderr[-4000:]}")
@@ -335,9 +336,10 @@ def main(argv=None):
     covs = args.cov or covs
     dtypes = args.dtype or dtypes
 
-    import mixfit
     import sklearn
     import threadpoolctl
+
+    import mixfit
 
     blas = [f"{i.get('internal_api')} {i.get('version')} x{i.get('num_threads')}"
             for i in threadpoolctl.threadpool_info() if i.get("user_api") == "blas"]
@@ -345,7 +347,7 @@ def main(argv=None):
           f"numpy {np.__version__} | BLAS {', '.join(blas)} | {platform.processor() or platform.machine()} "
           f"x{os.cpu_count()} cpus", flush=True)
     git = subprocess.run(["git", "-C", os.path.dirname(os.path.abspath(__file__)), "describe", "--always", "--dirty"],
-                         capture_output=True, text=True).stdout.strip() or "?"
+                         capture_output=True, text=True, check=False).stdout.strip() or "?"
     print(f"# mixfit source: git {git} | load average at start: {os.getloadavg()[0]:.2f} "
           "(keep the machine idle: other work shows up in the timings)", flush=True)
     gemm64 = gemm_rate(dtype=np.float64)

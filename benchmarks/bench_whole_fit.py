@@ -28,14 +28,14 @@ import warnings
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_em import ensure_data  # noqa: E402
+from bench_em import ensure_data
 
 
 def child(args):
     X = np.load(args.data)
     K = args.k
     stamps = []
-    kwargs = dict(covariance_type=args.cov, n_init=1, random_state=0)
+    kwargs = {"covariance_type": args.cov, "n_init": 1, "random_state": 0}
     if args.library == "mixfit":
         from mixfit import BayesianGaussianMixture, GaussianMixture
         from mixfit.backends import memory

@@ -180,8 +180,8 @@ def test_packed_and_whitened_forms_fit_the_same_model(rng):
     import mixfit.covariance as covariance_module
 
     X, means, prec_chol = _full_case(rng, n=2000)
-    start = dict(means_init=means, precisions_init=prec_chol @ np.swapaxes(prec_chol, 1, 2),
-                 weights_init=np.full(4, 0.25), tol=0, max_iter=5)
+    start = {"means_init": means, "precisions_init": prec_chol @ np.swapaxes(prec_chol, 1, 2),
+                 "weights_init": np.full(4, 0.25), "tol": 0, "max_iter": 5}
     packed = GaussianMixture(4, **start).fit(X)
     limits = dict(covariance_module._PACKED_ROUNDING_LIMIT)
     covariance_module._PACKED_ROUNDING_LIMIT.clear()  # no dtype may use the packed form

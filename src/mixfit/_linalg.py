@@ -9,7 +9,6 @@ import numpy as np
 
 from .exceptions import SKLEARN_COLLAPSE_MESSAGE, CollapsedComponentError
 
-
 # numpy reduces along a short contiguous axis slowly (an (n, 16) array's row maxima cost several
 # times its exponentials); for the K columns of a chunk, K whole-column operations or one
 # matrix-vector product are the fast way. Above this many columns numpy's own reduction wins.

@@ -4,6 +4,7 @@ Usage::
 
     python benchmarks/bench_vb.py            # (1e5, 2, 5) and (1e6, 32, 16), full, float64 (~5 min)
     python benchmarks/bench_vb.py --quick    # a small grid (seconds)
+    python benchmarks/bench_vb.py --cases 2e5,64,32,3 --cov full tied diag spherical
 
 How it is measured. Data: a known mixture drawn with a fixed seed. All fits use the same explicit
 priors (the data mean and covariance), so no fit makes a pass over the data for its defaults.
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
 import statistics
 import time
 import warnings
@@ -72,12 +74,20 @@ def per_iteration(fit):
     return list(np.diff(stamps))
 
 
-def bench(n, d, k, m, repeats):
+def covariance_prior(X, cov):
+    """The data's covariance in the shape scikit-learn's ``covariance_prior`` takes per type."""
+    if cov in ("full", "tied"):
+        return np.cov(X.T)
+    variances = X.var(axis=0)
+    return variances if cov == "diag" else float(variances.mean())
+
+
+def bench(n, d, k, m, repeats, cov="full"):
     X = make_data(n, d, k)
-    kw = {"n_components": k, "covariance_type": "full", "tol": 0.0, "random_state": 0, "mean_prior": X.mean(axis=0),
-              "covariance_prior": np.cov(X.T)}
+    kw = {"n_components": k, "covariance_type": cov, "tol": 0.0, "random_state": 0, "mean_prior": X.mean(axis=0),
+          "covariance_prior": covariance_prior(X, cov)}
     start = BayesianGaussianMixture(max_iter=0, **kw).fit(X)
-    em_start = GaussianMixture(k, covariance_type="full", tol=0.0, max_iter=0, random_state=0).fit(X)
+    em_start = GaussianMixture(k, covariance_type=cov, tol=0.0, max_iter=0, random_state=0).fit(X)
     sk = SkBGM(max_iter=1, **kw)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -88,8 +98,10 @@ def bench(n, d, k, m, repeats):
         em = copy.deepcopy(em_start).set_params(warm_start=True, max_iter=m)
         theirs = copy.deepcopy(sk).set_params(warm_start=True, max_iter=m)
         theirs.weight_concentration_ = copy.deepcopy(start.weight_concentration_)
-        for name in ("mean_precision_", "means_", "degrees_of_freedom_", "covariances_", "precisions_cholesky_"):
+        for name in ("mean_precision_", "means_", "covariances_", "precisions_cholesky_"):
             setattr(theirs, name, np.copy(getattr(start, name)))
+        # mixfit's tied q has one shared dof; scikit-learn keeps one per component
+        theirs.degrees_of_freedom_ = np.broadcast_to(start.degrees_of_freedom_, (k,)).copy()
         theirs.lower_bound_ = -np.inf
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
@@ -106,15 +118,23 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a small grid")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--cases", nargs="+", help="N,D,K,iterations per fit, e.g. 2e5,64,32,3")
+    parser.add_argument("--cov", nargs="+", default=["full"], choices=("full", "tied", "diag", "spherical"))
     args = parser.parse_args()
     cases = QUICK_CASES if args.quick else DEFAULT_CASES
+    if args.cases:
+        cases = [tuple(int(float(v)) for v in case.split(",")) for case in args.cases]
     print(f"mixfit {mixfit.__version__}, scikit-learn {sklearn.__version__}, numpy {np.__version__}; "
-          "full covariance, float64; median seconds per iteration")
-    print(f"{'N':>9} {'D':>3} {'K':>3} {'mixfit VB':>10} {'sklearn VB':>11} {'mixfit EM':>10} {'sk/mixfit VB':>13}")
+          f"float64; median seconds per iteration; load {os.getloadavg()[0]:.2f}")
+    print(f"{'N':>9} {'D':>3} {'K':>3} {'cov':>10} {'mixfit VB':>10} {'sklearn VB':>11} {'mixfit EM':>10} "
+          f"{'sk/mixfit VB':>13} {'VB/EM':>7}")
     for n, d, k, m in cases:
-        r = bench(n, d, k, m, args.repeats)
-        print(f"{n:>9} {d:>3} {k:>3} {r['mixfit VB']:>10.4f} {r['sklearn VB']:>11.4f} {r['mixfit EM']:>10.4f} "
-              f"{r['sklearn VB'] / r['mixfit VB']:>13.2f}", flush=True)
+        for cov in args.cov:
+            r = bench(n, d, k, m, args.repeats, cov)
+            print(f"{n:>9} {d:>3} {k:>3} {cov:>10} {r['mixfit VB']:>10.4f} {r['sklearn VB']:>11.4f} "
+                  f"{r['mixfit EM']:>10.4f} {r['sklearn VB'] / r['mixfit VB']:>13.2f} "
+                  f"{r['mixfit VB'] / r['mixfit EM']:>7.2f}", flush=True)
+    print(f"# load at end {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -255,15 +255,59 @@ def test_hmm_kmeans_start_is_chunked_and_the_same_on_every_out_of_core_input(seq
     assert reader.largest_read <= LENGTH
 
 
-def test_hmms_refuse_a_dask_array_naming_X_and_the_memmap_remedy(sequences):
-    data, _ = sequences
-    for make, X in [(HMMS["gaussian"], data["gaussian"]), (HMMS["bernoulli"], data["bernoulli"]),
-                    (HMMS["categorical"], data["categorical"])]:
-        with pytest.raises(TypeError, match=r"X is a dask array.*numpy\.memmap"):
-            make(None).fit(da.from_array(X, chunks=(80, -1)), LENGTHS)
-    fitted = _fit(HMMS["gaussian"](None), data["gaussian"], LENGTHS)
-    with pytest.raises(TypeError, match="X is a dask array"):
-        fitted.decode(da.from_array(data["gaussian"], chunks=(80, -1)), LENGTHS)
+@pytest.mark.parametrize("name", list(HMMS))
+def test_hmms_fit_score_and_decode_alike_on_dask_with_blocks_across_sequences(name, sequences):
+    """Dask row blocks of 97 frames cut the 40-frame sequences anywhere: the source moves each
+    block's end to a sequence end, so the fit, the scores and the path equal numpy's (to 1e-10:
+    the blocks' statistics are summed in a tree rather than in chunk order)."""
+    data, weights = sequences
+    X = data[name.split("-")[0]]
+    reference = _fit(HMMS[name](2 * LENGTH), X, LENGTHS, sample_weight=weights)
+    for chunks in [(97, -1), (LENGTH * 12, -1), (7, -1)]:
+        Xd = da.from_array(X, chunks=chunks)
+        fitted = _fit(HMMS[name](2 * LENGTH), Xd, LENGTHS, sample_weight=weights)
+        for attribute in ["startprob_", "transmat_", *EMISSION[name]]:
+            assert_allclose(getattr(fitted, attribute), getattr(reference, attribute), rtol=RTOL, atol=RTOL,
+                            err_msg=f"{chunks} {attribute}")
+        assert_allclose(fitted.lower_bounds_, reference.lower_bounds_, rtol=RTOL)
+        log_lik, gamma = fitted.score_samples(Xd, LENGTHS)
+        want_log_lik, want_gamma = reference.score_samples(X, LENGTHS)
+        assert_allclose(log_lik, want_log_lik, rtol=RTOL)
+        assert_allclose(gamma, want_gamma, rtol=RTOL, atol=RTOL)
+        assert_array_equal(fitted.decode(Xd, LENGTHS)[1], reference.decode(X, LENGTHS)[1])
+
+
+def test_dask_sequence_blocks_hold_whole_sequences():
+    from mixfit.backends.dask import DaskSequenceSource
+
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(1, 30, size=40)
+    X = da.from_array(rng.normal(size=(int(lengths.sum()), 2)), chunks=(37, -1))
+    source = DaskSequenceSource(X, lengths, None, 50)
+    ends = set(np.cumsum(lengths).tolist())
+    assert set(np.cumsum(source.X.chunks[0]).tolist()) <= ends  # every block ends at a sequence end
+    assert sum(source.X.chunks[0]) == lengths.sum()
+    batches = [batch for batch, _ in source.chunks()]
+    assert_array_equal(np.concatenate([batch.lengths for batch in batches]), lengths)
+    assert_array_equal(np.concatenate([batch.X for batch in batches]), X.compute())
+    assert source.map_reduce(lambda batch, w: batch.lengths.shape[0]) == lengths.shape[0]
+
+
+def test_an_hmm_fits_on_a_two_process_local_cluster(sequences):
+    """The same graph on a dask.distributed LocalCluster (two worker processes) as on the default
+    scheduler: equal to the numpy fit to 1e-10."""
+    distributed = pytest.importorskip("distributed")
+    data, weights = sequences
+    X = data["gaussian"]
+    reference = _fit(HMMS["gaussian"](2 * LENGTH), X, LENGTHS, sample_weight=weights)
+    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as cluster, \
+            distributed.Client(cluster, set_as_default=False) as client, \
+            dask.config.set(scheduler=client), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tol=0 never converges
+        fitted = HMMS["gaussian"](2 * LENGTH).fit(da.from_array(X, chunks=(97, -1)), LENGTHS, sample_weight=weights)
+    assert_allclose(fitted.means_, reference.means_, rtol=RTOL, atol=RTOL)
+    assert_allclose(fitted.transmat_, reference.transmat_, rtol=RTOL, atol=RTOL)
+    assert_allclose(fitted.lower_bounds_, reference.lower_bounds_, rtol=RTOL)
 
 
 @pytest.mark.parametrize("name, value, message", [

@@ -136,3 +136,84 @@ class DaskSource:
         if tail:
             return self.X.map_blocks(block, _carry(fn), size, dtype=dtype, chunks=(self.X.chunks[0], tail))
         return self.X.map_blocks(block, _carry(fn), size, dtype=dtype, drop_axis=1, chunks=(self.X.chunks[0],))
+
+
+# ---- whole sequences (the HMMs) ---------------------------------------------------------------
+
+
+def _sequence_block_value(carried: _Carried, X, lengths, weights, size: int):
+    """sum of fn(batch, w_batch) over the block's chunks of whole sequences, in order."""
+    from .sequences import SequenceSource
+
+    source = SequenceSource(X, lengths, weights, size, n_threads=1)
+    return functools.reduce(operator.add, (carried.fn(batch, w) for batch, w in source.chunks()))
+
+
+class DaskSequenceSource:
+    """Frames of many sequences in a dask array: ``map_reduce`` over blocks of whole sequences.
+
+    Forward-backward needs each sequence whole in one task, and ``lengths`` need not follow X's
+    row blocks: so every block boundary is moved forward to the end of the sequence it falls in
+    (a sequence longer than a block makes its block longer) and X is rechunked to those
+    boundaries, a lazy step that moves only the rows of the sequences that straddled a
+    boundary. Each block task then runs the model over chunks of about ``chunk_size`` frames of
+    whole sequences (``SequenceSource``), and the block values are tree-summed as ``DaskSource``
+    sums row blocks. The lengths and sequence weights of a block travel with its task (numpy,
+    O(sequences)).
+    """
+
+    def __init__(self, X, lengths: np.ndarray, sequence_weight: np.ndarray | None, chunk_size: int):
+        if len(X.chunks[1]) > 1:
+            X = X.rechunk({1: -1})
+        self.lengths = np.asarray(lengths, dtype=np.intp)
+        self.sequence_weight = sequence_weight
+        self.chunk_size = int(chunk_size)
+        ends = np.cumsum(self.lengths)  # (B,) one past each sequence's last frame
+        # the first sequence end at or after each of X's block boundaries
+        boundaries = np.cumsum(X.chunks[0])[:-1]
+        snapped = np.unique(ends[np.minimum(np.searchsorted(ends, boundaries, side="left"), len(ends) - 1)])
+        stops = np.union1d(snapped, [int(ends[-1])])  # block ends, each a sequence end
+        self._sequence_stops = np.searchsorted(ends, stops, side="right")  # (blocks,) sequences up to each
+        self.X = X.rechunk((tuple(np.diff(np.concatenate([[0], stops])).tolist()), X.chunks[1]))
+        self.in_memory = False
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.X.shape[0])
+
+    @property
+    def n_features(self) -> int:
+        return int(self.X.shape[1])
+
+    @property
+    def dtype(self):
+        return self.X.dtype
+
+    def _block_sequences(self):
+        """(lengths, weights) of each block's sequences, numpy."""
+        firsts = np.concatenate([[0], self._sequence_stops[:-1]])
+        weights = self.sequence_weight
+        return [(self.lengths[a:b], None if weights is None else weights[a:b])
+                for a, b in zip(firsts, self._sequence_stops)]
+
+    def map_reduce(self, accumulate: Callable, size: int | None = None):
+        """sum over blocks (and their chunks of whole sequences) of accumulate(batch, w_batch), as
+        one graph with a tree of ``+``; returns the value on the client."""
+        size = self.chunk_size if size is None else int(size)
+        carried = _carry(accumulate)
+        block = dask.delayed(_sequence_block_value, pure=True)
+        values = [block(carried, x, lengths, weights, size)
+                  for x, (lengths, weights) in zip(self.X.to_delayed().ravel(), self._block_sequences())]
+        while len(values) > 1:
+            combine = dask.delayed(_sum_values, pure=True)
+            values = [combine(*values[i : i + _FAN_IN]) for i in range(0, len(values), _FAN_IN)]
+        return dask.compute(values[0])[0]
+
+    def chunks(self, size: int | None = None):
+        """Chunks of whole sequences on the client, one block computed at a time (decoding and
+        scoring, whose outputs are per frame and returned as numpy arrays)."""
+        from .sequences import SequenceSource
+
+        size = self.chunk_size if size is None else int(size)
+        for x, (lengths, weights) in zip(self.X.to_delayed().ravel(), self._block_sequences()):
+            yield from SequenceSource(np.asarray(x.compute()), lengths, weights, size, n_threads=1).chunks()

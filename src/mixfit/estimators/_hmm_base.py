@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 from .. import engine
 from .._chunked_input import check_chunked_X, check_scan, is_dask_array, scan_entries
 from .._validation import as_generator, check_hyperparameters, check_option, check_sample_weight
-from ..backends import ArraySource
+from ..backends import as_source
 from ..backends.sequences import SequenceSource
 from ..collapse_hmm import drop_state
 from ..exceptions import CollapseWarning, ConvergenceWarning
@@ -70,22 +70,15 @@ def check_stochastic(values, name: str, shape: tuple) -> np.ndarray | None:
 
 
 def check_lazy_frames(record, X, reset: bool, chunk_size: int, entry_ok=None):
-    """Frames X given as a ``numpy.memmap`` or an array-like with ``shape``, ``dtype`` and row
-    slicing: the metadata checks and feature bookkeeping (no value read), then one chunked pass
-    that checks every value is finite and passes ``entry_ok`` (entrywise, or None). Returns
-    (a ``RowReader`` of float64 rows, the pass's ``EntryScan``); X is never loaded whole.
-
-    A dask array is refused: forward-backward needs each sequence whole in one task, and the
-    sequences' boundaries (``lengths``) do not follow dask's row blocks (docs/scale.md)."""
-    if is_dask_array(X):
-        raise TypeError("X is a dask array; the HMM estimators do not run on dask (a sequence must be read "
-                        "whole, and lengths need not follow the row blocks). Pass X as a numpy.memmap (or "
-                        "any array-like with shape, dtype and row slicing, such as a zarr array): it is "
-                        "read chunk by chunk of whole sequences, never loaded")
-    reader = check_chunked_X(record, X, reset=reset, dtype=np.float64)
-    scan = scan_entries(ArraySource(reader, None, chunk_size), entry_ok)
+    """Frames X given as a ``numpy.memmap``, an array-like with ``shape``, ``dtype`` and row
+    slicing, or a dask array: the metadata checks and feature bookkeeping (no value read), then
+    one chunked pass that checks every value is finite and passes ``entry_ok`` (entrywise, or
+    None). Returns (what the sources read: a ``RowReader`` of float64 rows or a float64 dask
+    array, the pass's ``EntryScan``); X is never loaded whole."""
+    frames = check_chunked_X(record, X, reset=reset, dtype=np.float64)
+    scan = scan_entries(as_source(frames, None, chunk_size), entry_ok)
     check_scan(scan.rows, 0, weighted=False)  # NaN or infinity: scikit-learn's message, with the row
-    return reader, scan
+    return frames, scan
 
 
 def check_fixed(fixed, allowed: tuple) -> frozenset:
@@ -100,6 +93,10 @@ class _HMMBase(BaseEstimator):
     """Abstract: fit, decoding, scoring and sampling shared by the HMM estimators."""
 
     def _source(self, X, lengths, weights=None):
+        if is_dask_array(X):  # blocks moved to sequence ends, then chunks of whole sequences
+            from ..backends.dask import DaskSequenceSource
+
+            return DaskSequenceSource(X, lengths, weights, self._chunk_frames())
         return SequenceSource(X, lengths, weights, self._chunk_frames())
 
     def _chunk_frames(self) -> int:

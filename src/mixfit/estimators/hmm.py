@@ -27,7 +27,7 @@ from .._validation import (
     check_option,
     validate_X,
 )
-from ..backends import ArraySource
+from ..backends import as_source
 from ..collapse import ON_COLLAPSE
 from ..collapse_hmm import StatePolicy
 from ..conjugate import make_precision_prior
@@ -39,7 +39,7 @@ from ..models.gaussian_em import GaussianEM
 from ..models.gaussian_vb import data_moments
 from ..models.hmm_emissions import BernoulliEmission, CategoricalEmission, GaussianEmission
 from ..priors import check_prior_spec, resolve_prior
-from ._hmm_base import DEFAULT_CHUNK_FRAMES, _HMMBase, check_lazy_frames, check_stochastic
+from ._hmm_base import _HMMBase, check_lazy_frames, check_stochastic
 from .bernoulli_mixture import _check_prior_value, _first_non_binary, is_binary, non_binary_message
 
 
@@ -52,7 +52,7 @@ def _highest_symbol(X, chunk_size: int) -> int:
     """max(X) of validated symbols: in memory, or one chunked pass over a reader."""
     if isinstance(X, np.ndarray):
         return int(X.max())
-    return max(int(chunk.max()) for chunk, _ in ArraySource(X, None, chunk_size).chunks())
+    return max(int(chunk.max()) for chunk, _ in as_source(X, None, chunk_size).chunks())
 
 
 class GaussianHMM(_HMMBase):
@@ -150,7 +150,7 @@ class GaussianHMM(_HMMBase):
         means_init = check_means_init(self.means_init, K, n_features)
         prec_chol_init = (None if self.precisions_init is None
                           else covariance.check_precisions(self.precisions_init, K, n_features))
-        frames = ArraySource(X, frame_weight, self.chunk_size or DEFAULT_CHUNK_FRAMES)
+        frames = as_source(X, frame_weight, self._chunk_frames())
         prior = precision = None
         if prior_spec is not None:
             precision = make_precision_prior(covariance)
@@ -378,7 +378,7 @@ class BernoulliHMM(_HMMBase):
         record.alpha_prior_, record.beta_prior_ = prior.alpha, prior.beta
         mixture = BernoulliEM(prior)
         emission = BernoulliEmission(mixture, "means" in fixed)
-        frames = ArraySource(X, frame_weight, self.chunk_size or DEFAULT_CHUNK_FRAMES)
+        frames = as_source(X, frame_weight, self._chunk_frames())
 
         def start(rng):
             if means_init is not None:

@@ -28,7 +28,7 @@ from .._validation import (
     check_option,
     check_sample_weight,
 )
-from ..backends import ArraySource
+from ..backends import as_source
 from ..conjugate import NormalPrecisionPrior, make_precision_prior
 from ..covariance import make_covariance
 from ..exceptions import ConvergenceWarning
@@ -45,7 +45,7 @@ from ..models.hmm_vb import (
     VariationalHMMParams,
 )
 from ._fitted import set_loop_attributes
-from ._hmm_base import DECODERS, DEFAULT_CHUNK_FRAMES, _HMMBase, check_lengths, check_stochastic
+from ._hmm_base import DECODERS, _HMMBase, check_lengths, check_stochastic
 from .hmm import CategoricalHMM, GaussianHMM, _highest_symbol
 
 
@@ -299,7 +299,7 @@ class VariationalGaussianHMM(_VariationalHMMBase):
         means_init = check_means_init(self.means_init, K, n_features)
         prec_chol_init = (None if self.precisions_init is None
                           else covariance.check_precisions(self.precisions_init, K, n_features))
-        frames = ArraySource(X, frame_weight, self.chunk_size or DEFAULT_CHUNK_FRAMES)
+        frames = as_source(X, frame_weight, self._chunk_frames())
         precision = make_precision_prior(covariance)
         prior = self._prior(precision, frames, n_features)
         emission = GaussianVBEmission(GaussianVB(covariance, None, precision, prior, self.reg_covar))

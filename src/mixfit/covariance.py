@@ -182,6 +182,31 @@ class _PackedRows:
         return s1 - mass[:, None] * delta, scatter
 
 
+def _fold(maha, constant):
+    """constant_k - maha_nk / 2 in place: ln rho from the distances, two passes."""
+    maha *= -0.5
+    maha += np.asarray(constant).astype(maha.dtype, copy=False)
+    return maha
+
+
+class _RowFeatures:
+    """The spherical E-step workspace (float64): the centred chunk's features [|x - g|^2, x - g]
+    (n, 1 + D) and the centre g. One product with the responsibilities gives the moments about g,
+    referred to the shifts by exact algebra."""
+
+    def __init__(self, features, centre):
+        self.features = features
+        self.centre = centre
+
+    def moments(self, wresp, shift):
+        sums = np.asarray(wresp.T @ self.features, dtype=np.float64)  # (K, 1 + D)
+        mass = column_sum(wresp)
+        second, s1 = sums[:, 0], sums[:, 1:]  # sum_n wr_nk |x_n - g|^2 and sum_n wr_nk (x_n - g)
+        delta = np.asarray(shift, dtype=np.float64) - self.centre  # c_k - g
+        # |x - c|^2 = |x - g|^2 - 2 delta.(x - g) + |delta|^2
+        return s1 - mass[:, None] * delta, second - 2 * (delta * s1).sum(axis=1) + mass * (delta**2).sum(axis=1)
+
+
 class FullCovariance:
     """A free covariance per component: Sigma_k (K, D, D)."""
 
@@ -225,6 +250,19 @@ class FullCovariance:
         augmented[:, D] = 1
         y = (augmented @ stacked).reshape(n, K, D)  # (n, K, D)
         return np.einsum("nkd,nkd->nk", y, y), y  # |y_nk|^2 = (x_n - mu_k)^T Lambda_k (x_n - mu_k)
+
+    def log_kernel(self, Xc, means_c, prec_chol, centre, constant):
+        """constant_k - (x_n - mu_k)^T Lambda_k (x_n - mu_k) / 2 (n, K) and the workspace of
+        ``e_step``; the packed form folds both into its product."""
+        plan = self._plan(Xc.dtype, means_c, prec_chol)
+        if plan is None:
+            maha, workspace = self.e_step(Xc, means_c, prec_chol)
+            return _fold(maha, constant), workspace
+        coefficients, offsets = plan
+        features = _pair_products(Xc)
+        log_rho = np.ascontiguousarray(((-0.5 * coefficients) @ features).T)  # (n, K)
+        log_rho += (np.asarray(constant, dtype=np.float64) - 0.5 * offsets).astype(Xc.dtype, copy=False)
+        return log_rho, _PackedRows(features, np.asarray(centre, dtype=np.float64))
 
     def _plan(self, dtype, means_c, prec_chol):
         """``_packed_plan``, remembered for the last parameters: every chunk of a pass asks it
@@ -352,6 +390,9 @@ class TiedCovariance:
     def e_step(self, Xc, means_c, prec_chol, centre=None):
         return self.mahalanobis(Xc, means_c, prec_chol), None
 
+    def log_kernel(self, Xc, means_c, prec_chol, centre, constant):
+        return _fold(self.mahalanobis(Xc, means_c, prec_chol), constant), None
+
     def moments(self, X, wresp, shift, whitened=None, prec_chol=None):
         _, delta, mass, s1, Xr, w64 = _reference_moments(X, wresp, shift)
         xs = Xr * np.sqrt(w64.sum(axis=1))[:, None]  # sqrt(sum_k wr_nk) (x_n - ref)
@@ -421,7 +462,14 @@ class DiagCovariance:
     def e_step(self, Xc, means_c, prec_chol, centre=None):
         return self.mahalanobis(Xc, means_c, prec_chol), None
 
+    def log_kernel(self, Xc, means_c, prec_chol, centre, constant):
+        # (Measured: the one-product form spherical uses, with [x * x, x] features kept for the
+        # moments, ran slower here than these two products and the moments' own pass.)
+        return _fold(self.mahalanobis(Xc, means_c, prec_chol), constant), None
+
     def moments(self, X, wresp, shift, whitened=None, prec_chol=None):
+        if whitened is not None:  # the features of ``log_kernel``
+            return whitened.moments(wresp, shift)
         _, delta, mass, s1, Xr, w64 = _reference_moments(X, wresp, shift)
         s2 = w64.T @ (Xr * Xr)  # (K, D) sum_n wr_nk (x_nd - ref_d)^2
         # (x - c_k)^2 = (x - ref)^2 - 2 delta_k (x - ref) + delta_k^2, summed with weights wr_nk
@@ -485,7 +533,24 @@ class SphericalCovariance:
     def e_step(self, Xc, means_c, prec_chol, centre=None):
         return self.mahalanobis(Xc, means_c, prec_chol), None
 
+    def log_kernel(self, Xc, means_c, prec_chol, centre, constant):
+        """constant_k - lambda_k |x_n - mu_k|^2 / 2: for float64 one product of [|x - g|^2, x - g]
+        with [-lambda_k / 2; mu_k lambda_k] plus the constants, the features kept for ``moments``;
+        otherwise the distances, folded."""
+        if Xc.dtype != np.float64:
+            return _fold(self.mahalanobis(Xc, means_c, prec_chol), constant), None
+        precision = prec_chol**2  # (K,)
+        coefficients = np.concatenate([-0.5 * precision[None, :], (means_c * precision[:, None]).T])  # (1 + D, K)
+        features = np.empty((Xc.shape[0], 1 + Xc.shape[1]))
+        features[:, 0] = (Xc * Xc).sum(axis=1)
+        features[:, 1:] = Xc
+        log_rho = features @ coefficients
+        log_rho += constant - 0.5 * (means_c**2).sum(axis=1) * precision
+        return log_rho, _RowFeatures(features, np.asarray(centre, dtype=np.float64))
+
     def moments(self, X, wresp, shift, whitened=None, prec_chol=None):
+        if whitened is not None:  # the features of ``log_kernel``
+            return whitened.moments(wresp, shift)
         _, delta, mass, s1, Xr, w64 = _reference_moments(X, wresp, shift)
         s2 = w64.T @ (Xr * Xr).sum(axis=1)  # (K,) sum_n wr_nk |x_n - ref|^2
         return s1 - mass[:, None] * delta, s2 - 2 * (delta * s1).sum(axis=1) + mass * (delta**2).sum(axis=1)

@@ -63,14 +63,12 @@ class GaussianEM:
         """ln rho (n, K) and the covariance strategy's E-step workspace (or None)."""
         n_features = X.shape[1]
         centre = params.weights @ params.means  # (D,) g: keeps the stacked products small
-        maha, workspace = self.covariance.e_step(X - centre, params.means - centre, params.prec_chol, centre)
         log_det_half = self.covariance.log_det_half(params.prec_chol, n_features)  # (K,) ln|Lambda_k|^(1/2)
         # ln N = -D/2 ln 2pi + 1/2 ln|Lambda_k| - 1/2 (x - mu_k)^T Lambda_k (x - mu_k)   (2.43)
         with np.errstate(divide="ignore"):  # a weight of exactly 0 is an impossible component
             constant = np.log(params.weights) + (log_det_half - 0.5 * n_features * _LOG_2PI)  # (K,)
-        maha *= -0.5
-        maha += constant
-        return maha, workspace
+        # constant_k - 1/2 (x_n - mu_k)^T Lambda_k (x_n - mu_k), and the strategy's workspace
+        return self.covariance.log_kernel(X - centre, params.means - centre, params.prec_chol, centre, constant)
 
     def accumulate(self, X, params: GaussianParams, sample_weight) -> GaussianStats:
         """E-step on one chunk: responsibilities (9.23), then their weighted moments."""

@@ -116,17 +116,13 @@ class GaussianVB:
         mean_precision, dof = (np.asarray(a, dtype=np.float64) for a in (q.mean_precision, q.dof))
         e_log_det = self.precision.expected_log_det(dof, q.prec_chol.astype(np.float64), dim)  # (10.65)
         centre = np.asarray(centre).astype(X.dtype)
-        # nu_k (x_n - m_k)^T W_k (x_n - m_k), from the factor of nu_k W_k: (n, K)
-        log_gauss, workspace = self.covariance.e_step(X - centre, q.means - centre, q.prec_chol, centre)
         # (10.46) less E[ln pi_k]: 1/2 E[ln|Lambda_k|] - D/2 ln 2pi - 1/2 E[(x - mu_k)^T Lambda_k (x - mu_k)],
-        # where (10.64) E[(x - mu_k)^T Lambda_k (x - mu_k)] = D / beta_k + the distance above; the
-        # per-component terms are summed first so that the (n, K) array is passed over twice
+        # where (10.64) E[(x - mu_k)^T Lambda_k (x - mu_k)] = D / beta_k + nu_k (x - m_k)^T W_k (x - m_k),
+        # the distance under the factor of nu_k W_k; the strategy folds the constants into its kernel
         constant = 0.5 * e_log_det - 0.5 * dim * _LOG_2PI - 0.5 * dim / mean_precision
         if e_log_pi is not None:
             constant = constant + e_log_pi
-        log_gauss *= -0.5
-        log_gauss += constant.astype(log_gauss.dtype, copy=False)
-        return log_gauss, workspace
+        return self.covariance.log_kernel(X - centre, q.means - centre, q.prec_chol, centre, constant)
 
     def accumulate(self, X, params: VBParams, sample_weight) -> GaussianStats:
         """E-step on one chunk: responsibilities (10.49), then their weighted moments (10.51-10.53)."""

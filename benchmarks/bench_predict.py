@@ -7,9 +7,9 @@
 The data (float64, a K-component mixture) are written once to ``--dir`` as .npy (2.4 GiB at
 1e7 x 32). A mixfit model is fitted on the first 1e5 rows and saved; scikit-learn's estimator gets
 the very same weights, means and precision factors. Each (library, method) runs in a fresh
-subprocess that loads X into memory (``numpy.load``, no memmap), records ``ru_maxrss``, calls the
-method once and records ``ru_maxrss`` again: "extra MB" is the peak above the loaded data minus
-the output array itself (what the method needed besides its answer), so that a bounded method
+subprocess that loads X into memory (``numpy.load``, no memmap), resets the kernel's peak-RSS mark
+(``/proc/self/clear_refs``, Linux), calls the method once and reads the peak (VmHWM): "extra MB"
+is that peak above the RSS before the call, minus the output array itself (what the method needed besides its answer), so that a bounded method
 reads about its chunk working set whatever N.
 """
 
@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -41,6 +40,14 @@ def write_data(path, n_rows, n_features, n_components, seed=0):
     del X
 
 
+def _status_bytes(field: str) -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
 def child(args):
     """One (library, method): load X, fit-free prediction from the saved parameters."""
     X = np.load(args.data)
@@ -57,12 +64,13 @@ def child(args):
         model.precisions_cholesky_ = params["prec_chol"]
         model.covariances_, model.precisions_ = params["covariances"], params["precisions"]
         model.n_features_in_ = X.shape[1]
-    before_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with open("/proc/self/clear_refs", "w") as f:  # Linux: reset the peak (VmHWM) to the current RSS
+        f.write("5")
+    before = _status_bytes("VmRSS")
     started = time.perf_counter()
     out = getattr(model, args.method)(X)
     seconds = time.perf_counter() - started
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    extra = (peak_kb - before_kb) * 1024 - out.nbytes
+    extra = _status_bytes("VmHWM") - before - out.nbytes
     print(json.dumps({"seconds": seconds, "extra_mb": extra / 2**20, "out_mb": out.nbytes / 2**20,
                       "checksum": float(np.asarray(out, dtype=np.float64)[:1000].sum())}))
 
@@ -115,7 +123,7 @@ def main():
             checks.setdefault(method, []).append(result["checksum"])
             print(f"{method:<15}{library:<9}{result['seconds']:>9.2f}{result['extra_mb']:>10.0f}"
                   f"{result['out_mb']:>11.0f}", flush=True)
-    print("# extra MB = peak RSS above the loaded data, less the output array (ru_maxrss, exact)")
+    print("# extra MB = peak RSS (VmHWM) above the RSS before the call, less the output array")
     print(f"# first 1000 outputs summed per method (libraries agree): {checks}")
 
 

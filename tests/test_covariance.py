@@ -213,3 +213,28 @@ def test_whitened_form_where_the_packed_form_would_round(case, rng):
         exact = _per_point(X, means, prec_chol)
         near = exact < 1e4  # each point's own and near components
         assert_allclose(maha[near], exact[near], rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("covariance_type", ["diag", "spherical"])
+def test_row_feature_kernel_and_moments_match_per_point_algebra(covariance_type, rng):
+    """diag and spherical (float64) fold the constants into one product of row features and reuse
+    those features for the moments: against ln rho and the moments point by point, 1e-11 (sums of
+    O(D) terms of the size of the distances on this data)."""
+    cov = make_covariance(covariance_type)
+    n, dim, k = 300, 4, 3
+    means = rng.normal(scale=3.0, size=(k, dim))
+    X = means[rng.integers(k, size=n)] + rng.normal(size=(n, dim))
+    prec_chol = 1 / np.sqrt(random_covariances(covariance_type, rng))
+    constant = rng.normal(size=k)
+    centre = means.mean(axis=0)
+    log_rho, workspace = cov.log_kernel(X - centre, means - centre, prec_chol, centre, constant)
+    precision = np.broadcast_to((prec_chol**2).reshape(k, -1), (k, dim))
+    want = constant - 0.5 * np.array([[(x - m) ** 2 @ lam for m, lam in zip(means, precision)] for x in X])
+    assert_allclose(log_rho, want, rtol=1e-11, atol=1e-11)
+    resp = rng.dirichlet(np.ones(k), size=n)
+    shift = means + rng.normal(scale=0.1, size=means.shape)
+    first, scatter = cov.moments(X, resp, shift, workspace)
+    want_first, want_scatter = _moments_per_point(X, resp, shift)
+    want_scatter = np.diagonal(want_scatter, axis1=1, axis2=2)
+    assert_allclose(first, want_first, rtol=1e-10, atol=1e-10)
+    assert_allclose(scatter, want_scatter if covariance_type == "diag" else want_scatter.sum(axis=1), rtol=1e-11)

@@ -23,6 +23,7 @@ import functools
 import numpy as np
 
 from ._linalg import column_sum, covariance_from_precision_chol, precision_chol_from_covariance
+from ._scratch import scratch
 from .exceptions import SKLEARN_COLLAPSE_MESSAGE, CollapsedComponentError
 from .stats import GaussianStats
 
@@ -44,7 +45,7 @@ def _reference_moments(X, wresp, shift):
     """
     shift = np.asarray(shift, dtype=np.float64)  # the algebra below in float64, whatever the data
     ref = shift.mean(axis=0)  # (D,)
-    Xr = np.asarray(X, dtype=np.float64) - ref  # (n, D)
+    Xr = np.subtract(X, ref, out=scratch("reference_rows", X.shape, np.float64))  # (n, D), float64
     w64 = np.asarray(wresp, dtype=np.float64)  # (n, K)
     return ref, shift - ref, w64.sum(axis=0), w64.T @ Xr, Xr, w64
 
@@ -135,16 +136,17 @@ def _symmetric_index(n_features: int) -> np.ndarray:
 
 def _pair_products(Xc) -> np.ndarray:
     """(M + D, n): rows x_i x_j for i <= j (numpy's triu_indices order), then the rows x_i, of
-    the centred chunk; transposed so that every row is written contiguously."""
+    the centred chunk; transposed so that every row is written contiguously. (A fresh array: in a
+    reused per-thread buffer it measured no faster on two threads.)"""
     n, D = Xc.shape
     M = D * (D + 1) // 2
-    XT = np.ascontiguousarray(Xc.T)  # (D, n)
     features = np.empty((M + D, n), dtype=Xc.dtype)
+    XT = features[M:]  # (D, n): the rows x_i, written first and read by every product below
+    XT[...] = Xc.T
     start = 0
     for i in range(D):
         np.multiply(XT[i], XT[i:], out=features[start:start + D - i])
         start += D - i
-    features[M:] = XT
     return features
 
 
@@ -190,21 +192,33 @@ def _fold(maha, constant):
 
 
 class _RowFeatures:
-    """The spherical E-step workspace (float64): the centred chunk's features [|x - g|^2, x - g]
-    (n, 1 + D) and the centre g. One product with the responsibilities gives the moments about g,
-    referred to the shifts by exact algebra."""
+    """The diag / spherical E-step workspace (float64): the centred chunk's features
+    [(x - g)^2 per dimension, x - g] (diag) or [|x - g|^2, x - g] (spherical), (n, m + D), and the
+    centre g. One product with the responsibilities gives the moments about g, referred to the
+    shifts by exact algebra: (x - c)^2 = (x - g)^2 - 2 delta (x - g) + delta^2, delta = c - g."""
 
-    def __init__(self, features, centre):
+    def __init__(self, features, centre, per_dimension: bool):
         self.features = features
         self.centre = centre
+        self.per_dimension = per_dimension
 
     def moments(self, wresp, shift):
-        sums = np.asarray(wresp.T @ self.features, dtype=np.float64)  # (K, 1 + D)
+        D = self.centre.shape[0]
+        sums = np.asarray(wresp.T @ self.features, dtype=np.float64)  # (K, m + D)
         mass = column_sum(wresp)
-        second, s1 = sums[:, 0], sums[:, 1:]  # sum_n wr_nk |x_n - g|^2 and sum_n wr_nk (x_n - g)
+        second, s1 = sums[:, :-D], sums[:, -D:]  # sum_n wr_nk (x_n - g)^2 (per dimension or summed), (x_n - g)
         delta = np.asarray(shift, dtype=np.float64) - self.centre  # c_k - g
-        # |x - c|^2 = |x - g|^2 - 2 delta.(x - g) + |delta|^2
-        return s1 - mass[:, None] * delta, second - 2 * (delta * s1).sum(axis=1) + mass * (delta**2).sum(axis=1)
+        first = s1 - mass[:, None] * delta
+        if self.per_dimension:
+            return first, second - 2 * delta * s1 + mass[:, None] * delta**2
+        return first, second[:, 0] - 2 * (delta * s1).sum(axis=1) + mass * (delta**2).sum(axis=1)
+
+
+def _row_features(Xc, width: int) -> np.ndarray:
+    """This thread's (n, width + D) feature buffer with x - g in its last D columns."""
+    features = scratch("row_features", (Xc.shape[0], width + Xc.shape[1]), np.float64)
+    features[:, width:] = Xc
+    return features
 
 
 class FullCovariance:
@@ -395,7 +409,7 @@ class TiedCovariance:
 
     def moments(self, X, wresp, shift, whitened=None, prec_chol=None):
         _, delta, mass, s1, Xr, w64 = _reference_moments(X, wresp, shift)
-        xs = Xr * np.sqrt(w64.sum(axis=1))[:, None]  # sqrt(sum_k wr_nk) (x_n - ref)
+        xs = np.multiply(Xr, np.sqrt(w64.sum(axis=1))[:, None], out=Xr)  # sqrt(sum_k wr_nk) (x_n - ref)
         # sum_k sum_n wr_nk (x_n - c_k)(x_n - c_k)^T with x - c_k = (x - ref) - delta_k
         cross = s1.T @ delta  # sum_k s1_k delta_k^T
         scatter = xs.T @ xs - cross - cross.T + (delta * mass[:, None]).T @ delta
@@ -452,7 +466,9 @@ class DiagCovariance:
     def mahalanobis(self, Xc, means_c, prec_chol):
         precision = prec_chol**2  # (K, D)
         # sum_d (x_d - mu_kd)^2 lambda_kd expanded into two (n, D) @ (D, K) products.
-        maha = (Xc * Xc) @ precision.T - 2 * (Xc @ (means_c * precision).T)
+        squares = np.multiply(Xc, Xc, out=scratch("squares", Xc.shape, Xc.dtype))
+        maha = squares @ precision.T
+        maha -= 2 * (Xc @ (means_c * precision).T)
         maha += (means_c**2 * precision).sum(axis=1)[None, :]
         return np.maximum(maha, 0, out=maha)
 
@@ -463,15 +479,25 @@ class DiagCovariance:
         return self.mahalanobis(Xc, means_c, prec_chol), None
 
     def log_kernel(self, Xc, means_c, prec_chol, centre, constant):
-        # (Measured: the one-product form spherical uses, with [x * x, x] features kept for the
-        # moments, ran slower here than these two products and the moments' own pass.)
-        return _fold(self.mahalanobis(Xc, means_c, prec_chol), constant), None
+        """constant_k - sum_d lambda_kd (x_d - mu_kd)^2 / 2: for float64 one product of
+        [(x - g)^2, x - g] with [-lambda_k / 2; mu_k lambda_k] plus the constants, the features
+        kept for ``moments``; otherwise the distances, folded."""
+        if Xc.dtype != np.float64:
+            return _fold(self.mahalanobis(Xc, means_c, prec_chol), constant), None
+        precision = prec_chol**2  # (K, D)
+        coefficients = np.concatenate([-0.5 * precision.T, (means_c * precision).T])  # (2D, K)
+        features = _row_features(Xc, Xc.shape[1])
+        np.multiply(Xc, Xc, out=features[:, :Xc.shape[1]])
+        log_rho = features @ coefficients
+        log_rho += constant - 0.5 * (means_c**2 * precision).sum(axis=1)
+        return log_rho, _RowFeatures(features, np.asarray(centre, dtype=np.float64), per_dimension=True)
 
     def moments(self, X, wresp, shift, whitened=None, prec_chol=None):
         if whitened is not None:  # the features of ``log_kernel``
             return whitened.moments(wresp, shift)
         _, delta, mass, s1, Xr, w64 = _reference_moments(X, wresp, shift)
-        s2 = w64.T @ (Xr * Xr)  # (K, D) sum_n wr_nk (x_nd - ref_d)^2
+        squares = np.multiply(Xr, Xr, out=scratch("squares", Xr.shape, Xr.dtype))
+        s2 = w64.T @ squares  # (K, D) sum_n wr_nk (x_nd - ref_d)^2
         # (x - c_k)^2 = (x - ref)^2 - 2 delta_k (x - ref) + delta_k^2, summed with weights wr_nk
         return s1 - mass[:, None] * delta, s2 - 2 * delta * s1 + mass[:, None] * delta**2
 
@@ -541,12 +567,11 @@ class SphericalCovariance:
             return _fold(self.mahalanobis(Xc, means_c, prec_chol), constant), None
         precision = prec_chol**2  # (K,)
         coefficients = np.concatenate([-0.5 * precision[None, :], (means_c * precision[:, None]).T])  # (1 + D, K)
-        features = np.empty((Xc.shape[0], 1 + Xc.shape[1]))
-        features[:, 0] = (Xc * Xc).sum(axis=1)
-        features[:, 1:] = Xc
+        features = _row_features(Xc, 1)
+        np.einsum("nd,nd->n", Xc, Xc, out=features[:, 0])
         log_rho = features @ coefficients
         log_rho += constant - 0.5 * (means_c**2).sum(axis=1) * precision
-        return log_rho, _RowFeatures(features, np.asarray(centre, dtype=np.float64))
+        return log_rho, _RowFeatures(features, np.asarray(centre, dtype=np.float64), per_dimension=False)
 
     def moments(self, X, wresp, shift, whitened=None, prec_chol=None):
         if whitened is not None:  # the features of ``log_kernel``

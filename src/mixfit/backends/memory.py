@@ -12,6 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from .._scratch import release as release_scratch
+
 # The working set of one chunk: the rows, the covariance type's E-step workspace (for full
 # covariance the pair products or the whitened residuals, ~K*D values a row) and a few (rows x K)
 # arrays. 8 MiB keeps it inside a last-level cache share while the BLAS calls stay long enough to
@@ -103,7 +105,10 @@ class ArraySource:
             return accumulate(X, w, start) if offsets else accumulate(X, w)
 
         if self.n_threads <= 1 or len(bounds) <= 1:
-            return functools.reduce(operator.add, (task(*b) for b in bounds))
+            try:
+                return functools.reduce(operator.add, (task(*b) for b in bounds))
+            finally:
+                release_scratch()  # this thread's E-step buffers (worker threads take theirs along)
         total, window = None, deque()
         with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(self.n_threads) as pool:
             for b in bounds:

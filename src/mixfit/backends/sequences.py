@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from .._scratch import release as release_scratch
 from ..hmm_inference import SequenceBatch
 from .memory import available_cores
 
@@ -74,6 +75,9 @@ class SequenceSource:
         size = self.chunk_size if size is None else int(size)
         chunks = list(self.chunks(size))
         if self.n_threads <= 1 or len(chunks) <= 1:
-            return functools.reduce(operator.add, (accumulate(b, w) for b, w in chunks))
+            try:
+                return functools.reduce(operator.add, (accumulate(b, w) for b, w in chunks))
+            finally:
+                release_scratch()  # this thread's E-step buffers (worker threads take theirs along)
         with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(self.n_threads) as pool:
             return functools.reduce(operator.add, pool.map(lambda chunk: accumulate(*chunk), chunks))

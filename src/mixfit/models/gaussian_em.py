@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .._linalg import normalize_log_rows
+from .._scratch import centred
 from ..stats import GaussianStats, gaussian_statistics
 
 _LOG_2PI = np.log(2 * np.pi)
@@ -68,7 +69,7 @@ class GaussianEM:
         with np.errstate(divide="ignore"):  # a weight of exactly 0 is an impossible component
             constant = np.log(params.weights) + (log_det_half - 0.5 * n_features * _LOG_2PI)  # (K,)
         # constant_k - 1/2 (x_n - mu_k)^T Lambda_k (x_n - mu_k), and the strategy's workspace
-        return self.covariance.log_kernel(X - centre, params.means - centre, params.prec_chol, centre, constant)
+        return self.covariance.log_kernel(centred(X, centre), params.means - centre, params.prec_chol, centre, constant)
 
     def accumulate(self, X, params: GaussianParams, sample_weight) -> GaussianStats:
         """E-step on one chunk: responsibilities (9.23), then their weighted moments."""

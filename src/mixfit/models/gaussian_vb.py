@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._linalg import normalize_log_rows
+from .._scratch import centred
 from ..covariance import FullCovariance
 from ..stats import GaussianStats, gaussian_statistics
 
@@ -122,7 +123,7 @@ class GaussianVB:
         constant = 0.5 * e_log_det - 0.5 * dim * _LOG_2PI - 0.5 * dim / mean_precision
         if e_log_pi is not None:
             constant = constant + e_log_pi
-        return self.covariance.log_kernel(X - centre, q.means - centre, q.prec_chol, centre, constant)
+        return self.covariance.log_kernel(centred(X, centre), q.means - centre, q.prec_chol, centre, constant)
 
     def accumulate(self, X, params: VBParams, sample_weight) -> GaussianStats:
         """E-step on one chunk: responsibilities (10.49), then their weighted moments (10.51-10.53)."""

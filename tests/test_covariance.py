@@ -221,7 +221,7 @@ def test_row_feature_kernel_and_moments_match_per_point_algebra(covariance_type,
     those features for the moments: against ln rho and the moments point by point, 1e-11 (sums of
     O(D) terms of the size of the distances on this data)."""
     cov = make_covariance(covariance_type)
-    n, dim, k = 300, 4, 3
+    n, dim, k = 300, D, K  # random_covariances draws in the module's (K, D)
     means = rng.normal(scale=3.0, size=(k, dim))
     X = means[rng.integers(k, size=n)] + rng.normal(size=(n, dim))
     prec_chol = 1 / np.sqrt(random_covariances(covariance_type, rng))

@@ -62,7 +62,23 @@ def _block_rows_at(X, carried: _Carried, size: int, block_info=None):
     return np.concatenate([carried.fn(X[a : a + size], start + a) for a in range(0, max(X.shape[0], 1), size)])
 
 
-class DaskSource:
+class _DaskFrames:
+    """What every dask source says of its array ``X``."""
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.X.shape[0])
+
+    @property
+    def n_features(self) -> int:
+        return int(self.X.shape[1])
+
+    @property
+    def dtype(self):
+        return self.X.dtype
+
+
+class DaskSource(_DaskFrames):
     """A 2-D dask array (whole rows per block) and optional per-row weights, a dask array with
     the same row blocks or a numpy array (cut to them)."""
 
@@ -79,18 +95,6 @@ class DaskSource:
         self.chunk_size = int(chunk_size)
         self.in_memory = False
         self._starts = np.concatenate([[0], np.cumsum(X.chunks[0])[:-1]]).astype(int)
-
-    @property
-    def n_samples(self) -> int:
-        return int(self.X.shape[0])
-
-    @property
-    def n_features(self) -> int:
-        return int(self.X.shape[1])
-
-    @property
-    def dtype(self):
-        return self.X.dtype
 
     @property
     def n_blocks(self) -> int:
@@ -149,7 +153,7 @@ def _sequence_block_value(carried: _Carried, X, lengths, weights, size: int):
     return functools.reduce(operator.add, (carried.fn(batch, w) for batch, w in source.chunks()))
 
 
-class DaskSequenceSource:
+class DaskSequenceSource(_DaskFrames):
     """Frames of many sequences in a dask array: ``map_reduce`` over blocks of whole sequences.
 
     Forward-backward needs each sequence whole in one task, and ``lengths`` need not follow X's
@@ -176,18 +180,6 @@ class DaskSequenceSource:
         self._sequence_stops = np.searchsorted(ends, stops, side="right")  # (blocks,) sequences up to each
         self.X = X.rechunk((tuple(np.diff(np.concatenate([[0], stops])).tolist()), X.chunks[1]))
         self.in_memory = False
-
-    @property
-    def n_samples(self) -> int:
-        return int(self.X.shape[0])
-
-    @property
-    def n_features(self) -> int:
-        return int(self.X.shape[1])
-
-    @property
-    def dtype(self):
-        return self.X.dtype
 
     def _block_sequences(self):
         """(lengths, weights) of each block's sequences, numpy."""

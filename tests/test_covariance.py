@@ -164,7 +164,7 @@ def test_packed_form_matches_per_point_algebra(rng):
     cov = make_covariance("full")
     centre = means.mean(axis=0)
     maha, workspace = cov.e_step(X - centre, means - centre, prec_chol, centre)
-    assert type(workspace).__name__ == "_PackedRows"  # the case the test is about
+    assert type(workspace).__name__ == "PackedRows"  # the case the test is about
     assert_allclose(maha, _per_point(X, means, prec_chol), rtol=1e-11, atol=1e-11)
     resp = rng.dirichlet(np.ones(means.shape[0]), size=X.shape[0])
     shift = means + rng.normal(scale=0.1, size=means.shape)
@@ -177,18 +177,18 @@ def test_packed_form_matches_per_point_algebra(rng):
 @pytest.mark.filterwarnings("ignore:Best performing initialization did not converge")
 def test_packed_and_whitened_forms_fit_the_same_model(rng):
     """The same EM iterations by either form agree to rounding (1e-10): the choice is numerical."""
-    import mixfit.covariance as covariance_module
+    import mixfit.expanded_forms as covariance_module
 
     X, means, prec_chol = _full_case(rng, n=2000)
     start = {"means_init": means, "precisions_init": prec_chol @ np.swapaxes(prec_chol, 1, 2),
                  "weights_init": np.full(4, 0.25), "tol": 0, "max_iter": 5}
     packed = GaussianMixture(4, **start).fit(X)
-    limits = dict(covariance_module._PACKED_ROUNDING_LIMIT)
-    covariance_module._PACKED_ROUNDING_LIMIT.clear()  # no dtype may use the packed form
+    limits = dict(covariance_module.PACKED_ROUNDING_LIMIT)
+    covariance_module.PACKED_ROUNDING_LIMIT.clear()  # no dtype may use the packed form
     try:
         whitened = GaussianMixture(4, **start).fit(X)
     finally:
-        covariance_module._PACKED_ROUNDING_LIMIT.update(limits)
+        covariance_module.PACKED_ROUNDING_LIMIT.update(limits)
     assert_allclose(packed.means_, whitened.means_, rtol=1e-10, atol=1e-10)
     assert_allclose(packed.covariances_, whitened.covariances_, rtol=1e-10, atol=1e-12)
     assert_allclose(packed.lower_bounds_, whitened.lower_bounds_, rtol=1e-12)
@@ -208,7 +208,7 @@ def test_whitened_form_where_the_packed_form_would_round(case, rng):
     centre = means.mean(axis=0)
     maha, workspace = cov.e_step((X - centre).astype(dtype), (means - centre).astype(dtype),
                                  prec_chol.astype(dtype), centre.astype(dtype))
-    assert type(workspace).__name__ != "_PackedRows"
+    assert type(workspace).__name__ != "PackedRows"
     if case != "float32":
         exact = _per_point(X, means, prec_chol)
         near = exact < 1e4  # each point's own and near components

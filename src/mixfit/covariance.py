@@ -18,207 +18,24 @@ offset of the data from the origin.
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
-from ._linalg import column_sum, covariance_from_precision_chol, precision_chol_from_covariance
+from ._linalg import covariance_from_precision_chol, precision_chol_from_covariance
 from ._scratch import scratch
+from ._validation import check_positive_precisions, upper_factor_of
 from .exceptions import SKLEARN_COLLAPSE_MESSAGE, CollapsedComponentError
+from .expanded_forms import (
+    PackedRows,
+    RowFeatures,
+    fold,
+    packed_e_step,
+    packed_plan,
+    pair_products,
+    per_component_moments,
+    reference_moments,
+    row_features,
+)
 from .stats import GaussianStats
-
-
-def _per_component_moments(X, wresp, means):
-    """first_k = sum_n wr_nk (x_n - c_k) and the centred rows, with c_k = means[k]."""
-    for k in range(means.shape[0]):
-        yield k, X - means[k], wresp[:, k]
-
-
-def _reference_moments(X, wresp, shift):
-    """Moments about one reference point, in float64, by (K, n) @ (n, D) products.
-
-    Returns (ref, delta, mass, s1, Xr): ref = the mean of the shifts (D,), delta_k = c_k - ref,
-    N_k, s1_k = sum_n wr_nk (x_n - ref) and the float64 rows x_n - ref. The per-component
-    moments about c_k then follow by exact algebra; the cancellation this leaves is
-    eps64 |c_k - ref|^2 / sigma_k^2, far below float32 precision for any mixture whose
-    components lie within 1e4 standard deviations of each other.
-    """
-    shift = np.asarray(shift, dtype=np.float64)  # the algebra below in float64, whatever the data
-    ref = shift.mean(axis=0)  # (D,)
-    Xr = np.subtract(X, ref, out=scratch("reference_rows", X.shape, np.float64))  # (n, D), float64
-    w64 = np.asarray(wresp, dtype=np.float64)  # (n, K)
-    return ref, shift - ref, w64.sum(axis=0), w64.T @ Xr, Xr, w64
-
-
-def _check_positive(values, name, expected_shape):
-    values = np.asarray(values, dtype=np.float64)
-    if values.shape != expected_shape:
-        raise ValueError(f"precisions_init: The parameter '{name} precision' should have the shape of "
-                         f"{expected_shape}, but got {values.shape}")
-    if not np.all(np.isfinite(values)) or np.any(values <= 0):
-        raise ValueError(f"precisions_init: '{name} precision' should be positive (and finite)")
-    return values
-
-
-def _upper_factor_of(matrices: np.ndarray, label: str, name: str) -> np.ndarray:
-    """Upper P with P P^T = A, for symmetric positive definite A (one or a stack).
-
-    With J the order-reversing permutation, J A J = L L^T gives A = (J L J)(J L J)^T and J L J is
-    upper triangular: a Cholesky factorisation, no inverse.
-    """
-    if not np.allclose(matrices, np.swapaxes(matrices, -1, -2), rtol=1e-10, atol=1e-12):
-        raise ValueError(f"precisions_init: '{name} precision' should be symmetric, positive-definite; "
-                         f"{label} is not symmetric")
-    flipped = matrices[..., ::-1, ::-1]
-    try:
-        lower = np.linalg.cholesky(flipped)
-    except np.linalg.LinAlgError:
-        raise ValueError(f"precisions_init: '{name} precision' should be symmetric, positive-definite; "
-                         f"{label} is not positive definite") from None
-    return np.ascontiguousarray(lower[..., ::-1, ::-1])
-
-
-# ---- the packed quadratic form (full covariance) ----------------------------------------------
-#
-# (x - mu)^T Lambda (x - mu) = sum_{i<=j} c_ij x_i x_j - 2 (Lambda mu)^T x + mu^T Lambda mu, with
-# c_ii = Lambda_ii and c_ij = 2 Lambda_ij: linear in the D(D+1)/2 pair products q(x) = (x_i x_j),
-# i <= j, and in x. So one (n, M + D) @ (M + D, K) product gives every component's distance, and
-# one (M + D, n) @ (n, K) product gives every component's second and first moments: 2 n D^2 K
-# FLOPs per iteration in two large products, where whitening takes 3 n D^2 K (a (n, D) @ (D, K D)
-# product and K rank-n updates of D x D, which run far below the BLAS's peak at D ~ 32).
-#
-# The price is rounding: the terms are of the size of |x - g|^T |Lambda_k| |x - g|, not of the
-# distance itself. A dot product of L terms rounds by about u sqrt(L) times the sum of its terms'
-# magnitudes (u the unit roundoff); for a row of component k that sum is about 4 B_k with
-# B_k = |mu_k - g|^T |Lambda_k| |mu_k - g| + sum_ij |Lambda_k,ij| Sigma_k,ij (the second term is
-# the expectation of |x - mu_k|^T |Lambda_k| |x - mu_k| under the component). So the packed form
-# is used while 4 u sqrt(L) max_k B_k stays below the dtype's limit: measured on the benchmark
-# mixtures, that estimate exceeds the actual largest error by 2x to 60x. Components far from the
-# centre g in their own standard deviations, or nearly singular ones, get the whitened form,
-# which rounds like the distance itself. float32 always gets it: there the packed form's error
-# was 20x to 40x the whitened form's (5e-4 against 2e-5 on distances of about 32 at D = 32).
-_PACKED_ROUNDING_LIMIT = {np.dtype(np.float64): 1e-9}
-
-
-def _packed_plan(dtype, means_c, prec_chol):
-    """The packed form's coefficients (M + D, K) and constants (K,) for these parameters, or
-    None where its rounding estimate (see above) exceeds the limit for ``dtype``."""
-    limit = _PACKED_ROUNDING_LIMIT.get(np.dtype(dtype))
-    if limit is None:
-        return None
-    means = np.asarray(means_c, dtype=np.float64)  # mu_k - g
-    factors = np.asarray(prec_chol, dtype=np.float64)
-    K, D = means.shape
-    precision = factors @ np.swapaxes(factors, 1, 2)  # Lambda_k = P_k P_k^T
-    magnitude = np.abs(precision)
-    bound = (np.einsum("kd,kde,ke->k", np.abs(means), magnitude, np.abs(means))
-             + (magnitude * covariance_from_precision_chol(factors)).sum(axis=(1, 2)))  # B_k
-    upper = np.triu_indices(D)
-    terms = upper[0].shape[0] + D + 1  # L
-    if not 4 * np.finfo(np.dtype(dtype)).eps / 2 * np.sqrt(terms) * bound.max() <= limit:
-        return None
-    coefficients = np.empty((K, terms - 1))  # (K, M + D): K rows on the left runs fastest
-    coefficients[:, :-D] = precision[:, upper[0], upper[1]] * np.where(upper[0] == upper[1], 1.0, 2.0)
-    coefficients[:, -D:] = -2 * np.einsum("kde,ke->kd", precision, means)  # -2 Lambda_k mu_k
-    constant = (np.einsum("kd,kde->ke", means, factors) ** 2).sum(axis=1)  # mu_k^T Lambda_k mu_k
-    return coefficients.astype(dtype), constant.astype(dtype)
-
-
-@functools.lru_cache(maxsize=8)
-def _symmetric_index(n_features: int) -> np.ndarray:
-    """(D * D,) the packed position (triu_indices order) of every entry (i, j) of a D x D matrix."""
-    upper = np.triu_indices(n_features)
-    index = np.empty((n_features, n_features), dtype=np.intp)
-    index[upper] = np.arange(upper[0].shape[0])
-    index[upper[1], upper[0]] = index[upper]
-    return index.ravel()
-
-
-def _pair_products(Xc) -> np.ndarray:
-    """(M + D, n): rows x_i x_j for i <= j (numpy's triu_indices order), then the rows x_i, of
-    the centred chunk; transposed so that every row is written contiguously. (A fresh array: in a
-    reused per-thread buffer it measured no faster on two threads.)"""
-    n, D = Xc.shape
-    M = D * (D + 1) // 2
-    features = np.empty((M + D, n), dtype=Xc.dtype)
-    XT = features[M:]  # (D, n): the rows x_i, written first and read by every product below
-    XT[...] = Xc.T
-    start = 0
-    for i in range(D):
-        np.multiply(XT[i], XT[i:], out=features[start:start + D - i])
-        start += D - i
-    return features
-
-
-def _packed_e_step(Xc, plan, centre):
-    coefficients, constant = plan
-    features = _pair_products(Xc)
-    maha = np.ascontiguousarray((coefficients @ features).T)  # (n, K)
-    maha += constant
-    np.maximum(maha, 0, out=maha)  # a distance; rounding may take a point at a mean below 0
-    return maha, _PackedRows(features, np.asarray(centre, dtype=np.float64))
-
-
-class _PackedRows:
-    """The packed form's E-step workspace: the chunk's pair products and the centre g."""
-
-    def __init__(self, features, centre):
-        self.features = features  # (M + D, n)
-        self.centre = centre  # (D,)
-
-    def moments(self, wresp, shift):
-        """first_k and scatter_k about c_k = shift[k]: the moments about g from one product,
-        then x - c_k = (x - g) - delta_k with delta_k = c_k - g, by exact algebra in float64."""
-        D = self.centre.shape[0]
-        M = D * (D + 1) // 2
-        sums = np.asarray(self.features @ wresp, dtype=np.float64)  # (M + D, K)
-        mass = column_sum(wresp)  # N_k
-        s1 = sums[M:].T  # (K, D) sum_n wr_nk (x_n - g)
-        K = mass.shape[0]
-        # sum_n wr_nk (x_n - g)(x_n - g)^T, unpacked
-        second = sums[:M].T[:, _symmetric_index(D)].reshape(K, D, D)
-        delta = np.asarray(shift, dtype=np.float64) - self.centre  # (K, D)
-        cross = s1[:, :, None] * delta[:, None, :]  # s1_k delta_k^T
-        scatter = second - cross - np.swapaxes(cross, 1, 2) + mass[:, None, None] * (
-            delta[:, :, None] * delta[:, None, :])
-        return s1 - mass[:, None] * delta, scatter
-
-
-def _fold(maha, constant):
-    """constant_k - maha_nk / 2 in place: ln rho from the distances, two passes."""
-    maha *= -0.5
-    maha += np.asarray(constant).astype(maha.dtype, copy=False)
-    return maha
-
-
-class _RowFeatures:
-    """The diag / spherical E-step workspace (float64): the centred chunk's features
-    [(x - g)^2 per dimension, x - g] (diag) or [|x - g|^2, x - g] (spherical), (n, m + D), and the
-    centre g. One product with the responsibilities gives the moments about g, referred to the
-    shifts by exact algebra: (x - c)^2 = (x - g)^2 - 2 delta (x - g) + delta^2, delta = c - g."""
-
-    def __init__(self, features, centre, per_dimension: bool):
-        self.features = features
-        self.centre = centre
-        self.per_dimension = per_dimension
-
-    def moments(self, wresp, shift):
-        D = self.centre.shape[0]
-        sums = np.asarray(wresp.T @ self.features, dtype=np.float64)  # (K, m + D)
-        mass = column_sum(wresp)
-        second, s1 = sums[:, :-D], sums[:, -D:]  # sum_n wr_nk (x_n - g)^2 (per dimension or summed), (x_n - g)
-        delta = np.asarray(shift, dtype=np.float64) - self.centre  # c_k - g
-        first = s1 - mass[:, None] * delta
-        if self.per_dimension:
-            return first, second - 2 * delta * s1 + mass[:, None] * delta**2
-        return first, second[:, 0] - 2 * (delta * s1).sum(axis=1) + mass * (delta**2).sum(axis=1)
-
-
-def _row_features(Xc, width: int) -> np.ndarray:
-    """This thread's (n, width + D) feature buffer with x - g in its last D columns."""
-    features = scratch("row_features", (Xc.shape[0], width + Xc.shape[1]), np.float64)
-    features[:, width:] = Xc
-    return features
 
 
 class FullCovariance:
@@ -242,7 +59,7 @@ class FullCovariance:
         moments without another pass over X.
 
         Two forms of the same numbers, chosen by their rounding (see ``_packed_form_fits``):
-        the packed quadratic form (``_PackedRows``: one product of the chunk's pair products
+        the packed quadratic form (``PackedRows``: one product of the chunk's pair products
         x_i x_j, i <= j, with the precisions, then one with the responsibilities for the
         scatter; about half the FLOPs of whitening, in two large matrix products), or the
         whitened residuals y_nk = (x_n - mu_k) P_k (n, K, D), exact to rounding whatever the
@@ -251,7 +68,7 @@ class FullCovariance:
         """
         plan = None if centre is None else self._plan(Xc.dtype, means_c, prec_chol)
         if plan is not None:
-            return _packed_e_step(Xc, plan, centre)
+            return packed_e_step(Xc, plan, centre)
         n, D = Xc.shape
         K = means_c.shape[0]
         # One stacked product whitens the chunk for every component, the shift folded in as a
@@ -271,21 +88,21 @@ class FullCovariance:
         plan = self._plan(Xc.dtype, means_c, prec_chol)
         if plan is None:
             maha, workspace = self.e_step(Xc, means_c, prec_chol)
-            return _fold(maha, constant), workspace
+            return fold(maha, constant), workspace
         coefficients, offsets = plan
-        features = _pair_products(Xc)
+        features = pair_products(Xc)
         log_rho = np.ascontiguousarray(((-0.5 * coefficients) @ features).T)  # (n, K)
         log_rho += (np.asarray(constant, dtype=np.float64) - 0.5 * offsets).astype(Xc.dtype, copy=False)
-        return log_rho, _PackedRows(features, np.asarray(centre, dtype=np.float64))
+        return log_rho, PackedRows(features, np.asarray(centre, dtype=np.float64))
 
     def _plan(self, dtype, means_c, prec_chol):
-        """``_packed_plan``, remembered for the last parameters: every chunk of a pass asks it
+        """``packed_plan``, remembered for the last parameters: every chunk of a pass asks it
         with the same factors."""
         last = self._last_plan
         if (last is not None and last[0] is prec_chol and last[1] == np.dtype(dtype)
                 and np.array_equal(last[2], means_c)):
             return last[3]
-        plan = _packed_plan(dtype, means_c, prec_chol)
+        plan = packed_plan(dtype, means_c, prec_chol)
         self._last_plan = (prec_chol, np.dtype(dtype), np.array(means_c), plan)
         return plan
 
@@ -303,14 +120,14 @@ class FullCovariance:
         the scatter is formed in whitened
         coordinates, M_k = sum_n wr_nk y_nk y_nk^T, and mapped back, P_k^{-T} M_k P_k^{-1}: the
         accumulation sees well-conditioned numbers (also in float32) and X is not read again."""
-        if isinstance(whitened, _PackedRows):
+        if isinstance(whitened, PackedRows):
             return whitened.moments(wresp, shift)
         if whitened is not None:
             return self._whitened_moments(wresp, whitened, prec_chol)
         K, D = shift.shape
         first = np.empty((K, D))
         scatter = np.empty((K, D, D))
-        for k, z, w in _per_component_moments(X, wresp, shift):
+        for k, z, w in per_component_moments(X, wresp, shift):
             first[k] = w @ z
             zs = z * np.sqrt(w)[:, None]
             scatter[k] = zs.T @ zs  # A^T A: numpy hands this to SYRK, half the FLOPs of GEMM
@@ -373,8 +190,8 @@ class FullCovariance:
         if not np.all(np.isfinite(precisions)):
             raise ValueError("precisions_init: 'full precision' should be finite")
         for k in range(n_components):
-            _upper_factor_of(precisions[k], f"component {k}", self.name)
-        return _upper_factor_of(precisions, "a component", self.name)
+            upper_factor_of(precisions[k], f"component {k}", self.name)
+        return upper_factor_of(precisions, "a component", self.name)
 
 
 class TiedCovariance:
@@ -405,10 +222,10 @@ class TiedCovariance:
         return self.mahalanobis(Xc, means_c, prec_chol), None
 
     def log_kernel(self, Xc, means_c, prec_chol, centre, constant):
-        return _fold(self.mahalanobis(Xc, means_c, prec_chol), constant), None
+        return fold(self.mahalanobis(Xc, means_c, prec_chol), constant), None
 
     def moments(self, X, wresp, shift, whitened=None, prec_chol=None):
-        _, delta, mass, s1, Xr, w64 = _reference_moments(X, wresp, shift)
+        _, delta, mass, s1, Xr, w64 = reference_moments(X, wresp, shift)
         xs = np.multiply(Xr, np.sqrt(w64.sum(axis=1))[:, None], out=Xr)  # sqrt(sum_k wr_nk) (x_n - ref)
         # sum_k sum_n wr_nk (x_n - c_k)(x_n - c_k)^T with x - c_k = (x - ref) - delta_k
         cross = s1.T @ delta  # sum_k s1_k delta_k^T
@@ -446,7 +263,7 @@ class TiedCovariance:
                              f"{expected}, but got {precisions.shape}")
         if not np.all(np.isfinite(precisions)):
             raise ValueError("precisions_init: 'tied precision' should be finite")
-        return _upper_factor_of(precisions, "the tied precision", self.name)
+        return upper_factor_of(precisions, "the tied precision", self.name)
 
 
 class DiagCovariance:
@@ -483,19 +300,19 @@ class DiagCovariance:
         [(x - g)^2, x - g] with [-lambda_k / 2; mu_k lambda_k] plus the constants, the features
         kept for ``moments``; otherwise the distances, folded."""
         if Xc.dtype != np.float64:
-            return _fold(self.mahalanobis(Xc, means_c, prec_chol), constant), None
+            return fold(self.mahalanobis(Xc, means_c, prec_chol), constant), None
         precision = prec_chol**2  # (K, D)
         coefficients = np.concatenate([-0.5 * precision.T, (means_c * precision).T])  # (2D, K)
-        features = _row_features(Xc, Xc.shape[1])
+        features = row_features(Xc, Xc.shape[1])
         np.multiply(Xc, Xc, out=features[:, :Xc.shape[1]])
         log_rho = features @ coefficients
         log_rho += constant - 0.5 * (means_c**2 * precision).sum(axis=1)
-        return log_rho, _RowFeatures(features, np.asarray(centre, dtype=np.float64), per_dimension=True)
+        return log_rho, RowFeatures(features, np.asarray(centre, dtype=np.float64), per_dimension=True)
 
     def moments(self, X, wresp, shift, whitened=None, prec_chol=None):
         if whitened is not None:  # the features of ``log_kernel``
             return whitened.moments(wresp, shift)
-        _, delta, mass, s1, Xr, w64 = _reference_moments(X, wresp, shift)
+        _, delta, mass, s1, Xr, w64 = reference_moments(X, wresp, shift)
         squares = np.multiply(Xr, Xr, out=scratch("squares", Xr.shape, Xr.dtype))
         s2 = w64.T @ squares  # (K, D) sum_n wr_nk (x_nd - ref_d)^2
         # (x - c_k)^2 = (x - ref)^2 - 2 delta_k (x - ref) + delta_k^2, summed with weights wr_nk
@@ -531,7 +348,7 @@ class DiagCovariance:
         return mean + rng.standard_normal((n, mean.shape[0])) / prec_chol[k]
 
     def check_precisions(self, precisions, n_components, n_features):
-        return np.sqrt(_check_positive(precisions, self.name, self.shape(n_components, n_features)))
+        return np.sqrt(check_positive_precisions(precisions, self.name, self.shape(n_components, n_features)))
 
 
 class SphericalCovariance:
@@ -564,19 +381,19 @@ class SphericalCovariance:
         with [-lambda_k / 2; mu_k lambda_k] plus the constants, the features kept for ``moments``;
         otherwise the distances, folded."""
         if Xc.dtype != np.float64:
-            return _fold(self.mahalanobis(Xc, means_c, prec_chol), constant), None
+            return fold(self.mahalanobis(Xc, means_c, prec_chol), constant), None
         precision = prec_chol**2  # (K,)
         coefficients = np.concatenate([-0.5 * precision[None, :], (means_c * precision[:, None]).T])  # (1 + D, K)
-        features = _row_features(Xc, 1)
+        features = row_features(Xc, 1)
         np.einsum("nd,nd->n", Xc, Xc, out=features[:, 0])
         log_rho = features @ coefficients
         log_rho += constant - 0.5 * (means_c**2).sum(axis=1) * precision
-        return log_rho, _RowFeatures(features, np.asarray(centre, dtype=np.float64), per_dimension=False)
+        return log_rho, RowFeatures(features, np.asarray(centre, dtype=np.float64), per_dimension=False)
 
     def moments(self, X, wresp, shift, whitened=None, prec_chol=None):
         if whitened is not None:  # the features of ``log_kernel``
             return whitened.moments(wresp, shift)
-        _, delta, mass, s1, Xr, w64 = _reference_moments(X, wresp, shift)
+        _, delta, mass, s1, Xr, w64 = reference_moments(X, wresp, shift)
         s2 = w64.T @ (Xr * Xr).sum(axis=1)  # (K,) sum_n wr_nk |x_n - ref|^2
         return s1 - mass[:, None] * delta, s2 - 2 * (delta * s1).sum(axis=1) + mass * (delta**2).sum(axis=1)
 
@@ -594,7 +411,7 @@ class SphericalCovariance:
     draw = DiagCovariance.draw
 
     def check_precisions(self, precisions, n_components, n_features):
-        return np.sqrt(_check_positive(precisions, self.name, self.shape(n_components, n_features)))
+        return np.sqrt(check_positive_precisions(precisions, self.name, self.shape(n_components, n_features)))
 
 
 _STRATEGIES = {

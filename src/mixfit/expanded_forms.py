@@ -1,0 +1,186 @@
+"""Quadratic forms expanded into matrix products: the E-step kernels whose terms are products of
+the centred row's entries rather than whitened residuals.
+
+Full covariance (float64): the packed form, linear in the D(D+1)/2 pair products of the row;
+diag and spherical (float64): one product of the row features [(x - g)^2, x - g] or
+[|x - g|^2, x - g]. In each, the features kept from the E-step give the chunk's first and second
+moments about the centre g in one more product, referred to the shifts c_k by exact algebra.
+covariance.py's strategies choose between these and their whitened / two-product forms; nothing
+here reads a covariance type. Derivation and rounding: docs/math/em.md, "The packed quadratic
+form".
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from ._linalg import column_sum, covariance_from_precision_chol
+from ._scratch import scratch
+
+# ---- the packed quadratic form (full covariance) ----------------------------------------------
+#
+# (x - mu)^T Lambda (x - mu) = sum_{i<=j} c_ij x_i x_j - 2 (Lambda mu)^T x + mu^T Lambda mu, with
+# c_ii = Lambda_ii and c_ij = 2 Lambda_ij: linear in the D(D+1)/2 pair products q(x) = (x_i x_j),
+# i <= j, and in x. So one (n, M + D) @ (M + D, K) product gives every component's distance, and
+# one (M + D, n) @ (n, K) product gives every component's second and first moments: 2 n D^2 K
+# FLOPs per iteration in two large products, where whitening takes 3 n D^2 K (a (n, D) @ (D, K D)
+# product and K rank-n updates of D x D, which run far below the BLAS's peak at D ~ 32).
+#
+# The price is rounding: the terms are of the size of |x - g|^T |Lambda_k| |x - g|, not of the
+# distance itself. A dot product of L terms rounds by about u sqrt(L) times the sum of its terms'
+# magnitudes (u the unit roundoff); for a row of component k that sum is about 4 B_k with
+# B_k = |mu_k - g|^T |Lambda_k| |mu_k - g| + sum_ij |Lambda_k,ij| Sigma_k,ij (the second term is
+# the expectation of |x - mu_k|^T |Lambda_k| |x - mu_k| under the component). So the packed form
+# is used while 4 u sqrt(L) max_k B_k stays below the dtype's limit: measured on the benchmark
+# mixtures, that estimate exceeds the actual largest error by 2x to 60x. Components far from the
+# centre g in their own standard deviations, or nearly singular ones, get the whitened form,
+# which rounds like the distance itself. float32 always gets it: there the packed form's error
+# was 20x to 40x the whitened form's (5e-4 against 2e-5 on distances of about 32 at D = 32).
+PACKED_ROUNDING_LIMIT = {np.dtype(np.float64): 1e-9}
+
+
+def packed_plan(dtype, means_c, prec_chol):
+    """The packed form's coefficients (M + D, K) and constants (K,) for these parameters, or
+    None where its rounding estimate (see above) exceeds the limit for ``dtype``."""
+    limit = PACKED_ROUNDING_LIMIT.get(np.dtype(dtype))
+    if limit is None:
+        return None
+    means = np.asarray(means_c, dtype=np.float64)  # mu_k - g
+    factors = np.asarray(prec_chol, dtype=np.float64)
+    K, D = means.shape
+    precision = factors @ np.swapaxes(factors, 1, 2)  # Lambda_k = P_k P_k^T
+    magnitude = np.abs(precision)
+    bound = (np.einsum("kd,kde,ke->k", np.abs(means), magnitude, np.abs(means))
+             + (magnitude * covariance_from_precision_chol(factors)).sum(axis=(1, 2)))  # B_k
+    upper = np.triu_indices(D)
+    terms = upper[0].shape[0] + D + 1  # L
+    if not 4 * np.finfo(np.dtype(dtype)).eps / 2 * np.sqrt(terms) * bound.max() <= limit:
+        return None
+    coefficients = np.empty((K, terms - 1))  # (K, M + D): K rows on the left runs fastest
+    coefficients[:, :-D] = precision[:, upper[0], upper[1]] * np.where(upper[0] == upper[1], 1.0, 2.0)
+    coefficients[:, -D:] = -2 * np.einsum("kde,ke->kd", precision, means)  # -2 Lambda_k mu_k
+    constant = (np.einsum("kd,kde->ke", means, factors) ** 2).sum(axis=1)  # mu_k^T Lambda_k mu_k
+    return coefficients.astype(dtype), constant.astype(dtype)
+
+
+@functools.lru_cache(maxsize=8)
+def symmetric_index(n_features: int) -> np.ndarray:
+    """(D * D,) the packed position (triu_indices order) of every entry (i, j) of a D x D matrix."""
+    upper = np.triu_indices(n_features)
+    index = np.empty((n_features, n_features), dtype=np.intp)
+    index[upper] = np.arange(upper[0].shape[0])
+    index[upper[1], upper[0]] = index[upper]
+    return index.ravel()
+
+
+def pair_products(Xc) -> np.ndarray:
+    """(M + D, n): rows x_i x_j for i <= j (numpy's triu_indices order), then the rows x_i, of
+    the centred chunk; transposed so that every row is written contiguously. (A fresh array: in a
+    reused per-thread buffer it measured no faster on two threads.)"""
+    n, D = Xc.shape
+    M = D * (D + 1) // 2
+    features = np.empty((M + D, n), dtype=Xc.dtype)
+    XT = features[M:]  # (D, n): the rows x_i, written first and read by every product below
+    XT[...] = Xc.T
+    start = 0
+    for i in range(D):
+        np.multiply(XT[i], XT[i:], out=features[start:start + D - i])
+        start += D - i
+    return features
+
+
+def packed_e_step(Xc, plan, centre):
+    coefficients, constant = plan
+    features = pair_products(Xc)
+    maha = np.ascontiguousarray((coefficients @ features).T)  # (n, K)
+    maha += constant
+    np.maximum(maha, 0, out=maha)  # a distance; rounding may take a point at a mean below 0
+    return maha, PackedRows(features, np.asarray(centre, dtype=np.float64))
+
+
+class PackedRows:
+    """The packed form's E-step workspace: the chunk's pair products and the centre g."""
+
+    def __init__(self, features, centre):
+        self.features = features  # (M + D, n)
+        self.centre = centre  # (D,)
+
+    def moments(self, wresp, shift):
+        """first_k and scatter_k about c_k = shift[k]: the moments about g from one product,
+        then x - c_k = (x - g) - delta_k with delta_k = c_k - g, by exact algebra in float64."""
+        D = self.centre.shape[0]
+        M = D * (D + 1) // 2
+        sums = np.asarray(self.features @ wresp, dtype=np.float64)  # (M + D, K)
+        mass = column_sum(wresp)  # N_k
+        s1 = sums[M:].T  # (K, D) sum_n wr_nk (x_n - g)
+        K = mass.shape[0]
+        # sum_n wr_nk (x_n - g)(x_n - g)^T, unpacked
+        second = sums[:M].T[:, symmetric_index(D)].reshape(K, D, D)
+        delta = np.asarray(shift, dtype=np.float64) - self.centre  # (K, D)
+        cross = s1[:, :, None] * delta[:, None, :]  # s1_k delta_k^T
+        scatter = second - cross - np.swapaxes(cross, 1, 2) + mass[:, None, None] * (
+            delta[:, :, None] * delta[:, None, :])
+        return s1 - mass[:, None] * delta, scatter
+
+
+def fold(maha, constant):
+    """constant_k - maha_nk / 2 in place: ln rho from the distances, two passes."""
+    maha *= -0.5
+    maha += np.asarray(constant).astype(maha.dtype, copy=False)
+    return maha
+
+
+class RowFeatures:
+    """The diag / spherical E-step workspace (float64): the centred chunk's features
+    [(x - g)^2 per dimension, x - g] (diag) or [|x - g|^2, x - g] (spherical), (n, m + D), and the
+    centre g. One product with the responsibilities gives the moments about g, referred to the
+    shifts by exact algebra: (x - c)^2 = (x - g)^2 - 2 delta (x - g) + delta^2, delta = c - g."""
+
+    def __init__(self, features, centre, per_dimension: bool):
+        self.features = features
+        self.centre = centre
+        self.per_dimension = per_dimension
+
+    def moments(self, wresp, shift):
+        D = self.centre.shape[0]
+        sums = np.asarray(wresp.T @ self.features, dtype=np.float64)  # (K, m + D)
+        mass = column_sum(wresp)
+        second, s1 = sums[:, :-D], sums[:, -D:]  # sum_n wr_nk (x_n - g)^2 (per dimension or summed), (x_n - g)
+        delta = np.asarray(shift, dtype=np.float64) - self.centre  # c_k - g
+        first = s1 - mass[:, None] * delta
+        if self.per_dimension:
+            return first, second - 2 * delta * s1 + mass[:, None] * delta**2
+        return first, second[:, 0] - 2 * (delta * s1).sum(axis=1) + mass * (delta**2).sum(axis=1)
+
+
+def row_features(Xc, width: int) -> np.ndarray:
+    """This thread's (n, width + D) feature buffer with x - g in its last D columns."""
+    features = scratch("row_features", (Xc.shape[0], width + Xc.shape[1]), np.float64)
+    features[:, width:] = Xc
+    return features
+
+
+# ---- moments about one reference point (diag, tied, spherical; any dtype) ------------------
+
+def per_component_moments(X, wresp, means):
+    """first_k = sum_n wr_nk (x_n - c_k) and the centred rows, with c_k = means[k]."""
+    for k in range(means.shape[0]):
+        yield k, X - means[k], wresp[:, k]
+
+
+def reference_moments(X, wresp, shift):
+    """Moments about one reference point, in float64, by (K, n) @ (n, D) products.
+
+    Returns (ref, delta, mass, s1, Xr): ref = the mean of the shifts (D,), delta_k = c_k - ref,
+    N_k, s1_k = sum_n wr_nk (x_n - ref) and the float64 rows x_n - ref. The per-component
+    moments about c_k then follow by exact algebra; the cancellation this leaves is
+    eps64 |c_k - ref|^2 / sigma_k^2, far below float32 precision for any mixture whose
+    components lie within 1e4 standard deviations of each other.
+    """
+    shift = np.asarray(shift, dtype=np.float64)  # the algebra below in float64, whatever the data
+    ref = shift.mean(axis=0)  # (D,)
+    Xr = np.subtract(X, ref, out=scratch("reference_rows", X.shape, np.float64))  # (n, D), float64
+    w64 = np.asarray(wresp, dtype=np.float64)  # (n, K)
+    return ref, shift - ref, w64.sum(axis=0), w64.T @ Xr, Xr, w64

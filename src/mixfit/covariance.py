@@ -91,7 +91,7 @@ class FullCovariance:
             return fold(maha, constant), workspace
         coefficients, offsets = plan
         features = pair_products(Xc)
-        log_rho = np.ascontiguousarray(((-0.5 * coefficients) @ features).T)  # (n, K)
+        log_rho = ((-0.5 * coefficients) @ features).T  # (n, K), column-major: each component's column contiguous
         log_rho += (np.asarray(constant, dtype=np.float64) - 0.5 * offsets).astype(Xc.dtype, copy=False)
         return log_rho, PackedRows(features, np.asarray(centre, dtype=np.float64))
 

@@ -305,7 +305,7 @@ class DiagCovariance:
         coefficients = np.concatenate([-0.5 * precision.T, (means_c * precision).T])  # (2D, K)
         features = row_features(Xc, Xc.shape[1])
         np.multiply(Xc, Xc, out=features[:, :Xc.shape[1]])
-        log_rho = features @ coefficients
+        log_rho = (coefficients.T @ features.T).T  # (n, K), column-major, as the packed form's
         log_rho += constant - 0.5 * (means_c**2 * precision).sum(axis=1)
         return log_rho, RowFeatures(features, np.asarray(centre, dtype=np.float64), per_dimension=True)
 
@@ -386,7 +386,7 @@ class SphericalCovariance:
         coefficients = np.concatenate([-0.5 * precision[None, :], (means_c * precision[:, None]).T])  # (1 + D, K)
         features = row_features(Xc, 1)
         np.einsum("nd,nd->n", Xc, Xc, out=features[:, 0])
-        log_rho = features @ coefficients
+        log_rho = (coefficients.T @ features.T).T  # (n, K), column-major, as the packed form's
         log_rho += constant - 0.5 * (means_c**2).sum(axis=1) * precision
         return log_rho, RowFeatures(features, np.asarray(centre, dtype=np.float64), per_dimension=False)
 

@@ -9,8 +9,9 @@ to keep its memory). Reusing one buffer per thread and use site removes it, with
 process's allocator policy.
 
 Only temporaries that never leave the call that made them go here: the next chunk on the same
-thread overwrites them. A source's worker threads live for one pass, so their buffers go with
-them; the calling thread's are released at the end of each pass (``release``).
+thread overwrites them. An in-memory source's worker threads live for one pass, so their buffers
+go with them; the calling thread's are released at the end of each pass (``release``); the
+threads of dask's scheduler outlive a pass and keep one chunk's worth each.
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ from .gaussian_mixture_ic import GaussianMixtureIC as GaussianMixtureIC
 from .hmm import BernoulliHMM as BernoulliHMM
 from .hmm import CategoricalHMM as CategoricalHMM
 from .hmm import GaussianHMM as GaussianHMM
-from .hmm_vb import VariationalCategoricalHMM as VariationalCategoricalHMM
 from .hmm_vb import VariationalGaussianHMM as VariationalGaussianHMM
+from .hmm_vb_categorical import VariationalCategoricalHMM as VariationalCategoricalHMM
 
 __all__ = ["BayesianGaussianMixture", "BernoulliHMM", "BernoulliMixture", "CategoricalHMM", "GaussianHMM",
            "GaussianMixture", "GaussianMixtureIC", "VariationalCategoricalHMM", "VariationalGaussianHMM"]

@@ -26,6 +26,7 @@ from ..covariance import make_covariance
 from ..exceptions import ConvergenceWarning
 from ..models import GaussianParams
 from ._fitted import set_loop_attributes
+from ._predict import _ChunkPredictions
 
 _DTYPES = [np.float64, np.float32]
 
@@ -55,7 +56,7 @@ def _n_rows(X) -> int:
     return int(X.shape[0]) if hasattr(X, "shape") else len(X)
 
 
-class _GaussianMixtureBase(DensityMixin, BaseEstimator):
+class _GaussianMixtureBase(_ChunkPredictions, DensityMixin, BaseEstimator):
     """Abstract: prediction, scoring and sampling shared by the Gaussian mixture estimators."""
 
     # ---- fitting helpers -------------------------------------------------------------------
@@ -164,65 +165,19 @@ class _GaussianMixtureBase(DensityMixin, BaseEstimator):
 
     # ---- prediction ------------------------------------------------------------------------
 
-    def _map_rows(self, X, per_chunk, tail=(), dtype=None):
-        """``per_chunk(X_chunk) -> (n, *tail)`` over the row chunks of a validated X: an array for
-        numpy and out-of-core input (chunks on the source's threads; memory: a chunk per thread
-        plus the output), a lazy dask array (X's
-        row blocks) for dask input. Out-of-core chunks are checked for NaN / inf as they are read."""
-        check_is_fitted(self, "precisions_cholesky_")
-        if is_chunked(X):
+    _FITTED = "precisions_cholesky_"
+
+    def _prediction_input(self, X):
+        if is_chunked(X):  # out of core or dask: NaN / inf checked as the chunks are read
             X = check_chunked_X(self, X, reset=False)
-        else:
-            X = validate_X(self, X, dtype=_DTYPES, reset=False)
-        dtype = X.dtype if dtype is None else np.dtype(dtype)
-        source = self._source(X)
-        if is_dask_array(X):
-            def checked(chunk):
-                check_finite_chunk(chunk)
-                return per_chunk(chunk)
-
-            return source.map_rows(checked, tuple(tail), dtype)
-        out = np.empty((X.shape[0], *tail), dtype=dtype)
-
-        def write(chunk, _, start):  # each chunk's rows of the output, on the source's threads
-            if not source.in_memory:
-                check_finite_chunk(chunk, start)
-            out[start : start + chunk.shape[0]] = per_chunk(chunk)
-            return 0
-
-        source.map_reduce(write, offsets=True)
-        return out
-
-    def _log_rho_fn(self):
-        """chunk -> ln rho (chunk, K) under the fitted model; model and params taken once."""
-        check_is_fitted(self, "precisions_cholesky_")
-        model, params = self._model(), self._params()
-        return lambda chunk: model.log_prob_components(chunk, params)
-
-    def predict(self, X):
-        """The most probable component of each row, (n_samples,)."""
-        log_rho = self._log_rho_fn()
-        return self._map_rows(X, lambda chunk: log_rho(chunk).argmax(axis=1), dtype=np.intp)
-
-    def predict_proba(self, X):
-        """Responsibilities p(k | x_n), (n_samples, n_components)."""
-        log_rho = self._log_rho_fn()
-
-        def proba(chunk):
-            values = log_rho(chunk)
-            values -= logsumexp_rows(values)[:, None]
-            return np.exp(values)
-
-        return self._map_rows(X, proba, (self.weights_.shape[0],))
+            return X, X.dtype, check_finite_chunk
+        X = validate_X(self, X, dtype=_DTYPES, reset=False)
+        return X, X.dtype, None
 
     def score_samples(self, X):
         """ln p(x_n) for each row, (n_samples,)."""
         log_rho = self._log_rho_fn()
         return self._map_rows(X, lambda chunk: logsumexp_rows(log_rho(chunk)))
-
-    def score(self, X, y=None):
-        """Mean log-likelihood per row."""
-        return float(self.score_samples(X).mean(dtype=np.float64))
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit, then label X with the fitted model (the same as ``fit(X).predict(X)``)."""

@@ -39,6 +39,7 @@ from ..models import BernoulliEM, BernoulliParams, BernoulliVB, BernoulliVBParam
 from ..models.bernoulli import BetaPrior
 from ..weights import make_weight_prior
 from ._fitted import set_loop_attributes
+from ._predict import _ChunkPredictions
 
 METHODS = ("em", "vb")
 # The Beta(alpha, beta) prior on every success probability when alpha / beta are None. EM: the
@@ -124,7 +125,7 @@ def _first_non_binary(X):
     return None
 
 
-class BernoulliMixture(DensityMixin, BaseEstimator):
+class BernoulliMixture(_ChunkPredictions, DensityMixin, BaseEstimator):
     """Mixture of multivariate Bernoulli distributions (PRML 9.3.3), by EM or variational Bayes.
 
     Each component k gives every feature i an independent success probability mu_ki; the mixture
@@ -379,50 +380,13 @@ class BernoulliMixture(DensityMixin, BaseEstimator):
 
     # ---- prediction ------------------------------------------------------------------------
 
-    def _map_rows(self, X, per_chunk, tail=(), dtype=None):
-        """``per_chunk(X_chunk) -> (n, *tail)`` over the row chunks of X: an array for in-memory and
-        out-of-core X (memory: one chunk plus the output), a lazy dask array with X's row blocks
-        for dask X. Lazy chunks are checked (finite, binary) as they are read."""
-        check_is_fitted(self, "means_")
-        lazy = is_chunked(X)
-        X = self._lazy_X(self, X, reset=False) if lazy else self._binary_X(self, X, reset=False)
-        dtype = self.means_.dtype if dtype is None else np.dtype(dtype)
-        source = self._source(X)
-        if is_dask_array(X):
-            def checked(chunk, start):
-                check_binary_chunk(chunk, start, "a Bernoulli mixture")
-                return per_chunk(chunk)
+    _FITTED = "means_"
 
-            return source.map_rows(checked, tuple(tail), dtype, offsets=True)
-        out = np.empty((X.shape[0], *tail), dtype=dtype)
-        start = 0
-        for chunk, _ in source.chunks():
-            if lazy:
-                check_binary_chunk(chunk, start, "a Bernoulli mixture")
-            out[start : start + chunk.shape[0]] = per_chunk(chunk)
-            start += chunk.shape[0]
-        return out
-
-    def _log_rho_fn(self):
-        """chunk -> ln rho (chunk, K) under the fitted model; model and params taken once."""
-        check_is_fitted(self, "means_")
-        model, params = self._model(), self._params()
-        return lambda chunk: model.log_prob_components(chunk, params)
-
-    def predict(self, X):
-        """The most probable component of each row, (n_samples,)."""
-        log_rho = self._log_rho_fn()
-        return self._map_rows(X, lambda chunk: log_rho(chunk).argmax(axis=1), dtype=np.intp)
-
-    def predict_proba(self, X):
-        """Responsibilities p(k | x_n) (EM) or r_nk (VB), (n_samples, n_components)."""
-        log_rho = self._log_rho_fn()
-
-        def proba(chunk):
-            values = log_rho(chunk)
-            return np.exp(values - logsumexp_rows(values)[:, None])
-
-        return self._map_rows(X, proba, (self.weights_.shape[0],))
+    def _prediction_input(self, X):
+        if is_chunked(X):  # out of core or dask: finite and binary checked as the chunks are read
+            return (self._lazy_X(self, X, reset=False), self.means_.dtype,
+                    lambda chunk, start: check_binary_chunk(chunk, start, "a Bernoulli mixture"))
+        return self._binary_X(self, X, reset=False), self.means_.dtype, None
 
     def score_samples(self, X):
         """ln p(x_n) per row, (n_samples,): the fitted mixture's log-likelihood (EM), or the log
@@ -432,10 +396,6 @@ class BernoulliMixture(DensityMixin, BaseEstimator):
         components = (model.log_predictive_components if isinstance(model, BernoulliVB)
                       else model.log_prob_components)
         return self._map_rows(X, lambda chunk: logsumexp_rows(components(chunk, params)))
-
-    def score(self, X, y=None):
-        """Mean log-likelihood (VB: log predictive density) per row."""
-        return float(self.score_samples(X).mean(dtype=np.float64))
 
     def fit_predict(self, X, y=None, sample_weight=None):
         return self.fit(X, sample_weight=sample_weight).predict(X)

@@ -12,13 +12,19 @@ from sklearn.base import BaseEstimator, DensityMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
 from .. import engine
+from .._binary_input import (
+    Binarized,
+    binarized_dask,
+    check_binary_chunk,
+    first_non_binary,
+    is_binary,
+    non_binary_message,
+)
 from .._chunked_input import (
     RowReader,
     check_chunked_X,
     check_dask_sample_weight,
-    check_finite_chunk,
     check_scan,
-    first_bad_entry,
     is_chunked,
     is_dask_array,
     scan_entries,
@@ -47,8 +53,6 @@ METHODS = ("em", "vb")
 # keeps every mu_ki inside (0, 1) at the cost of one pseudo-row per value. VB: the uniform Beta(1, 1),
 # whose posterior mean is the same (count + 1) / (N_k + 2).
 DEFAULT_BETA_PRIOR = {"em": 2.0, "vb": 1.0}
-# Rows per block when checking that dense X is binary (bounds the temporary boolean array).
-_CHECK_BLOCK_ELEMENTS = 2**22
 
 
 def _check_prior_value(value, name: str, method: str) -> float:
@@ -61,68 +65,6 @@ def _check_prior_value(value, name: str, method: str) -> float:
     if not ok or (value < low if method == "em" else value <= low):
         raise ValueError(f"{name}={value!r}; expected None or a finite number {expected}")
     return float(value)
-
-
-def is_binary(X: np.ndarray) -> np.ndarray:
-    """Entrywise: is x 0 or 1 (False for NaN)."""
-    return (X == 0) | (X == 1)
-
-
-def non_binary_message(what: str, bad: tuple, lazy: bool) -> str:
-    row, column, value = bad
-    remedy = "" if lazy else " or pass binarize=threshold"
-    return (f"X must be binary (0/1) for {what}; X[{row}, {column}] = {value!r}. Binarise it first "
-            f"(e.g. X > threshold){remedy}")
-
-
-def check_binary_chunk(X: np.ndarray, start: int, what: str) -> None:
-    """A chunk of lazy X read at row ``start``: finite, then binary; the error names the row."""
-    check_finite_chunk(X, start)
-    bad = first_bad_entry(X, is_binary, start)
-    if bad is not None:
-        raise ValueError(non_binary_message(what, bad, lazy=True))
-
-
-class _Binarized:
-    """Out-of-core X > t, thresholded as rows are read; a non-finite value is kept as it is, so
-    that the chunk's finite check still names it (as the in-memory check would)."""
-
-    def __init__(self, data, threshold):
-        self.data = data
-        self.threshold = threshold
-        self.shape = tuple(data.shape)
-        self.dtype = np.dtype(np.float64)
-
-    def __getitem__(self, rows):
-        raw = np.asarray(self.data[rows])
-        return np.where(np.isfinite(raw), raw > self.threshold, raw).astype(np.float64)
-
-
-def _binarized_dask(X, threshold):
-    """The dask form of ``_Binarized``: lazily, x > t where x is finite, else x (float64)."""
-    import dask.array as da  # X is a dask array: dask is imported already
-
-    return da.where(da.isfinite(X), X > threshold, X).astype(np.float64)
-
-
-def _first_non_binary(X):
-    """(row, column, value) of the first entry of X that is not 0 or 1, or None."""
-    if sparse.issparse(X):
-        bad = np.flatnonzero((X.data != 0) & (X.data != 1))
-        if not bad.size:
-            return None
-        row = int(np.searchsorted(X.indptr, bad[0], side="right") - 1)
-        return row, int(X.indices[bad[0]]), X.data[bad[0]].item()
-    if X.dtype.kind == "b":
-        return None
-    block = max(1, _CHECK_BLOCK_ELEMENTS // max(1, X.shape[1]))
-    for start in range(0, X.shape[0], block):
-        rows = X[start : start + block]
-        bad = np.argwhere((rows != 0) & (rows != 1))
-        if bad.size:
-            r, c = bad[0]
-            return start + int(r), int(c), rows[r, c].item()
-    return None
 
 
 class BernoulliMixture(_ChunkPredictions, DensityMixin, BaseEstimator):
@@ -226,7 +168,7 @@ class BernoulliMixture(_ChunkPredictions, DensityMixin, BaseEstimator):
             X.data = X.data > self.binarize
             X.eliminate_zeros()
             return X
-        bad = _first_non_binary(X)
+        bad = first_non_binary(X)
         if bad is not None:
             raise ValueError(non_binary_message("a Bernoulli mixture", bad, lazy=False))
         return X
@@ -239,8 +181,8 @@ class BernoulliMixture(_ChunkPredictions, DensityMixin, BaseEstimator):
             return checked
         if is_dask_array(checked):
             # x > t where x is finite; NaN and inf kept, so that the value check still names them
-            return _binarized_dask(checked, self.binarize)
-        return RowReader(_Binarized(X, self.binarize), np.float64)
+            return binarized_dask(checked, self.binarize)
+        return RowReader(Binarized(X, self.binarize), np.float64)
 
     def _check_lazy_values(self, X, sample_weight):
         """The values of lazy X (after ``_lazy_X``) and its weights, checked as ``GaussianMixture``

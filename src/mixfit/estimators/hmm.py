@@ -17,6 +17,7 @@ from typing import ClassVar
 import numpy as np
 from sklearn.base import clone
 
+from .._binary_input import first_non_binary, is_binary, non_binary_message
 from .._chunked_input import is_chunked
 from .._validation import (
     INTEGER_AT_LEAST_1,
@@ -40,7 +41,7 @@ from ..models.gaussian_vb import data_moments
 from ..models.hmm_emissions import BernoulliEmission, CategoricalEmission, GaussianEmission
 from ..priors import check_prior_spec, resolve_prior
 from ._hmm_base import _HMMBase, check_lazy_frames, check_stochastic
-from .bernoulli_mixture import _check_prior_value, _first_non_binary, is_binary, non_binary_message
+from .bernoulli_mixture import _check_prior_value
 
 
 def _is_symbol(X) -> np.ndarray:
@@ -357,7 +358,7 @@ class BernoulliHMM(_HMMBase):
         values = validate_X(record, X, dtype="numeric", reset=reset)
         if values.dtype.kind not in "biuf":
             raise ValueError(f"X has dtype {values.dtype}; expected binary data (bool, integer or float 0/1)")
-        bad = _first_non_binary(values)
+        bad = first_non_binary(values)
         if bad is not None:
             row, column, value = bad
             raise ValueError(f"X must be binary (0/1) for a BernoulliHMM; X[{row}, {column}] = {value!r}. "

@@ -194,25 +194,114 @@ def test_packed_and_whitened_forms_fit_the_same_model(rng):
     assert_allclose(packed.lower_bounds_, whitened.lower_bounds_, rtol=1e-12)
 
 
-@pytest.mark.parametrize("case", ["far from the centre", "nearly singular", "float32"])
+@pytest.mark.parametrize("case", ["far from the centre", "nearly singular", "float32 far from the centre",
+                                  "float32 scatter cancels"])
 def test_whitened_form_where_the_packed_form_would_round(case, rng):
     """Components a million standard deviations from the centre, or with a condition number of
-    1e12, or float32 data: the packed form's rounding estimate exceeds its limit and the
-    whitened form is used, which keeps the distances to ~1e-9 of the per-point algebra."""
+    1e12 (float64), or float32 components a thousand standard deviations out: the packed
+    form's rounding estimate exceeds its limit. "float32 scatter cancels": three dimensions,
+    components ~40 standard deviations from the centre: the distance estimate is within its
+    float32 limit (~4e-3 against 3e-2) but the scatter about g is ~1600x the scatter about a
+    mean, more than float32's 2^8. Each time the whitened form is used, which keeps the
+    distances to ~1e-9 of the per-point algebra (float64)."""
     cov = make_covariance("full")
-    X, means, prec_chol = _full_case(rng, n=200, scale=1e-6 if case == "far from the centre" else 1.0)
+    scale = 1e-6 if case == "far from the centre" else 1e-3 if case == "float32 far from the centre" else 1.0
+    X, means, prec_chol = _full_case(rng, n=200, scale=scale)
+    if case == "float32 scatter cancels":
+        X, means, prec_chol = _full_case(rng, n=200, dim=3)
+        directions = means / np.linalg.norm(means, axis=1, keepdims=True)
+        X = X + 40 * directions[np.argmin(((X[:, None] - means) ** 2).sum(-1), axis=1)]
+        means = means + 40 * directions
     if case == "nearly singular":
         squeeze = np.diag([1e6] + [1.0] * (means.shape[1] - 1))  # one direction 1e-6 wide
         prec_chol = np.einsum("de,kef->kdf", squeeze, prec_chol)
-    dtype = np.float32 if case == "float32" else np.float64
+    dtype = np.float32 if case.startswith("float32") else np.float64
     centre = means.mean(axis=0)
     maha, workspace = cov.e_step((X - centre).astype(dtype), (means - centre).astype(dtype),
                                  prec_chol.astype(dtype), centre.astype(dtype))
     assert type(workspace).__name__ != "PackedRows"
-    if case != "float32":
+    if dtype == np.float64:
         exact = _per_point(X, means, prec_chol)
         near = exact < 1e4  # each point's own and near components
         assert_allclose(maha[near], exact[near], rtol=1e-9, atol=1e-9)
+
+
+def _forced_whitened(make):
+    """``make()`` with no dtype allowed the packed form."""
+    import mixfit.expanded_forms as forms
+
+    limits = dict(forms.PACKED_ROUNDING_LIMIT)
+    forms.PACKED_ROUNDING_LIMIT.clear()
+    try:
+        return make()
+    finally:
+        forms.PACKED_ROUNDING_LIMIT.update(limits)
+
+
+@pytest.mark.filterwarnings("ignore:Best performing initialization did not converge")
+@pytest.mark.parametrize("offset", [0.0, 300.0])
+def test_float32_packed_form_fits_as_closely_as_whitening(offset, rng):
+    """float32 data within the packed form's limits: its distances stay within the rounding
+    estimate of the per-point algebra, and the fitted model (20 iterations from one start, 5000
+    rows: several 1024-row products in one chunk) stays at float32 precision of the float64
+    fit of the same data. Means and weights: as close as the whitened float32 fit (both carry
+    float32 rounding through the iterations, ~5e-7 of their scale here), at most 3x that plus a
+    floor of 1e-6. Covariances: the scatter about g is up to F ~ 50 times the scatter about a
+    mean here, so float32 accumulation leaves ~u F sqrt(rows) ~ 1e-5 of their scale
+    (measured 2e-6 to 7e-6 where whitening gives 3e-7): bound 2e-5, 1.5 ulp-bits of slack."""
+    from mixfit.expanded_forms import packed_plan
+
+    X, means, prec_chol = _full_case(rng, n=5000, dim=8, k=4, offset=offset)
+    X32 = X.astype(np.float32)
+    centre = means.mean(axis=0)
+    plan = packed_plan(np.float32, (means - centre).astype(np.float32), prec_chol.astype(np.float32))
+    assert plan is not None  # the case the test is about
+    maha, workspace = make_covariance("full").e_step(
+        (X32 - centre.astype(np.float32)), (means - centre).astype(np.float32), prec_chol.astype(np.float32),
+        centre)
+    assert type(workspace).__name__ == "PackedRows"
+    exact = _per_point(X32.astype(np.float64), means.astype(np.float32).astype(np.float64),
+                       prec_chol.astype(np.float32).astype(np.float64))
+    estimate = 3e-2  # the float32 limit the plan passed: a bound on every distance's rounding
+    assert np.abs(maha - exact).max() <= estimate
+
+    start = {"means_init": means, "precisions_init": prec_chol @ np.swapaxes(prec_chol, 1, 2),
+             "weights_init": np.full(4, 0.25), "tol": 0, "max_iter": 20}
+    fit64 = GaussianMixture(4, **start).fit(X32.astype(np.float64))
+    packed = GaussianMixture(4, **start).fit(X32)
+    whitened = _forced_whitened(lambda: GaussianMixture(4, **start).fit(X32))
+
+    sd = np.sqrt(np.diagonal(fit64.covariances_, axis1=1, axis2=2))
+
+    def location(fit):  # means in standard deviations, weights relative
+        return max(np.abs((fit.means_ - fit64.means_) / sd).max(), np.abs(fit.weights_ / fit64.weights_ - 1).max())
+
+    def spread(fit):  # covariances in sd_i sd_j
+        return np.abs((fit.covariances_ - fit64.covariances_) / (sd[:, :, None] * sd[:, None, :])).max()
+
+    assert packed.means_.dtype == np.float32
+    assert location(packed) <= 3 * location(whitened) + 1e-6
+    assert spread(packed) <= 2e-5
+    assert abs(packed.lower_bound_ - fit64.lower_bound_) <= 1e-6 * abs(fit64.lower_bound_)
+
+
+@pytest.mark.parametrize("n", [300, 2047, 2048, 5000])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_float32_row_sums_in_blocks(n, order, rng):
+    """float32 moment products over 1024-row blocks, added in float64: within the classical
+    bound for a float32 dot product of 1024 terms (1024 u sum |terms|) of the exact sums, and
+    the same for either memory layout of the responsibilities."""
+    from mixfit.expanded_forms import row_sums
+
+    features = (rng.normal(size=(40, n)) + 5).astype(np.float32)
+    wresp = np.asarray(rng.dirichlet(np.ones(6), size=n).astype(np.float32), order=order)
+    exact = features.astype(np.float64) @ wresp.astype(np.float64)
+    magnitude = np.abs(features.astype(np.float64)) @ wresp.astype(np.float64)
+    got = row_sums(features, wresp)
+    assert got.dtype == np.float64
+    assert np.all(np.abs(got - exact) <= 1024 * np.finfo(np.float32).eps / 2 * magnitude)
+    other = row_sums(features, np.asarray(wresp, order="C" if order == "F" else "F"))
+    assert_allclose(got, other, rtol=1e-6)
 
 
 @pytest.mark.parametrize("covariance_type", ["diag", "spherical"])

@@ -1,9 +1,9 @@
 """Quadratic forms expanded into matrix products: the E-step kernels whose terms are products of
 the centred row's entries rather than whitened residuals.
 
-Full covariance (float64): the packed form, linear in the D(D+1)/2 pair products of the row;
-diag and spherical (float64): one product of the row features [(x - g)^2, x - g] or
-[|x - g|^2, x - g]. In each, the features kept from the E-step give the chunk's first and second
+Full covariance (float64; float32 within tighter limits): the packed form, linear in the
+D(D+1)/2 pair products of the row; diag and spherical (float64): one product of the row
+features [(x - g)^2, x - g] or [|x - g|^2, x - g]. In each, the features kept from the E-step give the chunk's first and second
 moments about the centre g in one more product, referred to the shifts c_k by exact algebra.
 covariance.py's strategies choose between these and their whitened / two-product forms; nothing
 here reads a covariance type. Derivation and rounding: docs/math/em.md, "The packed quadratic
@@ -36,27 +36,50 @@ from ._scratch import scratch
 # is used while 4 u sqrt(L) max_k B_k stays below the dtype's limit: measured on the benchmark
 # mixtures, that estimate exceeds the actual largest error by 2x to 60x. Components far from the
 # centre g in their own standard deviations, or nearly singular ones, get the whitened form,
-# which rounds like the distance itself. float32 always gets it: there the packed form's error
-# was 20x to 40x the whitened form's (5e-4 against 2e-5 on distances of about 32 at D = 32).
-PACKED_ROUNDING_LIMIT = {np.dtype(np.float64): 1e-9}
+# which rounds like the distance itself.
+#
+# The moments have a rounding of their own: the scatter about g that the second product sums is
+# up to F_k = max_i (mu_k,i - g_i)^2 / Sigma_k,ii times the scatter about c_k it is referred to,
+# so the accumulation loses about log2 F_k of the dtype's bits. In float64 that is harmless
+# under the distance limit; in float32 (24 bits) it decides the fitted covariances, so float32
+# also needs F_k <= 2^8 (16 bits kept), and sums its products over at most
+# FLOAT32_PRODUCT_ROWS rows at a time, in float64 across them (an accumulation over a whole
+# chunk of tens of thousands of rows lost up to 5 more bits). Limits measured on a sweep of
+# mixtures (D = 4 to 64, components 5 to 100 units apart, condition numbers to ~200, fitted
+# float32 against float64 from the same start; docs/math/em.md): within them the float32
+# packed fit's means and weights agree with the float64 fit as closely as the whitened float32
+# fit's do, its covariances to ~1e-5 of their scale at worst (1-20x the whitened fit's
+# deviation: 20x on a few thousand rows in one chunk, ~1x on a million rows, where the chunks'
+# roundings average out); at F ~ 1000 the covariances drift to ~2e-5, at F ~ 10^4 to ~2e-4.
+# The float32 distance limit 3e-2 bounds a point's log-density rounding by ~1.5e-2 by the
+# estimate (the benchmark mixture: estimate 9e-3, largest measured distance error 5e-4).
+PACKED_ROUNDING_LIMIT = {np.dtype(np.float64): 1e-9, np.dtype(np.float32): 3e-2}
+PACKED_SCATTER_LIMIT = {np.dtype(np.float32): 2.0**8}
+FLOAT32_PRODUCT_ROWS = 1024
 
 
 def packed_plan(dtype, means_c, prec_chol):
     """The packed form's coefficients (M + D, K) and constants (K,) for these parameters, or
-    None where its rounding estimate (see above) exceeds the limit for ``dtype``."""
-    limit = PACKED_ROUNDING_LIMIT.get(np.dtype(dtype))
+    None where its rounding estimates (see above) exceed the limits for ``dtype``."""
+    dtype = np.dtype(dtype)
+    limit = PACKED_ROUNDING_LIMIT.get(dtype)
     if limit is None:
         return None
     means = np.asarray(means_c, dtype=np.float64)  # mu_k - g
     factors = np.asarray(prec_chol, dtype=np.float64)
     K, D = means.shape
     precision = factors @ np.swapaxes(factors, 1, 2)  # Lambda_k = P_k P_k^T
+    covariance = covariance_from_precision_chol(factors)
     magnitude = np.abs(precision)
     bound = (np.einsum("kd,kde,ke->k", np.abs(means), magnitude, np.abs(means))
-             + (magnitude * covariance_from_precision_chol(factors)).sum(axis=(1, 2)))  # B_k
+             + (magnitude * covariance).sum(axis=(1, 2)))  # B_k
     upper = np.triu_indices(D)
     terms = upper[0].shape[0] + D + 1  # L
-    if not 4 * np.finfo(np.dtype(dtype)).eps / 2 * np.sqrt(terms) * bound.max() <= limit:
+    if not 4 * np.finfo(dtype).eps / 2 * np.sqrt(terms) * bound.max() <= limit:
+        return None
+    scatter_limit = PACKED_SCATTER_LIMIT.get(dtype)
+    if scatter_limit is not None and not (
+            means**2 / np.diagonal(covariance, axis1=1, axis2=2)).max() <= scatter_limit:  # F_k
         return None
     coefficients = np.empty((K, terms - 1))  # (K, M + D): K rows on the left runs fastest
     coefficients[:, :-D] = precision[:, upper[0], upper[1]] * np.where(upper[0] == upper[1], 1.0, 2.0)
@@ -112,7 +135,7 @@ class PackedRows:
         then x - c_k = (x - g) - delta_k with delta_k = c_k - g, by exact algebra in float64."""
         D = self.centre.shape[0]
         M = D * (D + 1) // 2
-        sums = np.asarray(self.features @ wresp, dtype=np.float64)  # (M + D, K)
+        sums = row_sums(self.features, wresp)  # (M + D, K)
         mass = column_sum(wresp)  # N_k
         s1 = sums[M:].T  # (K, D) sum_n wr_nk (x_n - g)
         K = mass.shape[0]
@@ -123,6 +146,26 @@ class PackedRows:
         scatter = second - cross - np.swapaxes(cross, 1, 2) + mass[:, None, None] * (
             delta[:, :, None] * delta[:, None, :])
         return s1 - mass[:, None] * delta, scatter
+
+
+def row_sums(features, wresp):
+    """features @ wresp (L, n) @ (n, K), in float64. float32 products run over at most
+    FLOAT32_PRODUCT_ROWS rows each (one batched product) and are added in float64: the
+    accumulation inside one product is what rounds (see above)."""
+    L, n = features.shape
+    blocks = n // FLOAT32_PRODUCT_ROWS
+    if features.dtype != np.float32 or blocks < 2:
+        return np.asarray(features @ wresp, dtype=np.float64)
+    cut = blocks * FLOAT32_PRODUCT_ROWS
+    sums = np.asarray(features[:, cut:] @ wresp[cut:], dtype=np.float64)  # the last part block
+    left = features[:, :cut].reshape(L, blocks, FLOAT32_PRODUCT_ROWS).transpose(1, 0, 2)
+    if wresp.flags.f_contiguous:  # ln rho's column-major layout: block the columns in place
+        right = wresp.T[:, :cut].reshape(-1, blocks, FLOAT32_PRODUCT_ROWS).transpose(1, 2, 0)
+    else:
+        right = wresp[:cut].reshape(blocks, FLOAT32_PRODUCT_ROWS, -1)
+    parts = np.matmul(left, right).reshape(blocks, -1)  # (blocks, L * K), float32
+    sums += (parts.T.astype(np.float64) @ np.ones(blocks)).reshape(sums.shape)
+    return sums
 
 
 def fold(maha, constant):

@@ -36,7 +36,7 @@ import warnings
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import bench_em  # noqa: E402  (data, start and hook timing shared with the EM benchmark)
+import bench_em  # (data, start and hook timing shared with the EM benchmark)
 
 
 def whitened_only():

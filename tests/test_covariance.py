@@ -327,3 +327,97 @@ def test_row_feature_kernel_and_moments_match_per_point_algebra(covariance_type,
     want_scatter = np.diagonal(want_scatter, axis1=1, axis2=2)
     assert_allclose(first, want_first, rtol=1e-10, atol=1e-10)
     assert_allclose(scatter, want_scatter if covariance_type == "diag" else want_scatter.sum(axis=1), rtol=1e-11)
+
+
+def _sparse_case(rng, dtype, layout, weight_scale=1.0):
+    """Rows of a well-separated mixture with their responsibilities (each row's own component
+    near 1, the others far below 2^-64 or exactly 0, a few rows shared by two components), and
+    row weights: the shape of a fit's late iterations."""
+    X, means, _ = _full_case(rng, n=3000, dim=5, k=6, offset=50.0)
+    own = np.argmin(((X[:, None] - means) ** 2).sum(-1), axis=1)
+    resp = np.full((X.shape[0], 6), 1e-30)
+    resp[rng.random(resp.shape) < 0.3] = 0.0
+    resp[np.arange(X.shape[0]), own] = 1.0
+    shared = rng.choice(X.shape[0], size=200, replace=False)  # rows two components share
+    resp[shared, (own[shared] + 1) % 6] = rng.uniform(1e-12, 0.5, size=200)
+    resp /= resp.sum(axis=1, keepdims=True)
+    weights = rng.uniform(0.5, 2.0, size=X.shape[0]) * weight_scale
+    wresp = np.asarray(resp * weights[:, None], order=layout)
+    shift = means + rng.normal(scale=0.1, size=means.shape)
+    return X.astype(dtype), wresp, shift
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("layout", ["C", "F"])
+def test_sparse_moments_match_per_point_algebra(dtype, layout, rng):
+    """Moments from the rows that carry weight only: equal to the per-point sums over every row
+    (the left-out terms weigh <= 2^-64 of their row) to 1e-12 relative, float64 sums of the
+    same terms in another order; for float32 rows too, which are taken exactly into float64."""
+    from mixfit.expanded_forms import sparse_moments
+
+    X, wresp, shift = _sparse_case(rng, dtype, layout)
+    got = sparse_moments(X, wresp, shift)
+    assert got is not None  # the case the test is about
+    want_first, want_scatter = _moments_per_point(X.astype(np.float64), wresp, shift)
+    assert_allclose(got[0], want_first, rtol=1e-12, atol=1e-12 * np.abs(want_first).max())
+    assert_allclose(got[1], want_scatter, rtol=1e-12, atol=1e-12 * np.abs(want_scatter).max())
+
+
+def test_sparse_moments_do_not_depend_on_the_scale_of_the_weights(rng):
+    """The floor is on each row's responsibility, not on its weight times it: weights 1e-30
+    times smaller leave out the same terms and give moments exactly 1e-30 times smaller (to
+    rounding)."""
+    from mixfit.expanded_forms import sparse_moments
+
+    X, wresp, shift = _sparse_case(rng, np.float64, "F")
+    first, scatter = sparse_moments(X, wresp, shift)
+    small = sparse_moments(X, wresp * 1e-30, shift)
+    assert small is not None
+    assert_allclose(small[0], first * 1e-30, rtol=1e-13)
+    assert_allclose(small[1], scatter * 1e-30, rtol=1e-13)
+
+
+def test_sparse_moments_leave_overlapping_rows_to_the_dense_product(rng):
+    """Where more than SPARSE_SHARE of the (row, component) pairs carry weight, the sparse path
+    declines (None) and the strategy's dense product gives the per-point moments."""
+    from mixfit.expanded_forms import SPARSE_SHARE, sparse_moments
+
+    X, means, prec_chol = _full_case(rng)
+    resp = rng.dirichlet(np.ones(means.shape[0]), size=X.shape[0])  # every pair counts
+    assert (resp > 2.0**-64).mean() > SPARSE_SHARE
+    assert sparse_moments(X, resp, means) is None
+
+
+@pytest.mark.filterwarnings("ignore:Best performing initialization did not converge")
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+def test_sparse_and_dense_moments_fit_the_same_model(dtype, rng, monkeypatch):
+    """EM iterations with the moments from the rows that carry weight, and with the dense
+    product everywhere, on separated components with sample weights: float64 agree to 1e-10
+    (rounding of sums in another order, carried through 8 iterations); float32 fits to 1e-5 of
+    the covariances' scale and 1e-6 of the bound (the dense product accumulates in float32,
+    the sparse one in float64: this is the float32 rounding, not a difference of model)."""
+    import mixfit.covariance
+    import mixfit.expanded_forms as forms
+
+    used = []
+    monkeypatch.setattr(mixfit.covariance, "sparse_moments",
+                        lambda *args: used.append(forms.sparse_moments(*args)) or used[-1])
+    _, means, prec_chol = _full_case(rng, n=1, dim=6, k=4, offset=20.0)
+    means = 20.0 + 4 * (means - 20.0)  # ~40 units apart: most responsibilities below 2^-64
+    X = (means[rng.integers(4, size=4000)] + rng.normal(size=(4000, 6))).astype(dtype)
+    weights = rng.uniform(0.5, 2.0, size=X.shape[0])
+    start = {"means_init": means, "precisions_init": prec_chol @ np.swapaxes(prec_chol, 1, 2),
+             "weights_init": np.full(4, 0.25), "tol": 0, "max_iter": 8}
+    sparse = GaussianMixture(4, **start).fit(X, sample_weight=weights)
+    assert used and all(value is not None for value in used)  # every chunk's moments were sparse
+    share = forms.SPARSE_SHARE
+    forms.SPARSE_SHARE = -1.0  # every chunk to the dense product
+    try:
+        dense = GaussianMixture(4, **start).fit(X, sample_weight=weights)
+    finally:
+        forms.SPARSE_SHARE = share
+    tight = dtype == np.float64
+    sd = np.sqrt(np.diagonal(dense.covariances_, axis1=1, axis2=2))
+    assert_allclose(sparse.means_, dense.means_, rtol=0, atol=(1e-10 if tight else 1e-5) * sd.max())
+    assert_allclose(sparse.covariances_, dense.covariances_, rtol=0, atol=(1e-10 if tight else 1e-5) * sd.max() ** 2)
+    assert_allclose(sparse.lower_bounds_, dense.lower_bounds_, rtol=1e-12 if tight else 1e-6)

@@ -34,6 +34,7 @@ from .expanded_forms import (
     per_component_moments,
     reference_moments,
     row_features,
+    sparse_moments,
 )
 from .stats import GaussianStats
 
@@ -121,7 +122,8 @@ class FullCovariance:
         coordinates, M_k = sum_n wr_nk y_nk y_nk^T, and mapped back, P_k^{-T} M_k P_k^{-1}: the
         accumulation sees well-conditioned numbers (also in float32) and X is not read again."""
         if isinstance(whitened, PackedRows):
-            return whitened.moments(wresp, shift)
+            sparse = sparse_moments(X, wresp, shift)  # the rows that carry weight, where they are few
+            return whitened.moments(wresp, shift) if sparse is None else sparse
         if whitened is not None:
             return self._whitened_moments(wresp, whitened, prec_chol)
         K, D = shift.shape

@@ -4,7 +4,9 @@ the centred row's entries rather than whitened residuals.
 Full covariance (float64; float32 within tighter limits): the packed form, linear in the
 D(D+1)/2 pair products of the row; diag and spherical (float64): one product of the row
 features [(x - g)^2, x - g] or [|x - g|^2, x - g]. In each, the features kept from the E-step give the chunk's first and second
-moments about the centre g in one more product, referred to the shifts c_k by exact algebra.
+moments about the centre g in one more product, referred to the shifts c_k by exact algebra;
+for full covariance, where few (row, component) pairs carry weight, the moments come instead
+from those rows alone (``sparse_moments``).
 covariance.py's strategies choose between these and their whitened / two-product forms; nothing
 here reads a covariance type. Derivation and rounding: docs/math/em.md, "The packed quadratic
 form".
@@ -16,7 +18,7 @@ import functools
 
 import numpy as np
 
-from ._linalg import column_sum, covariance_from_precision_chol
+from ._linalg import column_sum, covariance_from_precision_chol, row_sum
 from ._scratch import scratch
 
 # ---- the packed quadratic form (full covariance) ----------------------------------------------
@@ -146,6 +148,57 @@ class PackedRows:
         scatter = second - cross - np.swapaxes(cross, 1, 2) + mass[:, None, None] * (
             delta[:, :, None] * delta[:, None, :])
         return s1 - mass[:, None] * delta, scatter
+
+
+# ---- moments from the rows that carry weight (full covariance) ------------------------------
+#
+# After a few iterations most responsibilities of a mixture with more than a few components are
+# negligible: a row belongs to one component, or to the few that overlap where it lies. A
+# responsibility r_nk <= NEGLIGIBLE_RESPONSIBILITY (2^-64, ln r < -44) adds at most that share of
+# the row's weight to component k's sums: over a whole data set, below float64's rounding of
+# those sums (and the row's moments are tempered by the same exponential, so a far row cannot
+# make up for it). Leaving those terms out turns the dense moment product, 2 n K (M + D)
+# FLOPs, into one rank-n_k update per component over its own rows, 2 D^2 sum_k n_k: about K
+# times less work where rows belong to one component. Above SPARSE_SHARE of the (row,
+# component) pairs the dense product is the faster one, and is used.
+NEGLIGIBLE_RESPONSIBILITY = 2.0**-64
+SPARSE_SHARE = 0.25
+
+
+def sparse_moments(X, wresp, shift):
+    """first_k and scatter_k about c_k = shift[k] from the rows whose responsibility for k is
+    above NEGLIGIBLE_RESPONSIBILITY, in float64 from the rows as given (no centring rounding,
+    whatever X's dtype); or None where more than SPARSE_SHARE of the (row, component) pairs
+    count, for the dense product. The mass N_k is not computed here: the caller sums every
+    responsibility."""
+    n, D = X.shape
+    K = wresp.shape[1]
+    weight = row_sum(wresp)  # (n,) w_n: the responsibilities of a row sum to one
+    keep = wresp.T > NEGLIGIBLE_RESPONSIBILITY * weight  # (K, n): r_nk above the floor
+    flat = np.flatnonzero(keep)  # (P,) grouped by component, rows in order within each
+    count = flat.shape[0]
+    if count > SPARSE_SHARE * n * K:
+        return None
+    component, rows = np.divmod(flat, n)
+    ends = np.searchsorted(flat, np.arange(1, K + 1) * n)  # (K,) where each component's rows end
+    # [sqrt(wr_nk) (x_n - c_k), sqrt(wr_nk)] (P, D + 1) in float64: one rank update per
+    # component gives its scatter and, from the last column, its first moment
+    gathered = np.take(X, rows, axis=0, out=scratch("sparse_rows", (count, D), X.dtype), mode="clip")
+    shifts = np.take(np.asarray(shift, dtype=np.float64), component, axis=0,
+                     out=scratch("sparse_shifts", (count, D), np.float64), mode="clip")
+    aug = scratch("sparse_augmented", (count, D + 1), np.float64)
+    np.subtract(gathered, shifts, out=aug[:, :D])  # x_n - c_k, exact for float32 rows
+    aug[:, D] = 1.0
+    aug *= np.sqrt(np.take(wresp.T, flat).astype(np.float64, copy=False))[:, None]
+    products = np.zeros((K, D + 1, D + 1))
+    start = 0
+    for k, end in enumerate(ends):
+        if end > start:
+            block = aug[start:end]
+            np.matmul(block.T, block, out=products[k])  # A^T A: numpy hands this to SYRK
+        start = end
+    # sum_n wr_nk (x_n - c_k) and sum_n wr_nk (x_n - c_k)(x_n - c_k)^T
+    return products[:, :D, D].copy(), np.ascontiguousarray(products[:, :D, :D])
 
 
 def row_sums(features, wresp):

@@ -35,6 +35,7 @@ from .expanded_forms import (
     reference_moments,
     row_features,
     sparse_moments,
+    sparse_whitened_moments,
 )
 from .stats import GaussianStats
 
@@ -138,14 +139,18 @@ class FullCovariance:
     @staticmethod
     def _whitened_moments(wresp, y, prec_chol):
         _, K, D = y.shape
-        root = np.sqrt(wresp)  # (n, K)
-        y *= root[:, :, None]  # sqrt(wr_nk) y_nk, in place
-        first_w = np.empty((K, D))
-        scatter_w = np.empty((K, D, D))
-        for k in range(K):
-            yk = y[:, k, :]  # (n, D), a strided view: BLAS reads it in place
-            first_w[k] = root[:, k] @ yk  # sum_n wr_nk y_nk
-            scatter_w[k] = yk.T @ yk  # sum_n wr_nk y_nk y_nk^T
+        sparse = sparse_whitened_moments(y, wresp)  # the pairs that carry weight, where they are few
+        if sparse is not None:
+            first_w, scatter_w = sparse
+        else:
+            root = np.sqrt(wresp)  # (n, K)
+            y *= root[:, :, None]  # sqrt(wr_nk) y_nk, in place
+            first_w = np.empty((K, D))
+            scatter_w = np.empty((K, D, D))
+            for k in range(K):
+                yk = y[:, k, :]  # (n, D), a strided view: BLAS reads it in place
+                first_w[k] = root[:, k] @ yk  # sum_n wr_nk y_nk
+                scatter_w[k] = yk.T @ yk  # sum_n wr_nk y_nk y_nk^T
         factor_t = np.swapaxes(np.asarray(prec_chol, dtype=np.float64), 1, 2)  # P_k^T
         # x - c_k = y P_k^{-1}: first_k = t_k P_k^{-1} = (P_k^{-T} t_k^T)^T and the scatter is
         # P_k^{-T} M_k P_k^{-1}, by solves against P_k^T (any invertible factor; no inverse formed)

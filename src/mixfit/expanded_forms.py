@@ -171,25 +171,60 @@ def sparse_moments(X, wresp, shift):
     whatever X's dtype); or None where more than SPARSE_SHARE of the (row, component) pairs
     count, for the dense product. The mass N_k is not computed here: the caller sums every
     responsibility."""
-    n, D = X.shape
-    K = wresp.shape[1]
+    kept = _kept_pairs(wresp)
+    if kept is None:
+        return None
+    flat, component, rows = kept
+    D = X.shape[1]
+    gathered = np.take(X, rows, axis=0, out=scratch("sparse_rows", (flat.shape[0], D), X.dtype), mode="clip")
+    shifts = np.take(np.asarray(shift, dtype=np.float64), component, axis=0,
+                     out=scratch("sparse_shifts", (flat.shape[0], D), np.float64), mode="clip")
+    aug = _augmented(flat, D)
+    np.subtract(gathered, shifts, out=aug[:, :D])  # x_n - c_k, exact for float32 rows
+    return _rank_updates(aug, wresp, flat)
+
+
+def sparse_whitened_moments(y, wresp):
+    """sum_n wr_nk y_nk and sum_n wr_nk y_nk y_nk^T (K, D), (K, D, D) in float64 over the pairs
+    whose responsibility is above NEGLIGIBLE_RESPONSIBILITY, from the whitened residuals
+    y (n, K, D); or None, as ``sparse_moments``."""
+    kept = _kept_pairs(wresp)
+    if kept is None:
+        return None
+    flat, component, rows = kept
+    n, K, D = y.shape
+    aug = _augmented(flat, D)
+    aug[:, :D] = np.take(y.reshape(n * K, D), rows * K + component, axis=0)  # y_nk, as float64
+    return _rank_updates(aug, wresp, flat)
+
+
+def _kept_pairs(wresp):
+    """The (component, row) pairs with r_nk above the floor, grouped by component, as flat
+    positions in the (K, n) layout, components and rows; None above SPARSE_SHARE of them."""
+    n, K = wresp.shape
     weight = row_sum(wresp)  # (n,) w_n: the responsibilities of a row sum to one
     keep = wresp.T > NEGLIGIBLE_RESPONSIBILITY * weight  # (K, n): r_nk above the floor
     flat = np.flatnonzero(keep)  # (P,) grouped by component, rows in order within each
-    count = flat.shape[0]
-    if count > SPARSE_SHARE * n * K:
+    if flat.shape[0] > SPARSE_SHARE * n * K:
         return None
     component, rows = np.divmod(flat, n)
-    ends = np.searchsorted(flat, np.arange(1, K + 1) * n)  # (K,) where each component's rows end
-    # [sqrt(wr_nk) (x_n - c_k), sqrt(wr_nk)] (P, D + 1) in float64: one rank update per
-    # component gives its scatter and, from the last column, its first moment
-    gathered = np.take(X, rows, axis=0, out=scratch("sparse_rows", (count, D), X.dtype), mode="clip")
-    shifts = np.take(np.asarray(shift, dtype=np.float64), component, axis=0,
-                     out=scratch("sparse_shifts", (count, D), np.float64), mode="clip")
-    aug = scratch("sparse_augmented", (count, D + 1), np.float64)
-    np.subtract(gathered, shifts, out=aug[:, :D])  # x_n - c_k, exact for float32 rows
+    return flat, component, rows
+
+
+def _augmented(flat, D):
+    """This thread's (P, D + 1) float64 buffer for [z_nk, 1] rows."""
+    return scratch("sparse_augmented", (flat.shape[0], D + 1), np.float64)
+
+
+def _rank_updates(aug, wresp, flat):
+    """Given aug = [z_nk, .] (P, D + 1) for the kept pairs: scale each row by sqrt(wr_nk), set
+    the last column to it, and return sum_n wr_nk z_nk (K, D) and sum_n wr_nk z_nk z_nk^T
+    (K, D, D), one rank update per component (its last column gives the first moment)."""
+    n, K = wresp.shape
+    D = aug.shape[1] - 1
     aug[:, D] = 1.0
     aug *= np.sqrt(np.take(wresp.T, flat).astype(np.float64, copy=False))[:, None]
+    ends = np.searchsorted(flat, np.arange(1, K + 1) * n)  # (K,) where each component's pairs end
     products = np.zeros((K, D + 1, D + 1))
     start = 0
     for k, end in enumerate(ends):
@@ -197,7 +232,6 @@ def sparse_moments(X, wresp, shift):
             block = aug[start:end]
             np.matmul(block.T, block, out=products[k])  # A^T A: numpy hands this to SYRK
         start = end
-    # sum_n wr_nk (x_n - c_k) and sum_n wr_nk (x_n - c_k)(x_n - c_k)^T
     return products[:, :D, D].copy(), np.ascontiguousarray(products[:, :D, :D])
 
 

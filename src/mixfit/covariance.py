@@ -84,10 +84,12 @@ class FullCovariance:
         y = (augmented @ stacked).reshape(n, K, D)  # (n, K, D)
         return np.einsum("nkd,nkd->nk", y, y), y  # |y_nk|^2 = (x_n - mu_k)^T Lambda_k (x_n - mu_k)
 
-    def log_kernel(self, Xc, means_c, prec_chol, centre, constant):
+    def log_kernel(self, Xc, means_c, prec_chol, centre, constant, per_point=True):
         """constant_k - (x_n - mu_k)^T Lambda_k (x_n - mu_k) / 2 (n, K) and the workspace of
-        ``e_step``; the packed form folds both into its product."""
-        plan = self._plan(Xc.dtype, means_c, prec_chol)
+        ``e_step``; the packed form folds both into its product. ``per_point``: the values are
+        returned per row (predictions, scores), not only summed into a fit, which may allow
+        the packed form more rounding (``expanded_forms.PACKED_FIT_LIMIT``)."""
+        plan = self._plan(Xc.dtype, means_c, prec_chol, per_point)
         if plan is None:
             maha, workspace = self.e_step(Xc, means_c, prec_chol)
             return fold(maha, constant), workspace
@@ -97,15 +99,15 @@ class FullCovariance:
         log_rho += (np.asarray(constant, dtype=np.float64) - 0.5 * offsets).astype(Xc.dtype, copy=False)
         return log_rho, PackedRows(features, np.asarray(centre, dtype=np.float64))
 
-    def _plan(self, dtype, means_c, prec_chol):
+    def _plan(self, dtype, means_c, prec_chol, per_point=True):
         """``packed_plan``, remembered for the last parameters: every chunk of a pass asks it
         with the same factors."""
         last = self._last_plan
-        if (last is not None and last[0] is prec_chol and last[1] == np.dtype(dtype)
+        if (last is not None and last[0] is prec_chol and last[1] == (np.dtype(dtype), per_point)
                 and np.array_equal(last[2], means_c)):
             return last[3]
-        plan = packed_plan(dtype, means_c, prec_chol)
-        self._last_plan = (prec_chol, np.dtype(dtype), np.array(means_c), plan)
+        plan = packed_plan(dtype, means_c, prec_chol, per_point)
+        self._last_plan = (prec_chol, (np.dtype(dtype), per_point), np.array(means_c), plan)
         return plan
 
     def mahalanobis(self, Xc, means_c, prec_chol):
@@ -228,7 +230,7 @@ class TiedCovariance:
     def e_step(self, Xc, means_c, prec_chol, centre=None):
         return self.mahalanobis(Xc, means_c, prec_chol), None
 
-    def log_kernel(self, Xc, means_c, prec_chol, centre, constant):
+    def log_kernel(self, Xc, means_c, prec_chol, centre, constant, per_point=True):
         return fold(self.mahalanobis(Xc, means_c, prec_chol), constant), None
 
     def moments(self, X, wresp, shift, whitened=None, prec_chol=None):
@@ -302,7 +304,7 @@ class DiagCovariance:
     def e_step(self, Xc, means_c, prec_chol, centre=None):
         return self.mahalanobis(Xc, means_c, prec_chol), None
 
-    def log_kernel(self, Xc, means_c, prec_chol, centre, constant):
+    def log_kernel(self, Xc, means_c, prec_chol, centre, constant, per_point=True):
         """constant_k - sum_d lambda_kd (x_d - mu_kd)^2 / 2: for float64 one product of
         [(x - g)^2, x - g] with [-lambda_k / 2; mu_k lambda_k] plus the constants, the features
         kept for ``moments``; otherwise the distances, folded."""
@@ -383,7 +385,7 @@ class SphericalCovariance:
     def e_step(self, Xc, means_c, prec_chol, centre=None):
         return self.mahalanobis(Xc, means_c, prec_chol), None
 
-    def log_kernel(self, Xc, means_c, prec_chol, centre, constant):
+    def log_kernel(self, Xc, means_c, prec_chol, centre, constant, per_point=True):
         """constant_k - lambda_k |x_n - mu_k|^2 / 2: for float64 one product of [|x - g|^2, x - g]
         with [-lambda_k / 2; mu_k lambda_k] plus the constants, the features kept for ``moments``;
         otherwise the distances, folded."""

@@ -54,19 +54,27 @@ from ._scratch import scratch
 # deviation: 20x on a few thousand rows in one chunk, ~1x on a million rows, where the chunks'
 # roundings average out); at F ~ 1000 the covariances drift to ~2e-5, at F ~ 10^4 to ~2e-4.
 # The float32 distance limit 3e-2 bounds a point's log-density rounding by ~1.5e-2 by the
-# estimate (the benchmark mixture: estimate 9e-3, largest measured distance error 5e-4).
+# estimate (the benchmark mixture: estimate 9e-3, largest measured distance error 5e-4): the
+# limit for values returned per row (score_samples, predict_proba). Inside a fit the distances
+# only weight rows and sum into the bound, and the sweep measured the fitted parameters
+# unaffected by the distance rounding up to estimates of ~1 (F decides them) and the lower
+# bound within ~1e-6 (relative) of float64 up to 1e-1: the fit's limit (PACKED_FIT_LIMIT).
 PACKED_ROUNDING_LIMIT = {np.dtype(np.float64): 1e-9, np.dtype(np.float32): 3e-2}
+PACKED_FIT_LIMIT = {np.dtype(np.float32): 1e-1}
 PACKED_SCATTER_LIMIT = {np.dtype(np.float32): 2.0**8}
 FLOAT32_PRODUCT_ROWS = 1024
 
 
-def packed_plan(dtype, means_c, prec_chol):
+def packed_plan(dtype, means_c, prec_chol, per_point=True):
     """The packed form's coefficients (M + D, K) and constants (K,) for these parameters, or
-    None where its rounding estimates (see above) exceed the limits for ``dtype``."""
+    None where its rounding estimates (see above) exceed the limits for ``dtype``;
+    ``per_point``: the distances are returned per row, not only summed into a fit."""
     dtype = np.dtype(dtype)
     limit = PACKED_ROUNDING_LIMIT.get(dtype)
     if limit is None:
         return None
+    if not per_point:
+        limit = max(limit, PACKED_FIT_LIMIT.get(dtype, limit))
     means = np.asarray(means_c, dtype=np.float64)  # mu_k - g
     factors = np.asarray(prec_chol, dtype=np.float64)
     K, D = means.shape

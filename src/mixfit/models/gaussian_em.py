@@ -58,10 +58,12 @@ class GaussianEM:
 
     def log_prob_components(self, X: np.ndarray, params: GaussianParams) -> np.ndarray:
         """ln rho_nk = ln pi_k + ln N(x_n | mu_k, Sigma_k), (n, K): the numerator of (9.23)."""
-        return self._log_rho(X, params)[0]
+        return self._log_rho(X, params, per_point=True)[0]
 
-    def _log_rho(self, X, params: GaussianParams):
-        """ln rho (n, K) and the covariance strategy's E-step workspace (or None)."""
+    def _log_rho(self, X, params: GaussianParams, per_point=False):
+        """ln rho (n, K) and the covariance strategy's E-step workspace (or None); ``per_point``:
+        the values are returned to the user, not only summed into a fit (see
+        ``expanded_forms.PACKED_FIT_LIMIT``)."""
         n_features = X.shape[1]
         centre = params.weights @ params.means  # (D,) g: keeps the stacked products small
         log_det_half = self.covariance.log_det_half(params.prec_chol, n_features)  # (K,) ln|Lambda_k|^(1/2)
@@ -69,7 +71,8 @@ class GaussianEM:
         with np.errstate(divide="ignore"):  # a weight of exactly 0 is an impossible component
             constant = np.log(params.weights) + (log_det_half - 0.5 * n_features * _LOG_2PI)  # (K,)
         # constant_k - 1/2 (x_n - mu_k)^T Lambda_k (x_n - mu_k), and the strategy's workspace
-        return self.covariance.log_kernel(centred(X, centre), params.means - centre, params.prec_chol, centre, constant)
+        return self.covariance.log_kernel(centred(X, centre), params.means - centre, params.prec_chol, centre,
+                                          constant, per_point)
 
     def accumulate(self, X, params: GaussianParams, sample_weight) -> GaussianStats:
         """E-step on one chunk: responsibilities (9.23), then their weighted moments."""

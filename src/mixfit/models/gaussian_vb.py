@@ -98,16 +98,16 @@ class GaussianVB:
 
     def log_prob_components(self, X: np.ndarray, params: VBParams) -> np.ndarray:
         """ln rho_nk (10.46), (n, K): the numerator of the responsibilities (10.49)."""
-        return self._log_rho(X, params)[0]
+        return self._log_rho(X, params, per_point=True)[0]
 
-    def _log_rho(self, X, params: VBParams):
+    def _log_rho(self, X, params: VBParams, per_point=False):
         """ln rho (n, K) and the covariance strategy's E-step workspace (or None)."""
         concentration = np.asarray(params.concentration, dtype=np.float64)
         e_log_pi = self.weights.expected_log(concentration)  # (K,) (10.66) or its stick-breaking form
         centre = self.weights.expected(concentration) @ params.means  # (D,) g
-        return self.expected_log_gauss(X, params, centre, e_log_pi)  # (10.46)
+        return self.expected_log_gauss(X, params, centre, e_log_pi, per_point)  # (10.46)
 
-    def expected_log_gauss(self, X, q, centre, e_log_pi=None):
+    def expected_log_gauss(self, X, q, centre, e_log_pi=None, per_point=True):
         """E[ln N(x_n | mu_k, Lambda_k^{-1})] under q(mu_k, Lambda_k), (n, K): (10.46) without
         E[ln pi_k] (or with it, given ``e_log_pi`` (K,)), every constant kept; and the covariance
         strategy's E-step workspace. ``q`` is a VBParams or a NormalPrecisionPosterior; ``centre``
@@ -123,7 +123,8 @@ class GaussianVB:
         constant = 0.5 * e_log_det - 0.5 * dim * _LOG_2PI - 0.5 * dim / mean_precision
         if e_log_pi is not None:
             constant = constant + e_log_pi
-        return self.covariance.log_kernel(centred(X, centre), q.means - centre, q.prec_chol, centre, constant)
+        return self.covariance.log_kernel(centred(X, centre), q.means - centre, q.prec_chol, centre, constant,
+                                          per_point)
 
     def accumulate(self, X, params: VBParams, sample_weight) -> GaussianStats:
         """E-step on one chunk: responsibilities (10.49), then their weighted moments (10.51-10.53)."""

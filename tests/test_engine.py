@@ -124,7 +124,8 @@ def test_default_chunk_size_never_holds_n_by_k(monkeypatch, rng):
     """With the default chunk_size, a fit on more rows than one chunk holds never forms an
     (N, K) array: every E-step sees at most default_chunk_size rows."""
     K, D = 3, 2
-    limit = default_chunk_size(D, K, np.dtype(np.float64).itemsize)
+    full = make_covariance("full")  # GaussianMixture's default type sizes the chunks
+    limit = default_chunk_size(D, K, np.dtype(np.float64).itemsize, full.workspace_columns(D, K), full.chunk_bytes)
     n = limit + limit // 2 + 1
     X = rng.normal(size=(n, D))
     recorder = _ChunkRecorder(monkeypatch)

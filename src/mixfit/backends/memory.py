@@ -24,12 +24,12 @@ _MIN_CHUNK_ROWS = 256
 
 
 def default_chunk_size(n_features: int, n_components: int, itemsize: int,
-                       workspace_columns: int | None = None) -> int:
-    """Rows per chunk so that one chunk's working set stays near ``_WORKING_SET_BYTES``;
+                       workspace_columns: int | None = None, working_set: int = _WORKING_SET_BYTES) -> int:
+    """Rows per chunk so that one chunk's working set stays near ``working_set`` bytes;
     ``workspace_columns``: the E-step workspace's values per row (None: K * D)."""
     workspace = n_components * n_features if workspace_columns is None else workspace_columns
     per_row = itemsize * (2 * n_features + workspace + 3 * n_components)
-    return max(_MIN_CHUNK_ROWS, _WORKING_SET_BYTES // per_row)
+    return max(_MIN_CHUNK_ROWS, working_set // per_row)
 
 
 def available_cores() -> int:

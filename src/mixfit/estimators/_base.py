@@ -126,8 +126,10 @@ class _GaussianMixtureBase(_ChunkPredictions, DensityMixin, BaseEstimator):
         return bool(self.warm_start) and "precisions_cholesky_" in vars(self)
 
     def _source(self, X, sample_weight=None):
-        workspace = make_covariance(self.covariance_type).workspace_columns(X.shape[1], self.n_components)
-        chunk = self.chunk_size or default_chunk_size(X.shape[1], self.n_components, X.dtype.itemsize, workspace)
+        covariance = make_covariance(self.covariance_type)
+        workspace = covariance.workspace_columns(X.shape[1], self.n_components)
+        chunk = self.chunk_size or default_chunk_size(X.shape[1], self.n_components, X.dtype.itemsize, workspace,
+                                                      covariance.chunk_bytes)
         return as_source(X, sample_weight, chunk)
 
     def _set_fitted(self, result: engine.FitResult, record, covariance) -> None:

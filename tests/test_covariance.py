@@ -481,3 +481,31 @@ def test_float32_fit_limit_is_looser_than_the_per_point_limit():
     assert abs(packed.lower_bound_ - fit64.lower_bound_) <= 1e-6 * abs(fit64.lower_bound_)
     per_point = packed.score_samples(X32)  # the whitened form: the same numbers as with packing off
     assert_array_equal(per_point, _forced_whitened(lambda: packed.score_samples(X32)))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("n", [1, 233, 1000])
+def test_packed_products_compiled_in_blocks_equal_the_whole_chunk(dtype, n, monkeypatch, rng):
+    """The compiled pair products, a few hundred rows at a time (D = 32: 234 float64 rows a
+    block, so 1000 rows are five blocks, the last one short), give the numbers of the whole
+    chunk's numpy features: the same terms in the same order, so to a few units of rounding of
+    the terms' magnitude (the product may block its sums differently). The moments' workspace
+    keeps no features there, and the dense moments rebuild them: equal to the kept ones."""
+    pytest.importorskip("numba")
+    import mixfit.expanded_forms as forms
+
+    X, means, prec_chol = _full_case(rng, n=n, dim=32, k=5)
+    centre = means.mean(axis=0)
+    Xc = (X - centre).astype(dtype)
+    coefficients = (-0.5 * forms.packed_plan(np.float64, means - centre, prec_chol)[0]).astype(dtype)
+    monkeypatch.setattr(forms, "COMPILED", True)
+    blocked, workspace = forms.packed_products(Xc, coefficients, centre)
+    assert workspace.features is None
+    monkeypatch.setattr(forms, "COMPILED", False)
+    whole, kept = forms.packed_products(Xc, coefficients, centre)
+    magnitude = np.abs(coefficients.astype(np.float64)) @ np.abs(forms.pair_products(Xc.astype(np.float64)))
+    assert blocked.shape == whole.shape == (n, 5) and blocked.flags.f_contiguous
+    assert np.all(np.abs(blocked - whole) <= 8 * np.finfo(dtype).eps * magnitude.T)
+    resp = rng.dirichlet(np.ones(5), size=n).astype(dtype)  # dense: the product, not sparse_moments
+    for got, want in zip(workspace.moments(resp, means), kept.moments(resp, means)):
+        assert_allclose(got, want, rtol=1e-12, atol=1e-12 * np.abs(want).max())

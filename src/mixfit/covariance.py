@@ -30,7 +30,7 @@ from .expanded_forms import (
     fold,
     packed_e_step,
     packed_plan,
-    pair_products,
+    packed_products,
     per_component_moments,
     reference_moments,
     row_features,
@@ -99,10 +99,9 @@ class FullCovariance:
             maha, workspace = self.e_step(Xc, means_c, prec_chol)
             return fold(maha, constant), workspace
         coefficients, offsets = plan
-        features = pair_products(Xc)
-        log_rho = ((-0.5 * coefficients) @ features).T  # (n, K), column-major: each component's column contiguous
+        log_rho, workspace = packed_products(Xc, -0.5 * coefficients, centre)  # (n, K), column-major
         log_rho += (np.asarray(constant, dtype=np.float64) - 0.5 * offsets).astype(Xc.dtype, copy=False)
-        return log_rho, PackedRows(features, np.asarray(centre, dtype=np.float64))
+        return log_rho, workspace
 
     def _plan(self, dtype, means_c, prec_chol, per_point=True):
         """``packed_plan``, remembered for the last parameters: every chunk of a pass asks it

@@ -347,20 +347,37 @@ def _sparse_case(rng, dtype, layout, weight_scale=1.0):
     return X.astype(dtype), wresp, shift
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("case", ["float64", "float32 rows", "float32 fit"])
 @pytest.mark.parametrize("layout", ["C", "F"])
-def test_sparse_moments_match_per_point_algebra(dtype, layout, rng):
+def test_sparse_moments_match_per_point_algebra(case, layout, rng):
     """Moments from the rows that carry weight only: equal to the per-point sums over every row
-    (the left-out terms weigh <= 2^-64 of their row) to 1e-12 relative, float64 sums of the
-    same terms in another order; for float32 rows too, which are taken exactly into float64."""
-    from mixfit.expanded_forms import sparse_moments
+    (the left-out terms weigh <= 2^-64 of their row). float64 rows, and float32 rows about
+    shifts float32 cannot hold (taken exactly into float64): 1e-12 relative, float64 sums of
+    the same terms in another order. "float32 fit": float32 rows about float32 shifts, as in a
+    float32 fit, worked in float32: within the classical bound of a float32 dot product of
+    FLOAT32_PRODUCT_ROWS terms (that many u times the sum of the terms' magnitudes), plus ~3u
+    per term for forming it."""
+    from mixfit.expanded_forms import FLOAT32_PRODUCT_ROWS, sparse_moments
 
+    dtype = np.float64 if case == "float64" else np.float32
     X, wresp, shift = _sparse_case(rng, dtype, layout)
+    if case == "float32 fit":
+        shift = shift.astype(np.float32).astype(np.float64)
     got = sparse_moments(X, wresp, shift)
     assert got is not None  # the case the test is about
-    want_first, want_scatter = _moments_per_point(X.astype(np.float64), wresp, shift)
-    assert_allclose(got[0], want_first, rtol=1e-12, atol=1e-12 * np.abs(want_first).max())
-    assert_allclose(got[1], want_scatter, rtol=1e-12, atol=1e-12 * np.abs(want_scatter).max())
+    X64 = X.astype(np.float64)
+    want_first, want_scatter = _moments_per_point(X64, wresp, shift)
+    if case != "float32 fit":
+        assert_allclose(got[0], want_first, rtol=1e-12, atol=1e-12 * np.abs(want_first).max())
+        assert_allclose(got[1], want_scatter, rtol=1e-12, atol=1e-12 * np.abs(want_scatter).max())
+        return
+    bound = (FLOAT32_PRODUCT_ROWS + 3) * np.finfo(np.float32).eps / 2
+    magnitude = [np.array([wresp[:, k] @ np.abs(X64 - shift[k]) for k in range(shift.shape[0])]),
+                 np.array([np.abs(X64 - shift[k]).T @ (np.abs(X64 - shift[k]) * wresp[:, [k]])
+                           for k in range(shift.shape[0])])]
+    assert np.all(np.abs(got[0] - want_first) <= bound * magnitude[0])
+    assert np.all(np.abs(got[1] - want_scatter) <= bound * magnitude[1])
+    assert np.abs(got[1] - want_scatter).max() > 0  # float32 arithmetic: not the float64 path
 
 
 def test_sparse_moments_do_not_depend_on_the_scale_of_the_weights(rng):

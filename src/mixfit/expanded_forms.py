@@ -214,35 +214,39 @@ SPARSE_SHARE = 0.25
 
 
 def sparse_moments(X, wresp, shift):
-    """first_k and scatter_k about c_k = shift[k] from the rows whose responsibility for k is
-    above NEGLIGIBLE_RESPONSIBILITY, in float64 from the rows as given (no centring rounding,
-    whatever X's dtype); or None where more than SPARSE_SHARE of the (row, component) pairs
-    count, for the dense product. The mass N_k is not computed here: the caller sums every
-    responsibility."""
+    """first_k and scatter_k about c_k = shift[k] (float64) from the rows whose responsibility
+    for k is above NEGLIGIBLE_RESPONSIBILITY, from the rows as given (no centring rounding); or
+    None where more than SPARSE_SHARE of the (row, component) pairs count, for the dense
+    product. float32 rows are worked in float32 about c_k (which a float32 fit's shifts are
+    exactly), their products over at most FLOAT32_PRODUCT_ROWS rows added in float64; other
+    rows in float64. The mass N_k is not computed here: the caller sums every responsibility."""
     kept = _kept_pairs(wresp)
     if kept is None:
         return None
     flat, component, rows = kept
     D = X.shape[1]
+    shift = np.asarray(shift, dtype=np.float64)
+    work = np.dtype(np.float32) if X.dtype == np.float32 and np.array_equal(
+        shift.astype(np.float32), shift) else np.dtype(np.float64)
     gathered = np.take(X, rows, axis=0, out=scratch("sparse_rows", (flat.shape[0], D), X.dtype), mode="clip")
-    shifts = np.take(np.asarray(shift, dtype=np.float64), component, axis=0,
-                     out=scratch("sparse_shifts", (flat.shape[0], D), np.float64), mode="clip")
-    aug = _augmented(flat, D)
-    np.subtract(gathered, shifts, out=aug[:, :D])  # x_n - c_k, exact for float32 rows
+    shifts = np.take(shift.astype(work), component, axis=0,
+                     out=scratch("sparse_shifts", (flat.shape[0], D), work), mode="clip")
+    aug = _augmented(flat, D, work)
+    np.subtract(gathered, shifts, out=aug[:, :D], casting="same_kind")  # x_n - c_k
     return _rank_updates(aug, wresp, flat)
 
 
 def sparse_whitened_moments(y, wresp):
-    """sum_n wr_nk y_nk and sum_n wr_nk y_nk y_nk^T (K, D), (K, D, D) in float64 over the pairs
+    """sum_n wr_nk y_nk and sum_n wr_nk y_nk y_nk^T (K, D), (K, D, D), float64, over the pairs
     whose responsibility is above NEGLIGIBLE_RESPONSIBILITY, from the whitened residuals
-    y (n, K, D); or None, as ``sparse_moments``."""
+    y (n, K, D), worked in y's precision as ``sparse_moments``; or None, as it."""
     kept = _kept_pairs(wresp)
     if kept is None:
         return None
     flat, component, rows = kept
     n, K, D = y.shape
-    aug = _augmented(flat, D)
-    aug[:, :D] = np.take(y.reshape(n * K, D), rows * K + component, axis=0)  # y_nk, as float64
+    aug = _augmented(flat, D, np.float32 if y.dtype == np.float32 else np.float64)
+    np.take(y.reshape(n * K, D), rows * K + component, axis=0, out=aug[:, :D], mode="clip")  # y_nk
     return _rank_updates(aug, wresp, flat)
 
 
@@ -259,26 +263,28 @@ def _kept_pairs(wresp):
     return flat, component, rows
 
 
-def _augmented(flat, D):
-    """This thread's (P, D + 1) float64 buffer for [z_nk, 1] rows."""
-    return scratch("sparse_augmented", (flat.shape[0], D + 1), np.float64)
+def _augmented(flat, D, dtype):
+    """This thread's (P, D + 1) buffer for [z_nk, 1] rows."""
+    return scratch("sparse_augmented", (flat.shape[0], D + 1), dtype)
 
 
 def _rank_updates(aug, wresp, flat):
     """Given aug = [z_nk, .] (P, D + 1) for the kept pairs: scale each row by sqrt(wr_nk), set
     the last column to it, and return sum_n wr_nk z_nk (K, D) and sum_n wr_nk z_nk z_nk^T
-    (K, D, D), one rank update per component (its last column gives the first moment)."""
+    (K, D, D) in float64, one rank update per component (its last column gives the first
+    moment); in float32, over at most FLOAT32_PRODUCT_ROWS rows per product."""
     n, K = wresp.shape
     D = aug.shape[1] - 1
     aug[:, D] = 1.0
-    aug *= np.sqrt(np.take(wresp.T, flat).astype(np.float64, copy=False))[:, None]
+    aug *= np.sqrt(np.take(wresp.T, flat).astype(aug.dtype, copy=False))[:, None]
     ends = np.searchsorted(flat, np.arange(1, K + 1) * n)  # (K,) where each component's pairs end
+    most = FLOAT32_PRODUCT_ROWS if aug.dtype == np.float32 else max(flat.shape[0], 1)
     products = np.zeros((K, D + 1, D + 1))
     start = 0
     for k, end in enumerate(ends):
-        if end > start:
-            block = aug[start:end]
-            np.matmul(block.T, block, out=products[k])  # A^T A: numpy hands this to SYRK
+        for low in range(start, end, most):
+            block = aug[low:min(low + most, end)]
+            products[k] += block.T @ block  # A^T A: numpy hands this to SYRK
         start = end
     return products[:, :D, D].copy(), np.ascontiguousarray(products[:, :D, :D])
 

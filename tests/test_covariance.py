@@ -526,3 +526,44 @@ def test_packed_products_compiled_in_blocks_equal_the_whole_chunk(dtype, n, monk
     resp = rng.dirichlet(np.ones(5), size=n).astype(dtype)  # dense: the product, not sparse_moments
     for got, want in zip(workspace.moments(resp, means), kept.moments(resp, means)):
         assert_allclose(got, want, rtol=1e-12, atol=1e-12 * np.abs(want).max())
+
+
+FULL_FIT_IN_A_SUBPROCESS = """
+import json, sys, warnings
+if {block}:
+    sys.modules["numba"] = None  # as if numba were not installed
+import numpy as np
+from mixfit import GaussianMixture
+import mixfit.expanded_forms as forms
+rng = np.random.default_rng(5)
+means = rng.normal(scale=8.0, size=(3, 12))
+X = means[rng.integers(3, size=3000)] + rng.normal(size=(3000, 12))
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    gm = GaussianMixture(3, tol=0, max_iter=6, random_state=0).fit(X)
+print(json.dumps({{"compiled": forms.COMPILED, "bounds": gm.lower_bounds_, "means": gm.means_.tolist(),
+                   "numba_loaded": "numba" in sys.modules and sys.modules["numba"] is not None}}))
+"""
+
+
+def test_without_numba_the_packed_form_fits_the_same_model():
+    """Without numba the packed form writes the whole chunk's pair products with numpy; the
+    same EM iterations as the compiled blocks, to rounding (1e-10: the same terms, products
+    blocked differently), and numba is never imported."""
+    import json
+    import subprocess
+    import sys
+
+    def run(block):
+        done = subprocess.run([sys.executable, "-c", FULL_FIT_IN_A_SUBPROCESS.format(block=block)],
+                              capture_output=True, text=True, timeout=600, check=False)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    without = run(True)
+    assert not without["compiled"] and not without["numba_loaded"]
+    pytest.importorskip("numba")
+    with_numba = run(False)
+    assert with_numba["compiled"] and with_numba["numba_loaded"]
+    assert_allclose(with_numba["bounds"], without["bounds"], rtol=1e-10)
+    assert_allclose(with_numba["means"], without["means"], rtol=1e-10, atol=1e-10)

@@ -41,7 +41,9 @@ peak of the largest single fit. ru_maxrss is exact (kernel-maintained), not samp
 Machine reference: the same run times a square float64 matmul (2000 x 2000 by default, best of
 several) and, for full covariance, prints mixfit's achieved rate for the model FLOPs
 ``4 N D^2 K`` per iteration (whitening 2 N D^2 K in the E-step, scatter 2 N D^2 K in the M-step)
-and its share of the GEMM rate.
+and its share of the GEMM rate of the same dtype, measured in the worker just before and just
+after its timed fits (the mean of the two; the header's rate, taken once at the start, is only
+a guide: on a shared machine the rate drifts over a long run).
 
 Columns: ``mixfit s/it``, ``sklearn s/it``, ``ratio`` = sklearn / mixfit (> 1: mixfit faster),
 ``mixfit MB`` and ``sklearn MB`` (peak RSS above the data), ``data MB``, and for full covariance
@@ -261,9 +263,17 @@ def worker(spec):
         small = np.random.default_rng(0).normal(size=(64, 2)).astype(dtype)
         small[32:] += 10
         _fit_quietly(mixfit.GaussianMixture(2, covariance_type=spec["cov"], max_iter=2, random_state=0), small)
+    lib, k, cov, m = spec["library"], spec["k"], spec["cov"], spec["m"]
+    # The machine's square-GEMM rate just before and just after the timed fits, in this worker
+    # (the shared machine's speed drifts over a long grid: a rate taken minutes earlier is no
+    # reference); only where the %gemm column is printed, and where X is larger than the
+    # product's three matrices, which are freed before X is loaded: they then raise no
+    # high-water mark above the data's (elsewhere the header's rate is used).
+    header = np.load(spec["path"], mmap_mode="r")
+    gemm = ([gemm_rate(dtype=header.dtype)] if lib == "mixfit" and cov == "full"
+            and header.nbytes >= 3 * 2000**2 * header.dtype.itemsize else [])
     X = np.load(spec["path"])
     base_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    lib, k, cov, m = spec["library"], spec["k"], spec["cov"], spec["m"]
     init = initial_params(X.shape[1], k, cov)
     per_iter, fits = [], []
     for _ in range(spec["repeats"]):
@@ -275,8 +285,10 @@ def worker(spec):
         else:
             per_iter.extend(_iteration_seconds(lib, X, k, cov, init, m))
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if gemm:
+        gemm.append(gemm_rate(dtype=X.dtype))
     return {"per_iter": per_iter, "fits": fits, "peak_above_data_mb": (peak_kb - base_kb) / 1024,
-            "data_mb": X.nbytes / MIB}
+            "data_mb": X.nbytes / MIB, "gemm_flops": statistics.mean(gemm) if gemm else None}
 
 
 def run_worker(spec):
@@ -389,7 +401,8 @@ def main(argv=None):
                                       "repeats": reps, "method": args.method})
                     row[lib] = {"s_per_iter": statistics.median(res["per_iter"]), "per_iter": res["per_iter"],
                                 "fits": res["fits"], "method": args.method,
-                                "peak_above_data_mb": res["peak_above_data_mb"], "m": m, "repeats": reps}
+                                "peak_above_data_mb": res["peak_above_data_mb"], "m": m, "repeats": reps,
+                                "gemm_flops": res["gemm_flops"]}
                     row["data_mb"] = res["data_mb"]
                     marks.append(f"{m}x{reps}")
                 mf, sk = row.get("mixfit"), row.get("sklearn")
@@ -398,7 +411,7 @@ def main(argv=None):
                 rate = share = None
                 if mf and cov == "full":
                     rate = model_flops(n, d, k, cov) / mf["s_per_iter"]
-                    share = rate / (gemm64 if dtype == "float64" else gemm32)
+                    share = rate / (mf["gemm_flops"] or (gemm64 if dtype == "float64" else gemm32))
                     row["mixfit_gflops"], row["gemm_share"] = rate / 1e9, share
                 star = "*" if sk and sk["repeats"] == 1 and args.repeats > 1 else " "
                 print(f"{fmt_case(n, d, k):<18} {cov:<9} {dtype:<7} "

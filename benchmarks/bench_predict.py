@@ -8,7 +8,8 @@ The data (float64, a K-component mixture) are written once to ``--dir`` as .npy 
 1e7 x 32). A mixfit model is fitted on the first 1e5 rows and saved; scikit-learn's estimator gets
 the very same weights, means and precision factors. Each (library, method) runs in a fresh
 subprocess that loads X into memory (``numpy.load``, no memmap), resets the kernel's peak-RSS mark
-(``/proc/self/clear_refs``, Linux), calls the method once and reads the peak (VmHWM): "extra MB"
+(``/proc/self/clear_refs``, Linux; mixfit after one call on 64 rows, which loads numba's code),
+calls the method once and reads the peak (VmHWM): "extra MB"
 is that peak above the RSS before the call, minus the output array itself (what the method needed besides its answer), so that a bounded method
 reads about its chunk working set whatever N.
 """
@@ -56,6 +57,9 @@ def child(args):
         import mixfit
 
         model = mixfit.load(args.model)
+        # The same method on a few rows first: the code numba loads on first use (mixfit's
+        # compiled kernels, ~100 MB with LLVM) belongs to the process, not to this call.
+        getattr(model, args.method)(X[:64])
     else:
         from sklearn.mixture import GaussianMixture
 

@@ -44,10 +44,8 @@ class FullCovariance:
     """A free covariance per component: Sigma_k (K, D, D)."""
 
     name = "full"
-    # Rows per chunk are sized to this working set (backends.default_chunk_size): twice the
-    # other types' 8 MiB, since a full-covariance chunk has more fixed cost per call (a rank
-    # update per component, a product per row of pair products); measured at (1e6, 32, 16):
-    # ~12 % faster per iteration in float64 than at 8 MiB, ~5 % in float32.
+    # The working set a chunk's rows are sized to: twice the others', as a chunk has more fixed
+    # cost (a rank update per component); at (1e6, 32, 16) float64 ~12 % faster than 8 MiB.
     chunk_bytes = 16 * 2**20
     _last_plan = None  # (prec_chol, dtype, means_c, plan) of the last ``_plan`` call
 

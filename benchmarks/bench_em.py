@@ -252,7 +252,7 @@ def _iteration_seconds(library, X, k, cov, init, max_iter):
 def worker(spec):
     import sklearn.mixture  # noqa: F401
 
-    import mixfit  # noqa: F401  (imported before the baseline: its memory is not the fit's)
+    import mixfit
 
     a = np.ones((256, 256))
     a @ a  # BLAS threads and buffers exist before the baseline

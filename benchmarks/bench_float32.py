@@ -43,7 +43,7 @@ def whitened_only():
     """A context in which no dtype may use the packed form."""
     import contextlib
 
-    import mixfit.expanded_forms as forms
+    import mixfit.kernels.expanded as forms
 
     @contextlib.contextmanager
     def scope():

@@ -75,8 +75,8 @@ def _make(library, K, covariance_type, means, n_iter, recursions):
         from mixfit import GaussianHMM
 
         if recursions != "default":  # a benchmark-only switch: the fits read this module global
-            from mixfit import hmm_inference
-            from mixfit.hmm_recursions import RECURSIONS
+            from mixfit.kernels import hmm_inference
+            from mixfit.kernels.hmm_recursions import RECURSIONS
 
             hmm_inference.DEFAULT_RECURSIONS = RECURSIONS[recursions]
         precisions = {"full": np.array([np.eye(D)] * K), "diag": np.ones((K, D))}[covariance_type]

@@ -13,9 +13,9 @@ from tests.oracles import bernoulli as oracle
 from mixfit import BernoulliMixture, load
 from mixfit.backends import ArraySource
 from mixfit.engine import FitOptions, run
+from mixfit.families.weights import make_weight_prior
 from mixfit.models import BernoulliEM, BernoulliParams, BernoulliVB, BernoulliVBParams
 from mixfit.models.bernoulli import BetaPrior
-from mixfit.weights import make_weight_prior
 
 WEIGHT_TYPES = ["dirichlet_distribution", "dirichlet_process"]
 

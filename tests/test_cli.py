@@ -164,7 +164,7 @@ def test_score_and_info(work, faithful):
     scored = ok_json(mixfit_cmd("score", "em.mixfit", "faithful.csv", "--json", cwd=d))
     assert scored["score"] == model.score(X) and scored["bic"] == model.bic(X) and scored["n_samples"] == 272
     info = ok_json(mixfit_cmd("info", "em.mixfit", "--json", cwd=d))
-    assert info["estimator"] == "GaussianMixture" and info["schema_version"] == mixfit.io.SCHEMA_VERSION
+    assert info["estimator"] == "GaussianMixture" and info["schema_version"] == mixfit.modelfile.io.SCHEMA_VERSION
     assert info["metadata"]["columns"] == names
     np.testing.assert_array_equal(info["weights"], model.weights_)
 

@@ -6,7 +6,7 @@ from conftest import COVARIANCE_TYPES
 from numpy.testing import assert_allclose, assert_array_equal
 
 from mixfit import CollapsedComponentError, GaussianMixture
-from mixfit.covariance import make_covariance
+from mixfit.families.covariance import make_covariance
 from mixfit.models import GaussianEM
 
 K, D = 3, 3
@@ -177,7 +177,7 @@ def test_packed_form_matches_per_point_algebra(rng):
 @pytest.mark.filterwarnings("ignore:Best performing initialization did not converge")
 def test_packed_and_whitened_forms_fit_the_same_model(rng):
     """The same EM iterations by either form agree to rounding (1e-10): the choice is numerical."""
-    import mixfit.expanded_forms as covariance_module
+    import mixfit.kernels.expanded as covariance_module
 
     X, means, prec_chol = _full_case(rng, n=2000)
     start = {"means_init": means, "precisions_init": prec_chol @ np.swapaxes(prec_chol, 1, 2),
@@ -228,7 +228,7 @@ def test_whitened_form_where_the_packed_form_would_round(case, rng):
 
 def _forced_whitened(make):
     """``make()`` with no dtype allowed the packed form."""
-    import mixfit.expanded_forms as forms
+    import mixfit.kernels.expanded as forms
 
     limits = dict(forms.PACKED_ROUNDING_LIMIT)
     forms.PACKED_ROUNDING_LIMIT.clear()
@@ -249,7 +249,7 @@ def test_float32_packed_form_fits_as_closely_as_whitening(offset, rng):
     floor of 1e-6. Covariances: the scatter about g is up to F ~ 50 times the scatter about a
     mean here, so float32 accumulation leaves ~u F sqrt(rows) ~ 1e-5 of their scale
     (measured 2e-6 to 7e-6 where whitening gives 3e-7): bound 2e-5, 1.5 ulp-bits of slack."""
-    from mixfit.expanded_forms import packed_plan
+    from mixfit.kernels.expanded import packed_plan
 
     X, means, prec_chol = _full_case(rng, n=5000, dim=8, k=4, offset=offset)
     X32 = X.astype(np.float32)
@@ -291,7 +291,7 @@ def test_float32_row_sums_in_blocks(n, order, rng):
     """float32 moment products over 1024-row blocks, added in float64: within the classical
     bound for a float32 dot product of 1024 terms (1024 u sum |terms|) of the exact sums, and
     the same for either memory layout of the responsibilities."""
-    from mixfit.expanded_forms import row_sums
+    from mixfit.kernels.expanded import row_sums
 
     features = (rng.normal(size=(40, n)) + 5).astype(np.float32)
     wresp = np.asarray(rng.dirichlet(np.ones(6), size=n).astype(np.float32), order=order)
@@ -357,7 +357,7 @@ def test_sparse_moments_match_per_point_algebra(case, layout, rng):
     float32 fit, worked in float32: within the classical bound of a float32 dot product of
     FLOAT32_PRODUCT_ROWS terms (that many u times the sum of the terms' magnitudes), plus ~3u
     per term for forming it."""
-    from mixfit.expanded_forms import FLOAT32_PRODUCT_ROWS, sparse_moments
+    from mixfit.kernels.expanded import FLOAT32_PRODUCT_ROWS, sparse_moments
 
     dtype = np.float64 if case == "float64" else np.float32
     X, wresp, shift = _sparse_case(rng, dtype, layout)
@@ -384,7 +384,7 @@ def test_sparse_moments_do_not_depend_on_the_scale_of_the_weights(rng):
     """The floor is on each row's responsibility, not on its weight times it: weights 1e-30
     times smaller leave out the same terms and give moments exactly 1e-30 times smaller (to
     rounding)."""
-    from mixfit.expanded_forms import sparse_moments
+    from mixfit.kernels.expanded import sparse_moments
 
     X, wresp, shift = _sparse_case(rng, np.float64, "F")
     first, scatter = sparse_moments(X, wresp, shift)
@@ -397,9 +397,9 @@ def test_sparse_moments_do_not_depend_on_the_scale_of_the_weights(rng):
 def test_sparse_moments_leave_overlapping_rows_to_the_dense_product(rng):
     """Where more than SPARSE_SHARE of the (row, component) pairs carry weight, the sparse path
     declines (None) and the strategy's dense product gives the per-point moments."""
-    from mixfit.expanded_forms import SPARSE_SHARE, sparse_moments
+    from mixfit.kernels.expanded import SPARSE_SHARE, sparse_moments
 
-    X, means, prec_chol = _full_case(rng)
+    X, means, _ = _full_case(rng)
     resp = rng.dirichlet(np.ones(means.shape[0]), size=X.shape[0])  # every pair counts
     assert (resp > 2.0**-64).mean() > SPARSE_SHARE
     assert sparse_moments(X, resp, means) is None
@@ -413,11 +413,11 @@ def test_sparse_and_dense_moments_fit_the_same_model(dtype, rng, monkeypatch):
     (rounding of sums in another order, carried through 8 iterations); float32 fits to 1e-5 of
     the covariances' scale and 1e-6 of the bound (the dense product accumulates in float32,
     the sparse one in float64: this is the float32 rounding, not a difference of model)."""
-    import mixfit.covariance
-    import mixfit.expanded_forms as forms
+    import mixfit.families.covariance
+    import mixfit.kernels.expanded as forms
 
     used = []
-    monkeypatch.setattr(mixfit.covariance, "sparse_moments",
+    monkeypatch.setattr(mixfit.families.covariance, "sparse_moments",
                         lambda *args: used.append(forms.sparse_moments(*args)) or used[-1])
     _, means, prec_chol = _full_case(rng, n=1, dim=6, k=4, offset=20.0)
     means = 20.0 + 4 * (means - 20.0)  # ~40 units apart: most responsibilities below 2^-64
@@ -446,7 +446,7 @@ def test_sparse_whitened_moments_match_per_point_algebra(dtype, rng):
     coordinates over those pairs only and mapped back equal the per-point sums over every row,
     1e-10 relative (float64: the map back is a solve with the factor; float32: the whitened
     residuals carry float32 rounding, ~1e-6 of the moments' scale)."""
-    import mixfit.expanded_forms as forms
+    import mixfit.kernels.expanded as forms
 
     X, wresp, shift = _sparse_case(rng, dtype, "F")
     _, _, prec_chol = _full_case(rng, n=1, dim=5, k=6)
@@ -472,7 +472,7 @@ def test_float32_fit_limit_is_looser_than_the_per_point_limit():
     covariances 2e-5 of their scale as above), its lower bound within 1e-6 relative (the
     rounding of ln p sums over rows: measured 1e-7 to 1e-6 in the sweep at these estimates),
     and score_samples gives the whitened form's numbers exactly."""
-    from mixfit.expanded_forms import packed_plan
+    from mixfit.kernels.expanded import packed_plan
 
     rng = np.random.default_rng(0)  # this geometry: estimate 3.7e-2, F = 164
     _, means, prec_chol = _full_case(rng, n=1, dim=48, k=4)
@@ -509,7 +509,7 @@ def test_packed_products_compiled_in_blocks_equal_the_whole_chunk(dtype, n, monk
     the terms' magnitude (the product may block its sums differently). The moments' workspace
     keeps no features there, and the dense moments rebuild them: equal to the kept ones."""
     pytest.importorskip("numba")
-    import mixfit.expanded_forms as forms
+    import mixfit.kernels.expanded as forms
 
     X, means, prec_chol = _full_case(rng, n=n, dim=32, k=5)
     centre = means.mean(axis=0)
@@ -534,7 +534,7 @@ if {block}:
     sys.modules["numba"] = None  # as if numba were not installed
 import numpy as np
 from mixfit import GaussianMixture
-import mixfit.expanded_forms as forms
+import mixfit.kernels.expanded as forms
 rng = np.random.default_rng(5)
 means = rng.normal(scale=8.0, size=(3, 12))
 X = means[rng.integers(3, size=3000)] + rng.normal(size=(3000, 12))

@@ -10,9 +10,9 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from mixfit import GaussianMixture, engine
 from mixfit.backends import ArraySource, default_chunk_size
-from mixfit.covariance import make_covariance
+from mixfit.engine.starts import initial_stats
 from mixfit.exceptions import ConvergenceWarning
-from mixfit.init import initial_stats
+from mixfit.families.covariance import make_covariance
 from mixfit.models import GaussianEM
 
 FITTED = ["weights_", "means_", "covariances_", "precisions_cholesky_", "precisions_"]

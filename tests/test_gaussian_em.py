@@ -15,8 +15,8 @@ from oracles import gaussian_em as oracle
 from scipy.stats import multivariate_normal
 
 from mixfit import GaussianMixture
-from mixfit.covariance import make_covariance
 from mixfit.exceptions import ConvergenceWarning
+from mixfit.families.covariance import make_covariance
 from mixfit.models import GaussianEM, GaussianParams
 
 # Every comparison below is relative to the array's own magnitude (atol = RTOL * max |expected|):

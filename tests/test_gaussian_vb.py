@@ -13,10 +13,10 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import BayesianGaussianMixture as SkBGM
 
 from mixfit import BayesianGaussianMixture, GaussianMixture
-from mixfit.conjugate import NormalPrecisionPrior, make_precision_prior
-from mixfit.covariance import make_covariance
+from mixfit.families.covariance import make_covariance
+from mixfit.families.precision_priors import NormalPrecisionPrior, make_precision_prior
+from mixfit.families.weights import make_weight_prior
 from mixfit.models import GaussianVB
-from mixfit.weights import make_weight_prior
 
 COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
 WEIGHT_TYPES = ["dirichlet_process", "dirichlet_distribution"]
@@ -250,7 +250,7 @@ def test_full_fit_matches_scikit_learn_from_the_same_start(weight_type):
 
 @pytest.mark.parametrize("cov_type", COVARIANCE_TYPES)
 def test_m_step_matches_scikit_learn_on_the_same_responsibilities(cov_type):
-    # diag/spherical/tied E-steps differ by design (module docstring of mixfit.conjugate), so the
+    # diag/spherical/tied E-steps differ by design (module docstring of mixfit.families.precision_priors), so the
     # posterior update is compared from one set of responsibilities.
     X, _ = sample_mixture(300, seed=9)
     resp = np.random.default_rng(10).dirichlet(np.ones(3), size=X.shape[0])

@@ -6,7 +6,7 @@ from scipy.cluster.hierarchy import fcluster, ward
 
 from mixfit import GaussianMixture
 from mixfit.datasets import load_faithful
-from mixfit.hierarchical import build_tree, svd_transform
+from mixfit.engine.hierarchical import build_tree, svd_transform
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from oracles.hmm import brute_force, gaussian_log_emission
 
 from mixfit import CategoricalHMM, GaussianHMM
 from mixfit.backends.sequences import SequenceSource
-from mixfit.hmm_inference import forward_backward, forward_backward_log, pad, viterbi
+from mixfit.kernels.hmm_inference import forward_backward, forward_backward_log, pad, viterbi
 
 K, D = 3, 2
 MEANS = np.array([[0.0, 0.0], [4.0, 1.0], [-3.0, 5.0]])

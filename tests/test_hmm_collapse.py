@@ -1,4 +1,4 @@
-"""GaussianHMM's collapse policy and MAP prior (mixfit.collapse_hmm): on constructed hostile
+"""GaussianHMM's collapse policy and MAP prior (mixfit.engine.collapse_hmm): on constructed hostile
 sequences, each policy's documented outcome; forbidden starts and transitions stay forbidden
 through a reseed or a drop; the lower bound never decreases between repairs; a failed fit leaves
 the model as it was; a model that dropped a state round-trips through a model file."""
@@ -14,7 +14,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 import mixfit
 from mixfit import CollapsedComponentError, CollapseWarning, GaussianHMM
-from mixfit.collapse_hmm import drop_state
+from mixfit.engine.collapse_hmm import drop_state
 
 COVARIANCE_TYPES = ("full", "diag", "spherical", "tied")
 N_SEQUENCES, SEGMENT = 4, 20

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from oracles.hmm import brute_force
 
-from mixfit.hmm_inference import forward_backward, pad, viterbi
-from mixfit.hmm_recursions import DEFAULT_RECURSIONS, RECURSIONS
+from mixfit.kernels.hmm_inference import forward_backward, pad, viterbi
+from mixfit.kernels.hmm_recursions import DEFAULT_RECURSIONS, RECURSIONS
 
 pytest.importorskip("numba")  # the compiled path is the test extra's; without it only numpy exists
 NUMPY, COMPILED = RECURSIONS["numpy"], RECURSIONS["numba"]

@@ -18,8 +18,15 @@ import pytest
 import mixfit.models.hmm as hmm_model
 from mixfit import GaussianHMM
 from mixfit.backends.sequences import SequenceSource
-from mixfit.hmm_inference import forward_backward, forward_backward_flat, pad, unpad, viterbi, viterbi_flat
-from mixfit.hmm_recursions import NUMBA_INSTALLED, RECURSIONS
+from mixfit.kernels.hmm_inference import (
+    forward_backward,
+    forward_backward_flat,
+    pad,
+    unpad,
+    viterbi,
+    viterbi_flat,
+)
+from mixfit.kernels.hmm_recursions import NUMBA_INSTALLED, RECURSIONS
 
 NUMPY = RECURSIONS["numpy"]
 needs_numba = pytest.mark.skipif(not NUMBA_INSTALLED, reason="the compiled recursions need numba (mixfit[fast])")
@@ -216,7 +223,7 @@ if {block}:
     sys.modules["numba"] = None  # as if numba were not installed
 import numpy as np
 from mixfit import GaussianHMM
-from mixfit.hmm_recursions import DEFAULT_RECURSIONS
+from mixfit.kernels.hmm_recursions import DEFAULT_RECURSIONS
 rng = np.random.default_rng(3)
 lengths = np.array([40, 1, 75, 30])
 X = rng.normal(size=(int(lengths.sum()), 2)) + 3 * rng.integers(0, 2, size=(int(lengths.sum()), 1))

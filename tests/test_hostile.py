@@ -1,7 +1,7 @@
 """Hostile and degenerate data: for each data set, what each collapse policy, the MAP prior and VB
 do, asserted as the documented outcome; and never a NaN or inf in what a fit returns.
 
-Outcomes (the contract of ``mixfit.collapse`` and ``GaussianMixture``):
+Outcomes (the contract of ``mixfit.engine.collapse`` and ``GaussianMixture``):
 
 fits            fits with no collapse event and no CollapseWarning
 repairs         fits; >= 1 event of the policy's action in ``collapse_events_`` (component,

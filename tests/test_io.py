@@ -10,7 +10,7 @@ import pytest
 import mixfit
 from mixfit.datasets import load_faithful
 from mixfit.exceptions import ModelFileError, NotFittedError
-from mixfit.io import SCHEMA_VERSION, read_model_file, save
+from mixfit.modelfile.io import SCHEMA_VERSION, read_model_file, save
 
 MEANS = "arrays/fitted/means_.npy"
 COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]

@@ -7,7 +7,7 @@ import pytest
 from conftest import COVARIANCE_TYPES
 from numpy.testing import assert_allclose
 
-from mixfit.covariance import make_covariance
+from mixfit.families.covariance import make_covariance
 from mixfit.models import GaussianEM, GaussianParams
 
 WEIGHTING = ["unweighted", "weighted"]
@@ -79,7 +79,7 @@ def test_float32_responsibilities_of_far_components_are_never_subnormal():
     responsibilities are normal numbers (>= e^-80 / K), equal to the float64 ones to 1e-30
     absolute (the floored terms are 1.8e-35), and ln sum_k rho_nk is unchanged at float32
     precision."""
-    from mixfit._linalg import normalize_log_rows
+    from mixfit.kernels.linalg import normalize_log_rows
 
     rng = np.random.default_rng(0)
     log_rho = np.column_stack([rng.uniform(-5, 0, 1000), rng.uniform(-104, -85, 1000),

@@ -6,13 +6,13 @@ from .estimators import BernoulliMixture as BernoulliMixture
 from .estimators import CategoricalHMM as CategoricalHMM
 from .estimators import GaussianHMM as GaussianHMM
 from .estimators import GaussianMixture as GaussianMixture
-from .estimators import GaussianMixtureIC as GaussianMixtureIC
 from .estimators import VariationalCategoricalHMM as VariationalCategoricalHMM
 from .estimators import VariationalGaussianHMM as VariationalGaussianHMM
+from .estimators.priors import ConjugatePrior as ConjugatePrior
 from .exceptions import CollapsedComponentError as CollapsedComponentError
 from .exceptions import CollapseWarning as CollapseWarning
-from .io import load as load
-from .priors import ConjugatePrior as ConjugatePrior
+from .modelfile import load as load
+from .selection import GaussianMixtureIC as GaussianMixtureIC
 from .selection import select_bernoulli as select_bernoulli
 from .selection import select_model as select_model
 
@@ -33,4 +33,4 @@ __all__ = [
     "select_bernoulli",
     "select_model",
 ]
-__version__ = "0.1.0"
+from ._version import __version__ as __version__

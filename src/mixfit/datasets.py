@@ -7,7 +7,7 @@ from importlib import resources
 
 import numpy as np
 
-from ._validation import as_generator
+from .estimators.validation import as_generator
 
 
 def load_faithful() -> tuple[np.ndarray, list[str]]:

@@ -20,6 +20,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .estimators import BayesianGaussianMixture
+from .families.covariance import make_covariance
+
 
 def _axes(ax, figsize=(6.0, 4.5)):
     if ax is not None:
@@ -51,8 +54,6 @@ def full_covariances(model) -> np.ndarray:
     Lambda_k,ij = (q_k(e_i + e_j) - q_k(e_i) - q_k(e_j)) / 2; so no covariance-type string is read
     here. Sigma_k = Lambda_k^{-1} by a Cholesky solve (plotting precision only).
     """
-    from .covariance import make_covariance
-
     covariance = make_covariance(model.covariance_type)
     means = np.asarray(model.means_, dtype=np.float64)
     K, D = means.shape
@@ -143,8 +144,6 @@ def plot_ellipses(model, X=None, *, features=None, levels=(1, 2), min_weight=0.0
 
 
 def _is_variational(model) -> bool:
-    from .estimators import BayesianGaussianMixture
-
     return isinstance(model, BayesianGaussianMixture)
 
 

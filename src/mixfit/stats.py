@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._linalg import column_sum
+from .kernels.linalg import column_sum
 
 
 @dataclass(frozen=True, eq=False)

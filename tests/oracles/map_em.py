@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import invgamma, invwishart, multivariate_normal
 
-# mixfit.priors documents this ridge on the data covariance of the default scale.
+# mixfit.estimators.priors documents this ridge on the data covariance of the default scale.
 _SCALE_RIDGE = 1e-10
 _SCALE_FLOOR = np.sqrt(np.finfo(np.float64).tiny)
 

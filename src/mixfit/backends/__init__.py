@@ -1,6 +1,6 @@
 """Where rows come from. Each source offers ``chunks()`` and ``map_reduce(accumulate)``."""
 
-from .._chunked_input import is_dask_array
+from .inputs import is_dask_array
 from .memory import ArraySource as ArraySource
 from .memory import default_chunk_size as default_chunk_size
 
@@ -9,7 +9,7 @@ def as_source(X, sample_weight, chunk_size: int):
     """The source for X: a ``DaskSource`` for a dask array (dask is imported only then), else an
     ``ArraySource`` (an ndarray, a memmap, or an out-of-core ``RowReader``)."""
     if is_dask_array(X):
-        from .dask import DaskSource
+        from .dask import DaskSource  # optional: dask
 
         return DaskSource(X, sample_weight, chunk_size)
     return ArraySource(X, sample_weight, chunk_size)

@@ -20,6 +20,8 @@ import dask
 import dask.array as da
 import numpy as np
 
+from .sequences import SequenceSource
+
 # Values summed per reduction task: each level divides the number of values in flight by this,
 # and a task holds this many statistics values (each O(K D^2)) at once.
 _FAN_IN = 4
@@ -147,7 +149,6 @@ class DaskSource(_DaskFrames):
 
 def _sequence_block_value(carried: _Carried, X, lengths, weights, size: int):
     """sum of fn(batch, w_batch) over the block's chunks of whole sequences, in order."""
-    from .sequences import SequenceSource
 
     source = SequenceSource(X, lengths, weights, size, n_threads=1)
     return functools.reduce(operator.add, (carried.fn(batch, w) for batch, w in source.chunks()))
@@ -204,7 +205,6 @@ class DaskSequenceSource(_DaskFrames):
     def chunks(self, size: int | None = None):
         """Chunks of whole sequences on the client, one block computed at a time (decoding and
         scoring, whose outputs are per frame and returned as numpy arrays)."""
-        from .sequences import SequenceSource
 
         size = self.chunk_size if size is None else int(size)
         for x, (lengths, weights) in zip(self.X.to_delayed().ravel(), self._block_sequences()):

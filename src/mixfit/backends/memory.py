@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from .._scratch import release as release_scratch
+from ..kernels.scratch import release as release_scratch
 
 # The working set of one chunk: the rows, the covariance type's E-step workspace (for full
 # covariance the pair products or the whitened residuals, ~K*D values a row) and a few (rows x K)

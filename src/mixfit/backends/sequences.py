@@ -16,8 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from .._scratch import release as release_scratch
-from ..hmm_inference import SequenceBatch
+from ..kernels.hmm_inference import SequenceBatch
+from ..kernels.scratch import release as release_scratch
 from .memory import available_cores
 
 

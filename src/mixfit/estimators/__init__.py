@@ -8,7 +8,6 @@ The only package that knows scikit-learn's names. It computes nothing itself: fi
 from .bayesian_gaussian_mixture import BayesianGaussianMixture as BayesianGaussianMixture
 from .bernoulli_mixture import BernoulliMixture as BernoulliMixture
 from .gaussian_mixture import GaussianMixture as GaussianMixture
-from .gaussian_mixture_ic import GaussianMixtureIC as GaussianMixtureIC
 from .hmm import BernoulliHMM as BernoulliHMM
 from .hmm import CategoricalHMM as CategoricalHMM
 from .hmm import GaussianHMM as GaussianHMM
@@ -16,4 +15,4 @@ from .hmm_vb import VariationalGaussianHMM as VariationalGaussianHMM
 from .hmm_vb_categorical import VariationalCategoricalHMM as VariationalCategoricalHMM
 
 __all__ = ["BayesianGaussianMixture", "BernoulliHMM", "BernoulliMixture", "CategoricalHMM", "GaussianHMM",
-           "GaussianMixture", "GaussianMixtureIC", "VariationalCategoricalHMM", "VariationalGaussianHMM"]
+           "GaussianMixture", "VariationalCategoricalHMM", "VariationalGaussianHMM"]

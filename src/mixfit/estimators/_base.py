@@ -10,23 +10,23 @@ from sklearn.base import BaseEstimator, DensityMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
 from .. import engine
-from .._chunked_input import (
+from ..backends import as_source, default_chunk_size
+from ..backends.inputs import is_chunked, is_dask_array
+from ..exceptions import ConvergenceWarning
+from ..families.covariance import make_covariance
+from ..kernels.linalg import logsumexp_rows
+from ..models import GaussianParams
+from ._fitted import set_loop_attributes
+from ._predict import _ChunkPredictions
+from .persistence import save_estimator
+from .validation import as_generator, check_sample_weight, validate_X
+from .validation_chunked import (
     check_chunked_X,
     check_dask_sample_weight,
     check_finite_chunk,
     check_scan,
-    is_chunked,
-    is_dask_array,
     scan_rows,
 )
-from .._linalg import logsumexp_rows
-from .._validation import as_generator, check_sample_weight, validate_X
-from ..backends import as_source, default_chunk_size
-from ..covariance import make_covariance
-from ..exceptions import ConvergenceWarning
-from ..models import GaussianParams
-from ._fitted import set_loop_attributes
-from ._predict import _ChunkPredictions
 
 _DTYPES = [np.float64, np.float32]
 
@@ -217,8 +217,6 @@ class _GaussianMixtureBase(_ChunkPredictions, DensityMixin, BaseEstimator):
     def save(self, path, *, metadata=None) -> None:
         """Write this fitted model to ``path`` as a model file; read it back with ``mixfit.load``
         (format and versioning: ``mixfit.io``)."""
-        from ..io import save
-
-        save(self, path, metadata=metadata)
+        save_estimator(self, path, metadata)
 
 

@@ -16,13 +16,15 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from .. import engine
-from .._chunked_input import check_chunked_X, check_scan, is_dask_array, scan_entries
-from .._validation import as_generator, check_hyperparameters, check_option, check_sample_weight
 from ..backends import as_source
+from ..backends.inputs import is_dask_array
 from ..backends.sequences import SequenceSource
-from ..collapse_hmm import drop_state
+from ..engine.collapse_hmm import drop_state
 from ..exceptions import CollapseWarning, ConvergenceWarning
 from ..models.hmm import HMM, HMMParams, InitialDistribution, TransitionMatrix
+from .persistence import save_estimator
+from .validation import as_generator, check_hyperparameters, check_option, check_sample_weight
+from .validation_chunked import check_chunked_X, check_scan, scan_entries
 
 # Frames per chunk of whole sequences. Without numba, forward-backward takes one Python step per
 # frame of the longest sequence of a chunk, whatever the chunk's width, so chunks are wide (many
@@ -94,7 +96,7 @@ class _HMMBase(BaseEstimator):
 
     def _source(self, X, lengths, weights=None):
         if is_dask_array(X):  # blocks moved to sequence ends, then chunks of whole sequences
-            from ..backends.dask import DaskSequenceSource
+            from ..backends.dask import DaskSequenceSource  # optional: dask
 
             return DaskSequenceSource(X, lengths, weights, self._chunk_frames())
         return SequenceSource(X, lengths, weights, self._chunk_frames())
@@ -254,6 +256,4 @@ class _HMMBase(BaseEstimator):
 
     def save(self, path, *, metadata=None) -> None:
         """Write this fitted model to ``path``; read it back with ``mixfit.load``."""
-        from ..io import save
-
-        save(self, path, metadata=metadata)
+        save_estimator(self, path, metadata)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from .._chunked_input import is_dask_array
-from .._linalg import logsumexp_rows
+from ..backends.inputs import is_dask_array
+from ..kernels.linalg import logsumexp_rows
 
 
 class _ChunkPredictions:

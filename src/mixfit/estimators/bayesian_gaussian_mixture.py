@@ -9,8 +9,15 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from .. import engine
-from .._linalg import logsumexp_rows
-from .._validation import (
+from ..engine.starts import INIT_METHODS, data_moments, initial_stats
+from ..families.covariance import make_covariance
+from ..families.precision_priors import NormalPrecisionPrior, make_precision_prior
+from ..families.weights import make_weight_prior
+from ..kernels.linalg import logsumexp_rows
+from ..models import GaussianEM, GaussianParams, GaussianVB
+from ._base import _GaussianMixtureBase
+from ._fitted import set_loop_attributes
+from .validation import (
     LOOP_HYPERPARAMETERS,
     REAL_AT_LEAST_0,
     as_generator,
@@ -18,14 +25,6 @@ from .._validation import (
     check_option,
     kmeans_state,
 )
-from ..conjugate import NormalPrecisionPrior, make_precision_prior
-from ..covariance import make_covariance
-from ..init import INIT_METHODS, initial_stats
-from ..models import GaussianEM, GaussianParams, GaussianVB
-from ..models.gaussian_vb import data_moments
-from ..weights import make_weight_prior
-from ._base import _GaussianMixtureBase
-from ._fitted import set_loop_attributes
 
 # A component whose expected weight E[pi_k] is at or below this is reported inactive in
 # ``active_components_``: it holds under 1% of the expected mass (the cut scikit-learn's

@@ -12,25 +12,18 @@ from sklearn.base import BaseEstimator, DensityMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
 from .. import engine
-from .._binary_input import (
-    Binarized,
-    binarized_dask,
-    check_binary_chunk,
-    first_non_binary,
-    is_binary,
-    non_binary_message,
-)
-from .._chunked_input import (
-    RowReader,
-    check_chunked_X,
-    check_dask_sample_weight,
-    check_scan,
-    is_chunked,
-    is_dask_array,
-    scan_entries,
-)
-from .._linalg import logsumexp_rows
-from .._validation import (
+from ..backends import ArraySource, as_source, default_chunk_size
+from ..backends.inputs import RowReader, is_chunked, is_dask_array
+from ..engine.starts import INIT_METHODS, initial_stats
+from ..exceptions import ConvergenceWarning
+from ..families.weights import make_weight_prior
+from ..kernels.linalg import logsumexp_rows
+from ..models import BernoulliEM, BernoulliParams, BernoulliVB, BernoulliVBParams
+from ..models.bernoulli import BetaPrior
+from ._fitted import set_loop_attributes
+from ._predict import _ChunkPredictions
+from .persistence import save_estimator
+from .validation import (
     LOOP_HYPERPARAMETERS,
     as_generator,
     check_hyperparameters,
@@ -38,14 +31,20 @@ from .._validation import (
     check_sample_weight,
     validate_X,
 )
-from ..backends import ArraySource, as_source, default_chunk_size
-from ..exceptions import ConvergenceWarning
-from ..init import INIT_METHODS, initial_stats
-from ..models import BernoulliEM, BernoulliParams, BernoulliVB, BernoulliVBParams
-from ..models.bernoulli import BetaPrior
-from ..weights import make_weight_prior
-from ._fitted import set_loop_attributes
-from ._predict import _ChunkPredictions
+from .validation_binary import (
+    Binarized,
+    binarized_dask,
+    check_binary_chunk,
+    first_non_binary,
+    is_binary,
+    non_binary_message,
+)
+from .validation_chunked import (
+    check_chunked_X,
+    check_dask_sample_weight,
+    check_scan,
+    scan_entries,
+)
 
 METHODS = ("em", "vb")
 # The Beta(alpha, beta) prior on every success probability when alpha / beta are None. EM: the
@@ -202,11 +201,11 @@ class BernoulliMixture(_ChunkPredictions, DensityMixin, BaseEstimator):
         return X, weights
 
     @staticmethod
-    def _float_dtype(X) -> np.dtype:
+    def _working_dtype(X) -> np.dtype:
         return np.dtype(np.float32) if X.dtype == np.float32 else np.dtype(np.float64)
 
     def _source(self, X, sample_weight=None):
-        dtype = self._float_dtype(X)
+        dtype = self._working_dtype(X)
         # A CSR chunk's working set grows with its stored entries, not with n_features: size the
         # chunks by the mean stored entries per row, so that sparse chunks hold as many bytes as dense.
         width = max(1, X.nnz // max(1, X.shape[0])) if sparse.issparse(X) else X.shape[1]
@@ -256,7 +255,7 @@ class BernoulliMixture(_ChunkPredictions, DensityMixin, BaseEstimator):
         if self._is_warm() and n_features != self.n_features_in_:
             raise ValueError(f"X has {n_features} features, but BernoulliMixture was fitted with "
                              f"{self.n_features_in_} and warm_start=True")
-        dtype = self._float_dtype(X)
+        dtype = self._working_dtype(X)
         if lazy:  # the values (and dask weights), in one chunked pass
             X, weights = self._check_lazy_values(X, sample_weight)
         else:
@@ -371,6 +370,4 @@ class BernoulliMixture(_ChunkPredictions, DensityMixin, BaseEstimator):
 
     def save(self, path, *, metadata=None) -> None:
         """Write this fitted model to ``path``; read it back with ``mixfit.load``."""
-        from ..io import save
-
-        save(self, path, metadata=metadata)
+        save_estimator(self, path, metadata)

@@ -8,7 +8,15 @@ from typing import ClassVar
 import numpy as np
 
 from .. import engine
-from .._validation import (
+from ..engine.collapse import ON_COLLAPSE, make_policy
+from ..engine.starts import INIT_METHODS, data_moments, initial_stats
+from ..exceptions import CollapsedComponentError, CollapseWarning
+from ..families.covariance import make_covariance
+from ..families.precision_priors import make_precision_prior
+from ..models import GaussianEM, GaussianParams
+from ._base import _GaussianMixtureBase
+from .priors import check_prior_spec, resolve_prior
+from .validation import (
     LOOP_HYPERPARAMETERS,
     REAL_AT_LEAST_0,
     as_generator,
@@ -18,15 +26,6 @@ from .._validation import (
     check_weights_init,
     kmeans_state,
 )
-from ..collapse import ON_COLLAPSE, make_policy
-from ..conjugate import make_precision_prior
-from ..covariance import make_covariance
-from ..exceptions import CollapsedComponentError, CollapseWarning
-from ..init import INIT_METHODS, initial_stats
-from ..models import GaussianEM, GaussianParams
-from ..models.gaussian_vb import data_moments
-from ..priors import check_prior_spec, resolve_prior
-from ._base import _GaussianMixtureBase
 
 
 class GaussianMixture(_GaussianMixtureBase):

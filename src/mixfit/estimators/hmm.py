@@ -17,9 +17,21 @@ from typing import ClassVar
 import numpy as np
 from sklearn.base import clone
 
-from .._binary_input import first_non_binary, is_binary, non_binary_message
-from .._chunked_input import is_chunked
-from .._validation import (
+from ..backends import as_source
+from ..backends.inputs import is_chunked
+from ..engine.collapse import ON_COLLAPSE
+from ..engine.collapse_hmm import StatePolicy
+from ..engine.starts import INIT_METHODS, data_moments, initial_stats
+from ..exceptions import CollapsedComponentError
+from ..families.covariance import make_covariance
+from ..families.precision_priors import make_precision_prior
+from ..models.bernoulli import BernoulliEM, BetaPrior
+from ..models.gaussian_em import GaussianEM
+from ..models.hmm_emissions import BernoulliEmission, CategoricalEmission, GaussianEmission
+from ._hmm_base import _HMMBase, check_lazy_frames, check_stochastic
+from .bernoulli_mixture import _check_prior_value
+from .priors import check_prior_spec, resolve_prior
+from .validation import (
     INTEGER_AT_LEAST_1,
     LOOP_HYPERPARAMETERS,
     REAL_AT_LEAST_0,
@@ -28,20 +40,7 @@ from .._validation import (
     check_option,
     validate_X,
 )
-from ..backends import as_source
-from ..collapse import ON_COLLAPSE
-from ..collapse_hmm import StatePolicy
-from ..conjugate import make_precision_prior
-from ..covariance import make_covariance
-from ..exceptions import CollapsedComponentError
-from ..init import INIT_METHODS, initial_stats
-from ..models.bernoulli import BernoulliEM, BetaPrior
-from ..models.gaussian_em import GaussianEM
-from ..models.gaussian_vb import data_moments
-from ..models.hmm_emissions import BernoulliEmission, CategoricalEmission, GaussianEmission
-from ..priors import check_prior_spec, resolve_prior
-from ._hmm_base import _HMMBase, check_lazy_frames, check_stochastic
-from .bernoulli_mixture import _check_prior_value
+from .validation_binary import first_non_binary, is_binary, non_binary_message
 
 
 def _is_symbol(X) -> np.ndarray:

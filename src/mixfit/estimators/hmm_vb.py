@@ -19,7 +19,20 @@ from typing import ClassVar
 import numpy as np
 
 from .. import engine
-from .._validation import (
+from ..backends import as_source
+from ..engine.starts import INIT_METHODS, data_moments, initial_stats
+from ..exceptions import ConvergenceWarning
+from ..families.covariance import make_covariance
+from ..families.precision_priors import NormalPrecisionPrior, make_precision_prior
+from ..models.gaussian_em import GaussianEM
+from ..models.gaussian_vb import GaussianVB, NormalPrecisionPosterior
+from ..models.hmm import HMM, HMMParams, InitialDistribution, TransitionMatrix
+from ..models.hmm_emissions import GaussianEmission
+from ..models.hmm_vb import DirichletRows, GaussianVBEmission, VariationalHMM, VariationalHMMParams
+from ._fitted import set_loop_attributes
+from ._hmm_base import DECODERS, _HMMBase, check_lengths, check_stochastic
+from .hmm import GaussianHMM
+from .validation import (
     LOOP_HYPERPARAMETERS,
     REAL_AT_LEAST_0,
     as_generator,
@@ -28,24 +41,6 @@ from .._validation import (
     check_option,
     check_sample_weight,
 )
-from ..backends import as_source
-from ..conjugate import NormalPrecisionPrior, make_precision_prior
-from ..covariance import make_covariance
-from ..exceptions import ConvergenceWarning
-from ..init import INIT_METHODS, initial_stats
-from ..models.gaussian_em import GaussianEM
-from ..models.gaussian_vb import GaussianVB, NormalPrecisionPosterior, data_moments
-from ..models.hmm import HMM, HMMParams, InitialDistribution, TransitionMatrix
-from ..models.hmm_emissions import GaussianEmission
-from ..models.hmm_vb import (
-    DirichletRows,
-    GaussianVBEmission,
-    VariationalHMM,
-    VariationalHMMParams,
-)
-from ._fitted import set_loop_attributes
-from ._hmm_base import DECODERS, _HMMBase, check_lengths, check_stochastic
-from .hmm import GaussianHMM
 
 
 def check_concentration(value, name: str, shape: tuple, default: float, allowed=None) -> np.ndarray:

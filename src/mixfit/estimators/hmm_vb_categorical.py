@@ -7,12 +7,12 @@ from typing import ClassVar
 
 import numpy as np
 
-from .._validation import INTEGER_AT_LEAST_1, LOOP_HYPERPARAMETERS, check_hyperparameters, check_option
 from ..models.hmm_emissions import CategoricalEmission
 from ..models.hmm_vb import CategoricalVBEmission
 from ._hmm_base import check_stochastic
 from .hmm import CategoricalHMM, _highest_symbol
 from .hmm_vb import _VariationalHMMBase, check_concentration
+from .validation import INTEGER_AT_LEAST_1, LOOP_HYPERPARAMETERS, check_hyperparameters, check_option
 
 
 class VariationalCategoricalHMM(_VariationalHMMBase):

@@ -36,7 +36,7 @@ import numpy as np
 from scipy import sparse
 from scipy.special import digamma, gammaln
 
-from .._linalg import normalize_log_rows
+from ..kernels.linalg import normalize_log_rows
 from ..stats import BernoulliStats, bernoulli_statistics
 
 # Added to every N_k before dividing, as GaussianEM does, so that an empty component keeps

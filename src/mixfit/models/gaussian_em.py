@@ -19,8 +19,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .._linalg import normalize_log_rows
-from .._scratch import centred
+from ..kernels.linalg import normalize_log_rows
+from ..kernels.scratch import centred
 from ..stats import GaussianStats, gaussian_statistics
 
 _LOG_2PI = np.log(2 * np.pi)

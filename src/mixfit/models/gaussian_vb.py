@@ -38,10 +38,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._linalg import normalize_log_rows
-from .._scratch import centred
-from ..covariance import FullCovariance
+from ..families.covariance import FullCovariance
+from ..kernels.linalg import normalize_log_rows
+from ..kernels.scratch import centred
 from ..stats import GaussianStats, gaussian_statistics
+
+_FULL = FullCovariance()  # the data's moments are one full scatter
 
 _LOG_2PI = np.log(2 * np.pi)
 # Added to every N_k, as scikit-learn does (and GaussianEM), so that an empty component keeps a
@@ -198,19 +200,19 @@ class GaussianVB:
             n_components, n_features)
 
 
-def data_moments(source):
-    """Weighted mean (D,) and covariance (D, D) of all rows, in one chunked pass: the defaults
-    of ``mean_prior`` and ``covariance_prior``. Weights are frequency weights (integer weights give
-    the moments of repeated rows): the covariance divides by sum w - 1 (``np.cov``'s ddof=1), or
-    by sum w where that is <= 1 and the unbiased form is undefined."""
-    full = FullCovariance()
-    shift = np.asarray(source.X[:1], dtype=np.float64)  # (1, D) a data row: nothing cancels far from 0
+def data_statistics(X: np.ndarray, sample_weight, shift: np.ndarray) -> GaussianStats:
+    """One chunk's share of the data's moments: one full-covariance component holding every row
+    (responsibility 1), its scatter about ``shift`` (1, D). ``engine.starts.data_moments`` sums
+    these over a pass; ``data_mean_covariance`` turns the sum into the prior's defaults."""
+    return gaussian_statistics(_FULL, X, np.ones((X.shape[0], 1), dtype=X.dtype), sample_weight, shift)
 
-    def accumulate(X, w):
-        return gaussian_statistics(full, X, np.ones((X.shape[0], 1), dtype=X.dtype), w, shift)
 
-    stats = source.map_reduce(accumulate)
+def data_mean_covariance(stats: GaussianStats) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted mean (D,) and covariance (D, D) from ``data_statistics`` summed over all rows: the
+    defaults of ``mean_prior`` and ``covariance_prior``. Weights are frequency weights (integer
+    weights give the moments of repeated rows): the covariance divides by sum w - 1 (``np.cov``'s
+    ddof=1), or by sum w where that is <= 1 and the unbiased form is undefined."""
     total = stats.weight_sum
     d = stats.first[0] / total  # mean - shift
     scatter = stats.scatter[0] - total * np.outer(d, d)  # about the mean
-    return shift[0] + d, scatter / (total - 1 if total > 1 else total)
+    return stats.shift[0] + d, scatter / (total - 1 if total > 1 else total)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..hmm_inference import SequenceBatch, forward_backward_flat, viterbi_flat
+from ..kernels.hmm_inference import SequenceBatch, forward_backward_flat, viterbi_flat
 
 # Bytes of one block of frames in the emission's density and statistics, sized as if each frame
 # needed K (D + 2) floats of workspace (the full-covariance E-step's is of that order). Blocks of

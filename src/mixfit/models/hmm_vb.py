@@ -58,9 +58,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..hmm_inference import SequenceBatch
+from ..families.weights import dirichlet_expected_log, dirichlet_kl
+from ..kernels.hmm_inference import SequenceBatch
 from ..stats import GaussianStats
-from ..weights import dirichlet_expected_log, dirichlet_kl
 from .gaussian_vb import GaussianVB, NormalPrecisionPosterior
 from .hmm import HMM, HMMParams, HMMStats, InitialDistribution, TransitionMatrix
 from .hmm_emissions import CategoricalEmission, CategoricalStats

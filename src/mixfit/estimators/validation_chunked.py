@@ -12,62 +12,19 @@ predicts.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import sparse
 from sklearn.utils.validation import validate_data
+
+from ..backends.inputs import RowReader, is_dask_array
 
 # The dtypes a fit runs in: float32 stays float32, float64 stays float64, integers and booleans
 # become float64 chunk by chunk (as scikit-learn converts them whole).
 _KEPT = (np.dtype(np.float64), np.dtype(np.float32))
 
 
-def is_dask_array(X) -> bool:
-    """True for a dask.array.Array; never imports dask (if it is not imported, X is not one)."""
-    dask_array = sys.modules.get("dask.array")
-    return dask_array is not None and isinstance(X, dask_array.Array)
-
-
-def is_chunked(X) -> bool:
-    """True for input read in chunks: a memmap, a dask array, or a non-numpy array-like with
-    ``shape``, a numpy ``dtype`` and ``__getitem__`` (zarr, h5py). Lists, ndarrays, sparse
-    matrices and data frames (no single ``dtype``) take the in-memory path."""
-    if isinstance(X, np.memmap) or is_dask_array(X):
-        return True
-    if isinstance(X, np.ndarray) or sparse.issparse(X) or not hasattr(X, "__getitem__"):
-        return False
-    try:
-        np.dtype(X.dtype)
-    except (AttributeError, TypeError):
-        return False
-    return hasattr(X, "shape")
-
-
-class RowReader:
-    """Row slices of an out-of-core array, converted to the fit's float dtype as they are read.
-
-    ``reader[a:b]`` reads rows a..b-1 (one read of the underlying array); a memmap of the right
-    dtype comes back as a view of the mapping, so nothing is copied.
-    """
-
-    out_of_core = True
-
-    def __init__(self, data, dtype):
-        self.data = data
-        self.shape = tuple(int(n) for n in data.shape)
-        self.dtype = np.dtype(dtype)
-        self.ndim = 2
-
-    def __len__(self) -> int:
-        return self.shape[0]
-
-    def __getitem__(self, rows):
-        return np.asarray(self.data[rows], dtype=self.dtype)
-
-
-def _float_dtype(dtype) -> np.dtype:
+def fit_dtype(dtype) -> np.dtype:
     dtype = np.dtype(dtype)
     if dtype in _KEPT:
         return dtype
@@ -87,7 +44,7 @@ def check_chunked_X(estimator, X, *, reset: bool, min_samples: int = 1, dtype=No
     if any(isinstance(n, float) and np.isnan(n) for n in shape):
         raise ValueError("X is a dask array with unknown chunk sizes; expected known row blocks "
                          "(call X.compute_chunk_sizes() first)")
-    kept = _float_dtype(X.dtype)  # refuses complex and non-numeric X
+    kept = fit_dtype(X.dtype)  # refuses complex and non-numeric X
     dtype = kept if dtype is None else np.dtype(dtype)
     n_samples, n_features = (int(n) for n in shape)
     if n_samples < min_samples:

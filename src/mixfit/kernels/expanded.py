@@ -19,8 +19,8 @@ import importlib.util
 
 import numpy as np
 
-from ._linalg import column_sum, covariance_from_precision_chol, row_sum
-from ._scratch import scratch
+from .linalg import column_sum, covariance_from_precision_chol, row_sum
+from .scratch import scratch
 
 # ---- the packed quadratic form (full covariance) ----------------------------------------------
 #
@@ -154,7 +154,7 @@ def packed_products(Xc, coefficients, centre):
     if not COMPILED:
         features = pair_products(Xc)
         return (coefficients @ features).T, PackedRows(Xc, centre, features)
-    from ._pairs_compiled import pair_products_into
+    from .pairs_compiled import pair_products_into  # optional: numba, imported on first use
 
     n, _ = Xc.shape
     K, L = coefficients.shape

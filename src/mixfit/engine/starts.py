@@ -15,19 +15,15 @@ import numpy as np
 from scipy import sparse
 from sklearn.cluster import KMeans, kmeans_plusplus
 
-from . import init_chunked
+from ..kernels.linalg import real_dtype
+from ..models.gaussian_vb import data_mean_covariance, data_statistics
+from . import starts_chunked as init_chunked
 from .hierarchical import hierarchical_stats
-from .init_chunked import block_uniform
+from .starts_chunked import block_uniform, nearest_centre
 
 INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data", "hierarchical")
 # 'random' draws responsibilities in fixed blocks of rows (init_chunked.block_uniform), each from
 # its own stream, so the start does not depend on chunk_size or the backend.
-
-
-def _float_dtype(dtype) -> np.dtype:
-    """The dtype of centres and responsibilities: the data's if it is a float, else float64 (binary
-    data may come as bool or integers)."""
-    return np.dtype(dtype) if np.dtype(dtype).kind == "f" else np.dtype(np.float64)
 
 
 def _dense_rows(rows) -> np.ndarray:
@@ -72,19 +68,6 @@ _CENTRES = {
 }
 
 
-def nearest_centre(X: np.ndarray, centres: np.ndarray) -> np.ndarray:
-    """Index of the nearest centre for each row (n,), by |x - c|^2 about the centres' mean."""
-    if sparse.issparse(X):
-        # A sparse chunk cannot be centred without densifying it; the rows it holds (binary data)
-        # are bounded, so |c|^2 - 2 x.c loses nothing to cancellation about the origin.
-        dist = (centres * centres).sum(axis=1)[None, :] - 2 * np.asarray(X @ centres.T)
-        return dist.argmin(axis=1)
-    centre = centres.mean(axis=0)
-    Xc, Cc = X - centre, (centres - centre).astype(_float_dtype(X.dtype), copy=False)
-    dist = (Cc * Cc).sum(axis=1)[None, :] - 2 * (Xc @ Cc.T)  # |x|^2 is the same for every k
-    return dist.argmin(axis=1)
-
-
 def _one_hot(labels, n_components, dtype):
     resp = np.zeros((labels.shape[0], n_components), dtype=dtype)
     resp[np.arange(labels.shape[0]), labels] = 1
@@ -93,7 +76,7 @@ def _one_hot(labels, n_components, dtype):
 
 def hard_assignment_stats(model, source, centres):
     """Statistics of the partition of the rows by nearest centre, taken about the centres."""
-    dtype = _float_dtype(source.dtype)
+    dtype = real_dtype(source.dtype)
     centres = np.asarray(centres, dtype=dtype)
     K = centres.shape[0]
 
@@ -112,7 +95,7 @@ def random_stats(model, source, n_components, rng):
     def accumulate(X, w, start):
         # One stream per fixed block of rows (not per chunk): the same draws for any chunking,
         # thread order or backend.
-        resp = block_uniform(seed, start, X.shape[0], n_components).astype(_float_dtype(X.dtype))
+        resp = block_uniform(seed, start, X.shape[0], n_components).astype(real_dtype(X.dtype))
         resp /= resp.sum(axis=1, keepdims=True)
         return model.statistics(X, resp, w, shift)
 
@@ -135,3 +118,12 @@ def initial_stats(model, source, n_components, method, rng, means_init=None, kme
     if method == "hierarchical":  # model-based agglomerative clustering of a subset (hierarchical.py)
         return hierarchical_stats(model, source, n_components, rng)
     return hard_assignment_stats(model, source, _CENTRES[method](source, n_components, rng))
+
+
+def data_moments(source) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted mean (D,) and covariance (D, D) of all rows, in one chunked pass: the defaults of
+    ``mean_prior`` and ``covariance_prior`` (``models.gaussian_vb.data_mean_covariance``). The
+    scatter is taken about a data row, so nothing cancels far from the origin."""
+    shift = np.asarray(source.X[:1], dtype=np.float64)  # (1, D)
+    stats = source.map_reduce(lambda X, w: data_statistics(X, w, shift))
+    return data_mean_covariance(stats)

@@ -37,7 +37,7 @@ def jsonable(value):
 
 
 def is_variational(model) -> bool:
-    from .estimators import BayesianGaussianMixture
+    from ..estimators import BayesianGaussianMixture
 
     return isinstance(model, BayesianGaussianMixture)
 
@@ -60,14 +60,14 @@ def describe(model) -> dict:
 
 
 def _is_hmm(model) -> bool:
-    from .estimators._hmm_base import _HMMBase
+    from ..estimators._hmm_base import _HMMBase
 
     return isinstance(model, _HMMBase)
 
 
 def _hmm_emission(model) -> str:
     """'bernoulli', 'categorical' or 'gaussian': what the states emit (EM or VB alike)."""
-    from .estimators import BernoulliHMM
+    from ..estimators import BernoulliHMM
 
     if isinstance(model, BernoulliHMM):
         return "bernoulli"
@@ -76,7 +76,8 @@ def _hmm_emission(model) -> str:
 
 def fitted_arrays(model) -> dict:
     """The fitted parameters that describe a model, by the names ``--json`` prints."""
-    from .estimators import BernoulliMixture, GaussianMixtureIC
+    from ..estimators import BernoulliMixture
+    from ..selection import GaussianMixtureIC
 
     if _is_hmm(model):
         arrays = {"startprob": model.startprob_, "transmat": model.transmat_}
@@ -96,7 +97,7 @@ def fitted_arrays(model) -> dict:
 
 def hmm_text(model) -> str:
     """One small table per hidden state, the transition matrix and the fit summary."""
-    from .plot import full_covariances
+    from ..plot import full_covariances
 
     per_state = {"start prob.": model.startprob_}
     emission = _hmm_emission(model)
@@ -116,7 +117,7 @@ def hmm_text(model) -> str:
 
 def components_text(model, order=None, truth=None, weight_label="weight") -> list[str]:
     """One small table per component (in ``order``), with the true values beside when given."""
-    from .plot import full_covariances
+    from ..plot import full_covariances
 
     covariances = full_covariances(model)
     order = range(len(model.weights_)) if order is None else order
@@ -134,7 +135,8 @@ def components_text(model, order=None, truth=None, weight_label="weight") -> lis
 
 def model_text(model, X=None) -> str:
     """The components and the fit summary, as the demo and ``fit`` print them."""
-    from .estimators import BernoulliMixture, GaussianMixtureIC
+    from ..estimators import BernoulliMixture
+    from ..selection import GaussianMixtureIC
 
     if _is_hmm(model):
         return hmm_text(model)
@@ -195,11 +197,11 @@ def match_truth(model, truth) -> list[int]:
 
 def demo_report(n_components: int = 2, random_state: int = 0, example: str = "faithful") -> tuple[str, dict]:
     """Fit the example by EM (and VB when available); the text, and the fits for the figure."""
-    from . import datasets
-    from .estimators import GaussianMixture
+    from .. import datasets
+    from ..estimators import GaussianMixture
 
     try:
-        from .estimators import BayesianGaussianMixture
+        from ..estimators import BayesianGaussianMixture
     except ImportError:  # not in this version
         BayesianGaussianMixture = None
     fits = {}
@@ -250,7 +252,7 @@ def demo_figure(result: dict, path: str, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .plot import plot_fit
+    from ..plot import plot_fit
 
     fits = result["fits"]
     fig, axes = plt.subplots(len(fits), 2, figsize=(11, 4.6 * len(fits)), layout="constrained", squeeze=False)

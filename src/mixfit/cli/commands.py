@@ -26,9 +26,9 @@ import warnings
 
 import numpy as np
 
-from ._datafile import DataError, features_for, read_data, select_columns, split_names
-from ._progress import iteration_bar
-from ._report import demo_figure, demo_report, describe, is_variational, jsonable, model_text, table
+from ..selection.progress import iteration_bar
+from .datafile import DataError, features_for, read_data, select_columns, split_names
+from .report import demo_figure, demo_report, describe, is_variational, jsonable, model_text, table
 
 try:
     import click
@@ -120,7 +120,7 @@ if click is not None:
         return read_data(path, header=False if no_header else None)
 
     def _load(path):
-        from .io import read_model_file
+        from ..modelfile.io import read_model_file
 
         if not os.path.exists(path):
             raise DataError(f"{path}: no such model file")
@@ -188,7 +188,7 @@ if click is not None:
     def fit(data, n_components, method, covariance_type, prior, sample_weight, seed, n_init, max_iter, tol,
             init_params, output, progress, no_header, columns, as_json, quiet):
         """Fit a Gaussian mixture to DATA and save it as a model file."""
-        from .estimators import BayesianGaussianMixture, GaussianMixture
+        from ..estimators import BayesianGaussianMixture, GaussianMixture
 
         options = {"n_components": n_components, "covariance_type": covariance_type, "tol": tol, "n_init": n_init,
                    "init_params": init_params, "random_state": seed}
@@ -289,7 +289,7 @@ if click is not None:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        from .plot import plot_fit
+        from ..plot import plot_fit
 
         saved = _load(model_file)
         model = saved.estimator
@@ -375,7 +375,7 @@ if click is not None:
     def select(data, k_text, covariance_types, criterion, method, mclust_sign, n_init, seed, n_jobs, plot_path,
                progress, no_header, columns, as_json, quiet):
         """Fit every K x covariance type to DATA and rank them by BIC, AIC, ICL or ELBO."""
-        from .selection import select_model
+        from ..selection import select_model
 
         if criterion is not None and (criterion == "elbo") != (method == "vb"):
             raise click.UsageError(f"--criterion {criterion} does not apply to --method {method}")
@@ -411,5 +411,3 @@ def main(argv=None):
     return cli.main(args=argv, prog_name="mixfit")
 
 
-if __name__ == "__main__":
-    sys.exit(main())

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 
-from ._chunked_input import check_finite_chunk, first_bad_entry
+from .validation_chunked import check_finite_chunk, first_bad_entry
 
 # Rows per block when checking that dense X is binary (bounds the temporary boolean array).
 _CHECK_BLOCK_ELEMENTS = 2**22

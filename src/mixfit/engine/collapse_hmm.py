@@ -35,9 +35,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..exceptions import CollapsedComponentError
+from ..models.hmm import HMMParams, HMMStats
 from .collapse import Terms, make_policy
-from .exceptions import CollapsedComponentError
-from .models.hmm import HMMParams, HMMStats
 
 STATE_TERMS = Terms(component="state", mass="expected visits", row="frame")
 

@@ -15,17 +15,30 @@ import dataclasses
 
 import numpy as np
 
-from ._modelfile_schema import (
+from ..estimators import (
+    BernoulliHMM,
+    CategoricalHMM,
+    GaussianHMM,
+    VariationalCategoricalHMM,
+    VariationalGaussianHMM,
+)
+from ..estimators._hmm_base import check_stochastic
+from ..exceptions import ModelFileError
+from ..families.covariance import make_covariance
+from ..families.precision_priors import make_precision_prior
+from ..selection import Cell, GaussianMixtureIC, SelectionResult
+from ..selection.gaussian_mixture_ic import BEST_ATTRIBUTES
+from .schema import (
     Declared,
     EstimatorFile,
-    build,
+    build_from,
     check_precision_factor,
     gaussian_declared,
     is_count,
+    mixture_classes,
     public_fitted,
     restore_covariance,
 )
-from .exceptions import ModelFileError
 
 _HMM_REQUIRED = ("startprob_", "transmat_", "n_features_in_")
 # The one class a GaussianMixtureIC's best estimator may be (select_model's method='em').
@@ -73,7 +86,6 @@ def _bernoulli_hmm_declared(estimator, K, D, fitted) -> dict:
 
 
 def _check_stochastic(estimator, name: str) -> None:
-    from .estimators._hmm_base import check_stochastic
 
     value = getattr(estimator, name)
     try:
@@ -113,8 +125,6 @@ def _variational_chain_declared(K) -> dict:
 
 
 def _variational_gaussian_hmm_declared(estimator, K, D, fitted) -> dict:
-    from .conjugate import make_precision_prior
-    from .covariance import make_covariance
 
     covariance = make_covariance(estimator.covariance_type)
     # nu has one entry per log-determinant: (K,), or () when one precision is shared (tied)
@@ -172,7 +182,6 @@ def _restore_nothing(estimator) -> None:
 
 
 def _ic_stored(estimator) -> dict:
-    from .estimators.gaussian_mixture_ic import BEST_ATTRIBUTES
 
     best, selection = estimator.best_estimator_, estimator.selection_
     stored = {k: v for k, v in public_fitted(estimator).items() if k not in BEST_ATTRIBUTES}
@@ -198,7 +207,6 @@ def _ic_declared(estimator, K, D, fitted) -> dict:
 def _selection(stored, best):
     """A SelectionResult from the stored rows: the best cell holds ``best``; the other cells' fits
     were not stored (a fitted cell with a note on a failed start then reads as NA)."""
-    from .selection import Cell, SelectionResult
 
     columns = [f.name for f in dataclasses.fields(Cell) if f.name not in ("values", "estimator")]
     try:
@@ -215,7 +223,6 @@ def _selection(stored, best):
 
 def _restore_ic(estimator) -> None:
     """best_estimator_ and selection_ from their stored forms; the mirrored attributes from it."""
-    from .estimators.gaussian_mixture_ic import BEST_ATTRIBUTES
 
     nested = estimator.best_estimator_
     if not (isinstance(nested, dict) and isinstance(nested.get("params"), dict)
@@ -224,7 +231,7 @@ def _restore_ic(estimator) -> None:
     if nested.get("estimator") != _BEST_CLASS:
         raise ModelFileError(f"best_estimator_ must be a {_BEST_CLASS}, not {nested.get('estimator')!r}")
     try:
-        best = build(_BEST_CLASS, nested["params"], nested["fitted"])
+        best = build_from(mixture_classes()[_BEST_CLASS], _BEST_CLASS, nested["params"], nested["fitted"])
     except ModelFileError as error:
         raise ModelFileError(f"best_estimator_: {error}") from None
     estimator.best_estimator_ = best
@@ -246,14 +253,6 @@ def _check_ic(estimator) -> None:
 
 
 def more_classes() -> dict[str, EstimatorFile]:
-    from .estimators import (
-        BernoulliHMM,
-        CategoricalHMM,
-        GaussianHMM,
-        GaussianMixtureIC,
-        VariationalCategoricalHMM,
-        VariationalGaussianHMM,
-    )
 
     chain = (*_HMM_REQUIRED, "startprob_posterior_", "transmat_posterior_", "startprob_prior_", "transmat_prior_")
 

@@ -20,7 +20,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 from sklearn.cluster import kmeans_plusplus
+
+from ..kernels.linalg import real_dtype
 
 # Rows per fixed random stream; the same blocks as init's 'random' responsibilities.
 _BLOCK_ROWS = 4096
@@ -125,10 +128,21 @@ class CentroidSums:
         return CentroidSums(self.mass + other.mass, self.first + other.first)
 
 
+def nearest_centre(X: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Index of the nearest centre for each row (n,), by |x - c|^2 about the centres' mean."""
+    if sparse.issparse(X):
+        # A sparse chunk cannot be centred without densifying it; the rows it holds (binary data)
+        # are bounded, so |c|^2 - 2 x.c loses nothing to cancellation about the origin.
+        dist = (centres * centres).sum(axis=1)[None, :] - 2 * np.asarray(X @ centres.T)
+        return dist.argmin(axis=1)
+    centre = centres.mean(axis=0)
+    Xc, Cc = X - centre, (centres - centre).astype(real_dtype(X.dtype), copy=False)
+    dist = (Cc * Cc).sum(axis=1)[None, :] - 2 * (Xc @ Cc.T)  # |x|^2 is the same for every k
+    return dist.argmin(axis=1)
+
+
 def kmeans_centres(source, n_components, rng):
     """Lloyd's algorithm from k-means++ centres; each iteration is one chunked pass."""
-    from .init import nearest_centre  # the same assignment as the hard-partition start
-
     rows, weights = sample_rows(source, _sample_size(source, n_components), rng)
     centres, _ = kmeans_plusplus(rows, n_components, random_state=_seed(rng), sample_weight=weights)
     centres = centres.astype(np.float64)

@@ -12,7 +12,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .exceptions import ModelFileError
+from ..estimators import BayesianGaussianMixture, BernoulliMixture, GaussianMixture
+from ..exceptions import ModelFileError
+from ..families.covariance import make_covariance
+from ..families.precision_priors import NormalPrecisionPrior, make_precision_prior
+from ..families.weights import make_weight_prior
+from ..models import GaussianVB, VBParams
 
 FITTED_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*_")
 
@@ -82,7 +87,6 @@ class EstimatorFile:
 
 
 def gaussian_declared(estimator, K, D, fitted=None) -> dict:
-    from .covariance import make_covariance
 
     covariance = make_covariance(estimator.covariance_type)
     return {"weights_": Declared((K,)), "means_": Declared((K, D)),
@@ -90,15 +94,11 @@ def gaussian_declared(estimator, K, D, fitted=None) -> dict:
 
 
 def restore_covariance(estimator) -> None:
-    from .covariance import make_covariance
 
     estimator._covariance = make_covariance(estimator.covariance_type)
 
 
 def _bayesian_declared(estimator, K, D, fitted) -> dict:
-    from .conjugate import make_precision_prior
-    from .covariance import make_covariance
-    from .weights import make_weight_prior
 
     covariance = make_covariance(estimator.covariance_type)
     weights = make_weight_prior(estimator.weight_concentration_prior_type, 1.0)
@@ -123,10 +123,6 @@ def _bayesian_declared(estimator, K, D, fitted) -> dict:
 
 def _restore_bayesian(estimator) -> None:
     """GaussianVB and q(theta) from the public attributes, as ``_set_fitted`` wrote them."""
-    from .conjugate import NormalPrecisionPrior, make_precision_prior
-    from .covariance import make_covariance
-    from .models import GaussianVB, VBParams
-    from .weights import make_weight_prior
 
     covariance = make_covariance(estimator.covariance_type)
     dtype = estimator.means_.dtype
@@ -149,7 +145,6 @@ def _restore_bayesian(estimator) -> None:
 
 
 def _bernoulli_declared(estimator, K, D, fitted) -> dict:
-    from .weights import make_weight_prior
 
     declared = {"weights_": Declared((K,)), "means_": Declared((K, D))}
     if estimator.method != "vb":
@@ -176,10 +171,8 @@ def _check_bernoulli(estimator) -> None:
         raise ModelFileError("beta_posterior_ holds Beta parameters; some are not positive")
 
 
-def registry() -> dict[str, EstimatorFile]:
-    from ._modelfile_classes import more_classes
-    from .estimators import BayesianGaussianMixture, BernoulliMixture, GaussianMixture
-
+def mixture_classes() -> dict[str, EstimatorFile]:
+    """The mixtures' entries of the model-file registry (``registry.py`` adds the others)."""
     return {
         "GaussianMixture": EstimatorFile(GaussianMixture, gaussian_declared, restore_covariance),
         "BayesianGaussianMixture": EstimatorFile(BayesianGaussianMixture, _bayesian_declared, _restore_bayesian),
@@ -187,17 +180,15 @@ def registry() -> dict[str, EstimatorFile]:
             BernoulliMixture, _bernoulli_declared, _restore_bernoulli,
             required=("weights_", "means_", "n_features_in_", "alpha_prior_", "beta_prior_"),
             check=_check_bernoulli),
-        **more_classes(),
     }
 
 
 # ---- checks of a loaded file -----------------------------------------------------------------
 
 
-def build(name: str, params: dict, fitted: dict):
-    """A ``name`` estimator (a registered class) with the decoded ``params`` and ``fitted``
+def build_from(spec: EstimatorFile, name: str, params: dict, fitted: dict):
+    """A ``name`` estimator (of ``spec``'s class) with the decoded ``params`` and ``fitted``
     attributes, checked against its class and each other, its private state rebuilt."""
-    spec = registry()[name]
     unknown = sorted(set(params) - set(spec.cls().get_params(deep=False)))
     if unknown:
         raise ModelFileError(f"unknown hyper-parameters for {name}: {unknown}")

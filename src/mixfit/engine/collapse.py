@@ -29,9 +29,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._linalg import logsumexp_rows
-from .exceptions import CollapsedComponentError
-from .init import nearest_centre
+from ..exceptions import CollapsedComponentError
+from ..kernels.linalg import logsumexp_rows
+from .starts import nearest_centre
 
 ON_COLLAPSE = ("raise", "reseed", "drop")
 # A component holding less than a thousandth of a row's weight explains no data point: its

@@ -59,9 +59,10 @@ from io import BytesIO
 
 import numpy as np
 
-from ._modelfile_codec import MANIFEST, Reader, Writer
-from ._modelfile_schema import build, registry
-from .exceptions import ModelFileError
+from .._version import __version__
+from ..exceptions import ModelFileError, NotFittedError
+from .codec import MANIFEST, Reader, Writer
+from .registry import build, registry
 
 FORMAT = "mixfit-model"
 SCHEMA_VERSION = 1
@@ -83,9 +84,6 @@ def save(estimator, path, *, metadata: dict | None = None) -> None:
     columns there); read it back with ``read_model_file``. A ``random_state`` that is a
     Generator or RandomState object is stored as None, with a warning: prediction does not use it.
     """
-    from . import __version__
-    from .exceptions import NotFittedError
-
     name = type(estimator).__name__
     spec = registry().get(name)
     if spec is None or type(estimator) is not spec.cls:
@@ -179,8 +177,6 @@ def _read_manifest(archive: zipfile.ZipFile) -> tuple[dict, int]:
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise ModelFileError(f"schema_version {version!r} is not a positive integer")
     if version > SCHEMA_VERSION:
-        from . import __version__
-
         raise ModelFileError(
             f"written by mixfit {manifest.get('mixfit_version', '?')} with schema version {version}; "
             f"this mixfit ({__version__}) reads schema versions up to {SCHEMA_VERSION}: upgrade mixfit"

@@ -6,8 +6,10 @@ import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .._validation import validate_X
-from ._base import _DTYPES
+from ..estimators._base import _DTYPES
+from ..estimators.persistence import save_estimator
+from ..estimators.validation import validate_X
+from .tables import CRITERIA, select_model
 
 # The fitted attributes that are those of best_estimator_ (the same objects).
 BEST_ATTRIBUTES = ("weights_", "means_", "precisions_cholesky_", "converged_", "n_iter_", "lower_bound_")
@@ -62,8 +64,6 @@ class GaussianMixtureIC(DensityMixin, BaseEstimator):
 
     def fit(self, X, y=None, sample_weight=None):
         """Fit every cell, keep the best by ``criterion``; returns self."""
-        from ..selection import CRITERIA, select_model
-
         if self.criterion not in CRITERIA["em"]:
             raise ValueError(f"criterion={self.criterion!r}; expected one of {list(CRITERIA['em'])}")
         X = validate_X(self, X, dtype=_DTYPES, ensure_min_samples=2)
@@ -132,6 +132,4 @@ class GaussianMixtureIC(DensityMixin, BaseEstimator):
 
     def save(self, path, *, metadata=None) -> None:
         """Write this fitted model to ``path``; read it back with ``mixfit.load``."""
-        from ..io import save
-
-        save(self, path, metadata=metadata)
+        save_estimator(self, path, metadata)

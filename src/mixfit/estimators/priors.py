@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .conjugate import NormalPrecisionPrior
+from ..families.precision_priors import NormalPrecisionPrior
 
 # Fraley and Raftery (2007), Section 3: the default mean shrinkage of mclust's priorControl().
 DEFAULT_MEAN_SHRINKAGE = 0.01

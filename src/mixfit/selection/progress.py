@@ -6,6 +6,8 @@ from __future__ import annotations
 import contextlib
 import sys
 
+from .. import engine
+
 
 @contextlib.contextmanager
 def iteration_bar(enabled: bool, max_iter: int, n_init: int, label: str):
@@ -19,8 +21,6 @@ def iteration_bar(enabled: bool, max_iter: int, n_init: int, label: str):
     except ImportError:
         yield
         return
-    from . import engine
-
     bar = tqdm(total=max_iter * n_init, desc=label, unit="it", file=sys.stderr, leave=False, dynamic_ncols=True)
     last = [0]
 

@@ -7,7 +7,7 @@ whitened residual is y = (x - mu) P and log det(precision)^(1/2) = sum(log diag 
 
 import numpy as np
 
-from .exceptions import SKLEARN_COLLAPSE_MESSAGE, CollapsedComponentError
+from ..exceptions import SKLEARN_COLLAPSE_MESSAGE, CollapsedComponentError
 
 # numpy reduces along a short contiguous axis slowly (an (n, 16) array's row maxima cost several
 # times its exponentials); for the K columns of a chunk, K whole-column operations or one
@@ -131,3 +131,9 @@ def _first_not_positive_definite(stack: np.ndarray) -> int:
         if not np.all(np.isfinite(matrix)):
             return k
     return 0
+
+
+def real_dtype(dtype) -> np.dtype:
+    """The dtype of centres and responsibilities computed from rows of ``dtype``: the rows' own if
+    it is a float dtype, else float64 (binary data may come as bool or integers)."""
+    return np.dtype(dtype) if np.dtype(dtype).kind == "f" else np.dtype(np.float64)

@@ -36,7 +36,7 @@ NUMBA_INSTALLED = importlib.util.find_spec("numba") is not None
 
 def _kernels():
     """The compiled kernels; the first call imports numba and loads them from numba's cache."""
-    from . import _hmm_compiled
+    from . import hmm_compiled as _hmm_compiled  # optional: numba, imported on first use
 
     return _hmm_compiled
 

@@ -33,13 +33,14 @@ import numpy as np
 from sklearn.utils import check_array
 from threadpoolctl import threadpool_limits
 
-from . import hierarchical
-from ._progress import CellBar
-from ._validation import as_generator, check_option, check_sample_weight
-from .covariance import make_covariance
-from .estimators import BayesianGaussianMixture, BernoulliMixture, GaussianMixture
-from .exceptions import ConvergenceWarning
-from .models import GaussianEM
+from ..engine import hierarchical
+from ..estimators import BayesianGaussianMixture, BernoulliMixture, GaussianMixture
+from ..estimators.validation import as_generator, check_option, check_sample_weight
+from ..exceptions import ConvergenceWarning
+from ..families.covariance import make_covariance
+from ..models import GaussianEM
+from ..plot import plot_selection
+from .progress import CellBar
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 CRITERIA = {"em": ("bic", "aic", "icl"), "vb": ("elbo",)}
@@ -168,8 +169,6 @@ class SelectionResult:
 
     def plot(self, ax=None):
         """The criterion against K, one line per covariance type, the best starred."""
-        from .plot import plot_selection
-
         rows = [{"n_components": c.n_components, "covariance_type": c.covariance_type, self.criterion: c.criterion}
                 for c in self.cells if not c.is_na and np.isfinite(c.criterion)]
         return plot_selection(rows, criterion=self.criterion, lower_is_better=self.lower_is_better, ax=ax)

@@ -12,7 +12,8 @@ from io import BytesIO
 
 import numpy as np
 
-from .exceptions import ModelFileError
+from ..estimators.priors import ConjugatePrior
+from ..exceptions import ModelFileError
 
 MANIFEST = "model.json"
 # An .npy entry is its header (a few hundred bytes) and the data its header declares, no more.
@@ -22,8 +23,6 @@ _NUMERIC_KINDS = "biuf"
 
 def value_classes() -> dict[str, type]:
     """The hyper-parameter value objects a model file may hold (plain frozen dataclasses)."""
-    from .priors import ConjugatePrior
-
     return {"ConjugatePrior": ConjugatePrior}
 
 

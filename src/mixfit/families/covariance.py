@@ -20,11 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._linalg import covariance_from_precision_chol, precision_chol_from_covariance
-from ._scratch import scratch
-from ._validation import check_positive_precisions, upper_factor_of
-from .exceptions import SKLEARN_COLLAPSE_MESSAGE, CollapsedComponentError
-from .expanded_forms import (
+from ..exceptions import SKLEARN_COLLAPSE_MESSAGE, CollapsedComponentError
+from ..kernels.expanded import (
     PackedRows,
     RowFeatures,
     fold,
@@ -37,7 +34,10 @@ from .expanded_forms import (
     sparse_moments,
     sparse_whitened_moments,
 )
-from .stats import GaussianStats
+from ..kernels.linalg import covariance_from_precision_chol, precision_chol_from_covariance
+from ..kernels.scratch import scratch
+from ..stats import GaussianStats
+from .precisions_init import check_positive_precisions, upper_factor_of
 
 
 class FullCovariance:

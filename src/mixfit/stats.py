@@ -62,6 +62,20 @@ class GaussianStats:
             weight_sum=self.weight_sum * factor,
         )
 
+    def reshift(self, shift: np.ndarray, covariance) -> GaussianStats:
+        """The same sums taken about ``shift`` (K, D) instead: exact algebra, no data.
+
+        With delta_k = c_k - c'_k, x - c'_k = (x - c_k) + delta_k, so
+        first'_k = first_k + N_k delta_k and the scatter gains the cross terms and N_k delta_k
+        delta_k^T in the family's form (``covariance.shift_scatter``: full, pooled, diagonal or
+        trace). Online EM needs it to add values of passes taken about different means.
+        """
+        shift = np.asarray(shift, dtype=np.float64)
+        delta = self.shift - shift  # (K, D)
+        scatter = covariance.shift_scatter(self.scatter, self.mass, self.first, delta)
+        return GaussianStats(shift=shift, mass=self.mass, first=self.first + self.mass[:, None] * delta,
+                             scatter=scatter, log_norm=self.log_norm, weight_sum=self.weight_sum)
+
 
 def gaussian_statistics(covariance, X, resp, sample_weight, shift, log_norm=None, whitened=None,
                         prec_chol=None) -> GaussianStats:
@@ -87,6 +101,34 @@ def gaussian_statistics(covariance, X, resp, sample_weight, shift, log_norm=None
         log_norm=total,
         weight_sum=weight_sum,
     )
+
+
+# ---- the scatter about another shift, in each family's form (``GaussianStats.reshift``) ---------
+# S'_k = sum w r (x - c_k + delta_k)(x - c_k + delta_k)^T = S_k + f_k delta_k^T + delta_k f_k^T
+#        + N_k delta_k delta_k^T, with f_k the first moment about c_k; the families keep this
+# matrix, its sum over k, its diagonal or its trace.
+
+
+def shift_scatter_full(scatter, mass, first, delta) -> np.ndarray:
+    """(K, D, D) per-component scatter matrices about c - delta."""
+    cross = first[:, :, None] * delta[:, None, :]  # f_k delta_k^T
+    return scatter + cross + np.swapaxes(cross, 1, 2) + mass[:, None, None] * delta[:, :, None] * delta[:, None, :]
+
+
+def shift_scatter_pooled(scatter, mass, first, delta) -> np.ndarray:
+    """(D, D) the sum over k of the per-component scatters (tied), about c - delta."""
+    cross = first.T @ delta  # sum_k f_k delta_k^T
+    return scatter + cross + cross.T + (delta * mass[:, None]).T @ delta
+
+
+def shift_scatter_diagonal(scatter, mass, first, delta) -> np.ndarray:
+    """(K, D) the diagonals of the per-component scatters, about c - delta."""
+    return scatter + 2 * first * delta + mass[:, None] * delta**2
+
+
+def shift_scatter_trace(scatter, mass, first, delta) -> np.ndarray:
+    """(K,) the traces of the per-component scatters, about c - delta."""
+    return scatter + 2 * (first * delta).sum(axis=1) + mass * (delta**2).sum(axis=1)
 
 
 @dataclass(frozen=True, eq=False)

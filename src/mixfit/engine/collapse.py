@@ -31,6 +31,7 @@ import numpy as np
 
 from ..exceptions import CollapsedComponentError
 from ..kernels.linalg import logsumexp_rows
+from ..protocols import Predictor, Repairable
 from .starts import nearest_centre
 
 ON_COLLAPSE = ("raise", "reseed", "drop")
@@ -111,6 +112,7 @@ class RaisePolicy:
     """Raise, with the diagnosis and the fixes in the message."""
 
     name = "raise"
+    requires: tuple = ()  # the protocols a model must meet beyond Model (mixfit.protocols)
 
     def __init__(self, terms: Terms = MIXTURE_TERMS):
         self.events = []
@@ -127,6 +129,8 @@ class RaisePolicy:
 
 class _RepairingPolicy:
     """Abstract: find a collapsed component, repair it, and retry the M-step until it holds."""
+
+    requires: tuple = (Repairable,)
 
     def __init__(self, terms: Terms = MIXTURE_TERMS):
         self.events = []
@@ -170,6 +174,7 @@ class ReseedPolicy(_RepairingPolicy):
     """Restart the component at the row the other components explain worst."""
 
     name = "reseed"
+    requires = (Repairable, Predictor)
 
     def repair(self, model, source, stats, params, k, iteration, reason):
         if len(self.events) >= _MAX_RESEEDS:

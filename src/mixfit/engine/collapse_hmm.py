@@ -190,6 +190,8 @@ class StatePolicy:
     ``initial_step`` runs the same policy on the emission's mixture of the frames (the start's
     M-step, iteration 0); both share one list of events."""
 
+    requires: tuple = ()  # the policy works on the States adapter, built from any HMM
+
     def __init__(self, name: str):
         self.name = name
         self._states = make_policy(name, STATE_TERMS)

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..protocols import Model, require
+
 
 @dataclass(frozen=True)
 class FitOptions:
@@ -53,6 +55,9 @@ def progress(callback: Callable[[int, float], None]):
 class PlainStep:
     """The M-step as the model defines it; a collapse propagates as the model raised it."""
 
+    name = "plain"
+    requires: tuple = ()  # the protocols a model must meet beyond Model
+
     def __init__(self):
         self.events = []
 
@@ -68,6 +73,7 @@ def run(model, source, params, options: FitOptions, report: Callable[[str], None
     next pass is not comparable with the last, so convergence is not tested across it.
     ``initial_bound``: the objective a warm start continues from (scikit-learn's convention), so
     that a warm-started fit of one iteration can detect convergence."""
+    require(model, Model)
     policy = PlainStep() if policy is None else policy
     lower_bounds = []
     previous = initial_bound
@@ -109,6 +115,7 @@ def fit(model, source, start: Callable[[np.random.Generator], object], options: 
     """Best of ``n_init`` runs by final lower bound; run i starts from ``start(child_i)``, the
     children being independent streams spawned from ``rng``. With ``make_policy``, each run gets
     a fresh M-step policy, which ``start(child_i, policy)`` may use for the first M-step too."""
+    require(model, Model)
     best = None
     for i, child in enumerate(rng.spawn(options.n_init)):
         if options.verbose >= 1:
@@ -117,6 +124,7 @@ def fit(model, source, start: Callable[[np.random.Generator], object], options: 
             policy, params = PlainStep(), start(child)
         else:
             policy = make_policy()
+            require(model, *policy.requires, role=f"model (with the {policy.name} collapse policy)")
             params = start(child, policy)
         result = run(model, source, params, options, report, policy, initial_bound)
         if best is None or result.lower_bound > best.lower_bound:

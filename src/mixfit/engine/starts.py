@@ -17,6 +17,7 @@ from sklearn.cluster import KMeans, kmeans_plusplus
 
 from ..kernels.linalg import real_dtype
 from ..models.gaussian_vb import data_mean_covariance, data_statistics
+from ..protocols import Startable, require
 from . import starts_chunked as init_chunked
 from .hierarchical import hierarchical_stats
 from .starts_chunked import block_uniform, nearest_centre
@@ -109,6 +110,7 @@ def initial_stats(model, source, n_components, method, rng, means_init=None, kme
     ``kmeans_state``: a legacy ``RandomState`` shared by the restarts of one fit, which 'kmeans'
     hands to scikit-learn's KMeans exactly as ``sklearn.mixture`` does, so that the same integer
     ``random_state`` gives the same k-means start (and so the same fit) as scikit-learn."""
+    require(model, Startable)
     if method == "kmeans" and means_init is None:
         return hard_assignment_stats(model, source, kmeans_centres(source, n_components, rng, kmeans_state))
     if means_init is not None:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..kernels.hmm_inference import SequenceBatch, forward_backward_flat, viterbi_flat
+from ..protocols import Emission, require
 
 # Bytes of one block of frames in the emission's density and statistics, sized as if each frame
 # needed K (D + 2) floats of workspace (the full-covariance E-step's is of that order). Blocks of
@@ -97,6 +98,7 @@ class HMM:
     """Baum-Welch on the seam: E-step per batch of whole sequences, M-step per part."""
 
     def __init__(self, initial: InitialDistribution, transition: TransitionMatrix, emission):
+        require(emission, Emission, role="emission")
         self.initial = initial
         self.transition = transition
         self.emission = emission

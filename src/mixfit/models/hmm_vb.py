@@ -60,6 +60,7 @@ import numpy as np
 
 from ..families.weights import dirichlet_expected_log, dirichlet_kl
 from ..kernels.hmm_inference import SequenceBatch
+from ..protocols import VariationalEmission, require
 from ..stats import GaussianStats
 from .gaussian_vb import GaussianVB, NormalPrecisionPosterior
 from .hmm import HMM, HMMParams, HMMStats, InitialDistribution, TransitionMatrix
@@ -160,6 +161,7 @@ class VariationalHMM:
     """VB E-step / M-step / ELBO of an HMM: q(pi), q(A_j) and the emission's q(phi)."""
 
     def __init__(self, initial: DirichletRows, transition: DirichletRows, emission):
+        require(emission, VariationalEmission, role="emission")
         self.initial = initial
         self.transition = transition
         self.emission = emission

@@ -28,7 +28,7 @@ class CollapsedComponentError(ValueError):
     Parameters
     ----------
     message : str
-        The error message; it starts with scikit-learn's sentence for this failure.
+        The error message (mixfit's start with scikit-learn's sentence for this failure).
     component : int or None, default=None
         The index of the collapsed component, when known (also the ``component`` attribute).
     """

@@ -466,7 +466,7 @@ default='dirichlet_process'
         Returns
         -------
         X : ndarray of shape (n_samples, n_features)
-            Binary rows (0.0 and 1.0 in ``means_``'s dtype), drawn from ``weights_`` and
+            Binary rows (0 and 1 in ``means_``'s float dtype), drawn from ``weights_`` and
             ``means_`` (for VB: E[pi_k] and E[mu_ki]); the rows are grouped by component.
         y : ndarray of shape (n_samples,)
             Component labels.

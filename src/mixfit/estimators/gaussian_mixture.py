@@ -175,7 +175,7 @@ default='kmeans'
         'reason'. Empty when nothing collapsed.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit. Defined only when X has feature names that are all
         strings.
 

@@ -70,9 +70,9 @@ class GaussianMixtureIC(DensityMixin, BaseEstimator):
         The selected covariance type.
     selection_ : SelectionResult
         The whole table of the sweep (every cell, its criteria and its fit).
-    weights_ : ndarray of shape (n_components_,)
+    weights_ : ndarray of shape (`n_components_`,)
         The weights of the selected mixture (``best_estimator_.weights_``).
-    means_ : ndarray of shape (n_components_, n_features)
+    means_ : ndarray of shape (`n_components_`, n_features)
         The means of the selected mixture.
     covariances_ : ndarray
         The covariances of the selected mixture, shaped by ``covariance_type_`` as in
@@ -90,7 +90,7 @@ class GaussianMixtureIC(DensityMixin, BaseEstimator):
         log posterior).
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit. Defined only when X has feature names that are all
         strings.
 
@@ -203,7 +203,7 @@ class GaussianMixtureIC(DensityMixin, BaseEstimator):
 
         Returns
         -------
-        resp : ndarray of shape (n_samples, n_components_)
+        resp : ndarray of shape (n_samples, `n_components_`)
             The responsibilities p(k | x_n); each row sums to 1.
         """
         X = self._validated(X)

@@ -23,7 +23,14 @@ class CollapsedComponentError(ValueError):
 
     Maximum likelihood has no maximum when a component sits on a single point (or on points
     that share a value): its variance goes to zero and the likelihood to infinity. The message
-    names the component and the remedies.
+    names the component and the remedies. A ``ValueError``, as scikit-learn raises.
+
+    Parameters
+    ----------
+    message : str
+        The error message (mixfit's start with scikit-learn's sentence for this failure).
+    component : int or None, default=None
+        The index of the collapsed component, when known (also the ``component`` attribute).
     """
 
     def __init__(self, message: str, component: int | None = None):

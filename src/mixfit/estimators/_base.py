@@ -177,17 +177,64 @@ class _GaussianMixtureBase(_ChunkPredictions, DensityMixin, BaseEstimator):
         return X, X.dtype, None
 
     def score_samples(self, X):
-        """ln p(x_n) for each row, (n_samples,)."""
+        """Compute the log-likelihood of each sample under the fitted mixture.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The rows to evaluate, checked as in ``fit``: in memory, a memmap or chunked array-like
+            (read in row chunks), or a dask array (the result is then a lazy dask array with X's
+            row blocks; see docs/scale.md).
+
+        Returns
+        -------
+        log_prob : ndarray of shape (n_samples,)
+            ln p(x_n) = ln sum_k weights_k N(x_n | means_k, covariances_k) for each row, in X's
+            dtype.
+        """
         log_rho = self._log_rho_fn()
         return self._map_rows(X, lambda chunk: logsumexp_rows(log_rho(chunk)))
 
     def fit_predict(self, X, y=None, sample_weight=None):
-        """Fit, then label X with the fitted model (the same as ``fit(X).predict(X)``)."""
+        """Estimate the model parameters using X and predict the labels for X.
+
+        The same as ``fit(X, sample_weight=sample_weight).predict(X)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The training data, as in ``fit``.
+        y : Ignored
+            Not used, present for API consistency by convention.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the rows, as in ``fit``.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Component labels.
+        """
         return self.fit(X, sample_weight=sample_weight).predict(X)
 
     def sample(self, n_samples=1, random_state=None):
-        """Draw ``n_samples`` rows and their components; ``random_state`` seeds this call only
-        (None falls back to the estimator's ``random_state``)."""
+        """Generate random samples from the fitted Gaussian mixture.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of samples to generate (an integer >= 1).
+        random_state : int, Generator, RandomState or None, default=None
+            Seeds this call only; None falls back to the estimator's ``random_state`` (as
+            scikit-learn, which always uses the estimator's).
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+            Randomly generated sample, in ``means_``'s dtype. The counts per component are one
+            multinomial draw with probabilities ``weights_``; the rows are grouped by component.
+        y : ndarray of shape (n_samples,)
+            Component labels.
+        """
         check_is_fitted(self, "precisions_cholesky_")
         if not isinstance(n_samples, (int, np.integer)) or isinstance(n_samples, bool) or n_samples < 1:
             raise ValueError(f"Invalid value for 'n_samples': {n_samples!r}; expected an integer >= 1")
@@ -206,17 +253,61 @@ class _GaussianMixtureBase(_ChunkPredictions, DensityMixin, BaseEstimator):
         return self._model().n_parameters(*self.means_.shape)
 
     def bic(self, X):
-        """Bayesian information criterion -2 ln L + p ln n (lower is better)."""
+        """Bayesian information criterion for the current model on the input X.
+
+        BIC = -2 ln L + p ln n, lower is better, with ln L the sum of ``score_samples(X)``, n the
+        number of rows and p the number of free parameters of the fitted model (K - 1 weights,
+        K D means and the covariance type's own).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The data on which the criterion is evaluated (in memory, out of core or dask, as for
+            ``score_samples``).
+
+        Returns
+        -------
+        bic : float
+            The lower the better.
+        """
         n = _n_rows(X)
         return -2 * self.score(X) * n + self._n_parameters() * np.log(n)
 
     def aic(self, X):
-        """Akaike information criterion -2 ln L + 2 p (lower is better)."""
+        """Akaike information criterion for the current model on the input X.
+
+        AIC = -2 ln L + 2 p, lower is better, with ln L and p as in ``bic``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The data on which the criterion is evaluated (in memory, out of core or dask, as for
+            ``score_samples``).
+
+        Returns
+        -------
+        aic : float
+            The lower the better.
+        """
         return -2 * self.score(X) * _n_rows(X) + 2 * self._n_parameters()
 
     def save(self, path, *, metadata=None) -> None:
-        """Write this fitted model to ``path`` as a model file; read it back with ``mixfit.load``
-        (format and versioning: ``mixfit.io``)."""
+        """Write this fitted model to ``path`` as a model file; read it back with ``mixfit.load``.
+
+        The file is a zip of JSON and ``.npy`` arrays that loading never unpickles (format and
+        versioning: the docstring of ``mixfit.modelfile.io``). A ``random_state`` that is a
+        Generator or RandomState object is stored as None, with a warning: prediction does not
+        use it.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Where to write the file (conventionally ``*.mixfit``); an existing file is replaced
+            atomically.
+        metadata : dict, default=None
+            Free JSON stored beside the model (the command line records the data's columns
+            there); ``mixfit.modelfile.read_model_file`` returns it.
+        """
         save_estimator(self, path, metadata)
 
 

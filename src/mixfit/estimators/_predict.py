@@ -57,12 +57,41 @@ class _ChunkPredictions:
         return lambda chunk: model.log_prob_components(chunk, params)
 
     def predict(self, X):
-        """The most probable component of each row, (n_samples,)."""
+        """Predict the labels for the data samples in X using the fitted model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The rows to evaluate, checked as in ``fit``: in memory, a memmap or chunked array-like
+            (read in row chunks), or a dask array (the result is then a lazy dask array with X's
+            row blocks; see docs/scale.md).
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Component labels: the most probable component of each row, argmax_k of
+            ``predict_proba(X)``.
+        """
         log_rho = self._log_rho_fn()
         return self._map_rows(X, lambda chunk: log_rho(chunk).argmax(axis=1), dtype=np.intp)
 
     def predict_proba(self, X):
-        """Responsibilities p(k | x_n) (for VB: r_nk), (n_samples, n_components)."""
+        """Evaluate the components' posterior probability for each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The rows to evaluate, checked as in ``fit``: in memory, a memmap or chunked array-like
+            (read in row chunks), or a dask array (the result is then a lazy dask array with X's
+            row blocks; see docs/scale.md).
+
+        Returns
+        -------
+        resp : ndarray of shape (n_samples, n_components)
+            The responsibilities p(k | x_n) of each component for each row (for variational Bayes
+            the r_nk of q(z)); each row sums to 1. ``n_components`` is that of the fitted model
+            (after an ``on_collapse='drop'``, the components that remain).
+        """
         log_rho = self._log_rho_fn()
 
         def proba(chunk):
@@ -73,5 +102,20 @@ class _ChunkPredictions:
         return self._map_rows(X, proba, (self.weights_.shape[0],))
 
     def score(self, X, y=None):
-        """Mean of ``score_samples`` over the rows."""
+        """Compute the per-sample average log-likelihood of the given data X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The rows to evaluate, checked as in ``fit``: in memory, a memmap or chunked array-like
+            (read in row chunks), or a dask array (the result is then a lazy dask array with X's
+            row blocks; see docs/scale.md).
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        log_likelihood : float
+            The mean of ``score_samples(X)`` over the rows (unweighted), in float64.
+        """
         return float(self.score_samples(X).mean(dtype=np.float64))

@@ -40,29 +40,93 @@ class GaussianMixture(_GaussianMixtureBase):
     Parameters
     ----------
     n_components : int, default=1
+        The number of mixture components.
     covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+        String describing the type of covariance parameters to use. Must be one of:
+
+        - 'full': each component has its own general covariance matrix.
+        - 'tied': all components share the same general covariance matrix.
+        - 'diag': each component has its own diagonal covariance matrix.
+        - 'spherical': each component has its own single variance.
     tol : float, default=1e-3
-        Convergence threshold on the change of the per-sample log-likelihood.
+        The convergence threshold. EM iterations stop when the change of the lower bound (the
+        log-likelihood per unit of sample weight, ``lower_bound_``) is below this threshold.
     reg_covar : float, default=1e-6
-        Added to the diagonal of every covariance.
+        Non-negative regularization added to the diagonal of every covariance, so that the
+        covariance matrices stay positive definite.
     max_iter : int, default=100
-        EM iterations; 0 returns the initialisation.
+        The number of EM iterations to perform; 0 returns the initialisation.
     n_init : int, default=1
-        Independent starts drawn from ``random_state``; the best lower bound is kept.
-    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
-    weights_init, means_init, precisions_init : array-like, optional
-        User-given starting values; never written back.
-    random_state : int, Generator, RandomState or None
+        The number of initializations to perform, each from its own random stream spawned from
+        ``random_state``. The fit with the largest final lower bound is kept.
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', 'hierarchical'}, \
+default='kmeans'
+        The method used to initialize the weights, the means and the precisions: the M-step of a
+        first partition of the rows. Must be one of:
+
+        - 'kmeans': responsibilities from k-means (for X in memory scikit-learn's KMeans: with
+          an integer ``random_state``, the very start scikit-learn draws).
+        - 'k-means++': each row assigned to the nearest of k-means++ centres.
+        - 'random': random responsibilities.
+        - 'random_from_data': each row assigned to the nearest of n_components rows drawn
+          at random.
+        - 'hierarchical': mclust's model-based agglomerative clustering of a subset of at most
+          2000 rows, cut at n_components.
+    weights_init : array-like of shape (n_components,), default=None
+        The user-provided initial weights. If None, weights are initialized using the
+        ``init_params`` method. Never written to.
+    means_init : array-like of shape (n_components, n_features), default=None
+        The user-provided initial means. If None, means are initialized using the
+        ``init_params`` method; if given, the first partition assigns each row to its nearest
+        given mean. Never written to.
+    precisions_init : array-like, default=None
+        The user-provided initial precisions (inverse of the covariance matrices). If None,
+        precisions are initialized using the ``init_params`` method. Never written to. The
+        shape depends on ``covariance_type``::
+
+            (n_components,)                        if 'spherical',
+            (n_features, n_features)               if 'tied',
+            (n_components, n_features)             if 'diag',
+            (n_components, n_features, n_features) if 'full'
+
+        When all three of ``weights_init``, ``means_init`` and ``precisions_init`` are given, EM
+        starts from them directly.
+    random_state : int, Generator, RandomState instance or None, default=None
+        Controls the random seed given to the method chosen to initialize the parameters (see
+        ``init_params``) and to each of the ``n_init`` starts. In addition, it controls the
+        generation of random samples from the fitted distribution (see the method ``sample``,
+        which also takes its own). Pass an int for reproducible output across multiple function
+        calls.
     warm_start : bool, default=False
-    verbose, verbose_interval : int
-    chunk_size : int or None
-        Rows per pass chunk; None picks a few MB of working set.
+        If True, the solution of the last fitting is used as initialization for the next call
+        of fit(), which then continues from it. This can speed up convergence when fit is
+        called several times on similar problems. In that case, ``n_init`` is ignored and only
+        a single initialization occurs upon the first call. X must have the same number of
+        features as before.
+    verbose : int, default=0
+        Enable verbose output. If 1 then it prints the current initialization and, at its end,
+        whether it converged, the time taken and the final lower bound. If greater than 1 then
+        it also prints the time and the change of the lower bound every ``verbose_interval``
+        iterations.
+    verbose_interval : int, default=10
+        Number of iterations done before the next print.
+    chunk_size : int, default=None
+        Rows per chunk of each pass over the data (E-step, statistics, prediction). None picks
+        the rows whose working set is about 8 MB (at least 256). The fit does not depend on it
+        beyond floating-point rounding.
     on_collapse : {'raise', 'reseed', 'drop'}, default='raise'
         What to do when a component collapses onto a point (its covariance is no longer
         positive definite, or, for 'reseed' and 'drop', its mass falls below a thousandth of a
-        row): raise ``CollapsedComponentError`` (as scikit-learn), restart it at the row worst
-        explained by the others, or remove it and continue with one component fewer. Each
-        reseed or drop is announced by a ``CollapseWarning`` and recorded in
+        row's weight):
+
+        - 'raise': raise ``CollapsedComponentError`` naming the component and the remedies (as
+          scikit-learn).
+        - 'reseed': restart the component at the row worst explained by the others, with the
+          covariance of the heaviest other component (at most 10 times per run, then raise).
+        - 'drop': remove the component, renormalise the weights and continue with one
+          component fewer; the fitted arrays then have fewer than ``n_components`` components.
+
+        Each reseed or drop is announced by a ``CollapseWarning`` and recorded in
         ``collapse_events_``.
     prior : None, 'default' or ConjugatePrior, default=None
         None fits by maximum likelihood. Otherwise EM finds the posterior mode (MAP) under a
@@ -71,6 +135,54 @@ class GaussianMixture(_GaussianMixtureBase):
         no covariance can become singular, ``lower_bound_`` is then the log posterior per
         sample (up to the evidence), and ``bic``/``aic`` use the log-likelihood at the MAP
         estimate, as mclust does.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_components,)
+        The weights of each mixture component, in X's dtype (float64 or float32).
+    means_ : ndarray of shape (n_components, n_features)
+        The mean of each mixture component.
+    covariances_ : ndarray
+        The covariance of each mixture component (computed from ``precisions_cholesky_``, not
+        stored). The shape depends on ``covariance_type``::
+
+            (n_components,)                        if 'spherical',
+            (n_features, n_features)               if 'tied',
+            (n_components, n_features)             if 'diag',
+            (n_components, n_features, n_features) if 'full'
+
+    precisions_ : ndarray
+        The precision matrices for each component in the mixture. A precision matrix is the
+        inverse of a covariance matrix. Computed from ``precisions_cholesky_``; the shape
+        depends on ``covariance_type`` as for ``covariances_``.
+    precisions_cholesky_ : ndarray
+        The Cholesky factor of the precision matrix of each mixture component: the one stored
+        parametrisation, from which ``covariances_`` and ``precisions_`` are derived. The shape
+        depends on ``covariance_type`` as for ``covariances_``.
+    converged_ : bool
+        True when convergence of the best fit of EM was reached, False otherwise.
+    n_iter_ : int
+        Number of steps used by the best fit of EM to reach the convergence.
+    lower_bound_ : float
+        The log-likelihood per unit of sample weight of the best fit of EM (with ``prior``, the
+        log posterior per unit of sample weight, up to the evidence), evaluated before its last
+        M-step, as scikit-learn.
+    lower_bounds_ : list of float of length ``n_iter_``
+        The ``lower_bound_`` of each iteration of the best fit of EM.
+    collapse_events_ : list of dict
+        One dict per component reseeded or dropped by ``on_collapse`` in the best fit, with keys
+        'component', 'iteration' (0: at initialisation), 'action' ('reseed' or 'drop') and
+        'reason'. Empty when nothing collapsed.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during fit. Defined only when X has feature names that are all
+        strings.
+
+    See Also
+    --------
+    BayesianGaussianMixture : Gaussian mixture fitted by variational Bayes.
+    GaussianMixtureIC : Gaussian mixture whose K and covariance type are selected in ``fit``.
     """
 
     _HYPERPARAMETERS: ClassVar[dict] = {
@@ -104,7 +216,41 @@ class GaussianMixture(_GaussianMixtureBase):
         return GaussianEM(self._covariance, self.reg_covar, self.means_.dtype)
 
     def fit(self, X, y=None, sample_weight=None):
-        """Estimate the parameters by EM; returns self. A failed fit leaves self unchanged."""
+        """Estimate model parameters with the EM algorithm.
+
+        The method fits the model ``n_init`` times and keeps the parameters of the fit with the
+        largest final lower bound. Within each trial, it iterates between E-step and M-step
+        until the change of the lower bound is less than ``tol`` or ``max_iter`` iterations are
+        done; a ``ConvergenceWarning`` is raised if the kept fit did not converge. If
+        ``warm_start`` is True and the estimator is fitted, ``n_init`` is ignored and the fit
+        continues from the previous parameters. A fit that fails (an error) leaves the
+        estimator unchanged.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            List of n_features-dimensional data points. Each row corresponds to a single data
+            point. float32 data are fitted in float32 and float64 in float64; other dtypes are
+            converted to float64. X may also be larger than memory: a ``numpy.memmap``, any
+            array-like with ``shape``, ``dtype`` and row slicing (zarr, h5py), or a dask array,
+            which is checked and read in row chunks and never loaded whole (docs/scale.md).
+        y : Ignored
+            Not used, present for API consistency by convention.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative finite weights of the rows (a scalar applies to every row), with at
+            least ``n_components`` positive; None weighs every row 1. An integer weight acts
+            exactly as that many copies of the row. With dask X it may be a dask array.
+
+        Returns
+        -------
+        self : object
+            The fitted mixture.
+
+        Raises
+        ------
+        CollapsedComponentError
+            When a component collapses and ``on_collapse='raise'``.
+        """
         check_hyperparameters(self, self._HYPERPARAMETERS)
         covariance = make_covariance(self.covariance_type)
         check_option(self.init_params, "init_params", INIT_METHODS)

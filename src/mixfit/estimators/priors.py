@@ -50,19 +50,27 @@ def _scale_ridge(dtype) -> tuple[float, float]:
 
 @dataclass(frozen=True, eq=False)
 class ConjugatePrior:
-    """Hyper-parameters of the MAP prior; None takes mclust's data-based default.
+    """Hyper-parameters of the MAP prior of ``GaussianMixture(prior=...)``.
+
+    mu_k | Sigma_k ~ N(mu_P, Sigma_k / kappa_P), Sigma_k ~ IW(nu_P, Lambda_P) (Fraley and Raftery
+    2007; the diagonal, spherical and tied analogues for the other covariance types). A value
+    object (frozen); each None takes mclust's data-based default when the mixture is fitted, and
+    ``GaussianMixture(prior='default')`` is ``prior=ConjugatePrior()``.
 
     Parameters
     ----------
     mean_shrinkage : float, default=0.01
-        kappa_P > 0: how many rows' worth of weight the prior mean carries.
-    degrees_of_freedom : float or None
-        nu_P, default n_features + 2; must exceed n_features - 1 (full, tied) or 0.
-    scale : array-like or float or None
-        Lambda_P in the shape of the covariance type: (D, D) for full and tied, (D,) for
-        diag, a float for spherical. Default cov(X) / K^(2/D) in that shape.
-    mean : array-like of shape (D,) or None
-        mu_P, default the (weighted) data mean.
+        kappa_P, a finite number > 0: how many rows' worth of weight the prior mean carries.
+    degrees_of_freedom : float or None, default=None
+        nu_P; must exceed n_features - 1 (full, tied) or 0 (diag, spherical). None: n_features
+        + 2.
+    scale : array-like or float or None, default=None
+        Lambda_P in the shape of the covariance type: (n_features, n_features) for full and
+        tied, (n_features,) for diag, a float for spherical. None: cov(X) / K^(2/D) in that shape
+        (its diagonal for diag, the mean variance for spherical), with a tiny ridge that keeps it
+        positive definite.
+    mean : array-like of shape (n_features,) or None, default=None
+        mu_P. None: the data mean (weighted by ``sample_weight``).
     """
 
     mean_shrinkage: float = DEFAULT_MEAN_SHRINKAGE

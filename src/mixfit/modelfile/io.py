@@ -142,8 +142,29 @@ class ModelFile:
 
 
 def load(path):
-    """The fitted estimator saved at ``path``; ``ModelFileError`` if the file is not a valid
-    mixfit model file of a schema this version reads."""
+    """Read a fitted estimator from a model file written by ``save``.
+
+    Nothing is unpickled: the arrays are checked against the estimator class before they are
+    used, and a file of an older schema is upgraded in memory (format and versioning: the
+    docstring of ``mixfit.modelfile.io``).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The model file (conventionally ``*.mixfit``).
+
+    Returns
+    -------
+    estimator : estimator
+        The fitted estimator, of the class that was saved; it predicts bit-identically to the
+        saved one.
+
+    Raises
+    ------
+    ModelFileError
+        If the file is not a valid mixfit model file of a schema this version reads (not a
+        zip, truncated or corrupt, newer, an unknown class, or arrays that do not agree).
+    """
     return read_model_file(path).estimator
 
 

@@ -74,10 +74,44 @@ def information_criteria(log_likelihood: float, p: int, n: float, entropy: float
 
 @dataclass(frozen=True)
 class Cell:
-    """One (K, covariance type) fit: ``criterion`` is the chosen criterion's value (NaN for an NA
-    cell, whose ``reason`` says why; a fitted cell's ``reason`` notes a start that failed);
-    ``values`` holds every criterion computed for it. ``log_likelihood`` is sum_n w_n ln p(x_n)
-    from the estimator's ``score_samples`` (for VB: the posterior predictive density)."""
+    """One (K, covariance type) fit of a model-selection sweep, a row of ``SelectionResult``.
+
+    Built by ``select_model`` and ``select_bernoulli``; frozen.
+
+    Parameters
+    ----------
+    n_components : int
+        K, the number of components of the cell.
+    covariance_type : str
+        The covariance type of the cell ('bernoulli' for ``select_bernoulli``).
+    criterion : float, default=nan
+        The value of the sweep's criterion (NaN for an NA cell).
+    log_likelihood : float, default=nan
+        sum_n w_n ln p(x_n) from the estimator's ``score_samples`` (for VB: the posterior
+        predictive density).
+    n_parameters : int or None, default=None
+        Free parameters of the fitted model (at its fitted K, after an ``on_collapse='drop'``).
+    converged : bool or None, default=None
+        Whether the kept fit converged.
+    n_iter : int or None, default=None
+        The iterations of the kept fit.
+    start : str or None, default=None
+        Which start gave the kept fit: 'hierarchical' or the ``init_params`` of the random
+        starts.
+    n_active : int or None, default=None
+        VB: the components with E[pi_k] above the estimator's threshold (``active_components_``).
+    reason : str or None, default=None
+        Why an NA cell could not be fitted; for a fitted cell, a note of a start that failed.
+    values : dict, default={}
+        Every criterion computed for the cell, by name ('bic', 'aic', 'icl'; or 'elbo').
+    estimator : estimator or None, default=None
+        The fitted estimator of the cell (None for an NA cell).
+
+    Attributes
+    ----------
+    is_na : bool
+        True for a cell that could not be fitted (a ``reason`` and no ``estimator``).
+    """
 
     n_components: int
     covariance_type: str
@@ -97,6 +131,14 @@ class Cell:
         return self.reason is not None and self.estimator is None
 
     def row(self) -> dict:
+        """The cell as a row of the selection table.
+
+        Returns
+        -------
+        dict
+            The columns of ``SelectionResult.to_frame`` (every field but ``values`` and
+            ``estimator``) and one entry per computed criterion.
+        """
         return {name: getattr(self, name) for name in _COLUMNS} | dict(self.values)
 
 
@@ -104,8 +146,34 @@ class Cell:
 class SelectionResult:
     """The table of a sweep, the best cell and its fitted estimator.
 
-    ``cells`` are in sweep order (covariance type, then K). ``lower_is_better`` follows the
-    criterion and convention. Ties are broken by fewer parameters, then sweep order.
+    Returned by ``select_model`` and ``select_bernoulli``; frozen. ``str()`` gives the table as
+    text. Cells are ranked by their criterion; ties are broken by fewer parameters, then sweep
+    order.
+
+    Parameters
+    ----------
+    cells : tuple of Cell
+        Every cell of the sweep, in sweep order (covariance type, then K).
+    criterion : {'bic', 'aic', 'icl', 'elbo'}
+        The criterion the cells are ranked by.
+    convention : {'sklearn', 'mclust'}
+        The sign convention of BIC, AIC and ICL (see the module docstring).
+    method : {'em', 'vb'}
+        How the cells were fitted.
+    n_samples : float
+        n of the criteria: the number of rows, or the sum of the sample weights.
+
+    Attributes
+    ----------
+    lower_is_better : bool
+        True when a lower criterion is better (BIC, AIC or ICL in the 'sklearn' convention).
+    best : Cell or None
+        The best fitted cell (None when no cell could be fitted).
+    best_estimator : estimator or None
+        The fitted estimator of ``best``.
+    active_components : int or None
+        VB only: the active components of the fit with the largest K of the best covariance
+        type (a Dirichlet-process fit prunes what the data do not need); None for EM.
     """
 
     cells: tuple
@@ -119,7 +187,14 @@ class SelectionResult:
         return self.criterion != "elbo" and self.convention == "sklearn"
 
     def ranked(self) -> list[Cell]:
-        """The fitted cells, best first."""
+        """The fitted cells, best first.
+
+        Returns
+        -------
+        list of Cell
+            The cells with a finite criterion, ranked by it (ties: fewer parameters, then sweep
+            order); NA cells are left out.
+        """
         sign = 1.0 if self.lower_is_better else -1.0
         fitted = [(i, c) for i, c in enumerate(self.cells) if not c.is_na and np.isfinite(c.criterion)]
         return [c for _, c in sorted(fitted, key=lambda ic: (sign * ic[1].criterion, ic[1].n_parameters, ic[0]))]
@@ -135,6 +210,18 @@ class SelectionResult:
         return None if best is None else best.estimator
 
     def top(self, n: int = 3) -> list[Cell]:
+        """The ``n`` best fitted cells.
+
+        Parameters
+        ----------
+        n : int, default=3
+            How many cells.
+
+        Returns
+        -------
+        list of Cell
+            The first ``n`` cells of ``ranked()``.
+        """
         return self.ranked()[:n]
 
     @property
@@ -148,11 +235,23 @@ class SelectionResult:
         return max(same, key=lambda c: c.n_components).n_active
 
     def table(self) -> list[dict]:
-        """One dict per cell (without the estimators): the columns of ``to_frame``."""
+        """The table as rows, one dict per cell in sweep order.
+
+        Returns
+        -------
+        list of dict
+            ``Cell.row()`` of every cell (without the estimators): the columns of ``to_frame``.
+        """
         return [cell.row() for cell in self.cells]
 
     def to_frame(self):
-        """The table as a pandas DataFrame (pandas must be installed)."""
+        """The table as a pandas DataFrame (pandas must be installed).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per cell, the columns of ``table()``.
+        """
         try:
             import pandas as pd
         except ImportError:
@@ -160,7 +259,14 @@ class SelectionResult:
         return pd.DataFrame(self.table())
 
     def to_dict(self) -> dict:
-        """JSON-able: the table, the best cell and the conventions."""
+        """The result as JSON-able data: the table, the best cell and the conventions.
+
+        Returns
+        -------
+        dict
+            Keys 'criterion', 'convention', 'method', 'lower_is_better', 'n_samples', 'best' (its
+            row, or None), 'active_components' and 'table'.
+        """
         best = self.best
         return {"criterion": self.criterion, "convention": self.convention, "method": self.method,
                 "lower_is_better": self.lower_is_better, "n_samples": self.n_samples,
@@ -168,7 +274,18 @@ class SelectionResult:
                 "table": self.table()}
 
     def plot(self, ax=None):
-        """The criterion against K, one line per covariance type, the best starred."""
+        """Plot the criterion against K, one line per covariance type, the best starred.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+            Where to draw; None: a new figure's Axes.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The Axes drawn on.
+        """
         rows = [{"n_components": c.n_components, "covariance_type": c.covariance_type, self.criterion: c.criterion}
                 for c in self.cells if not c.is_na and np.isfinite(c.criterion)]
         return plot_selection(rows, criterion=self.criterion, lower_is_better=self.lower_is_better, ax=ax)
@@ -276,9 +393,43 @@ def _hierarchical_start(tree, X, sample_weight, K, covariance_type, reg_covar):
 def select_bernoulli(X, n_components=range(1, 10), *, method="em", criterion=None, convention="sklearn",
                      n_init=3, random_state=None, n_jobs=None, progress=False, sample_weight=None,
                      **params) -> SelectionResult:
-    """``select_model`` for Bernoulli mixtures: one ``BernoulliMixture`` per K (no covariance axis;
-    the table's ``covariance_type`` column reads 'bernoulli'), ranked by BIC / AIC / ICL (EM) or
-    the ELBO (VB) with the same conventions. X is binary, dense or scipy sparse."""
+    """``select_model`` for Bernoulli mixtures: fit one ``BernoulliMixture`` per K and rank them.
+
+    There is no covariance axis (the table's ``covariance_type`` column reads 'bernoulli') and
+    no hierarchical start; the fits are ranked by BIC / AIC / ICL (EM) or the ELBO (VB) with the
+    conventions of ``select_model``.
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Binary data, dense or scipy sparse (as ``BernoulliMixture.fit`` takes it).
+    n_components : int or iterable of int, default=range(1, 10)
+        The numbers of components tried (distinct integers >= 1).
+    method : {'em', 'vb'}, default='em'
+        ``BernoulliMixture``'s ``method``: MAP by EM, or variational Bayes (criterion 'elbo').
+    criterion : {'bic', 'aic', 'icl', 'elbo'}, default=None
+        'bic', 'aic' or 'icl' for EM (None: 'bic'); 'elbo' for VB (None: 'elbo').
+    convention : {'sklearn', 'mclust'}, default='sklearn'
+        The sign of BIC/AIC/ICL, as in ``select_model``.
+    n_init : int, default=3
+        Random starts per K (``BernoulliMixture``'s ``n_init``).
+    random_state : int, Generator, RandomState or None, default=None
+        Seeds every K's fit; the table is the same for any ``n_jobs``.
+    n_jobs : int or None, default=None
+        Fits run in parallel by joblib processes (None: 1; -1: all cores).
+    progress : bool, default=False
+        A progress bar over the fits on stderr (tqdm).
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative weights of the rows, passed to every fit; n in the criteria is their sum.
+    **params
+        Passed to every ``BernoulliMixture`` (``alpha``, ``beta``, ``binarize``, ``max_iter``,
+        ...); an unknown name is a ``ValueError``.
+
+    Returns
+    -------
+    SelectionResult
+        One cell per K, the best cell and its fitted estimator.
+    """
     check_option(method, "method", tuple(CRITERIA))
     criterion = CRITERIA[method][0] if criterion is None else criterion
     check_option(criterion, "criterion", CRITERIA[method])
@@ -340,38 +491,56 @@ def select_model(X, n_components=range(1, 10), covariance_types=COVARIANCE_TYPES
 
     Parameters
     ----------
-    X : array-like (n_samples, n_features)
-    n_components : iterable of int, default 1..9
-    covariance_types : iterable of {'full', 'tied', 'diag', 'spherical'}
-    method : {'em', 'vb'}
+    X : array-like of shape (n_samples, n_features)
+        The data, in memory (float32 kept, other dtypes converted to float64).
+    n_components : int or iterable of int, default=range(1, 10)
+        The numbers of components tried (distinct integers >= 1).
+    covariance_types : str or iterable of {'full', 'tied', 'diag', 'spherical'}, \
+default=('full', 'tied', 'diag', 'spherical')
+        The covariance types tried (distinct).
+    method : {'em', 'vb'}, default='em'
         ``GaussianMixture`` (maximum likelihood, or MAP with ``prior=``) or
         ``BayesianGaussianMixture`` (variational Bayes, criterion 'elbo').
-    criterion : {'bic', 'aic', 'icl'} for EM (default 'bic'), 'elbo' for VB
-    convention : {'sklearn', 'mclust'}
+    criterion : {'bic', 'aic', 'icl', 'elbo'}, default=None
+        'bic', 'aic' or 'icl' for EM (None: 'bic'); 'elbo' for VB (None: 'elbo').
+    convention : {'sklearn', 'mclust'}, default='sklearn'
         The sign of BIC/AIC/ICL: -2 ln L + penalty, lower is better (default), or its negative,
         higher is better (R's mclust). See the module docstring.
-    hierarchical_start : bool, default True
+    hierarchical_start : bool, default=True
         Also start each cell from the model-based hierarchical partition (one tree of at most
         ``max_rows`` rows for the sweep); the better of that fit and the random starts is kept.
-    n_init : int, default 10
+    n_init : int, default=10
         Randomly seeded starts of ``init_params`` per cell (0: the hierarchical start only). With
         an integer ``random_state`` they are the very starts of
         ``GaussianMixture(n_init=n_init, random_state=random_state)``, so every cell is at least
         as good as that fit (the hierarchical start can only add).
-    random_state : int, Generator, RandomState or None
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
+        How the random starts are drawn (see ``GaussianMixture``).
+    random_state : int, Generator, RandomState or None, default=None
         Seeds the tree's subset and every cell; the table is the same for any ``n_jobs``.
-    n_jobs : int or None
+    n_jobs : int or None, default=None
         Cells fitted in parallel by joblib processes (None: 1; -1: all cores). Pays for large
         data or many cells; on a few hundred rows process start-up costs more than it saves.
-    progress : bool
+    progress : bool, default=False
         A progress bar over the cells on stderr (tqdm).
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative weights of the rows, passed to every fit; n in the criteria is their sum.
+    max_rows : int, default=2000
+        The most rows of the subset the hierarchical tree is built from.
     **params
         Passed to every estimator (``tol``, ``max_iter``, ``reg_covar``, ``prior``,
-        ``on_collapse``, ``weight_concentration_prior_type``, ...).
+        ``on_collapse``, ``weight_concentration_prior_type``, ...); an unknown name is a
+        ``ValueError``.
 
     Returns
     -------
     SelectionResult
+        Every cell (a cell that could not be fitted is NA with its reason; the sweep never
+        raises for one cell), the best cell and its fitted estimator.
+
+    See Also
+    --------
+    GaussianMixtureIC : The same selection inside an estimator's ``fit``.
     """
     check_option(method, "method", tuple(CRITERIA))
     criterion = CRITERIA[method][0] if criterion is None else criterion

@@ -29,12 +29,12 @@ from ..models.bernoulli import BernoulliEM, BetaPrior
 from ..models.gaussian_em import GaussianEM
 from ..models.hmm_emissions import BernoulliEmission, CategoricalEmission, GaussianEmission
 from ._hmm_base import _HMMBase, check_lazy_frames, check_stochastic
-from .bernoulli_mixture import _check_prior_value
 from .priors import check_prior_spec, resolve_prior
 from .validation import (
     INTEGER_AT_LEAST_1,
     LOOP_HYPERPARAMETERS,
     REAL_AT_LEAST_0,
+    check_beta_prior,
     check_hyperparameters,
     check_means_init,
     check_option,
@@ -366,8 +366,8 @@ class BernoulliHMM(_HMMBase):
 
     def _emission_setup(self, X, frame_weight, fixed, record):
         check_option(self.init_params, "init_params", INIT_METHODS)
-        prior = BetaPrior(_check_prior_value(self.alpha, "alpha", "em"),
-                          _check_prior_value(self.beta, "beta", "em"))
+        prior = BetaPrior(check_beta_prior(self.alpha, "alpha", "em"),
+                          check_beta_prior(self.beta, "beta", "em"))
         K, n_features = self.n_components, X.shape[1]
         if X.shape[0] < K:
             raise ValueError(f"X has n_samples = {X.shape[0]} frames but n_components = {K}; expected "

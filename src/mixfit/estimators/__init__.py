@@ -8,9 +8,9 @@ The only package that knows scikit-learn's names. It computes nothing itself: fi
 from .bayesian_gaussian_mixture import BayesianGaussianMixture as BayesianGaussianMixture
 from .bernoulli_mixture import BernoulliMixture as BernoulliMixture
 from .gaussian_mixture import GaussianMixture as GaussianMixture
-from .hmm import BernoulliHMM as BernoulliHMM
 from .hmm import CategoricalHMM as CategoricalHMM
 from .hmm import GaussianHMM as GaussianHMM
+from .hmm_bernoulli import BernoulliHMM as BernoulliHMM
 from .hmm_vb import VariationalGaussianHMM as VariationalGaussianHMM
 from .hmm_vb_categorical import VariationalCategoricalHMM as VariationalCategoricalHMM
 

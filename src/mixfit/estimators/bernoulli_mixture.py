@@ -26,6 +26,7 @@ from .persistence import save_estimator
 from .validation import (
     LOOP_HYPERPARAMETERS,
     as_generator,
+    check_beta_prior,
     check_hyperparameters,
     check_option,
     check_sample_weight,
@@ -47,23 +48,6 @@ from .validation_chunked import (
 )
 
 METHODS = ("em", "vb")
-# The Beta(alpha, beta) prior on every success probability when alpha / beta are None. EM: the
-# posterior mode under Beta(2, 2) is (count of ones + 1) / (N_k + 2), Laplace's add-one rule, which
-# keeps every mu_ki inside (0, 1) at the cost of one pseudo-row per value. VB: the uniform Beta(1, 1),
-# whose posterior mean is the same (count + 1) / (N_k + 2).
-DEFAULT_BETA_PRIOR = {"em": 2.0, "vb": 1.0}
-
-
-def _check_prior_value(value, name: str, method: str) -> float:
-    """alpha / beta: None (the method's default) or a finite number > 0 (VB) or >= 1 (EM)."""
-    if value is None:
-        return DEFAULT_BETA_PRIOR[method]
-    em_rule = ">= 1 for method='em' (the posterior mode needs it; 1 with 1 is maximum likelihood)"
-    low, expected = (1.0, em_rule) if method == "em" else (0.0, "> 0")
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
-    if not ok or (value < low if method == "em" else value <= low):
-        raise ValueError(f"{name}={value!r}; expected None or a finite number {expected}")
-    return float(value)
 
 
 class BernoulliMixture(_ChunkPredictions, DensityMixin, BaseEstimator):
@@ -277,8 +261,8 @@ default='dirichlet_process'
     # ---- fitting ---------------------------------------------------------------------------
 
     def _build_model(self, dtype):
-        alpha = _check_prior_value(self.alpha, "alpha", self.method)
-        beta = _check_prior_value(self.beta, "beta", self.method)
+        alpha = check_beta_prior(self.alpha, "alpha", self.method)
+        beta = check_beta_prior(self.beta, "beta", self.method)
         prior = BetaPrior(alpha, beta)
         if self.method == "em":
             return BernoulliEM(prior, dtype)

@@ -1,4 +1,5 @@
-"""GaussianHMM, CategoricalHMM and BernoulliHMM: Baum-Welch (PRML 13.2) behind a scikit-learn-style API.
+"""GaussianHMM and CategoricalHMM (BernoulliHMM: hmm_bernoulli.py): Baum-Welch (PRML 13.2)
+behind a scikit-learn-style API.
 
 Names follow hmmlearn where it has them (``startprob_``, ``transmat_``, ``means_``,
 ``emissionprob_``, ``fit(X, lengths)``, ``decode``, ``score_samples``) and mixfit's mixtures
@@ -12,24 +13,29 @@ log-likelihood per frame; the Gaussian M-step adds ``reg_covar`` to each covaria
 
 from __future__ import annotations
 
+from functools import partial
 from typing import ClassVar
 
 import numpy as np
-from sklearn.base import clone
 
-from ..backends import as_source
-from ..backends.inputs import is_chunked
 from ..engine.collapse import ON_COLLAPSE
 from ..engine.collapse_hmm import StatePolicy
 from ..engine.starts import INIT_METHODS, data_moments, initial_stats
 from ..exceptions import CollapsedComponentError
 from ..families.covariance import make_covariance
 from ..families.precision_priors import make_precision_prior
-from ..models.bernoulli import BernoulliEM, BetaPrior
 from ..models.gaussian_em import GaussianEM
-from ..models.hmm_emissions import BernoulliEmission, CategoricalEmission, GaussianEmission
-from ._hmm_base import _HMMBase, check_lazy_frames, check_stochastic
-from .bernoulli_mixture import _check_prior_value
+from ..models.hmm import HMM
+from ..models.hmm_emissions import CategoricalEmission, GaussianEmission
+from ._hmm_base import _HMMBase
+from .hmm_checks import (
+    check_enough_frames,
+    check_n_symbols,
+    check_real_frames,
+    check_stochastic,
+    check_symbol_frames,
+)
+from .hmm_parts import baum_welch_parts, point_chain
 from .priors import check_prior_spec, resolve_prior
 from .validation import (
     INTEGER_AT_LEAST_1,
@@ -38,36 +44,56 @@ from .validation import (
     check_hyperparameters,
     check_means_init,
     check_option,
-    validate_X,
 )
-from .validation_binary import first_non_binary, is_binary, non_binary_message
-
-
-def _is_symbol(X) -> np.ndarray:
-    """Entrywise: is x an integer >= 0 (a categorical symbol)."""
-    return (X >= 0) & (X == np.round(X))
-
-
-def _highest_symbol(X, chunk_size: int) -> int:
-    """max(X) of validated symbols: in memory, or one chunked pass over a reader."""
-    if isinstance(X, np.ndarray):
-        return int(X.max())
-    return max(int(chunk.max()) for chunk, _ in as_source(X, None, chunk_size).chunks())
 
 
 class GaussianHMM(_HMMBase):
-    """Hidden Markov model with Gaussian emissions, fitted by Baum-Welch.
+    """Hidden Markov model with Gaussian emissions, fitted by Baum-Welch (EM).
 
     Parameters
     ----------
     n_components : int, default=1
         Number of hidden states K.
     covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='diag'
+        The form of each state's emission covariance.
     reg_covar : float, default=1e-6
         Added to the diagonal of every emission covariance at each M-step.
     prior : None, 'default' or ConjugatePrior, default=None
         A conjugate prior on each state's mean and covariance (as ``GaussianMixture``): the
         emission M-step becomes the posterior mode and ``lower_bound_`` the log posterior.
+    algorithm : {'viterbi', 'map'}, default='viterbi'
+        How ``predict`` and ``decode`` pick states.
+    tol : float, default=1e-4
+        Convergence threshold on the change of the log-likelihood per frame.
+    max_iter : int, default=100
+        The most EM iterations of one start.
+    n_init : int, default=1
+        Independent starts; the best final lower bound is kept.
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
+        How the emissions start (on the frames, as a mixture would); the start and transition
+        probabilities start uniform unless given.
+    startprob_init : array-like of shape (n_components,), default=None
+        Starting start probabilities; a zero is a forbidden start and stays zero.
+    transmat_init : array-like of shape (n_components, n_components), default=None
+        Starting transition matrix (rows sum to 1); a zero is a forbidden transition and stays
+        zero.
+    means_init : array-like of shape (n_components, n_features), default=None
+        Starting emission means.
+    precisions_init : array-like, default=None
+        Starting emission precisions, in scikit-learn's shape for ``covariance_type``.
+    fixed : tuple of {'startprob', 'transmat', 'means', 'covariances'}, default=()
+        Parameters kept at their starting values (hmmlearn's ``params``, spelled by name).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the starts.
+    warm_start : bool, default=False
+        If True and the estimator is fitted, ``fit`` continues from the fitted parameters (one
+        start).
+    verbose : int, default=0
+        Progress messages: 0 none, 1 per start, 2 per ``verbose_interval`` iterations.
+    verbose_interval : int, default=10
+        Iterations between messages at ``verbose=2``.
+    chunk_size : int, default=None
+        Frames per chunk of whole sequences; None: 65536.
     on_collapse : {'raise', 'reseed', 'drop'}, default='raise'
         What to do when a state's emission collapses onto a point (its covariance is no longer
         positive definite, or, for 'reseed' and 'drop', its expected visits fall below a
@@ -80,25 +106,47 @@ class GaussianHMM(_HMMBase):
         renormalised (forbidden moves stay forbidden; ``startprob_``, ``transmat_``, ``means_``
         ... then have one state fewer than ``n_components``). Each reseed or drop is announced by
         a ``CollapseWarning`` and recorded in ``collapse_events_`` (see ``mixfit.collapse_hmm``).
-    algorithm : {'viterbi', 'map'}, default='viterbi'
-        How ``predict`` and ``decode`` pick states.
-    tol : float, default=1e-4
-        Convergence threshold on the change of the log-likelihood per frame.
-    max_iter : int, default=100
-    n_init : int, default=1
-        Independent starts; the best final lower bound is kept.
-    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
-        How the emissions start (on the frames, as a mixture would); the start and transition
-        probabilities start uniform unless given.
-    startprob_init, transmat_init, means_init, precisions_init : array-like, optional
-        Starting values (``precisions_init`` in scikit-learn's format for the covariance type).
-        Zeros of ``transmat_init`` and ``startprob_init`` are forbidden transitions and starts:
-        they stay zero.
-    fixed : tuple of {'startprob', 'transmat', 'means', 'covariances'}, default=()
-        Parameters kept at their starting values (hmmlearn's ``params``, spelled by name).
-    random_state, warm_start, verbose, verbose_interval
-    chunk_size : int or None
-        Frames per chunk of whole sequences; None: 65536.
+
+    Attributes
+    ----------
+    startprob_ : ndarray of shape (n_states,)
+        Start probabilities; n_states is ``n_components`` less any dropped state.
+    transmat_ : ndarray of shape (n_states, n_states)
+        Transition probabilities, each row summing to 1.
+    means_ : ndarray of shape (n_states, n_features)
+        Emission means.
+    precisions_cholesky_ : ndarray
+        Cholesky factors of the emission precisions (scikit-learn's shape for the type).
+    covariances_ : ndarray
+        Emission covariances, derived from ``precisions_cholesky_``.
+    precisions_ : ndarray
+        Emission precisions, derived from ``precisions_cholesky_``.
+    converged_ : bool
+        Whether the best start converged.
+    n_iter_ : int
+        EM iterations of the best start.
+    lower_bound_ : float
+        Log-likelihood (log posterior with a ``prior``) per frame of the best start.
+    lower_bounds_ : list of float
+        ``lower_bound_`` at each iteration of the best start.
+    collapse_events_ : list of dict
+        The reseeds and drops of the best start (``on_collapse``).
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+
+    See Also
+    --------
+    VariationalGaussianHMM : The same model fitted by variational Bayes.
+    GaussianMixture : The model without the Markov chain.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mixfit import GaussianHMM
+    >>> X = np.repeat([[0], [5], [0]], 40, axis=0) + np.random.default_rng(0).normal(size=(120, 1))
+    >>> hmm = GaussianHMM(n_components=2, random_state=0).fit(X)
+    >>> hmm.predict(X).shape
+    (120,)
     """
 
     _FIXABLE = ("startprob", "transmat", "means", "covariances")
@@ -131,26 +179,19 @@ class GaussianHMM(_HMMBase):
         self.chunk_size = chunk_size
 
     def _check_frames(self, X, reset):
-        """float64 frames (n, D); with ``reset``, a clone holding the feature bookkeeping. A memmap
-        or array-like X is checked in one chunked pass and read as it is needed, never whole."""
-        record = clone(self) if reset else self
-        if is_chunked(X):
-            return check_lazy_frames(record, X, reset, self._chunk_frames())[0], record
-        return validate_X(record, X, dtype=np.float64, reset=reset), record
+        return check_real_frames(self, X, reset, self._chunk_frames())
 
-    def _emission_setup(self, X, frame_weight, fixed, record):
+    def _parts(self, data, chain, fixed):
         covariance = make_covariance(self.covariance_type)
         check_option(self.init_params, "init_params", INIT_METHODS)
         check_option(self.on_collapse, "on_collapse", ON_COLLAPSE)
         prior_spec = check_prior_spec(self.prior)
-        K, n_features = self.n_components, X.shape[1]
-        if X.shape[0] < K:
-            raise ValueError(f"X has n_samples = {X.shape[0]} frames but n_components = {K}; expected "
-                             "n_samples >= n_components")
+        K, n_features = self.n_components, data.X.shape[1]
+        check_enough_frames(data.X, K)
         means_init = check_means_init(self.means_init, K, n_features)
         prec_chol_init = (None if self.precisions_init is None
                           else covariance.check_precisions(self.precisions_init, K, n_features))
-        frames = as_source(X, frame_weight, self._chunk_frames())
+        frames = data.frames()
         prior = precision = None
         if prior_spec is not None:
             precision = make_precision_prior(covariance)
@@ -174,10 +215,13 @@ class GaussianHMM(_HMMBase):
             return emission.params(first.means if means_init is None else means_init,
                                    first.prec_chol if prec_chol_init is None else prec_chol_init)
 
-        return emission, start
+        return baum_welch_parts(self, data, chain, HMM(*point_chain(fixed), emission), start, self._set_emission,
+                                policy=partial(StatePolicy, self.on_collapse))
 
-    def _collapse_policy(self):
-        return lambda: StatePolicy(self.on_collapse)
+    def _set_emission(self, params, record):
+        self._covariance = make_covariance(self.covariance_type)
+        self.means_ = params.means
+        self.precisions_cholesky_ = params.prec_chol
 
     def _emission_model(self, fixed=frozenset()):
         mixture = GaussianEM(make_covariance(self.covariance_type), self.reg_covar)
@@ -186,17 +230,14 @@ class GaussianHMM(_HMMBase):
     def _emission_params(self):
         return GaussianEmission.params(self.means_, self.precisions_cholesky_)
 
-    def _set_emission(self, params, record):
-        self._covariance = make_covariance(self.covariance_type)
-        self.means_ = params.means
-        self.precisions_cholesky_ = params.prec_chol
-
     @property
     def covariances_(self):
+        """Emission covariances in the covariance type's shape."""
         return self._covariance.covariance(self.precisions_cholesky_)
 
     @property
     def precisions_(self):
+        """Emission precisions in the covariance type's shape."""
         return self._covariance.precision(self.precisions_cholesky_)
 
 
@@ -204,10 +245,68 @@ class CategoricalHMM(_HMMBase):
     """Hidden Markov model with categorical emissions (symbols 0..M-1), fitted by Baum-Welch.
 
     X is a column (n_samples, 1) of integer symbols, as hmmlearn's ``CategoricalHMM``.
-    ``n_symbols`` (hmmlearn's ``n_features``) is M; None takes max(X) + 1 at fit.
-    ``init_params='random'`` draws each state's emission row from a flat Dirichlet;
-    ``emissionprob_init`` gives it. ``fixed`` names from ('startprob', 'transmat',
-    'emissionprob'). Other parameters as ``GaussianHMM``.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Number of hidden states K.
+    n_symbols : int, default=None
+        M, the number of symbols (hmmlearn's ``n_features``); None takes max(X) + 1 at fit.
+    algorithm : {'viterbi', 'map'}, default='viterbi'
+        How ``predict`` and ``decode`` pick states.
+    tol : float, default=1e-4
+        Convergence threshold on the change of the log-likelihood per frame.
+    max_iter : int, default=100
+        The most EM iterations of one start.
+    n_init : int, default=1
+        Independent starts; the best final lower bound is kept.
+    init_params : {'random'}, default='random'
+        Each state's emission row starts as a draw from a flat Dirichlet.
+    startprob_init : array-like of shape (n_components,), default=None
+        Starting start probabilities; zeros stay zero.
+    transmat_init : array-like of shape (n_components, n_components), default=None
+        Starting transition matrix; zeros stay zero.
+    emissionprob_init : array-like of shape (n_components, n_symbols), default=None
+        Starting emission probabilities (rows sum to 1).
+    fixed : tuple of {'startprob', 'transmat', 'emissionprob'}, default=()
+        Parameters kept at their starting values.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the starts.
+    warm_start : bool, default=False
+        If True and the estimator is fitted, ``fit`` continues from the fitted parameters.
+    verbose : int, default=0
+        Progress messages, as ``GaussianHMM``.
+    verbose_interval : int, default=10
+        Iterations between messages at ``verbose=2``.
+    chunk_size : int, default=None
+        Frames per chunk of whole sequences; None: 65536.
+
+    Attributes
+    ----------
+    startprob_ : ndarray of shape (n_components,)
+        Start probabilities.
+    transmat_ : ndarray of shape (n_components, n_components)
+        Transition probabilities, each row summing to 1.
+    emissionprob_ : ndarray of shape (n_components, n_symbols_)
+        Emission probabilities of each symbol in each state.
+    n_symbols_ : int
+        M, the number of symbols.
+    converged_ : bool
+        Whether the best start converged.
+    n_iter_ : int
+        EM iterations of the best start.
+    lower_bound_ : float
+        Log-likelihood per frame of the best start.
+    lower_bounds_ : list of float
+        ``lower_bound_`` at each iteration of the best start.
+    collapse_events_ : list of dict
+        Always empty (categorical emissions do not collapse).
+    n_features_in_ : int
+        Number of columns of X seen during ``fit`` (1).
+
+    See Also
+    --------
+    VariationalCategoricalHMM : The same model fitted by variational Bayes.
     """
 
     _FIXABLE = ("startprob", "transmat", "emissionprob")
@@ -235,40 +334,15 @@ class CategoricalHMM(_HMMBase):
         self.chunk_size = chunk_size
 
     def _check_frames(self, X, reset):
-        """Integer symbols (n, 1): an intp array, or for a memmap or array-like X a reader of
-        float64 rows holding them (checked in one chunked pass, never loaded)."""
-        record = clone(self) if reset else self
-        limit = None if reset else self.n_symbols_
-        if is_chunked(X):
-            if len(X.shape) == 2 and X.shape[1] != 1:
-                raise ValueError(f"X has {X.shape[1]} columns; expected one column of integer symbols")
-            reader, scan = check_lazy_frames(record, X, reset, self._chunk_frames(), _is_symbol)
-            if np.isfinite(scan.bad_row):
-                raise ValueError(f"X must hold integer symbols >= 0; X[{int(scan.bad_row)}, 0] = {scan.bad_value!r}")
-            highest = int(scan.rows.high[0])
-            if limit is not None and highest >= limit:
-                raise ValueError(f"X holds symbol {highest}; expected symbols < n_symbols = {limit}")
-            return reader, record
-        values = validate_X(record, X, dtype=np.float64, reset=reset)
-        if values.shape[1] != 1:
-            raise ValueError(f"X has {values.shape[1]} columns; expected one column of integer symbols")
-        if np.any(values < 0) or np.any(values != np.round(values)):
-            raise ValueError("X must hold integer symbols >= 0")
-        symbols = values.astype(np.intp)
-        if limit is not None and symbols.max() >= limit:
-            raise ValueError(f"X holds symbol {symbols.max()}; expected symbols < n_symbols = {limit}")
-        return symbols, record
+        return check_symbol_frames(self, X, reset, self._chunk_frames())
 
-    def _emission_setup(self, X, frame_weight, fixed, record):
+    def _parts(self, data, chain, fixed):
         check_option(self.init_params, "init_params", ("random",))
         if self.n_symbols is not None:
             check_hyperparameters(self, {"n_symbols": INTEGER_AT_LEAST_1})
-        highest = _highest_symbol(X, self._chunk_frames())
-        n_symbols = highest + 1 if self.n_symbols is None else self.n_symbols
-        if highest >= n_symbols:
-            raise ValueError(f"X holds symbol {highest}; expected symbols < n_symbols = {n_symbols}")
+        n_symbols = check_n_symbols(data.X, self.n_symbols, self._chunk_frames())
         given = check_stochastic(self.emissionprob_init, "emissionprob_init", (self.n_components, n_symbols))
-        record.n_symbols_ = n_symbols
+        data.record.n_symbols_ = n_symbols
         emission = CategoricalEmission(n_symbols, "emissionprob" in fixed)
 
         def start(rng):
@@ -276,126 +350,14 @@ class CategoricalHMM(_HMMBase):
                 return given
             return rng.dirichlet(np.ones(n_symbols), size=self.n_components)
 
-        return emission, start
+        return baum_welch_parts(self, data, chain, HMM(*point_chain(fixed), emission), start, self._set_emission)
+
+    def _set_emission(self, params, record):
+        self.n_symbols_ = record.n_symbols_
+        self.emissionprob_ = params
 
     def _emission_model(self, fixed=frozenset()):
         return CategoricalEmission(self.n_symbols_, "emissionprob" in fixed)
 
     def _emission_params(self):
         return self.emissionprob_
-
-    def _set_emission(self, params, record):
-        self.n_symbols_ = record.n_symbols_
-        self.emissionprob_ = params
-
-
-class BernoulliHMM(_HMMBase):
-    """Hidden Markov model with multivariate Bernoulli emissions (binary frames), by Baum-Welch.
-
-    Each state k gives every feature i an independent success probability mu_ki (``means_``), as
-    a component of ``BernoulliMixture`` does; X is a dense binary array (n_samples, n_features)
-    of 0/1 in any integer, bool or float dtype (non-binary X is refused). The emission M-step is
-    the mixture's EM one: the posterior mode under a Beta(alpha, beta) prior on every mu_ki, and
-    ``lower_bound_`` the log posterior per frame.
-
-    Parameters
-    ----------
-    n_components : int, default=1
-    alpha, beta : float >= 1 or None, default=None
-        The Beta prior on every success probability; None is 2, as ``BernoulliMixture``'s EM:
-        the update is then (expected ones + 1) / (expected visits + 2), Laplace's rule, which keeps
-        every mu_ki inside (0, 1). ``alpha=beta=1`` is maximum likelihood.
-    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
-        How the emissions start (on the frames, as the mixture would); the start and transition
-        probabilities start uniform unless given.
-    startprob_init, transmat_init, means_init : array-like, optional
-        Starting values; ``means_init`` (n_components, n_features) in [0, 1].
-    fixed : tuple of {'startprob', 'transmat', 'means'}, default=()
-    algorithm, tol, max_iter, n_init, random_state, warm_start, verbose, verbose_interval,
-    chunk_size : as ``GaussianHMM``.
-
-    Attributes
-    ----------
-    startprob_, transmat_, means_, alpha_prior_, beta_prior_, converged_, n_iter_,
-    lower_bound_, lower_bounds_, n_features_in_
-    """
-
-    _FIXABLE = ("startprob", "transmat", "means")
-    _HYPERPARAMETERS: ClassVar[dict] = LOOP_HYPERPARAMETERS
-
-    def __init__(self, n_components=1, *, alpha=None, beta=None, algorithm="viterbi", tol=1e-4, max_iter=100,
-                 n_init=1, init_params="kmeans", startprob_init=None, transmat_init=None, means_init=None,
-                 fixed=(), random_state=None, warm_start=False, verbose=0, verbose_interval=10,
-                 chunk_size=None):
-        self.n_components = n_components
-        self.alpha = alpha
-        self.beta = beta
-        self.algorithm = algorithm
-        self.tol = tol
-        self.max_iter = max_iter
-        self.n_init = n_init
-        self.init_params = init_params
-        self.startprob_init = startprob_init
-        self.transmat_init = transmat_init
-        self.means_init = means_init
-        self.fixed = fixed
-        self.random_state = random_state
-        self.warm_start = warm_start
-        self.verbose = verbose
-        self.verbose_interval = verbose_interval
-        self.chunk_size = chunk_size
-
-    def _check_frames(self, X, reset):
-        """Binary frames as float64 (n, D) (a new array; the user's X is untouched)."""
-        record = clone(self) if reset else self
-        if is_chunked(X):  # a memmap or array-like: checked in one chunked pass, never loaded
-            reader, scan = check_lazy_frames(record, X, reset, self._chunk_frames(), is_binary)
-            if np.isfinite(scan.bad_row):
-                bad = (int(scan.bad_row), scan.bad_column, scan.bad_value)
-                raise ValueError(non_binary_message("a BernoulliHMM", bad, lazy=True))
-            return reader, record
-        values = validate_X(record, X, dtype="numeric", reset=reset)
-        if values.dtype.kind not in "biuf":
-            raise ValueError(f"X has dtype {values.dtype}; expected binary data (bool, integer or float 0/1)")
-        bad = first_non_binary(values)
-        if bad is not None:
-            row, column, value = bad
-            raise ValueError(f"X must be binary (0/1) for a BernoulliHMM; X[{row}, {column}] = {value!r}. "
-                             "Binarise it first (e.g. X > threshold)")
-        return values.astype(np.float64), record
-
-    def _emission_setup(self, X, frame_weight, fixed, record):
-        check_option(self.init_params, "init_params", INIT_METHODS)
-        prior = BetaPrior(_check_prior_value(self.alpha, "alpha", "em"),
-                          _check_prior_value(self.beta, "beta", "em"))
-        K, n_features = self.n_components, X.shape[1]
-        if X.shape[0] < K:
-            raise ValueError(f"X has n_samples = {X.shape[0]} frames but n_components = {K}; expected "
-                             "n_samples >= n_components")
-        means_init = check_means_init(self.means_init, K, n_features)
-        if means_init is not None and (np.any(means_init < 0) or np.any(means_init > 1)):
-            raise ValueError("means_init holds success probabilities; expected values in [0, 1]")
-        record.alpha_prior_, record.beta_prior_ = prior.alpha, prior.beta
-        mixture = BernoulliEM(prior)
-        emission = BernoulliEmission(mixture, "means" in fixed)
-        frames = as_source(X, frame_weight, self._chunk_frames())
-
-        def start(rng):
-            if means_init is not None:
-                return emission.params(means_init)
-            # The emissions start as a mixture of the frames would (init.py), then its M-step.
-            return emission.params(mixture.maximize(initial_stats(mixture, frames, K, self.init_params, rng),
-                                                    None).means)
-
-        return emission, start
-
-    def _emission_model(self, fixed=frozenset()):
-        return BernoulliEmission(BernoulliEM(BetaPrior(self.alpha_prior_, self.beta_prior_)), "means" in fixed)
-
-    def _emission_params(self):
-        return BernoulliEmission.params(self.means_)
-
-    def _set_emission(self, params, record):
-        self.alpha_prior_ = record.alpha_prior_
-        self.beta_prior_ = record.beta_prior_
-        self.means_ = params.means

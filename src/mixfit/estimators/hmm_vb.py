@@ -1,6 +1,6 @@
-"""VariationalGaussianHMM, and what every variational HMM shares: variational Bayes for hidden Markov
-models (MacKay 1997; Beal 2003, ch. 3) behind the API of the EM HMMs (VariationalCategoricalHMM
-is in hmm_vb_categorical.py).
+"""VariationalGaussianHMM: variational Bayes for hidden Markov models (MacKay 1997; Beal 2003,
+ch. 3) behind the API of the EM HMMs (VariationalCategoricalHMM is in hmm_vb_categorical.py; what
+the variational HMMs share, in hmm_parts.py).
 
 Names follow hmmlearn 0.3.3's ``hmmlearn.vhmm`` where it has them (``startprob_prior``,
 ``transmat_prior``, ``means_prior``, ``beta_prior``, ``dof_prior``, ``scale_prior``,
@@ -13,64 +13,21 @@ writes attributes.
 from __future__ import annotations
 
 import numbers
-import warnings
 from typing import ClassVar
 
 import numpy as np
 
-from .. import engine
-from ..backends import as_source
 from ..engine.starts import INIT_METHODS, data_moments, initial_stats
-from ..exceptions import ConvergenceWarning
 from ..families.covariance import make_covariance
 from ..families.precision_priors import NormalPrecisionPrior, make_precision_prior
 from ..models.gaussian_em import GaussianEM
 from ..models.gaussian_vb import GaussianVB, NormalPrecisionPosterior
-from ..models.hmm import HMM, HMMParams, InitialDistribution, TransitionMatrix
 from ..models.hmm_emissions import GaussianEmission
-from ..models.hmm_vb import DirichletRows, GaussianVBEmission, VariationalHMM, VariationalHMMParams
-from ._fitted import set_loop_attributes
-from ._hmm_base import DECODERS, _HMMBase, check_lengths, check_stochastic
-from .hmm import GaussianHMM
-from .validation import (
-    LOOP_HYPERPARAMETERS,
-    REAL_AT_LEAST_0,
-    as_generator,
-    check_hyperparameters,
-    check_means_init,
-    check_option,
-    check_sample_weight,
-)
-
-
-def check_concentration(value, name: str, shape: tuple, default: float, allowed=None) -> np.ndarray:
-    """Dirichlet prior concentrations of ``shape`` (one distribution along the last axis): None
-    takes ``default``; a number > 0 fills the shape; an array holds values >= 0, 0 meaning an entry
-    outside the support (forbidden). ``allowed`` (bool, ``shape``): where a starting value is > 0;
-    entries outside it are forbidden too. Every distribution must keep an allowed entry."""
-    if value is None:
-        prior = np.full(shape, float(default))
-    elif isinstance(value, numbers.Real) and not isinstance(value, bool):
-        if not (np.isfinite(value) and value > 0):
-            raise ValueError(f"{name}={value!r}; expected a finite number > 0 or an array of shape {shape}")
-        prior = np.full(shape, float(value))
-    else:
-        try:
-            prior = np.asarray(value, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise ValueError(f"{name}={value!r}; expected a number > 0 or an array of shape {shape}") from None
-        if isinstance(value, bool) or prior.shape != shape:
-            raise ValueError(f"{name} has shape {prior.shape}; expected a number > 0 or an array of shape {shape}")
-        if not np.all(np.isfinite(prior)) or np.any(prior < 0):
-            raise ValueError(f"{name} must hold finite Dirichlet concentrations >= 0 (0: a forbidden entry)")
-    if allowed is not None:
-        prior = np.where(allowed, prior, 0.0)
-    empty = ~np.any(prior > 0, axis=-1)
-    if np.any(empty):
-        where = "" if prior.ndim == 1 else f" (row {int(np.flatnonzero(empty)[0])})"
-        raise ValueError(f"{name} leaves no allowed entry{where} once the zeros of the starting values are "
-                         "forbidden too; expected at least one concentration > 0 per distribution")
-    return prior
+from ..models.hmm_vb import GaussianVBEmission, VariationalHMM
+from ._hmm_base import _HMMBase
+from .hmm_checks import check_enough_frames, check_real_frames
+from .hmm_parts import variational_chain, variational_parts
+from .validation import LOOP_HYPERPARAMETERS, REAL_AT_LEAST_0, check_means_init, check_option
 
 
 def _check_positive(value, name: str, default: float, low: float, expected: str) -> float:
@@ -81,77 +38,7 @@ def _check_positive(value, name: str, default: float, low: float, expected: str)
     return float(value)
 
 
-class _VariationalHMMBase(_HMMBase):
-    """Abstract: the VB fit and the chain's fitted attributes; decoding, scoring and sampling are
-    ``_HMMBase``'s, with the posterior-mean parameters."""
-
-    def fit(self, X, lengths=None, sample_weight=None):
-        """Fit q(pi) q(A) q(emission) by coordinate ascent on the ELBO; returns self. ``lengths``
-        cuts X into sequences (None: one); ``sample_weight`` has one weight per sequence. A failed
-        fit leaves self unchanged."""
-        check_hyperparameters(self, self._HYPERPARAMETERS)
-        check_option(self.algorithm, "algorithm", DECODERS)
-        X, record = self._check_frames(X, reset=True)
-        lengths = check_lengths(lengths, X.shape[0])
-        weights = check_sample_weight(sample_weight, lengths.shape[0], np.float64, unit="n_sequences")
-        K = self.n_components
-        startprob = check_stochastic(self.startprob_init, "startprob_init", (K,))
-        transmat = check_stochastic(self.transmat_init, "transmat_init", (K, K))
-        initial = DirichletRows(check_concentration(self.startprob_prior, "startprob_prior", (K,), 1.0 / K,
-                                                    None if startprob is None else startprob > 0))
-        transition = DirichletRows(check_concentration(self.transmat_prior, "transmat_prior", (K, K), 1.0 / K,
-                                                       None if transmat is None else transmat > 0))
-        frame_weight = None if weights is None else np.repeat(weights, lengths)
-        emission, point_emission, emission_start = self._emission_setup(X, frame_weight, record)
-        model = VariationalHMM(initial, transition, emission)
-        source = self._source(X, lengths, weights)
-        warm = bool(self.warm_start) and "startprob_posterior_" in vars(self)
-        options = engine.FitOptions(self.tol, self.max_iter, 1 if warm else self.n_init, self.verbose,
-                                    self.verbose_interval)
-        if warm:
-            previous = VariationalHMMParams(self.startprob_posterior_, self.transmat_posterior_,
-                                            self._emission_posterior())
-
-            def start(rng):
-                return previous
-        else:
-            # The first q(theta) is the VB M-step of Baum-Welch's E-step at point parameters: the
-            # given or uniform chain (uniform over each row's support) and the emission's start.
-            em = HMM(InitialDistribution(), TransitionMatrix(), point_emission)
-            chain_start = (initial.mean(initial.support.astype(np.float64)) if startprob is None else startprob,
-                           transition.mean(transition.support.astype(np.float64)) if transmat is None else transmat)
-
-            def start(rng):
-                point = HMMParams(*chain_start, emission_start(rng))
-                return model.maximize(source.map_reduce(lambda batch, w: em.accumulate(batch, point, w)), None)
-
-        result = engine.fit(model, source, start, options, as_generator(self.random_state),
-                            initial_bound=self.lower_bound_ if warm else -np.inf)
-        if not result.converged and self.max_iter > 0:
-            warnings.warn(f"Best performing initialization did not converge in max_iter={self.max_iter} "
-                          f"iterations (tol={self.tol}); increase max_iter or tol", ConvergenceWarning,
-                          stacklevel=2)
-        self._set_fitted(result, record, model)
-        return self
-
-    def _set_fitted(self, result: engine.FitResult, record, model: VariationalHMM) -> None:
-        """The only place fitted attributes are written."""
-        q = result.params
-        mean = model.posterior_mean(q)
-        self.startprob_posterior_ = q.startprob
-        self.transmat_posterior_ = q.transmat
-        self.startprob_prior_ = model.initial.prior
-        self.transmat_prior_ = model.transition.prior
-        self.startprob_ = mean.startprob
-        self.transmat_ = mean.transmat
-        self._set_emission_posterior(q.emission, mean.emission, model.emission, record)
-        set_loop_attributes(self, result, record)
-
-    def _n_parameters(self) -> int:
-        return self._model().n_parameters(self.n_components, self.n_features_in_)
-
-
-class VariationalGaussianHMM(_VariationalHMMBase):
+class VariationalGaussianHMM(_HMMBase):
     """Hidden Markov model with Gaussian emissions, fitted by variational Bayes.
 
     q(pi) and each q(A_j) are Dirichlet; each state's q(mu_k, Lambda_k) is the Normal-Wishart of
@@ -162,46 +49,118 @@ class VariationalGaussianHMM(_VariationalHMMBase):
     Parameters
     ----------
     n_components : int, default=1
+        Number of hidden states K.
     covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
-    startprob_prior : float > 0 or array (n_components,) >= 0, default=None (1 / n_components)
-        Dirichlet concentration of p(pi). A 0 forbids that start (module note of models/hmm_vb.py).
-    transmat_prior : float > 0 or array (n_components, n_components) >= 0, default=None (1 / n_components)
-        Dirichlet concentration of each row p(A_j); a 0 forbids that transition.
-    means_prior : array (n_features,), default=None (the weighted data mean)
-        m_0 of p(mu_k | Lambda_k) = N(m_0, (beta_0 Lambda_k)^{-1}).
-    beta_prior : float > 0, default=None (1)
-        beta_0.
-    dof_prior : float, default=None (n_features)
-        nu_0; > n_features - 1 for full and tied, > 0 for diag and spherical.
-    scale_prior : array, default=None (the empirical covariance of the frames)
+        The form of each state's emission precision.
+    startprob_prior : float > 0 or array-like of shape (n_components,), default=None
+        Dirichlet concentration of p(pi); None: 1 / n_components. A 0 forbids that start (module
+        note of models/hmm_vb.py).
+    transmat_prior : float > 0 or array-like of shape (n_components, n_components), default=None
+        Dirichlet concentration of each row p(A_j); None: 1 / n_components. A 0 forbids that
+        transition.
+    means_prior : array-like of shape (n_features,), default=None
+        The mean m_0 of p(mu_k | Lambda_k) = N(m_0, (beta_0 Lambda_k)^{-1}); None: the weighted data mean.
+    beta_prior : float > 0, default=None
+        The mean precision beta_0; None: 1.
+    dof_prior : float, default=None
+        The degrees of freedom nu_0: > n_features - 1 for full and tied, > 0 for diag and spherical; None: n_features.
+    scale_prior : array-like or float, default=None
         W_0^{-1}: (n_features, n_features) for full and tied, the variances psi_0 (n_features,)
-        for diag, a number for spherical. Where the empirical covariance is not positive definite,
-        ``reg_covar`` is added to its diagonal.
+        for diag, a number for spherical; None: the empirical covariance of the frames (with
+        ``reg_covar`` added to its diagonal where it is not positive definite).
     reg_covar : float, default=1e-6
         Added to the diagonal of each S_k before the Wishart/Gamma update (as
         ``BayesianGaussianMixture``); 0 gives the exact coordinate-ascent step.
     algorithm : {'viterbi', 'map'}, default='viterbi'
+        How ``predict`` and ``decode`` pick states.
     tol : float, default=1e-4
         Convergence threshold on the change of the ELBO per frame.
-    max_iter, n_init : int, default=100, 1
+    max_iter : int, default=100
+        The most coordinate-ascent iterations of one start.
+    n_init : int, default=1
+        Independent starts; the best final ELBO is kept.
     init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
         How the emission's point start is found (as ``GaussianHMM``).
-    startprob_init, transmat_init, means_init, precisions_init : array-like, optional
-        Point parameters the first q(theta) is computed from (one Baum-Welch E-step, then the VB
-        M-step). Zeros of ``startprob_init`` / ``transmat_init`` are forbidden for the whole fit.
-    random_state, warm_start, verbose, verbose_interval, chunk_size : as ``GaussianHMM``
+    startprob_init : array-like of shape (n_components,), default=None
+        Point start probabilities the first q(theta) is computed from (one Baum-Welch E-step,
+        then the VB M-step); its zeros are forbidden for the whole fit.
+    transmat_init : array-like of shape (n_components, n_components), default=None
+        Point transition matrix of the start; its zeros are forbidden for the whole fit.
+    means_init : array-like of shape (n_components, n_features), default=None
+        Point emission means of the start.
+    precisions_init : array-like, default=None
+        Point emission precisions of the start, in scikit-learn's shape for the type.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the starts.
+    warm_start : bool, default=False
+        If True and the estimator is fitted, ``fit`` continues from the fitted q and its ELBO.
+    verbose : int, default=0
+        Progress messages, as ``GaussianHMM``.
+    verbose_interval : int, default=10
+        Iterations between messages at ``verbose=2``.
+    chunk_size : int, default=None
+        Frames per chunk of whole sequences; None: 65536.
 
     Attributes
     ----------
-    startprob_posterior_, transmat_posterior_ : Dirichlet concentrations of q(pi), q(A_j) (0: forbidden)
-    means_ (also ``means_posterior_``), beta_posterior_, dof_posterior_ : m_k, beta_k, nu_k
-    precisions_cholesky_ : the factor of E[Lambda_k] = nu_k W_k; ``precisions_``,
-        ``covariances_`` (= ``covars_``, E[Lambda_k]^{-1}) and ``scale_posterior_`` (W_k^{-1}) derive from it
-    startprob_, transmat_ : the posterior means E[pi], E[A]
-    startprob_prior_, transmat_prior_, means_prior_, beta_prior_, dof_prior_, scale_prior_ : the priors used
-    lower_bound_, lower_bounds_ : the full ELBO per (weighted) frame, before each M-step
-    converged_, n_iter_, n_features_in_
+    startprob_posterior_ : ndarray of shape (n_components,)
+        Dirichlet concentrations of q(pi) (0: a forbidden start).
+    transmat_posterior_ : ndarray of shape (n_components, n_components)
+        Dirichlet concentrations of each q(A_j) (0: a forbidden transition).
+    startprob_ : ndarray of shape (n_components,)
+        The posterior mean E[pi].
+    transmat_ : ndarray of shape (n_components, n_components)
+        The posterior mean E[A].
+    means_ : ndarray of shape (n_components, n_features)
+        m_k, the posterior means of the emission means.
+    means_posterior_ : ndarray of shape (n_components, n_features)
+        The same as ``means_`` (hmmlearn's name).
+    beta_posterior_ : ndarray of shape (n_components,)
+        beta_k.
+    dof_posterior_ : ndarray of shape (n_components,) or float
+        nu_k (one value for tied).
+    precisions_cholesky_ : ndarray
+        The Cholesky factor of E[Lambda_k] = nu_k W_k, in the covariance type's shape.
+    precisions_ : ndarray
+        E[Lambda_k], derived from ``precisions_cholesky_``.
+    covariances_ : ndarray
+        E[Lambda_k]^{-1}, derived from ``precisions_cholesky_``.
+    covars_ : ndarray
+        The same as ``covariances_`` (hmmlearn's name).
+    scale_posterior_ : ndarray
+        W_k^{-1} (psi_k for diag and spherical), derived from ``precisions_cholesky_``.
+    startprob_prior_ : ndarray of shape (n_components,)
+        The concentrations of p(pi) used.
+    transmat_prior_ : ndarray of shape (n_components, n_components)
+        The concentrations of p(A) used.
+    means_prior_ : ndarray of shape (n_features,)
+        m_0 used.
+    beta_prior_ : float
+        beta_0 used.
+    dof_prior_ : float
+        nu_0 used.
+    scale_prior_ : ndarray or float
+        W_0^{-1} used.
+    converged_ : bool
+        Whether the best start converged.
+    n_iter_ : int
+        Iterations of the best start.
+    lower_bound_ : float
+        The full ELBO per (weighted) frame of the best start, before its last M-step.
+    lower_bounds_ : list of float
+        ``lower_bound_`` at each iteration of the best start.
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during ``fit``, where X has string column names.
 
+    See Also
+    --------
+    GaussianHMM : The same model fitted by Baum-Welch (EM).
+    BayesianGaussianMixture : The model without the Markov chain.
+
+    Notes
+    -----
     ``predict``, ``predict_proba``, ``decode``, ``score``, ``score_samples`` and ``sample`` use the
     posterior-mean parameters (E[pi], E[A], m_k, E[Lambda_k]^{-1}), as hmmlearn does; ``score`` is
     then ln p(X) of that point HMM, not the ELBO.
@@ -253,7 +212,8 @@ class VariationalGaussianHMM(_VariationalHMMBase):
         self.verbose_interval = verbose_interval
         self.chunk_size = chunk_size
 
-    _check_frames = GaussianHMM._check_frames  # float64 frames; a memmap or array-like read in chunks
+    def _check_frames(self, X, reset):
+        return check_real_frames(self, X, reset, self._chunk_frames())
 
     def _prior(self, precision, frames, n_features) -> NormalPrecisionPrior:
         mean_precision = _check_positive(self.beta_prior, "beta_prior", 1.0, 0.0, "a finite number > 0")
@@ -283,17 +243,16 @@ class VariationalGaussianHMM(_VariationalHMMBase):
                                          "positive definite; expected an explicit scale_prior or reg_covar > 0") from None
         return NormalPrecisionPrior(mean_precision, data_mean if mean is None else mean, dof, scale)
 
-    def _emission_setup(self, X, frame_weight, record):
+    def _parts(self, data, chain, fixed):
+        initial, transition = variational_chain(self, chain)
         covariance = make_covariance(self.covariance_type)
         check_option(self.init_params, "init_params", INIT_METHODS)
-        K, n_features = self.n_components, X.shape[1]
-        if X.shape[0] < K:
-            raise ValueError(f"X has n_samples = {X.shape[0]} frames but n_components = {K}; expected "
-                             "n_samples >= n_components")
+        K, n_features = self.n_components, data.X.shape[1]
+        check_enough_frames(data.X, K)
         means_init = check_means_init(self.means_init, K, n_features)
         prec_chol_init = (None if self.precisions_init is None
                           else covariance.check_precisions(self.precisions_init, K, n_features))
-        frames = as_source(X, frame_weight, self._chunk_frames())
+        frames = data.frames()
         precision = make_precision_prior(covariance)
         prior = self._prior(precision, frames, n_features)
         emission = GaussianVBEmission(GaussianVB(covariance, None, precision, prior, self.reg_covar))
@@ -308,7 +267,8 @@ class VariationalGaussianHMM(_VariationalHMMBase):
             return point_emission.params(first.means if means_init is None else means_init,
                                          first.prec_chol if prec_chol_init is None else prec_chol_init)
 
-        return emission, point_emission, start
+        return variational_parts(self, data, chain, VariationalHMM(initial, transition, emission), point_emission,
+                                 start, self._set_emission_posterior)
 
     def _emission_posterior(self) -> NormalPrecisionPosterior:
         return NormalPrecisionPosterior(self.beta_posterior_, self.means_, np.asarray(self.dof_posterior_),
@@ -333,6 +293,7 @@ class VariationalGaussianHMM(_VariationalHMMBase):
 
     @property
     def means_posterior_(self):
+        """m_k, the same as ``means_`` (hmmlearn's name)."""
         return self.means_
 
     @property
@@ -342,10 +303,12 @@ class VariationalGaussianHMM(_VariationalHMMBase):
 
     @property
     def covars_(self):
+        """The same as ``covariances_`` (hmmlearn's name)."""
         return self.covariances_
 
     @property
     def precisions_(self):
+        """E[Lambda_k] = nu_k W_k in the covariance type's shape."""
         return self._covariance.precision(self.precisions_cholesky_)
 
     @property

@@ -1,5 +1,5 @@
 """VariationalCategoricalHMM: variational Bayes for a hidden Markov model with categorical
-emissions, on the shared variational HMM of hmm_vb.py (names as hmmlearn's ``hmmlearn.vhmm``)."""
+emissions, on the variational parts of hmm_parts.py (names as hmmlearn's ``hmmlearn.vhmm``)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ from typing import ClassVar
 import numpy as np
 
 from ..models.hmm_emissions import CategoricalEmission
-from ..models.hmm_vb import CategoricalVBEmission
-from ._hmm_base import check_stochastic
-from .hmm import CategoricalHMM, _highest_symbol
-from .hmm_vb import _VariationalHMMBase, check_concentration
+from ..models.hmm_vb import CategoricalVBEmission, VariationalHMM
+from ._hmm_base import _HMMBase
+from .hmm_checks import check_n_symbols, check_stochastic, check_symbol_frames
+from .hmm_parts import check_concentration, variational_chain, variational_parts
 from .validation import INTEGER_AT_LEAST_1, LOOP_HYPERPARAMETERS, check_hyperparameters, check_option
 
 
-class VariationalCategoricalHMM(_VariationalHMMBase):
+class VariationalCategoricalHMM(_HMMBase):
     """Hidden Markov model with categorical emissions (symbols 0..M-1), fitted by variational Bayes.
 
     q(pi), each q(A_j) and each state's emission row q(B_k) are Dirichlet. X is a column
@@ -24,27 +24,84 @@ class VariationalCategoricalHMM(_VariationalHMMBase):
     Parameters
     ----------
     n_components : int, default=1
-    startprob_prior, transmat_prior : as ``VariationalGaussianHMM`` (default 1 / n_components)
-    emissionprob_prior : float > 0 or array (n_components, n_symbols) >= 0, default=None (1 / n_symbols)
-        Dirichlet concentration of each p(B_k); a 0 forbids that symbol in that state.
-    n_symbols : int or None
-        M (hmmlearn's ``n_features``); None takes max(X) + 1 at fit.
+        Number of hidden states K.
+    startprob_prior : float > 0 or array-like of shape (n_components,), default=None
+        Dirichlet concentration of p(pi); None: 1 / n_components. A 0 forbids that start.
+    transmat_prior : float > 0 or array-like of shape (n_components, n_components), default=None
+        Dirichlet concentration of each row p(A_j); None: 1 / n_components. A 0 forbids that
+        transition.
+    emissionprob_prior : float > 0 or array-like of shape (n_components, n_symbols), default=None
+        Dirichlet concentration of each p(B_k); None: 1 / n_symbols. A 0 forbids that symbol in
+        that state.
+    n_symbols : int, default=None
+        M, the number of symbols (hmmlearn's ``n_features``); None takes max(X) + 1 at fit.
+    algorithm : {'viterbi', 'map'}, default='viterbi'
+        How ``predict`` and ``decode`` pick states.
+    tol : float, default=1e-4
+        Convergence threshold on the change of the ELBO per frame.
+    max_iter : int, default=100
+        The most coordinate-ascent iterations of one start.
+    n_init : int, default=1
+        Independent starts; the best final ELBO is kept.
     init_params : {'random'}, default='random'
-        The emission rows' point start is drawn from a flat Dirichlet unless
-        ``emissionprob_init`` is given.
-    startprob_init, transmat_init, emissionprob_init : array-like, optional
-        Point parameters the first q(theta) is computed from (zeros stay forbidden).
-    algorithm, tol, max_iter, n_init, random_state, warm_start, verbose, verbose_interval,
-    chunk_size : as ``VariationalGaussianHMM``
+        The emission rows' point start is drawn from a flat Dirichlet (on each row's support)
+        unless ``emissionprob_init`` is given.
+    startprob_init : array-like of shape (n_components,), default=None
+        Point start probabilities the first q(theta) is computed from; zeros stay forbidden.
+    transmat_init : array-like of shape (n_components, n_components), default=None
+        Point transition matrix of the start; zeros stay forbidden.
+    emissionprob_init : array-like of shape (n_components, n_symbols), default=None
+        Point emission probabilities of the start; zeros stay forbidden.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the starts.
+    warm_start : bool, default=False
+        If True and the estimator is fitted, ``fit`` continues from the fitted q and its ELBO.
+    verbose : int, default=0
+        Progress messages, as ``GaussianHMM``.
+    verbose_interval : int, default=10
+        Iterations between messages at ``verbose=2``.
+    chunk_size : int, default=None
+        Frames per chunk of whole sequences; None: 65536.
 
     Attributes
     ----------
-    startprob_posterior_, transmat_posterior_, emissionprob_posterior_ : Dirichlet concentrations
-    startprob_, transmat_, emissionprob_ : their posterior means (what decoding uses, as hmmlearn)
-    startprob_prior_, transmat_prior_, emissionprob_prior_, n_symbols_
-    lower_bound_, lower_bounds_ : the full ELBO per (weighted) frame; it equals hmmlearn's
-        ``VariationalCategoricalHMM`` bound (divided by the number of frames) from the same q.
-    converged_, n_iter_, n_features_in_
+    startprob_posterior_ : ndarray of shape (n_components,)
+        Dirichlet concentrations of q(pi) (0: forbidden).
+    transmat_posterior_ : ndarray of shape (n_components, n_components)
+        Dirichlet concentrations of each q(A_j) (0: forbidden).
+    emissionprob_posterior_ : ndarray of shape (n_components, n_symbols_)
+        Dirichlet concentrations of each q(B_k) (0: forbidden).
+    startprob_ : ndarray of shape (n_components,)
+        The posterior mean E[pi] (what decoding uses, as hmmlearn).
+    transmat_ : ndarray of shape (n_components, n_components)
+        The posterior mean E[A].
+    emissionprob_ : ndarray of shape (n_components, n_symbols_)
+        The posterior mean E[B].
+    startprob_prior_ : ndarray of shape (n_components,)
+        The concentrations of p(pi) used.
+    transmat_prior_ : ndarray of shape (n_components, n_components)
+        The concentrations of p(A) used.
+    emissionprob_prior_ : ndarray of shape (n_components, n_symbols_)
+        The concentrations of p(B) used.
+    n_symbols_ : int
+        M, the number of symbols.
+    converged_ : bool
+        Whether the best start converged.
+    n_iter_ : int
+        Iterations of the best start.
+    lower_bound_ : float
+        The full ELBO per (weighted) frame; it equals hmmlearn's ``VariationalCategoricalHMM``
+        bound (divided by the number of frames) from the same q.
+    lower_bounds_ : list of float
+        ``lower_bound_`` at each iteration of the best start.
+    n_features_in_ : int
+        Number of columns of X seen during ``fit`` (1).
+    feature_names_in_ : ndarray of shape (1,)
+        Name of the column seen during ``fit``, where X has a string column name.
+
+    See Also
+    --------
+    CategoricalHMM : The same model fitted by Baum-Welch (EM).
     """
 
     _HYPERPARAMETERS: ClassVar[dict] = LOOP_HYPERPARAMETERS
@@ -72,21 +129,20 @@ class VariationalCategoricalHMM(_VariationalHMMBase):
         self.verbose_interval = verbose_interval
         self.chunk_size = chunk_size
 
-    _check_frames = CategoricalHMM._check_frames  # integer symbols; a memmap or array-like read in chunks
+    def _check_frames(self, X, reset):
+        return check_symbol_frames(self, X, reset, self._chunk_frames())
 
-    def _emission_setup(self, X, frame_weight, record):
+    def _parts(self, data, chain, fixed):
+        initial, transition = variational_chain(self, chain)
         check_option(self.init_params, "init_params", ("random",))
         if self.n_symbols is not None:
             check_hyperparameters(self, {"n_symbols": INTEGER_AT_LEAST_1})
-        highest = _highest_symbol(X, self._chunk_frames())
-        n_symbols = highest + 1 if self.n_symbols is None else self.n_symbols
-        if highest >= n_symbols:
-            raise ValueError(f"X holds symbol {highest}; expected symbols < n_symbols = {n_symbols}")
+        n_symbols = check_n_symbols(data.X, self.n_symbols, self._chunk_frames())
         K = self.n_components
         given = check_stochastic(self.emissionprob_init, "emissionprob_init", (K, n_symbols))
         prior = check_concentration(self.emissionprob_prior, "emissionprob_prior", (K, n_symbols), 1.0 / n_symbols,
                                     None if given is None else given > 0)
-        record.n_symbols_ = n_symbols
+        data.record.n_symbols_ = n_symbols
         emission = CategoricalVBEmission(prior)
         support = prior > 0
 
@@ -96,7 +152,8 @@ class VariationalCategoricalHMM(_VariationalHMMBase):
             rows = rng.dirichlet(np.ones(n_symbols), size=K) * support  # a flat draw on each row's support
             return rows / rows.sum(axis=1, keepdims=True)
 
-        return emission, CategoricalEmission(n_symbols), start
+        return variational_parts(self, data, chain, VariationalHMM(initial, transition, emission),
+                                 CategoricalEmission(n_symbols), start, self._set_emission_posterior)
 
     def _emission_posterior(self):
         return self.emissionprob_posterior_

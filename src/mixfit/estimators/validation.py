@@ -136,3 +136,22 @@ def as_generator(random_state) -> np.random.Generator:
     if random_state is None or isinstance(random_state, numbers.Integral):
         return np.random.default_rng(random_state)
     raise ValueError(f"random_state={random_state!r} is not None, an int, a Generator or a RandomState")
+
+
+# The Beta(alpha, beta) prior on every success probability when alpha / beta are None. EM: the
+# posterior mode under Beta(2, 2) is (count of ones + 1) / (N_k + 2), Laplace's add-one rule, which
+# keeps every mu_ki inside (0, 1) at the cost of one pseudo-row per value. VB: the uniform Beta(1, 1),
+# whose posterior mean is the same (count + 1) / (N_k + 2).
+DEFAULT_BETA_PRIOR = {"em": 2.0, "vb": 1.0}
+
+
+def check_beta_prior(value, name: str, method: str) -> float:
+    """alpha / beta: None (the method's default) or a finite number > 0 (VB) or >= 1 (EM)."""
+    if value is None:
+        return DEFAULT_BETA_PRIOR[method]
+    em_rule = ">= 1 for method='em' (the posterior mode needs it; 1 with 1 is maximum likelihood)"
+    low, expected = (1.0, em_rule) if method == "em" else (0.0, "> 0")
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
+    if not ok or (value < low if method == "em" else value <= low):
+        raise ValueError(f"{name}={value!r}; expected None or a finite number {expected}")
+    return float(value)

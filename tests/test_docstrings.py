@@ -26,8 +26,6 @@ from numpydoc.docscrape import ClassDoc
 from numpydoc.validate import validate
 
 CHECKED = ("PR01", "PR02", "RT01", "GL08")
-HMM = {"GaussianHMM", "CategoricalHMM", "BernoulliHMM", "VariationalGaussianHMM", "VariationalCategoricalHMM"}
-HMM_PENDING = pytest.mark.xfail(strict=False, reason="documented on the hmm branch")
 
 # The public classes: those of mixfit.__all__, and the two of the selection tables it returns.
 PUBLIC_CLASSES = {name: getattr(mixfit, name) for name in mixfit.__all__ if inspect.isclass(getattr(mixfit, name))}
@@ -51,8 +49,7 @@ def _own_methods(cls) -> list[str]:
 
 
 def _case(name: str, path: str):
-    marks = [HMM_PENDING] if name.split(".")[-1] in HMM else []
-    return pytest.param(f"mixfit.{path}", id=path, marks=marks)
+    return pytest.param(f"mixfit.{path}", id=path)
 
 
 DOCUMENTED = (
@@ -133,7 +130,7 @@ def _documented_attributes(cls) -> set[str]:
 
 
 @pytest.mark.parametrize(
-    "case", [pytest.param(case, id=case, marks=[HMM_PENDING] if case in HMM else []) for case in FITTED])
+    "case", [pytest.param(case, id=case) for case in FITTED])
 def test_every_fitted_attribute_is_documented(case):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a few iterations on tiny data need not converge

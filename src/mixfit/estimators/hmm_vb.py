@@ -22,8 +22,8 @@ from .. import engine
 from ..backends import as_source
 from ..engine.starts import INIT_METHODS, data_moments, initial_stats
 from ..exceptions import ConvergenceWarning
-from ..families.covariance import make_covariance
-from ..families.precision_priors import NormalPrecisionPrior, make_precision_prior
+from ..families.precision_priors import NormalPrecisionPrior
+from ..families.registry import make_covariance, make_precision_prior
 from ..models.gaussian_em import GaussianEM
 from ..models.gaussian_vb import GaussianVB, NormalPrecisionPosterior
 from ..models.hmm import HMM, HMMParams, InitialDistribution, TransitionMatrix

@@ -19,6 +19,7 @@ from .. import engine
 from ..backends import as_source
 from ..backends.inputs import is_dask_array
 from ..backends.sequences import SequenceSource
+from ..engine import criteria
 from ..engine.collapse_hmm import drop_state
 from ..exceptions import CollapseWarning, ConvergenceWarning
 from ..models.hmm import HMM, HMMParams, InitialDistribution, TransitionMatrix
@@ -248,11 +249,11 @@ class _HMMBase(BaseEstimator):
     def bic(self, X, lengths=None):
         """-2 ln p(X) + p ln n_samples, p the free (not fixed) parameters (lower is better)."""
         n = np.shape(X)[0]  # a memmap or an array-like: its shape, no read
-        return -2 * self.score(X, lengths) + self._n_parameters() * np.log(n)
+        return criteria.bic(self.score(X, lengths), self._n_parameters(), n)
 
     def aic(self, X, lengths=None):
         """-2 ln p(X) + 2 p (lower is better)."""
-        return -2 * self.score(X, lengths) + 2 * self._n_parameters()
+        return criteria.aic(self.score(X, lengths), self._n_parameters())
 
     def save(self, path, *, metadata=None) -> None:
         """Write this fitted model to ``path``; read it back with ``mixfit.load``."""

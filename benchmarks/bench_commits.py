@@ -29,7 +29,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import bench_em  # noqa: E402  (the worker, the data and the iteration plan are bench_em's)
+import bench_em
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_BASE = "bd9f140"  # the last commit before the layered packages (issue 16)

@@ -23,7 +23,7 @@ from dask.distributed import Client, LocalCluster, wait
 
 from mixfit.backends import ArraySource
 from mixfit.backends import dask as dask_backend
-from mixfit.families.covariance import make_covariance
+from mixfit.families.registry import make_covariance
 from mixfit.models import GaussianEM, GaussianParams
 
 

@@ -6,7 +6,7 @@ from conftest import COVARIANCE_TYPES
 from numpy.testing import assert_allclose, assert_array_equal
 
 from mixfit import CollapsedComponentError, GaussianMixture
-from mixfit.families.covariance import make_covariance
+from mixfit.families.registry import make_covariance
 from mixfit.models import GaussianEM
 
 K, D = 3, 3
@@ -164,11 +164,11 @@ def test_packed_form_matches_per_point_algebra(rng):
     cov = make_covariance("full")
     centre = means.mean(axis=0)
     maha, workspace = cov.e_step(X - centre, means - centre, prec_chol, centre)
-    assert type(workspace).__name__ == "PackedRows"  # the case the test is about
+    assert type(workspace).__name__ == "FullPacked"  # the case the test is about
     assert_allclose(maha, _per_point(X, means, prec_chol), rtol=1e-11, atol=1e-11)
     resp = rng.dirichlet(np.ones(means.shape[0]), size=X.shape[0])
     shift = means + rng.normal(scale=0.1, size=means.shape)
-    first, scatter = cov.moments(X, resp, shift, workspace, prec_chol)
+    first, scatter = cov.moments(X, resp, shift, workspace)
     want_first, want_scatter = _moments_per_point(X, resp, shift)
     assert_allclose(first, want_first, rtol=1e-10, atol=1e-10)
     assert_allclose(scatter, want_scatter, rtol=1e-11, atol=1e-10)
@@ -219,7 +219,7 @@ def test_whitened_form_where_the_packed_form_would_round(case, rng):
     centre = means.mean(axis=0)
     maha, workspace = cov.e_step((X - centre).astype(dtype), (means - centre).astype(dtype),
                                  prec_chol.astype(dtype), centre.astype(dtype))
-    assert type(workspace).__name__ != "PackedRows"
+    assert type(workspace).__name__ == "FullWhitened"
     if dtype == np.float64:
         exact = _per_point(X, means, prec_chol)
         near = exact < 1e4  # each point's own and near components
@@ -259,7 +259,7 @@ def test_float32_packed_form_fits_as_closely_as_whitening(offset, rng):
     maha, workspace = make_covariance("full").e_step(
         (X32 - centre.astype(np.float32)), (means - centre).astype(np.float32), prec_chol.astype(np.float32),
         centre)
-    assert type(workspace).__name__ == "PackedRows"
+    assert type(workspace).__name__ == "FullPacked"
     exact = _per_point(X32.astype(np.float64), means.astype(np.float32).astype(np.float64),
                        prec_chol.astype(np.float32).astype(np.float64))
     estimate = 3e-2  # the float32 limit the plan passed: a bound on every distance's rounding
@@ -413,11 +413,11 @@ def test_sparse_and_dense_moments_fit_the_same_model(dtype, rng, monkeypatch):
     (rounding of sums in another order, carried through 8 iterations); float32 fits to 1e-5 of
     the covariances' scale and 1e-6 of the bound (the dense product accumulates in float32,
     the sparse one in float64: this is the float32 rounding, not a difference of model)."""
-    import mixfit.families.covariance
+    import mixfit.families.full
     import mixfit.kernels.expanded as forms
 
     used = []
-    monkeypatch.setattr(mixfit.families.covariance, "sparse_moments",
+    monkeypatch.setattr(mixfit.families.full, "sparse_moments",
                         lambda *args: used.append(forms.sparse_moments(*args)) or used[-1])
     _, means, prec_chol = _full_case(rng, n=1, dim=6, k=4, offset=20.0)
     means = 20.0 + 4 * (means - 20.0)  # ~40 units apart: most responsibilities below 2^-64
@@ -452,11 +452,11 @@ def test_sparse_whitened_moments_match_per_point_algebra(dtype, rng):
     _, _, prec_chol = _full_case(rng, n=1, dim=5, k=6)
     cov = make_covariance("full")
     centre = shift.mean(axis=0)
-    _, y = _forced_whitened(lambda: cov.e_step((X - centre).astype(dtype), (shift - centre).astype(dtype),
-                                               prec_chol.astype(dtype), centre))
-    assert type(y).__name__ == "ndarray"  # the whitened form
-    assert forms.sparse_whitened_moments(y, wresp) is not None  # the case the test is about
-    first, scatter = cov.moments(X, wresp, shift, y, prec_chol)
+    _, workspace = _forced_whitened(lambda: cov.e_step((X - centre).astype(dtype), (shift - centre).astype(dtype),
+                                                       prec_chol.astype(dtype), centre))
+    assert type(workspace).__name__ == "FullWhitened"  # the whitened form
+    assert forms.sparse_whitened_moments(workspace.y, wresp) is not None  # the case the test is about
+    first, scatter = cov.moments(X, wresp, shift, workspace)
     want_first, want_scatter = _moments_per_point(X.astype(np.float64), wresp, shift.astype(dtype).astype(np.float64))
     tol = 1e-10 if dtype == np.float64 else 1e-5
     assert_allclose(first, want_first, rtol=0, atol=tol * np.abs(want_first).max())

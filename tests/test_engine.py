@@ -12,7 +12,7 @@ from mixfit import GaussianMixture, engine
 from mixfit.backends import ArraySource, default_chunk_size
 from mixfit.engine.starts import initial_stats
 from mixfit.exceptions import ConvergenceWarning
-from mixfit.families.covariance import make_covariance
+from mixfit.families.registry import make_covariance
 from mixfit.models import GaussianEM
 
 FITTED = ["weights_", "means_", "covariances_", "precisions_cholesky_", "precisions_"]

@@ -16,7 +16,7 @@ from scipy.stats import multivariate_normal
 
 from mixfit import GaussianMixture
 from mixfit.exceptions import ConvergenceWarning
-from mixfit.families.covariance import make_covariance
+from mixfit.families.registry import make_covariance
 from mixfit.models import GaussianEM, GaussianParams
 
 # Every comparison below is relative to the array's own magnitude (atol = RTOL * max |expected|):

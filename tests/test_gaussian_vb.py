@@ -13,8 +13,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import BayesianGaussianMixture as SkBGM
 
 from mixfit import BayesianGaussianMixture, GaussianMixture
-from mixfit.families.covariance import make_covariance
-from mixfit.families.precision_priors import NormalPrecisionPrior, make_precision_prior
+from mixfit.families.precision_priors import NormalPrecisionPrior
+from mixfit.families.registry import make_covariance, make_precision_prior
 from mixfit.families.weights import make_weight_prior
 from mixfit.models import GaussianVB
 

@@ -16,8 +16,8 @@ from oracles import hmm_vb as oracle
 from mixfit import CategoricalHMM, GaussianHMM, VariationalCategoricalHMM, VariationalGaussianHMM, engine
 from mixfit.backends.sequences import SequenceSource
 from mixfit.exceptions import ConvergenceWarning
-from mixfit.families.covariance import make_covariance
-from mixfit.families.precision_priors import NormalPrecisionPrior, make_precision_prior
+from mixfit.families.precision_priors import NormalPrecisionPrior
+from mixfit.families.registry import make_covariance, make_precision_prior
 from mixfit.kernels.hmm_inference import SequenceBatch
 from mixfit.models.gaussian_vb import GaussianVB
 from mixfit.models.hmm_vb import (

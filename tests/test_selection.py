@@ -13,7 +13,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from mixfit import GaussianMixture, GaussianMixtureIC, select_model
 from mixfit.datasets import load_faithful
-from mixfit.selection.tables import classification_entropy, n_parameters
+from mixfit.engine.criteria import classification_entropy
+from mixfit.families.registry import n_parameters
 
 TYPES = ("full", "tied", "diag", "spherical")
 

@@ -7,7 +7,7 @@ import pytest
 from conftest import COVARIANCE_TYPES
 from numpy.testing import assert_allclose
 
-from mixfit.families.covariance import make_covariance
+from mixfit.families.registry import make_covariance
 from mixfit.models import GaussianEM, GaussianParams
 
 WEIGHTING = ["unweighted", "weighted"]

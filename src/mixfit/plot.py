@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .estimators import BayesianGaussianMixture
-from .families.covariance import make_covariance
+from .families.registry import make_covariance
 
 
 def _axes(ax, figsize=(6.0, 4.5)):

@@ -77,16 +77,17 @@ class GaussianStats:
                              scatter=scatter, log_norm=self.log_norm, weight_sum=self.weight_sum)
 
 
-def gaussian_statistics(covariance, X, resp, sample_weight, shift, log_norm=None, whitened=None,
-                        prec_chol=None) -> GaussianStats:
+def gaussian_statistics(covariance, X, resp, sample_weight, shift, log_norm=None,
+                        workspace=None) -> GaussianStats:
     """The additive moments of one chunk for given responsibilities (n, K), about ``shift``.
 
     Shared by every Gaussian model (EM and VB differ only in how ``resp`` was formed, PRML
     10.51-10.53 are the EM quantities). ``log_norm`` (n,) is ln sum_k rho_nk per row, or None.
-    ``whitened`` / ``prec_chol``: the E-step's workspace, which a covariance strategy may reuse.
+    ``workspace``: the E-step's workspace, made by the same covariance strategy's kernel, which
+    its ``moments`` may reuse.
     """
     wresp = resp if sample_weight is None else resp * sample_weight[:, None]  # w_n r_nk
-    first, scatter = covariance.moments(X, wresp, shift, whitened, prec_chol)
+    first, scatter = covariance.moments(X, wresp, shift, workspace)
     if sample_weight is None:
         weight_sum = float(X.shape[0])
         total = 0.0 if log_norm is None else float(log_norm.sum(dtype=np.float64))

@@ -26,6 +26,7 @@ import warnings
 
 import numpy as np
 
+from ..families.registry import COVARIANCE_TYPES
 from ..selection.progress import iteration_bar
 from .datafile import DataError, features_for, read_data, select_columns, split_names
 from .report import demo_figure, demo_report, describe, is_variational, jsonable, model_text, table
@@ -168,7 +169,7 @@ if click is not None:
     @click.option("-k", "--n-components", required=True, type=click.IntRange(1, None),
                   help="Number of components (for VB: the most it may use).")
     @click.option("--method", type=click.Choice(["em", "vb"]), default="em", show_default=True)
-    @click.option("--covariance", "covariance_type", type=click.Choice(["full", "tied", "diag", "spherical"]),
+    @click.option("--covariance", "covariance_type", type=click.Choice(COVARIANCE_TYPES),
                   default="full", show_default=True)
     @click.option("--prior", is_flag=True, help="EM with the default conjugate prior (MAP).")
     @click.option("--sample-weight", metavar="COLUMN", help="A column of non-negative row weights.")
@@ -357,7 +358,7 @@ if click is not None:
     @click.argument("data")
     @click.option("-k", "--n-components", "k_text", default="1:9", show_default=True, metavar="LOW:HIGH",
                   help="Numbers of components: a range LOW:HIGH (inclusive) or a list K1,K2,...")
-    @click.option("--covariance", "covariance_types", default="full,tied,diag,spherical", show_default=True,
+    @click.option("--covariance", "covariance_types", default=",".join(COVARIANCE_TYPES), show_default=True,
                   metavar="TYPES", help="Comma-separated covariance types.")
     @click.option("--criterion", type=click.Choice(["bic", "aic", "icl", "elbo"]), default=None,
                   help="[default: bic for em, elbo for vb]")

@@ -12,8 +12,8 @@ from sklearn.utils.validation import check_is_fitted
 from .. import engine
 from ..backends import as_source, default_chunk_size
 from ..backends.inputs import is_chunked, is_dask_array
+from ..engine import criteria
 from ..exceptions import ConvergenceWarning
-from ..families.covariance import make_covariance
 from ..kernels.linalg import logsumexp_rows
 from ..models import GaussianParams
 from ._fitted import set_loop_attributes
@@ -79,7 +79,7 @@ class _GaussianMixtureBase(_ChunkPredictions, DensityMixin, BaseEstimator):
             )
         return X, record
 
-    def _check_fit_input(self, X, sample_weight):
+    def _check_fit_input(self, X, sample_weight, covariance):
         """Validate X and sample_weight without touching self; returns (X, weights, record).
 
         In memory, scikit-learn's checks. Out of core or on dask (see ``_chunked_input``): the
@@ -112,7 +112,7 @@ class _GaussianMixtureBase(_ChunkPredictions, DensityMixin, BaseEstimator):
             weights = check_dask_sample_weight(sample_weight, n_samples).astype(X.dtype)
         else:
             weights = check_sample_weight(sample_weight, n_samples, X.dtype)
-        scan = scan_rows(self._source(X, weights))
+        scan = scan_rows(self._source(X, weights, covariance))
         check_scan(scan, self.n_components, weighted=lazy_weights)
         if weights is not None and not lazy_weights and np.count_nonzero(weights) < self.n_components:
             raise ValueError(
@@ -125,8 +125,9 @@ class _GaussianMixtureBase(_ChunkPredictions, DensityMixin, BaseEstimator):
     def _is_warm(self) -> bool:
         return bool(self.warm_start) and "precisions_cholesky_" in vars(self)
 
-    def _source(self, X, sample_weight=None):
-        covariance = make_covariance(self.covariance_type)
+    def _source(self, X, sample_weight=None, covariance=None):
+        # ``covariance``: the strategy a fit built once; None: the fitted one (predictions)
+        covariance = self._covariance if covariance is None else covariance
         workspace = covariance.workspace_columns(X.shape[1], self.n_components)
         chunk = self.chunk_size or default_chunk_size(X.shape[1], self.n_components, X.dtype.itemsize, workspace,
                                                       covariance.chunk_bytes)
@@ -271,7 +272,7 @@ class _GaussianMixtureBase(_ChunkPredictions, DensityMixin, BaseEstimator):
             The lower the better.
         """
         n = _n_rows(X)
-        return -2 * self.score(X) * n + self._n_parameters() * np.log(n)
+        return criteria.bic(self.score(X) * n, self._n_parameters(), n)
 
     def aic(self, X):
         """Akaike information criterion for the current model on the input X.
@@ -289,7 +290,7 @@ class _GaussianMixtureBase(_ChunkPredictions, DensityMixin, BaseEstimator):
         aic : float
             The lower the better.
         """
-        return -2 * self.score(X) * _n_rows(X) + 2 * self._n_parameters()
+        return criteria.aic(self.score(X) * _n_rows(X), self._n_parameters())
 
     def save(self, path, *, metadata=None) -> None:
         """Write this fitted model to ``path`` as a model file; read it back with ``mixfit.load``.

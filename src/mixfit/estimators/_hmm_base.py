@@ -21,6 +21,7 @@ from sklearn.utils.validation import check_is_fitted
 from .. import engine
 from ..backends.inputs import is_dask_array
 from ..backends.sequences import SequenceSource
+from ..engine import criteria
 from ..exceptions import CollapseWarning, ConvergenceWarning
 from ..models.hmm import HMM, HMMParams
 from .hmm_checks import check_fixed, check_lengths, check_stochastic
@@ -310,7 +311,7 @@ class _HMMBase(BaseEstimator, metaclass=ABCMeta):
             The criterion; lower is better.
         """
         n = np.shape(X)[0]  # a memmap or an array-like: its shape, no read
-        return -2 * self.score(X, lengths) + self._n_parameters() * np.log(n)
+        return criteria.bic(self.score(X, lengths), self._n_parameters(), n)
 
     def aic(self, X, lengths=None):
         """Akaike information criterion: -2 ln p(X) + 2 p (lower is better).
@@ -327,7 +328,7 @@ class _HMMBase(BaseEstimator, metaclass=ABCMeta):
         float
             The criterion; lower is better.
         """
-        return -2 * self.score(X, lengths) + 2 * self._n_parameters()
+        return criteria.aic(self.score(X, lengths), self._n_parameters())
 
     def save(self, path, *, metadata=None) -> None:
         """Write this fitted model to a model file; read it back with ``mixfit.load``.

@@ -10,8 +10,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from .. import engine
 from ..engine.starts import INIT_METHODS, data_moments, initial_stats
-from ..families.covariance import make_covariance
-from ..families.precision_priors import NormalPrecisionPrior, make_precision_prior
+from ..families.precision_priors import NormalPrecisionPrior
+from ..families.registry import make_covariance, make_precision_prior
 from ..families.weights import make_weight_prior
 from ..kernels.linalg import logsumexp_rows
 from ..models import GaussianEM, GaussianParams, GaussianVB
@@ -279,10 +279,9 @@ default='dirichlet_process'
     def _params(self):
         return self._posterior
 
-    def _build_model(self, X, source):
+    def _build_model(self, X, source, covariance):
         """The model with its priors for data X: validation of every prior, defaults from data."""
         n_features = X.shape[1]
-        covariance = make_covariance(self.covariance_type)
         concentration = _check_positive_prior(
             self.weight_concentration_prior, "weight_concentration_prior", 0.0, "a finite number > 0")
         weights = make_weight_prior(self.weight_concentration_prior_type,
@@ -355,12 +354,12 @@ default='dirichlet_process'
             The fitted mixture.
         """
         check_hyperparameters(self, self._HYPERPARAMETERS)
-        make_covariance(self.covariance_type)
+        covariance = make_covariance(self.covariance_type)  # the fit's one strategy
         make_weight_prior(self.weight_concentration_prior_type, 1.0)
         check_option(self.init_params, "init_params", INIT_METHODS)
-        X, weights, record = self._check_fit_input(X, sample_weight)
-        source = self._source(X, weights)
-        model = self._build_model(X, source)
+        X, weights, record = self._check_fit_input(X, sample_weight, covariance)
+        source = self._source(X, weights, covariance)
+        model = self._build_model(X, source, covariance)
         K = self.n_components
         options = engine.FitOptions(self.tol, self.max_iter, self.n_init, self.verbose, self.verbose_interval)
         legacy = kmeans_state(self.random_state)  # shared by the restarts, as scikit-learn

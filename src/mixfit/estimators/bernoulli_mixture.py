@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 from .. import engine
 from ..backends import ArraySource, as_source, default_chunk_size
 from ..backends.inputs import RowReader, is_chunked, is_dask_array
+from ..engine import criteria
 from ..engine.starts import INIT_METHODS, initial_stats
 from ..exceptions import ConvergenceWarning
 from ..families.weights import make_weight_prior
@@ -488,7 +489,7 @@ default='dirichlet_process'
             The lower the better.
         """
         log_p = self.score_samples(X)
-        return -2 * float(log_p.sum(dtype=np.float64)) + self._n_parameters() * np.log(log_p.shape[0])
+        return criteria.bic(float(log_p.sum(dtype=np.float64)), self._n_parameters(), log_p.shape[0])
 
     def aic(self, X):
         """Akaike information criterion for the current model on the input X.
@@ -505,7 +506,7 @@ default='dirichlet_process'
         aic : float
             The lower the better.
         """
-        return -2 * float(self.score_samples(X).sum(dtype=np.float64)) + 2 * self._n_parameters()
+        return criteria.aic(float(self.score_samples(X).sum(dtype=np.float64)), self._n_parameters())
 
     def save(self, path, *, metadata=None) -> None:
         """Write this fitted model to ``path`` as a model file; read it back with ``mixfit.load``.

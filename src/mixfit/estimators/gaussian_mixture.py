@@ -11,8 +11,7 @@ from .. import engine
 from ..engine.collapse import ON_COLLAPSE, make_policy
 from ..engine.starts import INIT_METHODS, data_moments, initial_stats
 from ..exceptions import CollapsedComponentError, CollapseWarning
-from ..families.covariance import make_covariance
-from ..families.precision_priors import make_precision_prior
+from ..families.registry import make_covariance, make_precision_prior
 from ..models import GaussianEM, GaussianParams
 from ._base import _GaussianMixtureBase
 from .priors import check_prior_spec, resolve_prior
@@ -256,7 +255,7 @@ default='kmeans'
         check_option(self.init_params, "init_params", INIT_METHODS)
         check_option(self.on_collapse, "on_collapse", ON_COLLAPSE)
         prior_spec = check_prior_spec(self.prior)
-        X, weights, record = self._check_fit_input(X, sample_weight)
+        X, weights, record = self._check_fit_input(X, sample_weight, covariance)
         n_features = X.shape[1]
         K = self.n_components
         weights_init = check_weights_init(self.weights_init, K)
@@ -266,7 +265,7 @@ default='kmeans'
             else covariance.check_precisions(self.precisions_init, K, n_features)
         )
 
-        source = self._source(X, weights)
+        source = self._source(X, weights, covariance)
         prior = precision = None
         if prior_spec is not None:
             precision = make_precision_prior(covariance)

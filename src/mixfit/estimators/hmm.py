@@ -22,8 +22,7 @@ from ..engine.collapse import ON_COLLAPSE
 from ..engine.collapse_hmm import StatePolicy
 from ..engine.starts import INIT_METHODS, data_moments, initial_stats
 from ..exceptions import CollapsedComponentError
-from ..families.covariance import make_covariance
-from ..families.precision_priors import make_precision_prior
+from ..families.registry import make_covariance, make_precision_prior
 from ..models.gaussian_em import GaussianEM
 from ..models.hmm import HMM
 from ..models.hmm_emissions import CategoricalEmission, GaussianEmission

@@ -18,8 +18,8 @@ from typing import ClassVar
 import numpy as np
 
 from ..engine.starts import INIT_METHODS, data_moments, initial_stats
-from ..families.covariance import make_covariance
-from ..families.precision_priors import NormalPrecisionPrior, make_precision_prior
+from ..families.precision_priors import NormalPrecisionPrior
+from ..families.registry import make_covariance, make_precision_prior
 from ..models.gaussian_em import GaussianEM
 from ..models.gaussian_vb import GaussianVB, NormalPrecisionPosterior
 from ..models.hmm_emissions import GaussianEmission

@@ -1,5 +1,5 @@
 """Conjugate priors on the component precisions for variational Bayes: one object per
-covariance type, built once from the covariance strategy by ``make_precision_prior``.
+covariance type, built once from the covariance strategy by ``registry.make_precision_prior``.
 
 Every type keeps the Gaussian-on-the-mean factor of PRML's Gaussian-Wishart (10.40),
 mu_k | Lambda_k ~ N(m_0, (beta_0 Lambda_k)^{-1}); what differs is the prior on Lambda_k:
@@ -328,11 +328,3 @@ class GammaSpherical:
         maha = self.covariance.mahalanobis(Xc, means_c, prec_chol) * s
         log_det_half = self.covariance.log_det_half(prec_chol, dim) + dim / 2 * np.log(s)
         return student_t_log_pdf(maha, log_det_half, dim * dof, dim)
-
-
-_PRIORS = {"full": WishartFull, "tied": WishartTied, "diag": GammaDiag, "spherical": GammaSpherical}
-
-
-def make_precision_prior(covariance):
-    """The conjugate precision prior matching a covariance strategy (read from its name once)."""
-    return _PRIORS[covariance.name](covariance)

@@ -7,7 +7,7 @@ features [(x - g)^2, x - g] or [|x - g|^2, x - g]. In each, the features kept fr
 moments about the centre g in one more product, referred to the shifts c_k by exact algebra;
 for full covariance, where few (row, component) pairs carry weight, the moments come instead
 from those rows alone (``sparse_moments``).
-covariance.py's strategies choose between these and their whitened / two-product forms; nothing
+The full, diag and spherical families choose between these and their whitened / two-product forms; nothing
 here reads a covariance type. Derivation and rounding: docs/math/em.md, "The packed quadratic
 form".
 """
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import weakref
 
 import numpy as np
 
@@ -97,6 +98,27 @@ def packed_plan(dtype, means_c, prec_chol, per_point=True):
     coefficients[:, -D:] = -2 * np.einsum("kde,ke->kd", precision, means)  # -2 Lambda_k mu_k
     constant = (np.einsum("kd,kde->ke", means, factors) ** 2).sum(axis=1)  # mu_k^T Lambda_k mu_k
     return coefficients.astype(dtype), constant.astype(dtype)
+
+
+# The plan of the last factors asked for, per (dtype, per_point): every chunk of a pass asks with
+# the same factors, and rebuilding it per chunk (K inverses and products of D x D) would cost a
+# share of each iteration. A memo of a pure function, like ``symmetric_index``'s, so the families
+# that ask stay stateless: keyed by the factors' identity (held weakly: a freed array's reused id
+# cannot match) and the means' values; each entry is replaced whole, so a thread reads an old or
+# a new entry, never a mix of both.
+_REMEMBERED_PLANS: dict = {}
+
+
+def remembered_plan(dtype, means_c, prec_chol, per_point=True):
+    """``packed_plan``, remembered for the last factors asked for with this dtype and
+    ``per_point``."""
+    key = (np.dtype(dtype), per_point)
+    last = _REMEMBERED_PLANS.get(key)
+    if last is not None and last[0]() is prec_chol and np.array_equal(last[1], means_c):
+        return last[2]
+    plan = packed_plan(dtype, means_c, prec_chol, per_point)
+    _REMEMBERED_PLANS[key] = (weakref.ref(prec_chol), np.array(means_c), plan)
+    return plan
 
 
 @functools.lru_cache(maxsize=8)

@@ -24,8 +24,7 @@ from ..estimators import (
 )
 from ..estimators._hmm_base import check_stochastic
 from ..exceptions import ModelFileError
-from ..families.covariance import make_covariance
-from ..families.precision_priors import make_precision_prior
+from ..families.registry import make_covariance, make_precision_prior
 from ..selection import Cell, GaussianMixtureIC, SelectionResult
 from ..selection.gaussian_mixture_ic import BEST_ATTRIBUTES
 from .schema import (

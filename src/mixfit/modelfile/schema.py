@@ -14,8 +14,8 @@ import numpy as np
 
 from ..estimators import BayesianGaussianMixture, BernoulliMixture, GaussianMixture
 from ..exceptions import ModelFileError
-from ..families.covariance import make_covariance
-from ..families.precision_priors import NormalPrecisionPrior, make_precision_prior
+from ..families.precision_priors import NormalPrecisionPrior
+from ..families.registry import make_covariance, make_precision_prior
 from ..families.weights import make_weight_prior
 from ..models import GaussianVB, VBParams
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ..families.registry import mixture_parameters
 from ..kernels.linalg import normalize_log_rows
 from ..kernels.scratch import centred
 from ..stats import GaussianStats, gaussian_statistics
@@ -79,8 +80,7 @@ class GaussianEM:
         log_rho, workspace = self._log_rho(X, params)  # (n, K)
         # (9.23) r_nk = rho_nk / sum_j rho_nj, and ln p(x_n) = ln sum_j rho_nj, exponentiating once
         resp, log_norm = normalize_log_rows(log_rho)
-        return gaussian_statistics(self.covariance, X, resp, sample_weight, params.means, log_norm,
-                                   workspace, params.prec_chol)
+        return gaussian_statistics(self.covariance, X, resp, sample_weight, params.means, log_norm, workspace)
 
     def statistics(self, X, resp, sample_weight, shift, log_norm=None) -> GaussianStats:
         return gaussian_statistics(self.covariance, X, resp, sample_weight, shift, log_norm)
@@ -164,6 +164,4 @@ class GaussianEM:
 
     def n_parameters(self, n_components: int, n_features: int) -> int:
         """Free parameters: K - 1 weights, K D means, and the covariance's own."""
-        return n_components - 1 + n_components * n_features + self.covariance.n_parameters(
-            n_components, n_features
-        )
+        return mixture_parameters(self.covariance, n_components, n_features)

@@ -38,7 +38,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..families.covariance import FullCovariance
+from ..families.full import FullCovariance
+from ..families.registry import mixture_parameters
 from ..kernels.linalg import normalize_log_rows
 from ..kernels.scratch import centred
 from ..stats import GaussianStats, gaussian_statistics
@@ -133,8 +134,7 @@ class GaussianVB:
         log_rho, workspace = self._log_rho(X, params)  # (n, K)
         # (10.49) r_nk = rho_nk / sum_j rho_nj; log_norm = ln sum_k rho_nk, the row's share of the ELBO
         resp, log_norm = normalize_log_rows(log_rho)
-        return gaussian_statistics(self.covariance, X, resp, sample_weight, params.means, log_norm,
-                                   workspace, params.prec_chol)
+        return gaussian_statistics(self.covariance, X, resp, sample_weight, params.means, log_norm, workspace)
 
     def statistics(self, X, resp, sample_weight, shift, log_norm=None) -> GaussianStats:
         return gaussian_statistics(self.covariance, X, resp, sample_weight, shift, log_norm)
@@ -196,8 +196,7 @@ class GaussianVB:
 
     def n_parameters(self, n_components: int, n_features: int) -> int:
         """Free parameters of the point estimate: K - 1 weights, K D means, the covariance's own."""
-        return n_components - 1 + n_components * n_features + self.covariance.n_parameters(
-            n_components, n_features)
+        return mixture_parameters(self.covariance, n_components, n_features)
 
 
 def data_statistics(X: np.ndarray, sample_weight, shift: np.ndarray) -> GaussianStats:

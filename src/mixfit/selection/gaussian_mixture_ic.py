@@ -9,6 +9,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..estimators._base import _DTYPES
 from ..estimators.persistence import save_estimator
 from ..estimators.validation import validate_X
+from ..families.registry import COVARIANCE_TYPES
 from .tables import CRITERIA, select_model
 
 # The fitted attributes that are those of best_estimator_ (the same objects).
@@ -99,7 +100,7 @@ class GaussianMixtureIC(DensityMixin, BaseEstimator):
     select_model : The sweep itself, with EM or VB and both sign conventions.
     """
 
-    def __init__(self, n_components=(1, 2, 3, 4, 5, 6, 7, 8, 9), *, covariance_types=("full", "tied", "diag", "spherical"),
+    def __init__(self, n_components=(1, 2, 3, 4, 5, 6, 7, 8, 9), *, covariance_types=COVARIANCE_TYPES,
                  criterion="bic", n_init=3, init_params="kmeans", hierarchical_start=True, tol=1e-3,
                  reg_covar=1e-6, max_iter=100, on_collapse="raise", prior=None, random_state=None, n_jobs=None):
         self.n_components = n_components

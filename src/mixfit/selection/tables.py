@@ -1,17 +1,10 @@
 """Model selection: fit every (K, covariance type) cell and rank them by BIC, AIC, ICL or ELBO.
 
-Sign conventions (stated once, used everywhere; n = sum of sample weights, p = ``n_parameters``):
-
-- ``convention='sklearn'`` (default), lower is better, as ``GaussianMixture.bic``:
-  BIC = -2 ln L + p ln n,   AIC = -2 ln L + 2 p,   ICL = BIC + 2 EN,
-  with EN = -sum_n w_n sum_k r_nk ln r_nk the classification entropy (Biernacki, Celeux and
-  Govaert 2000); ICL penalises overlapping components, which BIC does not.
-- ``convention='mclust'``: each of them times -1 (2 ln L - p ln n, ...), higher is better, as
-  R's mclust reports them.
-- VB (``method='vb'``): ELBO = n x ``lower_bound_`` + ln K!, higher is better in both
-  conventions. ln K! counts the K! equivalent labellings of a mode of the posterior, which the
-  factorised q sees only one of (PRML section 10.2.4); without it the ELBO is biased against
-  larger K.
+Sign conventions: ``engine.criteria`` (n = sum of sample weights; ``convention='sklearn'``, lower
+is better; ``'mclust'``, each value times -1, higher is better). VB (``method='vb'``): ELBO =
+n x ``lower_bound_`` + ln K!, higher is better in both conventions. ln K! counts the K!
+equivalent labellings of a mode of the posterior, which the factorised q sees only one of (PRML
+section 10.2.4); without it the ELBO is biased against larger K.
 
 Starts: each cell keeps the better (by the fit's own objective) of a fit started from the
 model-based hierarchical partition (``hierarchical.py``; one tree for the whole sweep, cut at
@@ -34,42 +27,20 @@ from sklearn.utils import check_array
 from threadpoolctl import threadpool_limits
 
 from ..engine import hierarchical
+from ..engine.criteria import CONVENTIONS, classification_entropy, information_criteria
 from ..estimators import BayesianGaussianMixture, BernoulliMixture, GaussianMixture
 from ..estimators.validation import as_generator, check_option, check_sample_weight
 from ..exceptions import ConvergenceWarning
-from ..families.covariance import make_covariance
+from ..families.registry import COVARIANCE_TYPES, make_covariance
+from ..families.registry import covariance_types as checked_covariance_types
 from ..models import GaussianEM
 from ..plot import plot_selection
 from .progress import CellBar
 
-COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 CRITERIA = {"em": ("bic", "aic", "icl"), "vb": ("elbo",)}
-CONVENTIONS = ("sklearn", "mclust")
 _ESTIMATORS = {"em": GaussianMixture, "vb": BayesianGaussianMixture}
 _COLUMNS = ("n_components", "covariance_type", "criterion", "log_likelihood", "n_parameters", "converged",
             "n_iter", "start", "n_active", "reason")
-
-
-def n_parameters(n_components: int, n_features: int, covariance_type: str) -> int:
-    """Free parameters of a K-component Gaussian mixture in D dimensions: K - 1 weights, K D means
-    and the covariance type's own (the models' ``n_parameters``, the one definition)."""
-    return GaussianEM(make_covariance(covariance_type), 0.0).n_parameters(n_components, n_features)
-
-
-def classification_entropy(resp: np.ndarray, sample_weight=None) -> float:
-    """EN = -sum_n w_n sum_k r_nk ln r_nk >= 0, with 0 ln 0 = 0."""
-    resp = np.asarray(resp, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(resp > 0, resp * np.log(resp), 0.0).sum(axis=1)  # (n,)
-    return float(-(terms if sample_weight is None else terms * sample_weight).sum())
-
-
-def information_criteria(log_likelihood: float, p: int, n: float, entropy: float, convention: str) -> dict:
-    """BIC, AIC and ICL from ln L, p, n and EN, in the given sign convention."""
-    bic = -2.0 * log_likelihood + p * math.log(n)
-    values = {"bic": bic, "aic": -2.0 * log_likelihood + 2.0 * p, "icl": bic + 2.0 * entropy}
-    sign = 1.0 if convention == "sklearn" else -1.0
-    return {name: sign * value for name, value in values.items()}
 
 
 @dataclass(frozen=True)
@@ -547,11 +518,7 @@ default=('full', 'tied', 'diag', 'spherical')
     check_option(criterion, "criterion", CRITERIA[method])
     check_option(convention, "convention", CONVENTIONS)
     ks = _check_ks(n_components)
-    types = [covariance_types] if isinstance(covariance_types, str) else list(covariance_types)
-    if not types or len(set(types)) != len(types):
-        raise ValueError(f"covariance_types={covariance_types!r}; expected distinct covariance types")
-    for name in types:
-        make_covariance(name)
+    types = checked_covariance_types(covariance_types)
     if not hierarchical_start and n_init < 1:
         raise ValueError("n_init=0 with hierarchical_start=False leaves no start; expected n_init >= 1")
     cls = _ESTIMATORS[method]

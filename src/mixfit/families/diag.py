@@ -1,0 +1,111 @@
+"""The diagonal covariance family: a diagonal covariance per component, variances (K, D)
+(mclust's VVI). Stores 1 / sigma per dimension, as scikit-learn does."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..exceptions import SKLEARN_COLLAPSE_MESSAGE, CollapsedComponentError
+from ..kernels.expanded import RowFeatures, fold, reference_moments, row_features
+from ..kernels.scratch import scratch
+from ..stats import GaussianStats
+from .full import FullCovariance
+from .precisions_init import check_positive_precisions
+
+
+@dataclass(frozen=True, eq=False)
+class DiagFeatures:
+    """The diag E-step workspace (float64): the kernel's row features [(x - g)^2, x - g]."""
+
+    features: RowFeatures
+
+    def moments(self, X, wresp, shift):
+        return self.features.moments(wresp, shift)
+
+
+class DiagCovariance:
+    """A diagonal covariance per component: variances (K, D)."""
+
+    name = "diag"
+    chunk_bytes = 8 * 2**20  # the working set a chunk's rows are sized to (see full.FullCovariance)
+
+    def workspace_columns(self, n_features, n_components):
+        return n_features  # the squared rows
+
+    def shape(self, n_components, n_features):
+        return (n_components, n_features)
+
+    def n_parameters(self, n_components, n_features):
+        return n_components * n_features
+
+    def mahalanobis(self, Xc, means_c, prec_chol):
+        precision = prec_chol**2  # (K, D)
+        # sum_d (x_d - mu_kd)^2 lambda_kd expanded into two (n, D) @ (D, K) products.
+        squares = np.multiply(Xc, Xc, out=scratch("squares", Xc.shape, Xc.dtype))
+        maha = squares @ precision.T
+        maha -= 2 * (Xc @ (means_c * precision).T)
+        maha += (means_c**2 * precision).sum(axis=1)[None, :]
+        return np.maximum(maha, 0, out=maha)
+
+    def log_det_half(self, prec_chol, n_features):
+        return np.log(prec_chol).sum(axis=1)
+
+    def e_step(self, Xc, means_c, prec_chol, centre=None):
+        return self.mahalanobis(Xc, means_c, prec_chol), None
+
+    def log_kernel(self, Xc, means_c, prec_chol, centre, constant, per_point=True):
+        """constant_k - sum_d lambda_kd (x_d - mu_kd)^2 / 2: for float64 one product of
+        [(x - g)^2, x - g] with [-lambda_k / 2; mu_k lambda_k] plus the constants, the features
+        kept for ``moments``; otherwise the distances, folded."""
+        if Xc.dtype != np.float64:
+            return fold(self.mahalanobis(Xc, means_c, prec_chol), constant), None
+        precision = prec_chol**2  # (K, D)
+        coefficients = np.concatenate([-0.5 * precision.T, (means_c * precision).T])  # (2D, K)
+        features = row_features(Xc, Xc.shape[1])
+        np.multiply(Xc, Xc, out=features[:, :Xc.shape[1]])
+        log_rho = (coefficients.T @ features.T).T  # (n, K), column-major, as the packed form's
+        log_rho += constant - 0.5 * (means_c**2 * precision).sum(axis=1)
+        return log_rho, DiagFeatures(RowFeatures(features, np.asarray(centre, dtype=np.float64), per_dimension=True))
+
+    def moments(self, X, wresp, shift, workspace=None):
+        if workspace is not None:  # the DiagFeatures of ``log_kernel``
+            return workspace.moments(X, wresp, shift)
+        _, delta, mass, s1, Xr, w64 = reference_moments(X, wresp, shift)
+        squares = np.multiply(Xr, Xr, out=scratch("squares", Xr.shape, Xr.dtype))
+        s2 = w64.T @ squares  # (K, D) sum_n wr_nk (x_nd - ref_d)^2
+        # (x - c_k)^2 = (x - ref)^2 - 2 delta_k (x - ref) + delta_k^2, summed with weights wr_nk
+        return s1 - mass[:, None] * delta, s2 - 2 * delta * s1 + mass[:, None] * delta**2
+
+    def from_moments(self, stats: GaussianStats, mass):
+        d = stats.first / mass[:, None]
+        return stats.scatter / mass[:, None] - d * d
+
+    def add_ridge(self, cov, reg_covar):
+        return cov + reg_covar
+
+    select = FullCovariance.select
+    insert_copy = FullCovariance.insert_copy
+
+    def precision_chol(self, cov):
+        bad = np.flatnonzero(~(cov > 0).all(axis=-1)) if cov.ndim == 2 else np.flatnonzero(~(cov > 0))
+        if bad.size:
+            raise CollapsedComponentError(
+                f"{SKLEARN_COLLAPSE_MESSAGE} (The variance of component {bad[0]} is not positive: it "
+                "has collapsed onto a point.)",
+                component=int(bad[0]),
+            )
+        return 1.0 / np.sqrt(cov)
+
+    def covariance(self, prec_chol):
+        return 1.0 / prec_chol**2
+
+    def precision(self, prec_chol):
+        return prec_chol**2
+
+    def draw(self, rng, mean, prec_chol, k, n):
+        return mean + rng.standard_normal((n, mean.shape[0])) / prec_chol[k]
+
+    def check_precisions(self, precisions, n_components, n_features):
+        return np.sqrt(check_positive_precisions(precisions, self.name, self.shape(n_components, n_features)))

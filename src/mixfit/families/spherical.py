@@ -1,0 +1,89 @@
+"""The spherical covariance family: one variance per component, sigma_k^2 (K,) (mclust's VII).
+Stores 1 / sigma_k, as scikit-learn does."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..kernels.expanded import RowFeatures, fold, reference_moments, row_features
+from ..stats import GaussianStats
+from .diag import DiagCovariance
+from .full import FullCovariance
+from .precisions_init import check_positive_precisions
+
+
+@dataclass(frozen=True, eq=False)
+class SphericalFeatures:
+    """The spherical E-step workspace (float64): the kernel's row features [|x - g|^2, x - g]."""
+
+    features: RowFeatures
+
+    def moments(self, X, wresp, shift):
+        return self.features.moments(wresp, shift)
+
+
+class SphericalCovariance:
+    """One variance per component: sigma_k^2 (K,)."""
+
+    name = "spherical"
+    chunk_bytes = 8 * 2**20  # the working set a chunk's rows are sized to (see full.FullCovariance)
+
+    def workspace_columns(self, n_features, n_components):
+        return n_features  # the squared rows
+
+    def shape(self, n_components, n_features):
+        return (n_components,)
+
+    def n_parameters(self, n_components, n_features):
+        return n_components
+
+    def mahalanobis(self, Xc, means_c, prec_chol):
+        maha = (Xc * Xc).sum(axis=1)[:, None] - 2 * (Xc @ means_c.T) + (means_c**2).sum(axis=1)[None, :]
+        maha *= prec_chol[None, :] ** 2
+        return np.maximum(maha, 0, out=maha)
+
+    def log_det_half(self, prec_chol, n_features):
+        return n_features * np.log(prec_chol)
+
+    def e_step(self, Xc, means_c, prec_chol, centre=None):
+        return self.mahalanobis(Xc, means_c, prec_chol), None
+
+    def log_kernel(self, Xc, means_c, prec_chol, centre, constant, per_point=True):
+        """constant_k - lambda_k |x_n - mu_k|^2 / 2: for float64 one product of [|x - g|^2, x - g]
+        with [-lambda_k / 2; mu_k lambda_k] plus the constants, the features kept for ``moments``;
+        otherwise the distances, folded."""
+        if Xc.dtype != np.float64:
+            return fold(self.mahalanobis(Xc, means_c, prec_chol), constant), None
+        precision = prec_chol**2  # (K,)
+        coefficients = np.concatenate([-0.5 * precision[None, :], (means_c * precision[:, None]).T])  # (1 + D, K)
+        features = row_features(Xc, 1)
+        np.einsum("nd,nd->n", Xc, Xc, out=features[:, 0])
+        log_rho = (coefficients.T @ features.T).T  # (n, K), column-major, as the packed form's
+        log_rho += constant - 0.5 * (means_c**2).sum(axis=1) * precision
+        return log_rho, SphericalFeatures(RowFeatures(features, np.asarray(centre, dtype=np.float64),
+                                                       per_dimension=False))
+
+    def moments(self, X, wresp, shift, workspace=None):
+        if workspace is not None:  # the SphericalFeatures of ``log_kernel``
+            return workspace.moments(X, wresp, shift)
+        _, delta, mass, s1, Xr, w64 = reference_moments(X, wresp, shift)
+        s2 = w64.T @ (Xr * Xr).sum(axis=1)  # (K,) sum_n wr_nk |x_n - ref|^2
+        return s1 - mass[:, None] * delta, s2 - 2 * (delta * s1).sum(axis=1) + mass * (delta**2).sum(axis=1)
+
+    def from_moments(self, stats: GaussianStats, mass):
+        d = stats.first / mass[:, None]
+        # The mean of the diagonal variances, as scikit-learn defines spherical.
+        return (stats.scatter / mass - (d * d).sum(axis=1)) / d.shape[1]
+
+    add_ridge = DiagCovariance.add_ridge
+    select = FullCovariance.select
+    insert_copy = FullCovariance.insert_copy
+    precision_chol = DiagCovariance.precision_chol
+    covariance = DiagCovariance.covariance
+    precision = DiagCovariance.precision
+    draw = DiagCovariance.draw
+
+    def check_precisions(self, precisions, n_components, n_features):
+        return np.sqrt(check_positive_precisions(precisions, self.name, self.shape(n_components, n_features)))

@@ -1,8 +1,8 @@
 """Model selection: tables over (K x covariance family x method) and ``GaussianMixtureIC``."""
 
 from .gaussian_mixture_ic import GaussianMixtureIC as GaussianMixtureIC
-from .tables import Cell as Cell
-from .tables import SelectionResult as SelectionResult
+from .result import Cell as Cell
+from .result import SelectionResult as SelectionResult
 from .tables import select_bernoulli as select_bernoulli
 from .tables import select_model as select_model
 

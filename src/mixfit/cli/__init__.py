@@ -1,6 +1,12 @@
-"""The ``mixfit`` command line (``mixfit --help``); nothing imports this package."""
+"""The ``mixfit`` command line (``mixfit --help``); nothing imports this package.
 
-from .commands import cli as cli
-from .commands import main as main
+``app`` holds the group and what every command shares; ``commands`` and ``select_command``
+register their commands on it when imported (here).
+"""
+
+from . import commands as commands
+from . import select_command as select_command
+from .app import cli as cli
+from .app import main as main
 
 __all__ = ["cli", "main"]

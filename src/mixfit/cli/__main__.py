@@ -1,5 +1,7 @@
 import sys
 
-from .commands import main
+from .app import main
+from .commands import cli as _registered  # noqa: F401  (the commands register on the group when imported)
+from .select_command import cli as _select  # noqa: F401
 
 sys.exit(main())

@@ -1,137 +1,29 @@
-"""The ``mixfit`` command line, thin over the public API.
-
-    mixfit demo [--example faithful|tutorial] [--out mixfit-demo.png]
-    mixfit fit DATA -k K [--method em|vb] [--covariance full|tied|diag|spherical] -o model.mixfit
-    mixfit predict MODEL DATA [--proba] [-o out.csv]
-    mixfit score MODEL DATA
-    mixfit plot MODEL DATA -o fig.png
-    mixfit info MODEL
-    mixfit select DATA [-k 1:9] [--covariance full,tied,...] [--criterion bic|aic|icl|elbo] [--method em|vb]
-
-DATA is CSV or TSV (a header row is detected; ``--no-header`` says there is none), ``.npy``,
-Parquet (with pyarrow installed), or ``-`` for CSV on stdin. Headerless columns are named x1, x2, ...
-Output is a table, or JSON with ``--json``. Exit status: 0 done, 1 a data or model problem, 2 a
-usage mistake; an error is one line on stderr (``--debug`` adds the traceback).
-"""
+"""The commands that fit, predict, score, plot and describe a model: ``mixfit demo|fit|predict|score|plot|info``."""
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
 import sys
-import traceback
-import warnings
 
 import numpy as np
 
 from ..families.registry import COVARIANCE_TYPES
 from ..selection.progress import iteration_bar
-from .datafile import DataError, features_for, read_data, select_columns, split_names
+from .app import _common, _data_options, _emit, _has_matplotlib, _load, _read, _warnings_to_stderr, cli, click
+from .datafile import features_for, select_columns, split_names
 from .report import demo_figure, demo_report, describe, is_variational, jsonable, model_text, table
 
-try:
-    import click
-except ImportError:  # the [cli] extra is not installed
-    click = None
 
-
-# ---- warnings --------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _warnings_to_stderr(quiet: bool):
-    """Library warnings as one line each on stderr (none with --quiet)."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        yield
-    if not quiet:
-        for warning in caught:
-            click.echo(f"mixfit: warning: {' '.join(str(warning.message).split())}", err=True)
-
-
-def _emit(as_json: bool, payload: dict, text: str) -> None:
-    click.echo(json.dumps(jsonable(payload), indent=2) if as_json else text)
-
-
-
-# ---- the commands -----------------------------------------------------------------------------
-
-
-def _has_matplotlib() -> bool:
+def _same(a, b) -> bool:
     try:
-        import matplotlib  # noqa: F401
-    except ImportError:
+        return bool(np.array_equal(a, b)) if isinstance(a, np.ndarray) or isinstance(b, np.ndarray) else a == b
+    except (TypeError, ValueError):
         return False
-    return True
 
 
 if click is not None:
-
-    class _Group(click.Group):
-        """Every error as one line on stderr and an exit status: 2 usage, 1 data or model."""
-
-        def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
-            args = list(sys.argv[1:] if args is None else args)
-            debug = "--debug" in args
-            code = 0
-            try:
-                result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-                code = result if isinstance(result, int) else 0
-            except click.UsageError as error:
-                where = error.ctx.command_path if error.ctx is not None else "mixfit"
-                code = self._fail(debug, f"{where}: {error.format_message()} (see '{where} --help')", 2)
-            except click.ClickException as error:
-                code = self._fail(debug, error.format_message(), error.exit_code)
-            except click.Abort:
-                code = self._fail(debug, "aborted", 1)
-            except (DataError, ValueError, OSError) as error:  # ModelFileError is a ValueError
-                code = self._fail(debug, str(error), 1)
-            except Exception as error:  # noqa: BLE001  (a bug: still one line, the traceback with --debug)
-                code = self._fail(debug, f"unexpected {type(error).__name__}: {error} "
-                                  "(please report it; --debug shows where)", 1)
-            if standalone_mode:
-                sys.exit(code)
-            return code
-
-        @staticmethod
-        def _fail(debug: bool, message: str, code: int) -> int:
-            if debug:
-                traceback.print_exc(file=sys.stderr)
-            click.echo(f"mixfit: error: {' '.join(message.split())}", err=True)
-            return code
-
-    def _common(json_flag=True):
-        def decorate(f):
-            f = click.option("--debug", is_flag=True, expose_value=False,
-                             help="On an error, show the traceback too.")(f)
-            f = click.option("-q", "--quiet", is_flag=True, help="No progress bar, warnings or notes on stderr.")(f)
-            if json_flag:
-                f = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")(f)
-            return f
-        return decorate
-
-    def _data_options(f):
-        f = click.option("--no-header", is_flag=True, help="The first row of a CSV/TSV is data, not names.")(f)
-        f = click.option("--columns", metavar="A,B,...", help="Feature columns by name (headerless: x1,x2,...).")(f)
-        return f
-
-    def _read(path, no_header):
-        return read_data(path, header=False if no_header else None)
-
-    def _load(path):
-        from ..modelfile.io import read_model_file
-
-        if not os.path.exists(path):
-            raise DataError(f"{path}: no such model file")
-        return read_model_file(path)
-
-    @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-    @click.version_option(package_name="mixfit")
-    @click.option("--debug", is_flag=True, expose_value=False, help="On an error, show the traceback too.")
-    def cli():
-        """Fit mixture models by EM and variational Bayes."""
 
     @cli.command()
     @click.option("--example", type=click.Choice(["faithful", "tutorial"]), default="faithful", show_default=True,
@@ -333,82 +225,3 @@ if click is not None:
                 ("parameters", ", ".join(f"{k}={v!r}" for k, v in changed.items()) or "(defaults)"),
                 ("features", f"{model.n_features_in_}" + (f" ({', '.join(map(str, columns))})" if columns else ""))]
         _emit(as_json, payload, "\n".join([table(head), "", model_text(model)]))
-
-    def _same(a, b) -> bool:
-        try:
-            return bool(np.array_equal(a, b)) if isinstance(a, np.ndarray) or isinstance(b, np.ndarray) else a == b
-        except (TypeError, ValueError):
-            return False
-
-    def _k_range(text: str) -> list[int]:
-        """'1:9' (inclusive), '3' or '1,2,5' -> the numbers of components."""
-        try:
-            if ":" in text:
-                low, high = (int(part) for part in text.split(":"))
-                ks = list(range(low, high + 1))
-            else:
-                ks = [int(part) for part in text.split(",")]
-        except ValueError:
-            raise click.BadParameter(f"{text!r}; expected LOW:HIGH, K or K1,K2,...", param_hint="-k") from None
-        if not ks or min(ks) < 1:
-            raise click.BadParameter(f"{text!r}; expected numbers of components >= 1", param_hint="-k")
-        return ks
-
-    @cli.command()
-    @click.argument("data")
-    @click.option("-k", "--n-components", "k_text", default="1:9", show_default=True, metavar="LOW:HIGH",
-                  help="Numbers of components: a range LOW:HIGH (inclusive) or a list K1,K2,...")
-    @click.option("--covariance", "covariance_types", default=",".join(COVARIANCE_TYPES), show_default=True,
-                  metavar="TYPES", help="Comma-separated covariance types.")
-    @click.option("--criterion", type=click.Choice(["bic", "aic", "icl", "elbo"]), default=None,
-                  help="[default: bic for em, elbo for vb]")
-    @click.option("--method", type=click.Choice(["em", "vb"]), default="em", show_default=True)
-    @click.option("--mclust-sign", is_flag=True, help="Report 2 ln L - penalty (higher is better), as mclust.")
-    @click.option("--n-init", default=10, show_default=True, type=click.IntRange(0, None),
-                  help="Random starts per cell besides the hierarchical start.")
-    @click.option("--seed", default=0, show_default=True, type=click.IntRange(0, None))
-    @click.option("--jobs", "n_jobs", default=1, show_default=True, type=int, help="Cells fitted in parallel.")
-    @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Draw the criterion curves here.")
-    @click.option("--progress/--no-progress", default=None,
-                  help="Show a progress bar [default: when stderr is a terminal].")
-    @_data_options
-    @_common()
-    def select(data, k_text, covariance_types, criterion, method, mclust_sign, n_init, seed, n_jobs, plot_path,
-               progress, no_header, columns, as_json, quiet):
-        """Fit every K x covariance type to DATA and rank them by BIC, AIC, ICL or ELBO."""
-        from ..selection import select_model
-
-        if criterion is not None and (criterion == "elbo") != (method == "vb"):
-            raise click.UsageError(f"--criterion {criterion} does not apply to --method {method}")
-        if plot_path is not None and not _has_matplotlib():
-            raise click.ClickException("--plot needs matplotlib: pip install 'mixfit[plot]'")
-        X, names = select_columns(_read(data, no_header), split_names(columns))
-        show = (not quiet and sys.stderr.isatty()) if progress is None else progress
-        with _warnings_to_stderr(quiet):
-            result = select_model(X, _k_range(k_text), split_names(covariance_types), method=method,
-                                  criterion=criterion, convention="mclust" if mclust_sign else "sklearn",
-                                  n_init=n_init, random_state=seed, n_jobs=n_jobs, progress=show,
-                                  **({"max_iter": 500} if method == "vb" else {}))
-        if plot_path is not None:
-            import matplotlib
-
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-
-            ax = result.plot()
-            ax.figure.savefig(plot_path, dpi=110)
-            plt.close(ax.figure)
-        payload = {"data": data, "columns": names, **result.to_dict(), "figure": plot_path}
-        text = f"{X.shape[0]} rows of {', '.join(names)}\n\n{result}"
-        if plot_path is not None:
-            text += f"\n\nfigure written to {os.path.abspath(plot_path)}"
-        _emit(as_json, payload, text)
-
-
-def main(argv=None):
-    if click is None:
-        sys.stderr.write("mixfit: the command line needs click: pip install 'mixfit[cli]'\n")
-        return 1
-    return cli.main(args=argv, prog_name="mixfit")
-
-

@@ -9,6 +9,7 @@ from mixfit.backends import ArraySource
 from mixfit.backends.sequences import SequenceSource
 from mixfit.engine.collapse import make_policy
 from mixfit.engine.starts import initial_stats
+from mixfit.families.registry import COVARIANCE_TYPES, make_covariance
 from mixfit.models import BernoulliEM, BernoulliVB, GaussianEM, GaussianVB
 from mixfit.models.bernoulli import BetaPrior
 from mixfit.models.hmm import HMM, HMMParams, HMMStats, InitialDistribution, TransitionMatrix
@@ -16,6 +17,7 @@ from mixfit.models.hmm_emissions import BernoulliEmission, CategoricalEmission, 
 from mixfit.models.hmm_vb import CategoricalVBEmission, DirichletRows, GaussianVBEmission, VariationalHMM
 from mixfit.protocols import (
     Counted,
+    CovarianceFamily,
     Emission,
     Model,
     PointEmission,
@@ -147,3 +149,63 @@ def test_a_start_needs_statistics():
 
 def test_require_accepts_what_meets_the_protocol():
     require(BernoulliEM(BetaPrior(1.0, 1.0)), Model, Predictor, Startable, Counted)
+
+
+# ---- covariance families: the protocol and the exact reshift ----------------------------------
+
+
+@pytest.mark.parametrize("name", COVARIANCE_TYPES)
+def test_each_family_meets_covariance_family(name):
+    assert missing(make_covariance(name), CovarianceFamily) == []
+
+
+def test_a_model_refuses_a_family_without_its_hooks_at_construction():
+    class KernelOnly:
+        name = "kernel-only"
+
+        def log_kernel(self, *args): ...
+
+    with pytest.raises(TypeError, match=r"the covariance family KernelOnly lacks add_ridge, .*check_precisions"):
+        GaussianEM(KernelOnly(), 1e-6)
+
+
+def _moments_case(name, rng):
+    K, D, n = 3, 4, 200
+    X = rng.normal(size=(n, D)) * 3 + 40  # far from the origin: the shift matters
+    resp = rng.dirichlet(np.ones(K), size=n)
+    w = rng.integers(0, 4, size=n).astype(np.float64)
+    covariance = make_covariance(name)
+    model = GaussianEM(covariance, 1e-6)
+    return covariance, model, X, resp, w
+
+
+@pytest.mark.parametrize("name", COVARIANCE_TYPES)
+def test_reshift_equals_the_moments_taken_about_the_new_shift(name):
+    rng = np.random.default_rng(7)
+    covariance, model, X, resp, w = _moments_case(name, rng)
+    K, D = resp.shape[1], X.shape[1]
+    old, new = X[:K] + rng.normal(size=(K, D)), X[K:2 * K] - 1.0
+    moved = model.statistics(X, resp, w, old).reshift(new, covariance)
+    direct = model.statistics(X, resp, w, new)
+    # Both are sums of the same ~600 products in float64; the identity adds O(|delta| |first|) terms
+    # of size ~1e4 here, so agreement to 1e-10 relative is rounding, not an approximation.
+    for field in ("mass", "first", "scatter"):
+        np.testing.assert_allclose(getattr(moved, field), getattr(direct, field), rtol=1e-10,
+                                   atol=1e-10 * np.abs(getattr(direct, field)).max(), err_msg=field)
+    np.testing.assert_array_equal(moved.shift, new)
+    assert moved.weight_sum == direct.weight_sum
+
+
+@pytest.mark.parametrize("name", COVARIANCE_TYPES)
+def test_reshift_there_and_back_is_the_identity_and_fits_the_same(name):
+    rng = np.random.default_rng(8)
+    covariance, model, X, resp, w = _moments_case(name, rng)
+    shift = X[:resp.shape[1]]
+    stats = model.statistics(X, resp, w, shift)
+    back = stats.reshift(shift + 5.0, covariance).reshift(shift, covariance)
+    np.testing.assert_allclose(back.scatter, stats.scatter, rtol=1e-9)
+    # the M-step does not depend on the point the moments were taken about
+    a = model.maximize(stats, None)
+    b = model.maximize(stats.reshift(shift - 3.0, covariance), None)
+    np.testing.assert_allclose(b.means, a.means, rtol=1e-12)
+    np.testing.assert_allclose(b.prec_chol, a.prec_chol, rtol=1e-9)

@@ -132,12 +132,16 @@ class CovarianceFamily(Protocol):
     the algebra of its parametrisation (the Cholesky factor of the precision is stored)."""
 
     name: str
+    chunk_bytes: int  # the working set a chunk's rows are sized to
 
     def shape(self, n_components: int, n_features: int) -> tuple:
         """The shape of ``covariances_`` (scikit-learn's convention for this family)."""
 
     def n_parameters(self, n_components: int, n_features: int) -> int:
         """Free covariance parameters of ``n_components`` components."""
+
+    def workspace_columns(self, n_features: int, n_components: int) -> int:
+        """Values per row of the E-step's workspace, for sizing chunks."""
 
     def log_kernel(self, X: np.ndarray, means: np.ndarray, prec_chol: np.ndarray, *args: Any) -> Any:
         """-1/2 Mahalanobis terms of each row to each component (the E-step kernel)."""

@@ -18,12 +18,12 @@ from sklearn.cluster import KMeans, kmeans_plusplus
 from ..kernels.linalg import real_dtype
 from ..models.gaussian_vb import data_mean_covariance, data_statistics
 from ..protocols import Startable, require
-from . import starts_chunked as init_chunked
+from . import starts_chunked
 from .hierarchical import hierarchical_stats
 from .starts_chunked import block_uniform, nearest_centre
 
 INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data", "hierarchical")
-# 'random' draws responsibilities in fixed blocks of rows (init_chunked.block_uniform), each from
+# 'random' draws responsibilities in fixed blocks of rows (starts_chunked.block_uniform), each from
 # its own stream, so the start does not depend on chunk_size or the backend.
 
 
@@ -37,8 +37,8 @@ def _seed(rng: np.random.Generator) -> int:
 
 
 def kmeans_centres(source, n_components, rng, kmeans_state=None):
-    if not source.in_memory:  # memmap, out-of-core or dask: never loaded (init_chunked.py)
-        return init_chunked.kmeans_centres(source, n_components, rng)
+    if not source.in_memory:  # memmap, out-of-core or dask: never loaded (starts_chunked.py)
+        return starts_chunked.kmeans_centres(source, n_components, rng)
     random_state = _seed(rng) if kmeans_state is None else kmeans_state
     km = KMeans(n_clusters=n_components, n_init=1, random_state=random_state)
     return km.fit(source.X, sample_weight=source.sample_weight).cluster_centers_
@@ -46,7 +46,7 @@ def kmeans_centres(source, n_components, rng, kmeans_state=None):
 
 def kmeans_plusplus_centres(source, n_components, rng):
     if not source.in_memory:
-        return init_chunked.kmeans_plusplus_centres(source, n_components, rng)
+        return starts_chunked.kmeans_plusplus_centres(source, n_components, rng)
     centres, _ = kmeans_plusplus(
         source.X, n_components, random_state=_seed(rng), sample_weight=source.sample_weight
     )
@@ -55,7 +55,7 @@ def kmeans_plusplus_centres(source, n_components, rng):
 
 def random_from_data_centres(source, n_components, rng):
     if not source.in_memory:
-        return init_chunked.random_from_data_centres(source, n_components, rng)
+        return starts_chunked.random_from_data_centres(source, n_components, rng)
     w = source.sample_weight
     p = None if w is None else np.asarray(w, dtype=np.float64) / w.sum(dtype=np.float64)
     rows = rng.choice(source.n_samples, size=n_components, replace=False, p=p)

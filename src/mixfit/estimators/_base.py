@@ -82,7 +82,7 @@ class _GaussianMixtureBase(_ChunkPredictions, DensityMixin, BaseEstimator):
     def _check_fit_input(self, X, sample_weight, covariance):
         """Validate X and sample_weight without touching self; returns (X, weights, record).
 
-        In memory, scikit-learn's checks. Out of core or on dask (see ``_chunked_input``): the
+        In memory, scikit-learn's checks. Out of core or on dask (see ``validation_chunked``): the
         metadata checks, then one chunked pass that checks the values of X (and of dask weights),
         with the same errors, before anything else reads the data."""
         if not is_chunked(X):

@@ -1,6 +1,6 @@
 """The boundary for data read in chunks: out-of-core arrays and dask arrays.
 
-An in-memory ndarray goes through scikit-learn's ``validate_data`` (``_validation.validate_X``).
+An in-memory ndarray goes through scikit-learn's ``validate_data`` (``validation.validate_X``).
 Anything else that offers ``shape``, ``dtype`` and row slicing (a ``numpy.memmap``, a zarr array,
 an h5py dataset) or a ``dask.array`` is never converted whole: its shape and dtype are checked
 from metadata, the feature bookkeeping (``n_features_in_``, ``feature_names_in_``) is scikit-

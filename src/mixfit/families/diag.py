@@ -10,7 +10,7 @@ import numpy as np
 from ..exceptions import SKLEARN_COLLAPSE_MESSAGE, CollapsedComponentError
 from ..kernels.expanded import RowFeatures, fold, reference_moments, row_features
 from ..kernels.scratch import scratch
-from ..stats import GaussianStats
+from ..stats import GaussianStats, shift_scatter_diagonal
 from .full import FullCovariance
 from .precisions_init import check_positive_precisions
 
@@ -30,6 +30,8 @@ class DiagCovariance:
 
     name = "diag"
     chunk_bytes = 8 * 2**20  # the working set a chunk's rows are sized to (see full.FullCovariance)
+    # The scatter about another shift (GaussianStats.reshift), exact: their diagonals.
+    shift_scatter = staticmethod(shift_scatter_diagonal)
 
     def workspace_columns(self, n_features, n_components):
         return n_features  # the squared rows

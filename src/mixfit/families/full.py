@@ -28,7 +28,7 @@ from ..kernels.expanded import (
     sparse_whitened_moments,
 )
 from ..kernels.linalg import covariance_from_precision_chol, precision_chol_from_covariance
-from ..stats import GaussianStats
+from ..stats import GaussianStats, shift_scatter_full
 from .precisions_init import upper_factor_of
 
 
@@ -68,6 +68,8 @@ class FullCovariance:
     # The working set a chunk's rows are sized to: twice the others', as a chunk has more fixed
     # cost (a rank update per component); at (1e6, 32, 16) float64 ~12 % faster than 8 MiB.
     chunk_bytes = 16 * 2**20
+    # The scatter about another shift (GaussianStats.reshift), exact: per-component matrices.
+    shift_scatter = staticmethod(shift_scatter_full)
 
     def workspace_columns(self, n_features, n_components):
         """Values per row of the E-step's workspace (either form), for sizing chunks."""

@@ -118,7 +118,7 @@ class WishartFull:
     def default_scale(self, data_covariance):
         return data_covariance  # (D, D), the empirical covariance
 
-    # ---- MAP EM (priors.py): the same prior read as a density on Sigma, and its mode ----------
+    # ---- MAP EM (estimators/priors.py): the same prior read as a density on Sigma, and its mode ----------
 
     def min_dof(self, dim):
         return dim - 1.0  # a proper (inverse) Wishart needs nu > D - 1

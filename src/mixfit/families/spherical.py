@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..kernels.expanded import RowFeatures, fold, reference_moments, row_features
-from ..stats import GaussianStats
+from ..stats import GaussianStats, shift_scatter_trace
 from .diag import DiagCovariance
 from .full import FullCovariance
 from .precisions_init import check_positive_precisions
@@ -29,6 +29,8 @@ class SphericalCovariance:
 
     name = "spherical"
     chunk_bytes = 8 * 2**20  # the working set a chunk's rows are sized to (see full.FullCovariance)
+    # The scatter about another shift (GaussianStats.reshift), exact: their traces.
+    shift_scatter = staticmethod(shift_scatter_trace)
 
     def workspace_columns(self, n_features, n_components):
         return n_features  # the squared rows

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..kernels.expanded import fold, reference_moments
-from ..stats import GaussianStats
+from ..stats import GaussianStats, shift_scatter_pooled
 from .full import FullCovariance
 from .precisions_init import upper_factor_of
 
@@ -16,6 +16,8 @@ class TiedCovariance:
 
     name = "tied"
     chunk_bytes = 8 * 2**20  # the working set a chunk's rows are sized to (see full.FullCovariance)
+    # The scatter about another shift (GaussianStats.reshift), exact: their sum over components.
+    shift_scatter = staticmethod(shift_scatter_pooled)
 
     def workspace_columns(self, n_features, n_components):
         return n_features  # the whitened rows y = x P

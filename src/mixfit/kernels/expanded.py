@@ -169,7 +169,7 @@ _MIN_BLOCK_ROWS = 64
 def packed_products(Xc, coefficients, centre):
     """coefficients @ [q(x_n), x_n] for every row of the centred chunk: (n, K), column-major
     (each component's column contiguous), and the moments' workspace. With numba, the pair
-    products of a few hundred rows at a time (``_pairs_compiled``), each block's product taken
+    products of a few hundred rows at a time (``pairs_compiled``), each block's product taken
     while it is in the core's cache, and none kept: the dense moments, which are rarely needed
     (``sparse_moments``), rebuild them. Without numba, the whole chunk's pair products, kept."""
     centre = np.asarray(centre, dtype=np.float64)

@@ -7,7 +7,7 @@ once per process. All release the GIL (``nogil``), so SequenceSource's threads r
 parallel. ``error_model="numpy"``: 0/0 gives NaN as in numpy (a scaled pass that underflows is
 then detected and redone in log space by the caller) instead of raising ZeroDivisionError.
 
-Two families, with the notation of hmm_inference.py:
+Two families, with the notation of kernels/hmm_inference.py:
 
 - padded batches (B, T, K): ``forward``, ``backward``, ``viterbi``, one sequence at a time and
   only over its own frames (the kernels behind ``forward_backward`` and ``viterbi``);

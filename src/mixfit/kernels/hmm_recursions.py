@@ -1,6 +1,6 @@
 """The sequential steps of forward-backward and Viterbi, in two interchangeable implementations.
 
-Everything in hmm_inference.py that is not a step-by-step recursion (exponentiating the
+Everything in kernels/hmm_inference.py that is not a step-by-step recursion (exponentiating the
 emissions, the log-likelihood, gamma, the sum of xi, the fallback) is one numpy expression over a
 padded batch. What is left is the loop over frames, which no array expression removes: frame t
 needs frame t - 1. Two strategy objects run it, with the same signatures and the same results up
@@ -21,7 +21,7 @@ numba is installed, else numpy. numba itself is imported at the first compiled c
 (t >= T_b) as: alpha 0, scale 1, beta 1, nxt 0 (numpy: continued and masked by the caller);
 Viterbi states there are undefined.
 
-Notation as hmm_inference.py: emit_tk = p(x_t | k) / e^{m_t}; c_t scale; nxt_t = emit_t beta^_t / c_t.
+Notation as kernels/hmm_inference.py: emit_tk = p(x_t | k) / e^{m_t}; c_t scale; nxt_t = emit_t beta^_t / c_t.
 """
 
 from __future__ import annotations

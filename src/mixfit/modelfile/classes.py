@@ -1,5 +1,5 @@
 """The model file's schema for the HMMs (EM and variational) and ``GaussianMixtureIC`` (the mixtures are in
-``_modelfile_schema``): which arrays they store, how their state is rebuilt, and the checks.
+``schema``): which arrays they store, how their state is rebuilt, and the checks.
 
 An HMM's K is its ``n_components`` less the states its ``collapse_events_`` record as dropped (a
 ``GaussianHMM`` with ``on_collapse='drop'``), and its arrays are float64 (the frames are read as

@@ -1,6 +1,6 @@
 """Values <-> the model file's JSON nodes and ``.npy`` entries: encoding on save, and decoding on
 load with every array's header checked before its data is read. The format is described in
-``mixfit.io``; which values each estimator class stores is ``_modelfile_schema``'s.
+``modelfile.io``; which values each estimator class stores is ``schema``'s and ``classes``'.
 """
 
 from __future__ import annotations

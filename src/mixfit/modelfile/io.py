@@ -18,12 +18,12 @@ repr); anything else is a one-key object: ``{"$array": entry}`` (a numeric or bo
 ``{"$scalar": [dtype, value]}`` (a NumPy scalar), ``{"$float": "inf"}`` (JSON has no inf/nan),
 ``{"$tuple": [...]}``, ``{"$strings": [...]}`` (a 1-D object array of str, scikit-learn's
 ``feature_names_in_``), ``{"$object": [name, {field: value}]}`` (a hyper-parameter value object
-such as ``ConjugatePrior``: only the frozen dataclasses listed in ``_modelfile_codec.value_classes``
+such as ``ConjugatePrior``: only the frozen dataclasses listed in ``codec.value_classes``
 are rebuilt, by their constructor). Derived attributes (``covariances_``, ``precisions_``) are properties of
 ``precisions_cholesky_`` and are not stored; private strategy objects are rebuilt from the
 hyper-parameters when the file is read. ``GaussianMixtureIC`` stores its ``best_estimator_`` as a
 nested ``{"estimator", "params", "fitted"}`` object (a ``GaussianMixture``, checked as a file of its
-own) and its ``selection_`` as the table's rows (``_modelfile_classes``).
+own) and its ``selection_`` as the table's rows (``classes``).
 
 Nothing is unpickled: ``.npy`` headers are read first and an object (or any non-numeric) dtype
 is refused before the data is touched, the data are read with ``allow_pickle=False``, and an entry

@@ -1,7 +1,7 @@
 """The model file's schema: which arrays each estimator class stores (shapes, dtypes, how its
 private state is rebuilt), the checks a loaded file must pass, and ``build``, which turns decoded
 values into a checked estimator. The format itself is described in ``mixfit.io``; values are
-encoded by ``_modelfile_codec``; the HMMs and ``GaussianMixtureIC`` are in ``_modelfile_classes``.
+encoded by ``codec``; the HMMs and ``GaussianMixtureIC`` are in ``classes``, and ``registry`` joins them.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ pi_k      weights           (K,)      weights_                 (EM; VB: E[pi_k])
 mu_ki     means             (K, D)    means_                   success probabilities (VB: E[mu_ki])
 a_0, b_0  prior.alpha/beta  float     alpha_prior_, beta_prior_   Beta(mu_ki | a_0, b_0) prior (B.6)
 a_ki,b_ki a, b              (K, D)    beta_posterior_          q(mu_ki) = Beta(a_ki, b_ki) (VB)
-alpha_k   concentration     (K,)|(2,K) weight_concentration_   q(pi) (VB; weights.py)
+alpha_k   concentration     (K,)|(2,K) weight_concentration_   q(pi) (VB; families/weights.py)
 ln rho_nk log_rho           (n, K)    -  ln pi_k + ln p(x_n | mu_k) (EM), its expectation (VB)
 r_nk      resp              (n, K)    -  gamma(z_nk), (9.56)
 N_k       stats.mass        (K,)      -  (9.57), with sample weights w_n
@@ -179,7 +179,7 @@ class BernoulliVBParams:
 
 class BernoulliVB:
     """VB E-step / M-step / ELBO of a Bernoulli mixture with Beta priors on the success
-    probabilities and a Dirichlet or stick-breaking prior on the weights (``weights.py``)."""
+    probabilities and a Dirichlet or stick-breaking prior on the weights (``families/weights.py``)."""
 
     def __init__(self, weights, prior: BetaPrior, dtype=np.float64):
         self.weights = weights  # q(pi): DirichletWeights | StickBreakingWeights

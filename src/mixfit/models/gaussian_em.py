@@ -22,6 +22,7 @@ import numpy as np
 from ..families.registry import mixture_parameters
 from ..kernels.linalg import normalize_log_rows
 from ..kernels.scratch import centred
+from ..protocols import CovarianceFamily, require
 from ..stats import GaussianStats, gaussian_statistics
 
 _LOG_2PI = np.log(2 * np.pi)
@@ -49,6 +50,7 @@ class GaussianEM:
     """E-step / M-step of a Gaussian mixture; the covariance strategy owns the shape maths."""
 
     def __init__(self, covariance, reg_covar: float, dtype=np.float64, prior=None, precision=None):
+        require(covariance, CovarianceFamily, role="covariance family")
         self.covariance = covariance
         self.reg_covar = reg_covar
         self.dtype = np.dtype(dtype)  # of the data, and so of the params ``maximize`` returns

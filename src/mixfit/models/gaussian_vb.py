@@ -42,6 +42,7 @@ from ..families.full import FullCovariance
 from ..families.registry import mixture_parameters
 from ..kernels.linalg import normalize_log_rows
 from ..kernels.scratch import centred
+from ..protocols import CovarianceFamily, require
 from ..stats import GaussianStats, gaussian_statistics
 
 _FULL = FullCovariance()  # the data's moments are one full scatter
@@ -89,9 +90,10 @@ class GaussianVB:
     """
 
     def __init__(self, covariance, weights, precision, prior, reg_covar: float, dtype=np.float64):
+        require(covariance, CovarianceFamily, role="covariance family")
         self.covariance = covariance  # shape maths: moments, Mahalanobis, factors
         self.weights = weights  # q(pi): DirichletWeights | StickBreakingWeights
-        self.precision = precision  # q(Lambda): conjugate.WishartFull | WishartTied | GammaDiag | ...
+        self.precision = precision  # q(Lambda): precision_priors.WishartFull | WishartTied | GammaDiag | ...
         self.prior = prior  # conjugate.NormalPrecisionPrior (beta_0, m_0, nu_0, W_0^{-1})
         self.reg_covar = reg_covar
         self.dtype = np.dtype(dtype)  # of the data, and so of the params ``maximize`` returns

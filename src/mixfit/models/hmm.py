@@ -3,7 +3,7 @@
 An HMM is three parts, each with its own statistics and M-step (STYLE rule 10, dynamax's
 split): an initial distribution pi, a transition matrix A and an emission model
 (models/hmm_emissions.py). The model's ``accumulate`` runs forward-backward over a batch of
-whole sequences (hmm_inference.py) and returns one additive ``HMMStats``; ``maximize`` hands
+whole sequences (kernels/hmm_inference.py) and returns one additive ``HMMStats``; ``maximize`` hands
 each part its own share.
 
 Notation  code                 shape     public attribute

@@ -15,7 +15,9 @@ import numpy as np
 from scipy import sparse
 from sklearn.cluster import KMeans, kmeans_plusplus
 
+from ..exceptions import CollapsedComponentError
 from ..kernels.linalg import real_dtype
+from ..models import GaussianParams
 from ..models.gaussian_vb import data_mean_covariance, data_statistics
 from ..protocols import Startable, require
 from . import starts_chunked
@@ -129,3 +131,56 @@ def data_moments(source) -> tuple[np.ndarray, np.ndarray]:
     shift = np.asarray(source.X[:1], dtype=np.float64)  # (1, D)
     stats = source.map_reduce(lambda X, w: data_statistics(X, w, shift))
     return data_mean_covariance(stats)
+
+
+# ---- the starts an estimator names: start(rng) or start(rng, policy), as engine.fit calls them ----
+
+
+def warm_start(params):
+    """The start of a warm-started fit: the previous fit's ``params``, whatever the stream and the
+    collapse policy (engine.fit then runs once, from them)."""
+
+    def start(rng, policy=None):
+        return params
+
+    return start
+
+
+def partition_start(model, source, n_components, method, kmeans_state=None):
+    """start(rng): the model's own M-step of a first partition of the rows by ``method``
+    (``initial_stats``). For a variational model this is the initial statistics through the VB
+    M-step, which gives the first q(theta)."""
+
+    def start(rng):
+        return model.maximize(initial_stats(model, source, n_components, method, rng,
+                                            kmeans_state=kmeans_state), None)
+
+    return start
+
+
+def given_start(model, source, n_components, method, given, dtype, kmeans_state=None):
+    """start(rng, policy) of a Gaussian EM mixture with user-given ``given`` = (weights (K,),
+    means (K, D), prec_chol), each None or an array: all three given, EM starts from them;
+    otherwise the collapse ``policy``'s M-step of a first partition (by nearest given mean when
+    means are given, else by ``method``) supplies what is not given. A component dropped there
+    cannot be matched with K given entries: CollapsedComponentError."""
+    weights, means, prec_chol = given
+    partial_given = any(a is not None for a in given)
+
+    def start(rng, policy):
+        if all(a is not None for a in given):
+            return GaussianParams(weights, means, prec_chol).astype(dtype)
+        stats = initial_stats(model, source, n_components, method, rng, means, kmeans_state)
+        params = policy.step(model, source, stats, None, 0)
+        if params.weights.shape[0] != n_components and partial_given:
+            raise CollapsedComponentError(
+                f"on_collapse={policy.name!r} dropped a component at initialisation, which "
+                "cannot be combined with weights_init, means_init or precisions_init of "
+                f"n_components = {n_components} entries; give all three, or none")
+        return GaussianParams(
+            params.weights if weights is None else weights,
+            params.means if means is None else means,
+            params.prec_chol if prec_chol is None else prec_chol,
+        ).astype(dtype)
+
+    return start

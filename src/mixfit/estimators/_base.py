@@ -13,13 +13,21 @@ from .. import engine
 from ..backends import as_source, default_chunk_size
 from ..backends.inputs import is_chunked, is_dask_array
 from ..engine import criteria
-from ..exceptions import ConvergenceWarning
+from ..exceptions import CollapseWarning, ConvergenceWarning
 from ..kernels.linalg import logsumexp_rows
 from ..models import GaussianParams
 from ._fitted import set_loop_attributes
 from ._predict import _ChunkPredictions
+from .mixture_parts import MixtureParts, run_parts
 from .persistence import save_estimator
-from .validation import as_generator, check_sample_weight, validate_X
+from .validation import (
+    as_generator,
+    check_positive_weights,
+    check_rows,
+    check_sample_weight,
+    check_warm_features,
+    validate_X,
+)
 from .validation_chunked import (
     check_chunked_X,
     check_dask_sample_weight,
@@ -66,17 +74,9 @@ class _GaussianMixtureBase(_ChunkPredictions, DensityMixin, BaseEstimator):
         feature bookkeeping to copy onto self once the fit has succeeded."""
         record = clone(self)
         X = validate_X(record, X, dtype=_DTYPES, ensure_min_samples=2)
-        if X.shape[0] < self.n_components:
-            raise ValueError(
-                f"X has n_samples = {X.shape[0]} rows but n_components = {self.n_components}; "
-                "expected n_samples >= n_components"
-            )
+        check_rows(X.shape[0], self.n_components)
         _check_moments_representable(X)
-        if self._is_warm() and X.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {X.shape[1]} features, but {type(self).__name__} was fitted with "
-                f"{self.n_features_in_} and warm_start=True"
-            )
+        check_warm_features(self, X.shape[1], self._is_warm())
         return X, record
 
     def _check_fit_input(self, X, sample_weight, covariance):
@@ -88,25 +88,13 @@ class _GaussianMixtureBase(_ChunkPredictions, DensityMixin, BaseEstimator):
         if not is_chunked(X):
             X, record = self._check_X_for_fit(X)
             weights = check_sample_weight(sample_weight, X.shape[0], X.dtype)
-            if weights is not None and np.count_nonzero(weights) < self.n_components:
-                raise ValueError(
-                    f"sample_weight has {np.count_nonzero(weights)} positive entries; expected at least "
-                    f"n_components = {self.n_components}"
-                )
+            check_positive_weights(weights, self.n_components)
             return X, weights, record
         record = clone(self)
         X = check_chunked_X(record, X, reset=True, min_samples=2)
         n_samples, n_features = X.shape
-        if n_samples < self.n_components:
-            raise ValueError(
-                f"X has n_samples = {n_samples} rows but n_components = {self.n_components}; "
-                "expected n_samples >= n_components"
-            )
-        if self._is_warm() and n_features != self.n_features_in_:
-            raise ValueError(
-                f"X has {n_features} features, but {type(self).__name__} was fitted with "
-                f"{self.n_features_in_} and warm_start=True"
-            )
+        check_rows(n_samples, self.n_components)
+        check_warm_features(self, n_features, self._is_warm())
         lazy_weights = is_dask_array(sample_weight) and is_dask_array(X)
         if lazy_weights:
             weights = check_dask_sample_weight(sample_weight, n_samples).astype(X.dtype)
@@ -114,11 +102,8 @@ class _GaussianMixtureBase(_ChunkPredictions, DensityMixin, BaseEstimator):
             weights = check_sample_weight(sample_weight, n_samples, X.dtype)
         scan = scan_rows(self._source(X, weights, covariance))
         check_scan(scan, self.n_components, weighted=lazy_weights)
-        if weights is not None and not lazy_weights and np.count_nonzero(weights) < self.n_components:
-            raise ValueError(
-                f"sample_weight has {np.count_nonzero(weights)} positive entries; expected at least "
-                f"n_components = {self.n_components}"
-            )
+        if not lazy_weights:
+            check_positive_weights(weights, self.n_components)
         _check_spread(scan.low, scan.high, n_samples, X.dtype)
         return X, weights, record
 
@@ -143,7 +128,9 @@ class _GaussianMixtureBase(_ChunkPredictions, DensityMixin, BaseEstimator):
         self.collapse_events_ = [event.as_dict() for event in result.events]
         set_loop_attributes(self, result, record)
 
-    def _warn_if_not_converged(self, result):
+    def _run(self, parts: MixtureParts) -> engine.FitResult:
+        """``run_parts``, then the warnings of the result, pointing at the caller of ``fit``."""
+        result = run_parts(self, parts)
         if not result.converged and self.max_iter > 0:
             warnings.warn(
                 "Best performing initialization did not converge. Try different init parameters, "
@@ -152,6 +139,11 @@ class _GaussianMixtureBase(_ChunkPredictions, DensityMixin, BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=3,
             )
+        for event in result.events:
+            done = {"drop": "dropped", "reseed": "reseeded"}[event.action]
+            warnings.warn(f"component {event.component} was {done} at iteration "
+                          f"{event.iteration} ({event.reason})", CollapseWarning, stacklevel=3)
+        return result
 
     # ---- derived parametrisations (one stored, the others computed) -------------------------
 

@@ -2,27 +2,27 @@
 
 from __future__ import annotations
 
-import numbers
 from typing import ClassVar
 
-import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from .. import engine
-from ..engine.starts import INIT_METHODS, data_moments, initial_stats
-from ..families.precision_priors import NormalPrecisionPrior
+from ..engine.starts import INIT_METHODS, data_moments, partition_start
+from ..families.precision_priors import NormalPrecisionPrior, default_scale
 from ..families.registry import make_covariance, make_precision_prior
 from ..families.weights import make_weight_prior
 from ..kernels.linalg import logsumexp_rows
 from ..models import GaussianEM, GaussianParams, GaussianVB
 from ._base import _GaussianMixtureBase
 from ._fitted import set_loop_attributes
+from .mixture_parts import MixtureParts, Warm
 from .validation import (
     LOOP_HYPERPARAMETERS,
     REAL_AT_LEAST_0,
-    as_generator,
     check_hyperparameters,
+    check_mean_prior,
     check_option,
+    check_positive_prior,
     kmeans_state,
 )
 
@@ -30,29 +30,6 @@ from .validation import (
 # ``active_components_``: it holds under 1% of the expected mass (the cut scikit-learn's
 # concentration-prior example uses). Unused components of a VB fit sit near alpha_0 / (N + ...).
 ACTIVE_WEIGHT_THRESHOLD = 0.01
-
-
-def _check_positive_prior(value, name: str, low: float, expected: str) -> float | None:
-    """None, or a finite real number > ``low``; the error names the argument and the value."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
-        raise ValueError(f"{name}={value!r}; expected None or {expected}")
-    if value <= low:  # scikit-learn's sentence first, for code that matches on it
-        raise ValueError(f"The parameter '{name}' should be greater than {low:g}, but got {value:.3f}. "
-                         f"({name}={value!r}; expected None or {expected})")
-    return float(value)
-
-
-def _check_mean_prior(mean_prior, n_features: int) -> np.ndarray | None:
-    if mean_prior is None:
-        return None
-    mean = np.asarray(mean_prior, dtype=np.float64)
-    if mean.shape != (n_features,):
-        raise ValueError(f"mean_prior has shape {mean.shape}; expected (n_features,) = ({n_features},)")
-    if not np.all(np.isfinite(mean)):
-        raise ValueError("mean_prior contains NaN or infinity; expected finite values")
-    return mean
 
 
 class BayesianGaussianMixture(_GaussianMixtureBase):
@@ -279,49 +256,6 @@ default='dirichlet_process'
     def _params(self):
         return self._posterior
 
-    def _build_model(self, X, source, covariance):
-        """The model with its priors for data X: validation of every prior, defaults from data."""
-        n_features = X.shape[1]
-        concentration = _check_positive_prior(
-            self.weight_concentration_prior, "weight_concentration_prior", 0.0, "a finite number > 0")
-        weights = make_weight_prior(self.weight_concentration_prior_type,
-                                    1.0 / self.n_components if concentration is None else concentration)
-        mean_precision = _check_positive_prior(
-            self.mean_precision_prior, "mean_precision_prior", 0.0, "a finite number > 0")
-        dof = _check_positive_prior(self.degrees_of_freedom_prior, "degrees_of_freedom_prior", n_features - 1.0,
-                                    f"a finite number > n_features - 1 = {n_features - 1}")
-        precision = make_precision_prior(covariance)
-        mean = _check_mean_prior(self.mean_prior, n_features)
-        scale = None if self.covariance_prior is None else precision.check_scale(self.covariance_prior, n_features)
-        if mean is None or scale is None:
-            data_mean, data_cov = data_moments(source)
-            mean = data_mean if mean is None else mean
-            scale = self._default_scale(precision, data_cov, n_features) if scale is None else scale
-        prior = NormalPrecisionPrior(
-            mean_precision=1.0 if mean_precision is None else mean_precision,
-            mean=mean,
-            dof=float(n_features) if dof is None else dof,
-            scale=scale,
-        )
-        return GaussianVB(covariance, weights, precision, prior, self.reg_covar, X.dtype)
-
-    def _default_scale(self, precision, data_cov, n_features):
-        """The empirical covariance in the type's shape, as scikit-learn uses it; where that is not
-        positive definite (a constant feature, or n_samples <= n_features) reg_covar is added to its
-        diagonal (our addition), which keeps the Wishart / Gamma prior proper and the ELBO finite."""
-        try:
-            return precision.check_scale(precision.default_scale(data_cov), n_features)
-        except ValueError:
-            pass
-        ridged = data_cov + self.reg_covar * np.eye(n_features)
-        try:
-            return precision.check_scale(precision.default_scale(ridged), n_features)
-        except ValueError:
-            raise ValueError(
-                f"covariance_prior=None: the empirical covariance of X plus reg_covar={self.reg_covar!r} "
-                "is not positive definite (a constant feature, or n_samples <= n_features); expected "
-                "an explicit covariance_prior or reg_covar > 0") from None
-
     def fit(self, X, y=None, sample_weight=None):
         """Estimate model parameters with the variational algorithm.
 
@@ -358,28 +292,38 @@ default='dirichlet_process'
         make_weight_prior(self.weight_concentration_prior_type, 1.0)
         check_option(self.init_params, "init_params", INIT_METHODS)
         X, weights, record = self._check_fit_input(X, sample_weight, covariance)
-        source = self._source(X, weights, covariance)
-        model = self._build_model(X, source, covariance)
-        K = self.n_components
-        options = engine.FitOptions(self.tol, self.max_iter, self.n_init, self.verbose, self.verbose_interval)
-        legacy = kmeans_state(self.random_state)  # shared by the restarts, as scikit-learn
-        if self._is_warm():
-            previous = self._posterior.astype(X.dtype)
-            options = engine.FitOptions(self.tol, self.max_iter, 1, self.verbose, self.verbose_interval)
-
-            def start(rng):
-                return previous
-        else:
-            def start(rng):
-                # The initial partition's statistics through the VB M-step give the first q(theta).
-                return model.maximize(initial_stats(model, source, K, self.init_params, rng,
-                                                    kmeans_state=legacy), None)
-
-        result = engine.fit(model, source, start, options, as_generator(self.random_state),
-                            initial_bound=self.lower_bound_ if self._is_warm() else -np.inf)
-        self._warn_if_not_converged(result)
-        self._set_fitted(result, record, model)
+        parts = self._parts(X, weights, covariance)
+        result = self._run(parts)
+        self._set_fitted(result, record, parts.model)
         return self
+
+    def _parts(self, X, weights, covariance) -> MixtureParts:
+        """GaussianVB with its priors (each checked; the defaults from the data), started from the
+        VB M-step of a first partition, or from the previous q."""
+        n_features = X.shape[1]
+        concentration = check_positive_prior(
+            self.weight_concentration_prior, "weight_concentration_prior", 0.0, "a finite number > 0")
+        weight_prior = make_weight_prior(self.weight_concentration_prior_type,
+                                         1.0 / self.n_components if concentration is None else concentration)
+        mean_precision = check_positive_prior(
+            self.mean_precision_prior, "mean_precision_prior", 0.0, "a finite number > 0")
+        dof = check_positive_prior(self.degrees_of_freedom_prior, "degrees_of_freedom_prior", n_features - 1.0,
+                                   f"a finite number > n_features - 1 = {n_features - 1}")
+        precision = make_precision_prior(covariance)
+        mean = check_mean_prior(self.mean_prior, n_features)
+        scale = None if self.covariance_prior is None else precision.check_scale(self.covariance_prior, n_features)
+        source = self._source(X, weights, covariance)
+        if mean is None or scale is None:
+            data_mean, data_cov = data_moments(source)
+            mean = data_mean if mean is None else mean
+            scale = default_scale(precision, data_cov, n_features, self.reg_covar) if scale is None else scale
+        prior = NormalPrecisionPrior(mean_precision=1.0 if mean_precision is None else mean_precision, mean=mean,
+                                     dof=float(n_features) if dof is None else dof, scale=scale)
+        model = GaussianVB(covariance, weight_prior, precision, prior, self.reg_covar, X.dtype)
+        # kmeans_state: one legacy RandomState shared by the restarts, as scikit-learn
+        start = partition_start(model, source, self.n_components, self.init_params, kmeans_state(self.random_state))
+        warm = Warm(self._posterior.astype(X.dtype), self.lower_bound_) if self._is_warm() else None
+        return MixtureParts(model, source, start, None, warm)
 
     def _set_fitted(self, result: engine.FitResult, record, model) -> None:
         """The only place fitted attributes are written."""

@@ -2,53 +2,41 @@
 
 from __future__ import annotations
 
-import numbers
 import warnings
 from typing import ClassVar
 
 import numpy as np
-from scipy import sparse
-from sklearn.base import BaseEstimator, DensityMixin, clone
+from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .. import engine
-from ..backends import ArraySource, as_source, default_chunk_size
-from ..backends.inputs import RowReader, is_chunked, is_dask_array
+from ..backends.inputs import is_chunked
 from ..engine import criteria
-from ..engine.starts import INIT_METHODS, initial_stats
+from ..engine.starts import INIT_METHODS, partition_start
 from ..exceptions import ConvergenceWarning
 from ..families.weights import make_weight_prior
 from ..kernels.linalg import logsumexp_rows
-from ..models import BernoulliEM, BernoulliParams, BernoulliVB, BernoulliVBParams
-from ..models.bernoulli import BetaPrior
-from ._fitted import set_loop_attributes
+from ..models import BernoulliVB
 from ._predict import _ChunkPredictions
+from .bernoulli_parts import bernoulli_model, bernoulli_source, fitted_model, fitted_params, set_fitted
+from .mixture_parts import MixtureParts, Warm, run_parts
 from .persistence import save_estimator
 from .validation import (
     LOOP_HYPERPARAMETERS,
     as_generator,
-    check_beta_prior,
     check_hyperparameters,
     check_option,
-    check_sample_weight,
-    validate_X,
 )
 from .validation_binary import (
-    Binarized,
-    binarized_dask,
+    binary_X,
+    check_binarize,
     check_binary_chunk,
-    first_non_binary,
-    is_binary,
-    non_binary_message,
-)
-from .validation_chunked import (
-    check_chunked_X,
-    check_dask_sample_weight,
-    check_scan,
-    scan_entries,
+    check_binary_fit_input,
+    lazy_binary_X,
+    working_dtype,
 )
 
 METHODS = ("em", "vb")
+_WHAT = "a Bernoulli mixture"  # how the binary checks name the model
 
 
 class BernoulliMixture(_ChunkPredictions, DensityMixin, BaseEstimator):
@@ -186,73 +174,8 @@ default='dirichlet_process'
 
     # ---- the boundary ----------------------------------------------------------------------
 
-    def _check_binarize(self):
-        value = self.binarize
-        if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real)
-                                  or not np.isfinite(value)):
-            raise ValueError(f"binarize={value!r}; expected None or a finite threshold")
-
-    def _binary_X(self, record, X, reset: bool, **kwargs):
-        """Validated X: dense (dtype kept) or CSR, binary, or binarised when ``binarize`` is set."""
-        X = validate_X(record, X, accept_sparse="csr", dtype="numeric", reset=reset, **kwargs)
-        if X.dtype.kind not in "biuf":
-            raise ValueError(f"X has dtype {X.dtype}; expected binary data (bool, integer or float 0/1)")
-        if self.binarize is not None:
-            if not sparse.issparse(X):
-                return X > self.binarize  # a new bool array; the user's X is untouched
-            if self.binarize < 0:
-                raise ValueError(f"binarize={self.binarize!r} would turn the zeros of a sparse X into ones "
-                                 "(densifying it); expected a threshold >= 0 for sparse X")
-            X = X.copy()
-            X.data = X.data > self.binarize
-            X.eliminate_zeros()
-            return X
-        bad = first_non_binary(X)
-        if bad is not None:
-            raise ValueError(non_binary_message("a Bernoulli mixture", bad, lazy=False))
-        return X
-
-    def _lazy_X(self, record, X, reset: bool):
-        """Metadata checks of a memmap, array-like or dask X (no value read): dense, binary, or
-        binarised chunk by chunk as it is read when ``binarize`` is set."""
-        checked = check_chunked_X(record, X, reset=reset, min_samples=2 if reset else 1)
-        if self.binarize is None:
-            return checked
-        if is_dask_array(checked):
-            # x > t where x is finite; NaN and inf kept, so that the value check still names them
-            return binarized_dask(checked, self.binarize)
-        return RowReader(Binarized(X, self.binarize), np.float64)
-
-    def _check_lazy_values(self, X, sample_weight):
-        """The values of lazy X (after ``_lazy_X``) and its weights, checked as ``GaussianMixture``
-        checks them: one chunked pass (finite, binary, dask weights valid) before anything else
-        reads X. Returns (X, weights)."""
-        n_samples, K = X.shape[0], self.n_components
-        lazy_weights = is_dask_array(sample_weight) and is_dask_array(X)
-        if lazy_weights:
-            weights = check_dask_sample_weight(sample_weight, n_samples).astype(X.dtype)
-        else:
-            weights = check_sample_weight(sample_weight, n_samples, X.dtype)
-        scan = scan_entries(self._source(X, weights), is_binary)
-        check_scan(scan.rows, K, weighted=lazy_weights)
-        if np.isfinite(scan.bad_row):
-            bad = (int(scan.bad_row), scan.bad_column, scan.bad_value)
-            raise ValueError(non_binary_message("a Bernoulli mixture", bad, lazy=True))
-        return X, weights
-
-    @staticmethod
-    def _working_dtype(X) -> np.dtype:
-        return np.dtype(np.float32) if X.dtype == np.float32 else np.dtype(np.float64)
-
     def _source(self, X, sample_weight=None):
-        dtype = self._working_dtype(X)
-        # A CSR chunk's working set grows with its stored entries, not with n_features: size the
-        # chunks by the mean stored entries per row, so that sparse chunks hold as many bytes as dense.
-        width = max(1, X.nnz // max(1, X.shape[0])) if sparse.issparse(X) else X.shape[1]
-        chunk = self.chunk_size or default_chunk_size(width, self.n_components, dtype.itemsize)
-        if sparse.issparse(X):
-            return ArraySource(X, sample_weight, chunk)
-        return as_source(X, sample_weight, chunk)  # dask: a DaskSource; memmap, reader: chunked reads
+        return bernoulli_source(X, sample_weight, self.chunk_size, self.n_components)
 
     def _is_warm(self) -> bool:
         if not (self.warm_start and "means_" in vars(self)):
@@ -260,21 +183,6 @@ default='dirichlet_process'
         return self.method == "em" or "beta_posterior_" in vars(self)
 
     # ---- fitting ---------------------------------------------------------------------------
-
-    def _build_model(self, dtype):
-        alpha = check_beta_prior(self.alpha, "alpha", self.method)
-        beta = check_beta_prior(self.beta, "beta", self.method)
-        prior = BetaPrior(alpha, beta)
-        if self.method == "em":
-            return BernoulliEM(prior, dtype)
-        concentration = self.weight_concentration_prior
-        if concentration is not None and (isinstance(concentration, bool)
-                                          or not isinstance(concentration, numbers.Real)
-                                          or not np.isfinite(concentration) or concentration <= 0):
-            raise ValueError(f"weight_concentration_prior={concentration!r}; expected None or a finite number > 0")
-        weights = make_weight_prior(self.weight_concentration_prior_type,
-                                    1.0 / self.n_components if concentration is None else concentration)
-        return BernoulliVB(weights, prior, dtype)
 
     def fit(self, X, y=None, sample_weight=None):
         """Estimate model parameters by EM (MAP) or variational Bayes, as ``method`` says.
@@ -306,82 +214,40 @@ default='dirichlet_process'
         check_option(self.method, "method", METHODS)
         check_option(self.init_params, "init_params", INIT_METHODS)
         make_weight_prior(self.weight_concentration_prior_type, 1.0)
-        self._check_binarize()
-        record = clone(self)
-        lazy = is_chunked(X)
-        X = self._lazy_X(record, X, reset=True) if lazy else self._binary_X(record, X, reset=True,
-                                                                            ensure_min_samples=2)
-        n_samples, n_features = X.shape
-        K = self.n_components
-        if n_samples < K:
-            raise ValueError(f"X has n_samples = {n_samples} rows but n_components = {K}; "
-                             "expected n_samples >= n_components")
-        if self._is_warm() and n_features != self.n_features_in_:
-            raise ValueError(f"X has {n_features} features, but BernoulliMixture was fitted with "
-                             f"{self.n_features_in_} and warm_start=True")
-        dtype = self._working_dtype(X)
-        if lazy:  # the values (and dask weights), in one chunked pass
-            X, weights = self._check_lazy_values(X, sample_weight)
-        else:
-            weights = check_sample_weight(sample_weight, n_samples, dtype)
-        if weights is not None and not is_dask_array(weights) and np.count_nonzero(weights) < K:
-            raise ValueError(f"sample_weight has {np.count_nonzero(weights)} positive entries; expected at "
-                             f"least n_components = {K}")
-        model = self._build_model(dtype)
-        source = self._source(X, weights)
-        options = engine.FitOptions(self.tol, self.max_iter, self.n_init, self.verbose, self.verbose_interval)
-        if self._is_warm():
-            previous = self._params()
-            options = engine.FitOptions(self.tol, self.max_iter, 1, self.verbose, self.verbose_interval)
-
-            def start(rng):
-                return previous if self.method == "vb" else previous.astype(dtype)
-        else:
-            def start(rng):
-                return model.maximize(initial_stats(model, source, K, self.init_params, rng), None)
-
-        result = engine.fit(model, source, start, options, as_generator(self.random_state))
+        check_binarize(self.binarize)
+        X, weights, record = check_binary_fit_input(self, X, sample_weight, _WHAT)
+        parts = self._parts(X, weights, working_dtype(X))
+        result = run_parts(self, parts)
         if not result.converged and self.max_iter > 0:
             warnings.warn(
                 f"Best performing initialization did not converge in max_iter={self.max_iter} iterations "
                 f"(tol={self.tol}). Try different init parameters, or increase max_iter or tol.",
                 ConvergenceWarning, stacklevel=2)
-        self._set_fitted(result, record, model)
+        self._set_fitted(result, record, parts.model)
         return self
 
-    def _set_fitted(self, result: engine.FitResult, record, model) -> None:
-        """The only place fitted attributes are written."""
-        params = result.params
-        for key in ("weight_concentration_", "beta_posterior_", "weight_concentration_prior_"):
-            vars(self).pop(key, None)  # a VB fit's posterior does not describe a later EM fit
-        if isinstance(model, BernoulliVB):
-            self.weights_ = model.expected_weights(params).astype(model.dtype)
-            self.means_ = model.expected_means(params).astype(model.dtype)
-            self.weight_concentration_ = model.weights.attribute(params.concentration)
-            self.weight_concentration_prior_ = model.weights.concentration
-            self.beta_posterior_ = (params.a, params.b)
-        else:
-            self.weights_ = params.weights
-            self.means_ = params.means
-        self.alpha_prior_ = model.prior.alpha
-        self.beta_prior_ = model.prior.beta
-        set_loop_attributes(self, result, record)
+    def _parts(self, X, weights, dtype) -> MixtureParts:
+        """EM (MAP) or VB as ``method`` says, under the checked Beta prior, started from the M-step
+        of a first partition, or from the previous fit."""
+        model = bernoulli_model(self, dtype)
+        source = self._source(X, weights)
+        start = partition_start(model, source, self.n_components, self.init_params)
+        warm = None
+        if self._is_warm():
+            previous = self._params()
+            warm = Warm(previous if self.method == "vb" else previous.astype(dtype))
+        return MixtureParts(model, source, start, None, warm)
+
+    def _set_fitted(self, result, record, model) -> None:
+        set_fitted(self, result, record, model)
 
     # ---- the fitted model, rebuilt from the public attributes -------------------------------
 
     def _model(self):
-        prior = BetaPrior(self.alpha_prior_, self.beta_prior_)
-        if "beta_posterior_" in vars(self):
-            weights = make_weight_prior(self.weight_concentration_prior_type, self.weight_concentration_prior_)
-            return BernoulliVB(weights, prior, self.means_.dtype)
-        return BernoulliEM(prior, self.means_.dtype)
+        return fitted_model(self)
 
     def _params(self):
-        if "beta_posterior_" in vars(self):
-            concentration = self.weight_concentration_
-            concentration = np.stack(concentration) if isinstance(concentration, tuple) else concentration
-            return BernoulliVBParams(concentration, *self.beta_posterior_)
-        return BernoulliParams(self.weights_, self.means_)
+        return fitted_params(self)
 
     # ---- prediction ------------------------------------------------------------------------
 
@@ -389,9 +255,9 @@ default='dirichlet_process'
 
     def _prediction_input(self, X):
         if is_chunked(X):  # out of core or dask: finite and binary checked as the chunks are read
-            return (self._lazy_X(self, X, reset=False), self.means_.dtype,
-                    lambda chunk, start: check_binary_chunk(chunk, start, "a Bernoulli mixture"))
-        return self._binary_X(self, X, reset=False), self.means_.dtype, None
+            return (lazy_binary_X(self, X, self.binarize, reset=False), self.means_.dtype,
+                    lambda chunk, start: check_binary_chunk(chunk, start, _WHAT))
+        return binary_X(self, X, self.binarize, _WHAT, reset=False), self.means_.dtype, None
 
     def score_samples(self, X):
         """Compute the log density of each sample.

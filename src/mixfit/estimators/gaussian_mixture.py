@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import ClassVar
 
-import numpy as np
-
-from .. import engine
 from ..engine.collapse import ON_COLLAPSE, make_policy
-from ..engine.starts import INIT_METHODS, data_moments, initial_stats
-from ..exceptions import CollapsedComponentError, CollapseWarning
+from ..engine.starts import INIT_METHODS, data_moments, given_start
 from ..families.registry import make_covariance, make_precision_prior
-from ..models import GaussianEM, GaussianParams
+from ..models import GaussianEM
 from ._base import _GaussianMixtureBase
+from .mixture_parts import MixtureParts, Warm
 from .priors import check_prior_spec, resolve_prior
 from .validation import (
     LOOP_HYPERPARAMETERS,
     REAL_AT_LEAST_0,
-    as_generator,
     check_hyperparameters,
     check_means_init,
     check_option,
@@ -256,15 +251,17 @@ default='kmeans'
         check_option(self.on_collapse, "on_collapse", ON_COLLAPSE)
         prior_spec = check_prior_spec(self.prior)
         X, weights, record = self._check_fit_input(X, sample_weight, covariance)
-        n_features = X.shape[1]
-        K = self.n_components
-        weights_init = check_weights_init(self.weights_init, K)
-        means_init = check_means_init(self.means_init, K, n_features)
-        prec_chol_init = (
-            None if self.precisions_init is None
-            else covariance.check_precisions(self.precisions_init, K, n_features)
-        )
+        result = self._run(self._parts(X, weights, covariance, prior_spec))
+        self._set_fitted(result, record, covariance)
+        return self
 
+    def _parts(self, X, weights, covariance, prior_spec) -> MixtureParts:
+        """EM (MAP with a prior) from the given ``*_init`` completed by the start of ``init_params``
+        through the collapse policy, or from the previous fit."""
+        K, n_features = self.n_components, X.shape[1]
+        given = (check_weights_init(self.weights_init, K), check_means_init(self.means_init, K, n_features),
+                 None if self.precisions_init is None
+                 else covariance.check_precisions(self.precisions_init, K, n_features))
         source = self._source(X, weights, covariance)
         prior = precision = None
         if prior_spec is not None:
@@ -273,39 +270,7 @@ default='kmeans'
             prior = resolve_prior(prior_spec, precision, data_mean, data_cov, K, n_features, self.reg_covar,
                                   X.dtype)
         model = GaussianEM(covariance, self.reg_covar, X.dtype, prior, precision)
-        options = engine.FitOptions(self.tol, self.max_iter, self.n_init, self.verbose, self.verbose_interval)
-        legacy = kmeans_state(self.random_state)  # shared by the restarts, as scikit-learn
-        if self._is_warm():
-            previous = self._params().astype(X.dtype)
-            options = engine.FitOptions(self.tol, self.max_iter, 1, self.verbose, self.verbose_interval)
-
-            def start(rng, policy):
-                return previous
-        else:
-            def start(rng, policy):
-                given = (weights_init, means_init, prec_chol_init)
-                if all(a is not None for a in given):
-                    return GaussianParams(*given).astype(X.dtype)
-                stats = initial_stats(model, source, K, self.init_params, rng, means_init, legacy)
-                params = policy.step(model, source, stats, None, 0)
-                if params.weights.shape[0] != K and any(a is not None for a in given):
-                    raise CollapsedComponentError(
-                        f"on_collapse={self.on_collapse!r} dropped a component at initialisation, which "
-                        "cannot be combined with weights_init, means_init or precisions_init of "
-                        f"n_components = {K} entries; give all three, or none")
-                return GaussianParams(
-                    params.weights if weights_init is None else weights_init,
-                    params.means if means_init is None else means_init,
-                    params.prec_chol if prec_chol_init is None else prec_chol_init,
-                ).astype(X.dtype)
-
-        result = engine.fit(model, source, start, options, as_generator(self.random_state),
-                            make_policy=lambda: make_policy(self.on_collapse),
-                            initial_bound=self.lower_bound_ if self._is_warm() else -np.inf)
-        self._warn_if_not_converged(result)
-        for event in result.events:
-            done = {"drop": "dropped", "reseed": "reseeded"}[event.action]
-            warnings.warn(f"component {event.component} was {done} at iteration "
-                          f"{event.iteration} ({event.reason})", CollapseWarning, stacklevel=2)
-        self._set_fitted(result, record, covariance)
-        return self
+        # kmeans_state: one legacy RandomState shared by the restarts, as scikit-learn
+        start = given_start(model, source, K, self.init_params, given, X.dtype, kmeans_state(self.random_state))
+        warm = Warm(self._params().astype(X.dtype), self.lower_bound_) if self._is_warm() else None
+        return MixtureParts(model, source, start, lambda: make_policy(self.on_collapse), warm)

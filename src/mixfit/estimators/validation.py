@@ -119,6 +119,65 @@ def check_means_init(means, n_components: int, n_features: int) -> np.ndarray | 
     return means
 
 
+def check_positive_prior(value, name: str, low: float, expected: str) -> float | None:
+    """None, or a finite real number > ``low``; the error names the argument and the value."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        raise ValueError(f"{name}={value!r}; expected None or {expected}")
+    if value <= low:  # scikit-learn's sentence first, for code that matches on it
+        raise ValueError(f"The parameter '{name}' should be greater than {low:g}, but got {value:.3f}. "
+                         f"({name}={value!r}; expected None or {expected})")
+    return float(value)
+
+
+def check_mean_prior(mean_prior, n_features: int) -> np.ndarray | None:
+    """None, or a finite (n_features,) array (float64)."""
+    if mean_prior is None:
+        return None
+    mean = np.asarray(mean_prior, dtype=np.float64)
+    if mean.shape != (n_features,):
+        raise ValueError(f"mean_prior has shape {mean.shape}; expected (n_features,) = ({n_features},)")
+    if not np.all(np.isfinite(mean)):
+        raise ValueError("mean_prior contains NaN or infinity; expected finite values")
+    return mean
+
+
+def check_concentration(value) -> float | None:
+    """A weight prior's ``weight_concentration_prior``: None or a finite number > 0."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real)
+                              or not np.isfinite(value) or value <= 0):
+        raise ValueError(f"weight_concentration_prior={value!r}; expected None or a finite number > 0")
+    return value
+
+
+def check_rows(n_samples: int, n_components: int) -> None:
+    """At least n_components rows."""
+    if n_samples < n_components:
+        raise ValueError(
+            f"X has n_samples = {n_samples} rows but n_components = {n_components}; "
+            "expected n_samples >= n_components"
+        )
+
+
+def check_warm_features(estimator, n_features: int, warm: bool) -> None:
+    """With a warm start, X has the fitted number of features."""
+    if warm and n_features != estimator.n_features_in_:
+        raise ValueError(
+            f"X has {n_features} features, but {type(estimator).__name__} was fitted with "
+            f"{estimator.n_features_in_} and warm_start=True"
+        )
+
+
+def check_positive_weights(weights, n_components: int) -> None:
+    """In-memory weights (or None) with at least n_components positive entries."""
+    if weights is not None and np.count_nonzero(weights) < n_components:
+        raise ValueError(
+            f"sample_weight has {np.count_nonzero(weights)} positive entries; expected at least "
+            f"n_components = {n_components}"
+        )
+
+
 def kmeans_state(random_state):
     """The legacy RandomState scikit-learn's mixtures give KMeans for this ``random_state`` (None
     when it is a Generator, which scikit-learn does not take)."""

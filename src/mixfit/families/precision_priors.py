@@ -328,3 +328,24 @@ class GammaSpherical:
         maha = self.covariance.mahalanobis(Xc, means_c, prec_chol) * s
         log_det_half = self.covariance.log_det_half(prec_chol, dim) + dim / 2 * np.log(s)
         return student_t_log_pdf(maha, log_det_half, dim * dof, dim)
+
+
+def default_scale(precision, data_covariance: np.ndarray, n_features: int, reg_covar: float,
+                  name: str = "covariance_prior") -> np.ndarray:
+    """The default scale of ``precision`` (a Wishart or Gamma prior of this module) from the data's
+    covariance (D, D): the empirical covariance in the type's shape, as scikit-learn uses it; where
+    that is not positive definite (a constant feature, or n_samples <= n_features) ``reg_covar`` is
+    added to its diagonal (our addition), which keeps the prior proper and the ELBO finite.
+    ``name``: the argument left None, for the error when even that fails."""
+    try:
+        return precision.check_scale(precision.default_scale(data_covariance), n_features)
+    except ValueError:
+        pass
+    ridged = data_covariance + reg_covar * np.eye(n_features)
+    try:
+        return precision.check_scale(precision.default_scale(ridged), n_features)
+    except ValueError:
+        raise ValueError(
+            f"{name}=None: the empirical covariance of X plus reg_covar={reg_covar!r} "
+            "is not positive definite (a constant feature, or n_samples <= n_features); expected "
+            f"an explicit {name} or reg_covar > 0") from None

@@ -1,0 +1,123 @@
+"""The starts an estimator names (engine/starts.py) and the data-based default of a precision
+prior's scale (families/precision_priors.py): invariances, not golden numbers."""
+
+import numpy as np
+import pytest
+from conftest import COVARIANCE_TYPES
+from numpy.testing import assert_allclose, assert_array_equal
+
+from mixfit.backends import ArraySource
+from mixfit.engine import PlainStep
+from mixfit.engine.collapse import make_policy
+from mixfit.engine.starts import (
+    given_start,
+    hard_assignment_stats,
+    initial_stats,
+    partition_start,
+    warm_start,
+)
+from mixfit.exceptions import CollapsedComponentError
+from mixfit.families.precision_priors import NormalPrecisionPrior, default_scale
+from mixfit.families.registry import make_covariance, make_precision_prior
+from mixfit.families.weights import make_weight_prior
+from mixfit.models import GaussianEM, GaussianParams, GaussianVB
+
+
+def three_blobs(rng, n=90, dtype=np.float64):
+    centres = np.array([[0.0, 0.0], [6.0, 0.0], [0.0, 6.0]])
+    return (centres[np.arange(n) % 3] + rng.normal(size=(n, 2))).astype(dtype), centres
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_start_from_given_means_is_the_m_step_of_the_hard_assignment_to_them(covariance_type, rng):
+    X, centres = three_blobs(rng)
+    model = GaussianEM(make_covariance(covariance_type), 1e-6, X.dtype)
+    source = ArraySource(X, None, 32)
+    start = given_start(model, source, 3, "kmeans", (None, centres, None), X.dtype)
+    got = start(np.random.default_rng(0), PlainStep())
+    expected = model.maximize(hard_assignment_stats(model, source, centres), None)
+    assert_array_equal(got.means, centres)  # given: kept as they are
+    assert_allclose(got.weights, expected.weights, rtol=1e-12)
+    assert_allclose(got.prec_chol, expected.prec_chol, rtol=1e-12)
+    # nothing is drawn when the means are given: any stream gives the same start
+    other = start(np.random.default_rng(12345), PlainStep())
+    assert_array_equal(other.prec_chol, got.prec_chol)
+
+
+def test_start_from_given_weights_keeps_them_and_takes_the_rest_from_the_method(rng):
+    X, _ = three_blobs(rng)
+    model = GaussianEM(make_covariance("diag"), 1e-6, X.dtype)
+    source = ArraySource(X, None, 32)
+    weights = np.array([0.5, 0.25, 0.25])
+    got = given_start(model, source, 3, "random", (weights, None, None), X.dtype)(np.random.default_rng(3),
+                                                                                     PlainStep())
+    expected = model.maximize(initial_stats(model, source, 3, "random", np.random.default_rng(3)), None)
+    assert_array_equal(got.weights, weights)
+    assert_allclose(got.means, expected.means, rtol=1e-12)
+    assert_allclose(got.prec_chol, expected.prec_chol, rtol=1e-12)
+
+
+def test_start_from_all_three_given_is_them_in_the_fit_dtype(rng):
+    X, centres = three_blobs(rng, dtype=np.float32)
+    model = GaussianEM(make_covariance("spherical"), 1e-6, X.dtype)
+    given = (np.full(3, 1 / 3), centres, np.ones(3))
+    got = given_start(model, ArraySource(X, None, 32), 3, "kmeans", given, X.dtype)(rng, PlainStep())
+    assert got.means.dtype == np.float32
+    assert_array_equal(got.means, centres.astype(np.float32))
+    assert_array_equal(got.prec_chol, np.ones(3, dtype=np.float32))
+
+
+def test_a_component_dropped_at_the_start_cannot_match_given_arrays(rng):
+    X, centres = three_blobs(rng)
+    far = np.vstack([centres[:2], [[1e3, 1e3]]])  # no row is nearest the third mean
+    model = GaussianEM(make_covariance("full"), 1e-6, X.dtype)
+    start = given_start(model, ArraySource(X, None, 32), 3, "kmeans", (None, far, None), X.dtype)
+    with pytest.raises(CollapsedComponentError, match="on_collapse='drop' dropped a component"):
+        start(rng, make_policy("drop"))
+
+
+@pytest.mark.parametrize("method", ["random", "k-means++", "random_from_data"])
+def test_partition_start_is_the_vb_m_step_of_the_first_partition(method, rng):
+    X, _ = three_blobs(rng)
+    covariance = make_covariance("full")
+    precision = make_precision_prior(covariance)
+    prior = NormalPrecisionPrior(mean_precision=1.0, mean=X.mean(axis=0), dof=2.0, scale=np.cov(X.T))
+    model = GaussianVB(covariance, make_weight_prior("dirichlet_process", 1 / 3), precision, prior, 1e-6)
+    source = ArraySource(X, None, 32)
+    got = partition_start(model, source, 3, method)(np.random.default_rng(7))
+    expected = model.maximize(initial_stats(model, source, 3, method, np.random.default_rng(7)), None)
+    assert_allclose(got.means, expected.means, rtol=1e-12)
+    assert_allclose(got.prec_chol, expected.prec_chol, rtol=1e-12)
+
+
+def test_warm_start_is_the_previous_params_for_any_stream_or_policy(rng):
+    params = GaussianParams(np.ones(1), np.zeros((1, 2)), np.ones(1))
+    start = warm_start(params)
+    assert start(rng) is params
+    assert start(np.random.default_rng(1), make_policy("reseed")) is params
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_default_scale_is_the_empirical_covariance_where_it_is_positive_definite(covariance_type, rng):
+    precision = make_precision_prior(make_covariance(covariance_type))
+    cov = np.cov(rng.normal(size=(50, 3)).T)
+    assert_allclose(default_scale(precision, cov, 3, 0.5),
+                    precision.check_scale(precision.default_scale(cov), 3), rtol=0)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_default_scale_adds_reg_covar_where_a_feature_is_constant(covariance_type, rng):
+    precision = make_precision_prior(make_covariance(covariance_type))
+    X = np.column_stack([rng.normal(size=50), np.full(50, 2.0)])
+    cov = np.cov(X.T)
+    if covariance_type == "spherical":  # its mean variance stays > 0: nothing to add
+        expected = precision.default_scale(cov)
+    else:
+        expected = precision.default_scale(cov + 0.5 * np.eye(2))
+    assert_allclose(default_scale(precision, cov, 2, 0.5), expected, rtol=0)
+
+
+def test_default_scale_names_the_argument_when_even_the_ridge_fails():
+    precision = make_precision_prior(make_covariance("full"))
+    with pytest.raises(ValueError, match=r"scale_prior=None: .* reg_covar=0\.0 .*explicit scale_prior"):
+        default_scale(precision, np.zeros((2, 2)), 2, 0.0, name="scale_prior")

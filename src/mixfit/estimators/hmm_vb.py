@@ -18,7 +18,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..engine.starts import INIT_METHODS, data_moments, initial_stats
-from ..families.precision_priors import NormalPrecisionPrior
+from ..families.precision_priors import NormalPrecisionPrior, default_scale
 from ..families.registry import make_covariance, make_precision_prior
 from ..models.gaussian_em import GaussianEM
 from ..models.gaussian_vb import GaussianVB, NormalPrecisionPosterior
@@ -232,15 +232,7 @@ class VariationalGaussianHMM(_HMMBase):
         if mean is None or scale is None:
             data_mean, data_cov = data_moments(frames)
             if scale is None:  # the empirical covariance, ridged where singular (BayesianGaussianMixture's rule)
-                try:
-                    scale = precision.check_scale(precision.default_scale(data_cov), n_features)
-                except ValueError:
-                    ridged = data_cov + self.reg_covar * np.eye(n_features)
-                    try:
-                        scale = precision.check_scale(precision.default_scale(ridged), n_features)
-                    except ValueError:
-                        raise ValueError("scale_prior=None: the empirical covariance of X plus reg_covar is not "
-                                         "positive definite; expected an explicit scale_prior or reg_covar > 0") from None
+                scale = default_scale(precision, data_cov, n_features, self.reg_covar, name="scale_prior")
         return NormalPrecisionPrior(mean_precision, data_mean if mean is None else mean, dof, scale)
 
     def _parts(self, data, chain, fixed):

@@ -1,3 +1,4 @@
+import io
 import json
 import re
 import subprocess
@@ -273,3 +274,62 @@ def test_select_rejects_a_bad_range_and_a_criterion_of_the_other_method(tmp_path
     for args in (["-k", "a:b"], ["-k", "0:3"], ["--criterion", "elbo"], ["--covariance", "round"]):
         result = run("select", str(path), *args)
         assert result.exit_code != 0 and "Traceback" not in result.output, result.output
+
+
+# ---- drop-in fidelity (issue 22) ---------------------------------------------------------------
+
+
+def printed_number(name, output):
+    return float(re.search(rf"^\s*{name}\s+(-?[\d.]+)", output, re.MULTILINE).group(1))
+
+
+def test_a_weighted_fit_prints_the_bic_of_the_repeated_rows(work, faithful, monkeypatch):
+    d, _, _ = work
+    X, names = faithful
+    w = np.arange(X.shape[0]) % 3  # weighted.csv's integer weights, some zero
+    repeated = np.repeat(X, w, axis=0)
+    np.savetxt(d / "repeated.csv", repeated, delimiter=",", header=",".join(names), comments="", fmt="%.17g")
+    monkeypatch.chdir(d)
+    weighted = run("fit", "weighted.csv", "-k", "2", "--sample-weight", "w", "-o", "w2.mixfit")
+    copies = run("fit", "repeated.csv", "-k", "2", "-o", "r2.mixfit")
+    assert weighted.exit_code == 0 and copies.exit_code == 0, weighted.output + copies.output
+    # 'kmeans' is a weight-exact start (docs/differences.md), so both fits take the same steps and
+    # differ by rounding only; the text has 4 decimals.
+    for name in ("log-likelihood", "BIC"):
+        assert printed_number(name, weighted.output) == pytest.approx(printed_number(name, copies.output), abs=2e-4)
+    as_json = json.loads(run("fit", "weighted.csv", "-k", "2", "--sample-weight", "w", "-o", "w2.mixfit",
+                             "--json").output)
+    model = mixfit.load(d / "w2.mixfit")
+    # The oracle, from the saved model: ln L = sum_n w_n ln p(x_n) and n = sum_n w_n, which is
+    # the estimator's own bic/aic on the repeated rows (rounding only: the sums run in another order).
+    assert as_json["n_observations"] == w.sum() and as_json["n_samples"] == X.shape[0]
+    np.testing.assert_allclose([as_json["bic"], as_json["aic"], as_json["score"]],
+                               [model.bic(repeated), model.aic(repeated), model.score(repeated)], rtol=1e-12)
+
+
+def test_fit_takes_every_start_of_the_library(work, faithful, monkeypatch):
+    d, _, _ = work
+    X, _ = faithful
+    monkeypatch.chdir(d)
+    result = run("fit", "faithful.csv", "-k", "2", "--init", "hierarchical", "-o", "h.mixfit", "--json")
+    assert result.exit_code == 0, result.output
+    ref = mixfit.GaussianMixture(2, init_params="hierarchical", random_state=0).fit(X)
+    np.testing.assert_allclose(json.loads(result.output)["means"], ref.means_, rtol=1e-12)  # rounding only
+    help_text = run("fit", "--help").output
+    for method in mixfit.engine.starts.INIT_METHODS:
+        assert method in help_text
+
+
+@pytest.mark.parametrize("n_init", [1, 3], ids=["one-run", "three-runs"])
+def test_the_iteration_bar_ends_full_when_a_fit_converges_early(faithful, n_init):
+    pytest.importorskip("tqdm")
+    from mixfit.selection.progress import iteration_bar
+
+    X, _ = faithful
+    drawn = io.StringIO()
+    with iteration_bar(True, 100, n_init, "em fit", file=drawn) as bar:
+        gm = mixfit.GaussianMixture(2, n_init=n_init, random_state=0).fit(X)
+    assert gm.n_iter_ < 100  # converged early: the case the bar used to leave short
+    assert bar.total == 100 * n_init and bar.n == bar.total
+    last_drawn = drawn.getvalue().rstrip("\r ").rsplit("\r", 1)[-1]  # before the blank that clears it
+    assert "100%|" in last_drawn and f"{bar.total}/{bar.total}" in last_drawn

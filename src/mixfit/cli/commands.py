@@ -9,11 +9,21 @@ import sys
 
 import numpy as np
 
+from ..engine.starts import INIT_METHODS
 from ..families.registry import COVARIANCE_TYPES
 from ..selection.progress import iteration_bar
 from .app import _common, _data_options, _emit, _has_matplotlib, _load, _read, _warnings_to_stderr, cli, click
 from .datafile import features_for, select_columns, split_names
-from .report import demo_figure, demo_report, describe, is_variational, jsonable, model_text, table
+from .report import (
+    demo_figure,
+    demo_report,
+    describe,
+    fit_measures,
+    is_variational,
+    jsonable,
+    model_text,
+    table,
+)
 
 
 def _same(a, b) -> bool:
@@ -70,8 +80,8 @@ if click is not None:
     @click.option("--max-iter", default=None, type=click.IntRange(0, None),
                   help="[default: 100 for EM, 500 for VB]")
     @click.option("--tol", default=1e-3, show_default=True, type=click.FloatRange(0, None))
-    @click.option("--init", "init_params", type=click.Choice(["kmeans", "k-means++", "random", "random_from_data"]),
-                  default="kmeans", show_default=True)
+    @click.option("--init", "init_params", type=click.Choice(INIT_METHODS), default="kmeans", show_default=True,
+                  help="The start of each run (GaussianMixture's init_params).")
     @click.option("-o", "--output", default="model.mixfit", show_default=True, type=click.Path(dir_okay=False),
                   help="The model file to write.")
     @click.option("--progress/--no-progress", default=None,
@@ -105,13 +115,12 @@ if click is not None:
         with _warnings_to_stderr(quiet), iteration_bar(show, options["max_iter"], n_init, f"{method} fit"):
             model.fit(X, sample_weight=weights)
         model.save(output, metadata={"columns": names, "sample_weight": sample_weight, "data": data})
+        # ln L, score, BIC and AIC weighted, n = sum of weights: the fit's and select_model's convention
         payload = {"model": output, "columns": names, "n_samples": int(X.shape[0]), **describe(model),
-                   "score": model.score(X)}
-        if not is_variational(model):
-            payload.update(bic=model.bic(X), aic=model.aic(X))
+                   **fit_measures(model, X, weights)}
         title = (f"{type(model).__name__}(n_components={n_components}, covariance_type='{covariance_type}') "
                  f"on {X.shape[0]} rows of {', '.join(names)}")
-        text = "\n".join([title, "", model_text(model, X), "", f"model written to {output}"])
+        text = "\n".join([title, "", model_text(model, X, weights), "", f"model written to {output}"])
         _emit(as_json, payload, text)
 
     @cli.command()

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..engine import criteria
+
 
 def table(rows: list[tuple[str, str]]) -> str:
     width = max(len(name) for name, _ in rows)
@@ -40,6 +42,22 @@ def is_variational(model) -> bool:
     from ..estimators import BayesianGaussianMixture
 
     return isinstance(model, BayesianGaussianMixture)
+
+
+def fit_measures(model, X, sample_weight=None) -> dict:
+    """The weighted log-likelihood, its mean per unit weight, n and (but for VB) BIC and AIC of
+    a fit on X: the convention of ``fit(X, sample_weight)`` and ``select_model``, ln L =
+    sum_n w_n ln p(x_n) and n = sum_n w_n (``engine.criteria``); integer weights count as repeated
+    rows. VB's ln p(x) is the posterior predictive density, so it gets no BIC or AIC."""
+    log_p = np.asarray(model.score_samples(X), dtype=np.float64)  # (n_rows,)
+    w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    log_likelihood = float(log_p.sum() if w is None else log_p @ w)
+    n = criteria.n_observations(log_p.shape[0], w)
+    out = {"log_likelihood": log_likelihood, "n_observations": n, "score": log_likelihood / n}
+    if not is_variational(model):
+        p = model._n_parameters()  # the model's own count, at the fitted K (as selection/tables.py)
+        out.update(bic=float(criteria.bic(log_likelihood, p, n)), aic=float(criteria.aic(log_likelihood, p)))
+    return out
 
 
 def describe(model) -> dict:
@@ -133,8 +151,9 @@ def components_text(model, order=None, truth=None, weight_label="weight") -> lis
     return lines
 
 
-def model_text(model, X=None) -> str:
-    """The components and the fit summary, as the demo and ``fit`` print them."""
+def model_text(model, X=None, sample_weight=None) -> str:
+    """The components and the fit summary, as the demo and ``fit`` print them; with X, the
+    (weighted) log-likelihood and BIC of ``fit_measures``."""
     from ..estimators import BernoulliMixture
     from ..selection import GaussianMixtureIC
 
@@ -151,7 +170,8 @@ def model_text(model, X=None) -> str:
     if isinstance(model, GaussianMixtureIC):
         selected = (f"K = {model.n_components_}, covariance_type = {model.covariance_type_!r} "
                     f"(by {model.criterion.upper()})")
-        return "\n".join([table([("selected", selected)]), "", model_text(model.best_estimator_, X)])
+        return "\n".join([table([("selected", selected)]), "",
+                          model_text(model.best_estimator_, X, sample_weight)])
     variational = is_variational(model)
     shown = np.flatnonzero(model.active_components_) if variational else np.arange(len(model.weights_))
     order = shown[np.argsort(model.means_[shown, 0], kind="stable")]
@@ -160,12 +180,14 @@ def model_text(model, X=None) -> str:
     if variational:
         summary.append(("active", f"{len(shown)} of {len(model.weights_)} components have E[weight] > 0.01"))
         summary.append(("ELBO", f"{model.lower_bound_:.6f} per sample"))
-    if X is not None and not variational:
-        n = X.shape[0]
-        summary.append(("log-likelihood", f"{model.score(X) * n:.4f}  ({model.score(X):.6f} per sample)"))
-        summary.append(("BIC", f"{model.bic(X):.4f}  (-2 ln L + p ln n; lower is better)"))
-    elif X is not None:
-        summary.append(("ln p(x) mean", f"{model.score(X):.6f}  (posterior predictive, per sample)"))
+    measures = None if X is None else fit_measures(model, X, sample_weight)
+    per = "per sample" if sample_weight is None else "per unit weight"
+    if measures is not None and not variational:
+        n = "" if sample_weight is None else f"; n = sum of weights = {measures['n_observations']:.6g}"
+        summary.append(("log-likelihood", f"{measures['log_likelihood']:.4f}  ({measures['score']:.6f} {per})"))
+        summary.append(("BIC", f"{measures['bic']:.4f}  (-2 ln L + p ln n; lower is better{n})"))
+    elif measures is not None:
+        summary.append(("ln p(x) mean", f"{measures['score']:.6f}  (posterior predictive, {per})"))
     summary.append(("iterations", f"{model.n_iter_}  (converged: {model.converged_})"))
     return "\n".join([*lines, "", table(summary)])
 

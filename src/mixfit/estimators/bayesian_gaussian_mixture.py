@@ -279,8 +279,9 @@ default='dirichlet_process'
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative finite weights of the rows (a scalar applies to every row), with at
             least ``n_components`` positive; None weighs every row 1. An integer weight acts
-            exactly as that many copies of the row (also in the data-based prior defaults). With
-            dask X it may be a dask array.
+            as that many copies of the row (also in the data-based prior defaults), to rounding,
+            from a weight-exact start: 'kmeans', 'k-means++' or ``means_init`` (as for
+            ``GaussianMixture.fit``). With dask X it may be a dask array.
 
         Returns
         -------

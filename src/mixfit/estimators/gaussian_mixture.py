@@ -26,10 +26,10 @@ class GaussianMixture(_GaussianMixtureBase):
     """Gaussian mixture fitted by maximum likelihood with EM (PRML 9.2).
 
     A drop-in for ``sklearn.mixture.GaussianMixture``: the same parameters, defaults and fitted
-    attributes. In addition ``fit`` takes ``sample_weight`` (integer weights give exactly the fit
-    of repeated rows), float32 data stay float32, the passes run over row chunks of
-    ``chunk_size`` rows (default: a few MB of working set) so no (n_samples, n_components) array
-    is allocated while fitting, and ``sample`` takes a per-call ``random_state``.
+    attributes. In addition ``fit`` takes ``sample_weight`` (integer weights give the fit of
+    repeated rows from a weight-exact start: see ``fit``), float32 data stay float32, the
+    passes run over row chunks of ``chunk_size`` rows (default: a few MB of working set) so no
+    (n_samples, n_components) array is allocated while fitting, and ``sample`` takes a per-call ``random_state``.
 
     Parameters
     ----------
@@ -233,7 +233,10 @@ default='kmeans'
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative finite weights of the rows (a scalar applies to every row), with at
             least ``n_components`` positive; None weighs every row 1. An integer weight acts
-            exactly as that many copies of the row. With dask X it may be a dask array.
+            as that many copies of the row (to rounding) from the starts that are weight-exact:
+            'kmeans', 'k-means++' (out of core: while every row fits in their one-pass sample)
+            and ``means_init``; 'hierarchical' only drops zero-weight rows exactly, and 'random'
+            and 'random_from_data' draw per row. With dask X it may be a dask array.
 
         Returns
         -------

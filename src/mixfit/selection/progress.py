@@ -10,18 +10,24 @@ from .. import engine
 
 
 @contextlib.contextmanager
-def iteration_bar(enabled: bool, max_iter: int, n_init: int, label: str):
-    """A progress bar on stderr over n_init x max_iter iterations, fed by the engine's per
-    iteration callback (``engine.progress``)."""
+def iteration_bar(enabled: bool, max_iter: int, n_init: int, label: str, file=None):
+    """A progress bar over n_init x max_iter iterations, fed by the engine's per iteration
+    callback (``engine.progress``); yields the tqdm bar, or None when there is none.
+
+    A run that converges before ``max_iter`` skips the rest of its share, when the next run
+    starts or, for the last run, when the block ends without an error: a finished fit shows
+    100 %. ``file``: where the bar is drawn (default: stderr)."""
     if not enabled:
-        yield
+        yield None
         return
     try:
         from tqdm import tqdm
     except ImportError:
-        yield
+        yield None
         return
-    bar = tqdm(total=max_iter * n_init, desc=label, unit="it", file=sys.stderr, leave=False, dynamic_ncols=True)
+    total = max_iter * n_init
+    bar = tqdm(total=total, desc=label, unit="it", file=sys.stderr if file is None else file, leave=False,
+               dynamic_ncols=True)
     last = [0]
 
     def step(n_iter, lower_bound):
@@ -33,7 +39,9 @@ def iteration_bar(enabled: bool, max_iter: int, n_init: int, label: str):
 
     try:
         with engine.progress(step):
-            yield
+            yield bar
+        bar.update(total - bar.n)  # the fit has ended: whatever it did not need is done
+        bar.refresh()  # drawn at 100 % even within tqdm's mininterval of the last draw
     finally:
         bar.close()
 

@@ -286,7 +286,7 @@ class CategoricalHMM(_HMMBase):
         Start probabilities.
     transmat_ : ndarray of shape (n_components, n_components)
         Transition probabilities, each row summing to 1.
-    emissionprob_ : ndarray of shape (n_components, n_symbols_)
+    emissionprob_ : ndarray of shape (n_components, `n_symbols_`)
         Emission probabilities of each symbol in each state.
     n_symbols_ : int
         M, the number of symbols.

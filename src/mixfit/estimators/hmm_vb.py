@@ -151,7 +151,7 @@ class VariationalGaussianHMM(_HMMBase):
         ``lower_bound_`` at each iteration of the best start.
     n_features_in_ : int
         Number of features seen during ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of the features seen during ``fit``, where X has string column names.
 
     See Also

@@ -69,19 +69,19 @@ class VariationalCategoricalHMM(_HMMBase):
         Dirichlet concentrations of q(pi) (0: forbidden).
     transmat_posterior_ : ndarray of shape (n_components, n_components)
         Dirichlet concentrations of each q(A_j) (0: forbidden).
-    emissionprob_posterior_ : ndarray of shape (n_components, n_symbols_)
+    emissionprob_posterior_ : ndarray of shape (n_components, `n_symbols_`)
         Dirichlet concentrations of each q(B_k) (0: forbidden).
     startprob_ : ndarray of shape (n_components,)
         The posterior mean E[pi] (what decoding uses, as hmmlearn).
     transmat_ : ndarray of shape (n_components, n_components)
         The posterior mean E[A].
-    emissionprob_ : ndarray of shape (n_components, n_symbols_)
+    emissionprob_ : ndarray of shape (n_components, `n_symbols_`)
         The posterior mean E[B].
     startprob_prior_ : ndarray of shape (n_components,)
         The concentrations of p(pi) used.
     transmat_prior_ : ndarray of shape (n_components, n_components)
         The concentrations of p(A) used.
-    emissionprob_prior_ : ndarray of shape (n_components, n_symbols_)
+    emissionprob_prior_ : ndarray of shape (n_components, `n_symbols_`)
         The concentrations of p(B) used.
     n_symbols_ : int
         M, the number of symbols.

@@ -117,8 +117,8 @@ def test_vb_elbo_table_and_dirichlet_process_second_opinion(faithful):
     result = select_model(faithful, [1, 2, 6], ("full",), method="vb", random_state=0, n_init=1, max_iter=300)
     assert result.criterion == "elbo" and not result.lower_is_better
     for cell in result.cells:
-        n = faithful.shape[0]  # ELBO total plus ln K! (the K! labellings of one mode)
-        assert cell.criterion == pytest.approx(cell.estimator.lower_bound_ * n + math.lgamma(cell.n_components + 1))
+        n = faithful.shape[0]  # ELBO total plus ln K_a! (stick-breaking: relabellings of the occupied components)
+        assert cell.criterion == pytest.approx(cell.estimator.lower_bound_ * n + math.lgamma(cell.n_active + 1))
     assert 1 <= result.active_components <= 6
     assert "second opinion" in str(result)
 
@@ -171,7 +171,20 @@ def test_gaussian_mixture_ic_in_pipeline_and_cross_validation(faithful):
     np.testing.assert_array_equal(fitted.predict(faithful), fitted.best_estimator_.predict(faithful))
 
 
+# The check's data are 15 rows in 30 features: whitened for the hierarchical tree, the distinct
+# rows are nearly equidistant (a simplex), every Ward merge is a near-tie, and rounding (sums of
+# repeated rows against weighted sums) picks the tree; the K = 3 cells then start from different
+# partitions. On rows in general position the starts are weight-exact:
+# test_selection_fidelity.py::test_hierarchical_starts_are_weight_exact.
+_IC_EXPECTED_FAILURES = {(1, 2, 3): {"check_sample_weight_equivalence_on_dense_data": (
+    "15 rows in 30 features: the whitened rows form a near-simplex and the hierarchical tree's merges are "
+    "near-ties decided by rounding; weight-exact on rows in general position "
+    "(test_selection_fidelity.py::test_hierarchical_starts_are_weight_exact)")}}
+
+
 @parametrize_with_checks([GaussianMixtureIC(n_components=[1, 2], covariance_types=("full", "diag"), n_init=1,
-                                            random_state=0, max_iter=20)])
+                                            random_state=0, max_iter=20),
+                          GaussianMixtureIC(n_components=(1, 2, 3), n_init=0, random_state=0)],
+                         expected_failed_checks=lambda estimator: _IC_EXPECTED_FAILURES.get(tuple(estimator.n_components), {}))
 def test_gaussian_mixture_ic_estimator_checks(estimator, check):
     check(estimator)

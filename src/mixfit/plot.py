@@ -245,6 +245,9 @@ def plot_selection(table, *, criterion="bic", lower_is_better=None, ax=None):
     pick = (min if lower_is_better else max)(rows, key=lambda row: row[criterion])
     ax.scatter([pick["n_components"]], [pick[criterion]], marker="*", s=250, color="black", zorder=3,
                label=f"best: K={pick['n_components']}, {pick['covariance_type']}")
+    from matplotlib.ticker import MaxNLocator  # optional
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # K is a count: no fractional ticks
     ax.set_xlabel("number of components K")
     ax.set_ylabel(f"{criterion} ({'lower' if lower_is_better else 'higher'} is better)")
     ax.legend()

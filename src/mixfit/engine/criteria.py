@@ -16,6 +16,8 @@ scikit-learn's to the last bit on the same fitted parameters.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 CONVENTIONS = ("sklearn", "mclust")
@@ -131,3 +133,38 @@ def information_criteria(log_likelihood: float, n_parameters: int, n: float, ent
     values["icl"] = values["bic"] + 2.0 * entropy
     sign = 1.0 if convention == "sklearn" else -1.0
     return {name: sign * value for name, value in values.items()}
+
+
+def label_switching(n_components: int, n_active: int, exchangeable: bool) -> float:
+    """ln of the number of relabellings of a posterior mode that a factorised q misses.
+
+    The ELBO of a K-component mixture bounds ln p(X) from one mode of a posterior that is
+    symmetric under relabelling; adding ln M, M the number of distinct images of that mode,
+    corrects it for model comparison (PRML section 10.2.4, which takes M = K!). Of the K
+    components K_a are occupied; the K - K_a empty ones sit at their prior, and permuting them
+    among themselves maps q onto itself, so of the K! relabellings only K!/(K - K_a)! give distinct
+    modes (the choice and order of the K_a labels that hold the occupied components). That count
+    holds when the weight prior is exchangeable (a symmetric Dirichlet). Under the stick-breaking
+    prior (a truncated Dirichlet process) it is not: moving an occupied component to a later, empty
+    label costs prior mass of order the concentration per label passed, so only the K_a!
+    relabellings among the occupied labels count. docs/selection.md gives the derivation.
+
+    Parameters
+    ----------
+    n_components : int
+        K, the components of the fit.
+    n_active : int
+        K_a <= K, the occupied components (E[pi_k] above ``ACTIVE_WEIGHT_THRESHOLD``).
+    exchangeable : bool
+        True for a symmetric Dirichlet weight prior, False for stick-breaking.
+
+    Returns
+    -------
+    float
+        ln(K!/(K - K_a)!) when exchangeable, else ln K_a!.
+    """
+    if not 0 <= n_active <= n_components:
+        raise ValueError(f"n_active={n_active}; expected 0 <= n_active <= n_components = {n_components}")
+    if exchangeable:
+        return math.lgamma(n_components + 1) - math.lgamma(n_components - n_active + 1)
+    return math.lgamma(n_active + 1)

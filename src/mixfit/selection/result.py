@@ -42,7 +42,9 @@ class Cell:
         Which start gave the kept fit: 'hierarchical' or the ``init_params`` of the random
         starts.
     n_active : int or None, default=None
-        VB: the components with E[pi_k] above the estimator's threshold (``active_components_``).
+        VB: the components with E[pi_k] above ``ACTIVE_WEIGHT_THRESHOLD``, as
+        ``BayesianGaussianMixture.active_components_`` counts them (K_a of the ELBO's
+        label-switching term).
     reason : str or None, default=None
         Why an NA cell could not be fitted; for a fitted cell, a note of a start that failed.
     values : dict, default={}
@@ -240,7 +242,9 @@ class SelectionResult:
         ks = sorted({c.n_components for c in self.cells})
         grid = {(c.n_components, c.covariance_type): c for c in self.cells}
         width = max(12, *(len(t) + 2 for t in types))
-        title = f"{name} ({self.convention} sign: {direction} is better; {self.method.upper()}, n = {self.n_samples:g})"
+        # The ELBO has one sign (a bound on ln p(X)); only BIC, AIC and ICL have two conventions.
+        sign = f"{direction} is better" if self.criterion == "elbo" else f"{self.convention} sign: {direction} is better"
+        title = f"{name} ({sign}; {self.method.upper()}, n = {self.n_samples:g})"
         lines = [title, "   K" + "".join(t.rjust(width) for t in types)]
         for k in ks:
             cells = [grid.get((k, t)) for t in types]

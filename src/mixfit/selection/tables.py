@@ -2,9 +2,11 @@
 
 Sign conventions: ``engine.criteria`` (n = sum of sample weights; ``convention='sklearn'``, lower
 is better; ``'mclust'``, each value times -1, higher is better). VB (``method='vb'``): ELBO =
-n x ``lower_bound_`` + ln K!, higher is better in both conventions. ln K! counts the K!
-equivalent labellings of a mode of the posterior, which the factorised q sees only one of (PRML
-section 10.2.4); without it the ELBO is biased against larger K.
+n x ``lower_bound_`` + ``criteria.label_switching``, higher is better: the log of the number of
+distinct relabellings of the posterior mode, which the factorised q sees only one of (PRML
+section 10.2.4). With K_a of K components occupied it is ln(K!/(K - K_a)!) under a symmetric
+Dirichlet weight prior and ln K_a! under stick-breaking (docs/selection.md); ln K! for every K
+would reward empty components.
 
 Starts: each cell keeps the better (by the fit's own objective) of a fit started from the
 model-based hierarchical partition (``hierarchical.py``; one tree for the whole sweep, cut at
@@ -17,18 +19,18 @@ one cell.
 
 from __future__ import annotations
 
-import math
 import numbers
 import warnings
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 from sklearn.utils import check_array
 from threadpoolctl import threadpool_limits
 
 from ..engine import hierarchical
-from ..engine.criteria import CONVENTIONS, classification_entropy, information_criteria
+from ..engine.criteria import CONVENTIONS, classification_entropy, information_criteria, label_switching
 from ..estimators import BayesianGaussianMixture, BernoulliMixture, GaussianMixture
+from ..estimators.bayesian_gaussian_mixture import ACTIVE_WEIGHT_THRESHOLD
 from ..estimators.validation import as_generator, check_option, check_sample_weight
 from ..exceptions import ConvergenceWarning
 from ..families.registry import COVARIANCE_TYPES, make_covariance
@@ -43,11 +45,15 @@ _ESTIMATORS = {"em": GaussianMixture, "vb": BayesianGaussianMixture}
 # ---- fitting one cell --------------------------------------------------------------------------
 
 
-def _fit_one(estimator, X, sample_weight):
-    """The fitted estimator, or the reason it could not be fitted (one line)."""
+def _fit_one(estimator, start, X, sample_weight):
+    """The fitted estimator, or the reason it could not be fitted (one line). ``start`` (None or
+    a ``_HierarchicalStart``) is computed here, inside the guard: a start that collapses fails
+    this start only, not the sweep."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)  # the table's 'converged' column says it
+            if start is not None:
+                estimator = estimator.set_params(**start.parameters())
             return estimator.fit(X, sample_weight=sample_weight), None
     except (ValueError, np.linalg.LinAlgError) as error:  # CollapsedComponentError is a ValueError
         return None, " ".join(str(error).split())
@@ -55,6 +61,11 @@ def _fit_one(estimator, X, sample_weight):
 
 def _objective(estimator) -> float:
     return float(estimator.lower_bound_)
+
+
+def _keep_best(fits):
+    """The (start, fit) with the highest objective; of equals, the earlier (hierarchical) one."""
+    return max(fits, key=lambda sf: _objective(sf[1]))
 
 
 def _fit_cell(job: dict, X, sample_weight, n, criterion, convention, method) -> Cell:
@@ -72,15 +83,15 @@ def _fit_cell_starts(job: dict, X, sample_weight, n, criterion, convention, meth
     if X.shape[0] < cell.n_components:
         return replace(cell, reason=f"n_samples = {X.shape[0]} < n_components = {cell.n_components}")
     fits, reasons = [], []
-    for start, estimator in job["candidates"]:
-        fitted, reason = _fit_one(estimator, X, sample_weight)
+    for start, estimator, init in job["candidates"]:
+        fitted, reason = _fit_one(estimator, init, X, sample_weight)
         if fitted is None:
             reasons.append(f"{start} start: {reason}")
         else:
             fits.append((start, fitted))
     if not fits:
         return replace(cell, reason="; ".join(reasons))
-    start, best = max(fits, key=lambda sf: _objective(sf[1]))  # first of equals: hierarchical
+    start, best = _keep_best(fits)
     log_likelihood = float(best.score_samples(X) @ (np.ones(X.shape[0]) if sample_weight is None else sample_weight))
     p = best._n_parameters()  # the model's own count, at the fitted K (after a 'drop')
     values, n_active = {}, None
@@ -88,22 +99,53 @@ def _fit_cell_starts(job: dict, X, sample_weight, n, criterion, convention, meth
         entropy = classification_entropy(best.predict_proba(X), sample_weight)
         values = information_criteria(log_likelihood, p, n, entropy, convention)
     else:
-        K = best.weights_.shape[0]
-        values = {"elbo": float(best.lower_bound_) * n + math.lgamma(K + 1)}
-        active = getattr(best, "active_components_", None)  # Gaussian VB reports it
-        n_active = None if active is None else int(np.count_nonzero(active))
+        # Occupied components as BayesianGaussianMixture.active_components_ counts them.
+        n_active = int(np.count_nonzero(best.weights_ > ACTIVE_WEIGHT_THRESHOLD))
+        exchangeable = best.weight_concentration_prior_type == "dirichlet_distribution"
+        correction = label_switching(best.weights_.shape[0], n_active, exchangeable)
+        values = {"elbo": float(best.lower_bound_) * n + correction}
     return replace(cell, criterion=values[criterion], log_likelihood=log_likelihood, n_parameters=int(p),
                    converged=bool(best.converged_), n_iter=int(best.n_iter_), start=start, n_active=n_active,
                    reason="; ".join(reasons) or None, values=values, estimator=best)
 
 
-def _hierarchical_start(tree, X, sample_weight, K, covariance_type, reg_covar):
-    """weights_init, means_init, precisions_init: the M-step of the subset's partition at K."""
-    covariance = make_covariance(covariance_type)
-    model = GaussianEM(covariance, reg_covar, X.dtype)
-    params = model.maximize(hierarchical.partition_stats(model, X, sample_weight, tree, K), None)
-    return {"weights_init": params.weights, "means_init": params.means,
-            "precisions_init": covariance.precision(params.prec_chol)}
+@dataclass(frozen=True)
+class _HierarchicalStart:
+    """The start of a cell from the tree cut at K: ``rows`` (m, D) and ``weights`` (m,) or None are
+    the tree's rows; computed in the cell's guard, since the partition's M-step can collapse."""
+
+    tree: hierarchical.Tree
+    rows: np.ndarray
+    weights: np.ndarray | None
+    n_components: int
+    covariance_type: str
+    reg_covar: float
+
+    def parameters(self) -> dict:
+        """weights_init, means_init, precisions_init: the M-step of the partition at K, its
+        components in lexicographic order of their means, so that the start does not depend on
+        the order of the rows (the tree numbers clusters by first appearance)."""
+        covariance = make_covariance(self.covariance_type)
+        model = GaussianEM(covariance, self.reg_covar, self.rows.dtype)
+        stats = hierarchical.partition_stats(model, self.rows, self.weights, self.tree, self.n_components)
+        params = model.maximize(stats, None)
+        order = np.lexsort(params.means.T[::-1])  # (K,) sorted by the first feature, then the next
+        return {"weights_init": params.weights[order], "means_init": params.means[order],
+                "precisions_init": covariance.precision(covariance.select(params.prec_chol, order))}
+
+
+def _tree(X, weights, rng, max_rows):
+    """The sweep's tree, its rows and their weights. Integer weights whose sum is at most
+    ``max_rows`` are expanded into repeated rows, so that the tree, and every start cut from it,
+    is the very tree of the repeated rows (weight-exact); otherwise at most ``max_rows`` rows of
+    positive weight enter it (``hierarchical.build_tree``) with their weights."""
+    if weights is not None and np.all(weights == np.round(weights)) and weights.sum() <= max_rows:
+        rows = X[np.repeat(np.arange(X.shape[0]), weights.astype(np.int64))]
+        return hierarchical.build_tree(rows, rng, max_rows=rows.shape[0]), rows, None  # every row: no draw
+    tree = hierarchical.build_tree(X, rng, max_rows=max_rows, sample_weight=weights)
+    rows, row_weights = X[tree.rows], None if weights is None else weights[tree.rows]
+    tree = hierarchical.Tree(np.arange(tree.rows.shape[0]), tree.merges)  # indexing ``rows``
+    return tree, rows, row_weights
 
 
 # ---- the sweep ---------------------------------------------------------------------------------
@@ -168,7 +210,7 @@ def select_bernoulli(X, n_components=range(1, 10), *, method="em", criterion=Non
         seed = int(rng.integers(np.iinfo(np.int32).max))
         estimator = BernoulliMixture(**{**params, "method": method, "n_components": K, "n_init": n_init,
                                         "random_state": seed})
-        jobs.append({"n_components": K, "covariance_type": "bernoulli", "candidates": [("kmeans", estimator)]})
+        jobs.append({"n_components": K, "covariance_type": "bernoulli", "candidates": [("kmeans", estimator, None)]})
     return _sweep(jobs, (X, weights, n, criterion, convention, method), n_jobs, progress, method, criterion,
                   convention, n)
 
@@ -280,7 +322,7 @@ default=('full', 'tied', 'diag', 'spherical')
     n = float(X.shape[0] if weights is None else weights.sum(dtype=np.float64))
 
     rng = as_generator(random_state)
-    tree = hierarchical.build_tree(X, rng, max_rows=max_rows, sample_weight=weights) if hierarchical_start else None
+    tree, rows, row_weights = _tree(X, weights, rng, max_rows) if hierarchical_start else (None, None, None)
     jobs = []
     for covariance_type in types:
         for K in ks:
@@ -293,12 +335,15 @@ default=('full', 'tied', 'diag', 'spherical')
             candidates = []
             if tree is not None and K <= tree.rows.shape[0]:
                 if method == "em":
-                    start = _hierarchical_start(tree, X, weights, K, covariance_type, params.get("reg_covar", 1e-6))
-                    candidates.append(("hierarchical", cls(n_components=K, **common, n_init=1, **start)))
+                    start = _HierarchicalStart(tree, rows, row_weights, K, covariance_type,
+                                               params.get("reg_covar", 1e-6))
+                    candidates.append(("hierarchical", cls(n_components=K, **common, n_init=1), start))
                 else:
-                    candidates.append(("hierarchical", cls(n_components=K, **common, init_params="hierarchical")))
+                    candidates.append(("hierarchical", cls(n_components=K, **common, init_params="hierarchical"),
+                                       None))
             if n_init > 0:
-                candidates.append((init_params, cls(n_components=K, **common, n_init=n_init, init_params=init_params)))
+                candidates.append((init_params, cls(n_components=K, **common, n_init=n_init, init_params=init_params),
+                                   None))
             jobs.append({"n_components": K, "covariance_type": covariance_type, "candidates": candidates})
 
     return _sweep(jobs, (X, weights, n, criterion, convention, method), n_jobs, progress, method, criterion,

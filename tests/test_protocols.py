@@ -8,7 +8,7 @@ from mixfit import engine
 from mixfit.backends import ArraySource
 from mixfit.backends.sequences import SequenceSource
 from mixfit.engine.collapse import make_policy
-from mixfit.engine.starts import initial_stats
+from mixfit.engine.starts import initial_stats, partition_start, warm_start
 from mixfit.families.registry import COVARIANCE_TYPES, make_covariance
 from mixfit.models import BernoulliEM, BernoulliVB, GaussianEM, GaussianVB
 from mixfit.models.bernoulli import BetaPrior
@@ -24,6 +24,7 @@ from mixfit.protocols import (
     Predictor,
     Repairable,
     Source,
+    Start,
     Startable,
     Stats,
     VariationalEmission,
@@ -209,3 +210,15 @@ def test_reshift_there_and_back_is_the_identity_and_fits_the_same(name):
     b = model.maximize(stats.reshift(shift - 3.0, covariance), None)
     np.testing.assert_allclose(b.means, a.means, rtol=1e-12)
     np.testing.assert_allclose(b.prec_chol, a.prec_chol, rtol=1e-9)
+
+
+def test_the_starts_meet_start():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(40, 2))
+    model = GaussianEM(make_covariance("diag"), 1e-6)
+    source = ArraySource(X, None, 16)
+    params = model.maximize(initial_stats(model, source, 2, "random", rng), None)
+    for start in (warm_start(params), partition_start(model, source, 2, "random")):
+        assert missing(start, Start) == []
+    assert missing(lambda: None, Start) == []  # any callable passes the structural check;
+    assert missing(object(), Start) == ["__call__"]  # a non-callable does not

@@ -17,6 +17,7 @@ The protocols are split by who calls them, so that a model implements only what 
 - ``Counted``: n_parameters; the information criteria (``engine.criteria``).
 - ``Stats``: ``+``, scale, weight_sum; the backends' map-reduce and the loop.
 - ``ShiftedStats``: Stats + shift, reshift; online blending of Gaussian moments.
+- ``Start``: a callable ``start(rng[, policy]) -> params``; the loop, one per run.
 - ``Source``: map_reduce, chunks, n_samples, n_features, dtype; the loop, the starts.
 - ``CovarianceFamily``: the E-step kernel, the M-step from the scatter, the parametrisation.
 - ``Emission``: log_density, statistics; forward-backward (``models.hmm``).
@@ -109,6 +110,15 @@ class Counted(Protocol):
 
     def n_parameters(self, n_components: int, n_features: int) -> int:
         """Free parameters of a model of ``n_components`` components in ``n_features`` features."""
+
+
+@runtime_checkable
+class Start(Protocol):
+    """How one run of a fit begins (``engine.starts``): ``start(rng)`` returns the first
+    parameters; with a collapse policy the engine calls ``start(rng, policy)``, so that a start
+    ending in an M-step runs it through the policy. ``rng`` is the run's own child stream."""
+
+    def __call__(self, rng: np.random.Generator, *policy: Any) -> Params: ...
 
 
 @runtime_checkable
@@ -258,7 +268,7 @@ def _members(protocol: type) -> list[str]:
     for klass in protocol.__mro__:
         if klass in (Protocol, object) or not getattr(klass, "_is_protocol", False):
             continue
-        names.update(name for name in vars(klass) if not name.startswith("_") or name == "__add__")
+        names.update(name for name in vars(klass) if not name.startswith("_") or name in ("__add__", "__call__"))
         names.update(getattr(klass, "__annotations__", {}))
     return sorted(names)
 

@@ -68,8 +68,8 @@ class _GaussianMixtureBase(_ChunkPredictions, DensityMixin, BaseEstimator):
         X = validate_X(record, X, dtype=_DTYPES, ensure_min_samples=2)
         if X.shape[0] < self.n_components:
             raise ValueError(
-                f"X has n_samples = {X.shape[0]} rows but n_components = {self.n_components}; "
-                "expected n_samples >= n_components"
+                "Expected n_samples >= n_components; "
+                f"X has n_samples = {X.shape[0]} rows but n_components = {self.n_components}"
             )
         _check_moments_representable(X)
         if self._is_warm() and X.shape[1] != self.n_features_in_:
@@ -99,8 +99,8 @@ class _GaussianMixtureBase(_ChunkPredictions, DensityMixin, BaseEstimator):
         n_samples, n_features = X.shape
         if n_samples < self.n_components:
             raise ValueError(
-                f"X has n_samples = {n_samples} rows but n_components = {self.n_components}; "
-                "expected n_samples >= n_components"
+                "Expected n_samples >= n_components; "
+                f"X has n_samples = {n_samples} rows but n_components = {self.n_components}"
             )
         if self._is_warm() and n_features != self.n_features_in_:
             raise ValueError(

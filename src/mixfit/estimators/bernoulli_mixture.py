@@ -314,8 +314,8 @@ default='dirichlet_process'
         n_samples, n_features = X.shape
         K = self.n_components
         if n_samples < K:
-            raise ValueError(f"X has n_samples = {n_samples} rows but n_components = {K}; "
-                             "expected n_samples >= n_components")
+            raise ValueError("Expected n_samples >= n_components; "
+                             f"X has n_samples = {n_samples} rows but n_components = {K}")
         if self._is_warm() and n_features != self.n_features_in_:
             raise ValueError(f"X has {n_features} features, but BernoulliMixture was fitted with "
                              f"{self.n_features_in_} and warm_start=True")

@@ -48,6 +48,8 @@ class Case:
     outcomes: dict
     dtypes: tuple = ("float64", "float32")
     options: dict = field(default_factory=dict)  # extra GaussianMixture options
+    # outcome for one "which-covariance_type-dtype" where it differs from ``outcomes[which]``
+    overrides: dict = field(default_factory=dict)
 
 
 def everything(outcome):
@@ -87,10 +89,14 @@ CASES = {
     "component-initialised-far-away": Case(
         blobs, 3, {"raise": FIT, "reseed": REPAIRS, "drop": DROP_REFUSED, "prior": FIT},
         options={"means_init": np.array([[0.0, 0.0], [6.0, 6.0], [1e4, -1e4]])}),
-    # reg_covar = 0: the singularity of maximum likelihood itself
+    # reg_covar = 0: the singularity of maximum likelihood itself. 'reseed' restarts the collapsed
+    # component away from the rows it held (not on another copy of the point), and the fit goes on;
+    # for diag in float32 EM draws the reseeded component back onto the point every 5 iterations
+    # (a cycle of the ascent, each reseed at a different iteration), and 'reseed' gives up.
     "cluster-on-one-point-reg0": Case(
         lambda r: np.r_[blobs(r), np.tile([20.0, -20.0], (30, 1))], 3,
-        {"raise": RAISES, "reseed": GIVES_UP, "drop": REPAIRS, "prior": FIT}, options={"reg_covar": 0.0}),
+        {"raise": RAISES, "reseed": REPAIRS, "drop": REPAIRS, "prior": FIT}, options={"reg_covar": 0.0},
+        overrides={"reseed-diag-float32": GIVES_UP}),
     # every component is singular along the constant feature: no policy can help, the prior can
     "constant-feature-reg0": Case(lambda r: np.c_[blobs(r)[:, :1], np.full(60, 3.0)], 2,
                                   {"raise": RAISES, "reseed": RAISES, "drop": RAISES, "prior": FIT},
@@ -196,7 +202,7 @@ PARAMS = [
 
 @pytest.mark.parametrize(("case", "which", "covariance_type", "dtype"), PARAMS)
 def test_hostile_data_give_the_documented_outcome(case, which, covariance_type, dtype):
-    expected = case.outcomes[which]
+    expected = case.overrides.get(f"{which}-{covariance_type}-{dtype}", case.outcomes[which])
     X, est, caught, error = run_case(case, which, covariance_type, dtype)
     # never a NaN-driven warning, whatever the outcome
     assert not [w for w in caught if issubclass(w.category, RuntimeWarning)]

@@ -7,8 +7,9 @@ component's mass N_k falls below ``_MIN_MASS_ROWS`` rows' worth of weight. Then 
 
 raise   (default, as scikit-learn) a CollapsedComponentError naming the component, its mass,
         how many distinct rows it holds, and the fixes;
-reseed  restart the component at the row worst explained by the others, with the covariance
-        of the heaviest other component, at most ``_MAX_RESEEDS`` times per run, then raise;
+reseed  restart the component at the row worst explained by the others, among the rows it did
+        not hold, with the covariance of the heaviest other component, at most ``_MAX_RESEEDS``
+        times per run, then raise;
 drop    remove the component, renormalise the weights and go on with K - 1.
 
 Every reseed or drop is kept as an event (component, iteration, action, reason) in the policy's
@@ -71,16 +72,20 @@ class CollapseEvent:
                 "reason": self.reason}
 
 
+def _owners(model, X, stats, params) -> np.ndarray:
+    """The component that holds each row of ``X``: its most probable one under ``params``, or,
+    before the first M-step (params None), the nearest of the partition's means."""
+    if params is None:
+        means = stats.shift + stats.first / np.maximum(stats.mass, np.finfo(np.float64).tiny)[:, None]
+        return nearest_centre(X, means)
+    return model.log_prob_components(X, params).argmax(axis=1)
+
+
 def _distinct_rows(model, source, stats, params, component) -> tuple[int, bool]:
-    """Distinct rows whose most probable component is ``component`` (count, capped). Before the
-    first M-step (params None) the rows are those nearest to the partition's means."""
-    means = stats.shift + stats.first / np.maximum(stats.mass, np.finfo(np.float64).tiny)[:, None]
+    """Distinct rows held by ``component`` (see ``_owners``; count, capped)."""
     seen = set()
     for X, _ in source.chunks():
-        if params is None:
-            owner = nearest_centre(X, means)
-        else:
-            owner = model.log_prob_components(X, params).argmax(axis=1)
+        owner = _owners(model, X, stats, params)
         seen.update(map(bytes, np.ascontiguousarray(X[owner == component])))
         if len(seen) > _DISTINCT_ROWS_CAP:
             return _DISTINCT_ROWS_CAP, True
@@ -187,24 +192,40 @@ class ReseedPolicy(_RepairingPolicy):
         others_stats, others = self._others(model, stats, params, k)
         if others is None:  # before the first M-step: the others' parameters from their statistics
             others = self.step(model, source, others_stats, None, iteration)
-        row = self._worst_explained_row(model, source, others)
+        row = self._worst_explained_row(model, source, others, stats, params, k)
         params = model.insert_component(others, k, row, donor=int(np.argmax(others.weights)))
         # Re-take this iteration's statistics under the repaired params, so that the M-step sees
         # a consistent E-step (one extra pass, on the iteration of a repair only).
         return source.map_reduce(lambda X, w: model.accumulate(X, params, w)), params
 
     @staticmethod
-    def _worst_explained_row(model, source, others):
-        worst_value, worst_row = np.inf, None
+    def _worst_explained_row(model, source, others, stats, params, k):
+        """The row the other components explain worst, among the rows component k did not hold.
+
+        Why not among all rows: a component collapses because the rows it holds span less than
+        the space (one repeated point, or a subspace: PRML 9.2.1), and those rows are, by
+        construction, badly explained by the others. Restarting k on one of them starts it where
+        it already collapsed: the next E-step gives it the same rows and the M-step the same
+        singular scatter (five copies of one row reseeded ten times, then raised). So the rows k
+        held (those whose most probable component was k, the rows the message counts) are left
+        out; they stay in the data, and the other components share them in the next E-step. A
+        component that collapsed by losing its mass held no row and excludes nothing. Only if k
+        held every row does the search fall back to all of them (the next collapse then counts
+        towards ``_MAX_RESEEDS``).
+        """
+        best = {True: (np.inf, None), False: (np.inf, None)}  # keyed by "k did not hold the row"
         for X, w in source.chunks():
             # ln sum_j pi_j N(x | mu_j, Sigma_j) over the other components: how well x is explained
             log_p = logsumexp_rows(model.log_prob_components(X, others))
             if w is not None:
                 log_p = np.where(w > 0, log_p, np.inf)
-            i = int(np.argmin(log_p))
-            if log_p[i] < worst_value:
-                worst_value, worst_row = log_p[i], np.array(X[i])
-        return worst_row
+            elsewhere = _owners(model, X, stats, params) != k
+            for outside in (True, False):
+                candidates = np.where(elsewhere if outside else True, log_p, np.inf)
+                i = int(np.argmin(candidates))
+                if candidates[i] < best[outside][0]:
+                    best[outside] = candidates[i], np.array(X[i])
+        return best[True][1] if best[True][1] is not None else best[False][1]
 
 
 def make_policy(name: str, terms: Terms = MIXTURE_TERMS):

@@ -23,6 +23,7 @@ from ..backends.inputs import is_dask_array
 from ..backends.sequences import SequenceSource
 from ..engine import criteria
 from ..exceptions import CollapseWarning, ConvergenceWarning
+from ..kernels.linalg import rows_summing_to_one
 from ..models.hmm import HMM, HMMParams
 from .hmm_checks import check_fixed, check_lengths, check_stochastic
 from .hmm_parts import HMMParts, Sequences, point_chain
@@ -166,8 +167,9 @@ class _HMMBase(BaseEstimator, metaclass=ABCMeta):
         model, params = self._model(), self._params()
         _, batches = self._batches(X, lengths)
         results = [model.posteriors(batch, params) for batch in batches]
-        return (float(sum(log_lik.sum() for log_lik, _ in results)),
-                np.concatenate([gamma for _, gamma in results]))
+        gamma = np.concatenate([gamma for _, gamma in results])  # (n, K)
+        # (13.64) sums to 1 only up to the rounding of the recursions; rescaled to the last ulps
+        return float(sum(log_lik.sum() for log_lik, _ in results)), rows_summing_to_one(gamma, gamma.dtype)
 
     def score(self, X, lengths=None):
         """Log-likelihood of X under the model.

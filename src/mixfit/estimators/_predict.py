@@ -11,7 +11,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from ..backends.inputs import is_dask_array
-from ..kernels.linalg import logsumexp_rows
+from ..kernels.linalg import probabilities_from_log
 
 
 class _ChunkPredictions:
@@ -93,13 +93,8 @@ class _ChunkPredictions:
             (after an ``on_collapse='drop'``, the components that remain).
         """
         log_rho = self._log_rho_fn()
-
-        def proba(chunk):
-            values = log_rho(chunk)
-            values -= logsumexp_rows(values)[:, None]
-            return np.exp(values, out=values)
-
-        return self._map_rows(X, proba, (self.weights_.shape[0],))
+        return self._map_rows(X, lambda chunk: probabilities_from_log(log_rho(chunk)),
+                              (self.weights_.shape[0],))
 
     def score(self, X, y=None):
         """Compute the per-sample average log-likelihood of the given data X.
@@ -116,6 +111,8 @@ class _ChunkPredictions:
         Returns
         -------
         log_likelihood : float
-            The mean of ``score_samples(X)`` over the rows (unweighted), in float64.
+            The mean of ``score_samples(X)`` over the rows (unweighted), taken as scikit-learn
+            takes it: ``score_samples(X).mean()`` in the dtype of the rows (numpy's pairwise sum),
+            so that the two agree to the last bit for float32 rows too.
         """
-        return float(self.score_samples(X).mean(dtype=np.float64))
+        return float(self.score_samples(X).mean())

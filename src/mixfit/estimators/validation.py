@@ -154,9 +154,9 @@ def check_concentration(value) -> float | None:
 def check_rows(n_samples: int, n_components: int) -> None:
     """At least n_components rows."""
     if n_samples < n_components:
-        raise ValueError(
-            f"X has n_samples = {n_samples} rows but n_components = {n_components}; "
-            "expected n_samples >= n_components"
+        raise ValueError(  # scikit-learn's words first: its users' code and tests match on them
+            "Expected n_samples >= n_components; "
+            f"X has n_samples = {n_samples} rows but n_components = {n_components}"
         )
 
 

@@ -18,7 +18,6 @@ from sklearn.mixture import BayesianGaussianMixture as SkBGM
 
 from mixfit import (
     BayesianGaussianMixture,
-    BernoulliMixture,
     VariationalCategoricalHMM,
     VariationalGaussianHMM,
 )

@@ -22,8 +22,8 @@ vb = BayesianGaussianMixture(
     weight_concentration_prior_type="dirichlet_process",
     weight_concentration_prior=0.01,
     # Switching a component off is slow: its mass drains a little each iteration while the ELBO
-    # barely moves. The default tol=1e-3 (per row) stops with a few surplus components still
-    # holding mass; a tighter tol lets the pruning finish.
+    # barely moves. tol bounds the change of the total ELBO (scikit-learn's rule); a tight tol
+    # lets the pruning finish.
     tol=1e-6,
     max_iter=2000,
     random_state=0,

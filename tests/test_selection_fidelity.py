@@ -107,3 +107,10 @@ def test_gaussian_mixture_ic_passes_sklearn_sample_weight_equivalence():
     scikit-learn's check data. (With k-means starts, which draw rows, the check is not met in
     general: docs/selection.md#sample-weights.)"""
     check_sample_weight_equivalence_on_dense_data("GaussianMixtureIC", GaussianMixtureIC(n_init=0, random_state=0))
+
+
+def test_gaussian_mixture_ic_with_default_starts_passes_sklearn_sample_weight_equivalence():
+    """The default n_init=3: a k-means fit replaces a cell's hierarchical-start fit only if it
+    improves the objective by more than tol, so two fits of one optimum (weighted rows against
+    repeated rows, equal to rounding) keep the same, weight-exact, start."""
+    check_sample_weight_equivalence_on_dense_data("GaussianMixtureIC", GaussianMixtureIC(random_state=0))

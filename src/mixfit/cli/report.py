@@ -236,8 +236,8 @@ def demo_report(n_components: int = 2, random_state: int = 0, example: str = "fa
         lines = [title, "", model_text(gm, X)]
         fits["EM"] = gm
         if BayesianGaussianMixture is not None:
-            # tol is per sample (scikit-learn's VB tol is on the total bound, N times stricter): at
-            # 1e-5 the spare sticks have time to empty, which is what the demo is there to show.
+            # tol bounds the change of the total bound (scikit-learn's rule): at 1e-5 the spare
+            # sticks have time to empty, which is what the demo is there to show.
             vb = BayesianGaussianMixture(n_components=6, random_state=random_state, max_iter=500, tol=1e-5).fit(X)
             title = ("BayesianGaussianMixture(n_components=6, weight_concentration_prior_type="
                      "'dirichlet_process', tol=1e-5) by variational Bayes: components the data do not need "

@@ -24,6 +24,10 @@ class FitOptions:
     n_init: int = 1
     verbose: int = 0
     verbose_interval: int = 10
+    # Which change ``tol`` bounds: False, the objective per unit of sample weight (scikit-learn's
+    # EM rule, whose lower bound is a mean); True, the total objective, the per-unit change times
+    # the summed weight (scikit-learn's BayesianGaussianMixture and hmmlearn sum their bounds).
+    tol_on_total: bool = False
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,8 @@ class PlainStep:
 def run(model, source, params, options: FitOptions, report: Callable[[str], None] = print,
         policy=None, initial_bound: float = -np.inf) -> FitResult:
     """Iterate E (map-reduce) and M steps from ``params`` until the per-sample objective moves
-    by less than ``tol`` or ``max_iter`` passes are done. ``policy.step`` performs the M-step
+    by less than ``tol`` (the total objective, with ``options.tol_on_total``) or ``max_iter``
+    passes are done. ``policy.step`` performs the M-step
     and may repair a collapsed component (see collapse.py); after a repair the objective of the
     next pass is not comparable with the last, so convergence is not tested across it.
     ``initial_bound``: the objective a warm start continues from (scikit-learn's convention), so
@@ -97,7 +102,8 @@ def run(model, source, params, options: FitOptions, report: Callable[[str], None
         if len(policy.events) > repairs_before:
             previous = -np.inf
             continue
-        if abs(change) < options.tol:
+        scale = stats.weight_sum if options.tol_on_total else 1.0
+        if abs(change) * scale < options.tol:
             converged = True
             break
         previous = lower_bound

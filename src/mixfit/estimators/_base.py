@@ -135,7 +135,7 @@ class _GaussianMixtureBase(_ChunkPredictions, DensityMixin, BaseEstimator):
             warnings.warn(
                 "Best performing initialization did not converge. Try different init parameters, "
                 "or increase max_iter, tol, or check for degenerate data. "
-                f"(max_iter={self.max_iter}, tol={self.tol} per sample)",
+                f"(max_iter={self.max_iter}, tol={self.tol} {'on the total' if parts.tol_on_total else 'per sample'})",
                 ConvergenceWarning,
                 stacklevel=3,
             )

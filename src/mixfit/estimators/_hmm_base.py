@@ -121,7 +121,7 @@ class _HMMBase(BaseEstimator, metaclass=ABCMeta):
         parts = self._parts(data, chain, fixed)
         warm = parts.warm
         options = engine.FitOptions(self.tol, self.max_iter, self.n_init if warm is None else 1, self.verbose,
-                                    self.verbose_interval)
+                                    self.verbose_interval, parts.tol_on_total)
         start = parts.start if warm is None else (lambda rng, policy=None: warm.params)
         result = engine.fit(parts.model, data.source, start, options, as_generator(self.random_state),
                             make_policy=parts.policy, initial_bound=-np.inf if warm is None else warm.bound)

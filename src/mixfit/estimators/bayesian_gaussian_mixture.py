@@ -48,7 +48,7 @@ class BayesianGaussianMixture(_GaussianMixtureBase):
     Documented differences from scikit-learn:
 
     - ``lower_bound_`` / ``lower_bounds_`` are the full ELBO with every constant, per unit of
-      sample weight, and ``tol`` applies to it (as to the EM log-likelihood).
+      sample weight; ``tol`` bounds the change of the total (that times the summed weight).
     - ``score_samples`` is the log posterior predictive density, ln sum_k E[pi_k] St(x | ...)
       (10.81, 10.82), a normalised density (for the Dirichlet process, E[pi_k] are the expected
       stick-breaking weights renormalised over the K sticks, which is ``weights_``). scikit-learn
@@ -74,8 +74,8 @@ class BayesianGaussianMixture(_GaussianMixtureBase):
           dimension).
         - 'spherical': each component has its own single variance (one Gamma).
     tol : float, default=1e-3
-        The convergence threshold. Iterations stop when the change of the ELBO per unit of
-        sample weight (``lower_bound_``) is below this threshold.
+        The convergence threshold. Iterations stop when the change of the total ELBO
+        (``lower_bound_`` times the summed sample weight) is below it, scikit-learn's rule.
     reg_covar : float, default=1e-6
         Non-negative regularization added to the diagonal of each component's scatter S_k
         before the Wishart/Gamma update (as scikit-learn), and to the default
@@ -261,7 +261,7 @@ default='dirichlet_process'
 
         Fits q(pi, mu, Lambda) by coordinate ascent on the ELBO, ``n_init`` times, and keeps the
         fit with the largest final ELBO. Within each trial, it iterates until the change of the
-        ELBO per unit of sample weight is less than ``tol`` or ``max_iter`` iterations are done;
+        total ELBO (as scikit-learn's) is less than ``tol`` or ``max_iter`` iterations are done;
         a ``ConvergenceWarning`` is raised if the kept fit did not converge. If ``warm_start`` is
         True and the estimator is fitted, ``n_init`` is ignored and the fit continues from the
         previous q. A fit that fails (an error) leaves the estimator unchanged.
@@ -324,7 +324,7 @@ default='dirichlet_process'
         # kmeans_state: one legacy RandomState shared by the restarts, as scikit-learn
         start = partition_start(model, source, self.n_components, self.init_params, kmeans_state(self.random_state))
         warm = Warm(self._posterior.astype(X.dtype), self.lower_bound_) if self._is_warm() else None
-        return MixtureParts(model, source, start, None, warm)
+        return MixtureParts(model, source, start, None, warm, tol_on_total=True)
 
     def _set_fitted(self, result: engine.FitResult, record, model) -> None:
         """The only place fitted attributes are written."""

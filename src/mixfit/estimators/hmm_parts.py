@@ -61,6 +61,8 @@ class HMMParts:
     policy : a factory of one run's collapse policy (``engine.collapse_hmm.StatePolicy``), or None
         (the model's M-step as it is)
     warm : where ``warm_start`` continues a previous fit, that fit (then one run, from it)
+    tol_on_total : ``tol`` bounds the change of the total objective over all frames, not of its
+        per-frame mean (``engine.FitOptions``): the variational HMMs, as hmmlearn's
     """
 
     model: object
@@ -68,6 +70,7 @@ class HMMParts:
     set_fitted: Callable
     policy: Callable | None = None
     warm: Warm | None = None
+    tol_on_total: bool = False
 
 
 # ---- Baum-Welch (EM) ------------------------------------------------------------------------
@@ -181,7 +184,8 @@ def variational_parts(estimator, data: Sequences, chain: tuple, model: Variation
         point = HMMParams(*chain_start, emission_start(rng))
         return model.maximize(data.source.map_reduce(lambda batch, w: em.accumulate(batch, point, w)), None)
 
-    return HMMParts(model, start, partial(_set_variational, estimator, data.record, model, set_emission), None, warm)
+    return HMMParts(model, start, partial(_set_variational, estimator, data.record, model, set_emission), None, warm,
+                    tol_on_total=True)
 
 
 def _set_variational(estimator, record, model: VariationalHMM, set_emission: Callable, result) -> None:

@@ -5,7 +5,7 @@ the variational HMMs share, in hmm_parts.py).
 Names follow hmmlearn 0.3.3's ``hmmlearn.vhmm`` where it has them (``startprob_prior``,
 ``transmat_prior``, ``means_prior``, ``beta_prior``, ``dof_prior``, ``scale_prior``,
 ``emissionprob_prior``; ``*_posterior_``; ``covars_``) and mixfit's HMMs elsewhere (``max_iter``,
-``tol`` per frame, ``n_init``, ``init_params`` as a method, the ``*_init`` arrays, ``chunk_size``,
+``n_init``, ``init_params`` as a method, the ``*_init`` arrays, ``chunk_size``,
 ``sample_weight`` per sequence). The model is models/hmm_vb.py; this module validates, starts and
 writes attributes.
 """
@@ -73,8 +73,9 @@ class VariationalGaussianHMM(_HMMBase):
         ``BayesianGaussianMixture``); 0 gives the exact coordinate-ascent step.
     algorithm : {'viterbi', 'map'}, default='viterbi'
         How ``predict`` and ``decode`` pick states.
-    tol : float, default=1e-4
-        Convergence threshold on the change of the ELBO per frame.
+    tol : float, default=1e-6
+        Convergence threshold on the change of the total ELBO over all frames (``lower_bound_``
+        times the summed frame weight), as hmmlearn's ``tol`` and default.
     max_iter : int, default=100
         The most coordinate-ascent iterations of one start.
     n_init : int, default=1
@@ -178,14 +179,14 @@ class VariationalGaussianHMM(_HMMBase):
       The fits then differ for D > 1.
     - one prior shared by every state (hmmlearn takes per-state arrays); the default
       ``scale_prior`` is the data covariance (hmmlearn: 1e-3 I, which depends on the data's units);
-      ``tol`` is per frame (hmmlearn: 1e-6 on the total); starting values are point parameters.
+      starting values are point parameters.
     """
 
     _HYPERPARAMETERS: ClassVar[dict] = {**LOOP_HYPERPARAMETERS, "reg_covar": REAL_AT_LEAST_0}
 
     def __init__(self, n_components=1, *, covariance_type="full", startprob_prior=None, transmat_prior=None,
                  means_prior=None, beta_prior=None, dof_prior=None, scale_prior=None, reg_covar=1e-6,
-                 algorithm="viterbi", tol=1e-4, max_iter=100, n_init=1, init_params="kmeans",
+                 algorithm="viterbi", tol=1e-6, max_iter=100, n_init=1, init_params="kmeans",
                  startprob_init=None, transmat_init=None, means_init=None, precisions_init=None,
                  random_state=None, warm_start=False, verbose=0, verbose_interval=10, chunk_size=None):
         self.n_components = n_components

@@ -37,8 +37,9 @@ class VariationalCategoricalHMM(_HMMBase):
         M, the number of symbols (hmmlearn's ``n_features``); None takes max(X) + 1 at fit.
     algorithm : {'viterbi', 'map'}, default='viterbi'
         How ``predict`` and ``decode`` pick states.
-    tol : float, default=1e-4
-        Convergence threshold on the change of the ELBO per frame.
+    tol : float, default=1e-6
+        Convergence threshold on the change of the total ELBO over all frames (``lower_bound_``
+        times the summed frame weight), as hmmlearn's ``tol`` and default.
     max_iter : int, default=100
         The most coordinate-ascent iterations of one start.
     n_init : int, default=1
@@ -107,7 +108,7 @@ class VariationalCategoricalHMM(_HMMBase):
     _HYPERPARAMETERS: ClassVar[dict] = LOOP_HYPERPARAMETERS
 
     def __init__(self, n_components=1, *, startprob_prior=None, transmat_prior=None, emissionprob_prior=None,
-                 n_symbols=None, algorithm="viterbi", tol=1e-4, max_iter=100, n_init=1, init_params="random",
+                 n_symbols=None, algorithm="viterbi", tol=1e-6, max_iter=100, n_init=1, init_params="random",
                  startprob_init=None, transmat_init=None, emissionprob_init=None, random_state=None,
                  warm_start=False, verbose=0, verbose_interval=10, chunk_size=None):
         self.n_components = n_components

@@ -30,6 +30,8 @@ class MixtureParts:
     policy : a factory of one run's collapse policy (engine/collapse.py), or None (the model's
         M-step as it is)
     warm : where ``warm_start`` continues a previous fit, that fit (then one run, from it)
+    tol_on_total : ``tol`` bounds the change of the total objective, not of its per-sample mean
+        (``engine.FitOptions``): the VB fits, as scikit-learn's BayesianGaussianMixture
     """
 
     model: object
@@ -37,6 +39,7 @@ class MixtureParts:
     start: Callable
     policy: Callable | None = None
     warm: Warm | None = None
+    tol_on_total: bool = False
 
 
 def run_parts(estimator, parts: MixtureParts) -> engine.FitResult:
@@ -44,7 +47,7 @@ def run_parts(estimator, parts: MixtureParts) -> engine.FitResult:
     ``parts.start``, or one run from the warm start, continuing from its objective."""
     warm = parts.warm
     options = engine.FitOptions(estimator.tol, estimator.max_iter, estimator.n_init if warm is None else 1,
-                                estimator.verbose, estimator.verbose_interval)
+                                estimator.verbose, estimator.verbose_interval, parts.tol_on_total)
     start = parts.start if warm is None else warm_start(warm.params)
     return engine.fit(parts.model, parts.source, start, options, as_generator(estimator.random_state),
                       make_policy=parts.policy, initial_bound=-np.inf if warm is None else warm.bound)

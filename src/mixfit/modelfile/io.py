@@ -220,10 +220,13 @@ def _read(archive: zipfile.ZipFile) -> ModelFile:
     reader = Reader(archive)
     params = {k: reader.decode(v, f"params.{k}") for k, v in manifest["params"].items()}
     fitted = {k: reader.decode(v, f"fitted.{k}") for k, v in manifest["fitted"].items()}
+    # Built before the unnamed entries are refused: where the manifest's structure is wrong (a
+    # nested estimator that is not an object), the arrays it would have named are left over, and
+    # the error that says what is wrong is the structural one. Nothing is unpickled either way.
+    estimator = build(manifest["estimator"], params, fitted)
     unnamed = sorted(set(archive.namelist()) - reader.used)
     if unnamed:
         raise ModelFileError(f"entries not named by {MANIFEST} are refused: {unnamed}")
-    estimator = build(manifest["estimator"], params, fitted)
     metadata = manifest.get("metadata") if isinstance(manifest.get("metadata"), dict) else {}
     names = manifest.get("feature_names")
     return ModelFile(estimator, original_version, str(manifest.get("mixfit_version", "?")), metadata,

@@ -10,7 +10,8 @@ would reward empty components.
 
 Starts: each cell keeps the better (by the fit's own objective) of a fit started from the
 model-based hierarchical partition (``hierarchical.py``; one tree for the whole sweep, cut at
-each K) and a fit with ``n_init`` randomly seeded starts of ``init_params`` ('kmeans').
+each K) and a fit with ``n_init`` randomly seeded starts of ``init_params`` ('kmeans'); the
+latter replaces the former only if better by more than ``tol`` (``_keep_best``).
 
 A cell that cannot be fitted (a collapse under ``on_collapse='raise'``, fewer rows than
 components, a failed Cholesky factorisation) is NA with its reason; the sweep never raises for
@@ -63,9 +64,23 @@ def _objective(estimator) -> float:
     return float(estimator.lower_bound_)
 
 
-def _keep_best(fits):
-    """The (start, fit) with the highest objective; of equals, the earlier (hierarchical) one."""
-    return max(fits, key=lambda sf: _objective(sf[1]))
+def _keep_best(fits, margin: float):
+    """The (start, fit) with the highest objective, where a later fit replaces the one kept only
+    if it improves the objective by more than ``margin`` (the fits' convergence tolerance, per
+    unit of weight): fits within that of each other are the same optimum to the precision they
+    were converged to, and keeping the earlier (hierarchical) one makes the choice robust to
+    rounding, e.g. between a weighted fit and one on repeated rows."""
+    kept = fits[0]
+    for candidate in fits[1:]:
+        if _objective(candidate[1]) > _objective(kept[1]) + margin:
+            kept = candidate
+    return kept
+
+
+def _margin(estimator, n: float, method: str) -> float:
+    """``tol`` in the units of ``lower_bound_`` (per unit of weight): EM fits compare it with the
+    per-sample objective; VB fits with the total, so divided by the summed weight ``n``."""
+    return float(estimator.tol) if method == "em" else float(estimator.tol) / n
 
 
 def _fit_cell(job: dict, X, sample_weight, n, criterion, convention, method) -> Cell:
@@ -91,7 +106,7 @@ def _fit_cell_starts(job: dict, X, sample_weight, n, criterion, convention, meth
             fits.append((start, fitted))
     if not fits:
         return replace(cell, reason="; ".join(reasons))
-    start, best = _keep_best(fits)
+    start, best = _keep_best(fits, _margin(fits[0][1], n, method))
     log_likelihood = float(best.score_samples(X) @ (np.ones(X.shape[0]) if sample_weight is None else sample_weight))
     p = best._n_parameters()  # the model's own count, at the fitted K (after a 'drop')
     values, n_active = {}, None

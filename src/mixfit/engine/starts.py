@@ -6,14 +6,17 @@ no (N, K) array is ever held. User-given ``*_init`` arrays override what they na
 
 Where we differ from scikit-learn: 'k-means++' and 'random_from_data' assign every row to its
 nearest chosen centre (a Voronoi start) instead of giving each centre a single row of
-responsibility; the covariances then start from the data, not from ``reg_covar`` alone.
+responsibility; the covariances then start from the data, not from ``reg_covar`` alone; and they
+draw their centres from one weighted row sample (starts_chunked.sample_rows) in memory or not, so
+the start does not depend on the source. 'kmeans' is scikit-learn's KMeans whenever the rows fit
+that sample, from any source.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from scipy import sparse
-from sklearn.cluster import KMeans, kmeans_plusplus
+from sklearn.cluster import KMeans
 
 from ..exceptions import CollapsedComponentError
 from ..kernels.linalg import real_dtype
@@ -39,29 +42,28 @@ def _seed(rng: np.random.Generator) -> int:
 
 
 def kmeans_centres(source, n_components, rng, kmeans_state=None):
-    if not source.in_memory:  # memmap, out-of-core or dask: never loaded (starts_chunked.py)
-        return starts_chunked.kmeans_centres(source, n_components, rng)
+    """scikit-learn's KMeans on the rows (as ``sklearn.mixture`` starts), wherever they come from
+    when they fit the start's row sample; a larger out-of-core source is never loaded: k-means
+    there is chunked Lloyd from k-means++ on a one-pass sample (starts_chunked.py)."""
+    X, weights = source.X, source.sample_weight
+    if not source.in_memory:
+        if not starts_chunked.whole_sample(source, n_components):
+            return starts_chunked.kmeans_centres(source, n_components, rng)
+        X = starts_chunked.all_rows(source)  # the same rows and weights as in memory: the same start
+        weights = None if weights is None else np.asarray(weights)
     random_state = _seed(rng) if kmeans_state is None else kmeans_state
     km = KMeans(n_clusters=n_components, n_init=1, random_state=random_state)
-    return km.fit(source.X, sample_weight=source.sample_weight).cluster_centers_
+    return km.fit(X, sample_weight=weights).cluster_centers_
 
 
-def kmeans_plusplus_centres(source, n_components, rng):
-    if not source.in_memory:
-        return starts_chunked.kmeans_plusplus_centres(source, n_components, rng)
-    centres, _ = kmeans_plusplus(
-        source.X, n_components, random_state=_seed(rng), sample_weight=source.sample_weight
-    )
-    return centres
+# 'k-means++' and 'random_from_data' draw from one row sample taken in one pass, in memory or
+# not (starts_chunked.sample_rows): the same seed gives the same centres from every source.
+kmeans_plusplus_centres = starts_chunked.kmeans_plusplus_centres
 
 
 def random_from_data_centres(source, n_components, rng):
-    if not source.in_memory:
-        return starts_chunked.random_from_data_centres(source, n_components, rng)
-    w = source.sample_weight
-    p = None if w is None else np.asarray(w, dtype=np.float64) / w.sum(dtype=np.float64)
-    rows = rng.choice(source.n_samples, size=n_components, replace=False, p=p)
-    return _dense_rows(source.X[np.sort(rows)])
+    rows, _ = starts_chunked.sample_rows(source, n_components, rng)
+    return _dense_rows(rows)
 
 
 _CENTRES = {

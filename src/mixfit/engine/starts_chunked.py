@@ -67,7 +67,16 @@ class RowSample:
 
     def __add__(self, other: RowSample) -> RowSample:
         return _top(self.size, np.concatenate([self.keys, other.keys]),
-                    np.concatenate([self.index, other.index]), np.concatenate([self.rows, other.rows]))
+                    np.concatenate([self.index, other.index]), _stack(self.rows, other.rows))
+
+
+def _stack(a, b):
+    """Rows of a over rows of b: dense or sparse (CSR) alike."""
+    return sparse.vstack([a, b], format="csr") if sparse.issparse(a) else np.concatenate([a, b])
+
+
+def _rows(X):
+    return sparse.csr_matrix(X) if sparse.issparse(X) else np.asarray(X)
 
 
 def _top(size, keys, index, rows) -> RowSample:
@@ -92,27 +101,51 @@ def sample_rows(source, size: int, rng: np.random.Generator):
             with np.errstate(divide="ignore"):
                 keys = np.where(w > 0, keys / np.where(w > 0, w, 1), -np.inf)
         index = np.arange(start, start + X.shape[0])
-        return _top(size, keys, index, np.asarray(X))
+        return _top(size, keys, index, _rows(X))
 
     sample = source.map_reduce(accumulate, offsets=True)
-    kept = np.isfinite(sample.keys)
-    order = np.argsort(sample.index[kept])
-    rows, index = sample.rows[kept][order], sample.index[kept][order]
+    kept = np.flatnonzero(np.isfinite(sample.keys))
+    kept = kept[np.argsort(sample.index[kept])]
+    rows, index = sample.rows[kept], sample.index[kept]
     if source.sample_weight is None:
         return rows, None
-    if kept.sum() < size:  # every positive-weight row is in the sample: keep their weights
+    if kept.shape[0] < size:  # every positive-weight row is in the sample: keep their weights
         return rows, np.asarray(source.sample_weight[index], dtype=np.float64)
     return rows, None
 
 
-def _sample_size(source, n_components: int) -> int:
+@dataclass(frozen=True, eq=False)
+class AllRows:
+    """Every row read so far, with its first row index: the pieces are put in row order at the end."""
+
+    pieces: tuple
+
+    def __add__(self, other: AllRows) -> AllRows:
+        return AllRows(self.pieces + other.pieces)
+
+
+def all_rows(source):
+    """Every row of the source, in row order, as one in-memory array (dense or CSR), in one pass
+    that uses no random draws: a small out-of-core source then starts exactly as in memory."""
+    pieces = sorted(source.map_reduce(lambda X, w, start: AllRows(((start, _rows(X)),)), offsets=True).pieces,
+                    key=lambda piece: piece[0])
+    rows = [piece[1] for piece in pieces]
+    return sparse.vstack(rows, format="csr") if sparse.issparse(rows[0]) else np.concatenate(rows)
+
+
+def whole_sample(source, n_components: int) -> bool:
+    """True when the start's row sample would hold every row (``sample_size`` = n_samples)."""
+    return sample_size(source, n_components) >= source.n_samples
+
+
+def sample_size(source, n_components: int) -> int:
     by_bytes = _SAMPLE_BYTES // (source.n_features * np.dtype(source.dtype).itemsize)
     wanted = max(_MIN_SAMPLE_ROWS, _SAMPLE_ROWS_PER_COMPONENT * n_components)
     return int(max(n_components, min(wanted, by_bytes, source.n_samples)))
 
 
 def kmeans_plusplus_centres(source, n_components, rng):
-    rows, weights = sample_rows(source, _sample_size(source, n_components), rng)
+    rows, weights = sample_rows(source, sample_size(source, n_components), rng)
     centres, _ = kmeans_plusplus(rows, n_components, random_state=_seed(rng), sample_weight=weights)
     return centres
 
@@ -143,7 +176,7 @@ def nearest_centre(X: np.ndarray, centres: np.ndarray) -> np.ndarray:
 
 def kmeans_centres(source, n_components, rng):
     """Lloyd's algorithm from k-means++ centres; each iteration is one chunked pass."""
-    rows, weights = sample_rows(source, _sample_size(source, n_components), rng)
+    rows, weights = sample_rows(source, sample_size(source, n_components), rng)
     centres, _ = kmeans_plusplus(rows, n_components, random_state=_seed(rng), sample_weight=weights)
     centres = centres.astype(np.float64)
     tol = _LLOYD_TOL * float(np.mean(np.var(rows.astype(np.float64), axis=0)))

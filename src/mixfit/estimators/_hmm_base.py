@@ -164,8 +164,8 @@ class _HMMBase(BaseEstimator, metaclass=ABCMeta):
         posteriors : ndarray of shape (n_samples, n_components)
             The probability p(z_t = k | X) of each state k at each frame t.
         """
+        _, batches = self._batches(X, lengths)  # first: NotFittedError before any fitted attribute is read
         model, params = self._model(), self._params()
-        _, batches = self._batches(X, lengths)
         results = [model.posteriors(batch, params) for batch in batches]
         gamma = np.concatenate([gamma for _, gamma in results])  # (n, K)
         # (13.64) sums to 1 only up to the rounding of the recursions; rescaled to the last ulps
@@ -237,8 +237,8 @@ class _HMMBase(BaseEstimator, metaclass=ABCMeta):
             _, gamma = self.score_samples(X, lengths)
             with np.errstate(divide="ignore"):
                 return float(np.log(gamma.max(axis=1)).sum()), gamma.argmax(axis=1)
-        model, params = self._model(), self._params()
         _, batches = self._batches(X, lengths)
+        model, params = self._model(), self._params()
         results = [model.viterbi(batch, params) for batch in batches]
         return float(sum(lp.sum() for lp, _ in results)), np.concatenate([s for _, s in results])
 

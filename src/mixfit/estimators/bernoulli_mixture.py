@@ -7,6 +7,7 @@ from typing import ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin
+from sklearn.utils import ClassifierTags
 from sklearn.utils.validation import check_is_fitted
 
 from ..backends.inputs import is_chunked
@@ -170,6 +171,9 @@ default='dirichlet_process'
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()  # scikit-learn's tag protocol: its base builds the tags
         tags.input_tags.sparse = True
+        # scikit-learn's sparse checks read classifier_tags of anything with predict_proba, whose
+        # columns here are the components: 'multi_class' means more than two of them.
+        tags.classifier_tags = ClassifierTags(multi_class=self.n_components > 2)
         return tags
 
     # ---- the boundary ----------------------------------------------------------------------

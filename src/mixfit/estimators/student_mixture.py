@@ -49,7 +49,7 @@ class StudentMixture(_GaussianMixtureBase):
         The degrees of freedom nu_k: 'estimate', one per component, each by its M-step equation;
         'tied', one shared by every component; a positive number, fixed for every component
         (1 is the Cauchy; a very large value, say 1e10, gives the Gaussian mixture).
-    dof_init : float, default=10.0
+    dof_init : float, default=10
         The degrees of freedom of the first E-step when ``dof`` is 'estimate' or 'tied'
         (ignored for a fixed ``dof``). Must be > 0.
     tol : float, default=1e-3
@@ -128,7 +128,7 @@ default='kmeans'
     -----
     The means, scale matrices and weights are updated by EM; the degrees of freedom by the
     one-dimensional root of their M-step equation (``scipy.optimize.brentq``), which uses the
-    E-step's E[u] and E[ln u] at the previous nu (the ECM form of McLachlan and Peel 2000, 7.5;
+    E-step's E[u] and E[ln u] at the previous nu (the form of McLachlan and Peel 2000, section 7.5;
     Liu and Rubin's ECME form would need a second pass over the data per iteration). Every step
     maximises the expected complete-data log-likelihood, so ``lower_bounds_`` never decreases
     (up to ``reg_covar``). Derivation: docs/student.md.
@@ -326,4 +326,5 @@ default='kmeans'
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.floating)) or not 0 < alpha < 1:
             raise ValueError(f"alpha={alpha!r}; expected a number in (0, 1)")
         D = self.means_.shape[1]
+        # (T.13) delta / D ~ F(D, nu_k): the (1 - alpha) quantile, times D
         return D * f_distribution.isf(alpha, D, self.degrees_of_freedom_)

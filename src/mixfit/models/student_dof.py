@@ -4,9 +4,9 @@ fixed) and the t density's normalising constant, stable as nu grows.
 Notation  code        shape   meaning (docs/student.md)
 nu_k      dof         (K,)    degrees of freedom of component k
 N_k       mass        (K,)    sum_n w_n r_nk
-T_k       log_scale   (K,)    sum_n w_n r_nk (E[ln u_nk] - E[u_nk]), the E-step's statistic (eq-dof-stat)
+T_k       log_scale   (K,)    sum_n w_n r_nk (E[ln u_nk] - E[u_nk]), the E-step's statistic (T.7)
 
-The M-step for nu_k maximises the nu-part of the complete-data expectation (eq-dof):
+The M-step for nu_k maximises the nu-part of the complete-data expectation (T.11):
 
     ln(nu/2) - psi(nu/2) = -(1 + T_k / N_k)
 
@@ -59,7 +59,7 @@ def log_gamma_ratio(a, h) -> np.ndarray:
 
 def log_t_constant(dof, n_features: int) -> np.ndarray:
     """ln of the t density's normalising constant without the precision's determinant:
-    ln Gamma((nu + D)/2) - ln Gamma(nu/2) - D/2 ln(nu pi)   (eq-t-density), (K,), float64.
+    ln Gamma((nu + D)/2) - ln Gamma(nu/2) - D/2 ln(nu pi)   (T.2), (K,), float64.
 
     Written as log_gamma_ratio(nu/2, D/2) - D/2 ln(2 pi): the Gaussian's constant plus a term
     that vanishes as nu -> inf, so that a large nu gives the Gaussian's density to rounding."""
@@ -68,12 +68,12 @@ def log_t_constant(dof, n_features: int) -> np.ndarray:
 
 
 def _dof_gap(dof: float, target: float) -> float:
-    """ln(nu/2) - psi(nu/2) - target: decreasing in nu (eq-dof)."""
+    """ln(nu/2) - psi(nu/2) - target: decreasing in nu (T.11)."""
     return float(np.log(dof / 2) - digamma(dof / 2) - target)
 
 
 def solve_dof(mass: float, log_scale: float) -> float:
-    """The root nu of ln(nu/2) - psi(nu/2) = -(1 + T / N)   (eq-dof), clipped to ``DOF_BOUNDS``."""
+    """The root nu of ln(nu/2) - psi(nu/2) = -(1 + T / N)   (T.11), clipped to ``DOF_BOUNDS``."""
     target = -(1.0 + log_scale / mass)  # >= 0 up to rounding (Jensen)
     low, high = DOF_BOUNDS
     if _dof_gap(high, target) >= 0:  # no heavier tails than the bound allows
@@ -103,7 +103,7 @@ class FixedDof:
 
 class EstimatedDof:
     """One nu_k per component (``shared=False``, K free parameters), or one nu shared by every
-    component (``shared=True``, one parameter: the equation with the sums over k, eq-dof-tied),
+    component (``shared=True``, one parameter: the equation with the sums over k, T.12),
     each started at ``initial_value``."""
 
     def __init__(self, initial_value: float, shared: bool):
@@ -116,7 +116,7 @@ class EstimatedDof:
 
     def update(self, mass, log_scale, previous) -> np.ndarray:
         if self.shared:
-            return np.full(mass.shape[0], solve_dof(mass.sum(), log_scale.sum()))
+            return np.full(mass.shape[0], solve_dof(mass.sum(), log_scale.sum()))  # (T.12)
         # A component with (almost) no mass has no evidence on its tails: it keeps its nu.
         floor = 1e-8 * mass.sum()
         return np.array([solve_dof(m, t) if m > floor else old for m, t, old in zip(mass, log_scale, previous)])
@@ -132,7 +132,7 @@ def make_dof_rule(dof, dof_init: float = 10.0):
     Parameters
     ----------
     dof : {'estimate', 'tied'} or float
-    dof_init : float, default=10.0
+    dof_init : float, default=10
         The starting nu of the estimated rules.
 
     Returns

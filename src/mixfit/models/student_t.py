@@ -7,11 +7,11 @@ mu_k      means           (K, D)    means_
 P_k       prec_chol       per type  precisions_cholesky_  (Sigma_k^{-1} = P_k P_k^T; Sigma_k the scale)
 nu_k      dof             (K,)      degrees_of_freedom_
 delta_nk  maha            (n, K)    -  (x_n - mu_k)^T Sigma_k^{-1} (x_n - mu_k), the family's kernel
-r_nk      resp            (n, K)    -  the responsibilities (eq-resp)
-u_nk      scale           (n, K)    -  E[u_n | x_n, z_nk = 1] = (nu_k + D) / (nu_k + delta_nk)  (eq-u)
+r_nk      resp            (n, K)    -  the responsibilities (T.4)
+u_nk      scale           (n, K)    -  E[u_n | x_n, z_nk = 1] = (nu_k + D) / (nu_k + delta_nk)  (T.5)
 N_k       stats.mass      (K,)      -  sum_n w_n r_nk
 U_k       moments.mass    (K,)      -  sum_n w_n r_nk u_nk
-T_k       log_scale       (K,)      -  sum_n w_n r_nk (E[ln u_nk] - u_nk)  (eq-dof-stat)
+T_k       log_scale       (K,)      -  sum_n w_n r_nk (E[ln u_nk] - u_nk)  (T.7)
 
 Each row carries a latent scale u_n ~ Gamma(nu_k/2, nu_k/2) given its component, and
 x_n | u_n, z_nk = 1 ~ N(mu_k, Sigma_k / u_n). Given r_nk and u_nk, the complete-data expectation is
@@ -105,7 +105,7 @@ class StudentEM:
         return np.maximum(half, 0, out=half), workspace  # rounding may take a distance below 0
 
     def _log_rho(self, X, params: StudentParams, per_point=False):
-        """ln rho_nk = ln pi_k + ln t(x_n | mu_k, Sigma_k, nu_k) (eq-t-density), ln(1 + delta/nu)
+        """ln rho_nk = ln pi_k + ln t(x_n | mu_k, Sigma_k, nu_k) (T.2), ln(1 + delta/nu)
         (n, K) and the workspace. ``log1p`` keeps the Gaussian limit: (nu + D)/2 ln(1 + delta/nu)
         -> delta / 2 as nu -> inf, to rounding."""
         n_features = X.shape[1]
@@ -120,28 +120,28 @@ class StudentEM:
         return log_rho, maha, log1p_ratio, workspace
 
     def log_prob_components(self, X, params: StudentParams) -> np.ndarray:
-        """ln rho_nk (n, K): the numerator of the responsibilities (eq-resp)."""
+        """ln rho_nk (n, K): the numerator of the responsibilities (T.4)."""
         return self._log_rho(X, params, per_point=True)[0]
 
     def accumulate(self, X, params: StudentParams, sample_weight) -> StudentStats:
-        """E-step on one chunk: r_nk (eq-resp), u_nk (eq-u), E[ln u_nk] (eq-log-u), then the
+        """E-step on one chunk: r_nk (T.4), u_nk (T.5), E[ln u_nk] (T.6), then the
         moments weighted by w_n r_nk u_nk and the sums N_k, T_k."""
         n_features = X.shape[1]
         log_rho, maha, log1p_ratio, workspace = self._log_rho(X, params)
         resp, log_norm = normalize_log_rows(log_rho)  # (n, K), exponentiating once
         dof = params.dof.astype(maha.dtype)
-        # (eq-u) u_nk = (nu_k + D) / (nu_k + delta_nk), written over maha's buffer
+        # (T.5) u_nk = (nu_k + D) / (nu_k + delta_nk), written over maha's buffer
         scale = np.add(maha, dof, out=maha)
         np.divide(dof + n_features, scale, out=scale)
         wresp = resp if sample_weight is None else resp * sample_weight[:, None]  # w_n r_nk
         mass = column_sum(wresp)  # N_k
-        # (eq-log-u) E[ln u_nk] = psi((nu_k + D)/2) - ln((nu_k + delta_nk)/2)
+        # (T.6) E[ln u_nk] = psi((nu_k + D)/2) - ln((nu_k + delta_nk)/2)
         #                      = [psi((nu_k + D)/2) - ln(nu_k / 2)] - ln(1 + delta_nk / nu_k)
         half = (params.dof + n_features) / 2
         log_u_constant = digamma(half) - np.log(params.dof / 2)  # (K,)
         wru = np.multiply(wresp, scale, out=scale)  # w_n r_nk u_nk
         log_scale = (log_u_constant * mass - _weighted_column_sum(wresp, log1p_ratio)
-                     - column_sum(wru))  # T_k (eq-dof-stat)
+                     - column_sum(wru))  # T_k (T.7)
         moments = self._moments(X, wru, params.means, log_norm, sample_weight, workspace)
         return StudentStats(moments, mass, log_scale)
 
@@ -166,13 +166,13 @@ class StudentEM:
     # ---- the M-step ------------------------------------------------------------------------
 
     def maximize(self, stats: StudentStats, params: StudentParams | None) -> StudentParams:
-        """M-step from summed statistics (eq-m-weights, eq-m-mean, eq-m-scale, eq-dof); without
+        """M-step from summed statistics (T.8)-(T.11); without
         previous params (a start) nu is the rule's initial value."""
         mass = stats.mass + _MASS_FLOOR  # N_k
         weighted = stats.moments.mass + _MASS_FLOOR  # U_k
-        weights = mass / mass.sum()  # (eq-m-weights) N_k / N
-        means = stats.shift + stats.first / weighted[:, None]  # (eq-m-mean), shifted form c_k + d_k
-        # (eq-m-scale) Sigma_k = sum_n w r u (x - mu_k)(x - mu_k)^T / N_k: the family's M-step of
+        weights = mass / mass.sum()  # (T.8) N_k / N
+        means = stats.shift + stats.first / weighted[:, None]  # (T.9), shifted form c_k + d_k
+        # (T.10) Sigma_k = sum_n w r u (x - mu_k)(x - mu_k)^T / N_k: the family's M-step of
         # moments whose mass is N_k and whose first moment is first_k sqrt(N_k / U_k); then
         # d'_k d'_k^T = first_k first_k^T / (N_k U_k), so scatter_k / N_k - d'_k d'_k^T is the
         # u-weighted scatter about the new mean over N_k, in every family's form (for tied the
@@ -187,8 +187,8 @@ class StudentEM:
         return StudentParams(weights, means, prec_chol, dof).astype(self.dtype)
 
     def objective(self, stats: StudentStats, params: StudentParams) -> float:
-        """The weighted log-likelihood sum_n w_n ln sum_k pi_k t(x_n | ...) of the params the
-        statistics were taken under."""
+        """The weighted log-likelihood (T.3), sum_n w_n ln sum_k pi_k t(x_n | ...), of the params
+        the statistics were taken under."""
         return stats.log_norm
 
     def n_parameters(self, n_components: int, n_features: int) -> int:
@@ -220,20 +220,20 @@ class StudentEM:
     # ---- per-row quantities for users ------------------------------------------------------
 
     def expected_scale(self, X, params: StudentParams) -> np.ndarray:
-        """E[u_n | x_n] = sum_k r_nk u_nk (n,): below 1 for rows in the tails, ~0 for outliers."""
+        """E[u_n | x_n] = sum_k r_nk u_nk (n,) (T.14): below 1 for rows in the tails, ~0 for outliers."""
         log_rho, maha, _, _ = self._log_rho(X, params, per_point=True)
         resp = probabilities_from_log(log_rho)
         dof = params.dof.astype(maha.dtype)
         return (resp * ((dof + X.shape[1]) / (dof + maha))).sum(axis=1)
 
     def assigned_distance(self, X, params: StudentParams) -> np.ndarray:
-        """delta_{n, k(n)} (n,): the squared Mahalanobis distance to the most probable component."""
+        """delta_{n, k(n)} (n,): the squared Mahalanobis distance to the most probable component (T.13)."""
         log_rho, maha, _, _ = self._log_rho(X, params, per_point=True)
         return np.take_along_axis(maha, log_rho.argmax(axis=1)[:, None], axis=1)[:, 0]
 
     def draw(self, rng: np.random.Generator, params: StudentParams, counts) -> np.ndarray:
         """counts[k] rows of each component: x = mu_k + z / sqrt(u), z ~ N(0, Sigma_k), u ~
-        Gamma(nu_k/2, rate nu_k/2) (eq-latent), rows grouped by component, float64."""
+        Gamma(nu_k/2, rate nu_k/2) (T.1), rows grouped by component, float64."""
         D = params.means.shape[1]
         means = params.means.astype(np.float64)
         prec_chol = params.prec_chol.astype(np.float64)

@@ -29,9 +29,9 @@ SRC = ROOT / "src" / "mixfit"
 DOCS = ROOT / "docs"
 
 # An equation number: PRML chapter 1-14 or appendix B, or mixfit's own series for what PRML does
-# not number (M: the MAP prior, DP: stick breaking), a dot, 1-3 digits; not part of a longer
+# not number (M: the MAP prior, DP: stick breaking, T: the Student-t mixture), a dot, 1-3 digits; not part of a longer
 # dotted number (9.2.1 is a section) nor of a decimal (10.5e-3).
-_NUMBER = r"(?<![\w.])((?:1[0-4]|[1-9])|B|M|DP)\.(\d{1,3})(?![\w]|\.\d)"
+_NUMBER = r"(?<![\w.])((?:1[0-4]|[1-9])|B|M|DP|T)\.(\d{1,3})(?![\w]|\.\d)"
 _EQUATION = re.compile(_NUMBER)
 # "A-B" (or "(A)-(B)") with no spaces is a range of consecutive equations; "(A) - (B)" with
 # spaces is a difference of two equations and cites only its ends.
@@ -44,7 +44,7 @@ _NOT_AN_EQUATION = re.compile(
 
 # eq-9-24 <-> \tag{9.24}; eq-b-21 <-> B.21; eq-9-25-tied <-> \tag{9.25 tied} (a variant of an
 # equation, derived on the page); eq-m-2, eq-dp-3 <-> M.2, DP.3 (mixfit's own numbers).
-_ANCHOR = re.compile(r"^\((eq-([0-9]+|[bB]|[mM]|[dD][pP])-([0-9]+)(?:-([a-z]+))?)\)=\s*$")
+_ANCHOR = re.compile(r"^\((eq-([0-9]+|[bB]|[mM]|[dD][pP]|[tT])-([0-9]+)(?:-([a-z]+))?)\)=\s*$")
 _TAG = re.compile(r"\\tag\{([^}]*)\}")
 _LINK = re.compile(r"\]\([^)\s]*#(eq-[^)\s]+)\)|\{(?:ref|numref)\}`[^`<]*<(eq-[^>]+)>`")
 

@@ -97,6 +97,7 @@ FITTED = {
     "GaussianMixture": lambda: mixfit.GaussianMixture(2, random_state=0).fit(_frame(_gaussian_rows())),
     "BayesianGaussianMixture": lambda: mixfit.BayesianGaussianMixture(n_components=2, random_state=0).fit(
         _frame(_gaussian_rows())),
+    "StudentMixture": lambda: mixfit.StudentMixture(2, random_state=0).fit(_frame(_gaussian_rows())),
     "BernoulliMixture-em": lambda: mixfit.BernoulliMixture(2, random_state=0).fit(_frame(_binary_rows())),
     "BernoulliMixture-vb": lambda: mixfit.BernoulliMixture(2, method="vb", random_state=0).fit(
         _frame(_binary_rows())),

@@ -2,12 +2,14 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from mixfit import GaussianMixture
+from mixfit import GaussianMixture, StudentMixture
 
 ESTIMATORS = [
     GaussianMixture(),
     *(GaussianMixture(n_components=2, covariance_type=ct, random_state=0)
       for ct in ["full", "tied", "diag", "spherical"]),
+    StudentMixture(),
+    *(StudentMixture(n_components=2, covariance_type=ct, random_state=0) for ct in ["full", "diag"]),
 ]
 
 

@@ -16,6 +16,7 @@ from mixfit import (
     CategoricalHMM,
     GaussianHMM,
     GaussianMixture,
+    StudentMixture,
     VariationalCategoricalHMM,
     VariationalGaussianHMM,
 )
@@ -88,6 +89,7 @@ ESTIMATORS = {
     "GaussianMixture": (lambda: GaussianMixture(3, random_state=0), gaussian_rows),
     "BayesianGaussianMixture": (lambda: BayesianGaussianMixture(n_components=3, random_state=0), gaussian_rows),
     "BernoulliMixture": (lambda: BernoulliMixture(3, random_state=0), binary_rows),
+    "StudentMixture": (lambda: StudentMixture(3, random_state=0), gaussian_rows),
     "GaussianHMM": (lambda: GaussianHMM(3, random_state=0), gaussian_rows),
     "VariationalGaussianHMM": (lambda: VariationalGaussianHMM(3, random_state=0), gaussian_rows),
     "BernoulliHMM": (lambda: BernoulliHMM(3, random_state=0), binary_rows),

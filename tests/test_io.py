@@ -19,6 +19,7 @@ ESTIMATORS = {
     "vb": lambda ct: mixfit.BayesianGaussianMixture(n_components=3, covariance_type=ct, random_state=0),
     "vb-dirichlet": lambda ct: mixfit.BayesianGaussianMixture(
         n_components=3, covariance_type=ct, random_state=0, weight_concentration_prior_type="dirichlet_distribution"),
+    "t": lambda ct: mixfit.StudentMixture(3, covariance_type=ct, random_state=0),
 }
 
 
@@ -81,7 +82,7 @@ def test_a_loaded_model_predicts_bit_identically(kind, covariance_type, X, tmp_p
                                                                        model.lower_bound_)
 
 
-@pytest.mark.parametrize("kind", ["em", "vb"])
+@pytest.mark.parametrize("kind", ["em", "vb", "t"])
 def test_float32_stays_float32_through_a_file(kind, X, tmp_path):
     X32 = X.astype(np.float32)
     model = ESTIMATORS[kind]("tied").fit(X32)

@@ -15,6 +15,7 @@ from mixfit.models.bernoulli import BetaPrior
 from mixfit.models.hmm import HMM, HMMParams, HMMStats, InitialDistribution, TransitionMatrix
 from mixfit.models.hmm_emissions import BernoulliEmission, CategoricalEmission, GaussianEmission
 from mixfit.models.hmm_vb import CategoricalVBEmission, DirichletRows, GaussianVBEmission, VariationalHMM
+from mixfit.models.student_t import StudentEM
 from mixfit.protocols import (
     Counted,
     CovarianceFamily,
@@ -37,6 +38,7 @@ MODELS = {
     # model class: the protocols its estimators rely on
     GaussianEM: (Model, Predictor, Startable, Repairable, Counted),
     GaussianVB: (Model, Predictor, Startable, Counted),
+    StudentEM: (Model, Predictor, Startable, Repairable, Counted),
     BernoulliEM: (Model, Predictor, Startable, Counted),
     BernoulliVB: (Model, Predictor, Startable, Counted),
     HMM: (Model, Predictor, Counted),

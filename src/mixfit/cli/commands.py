@@ -71,6 +71,8 @@ if click is not None:
     @click.option("-k", "--n-components", required=True, type=click.IntRange(1, None),
                   help="Number of components (for VB: the most it may use).")
     @click.option("--method", type=click.Choice(["em", "vb"]), default="em", show_default=True)
+    @click.option("--model", "component_model", type=click.Choice(["gaussian", "t"]), default="gaussian",
+                  show_default=True, help="Gaussian components, or multivariate Student-t (robust to outliers; EM).")
     @click.option("--covariance", "covariance_type", type=click.Choice(COVARIANCE_TYPES),
                   default="full", show_default=True)
     @click.option("--prior", is_flag=True, help="EM with the default conjugate prior (MAP).")
@@ -88,14 +90,20 @@ if click is not None:
                   help="Show a progress bar [default: when stderr is a terminal].")
     @_data_options
     @_common()
-    def fit(data, n_components, method, covariance_type, prior, sample_weight, seed, n_init, max_iter, tol,
+    def fit(data, n_components, method, component_model, covariance_type, prior, sample_weight, seed, n_init, max_iter, tol,
             init_params, output, progress, no_header, columns, as_json, quiet):
-        """Fit a Gaussian mixture to DATA and save it as a model file."""
-        from ..estimators import BayesianGaussianMixture, GaussianMixture
+        """Fit a Gaussian (or Student-t) mixture to DATA and save it as a model file."""
+        from ..estimators import BayesianGaussianMixture, GaussianMixture, StudentMixture
 
         options = {"n_components": n_components, "covariance_type": covariance_type, "tol": tol, "n_init": n_init,
                    "init_params": init_params, "random_state": seed}
-        if method == "em":
+        if component_model == "t":
+            if method != "em" or prior:
+                raise click.UsageError("--model t is fitted by maximum likelihood: use it with --method em and "
+                                       "without --prior")
+            options["max_iter"] = 100 if max_iter is None else max_iter
+            model = StudentMixture(**options)
+        elif method == "em":
             options["max_iter"] = 100 if max_iter is None else max_iter
             if prior:
                 if "prior" not in GaussianMixture().get_params():

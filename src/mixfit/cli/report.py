@@ -142,8 +142,11 @@ def components_text(model, order=None, truth=None, weight_label="weight") -> lis
     lines = []
     for rank, k in enumerate(order):
         lines.append(f"component {rank}")
+        dof = vars(model).get("degrees_of_freedom_") if type(model).__name__ == "StudentMixture" else None
         rows = [(weight_label, f"{model.weights_[k]:.4f}"), ("mean", fmt(model.means_[k])),
-                ("covariance", fmt(covariances[k]))]
+                ("covariance" if dof is None else "scale", fmt(covariances[k]))]
+        if dof is not None:  # a t component: its scale matrix and degrees of freedom
+            rows.append(("dof", f"{dof[k]:.4g}"))
         if truth is not None:
             rows += [(f"true {weight_label}", f"{truth.weights[rank]:.4f}"), ("true mean", fmt(truth.means[rank])),
                      ("true covar.", fmt(truth.covariances[rank]))]

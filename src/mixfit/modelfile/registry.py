@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from .classes import more_classes
 from .schema import EstimatorFile, build_from, mixture_classes
+from .student import student_classes
 
 
 def registry() -> dict[str, EstimatorFile]:
     """Every estimator class a model file may name, with what it stores and how it is rebuilt."""
-    return {**mixture_classes(), **more_classes()}
+    return {**mixture_classes(), **more_classes(), **student_classes()}
 
 
 def build(name: str, params: dict, fitted: dict):

@@ -29,8 +29,9 @@ class SequenceSource:
     """
 
     def __init__(self, X: np.ndarray, lengths: np.ndarray, sequence_weight: np.ndarray | None,
-                 chunk_size: int, n_threads: int | None = None):
+                 chunk_size: int, n_threads: int | None = None, states: np.ndarray | None = None):
         self.X = X
+        self.states = states  # (n,) known state per frame, -1 unknown; or None
         self.lengths = np.asarray(lengths, dtype=np.intp)
         self.sequence_weight = sequence_weight
         self.chunk_size = int(chunk_size)
@@ -66,8 +67,9 @@ class SequenceSource:
         size = self.chunk_size if size is None else int(size)
         weights = self.sequence_weight
         for first, stop in self._cuts(size):
-            begin = 0 if first == 0 else int(self._ends[first - 1])
-            batch = SequenceBatch(self.X[begin:int(self._ends[stop - 1])], self.lengths[first:stop])
+            begin, end = 0 if first == 0 else int(self._ends[first - 1]), int(self._ends[stop - 1])
+            states = None if self.states is None else self.states[begin:end]
+            batch = SequenceBatch(self.X[begin:end], self.lengths[first:stop], states)
             yield batch, None if weights is None else weights[first:stop]
 
     def map_reduce(self, accumulate: Callable, size: int | None = None):

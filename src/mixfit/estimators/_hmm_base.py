@@ -25,7 +25,7 @@ from ..engine import criteria
 from ..exceptions import CollapseWarning, ConvergenceWarning
 from ..kernels.linalg import rows_summing_to_one
 from ..models.hmm import HMM, HMMParams
-from .hmm_checks import check_fixed, check_lengths, check_stochastic
+from .hmm_checks import check_fixed, check_lengths, check_states, check_stochastic
 from .hmm_parts import HMMParts, Sequences, point_chain
 from .persistence import save_estimator
 from .validation import as_generator, check_hyperparameters, check_option, check_sample_weight
@@ -38,14 +38,17 @@ DEFAULT_CHUNK_FRAMES = 2**16
 DECODERS = ("viterbi", "map")
 
 
-def sequence_source(X, lengths: np.ndarray, weights: np.ndarray | None, chunk_frames: int):
+def sequence_source(X, lengths: np.ndarray, weights: np.ndarray | None, chunk_frames: int, states=None):
     """Chunks of whole sequences of X: in memory or a reader, or a dask array (its blocks moved to
-    sequence ends)."""
+    sequence ends); ``states`` (n,) the known states that clamp the E-step, or None."""
     if is_dask_array(X):
+        if states is not None:
+            raise ValueError("states cannot be combined with a dask array X yet; pass X as a numpy array or "
+                             "a memmap (the states stay in memory)")
         from ..backends.dask import DaskSequenceSource  # optional: dask
 
         return DaskSequenceSource(X, lengths, weights, chunk_frames)
-    return SequenceSource(X, lengths, weights, chunk_frames)
+    return SequenceSource(X, lengths, weights, chunk_frames, states=states)
 
 
 class _HMMBase(BaseEstimator, metaclass=ABCMeta):
@@ -87,10 +90,13 @@ class _HMMBase(BaseEstimator, metaclass=ABCMeta):
     def _params(self) -> HMMParams:
         return HMMParams(self.startprob_, self.transmat_, self._emission_params())
 
-    def fit(self, X, lengths=None, sample_weight=None):
+    def fit(self, X, lengths=None, sample_weight=None, states=None):
         """Estimate the model parameters from sequences of frames.
 
         Baum-Welch (EM), or variational Bayes for the ``Variational*`` estimators. A failed fit leaves the estimator unchanged.
+        With ``states``, partially labelled sequences: the E-step runs over the paths through the
+        known states only (forward-backward clamped at the known frames), and ``lower_bound_`` is
+        ln p(X, known states) (the ELBO of that for VB).
 
         Parameters
         ----------
@@ -101,6 +107,9 @@ class _HMMBase(BaseEstimator, metaclass=ABCMeta):
             The length of each sequence (they sum to n_samples); None: X is one sequence.
         sample_weight : array-like of shape (n_sequences,), default=None
             One weight per sequence; None: every sequence weighs 1.
+        states : array-like of int of shape (n_samples,), default=None
+            The known state of each frame, -1 where it is unknown (semi-supervised fitting); None:
+            no frame's state is known. A state is a row of ``transmat_``: label k means state k.
 
         Returns
         -------
@@ -114,10 +123,11 @@ class _HMMBase(BaseEstimator, metaclass=ABCMeta):
         lengths = check_lengths(lengths, X.shape[0])
         weights = check_sample_weight(sample_weight, lengths.shape[0], np.float64, unit="n_sequences")
         K = self.n_components
+        states = check_states(states, X.shape[0], K)
         chain = (check_stochastic(self.startprob_init, "startprob_init", (K,)),
                  check_stochastic(self.transmat_init, "transmat_init", (K, K)))
         chunk = self._chunk_frames()
-        data = Sequences(X, lengths, weights, record, chunk, sequence_source(X, lengths, weights, chunk))
+        data = Sequences(X, lengths, weights, record, chunk, sequence_source(X, lengths, weights, chunk, states))
         parts = self._parts(data, chain, fixed)
         warm = parts.warm
         options = engine.FitOptions(self.tol, self.max_iter, self.n_init if warm is None else 1, self.verbose,

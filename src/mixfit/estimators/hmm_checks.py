@@ -40,6 +40,25 @@ def check_lengths(lengths, n_samples: int) -> np.ndarray:
     return values
 
 
+def check_states(states, n_samples: int, n_components: int) -> np.ndarray | None:
+    """Known states (n_samples,) of integers in -1 .. n_components - 1 (-1: unknown), or None.
+    None when no frame is labelled (every entry -1): the fit is then the unsupervised one."""
+    if states is None:
+        return None
+    values = np.asarray(states)
+    if values.shape != (n_samples,):
+        raise ValueError(f"states has shape {values.shape}; expected ({n_samples},), one entry per row of X")
+    if values.dtype.kind not in "iu" and not (
+            values.dtype.kind == "f" and np.all(np.isfinite(values)) and np.all(values == np.round(values))):
+        raise ValueError(f"states has dtype {values.dtype}; expected integers (-1 where a frame's state is unknown)")
+    values = values.astype(np.intp)
+    bad = np.flatnonzero((values < -1) | (values >= n_components))
+    if bad.size:
+        raise ValueError(f"states[{int(bad[0])}] = {values[bad[0]]}; expected -1 (unknown) or a state in "
+                         f"0 .. n_components - 1 = {n_components - 1}")
+    return values if np.any(values >= 0) else None
+
+
 def check_stochastic(values, name: str, shape: tuple) -> np.ndarray | None:
     """A probability vector or a row-stochastic matrix of ``shape``, or None."""
     if values is None:

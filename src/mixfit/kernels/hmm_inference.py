@@ -47,10 +47,12 @@ from .hmm_recursions import DEFAULT_RECURSIONS
 
 @dataclass(frozen=True, eq=False)
 class SequenceBatch:
-    """Whole sequences, concatenated: frames X (n, D) and lengths (B,) with sum = n."""
+    """Whole sequences, concatenated: frames X (n, D) and lengths (B,) with sum = n; ``states``
+    (n,), where given, the known state of each frame (-1: unknown), which clamps the E-step."""
 
     X: np.ndarray
     lengths: np.ndarray
+    states: np.ndarray | None = None
 
     @property
     def shape(self):

@@ -113,23 +113,32 @@ class HMM:
         size = max(_MIN_BLOCK_FRAMES, _BLOCK_BYTES // (8 * n_components * (n_features + 2)))
         return [slice(start, min(start + size, n)) for start in range(0, n, size)]
 
-    def _log_emission(self, X, params: HMMParams) -> np.ndarray:
-        """ln p(x_t | z_t = k) (n, K), the emission's density taken block by block."""
+    def _log_emission(self, batch: SequenceBatch, params: HMMParams) -> np.ndarray:
+        """ln p(x_t | z_t = k) (n, K), the emission's density taken block by block. At a frame of
+        known state s_t (``batch.states`` >= 0) every other state's term is -inf (13.42 clamped):
+        the forward-backward then runs over the paths through the known states only, its gamma is
+        one-hot there and its ln p is ln p(X, z_t = s_t at the known frames)."""
+        X = batch.X
         K = params.startprob.shape[0]
         log_emit = np.empty((X.shape[0], K))
         for block in self._blocks(X, K):
             log_emit[block] = self.emission.log_density(X[block], params.emission)
+        if batch.states is not None:
+            known = np.flatnonzero(batch.states >= 0)
+            other = np.arange(K)[None, :] != batch.states[known][:, None]  # (n_known, K)
+            log_emit[known] = np.where(other, -np.inf, log_emit[known])
         return log_emit
 
     def _posteriors(self, batch: SequenceBatch, params: HMMParams, sequence_weight=None):
         """forward-backward on the flat frames of the batch (hmm_inference.FramePosteriors)."""
-        post = forward_backward_flat(params.startprob, params.transmat, self._log_emission(batch.X, params),
+        post = forward_backward_flat(params.startprob, params.transmat, self._log_emission(batch, params),
                                      batch.lengths, sequence_weight)
         impossible = np.flatnonzero(~np.isfinite(post.log_likelihood))
         if impossible.size:
+            clamped = "" if batch.states is None else " or contradicts the known states"
             raise ValueError(
                 f"sequence {impossible[0]} of the batch has probability 0 under the current parameters "
-                "(every path through it uses a forbidden start, transition or emission); expected "
+                f"(every path through it uses a forbidden start, transition or emission{clamped}); expected "
                 "sequences the model can generate")
         return post
 
@@ -173,7 +182,7 @@ class HMM:
 
     def viterbi(self, batch: SequenceBatch, params: HMMParams):
         """(ln p(X_b, Z_b*) (B,), the best path of every frame (n,))."""
-        return viterbi_flat(params.startprob, params.transmat, self._log_emission(batch.X, params), batch.lengths)
+        return viterbi_flat(params.startprob, params.transmat, self._log_emission(batch, params), batch.lengths)
 
     def n_parameters(self, n_components: int, n_features: int) -> int:
         """Free parameters of the parts that are not fixed."""

@@ -1,5 +1,5 @@
 """StudentMixture: a mixture of multivariate Student-t distributions fitted by EM, behind the
-Gaussian mixture's scikit-learn API (docs/student.md)."""
+Gaussian mixture's scikit-learn API (docs/math/student.md)."""
 
 from __future__ import annotations
 
@@ -131,7 +131,7 @@ default='kmeans'
     E-step's E[u] and E[ln u] at the previous nu (the form of McLachlan and Peel 2000, section 7.5;
     Liu and Rubin's ECME form would need a second pass over the data per iteration). Every step
     maximises the expected complete-data log-likelihood, so ``lower_bounds_`` never decreases
-    (up to ``reg_covar``). Derivation: docs/student.md.
+    (up to ``reg_covar``). Derivation: docs/math/student.md.
     """
 
     _HYPERPARAMETERS: ClassVar[dict] = {

@@ -1,7 +1,7 @@
 """The degrees of freedom of a Student-t mixture: their M-step (one per component, one shared, or
 fixed) and the t density's normalising constant, stable as nu grows.
 
-Notation  code        shape   meaning (docs/student.md)
+Notation  code        shape   meaning (docs/math/student.md)
 nu_k      dof         (K,)    degrees of freedom of component k
 N_k       mass        (K,)    sum_n w_n r_nk
 T_k       log_scale   (K,)    sum_n w_n r_nk (E[ln u_nk] - E[u_nk]), the E-step's statistic (T.7)

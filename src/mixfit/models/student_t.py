@@ -1,5 +1,5 @@
 """Maximum likelihood for mixtures of multivariate Student-t distributions by EM (Peel and
-McLachlan 2000; derivation and equation anchors: docs/student.md).
+McLachlan 2000; derivation and equation anchors: docs/math/student.md).
 
 Notation  code            shape     public attribute
 pi_k      weights         (K,)      weights_

@@ -6,6 +6,8 @@ from .estimators import BernoulliMixture as BernoulliMixture
 from .estimators import CategoricalHMM as CategoricalHMM
 from .estimators import GaussianHMM as GaussianHMM
 from .estimators import GaussianMixture as GaussianMixture
+from .estimators import MultinomialHMM as MultinomialHMM
+from .estimators import PoissonHMM as PoissonHMM
 from .estimators import StudentMixture as StudentMixture
 from .estimators import VariationalCategoricalHMM as VariationalCategoricalHMM
 from .estimators import VariationalGaussianHMM as VariationalGaussianHMM
@@ -28,6 +30,8 @@ __all__ = [
     "GaussianHMM",
     "GaussianMixture",
     "GaussianMixtureIC",
+    "MultinomialHMM",
+    "PoissonHMM",
     "StudentMixture",
     "VariationalCategoricalHMM",
     "VariationalGaussianHMM",

@@ -116,6 +116,7 @@ FITTED = {
     "BernoulliHMM": lambda: mixfit.BernoulliHMM(n_components=2, random_state=0).fit(_binary_rows(), LENGTHS),
     "PoissonHMM": lambda: mixfit.PoissonHMM(n_components=2, random_state=0).fit(_counts(), LENGTHS),
     "MultinomialHMM": lambda: mixfit.MultinomialHMM(n_components=2, random_state=0).fit(_counts(), LENGTHS),
+    "GMMHMM": lambda: mixfit.GMMHMM(n_components=2, n_mix=2, random_state=0).fit(_gaussian_rows(), LENGTHS),
 }
 
 

@@ -18,6 +18,7 @@ import numpy as np
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from mixfit import (
+    GMMHMM,
     BernoulliHMM,
     CategoricalHMM,
     GaussianHMM,
@@ -73,7 +74,8 @@ def _expected_as_they_are(estimator):
      VariationalCategoricalHMM(n_components=2, random_state=0, max_iter=10),
      BernoulliHMM(n_components=2, random_state=0, max_iter=10),
      PoissonHMM(n_components=2, random_state=0, max_iter=10),
-     MultinomialHMM(n_components=2, random_state=0, max_iter=10)],
+     MultinomialHMM(n_components=2, random_state=0, max_iter=10),
+     GMMHMM(n_components=2, n_mix=2, random_state=0, max_iter=10)],
     expected_failed_checks=_expected_as_they_are,
 )
 def test_sklearn_estimator_contract(estimator, check):
@@ -158,6 +160,10 @@ class _Counts:
         return np.round(np.abs(A)) if np.all(np.isfinite(A)) else X
 
 
+class FramesGMMHMM(_Frames, GMMHMM):
+    pass
+
+
 class FramesPoissonHMM(_Counts, _Frames, PoissonHMM):
     pass
 
@@ -178,7 +184,8 @@ _START_FROM_ROWS = (
      FramesVariationalGaussianHMM(n_components=2, random_state=0, max_iter=10),
      FramesBernoulliHMM(n_components=2, random_state=0, max_iter=10),
      FramesPoissonHMM(n_components=2, random_state=0, max_iter=10),
-     FramesMultinomialHMM(n_components=2, random_state=0, max_iter=10)],
+     FramesMultinomialHMM(n_components=2, random_state=0, max_iter=10),
+     FramesGMMHMM(n_components=2, n_mix=2, random_state=0, max_iter=10)],
     expected_failed_checks=lambda estimator: {} if isinstance(estimator, (BernoulliHMM, MultinomialHMM)) else {
         "check_sample_weight_equivalence_on_dense_data": _START_FROM_ROWS},
 )

@@ -1,5 +1,7 @@
 """Model files of PoissonHMM, MultinomialHMM and GMMHMM: bit-identical round trips, bad files refused."""
 
+import json
+
 import numpy as np
 import pytest
 from test_io import npy_bytes, tampered
@@ -63,19 +65,54 @@ def test_tampered_count_hmm_files_are_refused(counts, trials, tmp_path):
         mixfit.load(path)
 
 
-@pytest.mark.parametrize("kind", ["PoissonHMM", "MultinomialHMM"])
+@pytest.mark.parametrize("kind", ["PoissonHMM", "MultinomialHMM", "GMMHMM"])
 def test_mixfit_info_reads_the_file(kind, counts, trials, tmp_path):
-    from test_cli import mixfit_cmd, ok_json
+    from test_cli import run  # in process: the subprocess path is test_io_hmm.py's
 
     path = tmp_path / "m.mixfit"
-    data = counts if kind == "PoissonHMM" else trials
-    getattr(mixfit, kind)(2, random_state=0).fit(data).save(path)
+    data = {"PoissonHMM": counts, "MultinomialHMM": trials, "GMMHMM": counts.astype(float)}[kind]
+    getattr(mixfit, kind)(2, random_state=0, tol=1e-2).fit(data).save(path)
     model = mixfit.load(path)
-    info = ok_json(mixfit_cmd("info", str(path), "--json", cwd=tmp_path))
+    result = run("info", str(path), "--json")
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.output)
     assert info["estimator"] == kind
     np.testing.assert_array_equal(info["transmat"], model.transmat_)
-    emission = "lambdas" if kind == "PoissonHMM" else "emissionprob"
+    emission = {"PoissonHMM": "lambdas", "MultinomialHMM": "emissionprob", "GMMHMM": "weights"}[kind]
     np.testing.assert_array_equal(info[emission], getattr(model, f"{emission}_"))
-    text = mixfit_cmd("info", str(path), cwd=tmp_path)
-    assert text.returncode == 0, text.stderr
-    assert "transmat" in text.stdout
+    text = run("info", str(path))
+    assert text.exit_code == 0, text.output
+    assert "transmat" in text.output
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical", "tied"])
+def test_a_loaded_gmm_hmm_decodes_bit_identically(covariance_type, tmp_path):
+    from mixfit.datasets import load_faithful
+
+    X = load_faithful()[0]
+    lengths = [100, 172]
+    model = mixfit.GMMHMM(2, 2, covariance_type=covariance_type, random_state=0, tol=1e-2).fit(X, lengths)
+    model.save(tmp_path / "m.mixfit")
+    loaded = mixfit.load(tmp_path / "m.mixfit")
+    assert_hmm_identical(loaded, model, X, lengths)
+    np.testing.assert_array_equal(loaded.covars_, model.covars_)
+    np.testing.assert_array_equal(loaded.sample(20, random_state=1)[0], model.sample(20, random_state=1)[0])
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # three iterations: enough to save
+def test_tampered_gmm_hmm_files_are_refused(tmp_path):
+    X = np.random.default_rng(6).normal(size=(120, 2))
+    source, path = tmp_path / "m.mixfit", tmp_path / "bad.mixfit"
+    mixfit.GMMHMM(2, 2, covariance_type="full", random_state=0, max_iter=3).fit(X).save(source)
+    tampered(source, path, replace={"arrays/fitted/weights_.npy": npy_bytes(np.full((2, 2), 0.7))})
+    with pytest.raises(ModelFileError, match="weights_ must sum to 1"):
+        mixfit.load(path)
+    tampered(source, path, replace={"arrays/fitted/precisions_cholesky_.npy": npy_bytes(np.zeros((2, 2, 2, 2)))})
+    with pytest.raises(ModelFileError, match="not a valid precision factor"):
+        mixfit.load(path)
+    tampered(source, path, lambda m: m["params"].update(covariance_type="diag"))
+    with pytest.raises(ModelFileError, match="precisions_cholesky_ has shape"):
+        mixfit.load(path)
+    tampered(source, path, lambda m: m["params"].update(n_mix=3))
+    with pytest.raises(ModelFileError, match=r"weights_ has shape \(2, 2\)"):
+        mixfit.load(path)

@@ -1,5 +1,6 @@
 """mixfit: mixture models by EM and variational Bayes, on one sufficient-statistics seam."""
 
+from .estimators import GMMHMM as GMMHMM
 from .estimators import BayesianGaussianMixture as BayesianGaussianMixture
 from .estimators import BernoulliHMM as BernoulliHMM
 from .estimators import BernoulliMixture as BernoulliMixture
@@ -20,6 +21,7 @@ from .selection import select_bernoulli as select_bernoulli
 from .selection import select_model as select_model
 
 __all__ = [
+    "GMMHMM",
     "BayesianGaussianMixture",
     "BernoulliHMM",
     "BernoulliMixture",

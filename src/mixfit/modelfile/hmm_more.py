@@ -1,11 +1,13 @@
-"""The model file's schema for ``PoissonHMM`` and ``MultinomialHMM``: the chain of the other HMMs
-(``classes``) and their emission arrays, float64, with the checks a loaded file must pass."""
+"""The model file's schema for ``PoissonHMM``, ``MultinomialHMM`` and ``GMMHMM``: the chain of the
+other HMMs (``classes``) and their emission arrays, float64, with the checks a loaded file must
+pass."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..estimators import MultinomialHMM, PoissonHMM
+from ..estimators import GMMHMM, MultinomialHMM, PoissonHMM
+from ..estimators.hmm_gmm import COVARIANCE_TYPES, flat_family, public_shape
 from ..exceptions import ModelFileError
 from .classes import _HMM_REQUIRED, _chain_declared, _check_stochastic, _hmm_size, _restore_nothing
 from .schema import Declared, EstimatorFile, is_count
@@ -40,6 +42,26 @@ def _check_multinomial(estimator) -> None:
         raise ModelFileError(f"n_trials = {estimator.n_trials!r} but n_trials_ = {estimator.n_trials_!r}")
 
 
+def _gmm_declared(estimator, K, D, fitted) -> dict:
+    M = estimator.n_mix
+    if not is_count(M):
+        raise ModelFileError(f"n_mix = {M!r}; expected an integer >= 1")
+    if estimator.covariance_type not in COVARIANCE_TYPES:
+        raise ModelFileError(f"covariance_type = {estimator.covariance_type!r}; expected one of {list(COVARIANCE_TYPES)}")
+    return {**_chain_declared(K), "weights_": Declared((K, M)), "means_": Declared((K, M, D)),
+            "precisions_cholesky_": Declared(public_shape(estimator.covariance_type, K, M, D))}
+
+
+def _check_gmm(estimator) -> None:
+    _check_chain(estimator)
+    _check_stochastic(estimator, "weights_")
+    family, _ = flat_family(estimator.covariance_type)
+    with np.errstate(all="ignore"):
+        log_det = family.log_det_half(estimator._flat_prec_chol(), estimator.n_features_in_)
+    if not np.all(np.isfinite(log_det)):
+        raise ModelFileError("precisions_cholesky_ is not a valid precision factor (non-positive diagonal)")
+
+
 def hmm_more_classes() -> dict[str, EstimatorFile]:
     """The count HMMs' entries of the model-file registry."""
     return {
@@ -49,4 +71,8 @@ def hmm_more_classes() -> dict[str, EstimatorFile]:
         "MultinomialHMM": EstimatorFile(
             MultinomialHMM, _multinomial_declared, _restore_nothing,
             required=(*_HMM_REQUIRED, "emissionprob_", "n_trials_"), check=_check_multinomial, size=_hmm_size),
+        "GMMHMM": EstimatorFile(
+            GMMHMM, _gmm_declared, _restore_nothing,
+            required=(*_HMM_REQUIRED, "weights_", "means_", "precisions_cholesky_"), check=_check_gmm,
+            size=_hmm_size),
     }

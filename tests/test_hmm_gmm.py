@@ -282,3 +282,21 @@ def test_bad_input_names_the_argument(kwargs, match):
     X = np.random.default_rng(0).normal(size=(20, D))
     with pytest.raises(ValueError, match=match):
         GMMHMM(K, **{"n_mix": M, **kwargs}).fit(X)
+
+
+def test_every_frame_labelled_gives_each_state_its_own_mixture_fit():
+    """states= through the shared fit: with every frame's state known, gamma is one-hot, so one
+    M-step of the GMMHMM is one EM step of each state's mixture on that state's frames alone."""
+    from mixfit import GaussianMixture
+
+    lengths = np.full(4, 50)
+    _, X, states = generate("full", lengths)
+    c = covars("full", np.random.default_rng(1))
+    hmm = quietly(given("full", c, max_iter=1, tol=0).fit, X, lengths, states=states)
+    for k in range(K):
+        mixture = quietly(GaussianMixture(M, covariance_type="full", reg_covar=0.0, max_iter=1, tol=0,
+                                          weights_init=WEIGHTS[k], means_init=MEANS[k],
+                                          precisions_init=np.linalg.inv(c[k])).fit, X[states == k])
+        np.testing.assert_allclose(hmm.weights_[k], mixture.weights_, rtol=1e-10)
+        np.testing.assert_allclose(hmm.means_[k], mixture.means_, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(hmm.covars_[k], mixture.covariances_, rtol=1e-9)

@@ -217,3 +217,17 @@ def test_n_trials_is_checked_when_scoring(data):
     with pytest.raises(ValueError, match=f"n_trials={TRIALS} but frame 7 of X sums to {TRIALS + 1}"):
         hmm.score(Y, lengths)
     assert hmm.n_trials_ == TRIALS  # scoring never writes the fitted attributes
+
+
+def test_a_memmap_is_checked_for_its_totals(data, tmp_path):
+    X, lengths = data
+    mapped = np.lib.format.open_memmap(tmp_path / "X.npy", mode="w+", dtype=np.int64, shape=X.shape)
+    mapped[:] = X
+    kwargs = {"tol": 0, "max_iter": 3, "random_state": 0, "chunk_size": 100}
+    from_memmap = quietly(MultinomialHMM(K, **kwargs).fit, mapped, lengths)
+    assert from_memmap.n_trials_ == TRIALS
+    np.testing.assert_allclose(from_memmap.emissionprob_, quietly(MultinomialHMM(K, **kwargs).fit, X,
+                                                                  lengths).emissionprob_, rtol=1e-12)
+    mapped[250, 0] += 2
+    with pytest.raises(ValueError, match=f"n_trials={TRIALS} but frame 250 of X sums to {TRIALS + 2}"):
+        MultinomialHMM(K, n_trials=TRIALS, **kwargs).fit(mapped, lengths)

@@ -207,3 +207,26 @@ def test_bad_input_after_fit_names_x(data):
         hmm.predict(X - 1 - X, lengths)
     with pytest.raises(ValueError, match="X has 2 features"):
         hmm.score(X[:, :2], lengths)
+
+
+def test_every_frame_labelled_gives_the_complete_data_rates(data):
+    """states= through the shared fit: with every frame's state known, one M-step is the
+    per-state mean count (13.20 poisson with one-hot gamma)."""
+    X, lengths = data
+    states = np.arange(X.shape[0]) % K
+    hmm = quietly(PoissonHMM(K, lambdas_init=LAMBDAS, max_iter=1, tol=0).fit, X, lengths, states=states)
+    expected = np.stack([X[states == k].mean(axis=0) for k in range(K)])
+    np.testing.assert_allclose(hmm.lambdas_, expected, rtol=1e-12)
+
+
+def test_a_memmap_is_read_in_chunks_and_fits_as_the_array(data, tmp_path):
+    X, lengths = data
+    mapped = np.lib.format.open_memmap(tmp_path / "X.npy", mode="w+", dtype=np.int32, shape=X.shape)
+    mapped[:] = X
+    kwargs = {"tol": 0, "max_iter": 4, "random_state": 0, "chunk_size": 100}
+    from_memmap = quietly(PoissonHMM(K, **kwargs).fit, mapped, lengths)
+    from_array = quietly(PoissonHMM(K, **kwargs).fit, X, lengths)
+    np.testing.assert_allclose(from_memmap.lambdas_, from_array.lambdas_, rtol=1e-12)
+    mapped[3, 1] = -4
+    with pytest.raises(ValueError, match=r"X\[3, 1\] = -4"):
+        PoissonHMM(K).fit(mapped, lengths)

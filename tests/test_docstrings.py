@@ -91,6 +91,10 @@ def _symbols():
     return np.random.default_rng(2).integers(3, size=(60, 1))
 
 
+def _counts():
+    return np.random.default_rng(3).poisson(2.0, size=(60, 3))
+
+
 LENGTHS = [30, 30]
 # Each factory returns a small fitted instance; what it sets is what the docstring must name.
 FITTED = {
@@ -110,6 +114,9 @@ FITTED = {
     "VariationalCategoricalHMM": lambda: mixfit.VariationalCategoricalHMM(n_components=2, random_state=0).fit(
         _symbols(), LENGTHS),
     "BernoulliHMM": lambda: mixfit.BernoulliHMM(n_components=2, random_state=0).fit(_binary_rows(), LENGTHS),
+    "PoissonHMM": lambda: mixfit.PoissonHMM(n_components=2, random_state=0).fit(_counts(), LENGTHS),
+    "MultinomialHMM": lambda: mixfit.MultinomialHMM(n_components=2, random_state=0).fit(_counts(), LENGTHS),
+    "GMMHMM": lambda: mixfit.GMMHMM(n_components=2, n_mix=2, random_state=0).fit(_gaussian_rows(), LENGTHS),
 }
 
 

@@ -18,9 +18,12 @@ import numpy as np
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from mixfit import (
+    GMMHMM,
     BernoulliHMM,
     CategoricalHMM,
     GaussianHMM,
+    MultinomialHMM,
+    PoissonHMM,
     VariationalCategoricalHMM,
     VariationalGaussianHMM,
 )
@@ -49,6 +52,10 @@ _DISCRETE = {
                                "column of integer symbols and refuses anything else with a ValueError naming it",
     BernoulliHMM: "the check's X is real-valued; a Bernoulli HMM takes 0/1 frames and refuses others with a "
                   "ValueError naming the first bad entry (the adapter run binarises X > 0)",
+    PoissonHMM: "the check's X is real-valued; a Poisson HMM takes non-negative integer counts and refuses others "
+                "with a ValueError naming the first bad entry (the adapter run rounds |X|)",
+    MultinomialHMM: "the check's X is real-valued; a multinomial HMM takes non-negative integer counts and refuses "
+                    "others with a ValueError naming the first bad entry (the adapter run rounds |X|)",
 }
 
 
@@ -65,7 +72,10 @@ def _expected_as_they_are(estimator):
      VariationalGaussianHMM(n_components=2, random_state=0, max_iter=10),
      CategoricalHMM(n_components=2, random_state=0, max_iter=10),
      VariationalCategoricalHMM(n_components=2, random_state=0, max_iter=10),
-     BernoulliHMM(n_components=2, random_state=0, max_iter=10)],
+     BernoulliHMM(n_components=2, random_state=0, max_iter=10),
+     PoissonHMM(n_components=2, random_state=0, max_iter=10),
+     MultinomialHMM(n_components=2, random_state=0, max_iter=10),
+     GMMHMM(n_components=2, n_mix=2, random_state=0, max_iter=10)],
     expected_failed_checks=_expected_as_they_are,
 )
 def test_sklearn_estimator_contract(estimator, check):
@@ -136,6 +146,32 @@ class FramesBernoulliHMM(_Frames, BernoulliHMM):
         return (A > 0).astype(np.float64) if np.all(np.isfinite(A)) else X
 
 
+class _Counts:
+    def _data(self, X):  # |X| rounded: non-negative integer counts
+        """Finite real 2-D input as counts; anything else goes through as it is, for the estimator's
+        own checks to refuse."""
+        A = np.asarray(X)
+        if A.ndim != 2 or A.dtype.kind not in "biufO":
+            return X
+        try:
+            A = A.astype(np.float64)
+        except (TypeError, ValueError):
+            return X
+        return np.round(np.abs(A)) if np.all(np.isfinite(A)) else X
+
+
+class FramesGMMHMM(_Frames, GMMHMM):
+    pass
+
+
+class FramesPoissonHMM(_Counts, _Frames, PoissonHMM):
+    pass
+
+
+class FramesMultinomialHMM(_Counts, _Frames, MultinomialHMM):
+    pass
+
+
 _START_FROM_ROWS = (
     "the check compares a weighted fit with a fit on repeated rows from a random start; the k-means start "
     "draws its seeds from the rows, so the two fits start apart. From one start the equivalence is exact: "
@@ -146,8 +182,11 @@ _START_FROM_ROWS = (
     [FramesGaussianHMM(n_components=2, random_state=0, max_iter=10),
      FramesGaussianHMM(n_components=2, covariance_type="full", random_state=0, max_iter=10),
      FramesVariationalGaussianHMM(n_components=2, random_state=0, max_iter=10),
-     FramesBernoulliHMM(n_components=2, random_state=0, max_iter=10)],
-    expected_failed_checks=lambda estimator: {} if isinstance(estimator, BernoulliHMM) else {
+     FramesBernoulliHMM(n_components=2, random_state=0, max_iter=10),
+     FramesPoissonHMM(n_components=2, random_state=0, max_iter=10),
+     FramesMultinomialHMM(n_components=2, random_state=0, max_iter=10),
+     FramesGMMHMM(n_components=2, n_mix=2, random_state=0, max_iter=10)],
+    expected_failed_checks=lambda estimator: {} if isinstance(estimator, (BernoulliHMM, MultinomialHMM)) else {
         "check_sample_weight_equivalence_on_dense_data": _START_FROM_ROWS},
 )
 def test_sklearn_estimator_contract_one_frame_per_sequence(estimator, check):

@@ -1,11 +1,14 @@
 """mixfit: mixture models by EM and variational Bayes, on one sufficient-statistics seam."""
 
+from .estimators import GMMHMM as GMMHMM
 from .estimators import BayesianGaussianMixture as BayesianGaussianMixture
 from .estimators import BernoulliHMM as BernoulliHMM
 from .estimators import BernoulliMixture as BernoulliMixture
 from .estimators import CategoricalHMM as CategoricalHMM
 from .estimators import GaussianHMM as GaussianHMM
 from .estimators import GaussianMixture as GaussianMixture
+from .estimators import MultinomialHMM as MultinomialHMM
+from .estimators import PoissonHMM as PoissonHMM
 from .estimators import StudentMixture as StudentMixture
 from .estimators import VariationalCategoricalHMM as VariationalCategoricalHMM
 from .estimators import VariationalGaussianHMM as VariationalGaussianHMM
@@ -18,6 +21,7 @@ from .selection import select_bernoulli as select_bernoulli
 from .selection import select_model as select_model
 
 __all__ = [
+    "GMMHMM",
     "BayesianGaussianMixture",
     "BernoulliHMM",
     "BernoulliMixture",
@@ -28,6 +32,8 @@ __all__ = [
     "GaussianHMM",
     "GaussianMixture",
     "GaussianMixtureIC",
+    "MultinomialHMM",
+    "PoissonHMM",
     "StudentMixture",
     "VariationalCategoricalHMM",
     "VariationalGaussianHMM",

@@ -67,3 +67,39 @@ def bernoulli_log_emission(X, means):
     from scipy.stats import bernoulli
 
     return np.column_stack([bernoulli(means[k]).logpmf(X).sum(axis=1) for k in range(means.shape[0])])
+
+
+def poisson_log_emission(X, lambdas):
+    """(T, K) sum_d ln Poisson(x_td | lambda_kd) by scipy, one state at a time."""
+    from scipy.stats import poisson
+
+    return np.column_stack([poisson(lambdas[k]).logpmf(X).sum(axis=1) for k in range(lambdas.shape[0])])
+
+
+def multinomial_log_emission(X, emissionprob):
+    """(T, K) ln Mult(x_t | n_t, p_k) by scipy, n_t = sum_d x_td, one frame and state at a time."""
+    from scipy.stats import multinomial
+
+    return np.array([[multinomial(int(row.sum()), p).logpmf(row) for p in emissionprob] for row in X])
+
+
+def gaussian_mixture_log_emission(X, weights, means, covariances):
+    """(T, K) ln sum_m c_km N(x_t | mu_km, Sigma_km) by scipy, literally: the sum of the weighted
+    densities in probability space, then its log (the test data keep it from underflowing).
+    ``covariances`` (K, M, D, D) full."""
+    from scipy.stats import multivariate_normal
+
+    K, M = weights.shape
+    density = np.zeros((X.shape[0], K))
+    for k in range(K):
+        for m in range(M):
+            density[:, k] += weights[k, m] * multivariate_normal(means[k, m], covariances[k, m]).pdf(X).reshape(-1)
+    return np.log(density)
+
+
+def hmm_iterates(hmmlearn_model, X, lengths, n_iter):
+    """An hmmlearn model fitted for exactly ``n_iter`` EM iterations from the parameters it holds
+    (its init_params='' on construction): tol = -inf never converges early."""
+    hmmlearn_model.n_iter = n_iter
+    hmmlearn_model.tol = -np.inf
+    return hmmlearn_model.fit(X, lengths)

@@ -84,11 +84,16 @@ def _is_hmm(model) -> bool:
 
 
 def _hmm_emission(model) -> str:
-    """'bernoulli', 'categorical' or 'gaussian': what the states emit (EM or VB alike)."""
-    from ..estimators import BernoulliHMM
+    """'bernoulli', 'poisson', 'mixture', 'categorical' or 'gaussian': what the states emit (EM or VB
+    alike; a MultinomialHMM's symbol probabilities read as a CategoricalHMM's)."""
+    from ..estimators import GMMHMM, BernoulliHMM, PoissonHMM
 
+    if isinstance(model, GMMHMM):
+        return "mixture"
     if isinstance(model, BernoulliHMM):
         return "bernoulli"
+    if isinstance(model, PoissonHMM):
+        return "poisson"
     return "categorical" if hasattr(model, "emissionprob_") else "gaussian"
 
 
@@ -104,6 +109,10 @@ def fitted_arrays(model) -> dict:
             return {**arrays, "emissionprob": model.emissionprob_}
         if emission == "bernoulli":  # means: success probabilities
             return {**arrays, "means": model.means_}
+        if emission == "poisson":
+            return {**arrays, "lambdas": model.lambdas_}
+        if emission == "mixture":
+            return {**arrays, "weights": model.weights_, "means": model.means_, "covariances": model.covars_}
         return {**arrays, "means": model.means_, "covariances": model.covariances_}
     if isinstance(model, BernoulliMixture):
         return {"weights": model.weights_, "means": model.means_}  # success probabilities
@@ -123,6 +132,10 @@ def hmm_text(model) -> str:
         per_state.update(mean=model.means_, covariance=full_covariances(model))
     elif emission == "bernoulli":
         per_state["P(x_i = 1)"] = model.means_
+    elif emission == "poisson":
+        per_state["rate"] = model.lambdas_
+    elif emission == "mixture":
+        per_state.update(weights=model.weights_, means=model.means_)
     else:
         per_state["emission prob."] = model.emissionprob_
     lines = []

@@ -11,9 +11,13 @@ from .gaussian_mixture import GaussianMixture as GaussianMixture
 from .hmm import CategoricalHMM as CategoricalHMM
 from .hmm import GaussianHMM as GaussianHMM
 from .hmm_bernoulli import BernoulliHMM as BernoulliHMM
+from .hmm_gmm import GMMHMM as GMMHMM
+from .hmm_multinomial import MultinomialHMM as MultinomialHMM
+from .hmm_poisson import PoissonHMM as PoissonHMM
 from .hmm_vb import VariationalGaussianHMM as VariationalGaussianHMM
 from .hmm_vb_categorical import VariationalCategoricalHMM as VariationalCategoricalHMM
 from .student_mixture import StudentMixture as StudentMixture
 
-__all__ = ["BayesianGaussianMixture", "BernoulliHMM", "BernoulliMixture", "CategoricalHMM", "GaussianHMM",
-           "GaussianMixture", "StudentMixture", "VariationalCategoricalHMM", "VariationalGaussianHMM"]
+__all__ = ["GMMHMM", "BayesianGaussianMixture", "BernoulliHMM", "BernoulliMixture", "CategoricalHMM", "GaussianHMM",
+           "GaussianMixture", "MultinomialHMM", "PoissonHMM", "StudentMixture", "VariationalCategoricalHMM",
+           "VariationalGaussianHMM"]

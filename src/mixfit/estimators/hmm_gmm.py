@@ -1,0 +1,263 @@
+"""GMMHMM: Baum-Welch (PRML 13.2) with a Gaussian mixture per state, hmmlearn's model and shapes."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from ..engine.starts import INIT_METHODS, initial_stats
+from ..families.registry import make_covariance
+from ..models.gaussian_em import GaussianEM
+from ..models.hmm import HMM
+from ..models.hmm_gmm import GaussianMixtureEmission, StateMixtureParams
+from ._hmm_base import _HMMBase
+from .hmm_checks import check_enough_frames, check_real_frames, check_stochastic
+from .hmm_parts import baum_welch_parts, point_chain
+from .validation import INTEGER_AT_LEAST_1, LOOP_HYPERPARAMETERS, REAL_AT_LEAST_0, check_option
+
+COVARIANCE_TYPES = ("full", "diag", "spherical", "tied")
+
+
+def flat_family(covariance_type: str):
+    """(the covariance family of the K M (state, mixture) pairs, whether each state pools its
+    pairs' covariances): hmmlearn's 'tied' is one full covariance per state."""
+    check_option(covariance_type, "covariance_type", COVARIANCE_TYPES)
+    if covariance_type == "tied":
+        return make_covariance("full"), True
+    return make_covariance(covariance_type), False
+
+
+def public_shape(covariance_type: str, K: int, M: int, D: int) -> tuple:
+    """hmmlearn's shape of ``covars_`` (and ours of ``precisions_cholesky_``)."""
+    family, pooled = flat_family(covariance_type)
+    return family.shape(K, D) if pooled else (K, M, *family.shape(1, D)[1:])
+
+
+class GMMHMM(_HMMBase):
+    """Hidden Markov model whose states emit from Gaussian mixtures, fitted by Baum-Welch (EM).
+
+    State k emits from sum_m c_km N(x | mu_km, Sigma_km), M = ``n_mix`` components (hmmlearn's
+    ``GMMHMM``). The K M (state, mixture) pairs are fitted as one flat Gaussian mixture
+    (``GaussianEM``) whose responsibilities are the state posteriors times the within-state
+    responsibilities. ``covariance_type`` is hmmlearn's: 'full', 'diag' and 'spherical' give
+    each pair its own covariance, 'tied' one full covariance per state shared by its M pairs.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Number of hidden states K.
+    n_mix : int, default=1
+        Number of Gaussian components M of each state's mixture.
+    covariance_type : {'diag', 'full', 'spherical', 'tied'}, default='diag'
+        The form of the covariances, as hmmlearn's ``GMMHMM``.
+    reg_covar : float, default=1e-6
+        Added to the diagonal of every covariance at each M-step.
+    algorithm : {'viterbi', 'map'}, default='viterbi'
+        How ``predict`` and ``decode`` pick states.
+    tol : float, default=1e-4
+        Convergence threshold on the change of the log-likelihood per frame.
+    max_iter : int, default=100
+        The most EM iterations of one start.
+    n_init : int, default=1
+        Independent starts; the best final lower bound is kept.
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', 'hierarchical'}, default='kmeans'
+        How the emissions start: the frames are partitioned into K parts as ``GaussianHMM``'s
+        start does; each state's M means are drawn from the Gaussian of its part, each with the
+        part's covariance, the weights uniform. The start and transition probabilities start
+        uniform unless given.
+    startprob_init : array-like of shape (n_components,), default=None
+        Starting start probabilities; zeros stay zero.
+    transmat_init : array-like of shape (n_components, n_components), default=None
+        Starting transition matrix; zeros stay zero.
+    weights_init : array-like of shape (n_components, n_mix), default=None
+        Starting mixture weights (rows sum to 1).
+    means_init : array-like of shape (n_components, n_mix, n_features), default=None
+        Starting means.
+    precisions_init : array-like, default=None
+        Starting precisions (inverse covariances) in the shape of ``covars_``.
+    fixed : tuple of {'startprob', 'transmat', 'weights', 'means', 'covariances'}, default=()
+        Parameters kept at their starting values (hmmlearn's ``params``, spelled by name).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the starts.
+    warm_start : bool, default=False
+        If True and the estimator is fitted, ``fit`` continues from the fitted parameters.
+    verbose : int, default=0
+        Progress messages, as ``GaussianHMM``.
+    verbose_interval : int, default=10
+        Iterations between messages at ``verbose=2``.
+    chunk_size : int, default=None
+        Frames per chunk of whole sequences; None: 65536.
+
+    Attributes
+    ----------
+    startprob_ : ndarray of shape (n_components,)
+        Start probabilities.
+    transmat_ : ndarray of shape (n_components, n_components)
+        Transition probabilities, each row summing to 1.
+    weights_ : ndarray of shape (n_components, n_mix)
+        Mixture weights c_km of each state.
+    means_ : ndarray of shape (n_components, n_mix, n_features)
+        Means mu_km.
+    precisions_cholesky_ : ndarray
+        Cholesky factors of the precisions, in the shape of ``covars_``.
+    covars_ : ndarray
+        Covariances in hmmlearn's shapes: (K, M, D, D) full, (K, M, D) diag, (K, M) spherical,
+        (K, D, D) tied; derived from ``precisions_cholesky_``.
+    covariances_ : ndarray
+        The same as ``covars_`` (scikit-learn's name).
+    precisions_ : ndarray
+        Precisions in the shape of ``covars_``, derived from ``precisions_cholesky_``.
+    converged_ : bool
+        Whether the best start converged.
+    n_iter_ : int
+        EM iterations of the best start.
+    lower_bound_ : float
+        Log-likelihood per frame of the best start.
+    lower_bounds_ : list of float
+        ``lower_bound_`` at each iteration of the best start.
+    collapse_events_ : list of dict
+        Always empty (a collapsing covariance raises ``CollapsedComponentError``).
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+
+    See Also
+    --------
+    GaussianHMM : One Gaussian per state (``n_mix=1``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mixfit import GMMHMM
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.concatenate([rng.normal(size=(60, 2)), rng.normal(size=(60, 2)) + 6])
+    >>> GMMHMM(n_components=2, n_mix=2, random_state=0).fit(X).means_.shape
+    (2, 2, 2)
+    """
+
+    _FIXABLE = ("startprob", "transmat", "weights", "means", "covariances")
+    _HYPERPARAMETERS: ClassVar[dict] = {**LOOP_HYPERPARAMETERS, "n_mix": INTEGER_AT_LEAST_1,
+                                        "reg_covar": REAL_AT_LEAST_0}
+
+    def __init__(self, n_components=1, n_mix=1, *, covariance_type="diag", reg_covar=1e-6, algorithm="viterbi",
+                 tol=1e-4, max_iter=100, n_init=1, init_params="kmeans", startprob_init=None, transmat_init=None,
+                 weights_init=None, means_init=None, precisions_init=None, fixed=(), random_state=None,
+                 warm_start=False, verbose=0, verbose_interval=10, chunk_size=None):
+        self.n_components = n_components
+        self.n_mix = n_mix
+        self.covariance_type = covariance_type
+        self.reg_covar = reg_covar
+        self.algorithm = algorithm
+        self.tol = tol
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.startprob_init = startprob_init
+        self.transmat_init = transmat_init
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.fixed = fixed
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.chunk_size = chunk_size
+
+    def _check_frames(self, X, reset):
+        return check_real_frames(self, X, reset, self._chunk_frames())
+
+    def _check_inits(self, K, M, D):
+        """(weights, means, flat precision factors) from the ``*_init`` arguments, each or None."""
+        weights = check_stochastic(self.weights_init, "weights_init", (K, M))
+        means = None
+        if self.means_init is not None:
+            means = np.asarray(self.means_init, dtype=np.float64)
+            if means.shape != (K, M, D):
+                raise ValueError(f"means_init has shape {means.shape}; expected (n_components, n_mix, n_features) = "
+                                 f"({K}, {M}, {D})")
+            if not np.all(np.isfinite(means)):
+                raise ValueError("means_init must be finite")
+        prec_chol = None
+        if self.precisions_init is not None:
+            family, pooled = flat_family(self.covariance_type)
+            precisions = np.asarray(self.precisions_init, dtype=np.float64)
+            expected = public_shape(self.covariance_type, K, M, D)
+            if precisions.shape != expected:
+                raise ValueError(f"precisions_init has shape {precisions.shape}; expected {expected} for "
+                                 f"covariance_type={self.covariance_type!r}")
+            count = K if pooled else K * M
+            prec_chol = family.check_precisions(precisions.reshape(family.shape(count, D)), count, D)
+            prec_chol = np.repeat(prec_chol, M, axis=0) if pooled else prec_chol
+        return weights, means, prec_chol
+
+    def _parts(self, data, chain, fixed):
+        family, _ = flat_family(self.covariance_type)
+        check_option(self.init_params, "init_params", INIT_METHODS)
+        K, M, D = self.n_components, self.n_mix, data.X.shape[1]
+        check_enough_frames(data.X, K)
+        weights_init, means_init, prec_chol_init = self._check_inits(K, M, D)
+        emission = self._emission_model(fixed)
+        states = GaussianEM(family, self.reg_covar)  # the start's partition of the frames into K parts
+        frames = data.frames()
+
+        def start(rng):
+            weights = np.full((K, M), 1.0 / M) if weights_init is None else weights_init
+            if means_init is not None and prec_chol_init is not None:
+                return StateMixtureParams(weights, means_init, prec_chol_init)
+            part = states.maximize(initial_stats(states, frames, K, self.init_params, rng), None)  # (9.24), (9.25)
+            prec_chol = family.select(part.prec_chol, np.repeat(np.arange(K), M))  # each pair: its part's
+            if M == 1:
+                means = part.means[:, None, :]
+            else:  # M draws from each part's Gaussian break the symmetry of the state's pairs
+                means = np.stack([family.draw(rng, part.means[k], part.prec_chol, k, M) for k in range(K)])
+            return StateMixtureParams(weights, means if means_init is None else means_init,
+                                      prec_chol if prec_chol_init is None else prec_chol_init)
+
+        return baum_welch_parts(self, data, chain, HMM(*point_chain(fixed), emission), start, self._set_emission)
+
+    def _set_emission(self, params, record):
+        self.weights_ = params.weights
+        self.means_ = params.means
+        _, pooled = flat_family(self.covariance_type)
+        K, M, D = params.means.shape
+        # the pairs of a pooled state share one factor: stored once per state, as hmmlearn's covars_
+        self.precisions_cholesky_ = (params.prec_chol[::M] if pooled
+                                     else params.prec_chol.reshape(public_shape(self.covariance_type, K, M, D)))
+
+    def _emission_model(self, fixed=frozenset()):
+        family, pooled = flat_family(self.covariance_type)
+        return GaussianMixtureEmission(GaussianEM(family, self.reg_covar), self.n_mix, pooled, "weights" in fixed,
+                                       "means" in fixed, "covariances" in fixed)
+
+    def _flat_prec_chol(self):
+        family, pooled = flat_family(self.covariance_type)
+        K, M, D = self.means_.shape
+        if pooled:
+            return np.repeat(self.precisions_cholesky_, M, axis=0)
+        return self.precisions_cholesky_.reshape(family.shape(K * M, D))
+
+    def _emission_params(self):
+        return StateMixtureParams(self.weights_, self.means_, self._flat_prec_chol())
+
+    def _in_public_shape(self, transform):
+        """``transform`` (a family's covariance or precision) of the factors, in covars_'s shape."""
+        family, pooled = flat_family(self.covariance_type)
+        if pooled:
+            return transform(family)(self.precisions_cholesky_)
+        return transform(family)(self._flat_prec_chol()).reshape(self.precisions_cholesky_.shape)
+
+    @property
+    def covars_(self):
+        """Covariances in hmmlearn's shape for ``covariance_type``."""
+        return self._in_public_shape(lambda family: family.covariance)
+
+    @property
+    def covariances_(self):
+        """Covariances, the same as ``covars_``."""
+        return self.covars_
+
+    @property
+    def precisions_(self):
+        """Precisions in the shape of ``covars_``."""
+        return self._in_public_shape(lambda family: family.precision)

@@ -1,0 +1,175 @@
+"""PoissonHMM: Baum-Welch (PRML 13.2) for frames of counts, each state a product of Poissons."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from ..engine.starts import INIT_METHODS, initial_stats
+from ..families.registry import make_covariance
+from ..models.gaussian_em import GaussianEM
+from ..models.hmm import HMM
+from ..models.hmm_counts import PoissonEmission
+from ._hmm_base import _HMMBase
+from .hmm_checks import check_enough_frames
+from .hmm_count_checks import check_count_frames
+from .hmm_parts import baum_welch_parts, point_chain
+from .validation import LOOP_HYPERPARAMETERS, REAL_AT_LEAST_0, check_option
+
+
+def check_lambdas_init(lambdas, n_components: int, n_features: int) -> np.ndarray | None:
+    """Starting rates (K, D), finite and >= 0, or None."""
+    if lambdas is None:
+        return None
+    lambdas = np.asarray(lambdas, dtype=np.float64)
+    if lambdas.shape != (n_components, n_features):
+        raise ValueError(f"lambdas_init has shape {lambdas.shape}; expected (n_components, n_features) = "
+                         f"({n_components}, {n_features})")
+    if not np.all(np.isfinite(lambdas)) or np.any(lambdas < 0):
+        raise ValueError("lambdas_init holds Poisson rates; expected finite values >= 0")
+    return lambdas
+
+
+class PoissonHMM(_HMMBase):
+    """Hidden Markov model with Poisson emissions (frames of counts), fitted by Baum-Welch (EM).
+
+    Each state k gives every feature d an independent Poisson rate lambda_kd (``lambdas_``, as
+    hmmlearn's ``PoissonHMM``); X is an array (n_samples, n_features) of non-negative integer
+    counts in any integer or float dtype (anything else is refused, naming the first bad entry).
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Number of hidden states K.
+    lambdas_prior : float >= 0, default=0.0
+        a of a Gamma(1 + a, b) prior on every rate (hmmlearn's name): the M-step is the posterior
+        mode (a + expected count) / (b + expected visits) and ``lower_bound_`` the log posterior.
+        ``lambdas_prior=lambdas_weight=0`` is maximum likelihood.
+    lambdas_weight : float >= 0, default=0.0
+        b, the Gamma prior's rate (hmmlearn's name).
+    algorithm : {'viterbi', 'map'}, default='viterbi'
+        How ``predict`` and ``decode`` pick states.
+    tol : float, default=1e-4
+        Convergence threshold on the change of the log-likelihood per frame.
+    max_iter : int, default=100
+        The most EM iterations of one start.
+    n_init : int, default=1
+        Independent starts; the best final lower bound is kept.
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', 'hierarchical'}, default='kmeans'
+        How the rates start: the mean counts of a first partition of the frames (by k-means, ...,
+        as ``GaussianHMM``'s means start); the start and transition probabilities start uniform
+        unless given.
+    startprob_init : array-like of shape (n_components,), default=None
+        Starting start probabilities; zeros stay zero.
+    transmat_init : array-like of shape (n_components, n_components), default=None
+        Starting transition matrix; zeros stay zero.
+    lambdas_init : array-like of shape (n_components, n_features), default=None
+        Starting rates, >= 0.
+    fixed : tuple of {'startprob', 'transmat', 'lambdas'}, default=()
+        Parameters kept at their starting values.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the starts.
+    warm_start : bool, default=False
+        If True and the estimator is fitted, ``fit`` continues from the fitted parameters.
+    verbose : int, default=0
+        Progress messages, as ``GaussianHMM``.
+    verbose_interval : int, default=10
+        Iterations between messages at ``verbose=2``.
+    chunk_size : int, default=None
+        Frames per chunk of whole sequences; None: 65536.
+
+    Attributes
+    ----------
+    startprob_ : ndarray of shape (n_components,)
+        Start probabilities.
+    transmat_ : ndarray of shape (n_components, n_components)
+        Transition probabilities, each row summing to 1.
+    lambdas_ : ndarray of shape (n_components, n_features)
+        Poisson rate of each feature in each state.
+    converged_ : bool
+        Whether the best start converged.
+    n_iter_ : int
+        EM iterations of the best start.
+    lower_bound_ : float
+        Log-likelihood (log posterior with a prior) per frame of the best start.
+    lower_bounds_ : list of float
+        ``lower_bound_`` at each iteration of the best start.
+    collapse_events_ : list of dict
+        Always empty (Poisson emissions do not collapse).
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+
+    See Also
+    --------
+    MultinomialHMM : Counts that sum to a fixed number of trials.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mixfit import PoissonHMM
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.concatenate([rng.poisson(1, (50, 2)), rng.poisson(9, (50, 2))])
+    >>> PoissonHMM(n_components=2, random_state=0).fit(X).lambdas_.shape
+    (2, 2)
+    """
+
+    _FIXABLE = ("startprob", "transmat", "lambdas")
+    _HYPERPARAMETERS: ClassVar[dict] = {**LOOP_HYPERPARAMETERS, "lambdas_prior": REAL_AT_LEAST_0,
+                                        "lambdas_weight": REAL_AT_LEAST_0}
+
+    def __init__(self, n_components=1, *, lambdas_prior=0.0, lambdas_weight=0.0, algorithm="viterbi", tol=1e-4,
+                 max_iter=100, n_init=1, init_params="kmeans", startprob_init=None, transmat_init=None,
+                 lambdas_init=None, fixed=(), random_state=None, warm_start=False, verbose=0, verbose_interval=10,
+                 chunk_size=None):
+        self.n_components = n_components
+        self.lambdas_prior = lambdas_prior
+        self.lambdas_weight = lambdas_weight
+        self.algorithm = algorithm
+        self.tol = tol
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.startprob_init = startprob_init
+        self.transmat_init = transmat_init
+        self.lambdas_init = lambdas_init
+        self.fixed = fixed
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.chunk_size = chunk_size
+
+    def _check_frames(self, X, reset):
+        return check_count_frames(self, X, reset, self._chunk_frames(), "PoissonHMM")
+
+    def _parts(self, data, chain, fixed):
+        check_option(self.init_params, "init_params", INIT_METHODS)
+        K, n_features = self.n_components, data.X.shape[1]
+        check_enough_frames(data.X, K)
+        lambdas_init = check_lambdas_init(self.lambdas_init, K, n_features)
+        emission = self._emission_model(fixed)
+        # The first partition of the frames is a diagonal Gaussian mixture's start (engine.starts):
+        # each part's mean count is the Poisson M-step of that hard assignment, (13.20 poisson).
+        partition = GaussianEM(make_covariance("diag"), 0.0)
+        frames = data.frames()
+
+        def start(rng):
+            if lambdas_init is not None:
+                return lambdas_init
+            stats = initial_stats(partition, frames, K, self.init_params, rng)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                means = stats.shift + stats.first / stats.mass[:, None]  # (K, D) mean count of each part
+            overall = (stats.mass[:, None] * stats.shift + stats.first).sum(axis=0) / stats.mass.sum()  # (D,) if a part is empty
+            return np.maximum(np.where(stats.mass[:, None] > 0, means, overall), 0.0)
+
+        return baum_welch_parts(self, data, chain, HMM(*point_chain(fixed), emission), start, self._set_emission)
+
+    def _set_emission(self, params, record):
+        self.lambdas_ = params
+
+    def _emission_model(self, fixed=frozenset()):
+        return PoissonEmission(self.lambdas_prior, self.lambdas_weight, "lambdas" in fixed)
+
+    def _emission_params(self):
+        return self.lambdas_

@@ -6,6 +6,7 @@ from .estimators import BernoulliMixture as BernoulliMixture
 from .estimators import CategoricalHMM as CategoricalHMM
 from .estimators import GaussianHMM as GaussianHMM
 from .estimators import GaussianMixture as GaussianMixture
+from .estimators import GaussianMixtureRegressor as GaussianMixtureRegressor
 from .estimators import VariationalCategoricalHMM as VariationalCategoricalHMM
 from .estimators import VariationalGaussianHMM as VariationalGaussianHMM
 from .estimators.priors import ConjugatePrior as ConjugatePrior
@@ -27,6 +28,7 @@ __all__ = [
     "GaussianHMM",
     "GaussianMixture",
     "GaussianMixtureIC",
+    "GaussianMixtureRegressor",
     "VariationalCategoricalHMM",
     "VariationalGaussianHMM",
     "load",

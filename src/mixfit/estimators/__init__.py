@@ -13,6 +13,7 @@ from .hmm import GaussianHMM as GaussianHMM
 from .hmm_bernoulli import BernoulliHMM as BernoulliHMM
 from .hmm_vb import VariationalGaussianHMM as VariationalGaussianHMM
 from .hmm_vb_categorical import VariationalCategoricalHMM as VariationalCategoricalHMM
+from .regressor import GaussianMixtureRegressor as GaussianMixtureRegressor
 
 __all__ = ["BayesianGaussianMixture", "BernoulliHMM", "BernoulliMixture", "CategoricalHMM", "GaussianHMM",
-           "GaussianMixture", "VariationalCategoricalHMM", "VariationalGaussianHMM"]
+           "GaussianMixture", "GaussianMixtureRegressor", "VariationalCategoricalHMM", "VariationalGaussianHMM"]

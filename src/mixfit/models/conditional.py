@@ -153,6 +153,19 @@ def regression(covariance, params: GaussianParams, given: np.ndarray, other: np.
     return Prediction(mean, variance, full, resp, means_nk, np.asarray(schur))
 
 
+def draw(prediction: Prediction, rng: np.random.Generator, n_draws: int) -> np.ndarray:
+    """Draws from each row's conditional mixture, (n, n_draws, b): a component per draw with
+    probabilities r_nk, then m_nk + C_k^{1/2} z with the Cholesky factor of C_k."""
+    n, K, b = prediction.means_nk.shape
+    cumulative = np.cumsum(prediction.resp, axis=1)  # (n, K)
+    u = rng.random((n, n_draws)) * cumulative[:, -1:]  # inverse-CDF draw of a component per draw
+    labels = np.minimum((u[:, :, None] >= cumulative[:, None, :]).sum(axis=2), K - 1)  # (n, n_draws)
+    lower = np.linalg.cholesky(prediction.schur)  # (K, b, b), C_k = L_k L_k^T
+    z = rng.standard_normal((n, n_draws, b))
+    centre = np.take_along_axis(prediction.means_nk, labels[:, :, None], axis=1)  # (n, n_draws, b)
+    return centre + np.einsum("nsij,nsj->nsi", lower[labels], z)
+
+
 def log_prob_observed(model: GaussianEM, params: GaussianParams, X: np.ndarray) -> np.ndarray:
     """ln pi_k + ln N(x_n,o | mu_k,o, Sigma_k,oo) (n, K) over each row's observed (non-NaN)
     coordinates o (docs/conditional.md#eq-observed): rows grouped by their pattern of missing

@@ -31,7 +31,7 @@ def check_features(estimator, features, name: str = "features") -> np.ndarray:
     fitted model: at least one and not all of them. Returns them as an int array, in order."""
     n_features = estimator.n_features_in_
     names = getattr(estimator, "feature_names_in_", None)
-    items = [features] if isinstance(features, (str, numbers.Integral)) else list(np.asarray(features).ravel())
+    items = [features] if isinstance(features, (str, numbers.Integral)) else np.asarray(features).ravel().tolist()
     indices = []
     for item in items:
         if isinstance(item, (str, np.str_)):

@@ -189,7 +189,8 @@ class _GaussianMixtureBase(_ChunkPredictions, DensityMixin, BaseEstimator):
         -------
         log_prob : ndarray of shape (n_samples,)
             ln p(x_n) = ln sum_k weights_k N(x_n | means_k, covariances_k) for each row, in X's
-            dtype.
+            dtype. ``GaussianMixture`` takes NaN entries as missing: a row's value is then the
+            density of its observed features (each component's marginal over them).
         """
         log_rho = self._log_rho_fn()
         return self._map_rows(X, lambda chunk: logsumexp_rows(log_rho(chunk)))
@@ -291,7 +292,7 @@ class _GaussianMixtureBase(_ChunkPredictions, DensityMixin, BaseEstimator):
         return criteria.aic(self.score(X) * _n_rows(X), self._n_parameters())
 
     def marginal(self, features):
-        """The fitted mixture's marginal over some of its features (docs/conditional.md).
+        """The fitted mixture's marginal over some of its features (docs/math/conditional.md).
 
         Each component keeps its weight; its mean and covariance are restricted to ``features``.
         For ``BayesianGaussianMixture`` the point parameters ``weights_``, ``means_`` and
@@ -300,7 +301,7 @@ class _GaussianMixtureBase(_ChunkPredictions, DensityMixin, BaseEstimator):
         Parameters
         ----------
         features : int, str or array-like of int or str
-            The features kept, in the order wanted: distinct indices in [0, n_features_in_), or
+            The features kept, in the order wanted: distinct indices in [0, ``n_features_in_``), or
             names of ``feature_names_in_``; at least one and not all.
 
         Returns
@@ -317,7 +318,7 @@ class _GaussianMixtureBase(_ChunkPredictions, DensityMixin, BaseEstimator):
 
         Weights become p(k | x_a), each component's weight times its marginal density of the
         values, normalised in log space; means and covariances are the Schur-complement
-        conditionals of the components (docs/conditional.md). 'full' and 'tied' stay full and
+        conditionals of the components (docs/math/conditional.md). 'full' and 'tied' stay full and
         tied; for 'diag' and 'spherical' the other coordinates are independent of the given ones
         within a component, so only the weights change. For ``BayesianGaussianMixture`` the
         point parameters are conditioned, as in ``marginal``.
@@ -325,7 +326,7 @@ class _GaussianMixtureBase(_ChunkPredictions, DensityMixin, BaseEstimator):
         Parameters
         ----------
         features : int, str or array-like of int or str
-            The given features: distinct indices in [0, n_features_in_), or names of
+            The given features: distinct indices in [0, ``n_features_in_``), or names of
             ``feature_names_in_``; at least one and not all.
         values : array-like of shape (n_given,)
             One row: the value of each given feature, in the order of ``features``.

@@ -34,6 +34,9 @@ class GaussianMixture(_GaussianMixtureBase):
     repeated rows from a weight-exact start: see ``fit``), float32 data stay float32, the
     passes run over row chunks of ``chunk_size`` rows (default: a few MB of working set) so no
     (n_samples, n_components) array is allocated while fitting, and ``sample`` takes a per-call ``random_state``.
+    ``score_samples``, ``score``, ``predict`` and ``predict_proba`` take NaN entries as missing values (the
+    density of each row's observed features; ``fit`` refuses NaN), and ``marginal`` / ``condition`` return
+    the mixture over some features (docs/math/conditional.md).
 
     Parameters
     ----------

@@ -16,7 +16,7 @@ _DTYPES = [np.float64, np.float32]
 
 class GaussianMixtureRegressor(RegressorMixin, BaseEstimator):
     """Gaussian mixture regression: a ``GaussianMixture`` fitted on the joint rows [X, y], and
-    p(y | x), a Gaussian mixture, read off it (docs/conditional.md).
+    p(y | x), a Gaussian mixture, read off it (docs/math/conditional.md).
 
     ``predict(X)`` is the conditional mean E[y | x] = sum_k r_k(x) m_k(x): each component's
     Schur-complement mean m_k(x) (linear in x), weighted by the responsibilities of x under the
@@ -68,7 +68,7 @@ default='kmeans'
     Attributes
     ----------
     mixture_ : GaussianMixture
-        The joint mixture over the n_features_in_ columns of X followed by the n_outputs_
+        The joint mixture over the ``n_features_in_`` columns of X followed by the ``n_outputs_``
         columns of y.
     n_outputs_ : int
         The number of targets (columns of y).

@@ -11,7 +11,7 @@ the marginal of x_a is N(mu_a, Sigma_aa) (2.98) and the conditional of x_b given
 
 with the regression coefficients B = Sigma_aa^{-1} Sigma_ab (a, b). Everything is taken from one
 Cholesky factor L of Sigma_aa (Sigma_aa = L L^T): A = L^{-1} Sigma_ab, B = L^{-T} A and the Schur
-complement Sigma_bb - A^T A; no matrix is inverted (see docs/conditional.md#eq-schur).
+complement Sigma_bb - A^T A; no matrix is inverted (see docs/math/conditional.md#eq-2-82).
 """
 
 from __future__ import annotations

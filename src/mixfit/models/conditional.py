@@ -1,5 +1,5 @@
 """Marginals and conditionals of a Gaussian mixture, and its density over observed coordinates
-(PRML 2.3.1-2.3.2 per component; docs/conditional.md).
+(PRML 2.3.1-2.3.2 per component; docs/math/conditional.md).
 
 Notation   code           shape        meaning
 a, b       given, other   (a,), (b,)   coordinate indices: those given (observed), the others
@@ -8,7 +8,7 @@ mu_k       means          (K, D)
 B_k        coef           (K, a, b)    Sigma_k,aa^{-1} Sigma_k,ab, the regression coefficients
 C_k        schur          (K, b, b)    Sigma_k,bb - Sigma_k,ba Sigma_k,aa^{-1} Sigma_k,ab (2.82)
 m_nk       means_nk       (n, K, b)    mu_k,b + (x_n,a - mu_k,a) B_k (2.81)
-r_nk       resp           (n, K)       pi_k N(x_n,a | mu_k,a, Sigma_k,aa) / sum_j (same), (eq-weights)
+r_nk       resp           (n, K)       pi_k N(x_n,a | mu_k,a, Sigma_k,aa) / sum_j (same), (9.23 given)
 
 Everything works on ``GaussianParams`` and a covariance strategy: the family says how its
 factor is marginalised and conditioned (its ``marginal`` / ``conditional``), so no family name
@@ -51,7 +51,8 @@ def marginal(covariance, params: GaussianParams, features: np.ndarray) -> Gaussi
 
 def log_joint_given(covariance, params: GaussianParams, given: np.ndarray, X_given: np.ndarray) -> np.ndarray:
     """ln pi_k + ln N(x_n,a | mu_k,a, Sigma_k,aa) (n, K): the numerator of the conditional weights
-    (docs/conditional.md#eq-weights), by the E-step kernel of the marginal mixture over ``given``."""
+    (9.23 given) (docs/math/conditional.md#eq-9-23-given), by the E-step kernel of the marginal
+    mixture over ``given``."""
     marginal_params = marginal(covariance, params, given)
     return GaussianEM(covariance, 0.0, X_given.dtype).log_prob_components(X_given, marginal_params)
 
@@ -69,7 +70,7 @@ def _moments(covariance, params: GaussianParams, given, other):
 
 def condition(covariance, params: GaussianParams, given: np.ndarray, other: np.ndarray,
               values: np.ndarray) -> GaussianParams:
-    """The mixture over ``other`` given x_given = ``values``: weights r_k (eq-weights), means m_k
+    """The mixture over ``other`` given x_given = ``values``: weights r_k (9.23 given), means m_k
     (2.81) and covariances C_k (2.82), in the family of ``params``.
 
     Parameters
@@ -92,7 +93,7 @@ def condition(covariance, params: GaussianParams, given: np.ndarray, other: np.n
     dtype = params.means.dtype
     values = np.asarray(values, dtype=np.float64)[None, :]  # (1, a)
     log_rho = log_joint_given(covariance, params.astype(np.float64), given, values)  # (1, K)
-    weights = probabilities_from_log(log_rho)[0]  # (eq-weights), normalised in log space
+    weights = probabilities_from_log(log_rho)[0]  # (9.23 given), normalised in log space
     mean_a, mean_b, coef, schur_chol = _moments(covariance, params, given, other)
     means = mean_b + np.einsum("ka,kab->kb", values - mean_a, coef)  # (2.81)
     return GaussianParams(weights, means, schur_chol).astype(dtype)
@@ -102,8 +103,8 @@ def condition(covariance, params: GaussianParams, given: np.ndarray, other: np.n
 class Prediction:
     """Gaussian mixture regression at n points: the conditional mixture's moments.
 
-    ``mean`` (n, b) = sum_k r_nk m_nk (eq-gmr-mean); ``covariance`` (n, b, b) = sum_k r_nk (C_k +
-    (m_nk - mean_n)(m_nk - mean_n)^T) (eq-gmr-cov), or None when only ``variance`` (its diagonal,
+    ``mean`` (n, b) = sum_k r_nk m_nk (2.81 mixture); ``covariance`` (n, b, b) = sum_k r_nk (C_k +
+    (m_nk - mean_n)(m_nk - mean_n)^T) (2.82 mixture), or None when only ``variance`` (its diagonal,
     (n, b)) was asked for; ``resp`` (n, K) and ``means_nk`` (n, K, b) the mixture itself."""
 
     mean: np.ndarray
@@ -117,7 +118,8 @@ class Prediction:
 def regression(covariance, params: GaussianParams, given: np.ndarray, other: np.ndarray, X_given: np.ndarray,
                full_covariance: bool = False) -> Prediction:
     """The conditional mixture of x_other given each row of ``X_given`` (n, a), and its mean and
-    (co)variance: Gaussian mixture regression (docs/conditional.md#eq-gmr-mean), in float64.
+    (co)variance: Gaussian mixture regression (2.81 mixture), (2.82 mixture)
+    (docs/math/conditional.md#eq-2-81-mixture), in float64.
 
     Parameters
     ----------
@@ -144,11 +146,12 @@ def regression(covariance, params: GaussianParams, given: np.ndarray, other: np.
     schur = covariance.dense_covariance(schur_chol, K, other.size)  # (K, b, b) C_k
     # m_nk = mu_k,b + (x_n,a - mu_k,a) B_k   (2.81), for every row and component
     means_nk = mean_b[None] + np.einsum("na,kab->nkb", X_given, coef) - np.einsum("ka,kab->kb", mean_a, coef)[None]
-    mean = np.einsum("nk,nkb->nb", resp, means_nk)  # (eq-gmr-mean)
+    mean = np.einsum("nk,nkb->nb", resp, means_nk)  # (2.81 mixture)
     spread = means_nk - mean[:, None, :]  # (n, K, b) m_nk - mean_n: the centred form, nothing cancels
+    # the diagonal of (2.82 mixture): sum_k r_nk (diag C_k + (m_nk - mean_n)^2)
     variance = resp @ np.diagonal(schur, axis1=1, axis2=2) + np.einsum("nk,nkb->nb", resp, spread**2)
     full = None
-    if full_covariance:  # (eq-gmr-cov): within-component plus between-component covariance
+    if full_covariance:  # (2.82 mixture): within-component plus between-component covariance
         full = np.einsum("nk,kbc->nbc", resp, schur) + np.einsum("nk,nkb,nkc->nbc", resp, spread, spread)
     return Prediction(mean, variance, full, resp, means_nk, np.asarray(schur))
 
@@ -168,8 +171,8 @@ def draw(prediction: Prediction, rng: np.random.Generator, n_draws: int) -> np.n
 
 def log_prob_observed(model: GaussianEM, params: GaussianParams, X: np.ndarray) -> np.ndarray:
     """ln pi_k + ln N(x_n,o | mu_k,o, Sigma_k,oo) (n, K) over each row's observed (non-NaN)
-    coordinates o (docs/conditional.md#eq-observed): rows grouped by their pattern of missing
-    entries, one marginal (one factorisation per component) per pattern; rows with nothing
+    coordinates o (2.98 observed) (docs/math/conditional.md#eq-2-98-observed): rows grouped by their
+    pattern of missing entries, one marginal (one factorisation per component) per pattern; rows with nothing
     missing go through ``model.log_prob_components`` as they are. Every row must observe at least
     one coordinate (the estimators check that, naming the row)."""
     missing = np.isnan(X)
@@ -185,5 +188,5 @@ def log_prob_observed(model: GaussianEM, params: GaussianParams, X: np.ndarray) 
 
 
 def log_density_observed(model: GaussianEM, params: GaussianParams, X: np.ndarray) -> np.ndarray:
-    """ln p(x_n,o) = ln sum_k pi_k N(x_n,o | mu_k,o, Sigma_k,oo) (n,) (eq-observed)."""
+    """ln p(x_n,o) = ln sum_k pi_k N(x_n,o | mu_k,o, Sigma_k,oo) (n,) (2.98 observed)."""
     return logsumexp_rows(log_prob_observed(model, params, X))

@@ -216,6 +216,9 @@ def test_missing_values_out_of_core_and_float32(fitted, tmp_path):
     stored[:] = Y
     small = copy.deepcopy(gm).set_params(chunk_size=16)  # several chunks, several patterns each
     np.testing.assert_allclose(small.score_samples(stored), gm.score_samples(Y), rtol=1e-13)
+    stored[70] = np.nan  # an empty row in the fifth chunk is named by its row in the whole array
+    with pytest.raises(ValueError, match="X row 70 has no observed value"):
+        small.score_samples(stored)
     gm32 = mixfit.GaussianMixture(2, covariance_type="full", random_state=0).fit(X.astype(np.float32))
     out = gm32.score_samples(_with_holes(X[:40]).astype(np.float32))
     assert out.dtype == np.float32 and np.all(np.isfinite(out))

@@ -13,10 +13,23 @@ ESTIMATORS = [
 ]
 
 
+# Prediction takes NaN entries as missing values (issue 18) while fit does not yet, so the tags
+# cannot declare allow_nan and the check's "predict must refuse NaN" does not hold.
+NAN_IN_PREDICTION = {
+    "check_estimators_nan_inf": (
+        "score_samples / predict / predict_proba / score take NaN entries as missing values (the "
+        "density of each row's observed coordinates), while fit still refuses NaN, so allow_nan is "
+        "not declared and the check expects predict to refuse NaN. Infinity is refused everywhere: "
+        "see test_conditional.py::test_missing_values_refusals."
+    ),
+}
+
+
 def expected_failed_checks(estimator):
     if estimator.n_components == 1:
-        return {}
+        return dict(NAN_IN_PREDICTION)
     return {
+        **NAN_IN_PREDICTION,
         "check_sample_weight_equivalence_on_dense_data": (
             "The check compares a weighted fit with a fit on repeated rows from a random start. "
             "Every init_params draws its start from the rows (k-means, k-means++ and "

@@ -7,6 +7,7 @@ from .estimators import BernoulliMixture as BernoulliMixture
 from .estimators import CategoricalHMM as CategoricalHMM
 from .estimators import GaussianHMM as GaussianHMM
 from .estimators import GaussianMixture as GaussianMixture
+from .estimators import GaussianMixtureRegressor as GaussianMixtureRegressor
 from .estimators import MultinomialHMM as MultinomialHMM
 from .estimators import PoissonHMM as PoissonHMM
 from .estimators import StudentMixture as StudentMixture
@@ -32,6 +33,7 @@ __all__ = [
     "GaussianHMM",
     "GaussianMixture",
     "GaussianMixtureIC",
+    "GaussianMixtureRegressor",
     "MultinomialHMM",
     "PoissonHMM",
     "StudentMixture",

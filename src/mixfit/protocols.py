@@ -190,6 +190,15 @@ class CovarianceFamily(Protocol):
     def select(self, factors: np.ndarray, keep: np.ndarray) -> np.ndarray:
         """The factors of the components in ``keep``."""
 
+    def marginal(self, prec_chol: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """The factors of the marginal over ``features``, in this family's form (2.98)."""
+
+    def dense_covariance(self, prec_chol: np.ndarray, n_components: int, n_features: int) -> np.ndarray:
+        """Each component's covariance as a (K, D, D) matrix."""
+
+    def conditional(self, prec_chol: np.ndarray, given: np.ndarray, other: np.ndarray) -> tuple:
+        """(B = Sigma_aa^{-1} Sigma_ab or None for B = 0, the Schur complement's factors) (2.81, 2.82)."""
+
     def insert_copy(self, factors: np.ndarray, position: int, source: int) -> np.ndarray:
         """The factors with a copy of component ``source``'s inserted at ``position``."""
 

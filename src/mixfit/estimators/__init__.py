@@ -16,8 +16,9 @@ from .hmm_multinomial import MultinomialHMM as MultinomialHMM
 from .hmm_poisson import PoissonHMM as PoissonHMM
 from .hmm_vb import VariationalGaussianHMM as VariationalGaussianHMM
 from .hmm_vb_categorical import VariationalCategoricalHMM as VariationalCategoricalHMM
+from .regressor import GaussianMixtureRegressor as GaussianMixtureRegressor
 from .student_mixture import StudentMixture as StudentMixture
 
 __all__ = ["GMMHMM", "BayesianGaussianMixture", "BernoulliHMM", "BernoulliMixture", "CategoricalHMM", "GaussianHMM",
-           "GaussianMixture", "MultinomialHMM", "PoissonHMM", "StudentMixture", "VariationalCategoricalHMM",
-           "VariationalGaussianHMM"]
+           "GaussianMixture", "GaussianMixtureRegressor", "MultinomialHMM", "PoissonHMM", "StudentMixture",
+           "VariationalCategoricalHMM", "VariationalGaussianHMM"]

@@ -18,6 +18,7 @@ from ..kernels.linalg import logsumexp_rows
 from ..models import GaussianParams
 from ._fitted import set_loop_attributes
 from ._predict import _ChunkPredictions
+from .conditional import condition_mixture, marginal_mixture
 from .mixture_parts import MixtureParts, run_parts
 from .persistence import save_estimator
 from .validation import (
@@ -35,6 +36,7 @@ from .validation_chunked import (
     check_scan,
     scan_rows,
 )
+from .validation_missing import check_observed_rows
 
 _DTYPES = [np.float64, np.float32]
 
@@ -161,12 +163,16 @@ class _GaussianMixtureBase(_ChunkPredictions, DensityMixin, BaseEstimator):
     # ---- prediction ------------------------------------------------------------------------
 
     _FITTED = "precisions_cholesky_"
+    _MISSING_IN_PREDICTION = False  # True: NaN entries are missing values in prediction (not in fit)
 
     def _prediction_input(self, X):
+        missing = self._MISSING_IN_PREDICTION
         if is_chunked(X):  # out of core or dask: NaN / inf checked as the chunks are read
             X = check_chunked_X(self, X, reset=False)
-            return X, X.dtype, check_finite_chunk
-        X = validate_X(self, X, dtype=_DTYPES, reset=False)
+            return X, X.dtype, check_observed_rows if missing else check_finite_chunk
+        X = validate_X(self, X, dtype=_DTYPES, reset=False, ensure_all_finite="allow-nan" if missing else True)
+        if missing:
+            check_observed_rows(X)
         return X, X.dtype, None
 
     def score_samples(self, X):
@@ -183,7 +189,8 @@ class _GaussianMixtureBase(_ChunkPredictions, DensityMixin, BaseEstimator):
         -------
         log_prob : ndarray of shape (n_samples,)
             ln p(x_n) = ln sum_k weights_k N(x_n | means_k, covariances_k) for each row, in X's
-            dtype.
+            dtype. ``GaussianMixture`` takes NaN entries as missing: a row's value is then the
+            density of its observed features (each component's marginal over them).
         """
         log_rho = self._log_rho_fn()
         return self._map_rows(X, lambda chunk: logsumexp_rows(log_rho(chunk)))
@@ -283,6 +290,54 @@ class _GaussianMixtureBase(_ChunkPredictions, DensityMixin, BaseEstimator):
             The lower the better.
         """
         return criteria.aic(self.score(X) * _n_rows(X), self._n_parameters())
+
+    def marginal(self, features):
+        """The fitted mixture's marginal over some of its features (docs/math/conditional.md).
+
+        Each component keeps its weight; its mean and covariance are restricted to ``features``.
+        For ``BayesianGaussianMixture`` the point parameters ``weights_``, ``means_`` and
+        ``covariances_`` are marginalised (the plug-in mixture, not the posterior predictive).
+
+        Parameters
+        ----------
+        features : int, str or array-like of int or str
+            The features kept, in the order wanted: distinct indices in [0, ``n_features_in_``), or
+            names of ``feature_names_in_``; at least one and not all.
+
+        Returns
+        -------
+        marginal : GaussianMixture
+            A fitted mixture over ``features``, of the same ``covariance_type`` (usable for
+            ``score_samples``, ``predict``, ``sample``, ``save``...). It was not fitted by EM:
+            its ``n_iter_`` is 0, ``lower_bound_`` -inf and ``lower_bounds_`` empty.
+        """
+        return marginal_mixture(self, features)
+
+    def condition(self, features, values):
+        """The mixture over the other features given the values of ``features``.
+
+        Weights become p(k | x_a), each component's weight times its marginal density of the
+        values, normalised in log space; means and covariances are the Schur-complement
+        conditionals of the components (docs/math/conditional.md). 'full' and 'tied' stay full and
+        tied; for 'diag' and 'spherical' the other coordinates are independent of the given ones
+        within a component, so only the weights change. For ``BayesianGaussianMixture`` the
+        point parameters are conditioned, as in ``marginal``.
+
+        Parameters
+        ----------
+        features : int, str or array-like of int or str
+            The given features: distinct indices in [0, ``n_features_in_``), or names of
+            ``feature_names_in_``; at least one and not all.
+        values : array-like of shape (n_given,)
+            One row: the value of each given feature, in the order of ``features``.
+
+        Returns
+        -------
+        conditional : GaussianMixture
+            A fitted mixture over the other features, in increasing order of their indices,
+            of the same ``covariance_type`` (fitted attributes as for ``marginal``).
+        """
+        return condition_mixture(self, features, values)
 
     def save(self, path, *, metadata=None) -> None:
         """Write this fitted model to ``path`` as a model file; read it back with ``mixfit.load``.

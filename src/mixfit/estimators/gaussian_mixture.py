@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from sklearn.utils.validation import check_is_fitted
+
 from ..engine.collapse import ON_COLLAPSE, make_policy
 from ..engine.starts import INIT_METHODS, data_moments, given_start
 from ..families.registry import make_covariance, make_precision_prior
 from ..models import GaussianEM
+from ..models.conditional import log_prob_observed
 from ._base import _GaussianMixtureBase
+from .conditional import register_point_mixture
 from .mixture_parts import MixtureParts, Warm
 from .priors import check_prior_spec, resolve_prior
 from .validation import (
@@ -30,6 +34,9 @@ class GaussianMixture(_GaussianMixtureBase):
     repeated rows from a weight-exact start: see ``fit``), float32 data stay float32, the
     passes run over row chunks of ``chunk_size`` rows (default: a few MB of working set) so no
     (n_samples, n_components) array is allocated while fitting, and ``sample`` takes a per-call ``random_state``.
+    ``score_samples``, ``score``, ``predict`` and ``predict_proba`` take NaN entries as missing values (the
+    density of each row's observed features; ``fit`` refuses NaN), and ``marginal`` / ``condition`` return
+    the mixture over some features (docs/math/conditional.md).
 
     Parameters
     ----------
@@ -206,8 +213,17 @@ default='kmeans'
         self.on_collapse = on_collapse
         self.prior = prior
 
+    _MISSING_IN_PREDICTION = True
+
     def _model(self):
         return GaussianEM(self._covariance, self.reg_covar, self.means_.dtype)
+
+    def _log_rho_fn(self):
+        """chunk -> ln rho (chunk, K) over each row's observed entries (NaN: missing); a chunk
+        with nothing missing takes the model's kernel as it is."""
+        check_is_fitted(self, self._FITTED)
+        model, params = self._model(), self._params()
+        return lambda chunk: log_prob_observed(model, params, chunk)
 
     def fit(self, X, y=None, sample_weight=None):
         """Estimate model parameters with the EM algorithm.
@@ -277,3 +293,6 @@ default='kmeans'
         start = given_start(model, source, K, self.init_params, given, X.dtype, kmeans_state(self.random_state))
         warm = Warm(self._params().astype(X.dtype), self.lower_bound_) if self._is_warm() else None
         return MixtureParts(model, source, start, lambda: make_policy(self.on_collapse), warm)
+
+
+register_point_mixture(GaussianMixture)  # the class that marginal / condition return

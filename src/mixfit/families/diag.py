@@ -109,5 +109,17 @@ class DiagCovariance:
     def draw(self, rng, mean, prec_chol, k, n):
         return mean + rng.standard_normal((n, mean.shape[0])) / prec_chol[k]
 
+    def marginal(self, prec_chol, features):
+        """The marginal over ``features`` keeps their variances: 1 / sigma_kf."""
+        return prec_chol[:, features]
+
+    def dense_covariance(self, prec_chol, n_components, n_features):
+        return self.covariance(prec_chol)[:, :, None] * np.eye(n_features)  # (K, D, D) diag(sigma_k^2)
+
+    def conditional(self, prec_chol, given, other):
+        """(None: B = 0, the coordinates are independent within a component; the other
+        coordinates' own variances, Sigma_bb, as the Schur complement with Sigma_ab = 0)."""
+        return None, prec_chol[:, other]
+
     def check_precisions(self, precisions, n_components, n_features):
         return np.sqrt(check_positive_precisions(precisions, self.name, self.shape(n_components, n_features)))

@@ -28,6 +28,7 @@ from ..kernels.expanded import (
     sparse_whitened_moments,
 )
 from ..kernels.linalg import covariance_from_precision_chol, precision_chol_from_covariance
+from ..kernels.partitioned import block, schur_blocks
 from ..stats import GaussianStats, shift_scatter_full
 from .precisions_init import upper_factor_of
 
@@ -175,6 +176,19 @@ class FullCovariance:
         z = rng.standard_normal((n, mean.shape[0]))
         # x = mu + z P^{-1}: cov(x) = P^{-T} P^{-1} = Sigma; P^{-T} z^T by one solve against P^T.
         return mean + np.linalg.solve(prec_chol[k].T, z.T).T
+
+    def marginal(self, prec_chol, features):
+        """The precision factor of the marginal over ``features``: Sigma_ff (2.98), refactorised."""
+        return precision_chol_from_covariance(block(self.covariance(prec_chol), features))
+
+    def dense_covariance(self, prec_chol, n_components, n_features):
+        """Each component's covariance as a (K, D, D) matrix."""
+        return self.covariance(prec_chol)
+
+    def conditional(self, prec_chol, given, other):
+        """(B (K, a, b), the precision factor of the Schur complement (2.82)): x_other given x_given."""
+        coef, schur = schur_blocks(self.covariance(prec_chol), given, other)
+        return coef, precision_chol_from_covariance(schur)
 
     def check_precisions(self, precisions, n_components, n_features):
         precisions = np.asarray(precisions, dtype=np.float64)

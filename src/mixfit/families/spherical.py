@@ -87,5 +87,16 @@ class SphericalCovariance:
     precision = DiagCovariance.precision
     draw = DiagCovariance.draw
 
+    def marginal(self, prec_chol, features):
+        """sigma_k^2 I restricted to any coordinates is sigma_k^2 I: the factor is unchanged."""
+        return prec_chol.copy()
+
+    def dense_covariance(self, prec_chol, n_components, n_features):
+        return self.covariance(prec_chol)[:, None, None] * np.eye(n_features)  # (K, D, D) sigma_k^2 I
+
+    def conditional(self, prec_chol, given, other):
+        """(None: B = 0; sigma_k^2 I over the other coordinates, the marginal's)."""
+        return None, prec_chol.copy()
+
     def check_precisions(self, precisions, n_components, n_features):
         return np.sqrt(check_positive_precisions(precisions, self.name, self.shape(n_components, n_features)))

@@ -71,6 +71,13 @@ class TiedCovariance:
         return shared
     covariance = FullCovariance.covariance
     precision = FullCovariance.precision
+    # One shared Sigma: its block and its Schur complement are shared too (B (a, b)), so both stay tied.
+    marginal = FullCovariance.marginal
+
+    def dense_covariance(self, prec_chol, n_components, n_features):
+        return np.broadcast_to(self.covariance(prec_chol), (n_components, n_features, n_features))
+
+    conditional = FullCovariance.conditional
 
     def draw(self, rng, mean, prec_chol, k, n):
         z = rng.standard_normal((n, mean.shape[0]))

@@ -85,12 +85,13 @@ default='kmeans'
         precisions are initialized using the ``init_params`` method. Never written to. The
         shape depends on ``covariance_type``::
 
-            (n_components,)                        if 'spherical',
+            (n_components,)                        if 'spherical' or 'EII',
             (n_features, n_features)               if 'tied',
-            (n_components, n_features)             if 'diag',
-            (n_components, n_features, n_features) if 'full'
+            (n_components, n_features)             if 'diag', 'EEI', 'VEI' or 'EVI',
+            (n_components, n_features, n_features) if 'full' or another mclust name
 
-        When all three of ``weights_init``, ``means_init`` and ``precisions_init`` are given, EM
+        For mclust's constrained families they are used as given for the first E-step
+        (the constraint is imposed from the first M-step on). When all three of ``weights_init``, ``means_init`` and ``precisions_init`` are given, EM
         starts from them directly.
     random_state : int, Generator, RandomState instance or None, default=None
         Controls the random seed given to the method chosen to initialize the parameters (see
@@ -161,7 +162,7 @@ default='kmeans'
         parametrisation, from which ``covariances_`` and ``precisions_`` are derived. The shape
         depends on ``covariance_type`` as for ``covariances_``.
     volumes_ : ndarray of shape (n_components,)
-        lambda_k = |Sigma_k|^(1/n_features), the volume of mclust's decomposition
+        lambda_k = det(Sigma_k)^(1/n_features), the volume of mclust's decomposition
         Sigma_k = lambda_k D_k A_k D_k^T (computed from ``covariances_``, for every family).
     shapes_ : ndarray of shape (n_components, n_features)
         The diagonal of A_k, with product 1: decreasing, except for the diagonal families

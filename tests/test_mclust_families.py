@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from scipy.optimize import minimize
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from mixfit import GaussianMixture
 from mixfit.families import mclust_msteps as msteps
@@ -152,7 +153,8 @@ def _literal_scatter(X, resp):
 def _family_m_step(covariance_type, X, resp):
     model = GaussianEM(make_covariance(covariance_type), 0.0)
     stats = model.statistics(X, resp, None, np.zeros((resp.shape[1], X.shape[1])))
-    return model.covariance.from_moments(stats, stats.mass + 10 * np.finfo(float).eps)
+    # from_moments gives S_k; add_ridge (here with no ridge) finishes the constrained M-step.
+    return model.covariance.add_ridge(model.covariance.from_moments(stats, stats.mass + 10 * np.finfo(float).eps), 0.0)
 
 
 def _literal_closed_form(covariance_type, W, mass):
@@ -270,7 +272,7 @@ def _equal(values):
 def test_fit_is_monotone_and_keeps_the_constraint(covariance_type, reg_covar):
     """EM never lowers the log-likelihood (to rounding), and the fitted covariances satisfy the
     family's letters: E parts equal across components, I parts the identity (the ridge, added
-    to the volume, keeps them too). With a ridge the M-step no longer maximises the likelihood
+    to S_k before the constraint, keeps them too). With a ridge the M-step no longer maximises the likelihood
     (for any family, scikit-learn's four too), so monotonicity is asked of reg_covar=0 only."""
     X = CASES["gen3d"][0]
     gm = GaussianMixture(3, covariance_type=covariance_type, reg_covar=reg_covar, tol=0, max_iter=25,
@@ -350,3 +352,23 @@ def test_select_model_sweeps_the_fourteen_families():
         reference = fits[(cell.covariance_type, 2)]
         assert cell.n_parameters == reference["n_params"]
         assert cell.criterion <= -reference["bic"] * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("covariance_type", CONSTRAINED)
+def test_ridge_keeps_a_singular_scatter_positive_definite(covariance_type):
+    """A constant column makes every S_k singular; reg_covar, added to S_k before the
+    constraint, keeps the fit finite and positive definite, as scikit-learn's ridge does for
+    its four families, and the constraint still holds (volumes equal for E?? families)."""
+    X = CASES["faithful"][0].copy()
+    X = np.column_stack([X, np.full(X.shape[0], 3.0)])
+    gm = GaussianMixture(2, covariance_type=covariance_type, reg_covar=1e-4, random_state=0).fit(X)
+    assert np.all(np.isfinite(gm.covariances_)) and np.all(gm.volumes_ > 0)
+    if covariance_type[0] == "E":
+        assert _equal(gm.volumes_)
+
+
+@parametrize_with_checks([GaussianMixture(covariance_type=ct) for ct in CONSTRAINED])
+def test_sklearn_estimator_contract_of_the_new_families(estimator, check):
+    """scikit-learn's estimator contract holds for each constrained family (one component,
+    the default: the sample-weight check then starts both fits from the same point)."""
+    check(estimator)

@@ -53,8 +53,8 @@ class GaussianMixture(_GaussianMixtureBase):
     reg_covar : float, default=1e-6
         Non-negative regularization added to the diagonal of every covariance, so that the
         covariance matrices stay positive definite. For mclust's ten constrained families it is
-        added to the volume instead (Sigma_k -> (lambda_k + reg_covar) D_k A_k D_k^T), which
-        keeps the constraint; ``reg_covar=0`` gives mclust's estimates.
+        added to each component's covariance before the constraint is imposed, which keeps the
+        constraint; ``reg_covar=0`` gives mclust's estimates.
     max_iter : int, default=100
         The number of EM iterations to perform; 0 returns the initialisation.
     n_init : int, default=1

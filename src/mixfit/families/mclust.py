@@ -2,22 +2,27 @@
 
 Each one reuses the E-step kernel, the moments and the stored parametrisation of the
 scikit-learn family with its storage (``FullCovariance`` for the six with orientations,
-``DiagCovariance`` for EEI, VEI, EVI, ``SphericalCovariance`` for EII) and replaces the M-step
-(``from_moments``: the unconstrained covariances S_k, then the family's constrained solution,
-``mclust_msteps``), the parameter count (mclust's ``nVarParams``) and the ridge.
+``DiagCovariance`` for EEI, VEI, EVI, ``SphericalCovariance`` for EII) and replaces the M-step,
+the parameter count (mclust's ``nVarParams``) and the ridge.
 
 Shapes of ``covariances_`` (and of ``precisions_`` and ``precisions_cholesky_``): (K, D, D) for
 EEV, VEV, EVV, VEE, EVE, VVE; (K, D) for EEI, VEI, EVI; (K,) for EII (every entry equal).
 
-The ridge ``reg_covar`` is added to the volume, Sigma_k -> (lambda_k + reg_covar) D_k A_k D_k^T,
-not to the diagonal: Sigma_k + reg_covar I would break the constraint of the families whose
-volume and shape are not both equal or both free (VEI's common shape, EVV's common volume, ...).
-For EII it is the same as scikit-learn's ridge. ``reg_covar=0`` gives mclust's estimates.
+The ridge comes before the constraint: the M-step is the family's constrained solution
+(``mclust_msteps``) for the per-component covariances S_k + reg_covar I. Added after it,
+Sigma_k + reg_covar I would break the constraint of every family whose volume and shape are
+not both Equal or both Variable (VEI's common shape, EVV's common volume, ...), and a ridge on
+the volume alone cannot rescue a singular S_k (its volume is 0). For scikit-learn's four
+families the two orders give the same covariances. The split of the seam's M-step is kept:
+``from_moments`` returns the unconstrained S_k with the masses (``ScatterCovariances``) and
+``add_ridge``, which ``GaussianEM.maximize`` calls next with ``reg_covar``, finishes the M-step.
+``reg_covar=0`` gives mclust's estimates.
 """
 
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
@@ -38,12 +43,14 @@ def _record(strategy, result: msteps.InnerResult):
     return result.covariances
 
 
-def _volume_ridge(cov, reg_covar, volumes):
-    """(lambda_k + reg_covar) / lambda_k times each Sigma_k: the constraint is kept."""
-    if reg_covar == 0:
-        return cov
-    factor = 1 + reg_covar / volumes
-    return cov * factor.reshape(factor.shape + (1,) * (cov.ndim - 1))
+@dataclass(frozen=True, eq=False)
+class ScatterCovariances:
+    """The first half of a constrained family's M-step, as ``from_moments`` returns it: the
+    unconstrained covariances S_k (PRML 9.25; (K, D, D), their diagonals (K, D), or
+    tr(S_k) / D (K,)) and the masses N_k, which ``add_ridge`` regularises and constrains."""
+
+    covariances: np.ndarray
+    mass: np.ndarray
 
 
 class _Full:
@@ -71,10 +78,11 @@ class _Full:
         self.inner_iterations = []  # per M-step, for the iterative families
 
     def from_moments(self, stats, mass):
-        return self.constrain(FullCovariance.from_moments(self, stats, mass), mass)
+        return ScatterCovariances(FullCovariance.from_moments(self, stats, mass), mass)
 
-    def add_ridge(self, cov, reg_covar):
-        return _volume_ridge(cov, reg_covar, np.exp(np.linalg.slogdet(cov)[1] / cov.shape[-1]))
+    def add_ridge(self, scatter: ScatterCovariances, reg_covar):
+        """The M-step's constrained solution for S_k + reg_covar I (see the module's note)."""
+        return self.constrain(scatter.covariances + reg_covar * np.eye(scatter.covariances.shape[-1]), scatter.mass)
 
 
 class _Diagonal:
@@ -101,10 +109,11 @@ class _Diagonal:
         self.inner_iterations = []
 
     def from_moments(self, stats, mass):
-        return self.constrain(DiagCovariance.from_moments(self, stats, mass), mass)
+        return ScatterCovariances(DiagCovariance.from_moments(self, stats, mass), mass)
 
-    def add_ridge(self, cov, reg_covar):
-        return _volume_ridge(cov, reg_covar, msteps.geometric_mean(cov))
+    def add_ridge(self, scatter: ScatterCovariances, reg_covar):
+        """The M-step's constrained solution for diag(S_k) + reg_covar."""
+        return self.constrain(scatter.covariances + reg_covar, scatter.mass)
 
 
 def _general_count(volumes, shapes, orientations):
@@ -139,13 +148,16 @@ class EIICovariance:
     precision = SphericalCovariance.precision
     draw = SphericalCovariance.draw
     check_precisions = SphericalCovariance.check_precisions
-    add_ridge = SphericalCovariance.add_ridge
 
     def n_parameters(self, n_components, n_features):
         return 1
 
     def from_moments(self, stats, mass):
-        return msteps.eii(SphericalCovariance.from_moments(self, stats, mass), mass)
+        return ScatterCovariances(SphericalCovariance.from_moments(self, stats, mass), mass)
+
+    def add_ridge(self, scatter: ScatterCovariances, reg_covar):
+        """lambda = sum_k N_k (tr(S_k) / D + reg_covar) / N: scikit-learn's ridge, pooled."""
+        return msteps.eii(scatter.covariances + reg_covar, scatter.mass)
 
 
 class EEICovariance(_Diagonal):

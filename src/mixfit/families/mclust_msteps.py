@@ -184,6 +184,11 @@ def vee(covariances, mass, tol=INNER_TOL, max_iter=INNER_MAX_ITER):
     return InnerResult(volume[:, None, None] * common, iteration, moved, tuple(trace))
 
 
+# A plane where f varies by less than this, relative to its terms, is flat: its rotation angle
+# would be rounding noise (atan2 of two zeros is +-pi), so the columns are left as they are.
+_FLAT = 64 * np.finfo(np.float64).eps
+
+
 def _orientation_sweep(orientation, scatter, inverse_diagonals):
     """One cyclic sweep of plane rotations of the common orientation D (the Jacobi-type
     algorithm of Flury's common principal components): each pair of columns (u, v) is rotated
@@ -201,6 +206,8 @@ def _orientation_sweep(orientation, scatter, inverse_diagonals):
             a, b, c = wu @ u, np.einsum("d,kde,e->k", v, scatter, v), wu @ v
             weight = inverse_diagonals[:, i] - inverse_diagonals[:, j]  # p_k - q_k
             alpha, beta = (weight * (a - b)).sum() / 2, (weight * c).sum()
+            if np.hypot(alpha, beta) <= _FLAT * (np.abs(weight) * (a + b)).sum():
+                continue  # f is flat in this plane (to rounding): any angle is optimal, keep 0
             angle = np.arctan2(-beta, -alpha) / 2
             cos, sin = np.cos(angle), np.sin(angle)
             orientation[:, i], orientation[:, j] = cos * u + sin * v, cos * v - sin * u
@@ -217,13 +224,17 @@ def common_orientation(covariances, mass, equal_volume, tol=INNER_TOL, max_iter=
     scatter = mass[:, None, None] * covariances
     orientation = _decreasing_eigh(scatter.sum(axis=0))[1]
     diagonals = _given_orientation(orientation, scatter, mass, equal_volume)
+    covariances = np.einsum("ij,kj,lj->kil", orientation, diagonals, orientation)
     trace = []
     for iteration in range(1, max_iter + 1):
         new_orientation = _orientation_sweep(orientation, scatter, 1.0 / diagonals)
         new_diagonals = _given_orientation(new_orientation, scatter, mass, equal_volume)
-        moved = (np.max(np.abs(new_orientation - orientation)) > tol) or _moved(new_diagonals, diagonals, tol)
         orientation, diagonals = new_orientation, new_diagonals
-        covariances = np.einsum("ij,kj,lj->kil", orientation, diagonals, orientation)
+        new_covariances = np.einsum("ij,kj,lj->kil", orientation, diagonals, orientation)
+        # Converged on the covariances, which are identified, not on D, which is not where
+        # two entries of A_k coincide for every k (any rotation of that plane is optimal).
+        moved = np.max(np.abs(new_covariances - covariances)) > tol * np.max(np.abs(new_covariances))
+        covariances = new_covariances
         trace.append(covariance_objective(covariances, scatter, mass))
         if not moved:
             break

@@ -154,7 +154,8 @@ def _family_m_step(covariance_type, X, resp):
     model = GaussianEM(make_covariance(covariance_type), 0.0)
     stats = model.statistics(X, resp, None, np.zeros((resp.shape[1], X.shape[1])))
     # from_moments gives S_k; add_ridge (here with no ridge) finishes the constrained M-step.
-    return model.covariance.add_ridge(model.covariance.from_moments(stats, stats.mass + 10 * np.finfo(float).eps), 0.0)
+    unconstrained = model.covariance.from_moments(stats, stats.mass + 10 * np.finfo(float).eps)
+    return model.covariance.add_ridge(unconstrained, 0.0)
 
 
 def _literal_closed_form(covariance_type, W, mass):
@@ -182,8 +183,9 @@ def _literal_closed_form(covariance_type, W, mass):
 def test_closed_form_m_step_equals_the_literal_formula(covariance_type):
     X, resp = _soft_case(np.random.default_rng(3))
     W, mass = _literal_scatter(X, resp)
-    np.testing.assert_allclose(_family_m_step(covariance_type, X, resp), _literal_closed_form(covariance_type, W, mass),
-                               rtol=1e-10)  # float64 sums in two orders: rounding only
+    # rtol: float64 sums in two orders, rounding only
+    np.testing.assert_allclose(_family_m_step(covariance_type, X, resp),
+                               _literal_closed_form(covariance_type, W, mass), rtol=1e-10)
 
 
 def _objective(cov, W, mass):
@@ -235,7 +237,8 @@ def test_m_step_minimises_the_complete_data_objective(covariance_type):
     best = np.inf
     for start in range(3):
         theta0 = np.random.default_rng(start).normal(scale=0.5, size=size)
-        result = minimize(lambda t: _objective(_constrained(covariance_type, t, 2, 3), W, mass), theta0, method="BFGS",
+        result = minimize(lambda t: _objective(_constrained(covariance_type, t, 2, 3), W, mass), theta0,
+                          method="BFGS",
                           options={"gtol": 1e-9})
         best = min(best, result.fun)
     ours_value = _objective(ours_full, W, mass)
@@ -299,7 +302,8 @@ def test_fit_is_monotone_and_keeps_the_constraint(covariance_type, reg_covar):
         assert gm.covariances_.ndim < 3
 
 
-@pytest.mark.parametrize(("alias", "name"), [("VVV", "full"), ("EEE", "tied"), ("VVI", "diag"), ("VII", "spherical")])
+@pytest.mark.parametrize(("alias", "name"),
+                         [("VVV", "full"), ("EEE", "tied"), ("VVI", "diag"), ("VII", "spherical")])
 def test_alias_gives_the_identical_fit(alias, name):
     X = CASES["iris"][0]
     a = GaussianMixture(3, covariance_type=alias, random_state=1).fit(X)
@@ -319,7 +323,8 @@ def test_sample_predict_and_model_file_round_trip(covariance_type, tmp_path):
     gm = GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(X)
     samples, labels = gm.sample(5000, random_state=1)
     assert samples.shape == (5000, 3) and np.bincount(labels, minlength=3).min() > 0
-    refit = GaussianMixture(3, covariance_type=covariance_type, weights_init=gm.weights_, means_init=gm.means_,
+    refit = GaussianMixture(3, covariance_type=covariance_type, weights_init=gm.weights_,
+                            means_init=gm.means_,
                             precisions_init=gm.precisions_).fit(samples)
     np.testing.assert_allclose(refit.means_, gm.means_, atol=0.15)
     np.testing.assert_allclose(refit.volumes_, gm.volumes_, rtol=0.1)

@@ -39,7 +39,8 @@ def _record(strategy, result: msteps.InnerResult):
     strategy.inner_iterations.append(result.iterations)
     if result.cap_hit:
         warnings.warn(f"covariance_type={strategy.name!r}: the M-step's inner loop stopped at its cap of "
-                      f"{msteps.INNER_MAX_ITER} iterations before converging", ConvergenceWarning, stacklevel=4)
+                      f"{msteps.INNER_MAX_ITER} iterations before converging", ConvergenceWarning,
+                      stacklevel=4)
     return result.covariances
 
 
@@ -82,7 +83,8 @@ class _Full:
 
     def add_ridge(self, scatter: ScatterCovariances, reg_covar):
         """The M-step's constrained solution for S_k + reg_covar I (see the module's note)."""
-        return self.constrain(scatter.covariances + reg_covar * np.eye(scatter.covariances.shape[-1]), scatter.mass)
+        ridge = reg_covar * np.eye(scatter.covariances.shape[-1])
+        return self.constrain(scatter.covariances + ridge, scatter.mass)
 
 
 class _Diagonal:

@@ -5,7 +5,7 @@ diagonal with |A_k| = 1, orientation D_k orthogonal) and constrains some of the 
 Equal across components, Variable, or the Identity. The M-step minimises, over the constrained
 Sigma_k, the covariance part of the negative expected complete-data log-likelihood
 
-    F = sum_k [ N_k ln|Sigma_k| + tr(W_k Sigma_k^{-1}) ]                            (CG 1995, eq. 5)
+    F = sum_k [ N_k ln|Sigma_k| + tr(W_k Sigma_k^{-1}) ]                   (Celeux and Govaert 1995)
 
 with W_k = N_k S_k the scatter of component k about its new mean. Here every function takes
 the per-component covariances S_k (the unconstrained M-step, PRML 9.25) and the masses N_k.
@@ -22,8 +22,10 @@ alternate between the volumes and the common shape (or shape matrix), each step 
 minimiser of F given the other, so F never increases; EVE and VVE add a common orientation,
 updated by sweeps of exact plane rotations (the Jacobi-type step of Flury's common principal
 components; Browne and McNicholas 2014 use a majorisation-minimisation step instead, which
-converges far more slowly on elongated data), which also never increase F. The inner loops stop when no parameter moves by more than ``tol`` relative
-(mclust's emControl tol[2], sqrt(eps)), or at ``max_iter`` (reported in the ``InnerResult``).
+converges far more slowly on elongated data), which also never increase F. The inner loops
+stop when no parameter (for EVE and VVE: no covariance entry) moves by more than ``tol``
+relative (mclust's emControl tol[2], sqrt(eps)), or at ``max_iter`` (reported in the
+``InnerResult``).
 """
 
 from __future__ import annotations
@@ -73,7 +75,8 @@ def covariance_objective(covariances, scatter, mass):
     if covariances.ndim == 2:
         return float((mass * np.log(covariances).sum(axis=1)).sum() + (scatter / covariances).sum())
     log_det = np.linalg.slogdet(covariances)[1]
-    return float((mass * log_det).sum() + np.trace(np.linalg.solve(covariances, scatter), axis1=1, axis2=2).sum())
+    traces = np.trace(np.linalg.solve(covariances, scatter), axis1=1, axis2=2)  # tr(Sigma_k^{-1} W_k)
+    return float((mass * log_det).sum() + traces.sum())
 
 
 def _moved(new, old, tol):
@@ -176,7 +179,8 @@ def vee(covariances, mass, tol=INNER_TOL, max_iter=INNER_MAX_ITER):
         new_common = (scatter / volume[:, None, None]).sum(axis=0)
         new_common /= _root_det(new_common)
         new_volume = np.trace(np.linalg.solve(new_common, scatter), axis1=1, axis2=2) / (dim * mass)
-        moved = _moved(new_volume, volume, tol) or np.max(np.abs(new_common - common)) > tol * np.max(np.abs(common))
+        moved = (_moved(new_volume, volume, tol)
+                 or np.max(np.abs(new_common - common)) > tol * np.max(np.abs(common)))
         common, volume = new_common, new_volume
         trace.append(covariance_objective(volume[:, None, None] * common, scatter, mass))
         if not moved:

@@ -74,18 +74,20 @@ FAMILIES = (
     Family("VEE", (), VEECovariance, NoPrecisionPrior,
            "a common shape and orientation, free volumes (iterative)"),
     Family("EVE", (), EVECovariance, NoPrecisionPrior,
-           "a common volume and orientation, free shapes (iterative, MM)"),
-    Family("VVE", (), VVECovariance, NoPrecisionPrior, "a common orientation, free volumes and shapes (iterative, MM)"),
+           "a common volume and orientation, free shapes (iterative)"),
+    Family("VVE", (), VVECovariance, NoPrecisionPrior,
+           "a common orientation, free volumes and shapes (iterative)"),
     Family("EEV", (), EEVCovariance, NoPrecisionPrior, "a common volume and shape, free orientations"),
-    Family("VEV", (), VEVCovariance, NoPrecisionPrior, "a common shape, free volumes and orientations (iterative)"),
+    Family("VEV", (), VEVCovariance, NoPrecisionPrior,
+           "a common shape, free volumes and orientations (iterative)"),
     Family("EVV", (), EVVCovariance, NoPrecisionPrior, "a common volume, free shapes and orientations"),
 )
 _BY_NAME = {name: family for family in FAMILIES for name in (family.name, *family.aliases)}
 # The default sweep of select_model, GaussianMixtureIC and the command line: scikit-learn's four.
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 # mclust's fourteen model names, in mclust's order; each is a family's name or alias.
-MCLUST_MODEL_NAMES = ("EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE", "VEE", "EVE", "VVE", "EEV", "VEV", "EVV",
-                      "VVV")
+MCLUST_MODEL_NAMES = ("EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE", "VEE", "EVE", "VVE", "EEV", "VEV",
+                      "EVV", "VVV")
 # Every name covariance_type accepts.
 ACCEPTED_NAMES = tuple(_BY_NAME)
 

@@ -14,10 +14,11 @@ DOCS = Path(__file__).resolve().parent.parent / "docs" / "families.md"
 
 
 def _docs_rows():
-    """The table's body: the rows after its header's |---| line."""
+    """The first table's body: the rows after its header's |---| line, up to its end."""
     lines = DOCS.read_text().splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("|---")) + 1
-    body = [line for line in lines[start:] if line.startswith("|")]
+    end = next((i for i in range(start, len(lines)) if not lines[i].startswith("|")), len(lines))
+    body = lines[start:end]
     assert all(re.match(r"\| `\w+` \|", line) for line in body)
     return [line.split("|")[1:-1] for line in body]
 
@@ -56,16 +57,28 @@ def test_parameter_counts_by_hand(name, count):
     assert registry.n_parameters(3, 4, name) == 2 + 12 + count
 
 
-def test_unknown_family_message_and_aliases_not_accepted():
-    """One message for an unknown name; mclust's names are data, not yet accepted."""
-    with pytest.raises(ValueError, match=r"covariance_type='VVV' is not one of \['full', 'tied', 'diag', 'spherical'\]"):
-        registry.make_covariance("VVV")
+def test_unknown_family_message_and_aliases_accepted():
+    """One message for an unknown name, listing every accepted name; mclust's names for
+    scikit-learn's four give the same family; all fourteen mclust names are accepted."""
+    with pytest.raises(ValueError, match=r"covariance_type='VVX' is not one of \['full', 'VVV', 'tied', 'EEE', "):
+        registry.make_covariance("VVX")
     with pytest.raises(ValueError, match="expected distinct covariance types"):
         registry.covariance_types(["full", "full"])
     assert registry.covariance_types("diag") == ["diag"]
+    for alias, name in [("VVV", "full"), ("EEE", "tied"), ("VVI", "diag"), ("VII", "spherical")]:
+        assert registry.family(alias) is registry.family(name)
+        assert type(registry.make_covariance(alias)) is type(registry.make_covariance(name))
+    assert set(registry.MCLUST_MODEL_NAMES) <= set(registry.ACCEPTED_NAMES)
+    assert len({registry.family(name).name for name in registry.MCLUST_MODEL_NAMES}) == 14
 
 
 def test_precision_prior_matches_the_family():
+    """The four have their conjugate prior; the ten constrained families refuse MAP and VB with
+    a ValueError naming the family."""
     for family in registry.FAMILIES:
-        prior = registry.make_precision_prior(registry.make_covariance(family.name))
-        assert type(prior) is family.precision_prior
+        covariance = registry.make_covariance(family.name)
+        if family.aliases:
+            assert type(registry.make_precision_prior(covariance)) is family.precision_prior
+        else:
+            with pytest.raises(ValueError, match=f"covariance_type='{family.name}' has no conjugate precision prior"):
+                registry.make_precision_prior(covariance)

@@ -166,11 +166,14 @@ class CovarianceFamily(Protocol):
                       delta: np.ndarray) -> np.ndarray:
         """The scatter about c - delta from the scatter, mass and first moment about c (exact)."""
 
-    def from_moments(self, stats: Any, mass: np.ndarray) -> np.ndarray:
-        """The covariance (this family's shape) from summed moments: the M-step."""
+    def from_moments(self, stats: Any, mass: np.ndarray) -> Any:
+        """The covariance (this family's shape) from summed moments: the M-step. mclust's
+        constrained families return the unconstrained covariances with the masses instead
+        (``families.mclust.ScatterCovariances``), which ``add_ridge`` completes."""
 
-    def add_ridge(self, cov: np.ndarray, reg_covar: float) -> np.ndarray:
-        """``cov`` + reg_covar I, in this family's form."""
+    def add_ridge(self, cov: Any, reg_covar: float) -> np.ndarray:
+        """``cov`` + reg_covar I, in this family's form (for a constrained family: the
+        constrained solution for S_k + reg_covar I)."""
 
     def precision_chol(self, cov: np.ndarray) -> np.ndarray:
         """The Cholesky factor of the precision, or ``CollapsedComponentError`` naming k."""

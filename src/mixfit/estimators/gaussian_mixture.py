@@ -8,7 +8,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..engine.collapse import ON_COLLAPSE, make_policy
 from ..engine.starts import INIT_METHODS, data_moments, given_start
-from ..families.registry import make_covariance, make_precision_prior
+from ..families.registry import decomposition, make_covariance, make_precision_prior
 from ..models import GaussianEM
 from ..models.conditional import log_prob_observed
 from ._base import _GaussianMixtureBase
@@ -42,19 +42,26 @@ class GaussianMixture(_GaussianMixtureBase):
     ----------
     n_components : int, default=1
         The number of mixture components.
-    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+    covariance_type : str, default='full'
         String describing the type of covariance parameters to use. Must be one of:
 
         - 'full': each component has its own general covariance matrix.
         - 'tied': all components share the same general covariance matrix.
         - 'diag': each component has its own diagonal covariance matrix.
         - 'spherical': each component has its own single variance.
+        - mclust's names: 'VVV', 'EEE', 'VVI', 'VII' are the four above (the same family and
+          attribute shapes); 'EII', 'EEI', 'VEI', 'EVI', 'VEE', 'EVE', 'VVE', 'EEV', 'VEV',
+          'EVV' constrain the volume, shape and orientation of
+          Sigma_k = lambda_k D_k A_k D_k^T (docs/families.md). They support maximum
+          likelihood only (``prior`` must be None).
     tol : float, default=1e-3
         The convergence threshold. EM iterations stop when the change of the lower bound (the
         log-likelihood per unit of sample weight, ``lower_bound_``) is below this threshold.
     reg_covar : float, default=1e-6
         Non-negative regularization added to the diagonal of every covariance, so that the
-        covariance matrices stay positive definite.
+        covariance matrices stay positive definite. For mclust's ten constrained families it is
+        added to each component's covariance before the constraint is imposed, which keeps the
+        constraint; ``reg_covar=0`` gives mclust's estimates.
     max_iter : int, default=100
         The number of EM iterations to perform; 0 returns the initialisation.
     n_init : int, default=1
@@ -85,12 +92,13 @@ default='kmeans'
         precisions are initialized using the ``init_params`` method. Never written to. The
         shape depends on ``covariance_type``::
 
-            (n_components,)                        if 'spherical',
+            (n_components,)                        if 'spherical' or 'EII',
             (n_features, n_features)               if 'tied',
-            (n_components, n_features)             if 'diag',
-            (n_components, n_features, n_features) if 'full'
+            (n_components, n_features)             if 'diag', 'EEI', 'VEI' or 'EVI',
+            (n_components, n_features, n_features) if 'full' or another mclust name
 
-        When all three of ``weights_init``, ``means_init`` and ``precisions_init`` are given, EM
+        For mclust's constrained families they are used as given for the first E-step
+        (the constraint is imposed from the first M-step on). When all three of ``weights_init``, ``means_init`` and ``precisions_init`` are given, EM
         starts from them directly.
     random_state : int, Generator, RandomState instance or None, default=None
         Controls the random seed given to the method chosen to initialize the parameters (see
@@ -147,10 +155,10 @@ default='kmeans'
         The covariance of each mixture component (computed from ``precisions_cholesky_``, not
         stored). The shape depends on ``covariance_type``::
 
-            (n_components,)                        if 'spherical',
+            (n_components,)                        if 'spherical' or 'EII',
             (n_features, n_features)               if 'tied',
-            (n_components, n_features)             if 'diag',
-            (n_components, n_features, n_features) if 'full'
+            (n_components, n_features)             if 'diag', 'EEI', 'VEI' or 'EVI',
+            (n_components, n_features, n_features) if 'full' or another mclust name
 
     precisions_ : ndarray
         The precision matrices for each component in the mixture. A precision matrix is the
@@ -160,6 +168,15 @@ default='kmeans'
         The Cholesky factor of the precision matrix of each mixture component: the one stored
         parametrisation, from which ``covariances_`` and ``precisions_`` are derived. The shape
         depends on ``covariance_type`` as for ``covariances_``.
+    volumes_ : ndarray of shape (n_components,)
+        lambda_k = det(Sigma_k)^(1/n_features), the volume of mclust's decomposition
+        Sigma_k = lambda_k D_k A_k D_k^T (computed from ``covariances_``, for every family).
+    shapes_ : ndarray of shape (n_components, n_features)
+        The diagonal of A_k, with product 1: decreasing, except for the diagonal families
+        ('diag', 'spherical', 'EII', 'EEI', 'VEI', 'EVI': coordinate order), as mclust reports it.
+    orientations_ : ndarray of shape (n_components, n_features, n_features)
+        D_k, its columns the eigenvectors of Sigma_k in the order of ``shapes_`` (sign: the
+        largest entry of each column positive); the identity for the diagonal families.
     converged_ : bool
         True when convergence of the best fit of EM was reached, False otherwise.
     n_iter_ : int
@@ -224,6 +241,21 @@ default='kmeans'
         check_is_fitted(self, self._FITTED)
         model, params = self._model(), self._params()
         return lambda chunk: log_prob_observed(model, params, chunk)
+
+    @property
+    def volumes_(self):
+        return self._decomposition()[0]
+
+    @property
+    def shapes_(self):
+        return self._decomposition()[1]
+
+    @property
+    def orientations_(self):
+        return self._decomposition()[2]
+
+    def _decomposition(self):
+        return decomposition(self.covariance_type, self.covariances_, *self.means_.shape)
 
     def fit(self, X, y=None, sample_weight=None):
         """Estimate model parameters with the EM algorithm.

@@ -6,10 +6,27 @@ Selection, the command line, the model files and the docs take their list of fam
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .diag import DiagCovariance
 from .full import FullCovariance
+from .mclust import (
+    EEICovariance,
+    EEVCovariance,
+    EIICovariance,
+    EVECovariance,
+    EVICovariance,
+    EVVCovariance,
+    NoPrecisionPrior,
+    VEECovariance,
+    VEICovariance,
+    VEVCovariance,
+    VVECovariance,
+    shared_per_component,
+    spherical_per_component,
+)
+from .mclust_msteps import decompose
 from .precision_priors import GammaDiag, GammaSpherical, WishartFull, WishartTied
 from .spherical import SphericalCovariance
 from .tied import TiedCovariance
@@ -19,8 +36,10 @@ from .tied import TiedCovariance
 class Family:
     """One covariance family: what a name stands for.
 
-    ``aliases`` are mclust's names for the same model, recorded for the mclust families to come;
-    ``covariance_type`` does not accept them yet.
+    ``aliases`` are mclust's names for scikit-learn's four families; ``covariance_type`` accepts
+    them and gives the same family (scikit-learn's attribute shapes). ``per_component`` maps
+    ``covariances_`` to per-component arrays, (K, D, D) or diagonals (K, D), for the
+    decomposition; None: it already is one.
     """
 
     name: str
@@ -28,6 +47,7 @@ class Family:
     strategy: type
     precision_prior: type
     description: str
+    per_component: Callable | None = None
 
     def n_covariance_parameters(self, n_components: int, n_features: int) -> int:
         """The free parameters of the covariances alone."""
@@ -38,14 +58,38 @@ FAMILIES = (
     Family("full", ("VVV",), FullCovariance, WishartFull,
            "a free covariance matrix per component"),
     Family("tied", ("EEE",), TiedCovariance, WishartTied,
-           "one covariance matrix shared by every component"),
+           "one covariance matrix shared by every component",
+           lambda cov, K, D: shared_per_component(cov, K)),
     Family("diag", ("VVI",), DiagCovariance, GammaDiag,
            "a diagonal covariance matrix per component (axis-aligned ellipsoids)"),
     Family("spherical", ("VII",), SphericalCovariance, GammaSpherical,
-           "one variance per component (spheres of their own size)"),
+           "one variance per component (spheres of their own size)",
+           lambda cov, K, D: spherical_per_component(cov, D)),
+    Family("EII", (), EIICovariance, NoPrecisionPrior,
+           "one variance shared by every component (equal spheres)",
+           lambda cov, K, D: spherical_per_component(cov, D)),
+    Family("EEI", (), EEICovariance, NoPrecisionPrior, "one diagonal covariance shared by every component"),
+    Family("VEI", (), VEICovariance, NoPrecisionPrior, "diagonal, a common shape, free volumes (iterative)"),
+    Family("EVI", (), EVICovariance, NoPrecisionPrior, "diagonal, a common volume, free shapes"),
+    Family("VEE", (), VEECovariance, NoPrecisionPrior,
+           "a common shape and orientation, free volumes (iterative)"),
+    Family("EVE", (), EVECovariance, NoPrecisionPrior,
+           "a common volume and orientation, free shapes (iterative)"),
+    Family("VVE", (), VVECovariance, NoPrecisionPrior,
+           "a common orientation, free volumes and shapes (iterative)"),
+    Family("EEV", (), EEVCovariance, NoPrecisionPrior, "a common volume and shape, free orientations"),
+    Family("VEV", (), VEVCovariance, NoPrecisionPrior,
+           "a common shape, free volumes and orientations (iterative)"),
+    Family("EVV", (), EVVCovariance, NoPrecisionPrior, "a common volume, free shapes and orientations"),
 )
-_BY_NAME = {family.name: family for family in FAMILIES}
-COVARIANCE_TYPES = tuple(_BY_NAME)
+_BY_NAME = {name: family for family in FAMILIES for name in (family.name, *family.aliases)}
+# The default sweep of select_model, GaussianMixtureIC and the command line: scikit-learn's four.
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+# mclust's fourteen model names, in mclust's order; each is a family's name or alias.
+MCLUST_MODEL_NAMES = ("EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE", "VEE", "EVE", "VVE", "EEV", "VEV",
+                      "EVV", "VVV")
+# Every name covariance_type accepts.
+ACCEPTED_NAMES = tuple(_BY_NAME)
 
 
 def family(name: str) -> Family:
@@ -54,12 +98,12 @@ def family(name: str) -> Family:
     Raises
     ------
     ValueError
-        If ``name`` is not one of ``COVARIANCE_TYPES``.
+        If ``name`` is not one of ``ACCEPTED_NAMES`` (the families' names and mclust's aliases).
     """
     try:
         return _BY_NAME[name]
     except (KeyError, TypeError):
-        raise ValueError(f"covariance_type={name!r} is not one of {list(COVARIANCE_TYPES)}") from None
+        raise ValueError(f"covariance_type={name!r} is not one of {list(ACCEPTED_NAMES)}") from None
 
 
 def covariance_types(names) -> list[str]:
@@ -92,7 +136,7 @@ def make_covariance(name: str):
     Parameters
     ----------
     name : str
-        One of ``COVARIANCE_TYPES``.
+        One of ``ACCEPTED_NAMES``.
 
     Returns
     -------
@@ -100,6 +144,33 @@ def make_covariance(name: str):
         A new strategy object of the family (stateless: one per fit is enough).
     """
     return family(name).strategy()
+
+
+def decomposition(covariance_type: str, covariances, n_components: int, n_features: int):
+    """mclust's decomposition Sigma_k = lambda_k D_k A_k D_k^T of a fit's ``covariances_``.
+
+    Parameters
+    ----------
+    covariance_type : str
+        One of ``ACCEPTED_NAMES``.
+    covariances : ndarray
+        ``covariances_`` in the family's shape.
+    n_components, n_features : int
+        K and D.
+
+    Returns
+    -------
+    volumes : ndarray of shape (K,)
+        lambda_k = |Sigma_k|^(1/D).
+    shapes : ndarray of shape (K, D)
+        The diagonal of A_k (product 1): decreasing where the orientation is free or common,
+        in coordinate order for the diagonal families.
+    orientations : ndarray of shape (K, D, D)
+        D_k, its columns in the order of the shapes (the identity for the diagonal families).
+    """
+    expand = family(covariance_type).per_component
+    per_component = covariances if expand is None else expand(covariances, n_components, n_features)
+    return decompose(per_component)
 
 
 def make_precision_prior(covariance):
@@ -126,7 +197,7 @@ def n_parameters(n_components: int, n_features: int, covariance_type: str) -> in
     n_components, n_features : int
         K and D.
     covariance_type : str
-        One of ``COVARIANCE_TYPES``.
+        One of ``ACCEPTED_NAMES``.
 
     Returns
     -------

@@ -74,6 +74,9 @@ class _Full:
     precision = FullCovariance.precision
     draw = FullCovariance.draw
     check_precisions = FullCovariance.check_precisions
+    marginal = FullCovariance.marginal
+    dense_covariance = FullCovariance.dense_covariance
+    conditional = FullCovariance.conditional
 
     def __init__(self):
         self.inner_iterations = []  # per M-step, for the iterative families
@@ -106,6 +109,9 @@ class _Diagonal:
     precision = DiagCovariance.precision
     draw = DiagCovariance.draw
     check_precisions = DiagCovariance.check_precisions
+    marginal = DiagCovariance.marginal
+    dense_covariance = DiagCovariance.dense_covariance
+    conditional = DiagCovariance.conditional
 
     def __init__(self):
         self.inner_iterations = []
@@ -150,6 +156,9 @@ class EIICovariance:
     precision = SphericalCovariance.precision
     draw = SphericalCovariance.draw
     check_precisions = SphericalCovariance.check_precisions
+    marginal = SphericalCovariance.marginal
+    dense_covariance = SphericalCovariance.dense_covariance
+    conditional = SphericalCovariance.conditional
 
     def n_parameters(self, n_components, n_features):
         return 1

@@ -243,3 +243,28 @@ def test_missing_values_refusals(fitted):
         bgm = mixfit.BayesianGaussianMixture(n_components=2, max_iter=5).fit(X)
     with pytest.raises(ValueError, match="NaN"):  # VB's predictive density is not marginalised (yet)
         bgm.score_samples(Y)
+
+
+@pytest.mark.parametrize("covariance_type", ["EII", "EEI", "VEI", "EVI", "VEE", "EVE", "VVE", "EEV", "VEV", "EVV"])
+def test_mclust_families_condition_and_marginalise_in_their_unconstrained_form(covariance_type):
+    """A block of an equal-volume (or common-shape) family need not keep the constraint, so the
+    derived mixture is the unconstrained family of the same storage ('full', 'diag'; EII stays,
+    equal spheres restrict to equal spheres); its parameters are the per-point oracle's."""
+    X = _data()
+    gm = mixfit.GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X)
+    dense = gm._covariance.dense_covariance(gm.precisions_cholesky_, 2, 4)
+    # the stored form: (K, D, D), (K, D) variances or EII's (K,) variances
+    form = {3: "full", 2: "diag", 1: covariance_type}[np.ndim(gm.covariances_)]
+    marginal = gm.marginal([2, 0])
+    assert marginal.covariance_type == form and marginal.n_features_in_ == 2
+    rows = X[:20][:, [2, 0]]
+    hidden = np.full((20, 4), np.nan)
+    hidden[:, [2, 0]] = rows
+    expected = log_density_observed(gm.weights_, gm.means_, dense, hidden)
+    np.testing.assert_allclose(marginal.score_samples(rows), expected, rtol=RTOL)
+    conditional = gm.condition([1], [0.3])
+    weights, means, covs = oracle_condition(gm.weights_, gm.means_, dense, [1], [0, 2, 3], [0.3])
+    assert conditional.covariance_type == form
+    np.testing.assert_allclose(conditional.weights_, weights, rtol=RTOL)
+    np.testing.assert_allclose(conditional.means_, means, rtol=RTOL)
+    np.testing.assert_allclose(_dense(conditional), covs, rtol=RTOL, atol=1e-14)

@@ -15,6 +15,7 @@ import numbers
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from ..families.registry import make_covariance
 from ..models import GaussianParams
 from ..models import conditional as maths
 
@@ -78,13 +79,19 @@ def _point_mixture(estimator, params: GaussianParams, features: np.ndarray):
 
     Hyper-parameters are those of ``estimator`` that GaussianMixture has, except the ``*_init``
     arrays and ``prior`` (sized for the original features): None. It was not fitted by EM:
-    ``n_iter_`` = 0, ``lower_bound_`` = -inf, ``lower_bounds_`` = [], ``converged_`` copied."""
+    ``n_iter_`` = 0, ``lower_bound_`` = -inf, ``lower_bounds_`` = [], ``converged_`` copied. A
+    constrained mclust family (EVI, EVE, ...) gives its unconstrained form ('diag' or 'full'):
+    a block of equal-volume covariances need not have equal volumes."""
     cls = _POINT_MIXTURE[0]
     shared = set(cls().get_params(deep=False))
     hyper = {k: v for k, v in estimator.get_params(deep=False).items() if k in shared}
     hyper.update(weights_init=None, means_init=None, precisions_init=None, prior=None)
+    covariance = estimator._covariance
+    form = getattr(covariance, "factor_form", None)  # a constrained mclust family: not kept by a block
+    if form is not None:
+        hyper["covariance_type"], covariance = form, make_covariance(form)
     mixture = cls(**hyper)
-    mixture._covariance = estimator._covariance
+    mixture._covariance = covariance
     mixture.weights_ = params.weights
     mixture.means_ = params.means
     mixture.precisions_cholesky_ = params.prec_chol

@@ -58,6 +58,9 @@ class _Full:
     """The members shared by the families stored as FullCovariance is (abstract: the final
     classes below add ``name``, ``n_parameters`` and ``constrain``)."""
 
+    # A marginal or conditional of a constrained family need not keep the constraint (the
+    # volumes of a block differ): it is a mixture of the unconstrained family of the same form.
+    factor_form = "full"
     chunk_bytes = FullCovariance.chunk_bytes
     shift_scatter = FullCovariance.shift_scatter
     workspace_columns = FullCovariance.workspace_columns
@@ -93,6 +96,7 @@ class _Full:
 class _Diagonal:
     """The members shared by the families stored as DiagCovariance is (abstract)."""
 
+    factor_form = "diag"
     chunk_bytes = DiagCovariance.chunk_bytes
     shift_scatter = DiagCovariance.shift_scatter
     workspace_columns = DiagCovariance.workspace_columns

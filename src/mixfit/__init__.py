@@ -1,5 +1,6 @@
 """mixfit: mixture models by EM and variational Bayes, on one sufficient-statistics seam."""
 
+from .backends import batches as batches
 from .estimators import BayesianGaussianMixture as BayesianGaussianMixture
 from .estimators import BernoulliHMM as BernoulliHMM
 from .estimators import BernoulliMixture as BernoulliMixture
@@ -29,6 +30,7 @@ __all__ = [
     "GaussianMixtureIC",
     "VariationalCategoricalHMM",
     "VariationalGaussianHMM",
+    "batches",
     "load",
     "select_bernoulli",
     "select_model",

@@ -256,7 +256,7 @@ def _check_same_features(est, n_features: int) -> None:
                          "n_features between calls)")
 
 
-_PARAMETER_DOCS = """    learning_offset : float, default=10.0
+_PARAMETER_DOCS = """    learning_offset : float, default=10
         Used by ``partial_fit`` only: t0 >= 0 in the step size
         rho_t = (t + t0)^(-learning_decay) of the t-th online step; larger values slow the
         early steps.

@@ -79,18 +79,22 @@ def main() -> None:
           f"(D, K) = ({D}, {K}), full covariance; peak RSS after the imports {baseline:.0f} MB")
 
     online = GaussianMixture(K, covariance_type="full", random_state=0)
-    fitting = 0.0
+    fitting = 0.0  # the steps after the first (the steady state)
     started = time.perf_counter()
     for i in range(n_batches):
         X = draw(mixture, batch, rng)
         tick = time.perf_counter()
         online.partial_fit(X)
-        fitting += time.perf_counter() - tick
+        if i == 0:
+            first_call = time.perf_counter() - tick  # k-means start, and numba compiling its loops
+        else:
+            fitting += time.perf_counter() - tick
         if (i + 1) % max(1, n_batches // 10) == 0:
             print(f"  {i + 1:>8} batches  {time.perf_counter() - started:7.1f} s  "
                   f"batch log-lik/row {online.lower_bound_:.5f}  RSS now {rss_mb():.0f} MB", flush=True)
     stream_rss = peak_rss_mb()
-    online_rate = n_batches * batch / fitting
+    online_rate = (n_batches - 1) * batch / fitting
+    overall_rate = n_batches * batch / (fitting + first_call)
 
     heldout = draw(mixture, int(args.heldout), np.random.default_rng(2))
     X = draw(mixture, int(args.batch_rows), np.random.default_rng(3))
@@ -117,8 +121,10 @@ def main() -> None:
     print(f"held-out log-lik per row   online {ll_online:.6f}   batch fit on {X.shape[0]:.3g} rows "
           f"{ll_batch:.6f} ({whole.n_iter_} iterations, {batch_time:.1f} s)")
     print(f"  difference               {ll_online - ll_batch:+.2e}   (bar: |difference| <= 1e-3)")
-    print(f"throughput                 online {online_rate:.3g} rows/s, batch EM pass {pass_rate:.3g} rows/s, "
-          f"ratio {online_rate / pass_rate:.2f}   (bar: >= 0.80)")
+    print(f"throughput                 online {online_rate:.3g} rows/s (steps 2 on), batch EM pass "
+          f"{pass_rate:.3g} rows/s, ratio {online_rate / pass_rate:.2f}   (bar: >= 0.80)")
+    print(f"  with the first call      {overall_rate:.3g} rows/s (the first call, start and compiling: "
+          f"{first_call:.2f} s), ratio {overall_rate / pass_rate:.2f}")
 
 
 if __name__ == "__main__":

@@ -232,7 +232,7 @@ default='dirichlet_process'
                  n_init=1, init_params="kmeans", weight_concentration_prior_type="dirichlet_process",
                  weight_concentration_prior=None, mean_precision_prior=None, mean_prior=None,
                  degrees_of_freedom_prior=None, covariance_prior=None, random_state=None, warm_start=False,
-                 verbose=0, verbose_interval=10, chunk_size=None, learning_offset=10.0, learning_decay=0.7,
+                 verbose=0, verbose_interval=10, chunk_size=None, learning_offset=0.0, learning_decay=0.6,
                  total_samples=None):
         self.n_components = n_components
         self.covariance_type = covariance_type

@@ -151,7 +151,7 @@ default='dirichlet_process'
     def __init__(self, n_components=1, *, method="em", tol=1e-3, max_iter=100, n_init=1, init_params="kmeans",
                  alpha=None, beta=None, weight_concentration_prior_type="dirichlet_process",
                  weight_concentration_prior=None, binarize=None, random_state=None, warm_start=False,
-                 verbose=0, verbose_interval=10, chunk_size=None, learning_offset=10.0, learning_decay=0.7,
+                 verbose=0, verbose_interval=10, chunk_size=None, learning_offset=0.0, learning_decay=0.6,
                  total_samples=None):
         self.n_components = n_components
         self.method = method

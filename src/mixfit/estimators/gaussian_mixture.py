@@ -189,8 +189,8 @@ default='kmeans'
     def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3, reg_covar=1e-6,
                  max_iter=100, n_init=1, init_params="kmeans", weights_init=None, means_init=None,
                  precisions_init=None, random_state=None, warm_start=False, verbose=0,
-                 verbose_interval=10, chunk_size=None, on_collapse="raise", prior=None, learning_offset=10.0,
-                 learning_decay=0.7, total_samples=None):
+                 verbose_interval=10, chunk_size=None, on_collapse="raise", prior=None, learning_offset=0.0,
+                 learning_decay=0.6, total_samples=None):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol

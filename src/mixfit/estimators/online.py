@@ -256,13 +256,14 @@ def _check_same_features(est, n_features: int) -> None:
                          "n_features between calls)")
 
 
-_PARAMETER_DOCS = """    learning_offset : float, default=10
+_PARAMETER_DOCS = """    learning_offset : float, default=0
         Used by ``partial_fit`` only: t0 >= 0 in the step size
-        rho_t = (t + t0)^(-learning_decay) of the t-th online step; larger values slow the
-        early steps.
-    learning_decay : float, default=0.7
+        rho_t = (t + t0)^(-learning_decay) of the t-th online step (the first step takes its
+        batch whole); larger values slow the early steps.
+    learning_decay : float, default=0.6
         Used by ``partial_fit`` only: the exponent kappa of the step size, in (0.5, 1], where
-        sum rho_t diverges and sum rho_t^2 converges (the conditions of online EM).
+        sum rho_t diverges and sum rho_t^2 converges (the conditions of online EM); smaller
+        values move faster early, larger ones average over more batches late.
     total_samples : float, default=None
         Used by ``partial_fit`` only: the size N of the stream that the running statistics
         stand for, which sets their weight against the prior (MAP, variational Bayes; the

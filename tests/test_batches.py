@@ -7,13 +7,12 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import COVARIANCE_TYPES, perturbed_start
 from numpy.testing import assert_allclose, assert_array_equal
 
 import mixfit
 from mixfit import BayesianGaussianMixture, BernoulliMixture, GaussianMixture
 from mixfit.datasets import make_tutorial
-
-from conftest import COVARIANCE_TYPES, perturbed_start
 
 
 class Counting:
@@ -93,4 +92,4 @@ def test_a_stream_that_changes_between_passes_is_refused(tutorial, rng):
 def test_batches_of_different_widths_are_refused(tutorial, rng):
     X, _ = tutorial.sample(100, rng)
     with pytest.raises(ValueError, match="n_features"):
-        mixfit.batches(lambda: iter([X, X[:, :1]])).shape
+        _ = mixfit.batches(lambda: iter([X, X[:, :1]])).shape

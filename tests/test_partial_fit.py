@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import COVARIANCE_TYPES, perturbed_start
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
@@ -14,8 +15,6 @@ from scipy.stats import multivariate_normal
 import mixfit
 from mixfit import BayesianGaussianMixture, BernoulliMixture, GaussianMixture
 from mixfit.datasets import make_tutorial
-
-from conftest import COVARIANCE_TYPES, perturbed_start
 
 
 def _full(covariances, covariance_type, K, D):
@@ -174,7 +173,7 @@ def test_a_loaded_model_continues_as_if_never_saved(make, tmp_path):
 
 
 def test_online_em_finds_known_parameters():
-    X, labels, truth = make_tutorial(60_000, random_state=11)
+    X, _, truth = make_tutorial(60_000, random_state=11)
     gm = GaussianMixture(3, random_state=0, means_init=truth.means + 0.5)
     for B in np.array_split(X, 60):
         gm.partial_fit(B)
@@ -227,3 +226,20 @@ def test_stochastic_vb_switches_off_the_same_components_as_batch_vb():
     # the online posterior fluctuates with the last ~1/rho batches of 50 rows: a tenth of the
     # smallest spread of the clusters
     assert_allclose(ours, theirs, atol=0.1)
+
+
+def test_a_reseeded_component_restarts_the_running_statistics(separated, rng):
+    X, _ = separated.sample(900, rng)
+    start = perturbed_start(separated, "full", rng)
+    means = start["means_init"].copy()
+    means[2] = [80.0, 80.0, 80.0]  # component 2 starts where no row is: it collapses at the first step
+    gm = GaussianMixture(3, on_collapse="reseed", weights_init=np.full(3, 1 / 3), means_init=means,
+                         precisions_init=np.stack([np.eye(3)] * 3))
+    with pytest.warns(mixfit.CollapseWarning, match="component 2 was reseeded"):
+        gm.partial_fit(X[:300])
+    # the running statistics are the batch's under the repaired params: all three components hold rows
+    assert gm.running_statistics_["mass"].shape == (3,) and np.all(gm.running_statistics_["mass"] > 0.01)
+    assert_allclose(gm.running_statistics_["weight_sum"], 1.0)
+    for B in (X[300:600], X[600:]):
+        gm.partial_fit(B)
+    assert gm.weights_.shape == (3,) and np.all(np.isfinite(gm.means_)) and gm.n_steps_ == 3

@@ -1,5 +1,6 @@
 """mixfit: mixture models by EM and variational Bayes, on one sufficient-statistics seam."""
 
+from .backends import batches as batches
 from .estimators import GMMHMM as GMMHMM
 from .estimators import BayesianGaussianMixture as BayesianGaussianMixture
 from .estimators import BernoulliHMM as BernoulliHMM
@@ -39,6 +40,7 @@ __all__ = [
     "StudentMixture",
     "VariationalCategoricalHMM",
     "VariationalGaussianHMM",
+    "batches",
     "load",
     "select_bernoulli",
     "select_model",

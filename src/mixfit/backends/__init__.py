@@ -1,5 +1,7 @@
 """Where rows come from. Each source offers ``chunks()`` and ``map_reduce(accumulate)``."""
 
+from .batches import Batches as Batches
+from .batches import batches as batches
 from .inputs import is_dask_array
 from .memory import ArraySource as ArraySource
 from .memory import default_chunk_size as default_chunk_size
@@ -12,7 +14,9 @@ def as_source(X, sample_weight, chunk_size: int):
         from .dask import DaskSource  # optional: dask
 
         return DaskSource(X, sample_weight, chunk_size)
+    if getattr(X, "sequential", False):  # batches of a stream: read in order (batches.py)
+        return ArraySource(X, sample_weight, chunk_size, n_threads=1)
     return ArraySource(X, sample_weight, chunk_size)
 
 
-__all__ = ["ArraySource", "as_source", "default_chunk_size"]
+__all__ = ["ArraySource", "Batches", "as_source", "batches", "default_chunk_size"]

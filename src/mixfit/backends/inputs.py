@@ -43,6 +43,7 @@ class RowReader:
         self.shape = tuple(int(n) for n in data.shape)
         self.dtype = np.dtype(dtype)
         self.ndim = 2
+        self.sequential = bool(getattr(data, "sequential", False))  # read in order, one thread (batches.py)
 
     def __len__(self) -> int:
         return self.shape[0]

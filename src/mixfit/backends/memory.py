@@ -5,12 +5,13 @@ from __future__ import annotations
 import functools
 import operator
 import os
+import sys
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from ..kernels.scratch import release as release_scratch
 
@@ -30,6 +31,18 @@ def default_chunk_size(n_features: int, n_components: int, itemsize: int,
     workspace = n_components * n_features if workspace_columns is None else workspace_columns
     per_row = itemsize * (2 * n_features + workspace + 3 * n_components)
     return max(_MIN_CHUNK_ROWS, working_set // per_row)
+
+
+_BLAS = {"controller": None, "modules": -1}
+
+
+def single_threaded_blas():
+    """``threadpool_limits(1, "blas")`` with threadpoolctl's scan of the loaded libraries (a read
+    of /proc/self/maps, some milliseconds) done again only after a module has been imported: a
+    stream of small passes (``partial_fit``) would pay the scan on every pass."""
+    if _BLAS["controller"] is None or _BLAS["modules"] != len(sys.modules):
+        _BLAS["controller"], _BLAS["modules"] = ThreadpoolController(), len(sys.modules)
+    return _BLAS["controller"].limit(limits=1, user_api="blas")
 
 
 def available_cores() -> int:
@@ -110,7 +123,7 @@ class ArraySource:
             finally:
                 release_scratch()  # this thread's E-step buffers (worker threads take theirs along)
         total, window = None, deque()
-        with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(self.n_threads) as pool:
+        with single_threaded_blas(), ThreadPoolExecutor(self.n_threads) as pool:
             for b in bounds:
                 window.append(pool.submit(task, *b))
                 if len(window) >= 2 * self.n_threads:

@@ -88,16 +88,22 @@ if click is not None:
                   help="The model file to write.")
     @click.option("--progress/--no-progress", default=None,
                   help="Show a progress bar [default: when stderr is a terminal].")
+    @click.option("--online", is_flag=True, help="Read DATA in batches, one partial_fit step each (constant memory).")
+    @click.option("--batch-size", default=10000, show_default=True, type=click.IntRange(1, None),
+                  help="Rows per batch with --online.")
     @_data_options
     @_common()
-    def fit(data, n_components, method, component_model, covariance_type, prior, sample_weight, seed, n_init, max_iter, tol,
-            init_params, output, progress, no_header, columns, as_json, quiet):
+    def fit(data, n_components, method, component_model, covariance_type, prior, sample_weight, seed, n_init,
+            max_iter, tol, init_params, output, progress, online, batch_size, no_header, columns, as_json, quiet):
         """Fit a Gaussian (or Student-t) mixture to DATA and save it as a model file."""
         from ..estimators import BayesianGaussianMixture, GaussianMixture, StudentMixture
 
         options = {"n_components": n_components, "covariance_type": covariance_type, "tol": tol, "n_init": n_init,
                    "init_params": init_params, "random_state": seed}
         if component_model == "t":
+            if online:
+                raise click.UsageError("--online fits a Gaussian mixture (partial_fit); --model t has no online "
+                                       "update yet: drop one of them")
             if method != "em" or prior:
                 raise click.UsageError("--model t is fitted by maximum likelihood: use it with --method em and "
                                        "without --prior")
@@ -116,6 +122,9 @@ if click is not None:
                 raise click.UsageError("--prior applies to --method em; variational Bayes always has a prior")
             options["max_iter"] = 500 if max_iter is None else max_iter
             model = BayesianGaussianMixture(**options)
+        if online:
+            return _fit_online(model, data, batch_size, no_header, columns, sample_weight, progress, output,
+                               as_json, quiet)
         table = _read(data, no_header)
         X, names = select_columns(table, split_names(columns), exclude=(sample_weight,))
         weights = None if sample_weight is None else select_columns(table, [sample_weight])[0][:, 0]
@@ -130,6 +139,21 @@ if click is not None:
                  f"on {X.shape[0]} rows of {', '.join(names)}")
         text = "\n".join([title, "", model_text(model, X, weights), "", f"model written to {output}"])
         _emit(as_json, payload, text)
+
+    def _fit_online(model, data, batch_size, no_header, columns, sample_weight, progress, output, as_json, quiet):
+        from .online_command import fit_online
+
+        show = (not quiet and sys.stderr.isatty()) if progress is None else progress
+        with _warnings_to_stderr(quiet):
+            names, n_rows = fit_online(model, data, batch_size, False if no_header else None, columns,
+                                       sample_weight, show, click)
+        model.save(output, metadata={"columns": names, "sample_weight": sample_weight, "data": data})
+        payload = {"model": output, "columns": names, "n_samples": n_rows, "online": True,
+                   "n_steps": int(model.n_steps_), "batch_size": batch_size, **describe(model)}
+        title = (f"{type(model).__name__}(n_components={model.n_components}, covariance_type="
+                 f"'{model.covariance_type}') online on {n_rows} rows of {', '.join(names)}, "
+                 f"{model.n_steps_} steps of {batch_size} rows")
+        _emit(as_json, payload, "\n".join([title, "", model_text(model), "", f"model written to {output}"]))
 
     @cli.command()
     @click.argument("model_file", metavar="MODEL")

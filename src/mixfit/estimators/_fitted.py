@@ -5,6 +5,8 @@ def set_loop_attributes(estimator, result, record) -> None:
     """converged_, n_iter_, lower_bound_, lower_bounds_ from an ``engine.FitResult``, and the
     feature bookkeeping (n_features_in_, feature_names_in_) from the validation ``record``; a
     previous fit's feature names are removed when this fit has none."""
+    for name in ("n_steps_", "n_seen_", "running_statistics_", "stream_prior_"):  # partial_fit's (online.py)
+        vars(estimator).pop(name, None)  # a fit starts a new stream; partial_fit writes them after this
     estimator.converged_ = result.converged
     estimator.n_iter_ = result.n_iter
     estimator.lower_bound_ = result.lower_bound

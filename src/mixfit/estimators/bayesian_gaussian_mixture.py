@@ -16,6 +16,7 @@ from ..models import GaussianEM, GaussianParams, GaussianVB
 from ._base import _GaussianMixtureBase
 from ._fitted import set_loop_attributes
 from .mixture_parts import MixtureParts, Warm
+from .online import GaussianVBStream, OnlineMixture, streaming
 from .validation import (
     LOOP_HYPERPARAMETERS,
     REAL_AT_LEAST_0,
@@ -32,7 +33,8 @@ from .validation import (
 ACTIVE_WEIGHT_THRESHOLD = 0.01
 
 
-class BayesianGaussianMixture(_GaussianMixtureBase):
+@streaming(GaussianVBStream())
+class BayesianGaussianMixture(OnlineMixture, _GaussianMixtureBase):
     """Gaussian mixture fitted by variational Bayes (PRML 10.2).
 
     A drop-in for ``sklearn.mixture.BayesianGaussianMixture``: the same parameters, defaults and
@@ -230,7 +232,8 @@ default='dirichlet_process'
                  n_init=1, init_params="kmeans", weight_concentration_prior_type="dirichlet_process",
                  weight_concentration_prior=None, mean_precision_prior=None, mean_prior=None,
                  degrees_of_freedom_prior=None, covariance_prior=None, random_state=None, warm_start=False,
-                 verbose=0, verbose_interval=10, chunk_size=None):
+                 verbose=0, verbose_interval=10, chunk_size=None, learning_offset=0.0, learning_decay=0.6,
+                 total_samples=None):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -249,6 +252,7 @@ default='dirichlet_process'
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.chunk_size = chunk_size
+        self.learning_offset, self.learning_decay, self.total_samples = learning_offset, learning_decay, total_samples
 
     def _model(self):
         return self._fitted_model

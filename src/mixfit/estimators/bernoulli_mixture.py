@@ -20,6 +20,7 @@ from ..models import BernoulliVB
 from ._predict import _ChunkPredictions
 from .bernoulli_parts import bernoulli_model, bernoulli_source, fitted_model, fitted_params, set_fitted
 from .mixture_parts import MixtureParts, Warm, run_parts
+from .online import BernoulliStream, OnlineMixture, streaming
 from .persistence import save_estimator
 from .validation import (
     LOOP_HYPERPARAMETERS,
@@ -40,7 +41,8 @@ METHODS = ("em", "vb")
 _WHAT = "a Bernoulli mixture"  # how the binary checks name the model
 
 
-class BernoulliMixture(_ChunkPredictions, DensityMixin, BaseEstimator):
+@streaming(BernoulliStream())
+class BernoulliMixture(OnlineMixture, _ChunkPredictions, DensityMixin, BaseEstimator):
     """Mixture of multivariate Bernoulli distributions (PRML 9.3.3), by EM or variational Bayes.
 
     Each component k gives every feature i an independent success probability mu_ki; the mixture
@@ -150,7 +152,8 @@ default='dirichlet_process'
     def __init__(self, n_components=1, *, method="em", tol=1e-3, max_iter=100, n_init=1, init_params="kmeans",
                  alpha=None, beta=None, weight_concentration_prior_type="dirichlet_process",
                  weight_concentration_prior=None, binarize=None, random_state=None, warm_start=False,
-                 verbose=0, verbose_interval=10, chunk_size=None):
+                 verbose=0, verbose_interval=10, chunk_size=None, learning_offset=0.0, learning_decay=0.6,
+                 total_samples=None):
         self.n_components = n_components
         self.method = method
         self.tol = tol
@@ -167,6 +170,7 @@ default='dirichlet_process'
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.chunk_size = chunk_size
+        self.learning_offset, self.learning_decay, self.total_samples = learning_offset, learning_decay, total_samples
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()  # scikit-learn's tag protocol: its base builds the tags

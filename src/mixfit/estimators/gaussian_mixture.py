@@ -14,6 +14,7 @@ from ..models.conditional import log_prob_observed
 from ._base import _GaussianMixtureBase
 from .conditional import register_point_mixture
 from .mixture_parts import MixtureParts, Warm
+from .online import GaussianEMStream, OnlineMixture, streaming
 from .priors import check_prior_spec, resolve_prior
 from .validation import (
     LOOP_HYPERPARAMETERS,
@@ -26,7 +27,8 @@ from .validation import (
 )
 
 
-class GaussianMixture(_GaussianMixtureBase):
+@streaming(GaussianEMStream())
+class GaussianMixture(OnlineMixture, _GaussianMixtureBase):
     """Gaussian mixture fitted by maximum likelihood with EM (PRML 9.2).
 
     A drop-in for ``sklearn.mixture.GaussianMixture``: the same parameters, defaults and fitted
@@ -211,7 +213,8 @@ default='kmeans'
     def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3, reg_covar=1e-6,
                  max_iter=100, n_init=1, init_params="kmeans", weights_init=None, means_init=None,
                  precisions_init=None, random_state=None, warm_start=False, verbose=0,
-                 verbose_interval=10, chunk_size=None, on_collapse="raise", prior=None):
+                 verbose_interval=10, chunk_size=None, on_collapse="raise", prior=None, learning_offset=0.0,
+                 learning_decay=0.6, total_samples=None):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -229,6 +232,7 @@ default='kmeans'
         self.chunk_size = chunk_size
         self.on_collapse = on_collapse
         self.prior = prior
+        self.learning_offset, self.learning_decay, self.total_samples = learning_offset, learning_decay, total_samples
 
     _MISSING_IN_PREDICTION = True
 

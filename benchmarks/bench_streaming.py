@@ -1,0 +1,150 @@
+"""Online EM over a generated stream against the batch fit, in one run (issue 19's bar).
+
+    python benchmarks/bench_streaming.py                    # 1e8 rows, (D, K) = (16, 8), full
+    python benchmarks/bench_streaming.py --rows 1e7         # a shorter stream
+
+The stream: rows of a known K-component full-covariance mixture in D dimensions, made batch by
+batch (``--batch`` rows) and never stored; each batch goes to ``GaussianMixture.partial_fit``
+with the default step-size schedule (learning_offset=0, learning_decay=0.6). Memory: the
+process's peak RSS (``resource.getrusage``, the high-water mark) is read right after the stream,
+before anything larger is allocated, so it bounds the streaming part (Python and the libraries
+included). Accuracy: the held-out log-likelihood per row of the online fit and of a batch fit on
+``--batch-rows`` rows of the same mixture, both on the same ``--heldout`` fresh rows.
+Throughput: rows per second of the partial_fit calls (the data generation not counted) against
+the rows per second of a batch EM pass (the batch fit's ``max_iter`` passes over its rows from a
+given start, timed alone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+import warnings
+from copy import deepcopy
+
+import numpy as np
+
+import mixfit
+from mixfit import GaussianMixture
+
+
+def make_mixture(D: int, K: int, seed: int):
+    """Weights, means (K, D) spaced well apart, and the Cholesky factors (K, D, D) of random
+    covariances with eigenvalues in [0.5, 2]."""
+    rng = np.random.default_rng(seed)
+    weights = rng.dirichlet(np.full(K, 5.0))
+    means = rng.normal(scale=5.0, size=(K, D))
+    factors = []
+    for _ in range(K):
+        q, _ = np.linalg.qr(rng.normal(size=(D, D)))
+        factors.append(np.linalg.cholesky(q @ np.diag(rng.uniform(0.5, 2.0, size=D)) @ q.T))
+    return weights, means, np.stack(factors)
+
+
+def draw(mixture, n: int, rng: np.random.Generator) -> np.ndarray:
+    """n rows of the mixture, grouped by component (order within a batch does not matter to EM)."""
+    weights, means, factors = mixture
+    counts = rng.multinomial(n, weights)
+    return np.concatenate([means[k] + rng.standard_normal((c, means.shape[1])) @ factors[k].T
+                           for k, c in enumerate(counts)])
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+
+
+def rss_mb() -> float:
+    """The resident set now (VmRSS), to show that it does not grow with the rows streamed."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=float, default=1e8, help="rows in the stream")
+    parser.add_argument("--batch", type=int, default=100_000, help="rows per partial_fit call")
+    parser.add_argument("--batch-rows", type=float, default=1e6, help="rows of the batch fit")
+    parser.add_argument("--heldout", type=float, default=2e5, help="held-out rows")
+    parser.add_argument("--dims", type=int, default=16)
+    parser.add_argument("--components", type=int, default=8)
+    args = parser.parse_args()
+    D, K, batch = args.dims, args.components, args.batch
+    n_batches = int(args.rows) // batch
+    mixture = make_mixture(D, K, seed=0)
+    rng = np.random.default_rng(1)
+    baseline = peak_rss_mb()
+    print(f"mixfit {mixfit.__version__}; stream of {n_batches * batch:.3g} rows in batches of {batch}, "
+          f"(D, K) = ({D}, {K}), full covariance; peak RSS after the imports {baseline:.0f} MB")
+
+    online = GaussianMixture(K, covariance_type="full", random_state=0)
+    fitting = 0.0  # the steps after the first (the steady state)
+    started = time.perf_counter()
+    for i in range(n_batches):
+        X = draw(mixture, batch, rng)
+        tick = time.perf_counter()
+        online.partial_fit(X)
+        if i == 0:
+            first_call = time.perf_counter() - tick  # k-means start, and numba compiling its loops
+        else:
+            fitting += time.perf_counter() - tick
+        if (i + 1) % max(1, n_batches // 10) == 0:
+            print(f"  {i + 1:>8} batches  {time.perf_counter() - started:7.1f} s  "
+                  f"batch log-lik/row {online.lower_bound_:.5f}  RSS now {rss_mb():.0f} MB", flush=True)
+    stream_rss = peak_rss_mb()
+    online_rate = (n_batches - 1) * batch / fitting
+    overall_rate = n_batches * batch / (fitting + first_call)
+
+    heldout = draw(mixture, int(args.heldout), np.random.default_rng(2))
+    X = draw(mixture, int(args.batch_rows), np.random.default_rng(3))
+    tick = time.perf_counter()
+    whole = GaussianMixture(K, covariance_type="full", random_state=0, tol=1e-6, max_iter=500).fit(X)
+    batch_time = time.perf_counter() - tick
+    # a batch EM pass alone: 5 passes from the fitted params (no start), tol=0 so all 5 run
+    passes = 5
+    timed = GaussianMixture(K, covariance_type="full", tol=0.0, max_iter=passes, weights_init=whole.weights_,
+                            means_init=whole.means_, precisions_init=whole.precisions_)
+    tick = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tol=0 never converges, on purpose
+        timed.fit(X)
+    pass_rate = passes * X.shape[0] / (time.perf_counter() - tick)
+
+    ll_online, ll_batch = online.score(heldout), whole.score(heldout)
+
+    # Back to back on the same rows (the machine is shared: load moves between the two timings
+    # above): partial_fit over X in batches (on a copy of the online fit) against EM passes over
+    # X, alternated three times, medians.
+    steady, passes_rate = [], []
+    for _ in range(3):
+        copy = deepcopy(online)
+        tick = time.perf_counter()
+        for start in range(0, X.shape[0], batch):
+            copy.partial_fit(X[start : start + batch])
+        steady.append(X.shape[0] / (time.perf_counter() - tick))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tick = time.perf_counter()
+            timed.fit(X)
+        passes_rate.append(passes * X.shape[0] / (time.perf_counter() - tick))
+    paired = float(np.median(steady)) / float(np.median(passes_rate))
+    print()
+    print(f"rows streamed              {n_batches * batch:.3g} (online steps {online.n_steps_})")
+    print(f"peak RSS during the stream {stream_rss:.0f} MB, of which {stream_rss - baseline:.0f} MB above the "
+          f"imports' {baseline:.0f} MB   (bar: < 200 MB)")
+    print(f"held-out log-lik per row   online {ll_online:.6f}   batch fit on {X.shape[0]:.3g} rows "
+          f"{ll_batch:.6f} ({whole.n_iter_} iterations, {batch_time:.1f} s)")
+    print(f"  difference               {ll_online - ll_batch:+.2e}   (bar: |difference| <= 1e-3)")
+    print(f"throughput                 online {online_rate:.3g} rows/s (steps 2 on), batch EM pass "
+          f"{pass_rate:.3g} rows/s, ratio {online_rate / pass_rate:.2f}   (bar: >= 0.80)")
+    print(f"  back to back on 1e6 rows online {np.median(steady):.3g} rows/s, batch EM pass "
+          f"{np.median(passes_rate):.3g} rows/s, ratio {paired:.2f} (medians of 3, alternated)")
+    print(f"  with the first call      {overall_rate:.3g} rows/s (the first call, start and compiling: "
+          f"{first_call:.2f} s), ratio {overall_rate / pass_rate:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -2,13 +2,11 @@
 the centred row's entries rather than whitened residuals.
 
 Full covariance (float64; float32 within tighter limits): the packed form, linear in the
-D(D+1)/2 pair products of the row; diag and spherical (float64): one product of the row
-features [(x - g)^2, x - g] or [|x - g|^2, x - g]. In each, the features kept from the E-step give the chunk's first and second
-moments about the centre g in one more product, referred to the shifts c_k by exact algebra;
-for full covariance, where few (row, component) pairs carry weight, the moments come instead
-from those rows alone (``sparse_moments``).
-The full, diag and spherical families choose between these and their whitened / two-product forms; nothing
-here reads a covariance type. Derivation and rounding: docs/math/em.md, "The packed quadratic
+D(D+1)/2 pair products of the row (diag and spherical have theirs in ``row_features``). The
+pair products kept from the E-step give the chunk's first and second moments about the centre
+g in one more product, referred to the shifts c_k by exact algebra; where few (row, component)
+pairs carry weight, the moments come instead from those rows alone (``sparse_moments``). The
+full family chooses between this and its whitened form; nothing here reads a covariance type. Derivation and rounding: docs/math/em.md, "The packed quadratic
 form".
 """
 
@@ -336,36 +334,6 @@ def fold(maha, constant):
     maha *= -0.5
     maha += np.asarray(constant).astype(maha.dtype, copy=False)
     return maha
-
-
-class RowFeatures:
-    """The diag / spherical E-step workspace (float64): the centred chunk's features
-    [(x - g)^2 per dimension, x - g] (diag) or [|x - g|^2, x - g] (spherical), (n, m + D), and the
-    centre g. One product with the responsibilities gives the moments about g, referred to the
-    shifts by exact algebra: (x - c)^2 = (x - g)^2 - 2 delta (x - g) + delta^2, delta = c - g."""
-
-    def __init__(self, features, centre, per_dimension: bool):
-        self.features = features
-        self.centre = centre
-        self.per_dimension = per_dimension
-
-    def moments(self, wresp, shift):
-        D = self.centre.shape[0]
-        sums = np.asarray(wresp.T @ self.features, dtype=np.float64)  # (K, m + D)
-        mass = column_sum(wresp)
-        second, s1 = sums[:, :-D], sums[:, -D:]  # sum_n wr_nk (x_n - g)^2 (per dimension or summed), (x_n - g)
-        delta = np.asarray(shift, dtype=np.float64) - self.centre  # c_k - g
-        first = s1 - mass[:, None] * delta
-        if self.per_dimension:
-            return first, second - 2 * delta * s1 + mass[:, None] * delta**2
-        return first, second[:, 0] - 2 * (delta * s1).sum(axis=1) + mass * (delta**2).sum(axis=1)
-
-
-def row_features(Xc, width: int) -> np.ndarray:
-    """This thread's (n, width + D) feature buffer with x - g in its last D columns."""
-    features = scratch("row_features", (Xc.shape[0], width + Xc.shape[1]), np.float64)
-    features[:, width:] = Xc
-    return features
 
 
 # ---- moments about one reference point (diag, tied, spherical; any dtype) ------------------

@@ -41,7 +41,7 @@ def column_sum(a: np.ndarray) -> np.ndarray:
 
 
 # numpy's exponential leaves its vector path for results near or below the smallest normal number
-# (float64: measured on AVX-512, 1.1 ns per element down to e^-707.5 but 17 ns from e^-707.9 on,
+# (float64, measured on AVX-512: about 1 ns per element down to e^-707.5 but 17 ns from e^-707.9 on,
 # and up to 75 ns at e^-708.5; float32 below e^-87.3, 12x slower), and so does every later
 # operation on subnormal numbers (a float32 row sum of them: 15x); and it is exactly the common
 # case of a component far from a row. Exponents are raised to this floor first; what that adds,

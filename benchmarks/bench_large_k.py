@@ -22,8 +22,10 @@ scikit-learn: one iteration, bracketed the same way (its ``_e_step``, wrapped on
 ``max_iter=1`` fit runs it for the iteration and once more at the end), EM from the same
 ``*_init``, VB from its own ``'random_from_data'`` start with the same priors. Its (n, K)
 temporaries make it memory-bound and large (several GB at K = 2048), so it runs on the first
-``--sk-rows`` rows and its time is scaled by N / rows (an iteration is linear in N; marked ``~``
-where scaled).
+``--sk-rows`` rows (at least 20 K, so that its M-step has rows for every component) and its
+time is scaled by N / rows (an iteration is linear in N; marked ``~`` where scaled). Where its
+M-step still refuses a collapsed component (an error in scikit-learn), the time up to there is
+printed, marked ``!``.
 
 Roofline: the model's work at the measured rates of this machine, in the same run, just before
 each row: the two large products of an iteration (diag: (n x 2D) @ (2D x K) for ln rho and
@@ -135,8 +137,11 @@ def sklearn_seconds(X, k, cov, method):
                                           init_params="random_from_data", random_state=0, **vb_priors(X, cov))
         est._e_step = _stamped(est._e_step)  # an instance attribute: the class is untouched
         _STAMPS.clear()
-        est.fit(X)
-    return _STAMPS[1] - _STAMPS[0]
+        try:
+            est.fit(X)
+        except ValueError:  # its M-step refused a collapsed component: the iteration up to there
+            return time.perf_counter() - _STAMPS[0], "!"
+    return _STAMPS[1] - _STAMPS[0], ""
 
 
 # ---- driver ---------------------------------------------------------------------------------------
@@ -183,9 +188,10 @@ def main(argv=None) -> int:
                     exps = exp_rate(np.dtype(dtype), threads)
                     roofline = model_flops(n, d, k, cov) / gemm + n * k / exps
                     ours = mixfit_seconds(X, k, cov, method, args.iters)
-                    rows = min(n, sk_rows)
-                    theirs = sklearn_seconds(X[:rows], k, cov, method) * n / rows if rows else float("nan")
-                    mark = "~" if 0 < rows < n else " "
+                    rows = min(n, max(sk_rows, 20 * k)) if sk_rows else 0  # ~20 rows a component at least
+                    theirs, failed = sklearn_seconds(X[:rows], k, cov, method) if rows else (float("nan"), "")
+                    theirs *= n / max(rows, 1)
+                    mark = failed or ("~" if 0 < rows < n else " ")
                     print(f"{bench_em.fmt_case(n, d, k):<17} {cov:<9} {method:<6} {dtype:<7} {ours:>8.3f} "
                           f"{mark}{theirs:>8.3f} {theirs / ours:>6.1f} {roofline:>8.3f} {roofline / ours:>6.0%} "
                           f"{gemm / 1e9:>6.1f} {exps / 1e9:>6.2f}", flush=True)

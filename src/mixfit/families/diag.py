@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..exceptions import SKLEARN_COLLAPSE_MESSAGE, CollapsedComponentError
-from ..kernels.expanded import RowFeatures, fold, reference_moments, row_features
+from ..kernels.expanded import reference_moments
+from ..kernels.row_features import RowFeatures, log_kernel_product, row_features
 from ..kernels.scratch import scratch
 from ..stats import GaussianStats, shift_scatter_diagonal
 from .full import FullCovariance
@@ -17,7 +18,7 @@ from .precisions_init import check_positive_precisions
 
 @dataclass(frozen=True, eq=False)
 class DiagFeatures:
-    """The diag E-step workspace (float64): the kernel's row features [(x - g)^2, x - g]."""
+    """The diag E-step workspace: the kernel's row features [(x - g)^2, x - g, 1]."""
 
     features: RowFeatures
 
@@ -58,18 +59,18 @@ class DiagCovariance:
         return self.mahalanobis(Xc, means_c, prec_chol), None
 
     def log_kernel(self, Xc, means_c, prec_chol, centre, constant, per_point=True):
-        """constant_k - sum_d lambda_kd (x_d - mu_kd)^2 / 2: for float64 one product of
-        [(x - g)^2, x - g] with [-lambda_k / 2; mu_k lambda_k] plus the constants, the features
-        kept for ``moments``; otherwise the distances, folded."""
-        if Xc.dtype != np.float64:
-            return fold(self.mahalanobis(Xc, means_c, prec_chol), constant), None
-        precision = prec_chol**2  # (K, D)
-        coefficients = np.concatenate([-0.5 * precision.T, (means_c * precision).T])  # (2D, K)
-        features = row_features(Xc, Xc.shape[1])
-        np.multiply(Xc, Xc, out=features[:, :Xc.shape[1]])
-        log_rho = (coefficients.T @ features.T).T  # (n, K), column-major, as the packed form's
-        log_rho += constant - 0.5 * (means_c**2 * precision).sum(axis=1)
-        return log_rho, DiagFeatures(RowFeatures(features, np.asarray(centre, dtype=np.float64), per_dimension=True))
+        """constant_k - sum_d lambda_kd (x_d - mu_kd)^2 / 2: one product of [(x - g)^2, x - g, 1]
+        with [-lambda_k / 2; mu_k lambda_k; constant_k - sum_d lambda_kd mu_kd^2 / 2], the
+        features kept for ``moments`` (kernels/row_features.py)."""
+        D = Xc.shape[1]
+        precision = np.asarray(prec_chol, dtype=np.float64) ** 2  # (K, D)
+        means_c = np.asarray(means_c, dtype=np.float64)
+        coefficients = np.concatenate([-0.5 * precision.T, (means_c * precision).T,
+                                       (constant - 0.5 * (means_c**2 * precision).sum(axis=1))[None, :]])  # (2D + 1, K)
+        features = row_features(Xc, D)
+        np.multiply(Xc, Xc, out=features[:, :D])
+        log_rho = log_kernel_product(features, coefficients)  # (n, K)
+        return log_rho, DiagFeatures(RowFeatures(features, centre, per_dimension=True))
 
     def moments(self, X, wresp, shift, workspace=None):
         if workspace is not None:  # the DiagFeatures of ``log_kernel``

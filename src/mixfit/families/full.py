@@ -27,7 +27,11 @@ from ..kernels.expanded import (
     sparse_moments,
     sparse_whitened_moments,
 )
-from ..kernels.linalg import covariance_from_precision_chol, precision_chol_from_covariance
+from ..kernels.linalg import (
+    covariance_from_precision_chol,
+    precision_chol_from_covariance,
+    remembered_factor_inverse,
+)
 from ..kernels.partitioned import block, schur_blocks
 from ..stats import GaussianStats, shift_scatter_full
 from .precisions_init import upper_factor_of
@@ -217,9 +221,8 @@ def _whitened_moments(wresp, y, prec_chol):
             yk = y[:, k, :]  # (n, D), a strided view: BLAS reads it in place
             first_w[k] = root[:, k] @ yk  # sum_n wr_nk y_nk
             scatter_w[k] = yk.T @ yk  # sum_n wr_nk y_nk y_nk^T
-    factor_t = np.swapaxes(np.asarray(prec_chol, dtype=np.float64), 1, 2)  # P_k^T
-    # x - c_k = y P_k^{-1}: first_k = t_k P_k^{-1} = (P_k^{-T} t_k^T)^T and the scatter is
-    # P_k^{-T} M_k P_k^{-1}, by solves against P_k^T (any invertible factor; no inverse formed)
-    first = np.linalg.solve(factor_t, first_w[:, :, None])[:, :, 0]
-    half = np.linalg.solve(factor_t, scatter_w)  # P^{-T} M
-    return first, np.swapaxes(np.linalg.solve(factor_t, np.swapaxes(half, 1, 2)), 1, 2)
+    inverse = remembered_factor_inverse(prec_chol)  # Q_k = P_k^{-1}, once per pass
+    # x - c_k = y P_k^{-1}: first_k = t_k Q_k and the scatter is Q_k^T M_k Q_k (two stacked
+    # products; the factor's inverse from solves against it, P_k Q_k = I, as the covariance's)
+    first = np.einsum("kd,kde->ke", first_w, inverse)
+    return first, np.swapaxes(inverse, 1, 2) @ scatter_w @ inverse

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..kernels.expanded import RowFeatures, fold, reference_moments, row_features
+from ..kernels.expanded import reference_moments
+from ..kernels.row_features import RowFeatures, log_kernel_product, row_features
 from ..stats import GaussianStats, shift_scatter_trace
 from .diag import DiagCovariance
 from .full import FullCovariance
@@ -16,7 +17,7 @@ from .precisions_init import check_positive_precisions
 
 @dataclass(frozen=True, eq=False)
 class SphericalFeatures:
-    """The spherical E-step workspace (float64): the kernel's row features [|x - g|^2, x - g]."""
+    """The spherical E-step workspace: the kernel's row features [|x - g|^2, x - g, 1]."""
 
     features: RowFeatures
 
@@ -53,19 +54,18 @@ class SphericalCovariance:
         return self.mahalanobis(Xc, means_c, prec_chol), None
 
     def log_kernel(self, Xc, means_c, prec_chol, centre, constant, per_point=True):
-        """constant_k - lambda_k |x_n - mu_k|^2 / 2: for float64 one product of [|x - g|^2, x - g]
-        with [-lambda_k / 2; mu_k lambda_k] plus the constants, the features kept for ``moments``;
-        otherwise the distances, folded."""
-        if Xc.dtype != np.float64:
-            return fold(self.mahalanobis(Xc, means_c, prec_chol), constant), None
-        precision = prec_chol**2  # (K,)
-        coefficients = np.concatenate([-0.5 * precision[None, :], (means_c * precision[:, None]).T])  # (1 + D, K)
+        """constant_k - lambda_k |x_n - mu_k|^2 / 2: one product of [|x - g|^2, x - g, 1] with
+        [-lambda_k / 2; mu_k lambda_k; constant_k - lambda_k |mu_k|^2 / 2], the features kept for
+        ``moments`` (kernels/row_features.py)."""
+        precision = np.asarray(prec_chol, dtype=np.float64) ** 2  # (K,)
+        means_c = np.asarray(means_c, dtype=np.float64)
+        spread = (means_c**2).sum(axis=1)  # |mu_k - g|^2
+        coefficients = np.concatenate([-0.5 * precision[None, :], (means_c * precision[:, None]).T,
+                                       (constant - 0.5 * spread * precision)[None, :]])  # (1 + D + 1, K)
         features = row_features(Xc, 1)
         np.einsum("nd,nd->n", Xc, Xc, out=features[:, 0])
-        log_rho = (coefficients.T @ features.T).T  # (n, K), column-major, as the packed form's
-        log_rho += constant - 0.5 * (means_c**2).sum(axis=1) * precision
-        return log_rho, SphericalFeatures(RowFeatures(features, np.asarray(centre, dtype=np.float64),
-                                                       per_dimension=False))
+        log_rho = log_kernel_product(features, coefficients)  # (n, K)
+        return log_rho, SphericalFeatures(RowFeatures(features, centre, per_dimension=False))
 
     def moments(self, X, wresp, shift, workspace=None):
         if workspace is not None:  # the SphericalFeatures of ``log_kernel``

@@ -2,13 +2,11 @@
 the centred row's entries rather than whitened residuals.
 
 Full covariance (float64; float32 within tighter limits): the packed form, linear in the
-D(D+1)/2 pair products of the row; diag and spherical (float64): one product of the row
-features [(x - g)^2, x - g] or [|x - g|^2, x - g]. In each, the features kept from the E-step give the chunk's first and second
-moments about the centre g in one more product, referred to the shifts c_k by exact algebra;
-for full covariance, where few (row, component) pairs carry weight, the moments come instead
-from those rows alone (``sparse_moments``).
-The full, diag and spherical families choose between these and their whitened / two-product forms; nothing
-here reads a covariance type. Derivation and rounding: docs/math/em.md, "The packed quadratic
+D(D+1)/2 pair products of the row (diag and spherical have theirs in ``row_features``). The
+pair products kept from the E-step give the chunk's first and second moments about the centre
+g in one more product, referred to the shifts c_k by exact algebra; where few (row, component)
+pairs carry weight, the moments come instead from those rows alone (``sparse_moments``). The
+full family chooses between this and its whitened form; nothing here reads a covariance type. Derivation and rounding: docs/math/em.md, "The packed quadratic
 form".
 """
 
@@ -290,24 +288,39 @@ def _augmented(flat, D, dtype):
     return scratch("sparse_augmented", (flat.shape[0], D + 1), dtype)
 
 
+# Above this padding (the stacked groups' rows over the kept pairs) the per-component loop is
+# used instead of the stacked product: with K components of a few rows each in a chunk, the
+# loop's K small products cost ~7 us each of call overhead (at (1e5, 32, 128) full, 0.2 s of a
+# 0.9 s iteration on one core), the stacked product one call.
+_MOST_PADDING = 4
+
+
 def _rank_updates(aug, wresp, flat):
     """Given aug = [z_nk, .] (P, D + 1) for the kept pairs: scale each row by sqrt(wr_nk), set
     the last column to it, and return sum_n wr_nk z_nk (K, D) and sum_n wr_nk z_nk z_nk^T
     (K, D, D) in float64, one rank update per component (its last column gives the first
-    moment); in float32, over at most FLOAT32_PRODUCT_ROWS rows per product."""
+    moment); in float32, over at most FLOAT32_PRODUCT_ROWS rows per product. Where every
+    component's rows fit one product and padding them to the largest group costs little, the
+    K updates are one stacked product of the zero-padded groups (K, G, D + 1)."""
     n, K = wresp.shape
     D = aug.shape[1] - 1
     aug[:, D] = 1.0
     aug *= np.sqrt(np.take(wresp.T, flat).astype(aug.dtype, copy=False))[:, None]
     ends = np.searchsorted(flat, np.arange(1, K + 1) * n)  # (K,) where each component's pairs end
+    starts = np.concatenate([[0], ends[:-1]])
     most = FLOAT32_PRODUCT_ROWS if aug.dtype == np.float32 else max(flat.shape[0], 1)
-    products = np.zeros((K, D + 1, D + 1))
-    start = 0
-    for k, end in enumerate(ends):
-        for low in range(start, end, most):
-            block = aug[low:min(low + most, end)]
-            products[k] += block.T @ block  # A^T A: numpy hands this to SYRK
-        start = end
+    group = int((ends - starts).max(initial=0))
+    if 0 < group <= most and K * group <= _MOST_PADDING * flat.shape[0]:
+        stacked = np.zeros((K, group, D + 1), dtype=aug.dtype)  # each group's rows, zero rows after
+        component = np.repeat(np.arange(K), ends - starts)
+        stacked[component, np.arange(flat.shape[0]) - starts[component]] = aug
+        products = np.matmul(stacked.transpose(0, 2, 1), stacked).astype(np.float64, copy=False)
+    else:
+        products = np.zeros((K, D + 1, D + 1))
+        for k in range(K):
+            for low in range(starts[k], ends[k], most):
+                block = aug[low:min(low + most, ends[k])]
+                products[k] += block.T @ block  # A^T A: numpy hands this to SYRK
     return products[:, :D, D].copy(), np.ascontiguousarray(products[:, :D, :D])
 
 
@@ -336,36 +349,6 @@ def fold(maha, constant):
     maha *= -0.5
     maha += np.asarray(constant).astype(maha.dtype, copy=False)
     return maha
-
-
-class RowFeatures:
-    """The diag / spherical E-step workspace (float64): the centred chunk's features
-    [(x - g)^2 per dimension, x - g] (diag) or [|x - g|^2, x - g] (spherical), (n, m + D), and the
-    centre g. One product with the responsibilities gives the moments about g, referred to the
-    shifts by exact algebra: (x - c)^2 = (x - g)^2 - 2 delta (x - g) + delta^2, delta = c - g."""
-
-    def __init__(self, features, centre, per_dimension: bool):
-        self.features = features
-        self.centre = centre
-        self.per_dimension = per_dimension
-
-    def moments(self, wresp, shift):
-        D = self.centre.shape[0]
-        sums = np.asarray(wresp.T @ self.features, dtype=np.float64)  # (K, m + D)
-        mass = column_sum(wresp)
-        second, s1 = sums[:, :-D], sums[:, -D:]  # sum_n wr_nk (x_n - g)^2 (per dimension or summed), (x_n - g)
-        delta = np.asarray(shift, dtype=np.float64) - self.centre  # c_k - g
-        first = s1 - mass[:, None] * delta
-        if self.per_dimension:
-            return first, second - 2 * delta * s1 + mass[:, None] * delta**2
-        return first, second[:, 0] - 2 * (delta * s1).sum(axis=1) + mass * (delta**2).sum(axis=1)
-
-
-def row_features(Xc, width: int) -> np.ndarray:
-    """This thread's (n, width + D) feature buffer with x - g in its last D columns."""
-    features = scratch("row_features", (Xc.shape[0], width + Xc.shape[1]), np.float64)
-    features[:, width:] = Xc
-    return features
 
 
 # ---- moments about one reference point (diag, tied, spherical; any dtype) ------------------

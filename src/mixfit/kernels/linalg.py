@@ -5,6 +5,8 @@ scikit-learn's: the precision factor P is upper triangular with precision = P P^
 whitened residual is y = (x - mu) P and log det(precision)^(1/2) = sum(log diag P).
 """
 
+import weakref
+
 import numpy as np
 
 from ..exceptions import SKLEARN_COLLAPSE_MESSAGE, CollapsedComponentError
@@ -38,14 +40,17 @@ def column_sum(a: np.ndarray) -> np.ndarray:
     return a.sum(axis=0, dtype=np.float64)
 
 
-# numpy's exponential leaves its vector path for results below the smallest normal number
-# (float64: e^-708.4; float32: e^-87.3, measured 12x slower per element), and so does every later
-# operation on such subnormal numbers (a float32 row sum of them: 15x), and it is exactly the
-# common case of a component far from a row. Exponents are raised to this floor first; what that
-# adds, below 1e-307 (float64) or 1.8e-35 (float32, e^-80) of the row's largest term, changes no
-# sum. The float32 floor leaves room for the division by the row's total (at most K): the
-# responsibilities stay normal numbers for K < 1500.
-_EXP_FLOOR = {np.dtype(np.float64): -708.0, np.dtype(np.float32): -80.0}
+# numpy's exponential leaves its vector path for results near or below the smallest normal number
+# (float64, measured on AVX-512: about 1 ns per element down to e^-707.5 but 17 ns from e^-707.9 on,
+# and up to 75 ns at e^-708.5; float32 below e^-87.3, 12x slower), and so does every later
+# operation on subnormal numbers (a float32 row sum of them: 15x); and it is exactly the common
+# case of a component far from a row. Exponents are raised to this floor first; what that adds,
+# below 1e-304 (float64, e^-700) or 1.8e-35 (float32, e^-80) of the row's largest term, changes
+# no sum. Each floor leaves room for the division by the row's total (at most K): the
+# responsibilities stay normal numbers for K < 4400 (float64) or K < 1500 (float32). (A float64
+# floor of -708, inside the slow range, made the exponentials 5x the cost of the rest of an
+# iteration's (n, K) passes at K = 512.)
+_EXP_FLOOR = {np.dtype(np.float64): -700.0, np.dtype(np.float32): -80.0}
 
 
 def _floor_exponents(a: np.ndarray) -> None:
@@ -142,6 +147,24 @@ def covariance_from_precision_chol(prec_chol: np.ndarray) -> np.ndarray:
     """cov = (P P^T)^{-1} = P^{-T} P^{-1} for one upper factor (D, D) or a stack (K, D, D)."""
     inv_factor = _solve_identity(prec_chol)  # P^{-1}
     return np.swapaxes(inv_factor, -1, -2) @ inv_factor
+
+
+# The inverse of the last stack of factors asked for: every chunk of a pass maps its whitened
+# moments back with the same factors, and K (D x D) solves per chunk (three batched LU solves)
+# were a third of a whitened iteration at (2e4, 32, 128). A memo of a pure function, as
+# ``expanded.remembered_plan``'s: keyed by the factors' identity, held weakly, replaced whole.
+_REMEMBERED_INVERSE: dict = {}
+
+
+def remembered_factor_inverse(factor: np.ndarray) -> np.ndarray:
+    """factor^{-1} (float64) for a stack of triangular factors (K, D, D), remembered for the last
+    stack asked for."""
+    last = _REMEMBERED_INVERSE.get("last")
+    if last is not None and last[0]() is factor:
+        return last[1]
+    inverse = _solve_identity(np.asarray(factor, dtype=np.float64))
+    _REMEMBERED_INVERSE["last"] = (weakref.ref(factor), inverse)
+    return inverse
 
 
 def _solve_identity(factor: np.ndarray) -> np.ndarray:

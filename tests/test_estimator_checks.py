@@ -11,6 +11,7 @@ ESTIMATORS = [
       for ct in ["full", "tied", "diag", "spherical"]),
     StudentMixture(),
     *(StudentMixture(n_components=2, covariance_type=ct, random_state=0) for ct in ["full", "diag"]),
+    StudentMixture(n_components=2, covariance_type="tied", prior="default", random_state=0),
 ]
 
 

@@ -10,13 +10,14 @@ from scipy.stats import f as f_distribution
 from sklearn.utils.validation import check_is_fitted
 
 from ..engine.collapse import ON_COLLAPSE, make_policy
-from ..engine.starts import INIT_METHODS, given_start
-from ..families.registry import make_covariance
+from ..engine.starts import INIT_METHODS, data_moments, given_start
+from ..families.registry import make_covariance, make_precision_prior
 from ..models.student_dof import make_dof_rule
 from ..models.student_t import StudentEM, StudentParams
 from ._base import _GaussianMixtureBase
 from ._fitted import set_loop_attributes
 from .mixture_parts import MixtureParts, Warm
+from .priors import check_prior_spec, resolve_prior
 from .validation import (
     LOOP_HYPERPARAMETERS,
     REAL_AT_LEAST_0,
@@ -30,7 +31,7 @@ from .validation import (
 
 
 class StudentMixture(_GaussianMixtureBase):
-    """Mixture of multivariate Student-t distributions fitted by maximum likelihood with EM.
+    """Mixture of multivariate Student-t distributions fitted by maximum likelihood (or MAP) with EM.
 
     Robust clustering (Peel and McLachlan 2000): each row carries a latent scale u_n that
     down-weights it when it lies far from its component, so gross outliers move neither a mean nor
@@ -86,6 +87,14 @@ default='kmeans'
         8 MB. The fit does not depend on it beyond floating-point rounding.
     on_collapse : {'raise', 'reseed', 'drop'}, default='raise'
         What to do when a component collapses onto a point, as ``GaussianMixture``.
+    prior : None, 'default' or ConjugatePrior, default=None
+        None: maximum likelihood. Otherwise MAP EM under ``GaussianMixture``'s conjugate
+        Normal-inverse-Wishart prior on each component's location and scale matrix (Fraley and
+        Raftery 2007; 'default' is ``ConjugatePrior()``, with mclust's data-based defaults), no
+        prior on the weights or the degrees of freedom. The M-step is then the posterior mode
+        given the latent scales, which no data set makes singular; ``lower_bound_`` is the log
+        posterior per unit of weight. Defined for the families 'full', 'tied', 'diag' and
+        'spherical'.
 
     Attributes
     ----------
@@ -108,8 +117,8 @@ default='kmeans'
     n_iter_ : int
         Number of steps used by the best fit of EM to reach the convergence.
     lower_bound_ : float
-        The log-likelihood per unit of sample weight of the best fit, evaluated before its last
-        M-step, as scikit-learn.
+        The log-likelihood per unit of sample weight of the best fit (with ``prior``, the log
+        posterior up to the evidence), evaluated before its last M-step, as scikit-learn.
     lower_bounds_ : list of float of length ``n_iter_``
         The ``lower_bound_`` of each iteration of the best fit.
     collapse_events_ : list of dict
@@ -142,7 +151,7 @@ default='kmeans'
     def __init__(self, n_components=1, *, covariance_type="full", dof="estimate", dof_init=10.0, tol=1e-3,
                  reg_covar=1e-6, max_iter=100, n_init=1, init_params="kmeans", weights_init=None,
                  means_init=None, precisions_init=None, random_state=None, warm_start=False, verbose=0,
-                 verbose_interval=10, chunk_size=None, on_collapse="raise"):
+                 verbose_interval=10, chunk_size=None, on_collapse="raise", prior=None):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.dof = dof
@@ -161,6 +170,7 @@ default='kmeans'
         self.verbose_interval = verbose_interval
         self.chunk_size = chunk_size
         self.on_collapse = on_collapse
+        self.prior = prior
 
     def _model(self, dtype=None):
         return StudentEM(self._covariance, self.reg_covar, make_dof_rule(self.dof, self.dof_init),
@@ -196,7 +206,8 @@ default='kmeans'
         Raises
         ------
         ValueError
-            If ``dof`` or ``dof_init`` is not valid (the message names it).
+            If ``dof``, ``dof_init`` or ``prior`` is not valid (the message names it), or
+            ``prior`` is given for a family without a conjugate prior.
         CollapsedComponentError
             When a component collapses and ``on_collapse='raise'``.
         """
@@ -205,8 +216,9 @@ default='kmeans'
         make_dof_rule(self.dof, self.dof_init)  # checks dof and dof_init before any data is read
         check_option(self.init_params, "init_params", INIT_METHODS)
         check_option(self.on_collapse, "on_collapse", ON_COLLAPSE)
+        prior_spec = check_prior_spec(self.prior)
         X, weights, record = self._check_fit_input(X, sample_weight, covariance)
-        result = self._run(self._parts(X, weights, covariance))
+        result = self._run(self._parts(X, weights, covariance, prior_spec))
         params = result.params
         self._covariance = covariance
         self.weights_ = params.weights
@@ -217,16 +229,22 @@ default='kmeans'
         set_loop_attributes(self, result, record)
         return self
 
-    def _parts(self, X, weights, covariance) -> MixtureParts:
-        """EM from the given ``*_init`` completed by the Gaussian start of ``init_params`` (nu =
-        the rule's first value), or from the previous fit."""
+    def _parts(self, X, weights, covariance, prior_spec) -> MixtureParts:
+        """EM (MAP with a prior) from the given ``*_init`` completed by the Gaussian start of
+        ``init_params`` (nu = the rule's first value), or from the previous fit."""
         K, n_features = self.n_components, X.shape[1]
         given = (check_weights_init(self.weights_init, K), check_means_init(self.means_init, K, n_features),
                  None if self.precisions_init is None
                  else covariance.check_precisions(self.precisions_init, K, n_features))
         source = self._source(X, weights, covariance)
         rule = make_dof_rule(self.dof, self.dof_init)
-        model = StudentEM(covariance, self.reg_covar, rule, X.dtype)
+        prior = precision = None
+        if prior_spec is not None:  # GaussianMixture's prior, resolved from the data as there
+            precision = make_precision_prior(covariance)
+            data_mean, data_cov = data_moments(source)
+            prior = resolve_prior(prior_spec, precision, data_mean, data_cov, K, n_features, self.reg_covar,
+                                  X.dtype)
+        model = StudentEM(covariance, self.reg_covar, rule, X.dtype, prior, precision)
         gaussian = given_start(model, source, K, self.init_params, given, X.dtype, kmeans_state(self.random_state))
 
         def start(rng, policy):  # the Gaussian start's weights, means and factors; nu from the rule

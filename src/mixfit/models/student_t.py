@@ -12,18 +12,21 @@ u_nk      scale           (n, K)    -  E[u_n | x_n, z_nk = 1] = (nu_k + D) / (nu
 N_k       stats.mass      (K,)      -  sum_n w_n r_nk
 U_k       moments.mass    (K,)      -  sum_n w_n r_nk u_nk
 T_k       log_scale       (K,)      -  sum_n w_n r_nk (E[ln u_nk] - u_nk)  (T.7)
+kappa_P   prior.mean_precision  ()  -  MAP only: the prior of GaussianMixture(prior=...) on (mu_k, Sigma_k)
 
 Each row carries a latent scale u_n ~ Gamma(nu_k/2, nu_k/2) given its component, and
 x_n | u_n, z_nk = 1 ~ N(mu_k, Sigma_k / u_n). Given r_nk and u_nk, the complete-data expectation is
 a Gaussian mixture's with the moments weighted by w_n r_nk u_nk: the families' kernels and moments
 are used as they are, with ``wresp = w r u``. The M-step of nu needs one more scalar per component,
 T_k. Every step maximises the expectation exactly (the nu equation does not involve mu, Sigma), so
-this is EM proper and the log-likelihood never decreases.
+this is EM proper and the log-likelihood never decreases. With the conjugate prior the
+M-step of (mu_k, Sigma_k) is its posterior mode given u (T.15)-(T.16), and the log posterior
+(T.17) never decreases.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.special import digamma
@@ -33,7 +36,7 @@ from ..kernels.linalg import column_sum, normalize_log_rows, probabilities_from_
 from ..kernels.scratch import centred
 from ..protocols import CovarianceFamily, require
 from ..stats import GaussianStats
-from .gaussian_em import _MASS_FLOOR
+from .gaussian_em import _MASS_FLOOR, GaussianEM, GaussianParams
 from .student_dof import log_t_constant
 
 
@@ -85,12 +88,18 @@ class StudentEM:
     """E-step / M-step of a Student-t mixture; the covariance strategy owns the scale matrices'
     shape maths and the degrees-of-freedom rule (``student_dof``) the nu step."""
 
-    def __init__(self, covariance, reg_covar: float, dof_rule, dtype=np.float64):
+    def __init__(self, covariance, reg_covar: float, dof_rule, dtype=np.float64, prior=None, precision=None):
         require(covariance, CovarianceFamily, role="covariance family")
         self.covariance = covariance
         self.reg_covar = reg_covar
         self.dof_rule = dof_rule
         self.dtype = np.dtype(dtype)
+        # MAP: a NormalPrecisionPrior and the family's precision-prior strategy, as GaussianEM
+        # takes them (None: maximum likelihood). The prior is on (mu_k, Sigma_k) only, so its
+        # log density is the Gaussian mixture's: that model computes it (``objective``).
+        self.prior = prior
+        self.precision = precision
+        self._gaussian = None if prior is None else GaussianEM(covariance, reg_covar, dtype, prior, precision)
 
     # ---- the E-step ------------------------------------------------------------------------
 
@@ -166,12 +175,11 @@ class StudentEM:
     # ---- the M-step ------------------------------------------------------------------------
 
     def maximize(self, stats: StudentStats, params: StudentParams | None) -> StudentParams:
-        """M-step from summed statistics (T.8)-(T.11); without
-        previous params (a start) nu is the rule's initial value."""
+        """M-step from summed statistics (T.8)-(T.11), or with a prior the posterior mode
+        (T.15), (T.16); without previous params (a start) nu is the rule's initial value."""
         mass = stats.mass + _MASS_FLOOR  # N_k
         weighted = stats.moments.mass + _MASS_FLOOR  # U_k
         weights = mass / mass.sum()  # (T.8) N_k / N
-        means = stats.shift + stats.first / weighted[:, None]  # (T.9), shifted form c_k + d_k
         # (T.10) Sigma_k = sum_n w r u (x - mu_k)(x - mu_k)^T / N_k: the family's M-step of
         # moments whose mass is N_k and whose first moment is first_k sqrt(N_k / U_k); then
         # d'_k d'_k^T = first_k first_k^T / (N_k U_k), so scatter_k / N_k - d'_k d'_k^T is the
@@ -180,16 +188,48 @@ class StudentEM:
         rescaled = GaussianStats(stats.shift, mass, stats.first * np.sqrt(mass / weighted)[:, None],
                                  stats.moments.scatter, stats.log_norm, stats.weight_sum)
         cov = self.covariance.add_ridge(self.covariance.from_moments(rescaled, mass), self.reg_covar)
-        prec_chol = self.covariance.precision_chol(cov)
+        if self.prior is None:
+            means = stats.shift + stats.first / weighted[:, None]  # (T.9), shifted form c_k + d_k
+            prec_chol = self.covariance.precision_chol(cov)
+        else:
+            means, prec_chol = self._posterior_mode(stats, mass, weighted, cov)
         K = mass.shape[0]
         dof = self.dof_rule.initial(K) if params is None else self.dof_rule.update(
             stats.mass, stats.log_scale, np.asarray(params.dof, dtype=np.float64))
         return StudentParams(weights, means, prec_chol, dof).astype(self.dtype)
 
+    def _posterior_mode(self, stats: StudentStats, mass, weighted, cov):
+        """MAP M-step: the mode in (mu_k, Sigma_k) of the expected complete-data log posterior.
+
+        Given u, the data enter as a Gaussian's with weights w r u, except that the log-determinant
+        counts N_k, not U_k (each row's ln|Sigma_k / u_n| has one ln|Sigma_k|). So the mean is
+        (M.1) with the u-weighted mass and mean (T.15), and the scale matrix is (M.2)'s numerator
+        with the u-weighted scatter over nu_0 + N_k + the family's offset (T.16). GaussianEM's
+        route (the Normal-precision posterior asked with nu_0 + offset) gives both if it is handed
+        N_k as the mass: ``cov`` is already the u-weighted scatter over N_k (T.10), and the
+        shrinkage term kappa N_k / (kappa + U_k) diff diff^T becomes kappa U_k / (kappa + U_k)
+        (xbar^u_k - m_0)(.)^T with diff = (xbar^u_k - m_0) sqrt(U_k / N_k). Tied pools both sums
+        over k as the precision prior's posterior does: nu_0 + N, sum_k of the scatters.
+        """
+        prior = self.prior
+        d = stats.first / weighted[:, None]  # (K, D) xbar^u_k - c_k
+        diff = (stats.shift - prior.mean) + d  # (K, D) xbar^u_k - m_0
+        mean_precision = prior.mean_precision + weighted  # kappa_P + U_k
+        # (T.15) mu_k = (U_k xbar^u_k + kappa_P m_0) / (U_k + kappa_P), about the shift c_k
+        means = stats.shift + (weighted[:, None] * d + prior.mean_precision * (prior.mean - stats.shift)) / (
+            mean_precision[:, None])
+        offset = self.precision.mode_offset(mass.shape[0], d.shape[1])
+        mode_prior = replace(prior, dof=prior.dof + offset)
+        scaled_diff = diff * np.sqrt(weighted / mass)[:, None]
+        _, prec_chol = self.precision.posterior(mode_prior, mass, cov, scaled_diff, mean_precision)  # (T.16)
+        return means, prec_chol
+
     def objective(self, stats: StudentStats, params: StudentParams) -> float:
         """The weighted log-likelihood (T.3), sum_n w_n ln sum_k pi_k t(x_n | ...), of the params
-        the statistics were taken under."""
-        return stats.log_norm
+        the statistics were taken under; with a prior, plus ln p(mu, Sigma) (T.17)."""
+        if self.prior is None:
+            return stats.log_norm
+        return stats.log_norm + self._gaussian.log_prior(GaussianParams(params.weights, params.means, params.prec_chol))
 
     def n_parameters(self, n_components: int, n_features: int) -> int:
         """K - 1 weights, K D means, the family's scale parameters and the rule's nu."""

@@ -172,3 +172,16 @@ def test_model_file_keeps_the_prior(tmp_path):
     before = loaded.lower_bound_
     _fit(loaded, _rows())
     assert loaded.lower_bounds_[0] >= before - 1e-12  # the same log posterior, re-evaluated
+
+
+def test_cli_fit_t_with_prior(tmp_path):
+    testing = pytest.importorskip("click.testing")
+    from mixfit.cli import cli
+
+    data = tmp_path / "rows.csv"
+    np.savetxt(data, _rows(), delimiter=",")
+    out = tmp_path / "t.mixfit"
+    result = testing.CliRunner().invoke(cli, ["fit", str(data), "-k", "2", "--model", "t", "--prior", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    loaded = mixfit.load(out)
+    assert isinstance(loaded, StudentMixture) and loaded.prior == "default"

@@ -19,6 +19,7 @@ from .exceptions import CollapsedComponentError as CollapsedComponentError
 from .exceptions import CollapseWarning as CollapseWarning
 from .modelfile import load as load
 from .selection import GaussianMixtureIC as GaussianMixtureIC
+from .selection import compare_models as compare_models
 from .selection import select_bernoulli as select_bernoulli
 from .selection import select_model as select_model
 
@@ -41,6 +42,7 @@ __all__ = [
     "VariationalCategoricalHMM",
     "VariationalGaussianHMM",
     "batches",
+    "compare_models",
     "load",
     "select_bernoulli",
     "select_model",

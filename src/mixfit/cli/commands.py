@@ -104,11 +104,11 @@ if click is not None:
             if online:
                 raise click.UsageError("--online fits a Gaussian mixture (partial_fit); --model t has no online "
                                        "update yet: drop one of them")
-            if method != "em" or prior:
-                raise click.UsageError("--model t is fitted by maximum likelihood: use it with --method em and "
-                                       "without --prior")
+            if method != "em":
+                raise click.UsageError("--model t is fitted by EM (maximum likelihood, or MAP with --prior): use "
+                                       "it with --method em")
             options["max_iter"] = 100 if max_iter is None else max_iter
-            model = StudentMixture(**options)
+            model = StudentMixture(**options, **({"prior": "default"} if prior else {}))
         elif method == "em":
             options["max_iter"] = 100 if max_iter is None else max_iter
             if prior:

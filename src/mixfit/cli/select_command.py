@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from functools import partial
 
 from ..families.registry import COVARIANCE_TYPES
 from .app import _common, _data_options, _emit, _has_matplotlib, _read, _warnings_to_stderr, cli, click
@@ -34,6 +35,8 @@ if click is not None:
     @click.option("--criterion", type=click.Choice(["bic", "aic", "icl", "elbo"]), default=None,
                   help="[default: bic for em, elbo for vb]")
     @click.option("--method", type=click.Choice(["em", "vb"]), default="em", show_default=True)
+    @click.option("--model", "component_model", type=click.Choice(["gaussian", "t", "both"]), default="gaussian",
+                  show_default=True, help="Gaussian components, Student-t (EM), or both in one table.")
     @click.option("--mclust-sign", is_flag=True, help="Report 2 ln L - penalty (higher is better), as mclust.")
     @click.option("--n-init", default=10, show_default=True, type=click.IntRange(0, None),
                   help="Random starts per cell besides the hierarchical start.")
@@ -44,11 +47,13 @@ if click is not None:
                   help="Show a progress bar [default: when stderr is a terminal].")
     @_data_options
     @_common()
-    def select(data, k_text, covariance_types, criterion, method, mclust_sign, n_init, seed, n_jobs, plot_path,
-               progress, no_header, columns, as_json, quiet):
-        """Fit every K x covariance type to DATA and rank them by BIC, AIC, ICL or ELBO."""
-        from ..selection import select_model
+    def select(data, k_text, covariance_types, criterion, method, component_model, mclust_sign, n_init, seed, n_jobs,
+               plot_path, progress, no_header, columns, as_json, quiet):
+        """Fit every K x covariance type (x Gaussian / t) to DATA and rank them by BIC, AIC, ICL or ELBO."""
+        from ..selection import compare_models, select_model
 
+        if component_model != "gaussian" and method != "em":
+            raise click.UsageError(f"--model {component_model} is fitted by EM: use it with --method em")
         if criterion is not None and (criterion == "elbo") != (method == "vb"):
             raise click.UsageError(f"--criterion {criterion} does not apply to --method {method}")
         if plot_path is not None and not _has_matplotlib():
@@ -56,10 +61,13 @@ if click is not None:
         X, names = select_columns(_read(data, no_header), split_names(columns))
         show = (not quiet and sys.stderr.isatty()) if progress is None else progress
         with _warnings_to_stderr(quiet):
-            result = select_model(X, _k_range(k_text), split_names(covariance_types), method=method,
-                                  criterion=criterion, convention="mclust" if mclust_sign else "sklearn",
-                                  n_init=n_init, random_state=seed, n_jobs=n_jobs, progress=show,
-                                  **({"max_iter": 500} if method == "vb" else {}))
+            # --model: Gaussian cells (select_model by --method), t cells, or both in one table
+            sweep = {"both": compare_models, "t": partial(select_model, method="t")}.get(
+                component_model, partial(select_model, method=method))
+            result = sweep(X, _k_range(k_text), split_names(covariance_types),
+                           criterion=criterion or ("elbo" if method == "vb" else "bic"),
+                           convention="mclust" if mclust_sign else "sklearn", n_init=n_init, random_state=seed,
+                           n_jobs=n_jobs, progress=show, **({"max_iter": 500} if method == "vb" else {}))
         if plot_path is not None:
             import matplotlib
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..plot import plot_selection
 
-CRITERIA = {"em": ("bic", "aic", "icl"), "vb": ("elbo",)}
+CRITERIA = {"em": ("bic", "aic", "icl"), "vb": ("elbo",), "t": ("bic", "aic", "icl")}
 _COLUMNS = ("n_components", "covariance_type", "criterion", "log_likelihood", "n_parameters", "converged",
             "n_iter", "start", "n_active", "reason")
 
@@ -103,7 +103,7 @@ class SelectionResult:
         The criterion the cells are ranked by.
     convention : {'sklearn', 'mclust'}
         The sign convention of BIC, AIC and ICL (see the module docstring).
-    method : {'em', 'vb'}
+    method : {'em', 'vb', 't'}
         How the cells were fitted.
     n_samples : float
         n of the criteria: the number of rows, or the sum of the sample weights.

@@ -30,7 +30,7 @@ from threadpoolctl import threadpool_limits
 
 from ..engine import hierarchical
 from ..engine.criteria import CONVENTIONS, classification_entropy, information_criteria, label_switching
-from ..estimators import BayesianGaussianMixture, BernoulliMixture, GaussianMixture
+from ..estimators import BayesianGaussianMixture, BernoulliMixture, GaussianMixture, StudentMixture
 from ..estimators.bayesian_gaussian_mixture import ACTIVE_WEIGHT_THRESHOLD
 from ..estimators.validation import as_generator, check_option, check_sample_weight
 from ..exceptions import ConvergenceWarning
@@ -40,7 +40,8 @@ from ..models import GaussianEM
 from .progress import CellBar
 from .result import CRITERIA, Cell, SelectionResult
 
-_ESTIMATORS = {"em": GaussianMixture, "vb": BayesianGaussianMixture}
+# 't': Student-t components, fitted and ranked as 'em' (BIC / AIC / ICL, started from the same tree).
+_ESTIMATORS = {"em": GaussianMixture, "vb": BayesianGaussianMixture, "t": StudentMixture}
 
 
 # ---- fitting one cell --------------------------------------------------------------------------
@@ -80,7 +81,7 @@ def _keep_best(fits, margin: float):
 def _margin(estimator, n: float, method: str) -> float:
     """``tol`` in the units of ``lower_bound_`` (per unit of weight): EM fits compare it with the
     per-sample objective; VB fits with the total, so divided by the summed weight ``n``."""
-    return float(estimator.tol) if method == "em" else float(estimator.tol) / n
+    return float(estimator.tol) if method != "vb" else float(estimator.tol) / n
 
 
 def _fit_cell(job: dict, X, sample_weight, n, criterion, convention, method) -> Cell:
@@ -110,7 +111,7 @@ def _fit_cell_starts(job: dict, X, sample_weight, n, criterion, convention, meth
     log_likelihood = float(best.score_samples(X) @ (np.ones(X.shape[0]) if sample_weight is None else sample_weight))
     p = best._n_parameters()  # the model's own count, at the fitted K (after a 'drop')
     values, n_active = {}, None
-    if method == "em":
+    if method != "vb":
         entropy = classification_entropy(best.predict_proba(X), sample_weight)
         values = information_criteria(log_likelihood, p, n, entropy, convention)
     else:
@@ -206,7 +207,7 @@ def select_bernoulli(X, n_components=range(1, 10), *, method="em", criterion=Non
     SelectionResult
         One cell per K, the best cell and its fitted estimator.
     """
-    check_option(method, "method", tuple(CRITERIA))
+    check_option(method, "method", ("em", "vb"))
     criterion = CRITERIA[method][0] if criterion is None else criterion
     check_option(criterion, "criterion", CRITERIA[method])
     check_option(convention, "convention", CONVENTIONS)
@@ -274,11 +275,12 @@ def select_model(X, n_components=range(1, 10), covariance_types=COVARIANCE_TYPES
     covariance_types : str or iterable of {'full', 'tied', 'diag', 'spherical'}, \
 default=('full', 'tied', 'diag', 'spherical')
         The covariance types tried (distinct).
-    method : {'em', 'vb'}, default='em'
-        ``GaussianMixture`` (maximum likelihood, or MAP with ``prior=``) or
-        ``BayesianGaussianMixture`` (variational Bayes, criterion 'elbo').
+    method : {'em', 'vb', 't'}, default='em'
+        ``GaussianMixture`` (maximum likelihood, or MAP with ``prior=``),
+        ``BayesianGaussianMixture`` (variational Bayes, criterion 'elbo') or ``StudentMixture``
+        (Student-t components by EM; its parameter count includes the degrees of freedom).
     criterion : {'bic', 'aic', 'icl', 'elbo'}, default=None
-        'bic', 'aic' or 'icl' for EM (None: 'bic'); 'elbo' for VB (None: 'elbo').
+        'bic', 'aic' or 'icl' for EM and t (None: 'bic'); 'elbo' for VB (None: 'elbo').
     convention : {'sklearn', 'mclust'}, default='sklearn'
         The sign of BIC/AIC/ICL: -2 ln L + penalty, lower is better (default), or its negative,
         higher is better (R's mclust). See the module docstring.
@@ -349,7 +351,7 @@ default=('full', 'tied', 'diag', 'spherical')
             common = {**params, "covariance_type": covariance_type, "random_state": seed}
             candidates = []
             if tree is not None and K <= tree.rows.shape[0]:
-                if method == "em":
+                if method != "vb":  # em, t: the partition's Gaussian M-step as the *_init
                     start = _HierarchicalStart(tree, rows, row_weights, K, covariance_type,
                                                params.get("reg_covar", 1e-6))
                     candidates.append(("hierarchical", cls(n_components=K, **common, n_init=1), start))

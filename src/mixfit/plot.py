@@ -10,7 +10,12 @@ the multi-panel ``plot_fit``:
 - ``plot_density``: contours of ``score_samples`` (for a BayesianGaussianMixture, the posterior
   predictive density), D = 2;
 - ``plot_selection``: a criterion against K, one line per covariance type;
+- ``plot_outliers``: a Student-t fit's outlier scores, E[u_n | x_n] per row and the rows beyond
+  the F threshold of their component;
 - ``plot_fit``: ellipses (with the density, on request) beside the convergence curve.
+
+A ``StudentMixture`` is drawn by the same functions: its ellipses are those of the scale matrices
+Sigma_k (``covariances_``) at the given Mahalanobis radii, and its density is the t mixture's.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .estimators import BayesianGaussianMixture
+from .estimators import BayesianGaussianMixture, StudentMixture
 from .families.registry import make_covariance
 
 
@@ -138,7 +143,10 @@ def plot_ellipses(model, X=None, *, features=None, levels=(1, 2), min_weight=0.0
                linewidths=2, label="means", zorder=3)
     ax.set_xlabel(labels[0])
     ax.set_ylabel(labels[1])
-    ax.set_title(f"{len(shown)} components; ellipses at {', '.join(str(v) for v in levels)} sd")
+    radii = ", ".join(str(v) for v in levels)
+    # A t component's Sigma_k is its scale, not its covariance: the ellipses are Mahalanobis radii.
+    unit = "Mahalanobis radius of the scale matrices" if isinstance(model, StudentMixture) else "sd"
+    ax.set_title(f"{len(shown)} components; ellipses at {radii} {unit}")
     ax.autoscale_view()
     return ax
 
@@ -255,12 +263,41 @@ def plot_selection(table, *, criterion="bic", lower_is_better=None, ax=None):
     return ax
 
 
-def plot_fit(model, X, *, features=None, density=False, uncertainty=False, min_weight=0.0, axes=None,
-             title=None):
+def plot_outliers(model, X, *, features=None, alpha=0.01, ax=None):
+    """A ``StudentMixture``'s outlier scores: each row at its (projected) position, coloured by
+    E[u_n | x_n] (``expected_scale``: about 1 for a typical row, near 0 for an outlier), and the
+    rows whose squared Mahalanobis distance exceeds their component's ``mahalanobis_threshold(alpha)``
+    circled in red. Returns the Axes.
+    """
+    if not isinstance(model, StudentMixture):
+        raise TypeError(f"model is a {type(model).__name__}; the outlier plot needs a fitted StudentMixture")
+    ax = _axes(ax)
+    X = np.asarray(X)
+    A, centre, labels = _projection(model, X, features)
+    points = (X - centre) @ A
+    scale = np.asarray(_quietly(model.expected_scale, X), dtype=np.float64)
+    # (T.13): delta / D ~ F(D, nu_k) under component k; beyond its (1 - alpha) quantile
+    flagged = _quietly(model.mahalanobis, X) > model.mahalanobis_threshold(alpha)[_quietly(model.predict, X)]
+    order = np.argsort(-scale)  # the outliers (small E[u]) drawn last, on top
+    artist = ax.scatter(points[order, 0], points[order, 1], c=scale[order], s=10, cmap="viridis_r",
+                        vmin=0.0, vmax=max(1.0, float(scale.max())), linewidths=0)
+    ax.figure.colorbar(artist, ax=ax, label="E[u | x] (small: outlier)")
+    ax.scatter(points[flagged, 0], points[flagged, 1], s=60, facecolors="none", edgecolors="red", linewidths=1.2,
+               label=f"beyond the F threshold ({int(flagged.sum())} rows, alpha={alpha:g})")
+    ax.set_xlabel(labels[0])
+    ax.set_ylabel(labels[1])
+    ax.set_title("outlier scores")
+    ax.legend(loc="best", fontsize="small")
+    return ax
+
+
+def plot_fit(model, X, *, features=None, density=False, uncertainty=False, outliers=False, min_weight=0.0,
+             axes=None, title=None):
     """Ellipses over the data (with the density contours when ``density``), the uncertainty
-    panel when ``uncertainty``, and the convergence curve, side by side. ``axes``: a sequence of
-    as many Axes (default: a new figure). Returns the Figure."""
-    n_panels = 3 if uncertainty else 2
+    panel when ``uncertainty``, the outlier scores of a ``StudentMixture`` when ``outliers``, and
+    the convergence curve, side by side. ``axes``: a sequence of as many Axes (default: a new
+    figure). Returns the Figure."""
+    n_panels = 2 + bool(uncertainty) + bool(outliers)
     if axes is None:
         import matplotlib.pyplot as plt
 
@@ -276,6 +313,8 @@ def plot_fit(model, X, *, features=None, density=False, uncertainty=False, min_w
         axes[0].set_title(f"{axes[0].get_title()}\ncontours: {contours}")
     if uncertainty:
         plot_uncertainty(model, X, features=features, ax=axes[1])
+    if outliers:
+        plot_outliers(model, X, features=features, ax=axes[-2])
     plot_convergence(model, ax=axes[-1])
     if title:
         axes[0].set_title(f"{title}\n{axes[0].get_title()}")

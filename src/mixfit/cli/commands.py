@@ -215,7 +215,7 @@ if click is not None:
     @_data_options
     @_common(json_flag=False)
     def plot(model_file, data, output, features, no_header, columns, quiet):
-        """Draw MODEL over DATA: ellipses, uncertainty, convergence (and the VB density)."""
+        """Draw MODEL over DATA: ellipses, uncertainty, convergence (the VB density, a t fit's outliers)."""
         if not _has_matplotlib():
             raise click.ClickException("mixfit plot needs matplotlib: pip install 'mixfit[plot]'")
         import matplotlib
@@ -223,6 +223,7 @@ if click is not None:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
+        from ..estimators import StudentMixture
         from ..plot import plot_fit
 
         saved = _load(model_file)
@@ -235,7 +236,7 @@ if click is not None:
             chosen = [names.index(n) for n in chosen]
         variational = is_variational(model)
         with _warnings_to_stderr(quiet):
-            fig = plot_fit(model, X, features=chosen, uncertainty=True,
+            fig = plot_fit(model, X, features=chosen, uncertainty=True, outliers=isinstance(model, StudentMixture),
                            density=variational and X.shape[1] == 2, min_weight=0.01 if variational else 0.0,
                            title=f"{type(model).__name__} ({os.path.basename(model_file)})")
             if X.shape[1] == 2 or chosen is not None:

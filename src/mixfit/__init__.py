@@ -18,7 +18,9 @@ from .estimators.priors import ConjugatePrior as ConjugatePrior
 from .exceptions import CollapsedComponentError as CollapsedComponentError
 from .exceptions import CollapseWarning as CollapseWarning
 from .modelfile import load as load
+from .selection import ComponentMerging as ComponentMerging
 from .selection import GaussianMixtureIC as GaussianMixtureIC
+from .selection import merge_components as merge_components
 from .selection import select_bernoulli as select_bernoulli
 from .selection import select_model as select_model
 
@@ -30,6 +32,7 @@ __all__ = [
     "CategoricalHMM",
     "CollapseWarning",
     "CollapsedComponentError",
+    "ComponentMerging",
     "ConjugatePrior",
     "GaussianHMM",
     "GaussianMixture",
@@ -42,6 +45,7 @@ __all__ = [
     "VariationalGaussianHMM",
     "batches",
     "load",
+    "merge_components",
     "select_bernoulli",
     "select_model",
 ]

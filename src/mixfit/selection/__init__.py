@@ -1,9 +1,13 @@
-"""Model selection: tables over (K x covariance family x method) and ``GaussianMixtureIC``."""
+"""Model selection: tables over (K x covariance family x method) and ``GaussianMixtureIC``;
+after selection, merging components into clusters."""
 
 from .gaussian_mixture_ic import GaussianMixtureIC as GaussianMixtureIC
+from .merging import ComponentMerging as ComponentMerging
+from .merging import merge_components as merge_components
 from .result import Cell as Cell
 from .result import SelectionResult as SelectionResult
 from .tables import select_bernoulli as select_bernoulli
 from .tables import select_model as select_model
 
-__all__ = ["Cell", "GaussianMixtureIC", "SelectionResult", "select_bernoulli", "select_model"]
+__all__ = ["Cell", "ComponentMerging", "GaussianMixtureIC", "SelectionResult", "merge_components", "select_bernoulli",
+           "select_model"]

@@ -18,8 +18,10 @@ from .estimators.priors import ConjugatePrior as ConjugatePrior
 from .exceptions import CollapsedComponentError as CollapsedComponentError
 from .exceptions import CollapseWarning as CollapseWarning
 from .modelfile import load as load
+from .selection import BootstrapResult as BootstrapResult
 from .selection import ComponentMerging as ComponentMerging
 from .selection import GaussianMixtureIC as GaussianMixtureIC
+from .selection import bootstrap as bootstrap
 from .selection import merge_components as merge_components
 from .selection import select_bernoulli as select_bernoulli
 from .selection import select_model as select_model
@@ -29,6 +31,7 @@ __all__ = [
     "BayesianGaussianMixture",
     "BernoulliHMM",
     "BernoulliMixture",
+    "BootstrapResult",
     "CategoricalHMM",
     "CollapseWarning",
     "CollapsedComponentError",
@@ -44,6 +47,7 @@ __all__ = [
     "VariationalCategoricalHMM",
     "VariationalGaussianHMM",
     "batches",
+    "bootstrap",
     "load",
     "merge_components",
     "select_bernoulli",

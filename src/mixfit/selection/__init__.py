@@ -1,6 +1,8 @@
 """Model selection: tables over (K x covariance family x method) and ``GaussianMixtureIC``;
-after selection, merging components into clusters."""
+after selection, merging components into clusters and the bootstrap of the parameters."""
 
+from .bootstrap import BootstrapResult as BootstrapResult
+from .bootstrap import bootstrap as bootstrap
 from .gaussian_mixture_ic import GaussianMixtureIC as GaussianMixtureIC
 from .merging import ComponentMerging as ComponentMerging
 from .merging import merge_components as merge_components
@@ -9,5 +11,5 @@ from .result import SelectionResult as SelectionResult
 from .tables import select_bernoulli as select_bernoulli
 from .tables import select_model as select_model
 
-__all__ = ["Cell", "ComponentMerging", "GaussianMixtureIC", "SelectionResult", "merge_components", "select_bernoulli",
-           "select_model"]
+__all__ = ["BootstrapResult", "Cell", "ComponentMerging", "GaussianMixtureIC", "SelectionResult", "bootstrap",
+           "merge_components", "select_bernoulli", "select_model"]

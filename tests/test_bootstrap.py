@@ -210,3 +210,14 @@ def test_standard_errors_agree_with_mclust_bootstrap(name, n_boot, rtol, kind, r
     # the flat faithful split adds as above: one SE.
     np.testing.assert_allclose(lower, r_lower, atol=np.max(se["weights"]))
     np.testing.assert_allclose(upper, r_upper, atol=np.max(se["weights"]))
+
+
+def test_a_fit_that_dropped_components_is_bootstrapped_as_fitted():
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(size=(100, 2)), [[50.0, 50.0]]])
+    with pytest.warns(Warning):  # the drops are announced
+        model = GaussianMixture(8, on_collapse="drop", reg_covar=0.0, init_params="random", random_state=0).fit(X)
+    K = model.means_.shape[0]
+    assert K < 8
+    result = bootstrap(model, X, n_boot=4, random_state=0)
+    assert result.replicates["means"].shape == (4, K, 2) and not result.failed.all()

@@ -209,7 +209,8 @@ def bootstrap(model, X, *, n_boot=999, kind="nonparametric", random_state=None):
     if X.ndim != 2 or X.shape[1] != D:
         raise ValueError(f"X has shape {X.shape}; expected (n_samples, {D}) as the model was fitted")
     n = X.shape[0]
-    template = clone(model).set_params(weights_init=model.weights_, means_init=model.means_,
+    # n_components=K: a fit whose on_collapse='drop' removed components is bootstrapped as fitted.
+    template = clone(model).set_params(n_components=K, weights_init=model.weights_, means_init=model.means_,
                                        precisions_init=model.precisions_, n_init=1, warm_start=False)
     estimate = {"weights": np.asarray(model.weights_, np.float64), "means": np.asarray(model.means_, np.float64),
                 "covariances": full_covariances(model.covariance_type, model.covariances_, K, D)}

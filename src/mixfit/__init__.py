@@ -18,8 +18,12 @@ from .estimators.priors import ConjugatePrior as ConjugatePrior
 from .exceptions import CollapsedComponentError as CollapsedComponentError
 from .exceptions import CollapseWarning as CollapseWarning
 from .modelfile import load as load
+from .selection import BootstrapResult as BootstrapResult
+from .selection import ComponentMerging as ComponentMerging
 from .selection import GaussianMixtureIC as GaussianMixtureIC
+from .selection import bootstrap as bootstrap
 from .selection import compare_models as compare_models
+from .selection import merge_components as merge_components
 from .selection import select_bernoulli as select_bernoulli
 from .selection import select_model as select_model
 
@@ -28,9 +32,11 @@ __all__ = [
     "BayesianGaussianMixture",
     "BernoulliHMM",
     "BernoulliMixture",
+    "BootstrapResult",
     "CategoricalHMM",
     "CollapseWarning",
     "CollapsedComponentError",
+    "ComponentMerging",
     "ConjugatePrior",
     "GaussianHMM",
     "GaussianMixture",
@@ -42,8 +48,10 @@ __all__ = [
     "VariationalCategoricalHMM",
     "VariationalGaussianHMM",
     "batches",
+    "bootstrap",
     "compare_models",
     "load",
+    "merge_components",
     "select_bernoulli",
     "select_model",
 ]

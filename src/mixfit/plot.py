@@ -12,7 +12,8 @@ the multi-panel ``plot_fit``:
 - ``plot_selection``: a criterion against K, one line per covariance type;
 - ``plot_outliers``: a Student-t fit's outlier scores, E[u_n | x_n] per row and the rows beyond
   the F threshold of their component;
-- ``plot_fit``: ellipses (with the density, on request) beside the convergence curve.
+- ``plot_fit``: ellipses (with the density, on request) beside the convergence curve;
+- ``plot_entropy``: the entropy plots of merging components into clusters (Baudry et al. 2010).
 
 A ``StudentMixture`` is drawn by the same functions: its ellipses are those of the scale matrices
 Sigma_k (``covariances_``) at the given Mahalanobis radii, and its density is the t mixture's.
@@ -318,4 +319,47 @@ def plot_fit(model, X, *, features=None, density=False, uncertainty=False, outli
     plot_convergence(model, ax=axes[-1])
     if title:
         axes[0].set_title(f"{title}\n{axes[0].get_title()}")
+    return axes[0].figure
+
+
+def plot_entropy(merging, *, normalized=False, axes=None):
+    """The entropy plots of a component merging (``mixfit.merge_components``; mclust's
+    ``entPlot``): the entropy of each level of the hierarchy, and the entropy decrease of each
+    merge step; an elbow suggests a number of clusters (Baudry et al. 2010).
+
+    ``normalized=False``: the entropy against the number of clusters, and each step's decrease
+    against the number of clusters after it. ``normalized=True``: the entropy against the
+    cumulated number of rows merged, and each step's decrease divided by the rows it merged.
+    ``axes``: two Axes (default: a new figure). Returns the Figure.
+    """
+    if axes is None:
+        import matplotlib.pyplot as plt
+
+        axes = plt.subplots(1, 2, figsize=(10.4, 4.2), layout="constrained")[1]
+    axes = list(np.ravel(axes))
+    if len(axes) != 2:
+        raise ValueError(f"axes has {len(axes)} Axes; the entropy plots need 2")
+    levels = np.asarray(merging.n_clusters)
+    entropies = np.asarray(merging.entropies)
+    if normalized:
+        x = np.concatenate([[0], np.cumsum(merging.n_merged)])
+        axes[0].plot(x, entropies, marker="o")
+        for count, value, m in zip(x, entropies, levels):
+            axes[0].annotate(str(m), (count, value), textcoords="offset points", xytext=(4, 4), fontsize=8)
+        axes[0].set_xlabel("cumulated number of rows merged (labels: number of clusters)")
+    else:
+        axes[0].plot(levels, entropies, marker="o")
+        axes[0].set_xlabel("number of clusters")
+    axes[0].set_ylabel("entropy")
+    axes[0].set_title("entropy of the combined solutions")
+    axes[1].bar(levels[1:], merging.entropy_changes(normalized=normalized), color="tab:gray")
+    axes[1].set_xlabel("number of clusters after the merge")
+    axes[1].set_ylabel("entropy decrease per row merged" if normalized else "entropy decrease")
+    axes[1].set_title("normalised entropy change" if normalized else "entropy change")
+    from matplotlib.ticker import MaxNLocator  # optional
+
+    for ax in axes[int(normalized):]:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # numbers of clusters are counts
+    for ax in axes:
+        ax.grid(alpha=0.3)
     return axes[0].figure

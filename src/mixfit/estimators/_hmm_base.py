@@ -19,37 +19,17 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from .. import engine
-from ..backends.inputs import is_dask_array
-from ..backends.sequences import SequenceSource
 from ..engine import criteria
 from ..exceptions import CollapseWarning, ConvergenceWarning
 from ..kernels.linalg import rows_summing_to_one
 from ..models.hmm import HMM, HMMParams
 from . import hmm_compat
 from .hmm_checks import check_fixed, check_lengths, check_states, check_stochastic
-from .hmm_parts import HMMParts, Sequences, point_chain
+from .hmm_parts import DEFAULT_CHUNK_FRAMES, HMMParts, Sequences, point_chain, sequence_source
 from .persistence import save_estimator
 from .validation import as_generator, check_hyperparameters, check_option, check_sample_weight
 
-# Frames per chunk of whole sequences. Without numba, forward-backward takes one Python step per
-# frame of the longest sequence of a chunk, whatever the chunk's width, so chunks are wide (many
-# sequences): 2^16 frames keep the per-step numpy overhead small against the (B, K) work, and the
-# chunk's (frames x K) arrays (about ten of them) near 50 MB for K = 10.
-DEFAULT_CHUNK_FRAMES = 2**16
 DECODERS = ("viterbi", "map")
-
-
-def sequence_source(X, lengths: np.ndarray, weights: np.ndarray | None, chunk_frames: int, states=None):
-    """Chunks of whole sequences of X: in memory or a reader, or a dask array (its blocks moved to
-    sequence ends); ``states`` (n,) the known states that clamp the E-step, or None."""
-    if is_dask_array(X):
-        if states is not None:
-            raise ValueError("states cannot be combined with a dask array X yet; pass X as a numpy array or "
-                             "a memmap (the states stay in memory)")
-        from ..backends.dask import DaskSequenceSource  # optional: dask
-
-        return DaskSequenceSource(X, lengths, weights, chunk_frames)
-    return SequenceSource(X, lengths, weights, chunk_frames, states=states)
 
 
 class _HMMBase(BaseEstimator, metaclass=ABCMeta):
@@ -159,10 +139,7 @@ class _HMMBase(BaseEstimator, metaclass=ABCMeta):
             The left eigenvector of ``transmat_`` for eigenvalue 1, summing to 1.
         """
         check_is_fitted(self, "transmat_")
-        transmat = np.asarray(self.transmat_, dtype=np.float64)
-        eigenvalues, vectors = np.linalg.eig(transmat.T)
-        stationary = np.real(vectors[:, np.argmin(np.abs(eigenvalues - 1.0))])
-        return stationary / stationary.sum()
+        return hmm_compat.stationary_distribution(np.asarray(self.transmat_, dtype=np.float64))
 
     def fit(self, X, lengths=None, sample_weight=None, states=None):
         """Estimate the model parameters from sequences of frames.

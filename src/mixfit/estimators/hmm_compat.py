@@ -228,3 +228,11 @@ def given_symbols(estimator):
         raise ValueError(f"n_symbols={estimator.n_symbols!r} and n_features={estimator.n_features!r} disagree; give "
                          "one of them (both name the number of symbols)")
     return next(iter(given.values()), None)
+
+
+def stationary_distribution(transmat: np.ndarray) -> np.ndarray:
+    """pi with pi A = pi: the left eigenvector of A (K, K) for the eigenvalue nearest 1, summing
+    to 1 (hmmlearn's ``get_stationary_distribution``)."""
+    eigenvalues, vectors = np.linalg.eig(transmat.T)
+    stationary = np.real(vectors[:, np.argmin(np.abs(eigenvalues - 1.0))])
+    return stationary / stationary.sum()

@@ -17,10 +17,31 @@ from functools import partial
 import numpy as np
 
 from ..backends import as_source
+from ..backends.inputs import is_dask_array
+from ..backends.sequences import SequenceSource
 from ..engine.collapse_hmm import drop_state
 from ..models.hmm import HMM, HMMParams, InitialDistribution, TransitionMatrix
 from ..models.hmm_vb import DirichletRows, VariationalHMM, VariationalHMMParams
 from ._fitted import set_loop_attributes
+
+# Frames per chunk of whole sequences. Without numba, forward-backward takes one Python step per
+# frame of the longest sequence of a chunk, whatever the chunk's width, so chunks are wide (many
+# sequences): 2^16 frames keep the per-step numpy overhead small against the (B, K) work, and the
+# chunk's (frames x K) arrays (about ten of them) near 50 MB for K = 10.
+DEFAULT_CHUNK_FRAMES = 2**16
+
+
+def sequence_source(X, lengths: np.ndarray, weights: np.ndarray | None, chunk_frames: int, states=None):
+    """Chunks of whole sequences of X: in memory or a reader, or a dask array (its blocks moved to
+    sequence ends); ``states`` (n,) the known states that clamp the E-step, or None."""
+    if is_dask_array(X):
+        if states is not None:
+            raise ValueError("states cannot be combined with a dask array X yet; pass X as a numpy array or "
+                             "a memmap (the states stay in memory)")
+        from ..backends.dask import DaskSequenceSource  # optional: dask
+
+        return DaskSequenceSource(X, lengths, weights, chunk_frames)
+    return SequenceSource(X, lengths, weights, chunk_frames, states=states)
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,9 @@ The only package that knows scikit-learn's names. It computes nothing itself: fi
 from .bayesian_gaussian_mixture import BayesianGaussianMixture as BayesianGaussianMixture
 from .bernoulli_mixture import BernoulliMixture as BernoulliMixture
 from .gaussian_mixture import GaussianMixture as GaussianMixture
-from .hmm import CategoricalHMM as CategoricalHMM
 from .hmm import GaussianHMM as GaussianHMM
 from .hmm_bernoulli import BernoulliHMM as BernoulliHMM
+from .hmm_categorical import CategoricalHMM as CategoricalHMM
 from .hmm_gmm import GMMHMM as GMMHMM
 from .hmm_multinomial import MultinomialHMM as MultinomialHMM
 from .hmm_poisson import PoissonHMM as PoissonHMM

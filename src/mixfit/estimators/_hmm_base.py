@@ -19,36 +19,17 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from .. import engine
-from ..backends.inputs import is_dask_array
-from ..backends.sequences import SequenceSource
 from ..engine import criteria
 from ..exceptions import CollapseWarning, ConvergenceWarning
 from ..kernels.linalg import rows_summing_to_one
 from ..models.hmm import HMM, HMMParams
+from . import hmm_compat
 from .hmm_checks import check_fixed, check_lengths, check_states, check_stochastic
-from .hmm_parts import HMMParts, Sequences, point_chain
+from .hmm_parts import DEFAULT_CHUNK_FRAMES, HMMParts, Sequences, point_chain, sequence_source
 from .persistence import save_estimator
 from .validation import as_generator, check_hyperparameters, check_option, check_sample_weight
 
-# Frames per chunk of whole sequences. Without numba, forward-backward takes one Python step per
-# frame of the longest sequence of a chunk, whatever the chunk's width, so chunks are wide (many
-# sequences): 2^16 frames keep the per-step numpy overhead small against the (B, K) work, and the
-# chunk's (frames x K) arrays (about ten of them) near 50 MB for K = 10.
-DEFAULT_CHUNK_FRAMES = 2**16
 DECODERS = ("viterbi", "map")
-
-
-def sequence_source(X, lengths: np.ndarray, weights: np.ndarray | None, chunk_frames: int, states=None):
-    """Chunks of whole sequences of X: in memory or a reader, or a dask array (its blocks moved to
-    sequence ends); ``states`` (n,) the known states that clamp the E-step, or None."""
-    if is_dask_array(X):
-        if states is not None:
-            raise ValueError("states cannot be combined with a dask array X yet; pass X as a numpy array or "
-                             "a memmap (the states stay in memory)")
-        from ..backends.dask import DaskSequenceSource  # optional: dask
-
-        return DaskSequenceSource(X, lengths, weights, chunk_frames)
-    return SequenceSource(X, lengths, weights, chunk_frames, states=states)
 
 
 class _HMMBase(BaseEstimator, metaclass=ABCMeta):
@@ -60,6 +41,7 @@ class _HMMBase(BaseEstimator, metaclass=ABCMeta):
     """
 
     _FIXABLE: tuple | None = None
+    _INIT_METHODS: tuple = ()  # mixfit's names of how the emission starts (init_params)
 
     @abstractmethod
     def _check_frames(self, X, reset: bool):
@@ -79,7 +61,20 @@ class _HMMBase(BaseEstimator, metaclass=ABCMeta):
         """The fitted params of ``_emission_model()``."""
 
     def _fixed(self) -> frozenset:
-        return frozenset() if self._FIXABLE is None else check_fixed(self.fixed, self._FIXABLE)
+        frozen = hmm_compat.frozen_by_params(self)
+        if self._FIXABLE is None:
+            if frozen:
+                raise ValueError(f"params={self.params!r}: a variational HMM updates every parameter; expected "
+                                 f"all of {''.join(self._LETTERS)!r}")
+            return frozenset()
+        return check_fixed(self.fixed, self._FIXABLE) | frozen
+
+    def _assigned(self, attribute: str):
+        """The value of a parameter attribute set on the estimator (by the user or a fit), or None."""
+        try:
+            return getattr(self, attribute)
+        except AttributeError:
+            return None
 
     def _chunk_frames(self) -> int:
         return self.chunk_size or DEFAULT_CHUNK_FRAMES
@@ -88,7 +83,63 @@ class _HMMBase(BaseEstimator, metaclass=ABCMeta):
         return HMM(*point_chain(fixed), self._emission_model(fixed))
 
     def _params(self) -> HMMParams:
-        return HMMParams(self.startprob_, self.transmat_, self._emission_params())
+        return HMMParams(np.asarray(self.startprob_, dtype=np.float64), np.asarray(self.transmat_, dtype=np.float64),
+                         self._emission_params())
+
+    def _n_states(self) -> int:
+        """K of the parameters: ``n_components``, less any state a fit dropped (``on_collapse``)."""
+        return len(self.startprob_) if "collapse_events_" in vars(self) else self.n_components
+
+    def _check(self):
+        """Check the parameters set on the estimator (assigned, or fitted) before they are used:
+        hmmlearn's name for it. Raises ValueError naming the attribute."""
+        check_is_fitted(self, "startprob_")
+        K = self._n_states()
+        check_stochastic(self.startprob_, "startprob_", (K,))
+        check_stochastic(self.transmat_, "transmat_", (K, K))
+        self._check_emission(K)
+
+    def _check_emission(self, n_states: int) -> None:
+        """Check the assigned emission parameters of ``n_states`` states (ValueError naming them)."""
+
+    def _emission_features(self) -> int | None:
+        """The number of features the assigned emission parameters imply, or None."""
+        return None
+
+    @property
+    def monitor_(self):
+        """hmmlearn's ``ConvergenceMonitor`` of the last fit (derived from ``lower_bounds_``; not
+        stored in model files)."""
+        if "_monitor" not in vars(self):
+            raise AttributeError(f"{type(self).__name__} has no monitor_ before fit")
+        return self._monitor
+
+    @property
+    def n_features(self):
+        """Number of features of a frame (hmmlearn's attribute): as assigned, else as fitted or as
+        the emission parameters say."""
+        if "_n_features" in vars(self):
+            return self._n_features
+        if "n_features_in_" in vars(self):
+            return self.n_features_in_
+        if self._emission_features() is not None:
+            return self._emission_features()
+        raise AttributeError(f"{type(self).__name__} has no n_features yet: fit it, or assign n_features")
+
+    @n_features.setter
+    def n_features(self, value):
+        self._n_features = value
+
+    def get_stationary_distribution(self):
+        """The stationary distribution of the chain: pi with pi A = pi.
+
+        Returns
+        -------
+        ndarray of shape (n_states,)
+            The left eigenvector of ``transmat_`` for eigenvalue 1, summing to 1.
+        """
+        check_is_fitted(self, "transmat_")
+        return hmm_compat.stationary_distribution(np.asarray(self.transmat_, dtype=np.float64))
 
     def fit(self, X, lengths=None, sample_weight=None, states=None):
         """Estimate the model parameters from sequences of frames.
@@ -116,40 +167,49 @@ class _HMMBase(BaseEstimator, metaclass=ABCMeta):
         object
             The fitted estimator (``self``).
         """
-        check_hyperparameters(self, self._HYPERPARAMETERS)
+        # hmmlearn's verbose is a bool: accepted as 0 / 1
+        check_hyperparameters(self, {name: kind for name, kind in self._HYPERPARAMETERS.items()
+                                     if not (name == "verbose" and isinstance(self.verbose, bool))})
         check_option(self.algorithm, "algorithm", DECODERS)
+        hmm_compat.check_implementation(self)
+        n_iter = hmm_compat.max_iter(self)
         fixed = self._fixed()
+        letters, init_method = hmm_compat.init_letters(self, self._INIT_METHODS)
         X, record = self._check_frames(X, reset=True)
         lengths = check_lengths(lengths, X.shape[0])
         weights = check_sample_weight(sample_weight, lengths.shape[0], np.float64, unit="n_sequences")
         K = self.n_components
         states = check_states(states, X.shape[0], K)
-        chain = (check_stochastic(self.startprob_init, "startprob_init", (K,)),
-                 check_stochastic(self.transmat_init, "transmat_init", (K, K)))
+        starts = hmm_compat.assigned_starts(self, letters)
+        chain = tuple(check_stochastic(starts.get(name, getattr(self, name)), name, shape)
+                      for name, shape in (("startprob_init", (K,)), ("transmat_init", (K, K))))
         chunk = self._chunk_frames()
-        data = Sequences(X, lengths, weights, record, chunk, sequence_source(X, lengths, weights, chunk, states))
+        data = Sequences(X, lengths, weights, record, chunk, sequence_source(X, lengths, weights, chunk, states),
+                         starts, init_method)
         parts = self._parts(data, chain, fixed)
         warm = parts.warm
-        options = engine.FitOptions(self.tol, self.max_iter, self.n_init if warm is None else 1, self.verbose,
+        options = engine.FitOptions(self.tol, n_iter, self.n_init if warm is None else 1, int(self.verbose),
                                     self.verbose_interval, parts.tol_on_total)
         start = parts.start if warm is None else (lambda rng, policy=None: warm.params)
         result = engine.fit(parts.model, data.source, start, options, as_generator(self.random_state),
                             make_policy=parts.policy, initial_bound=-np.inf if warm is None else warm.bound)
-        if not result.converged and self.max_iter > 0:
-            warnings.warn(f"Best performing initialization did not converge in max_iter={self.max_iter} "
+        if not result.converged and n_iter > 0:
+            warnings.warn(f"Best performing initialization did not converge in max_iter={n_iter} "
                           f"iterations (tol={self.tol}); increase max_iter or tol", ConvergenceWarning,
                           stacklevel=2)
         for event in result.events:
             done = {"drop": "dropped", "reseed": "reseeded"}[event.action]
             warnings.warn(f"state {event.component} was {done} at iteration {event.iteration} ({event.reason})",
                           CollapseWarning, stacklevel=2)
+        total = float(np.sum(lengths if weights is None else weights * lengths))
         parts.set_fitted(result)
+        self._monitor = hmm_compat.monitor_from(self, result, total, parts.tol_on_total)
         return self
 
     # ---- decoding and scoring, chunk by chunk of whole sequences ------------------------------
 
     def _batches(self, X, lengths):
-        check_is_fitted(self, "startprob_")
+        self._check()
         X, _ = self._check_frames(X, reset=False)
         lengths = check_lengths(lengths, X.shape[0])
         return X, (batch for batch, _ in sequence_source(X, lengths, None, self._chunk_frames()).chunks())
@@ -288,14 +348,15 @@ class _HMMBase(BaseEstimator, metaclass=ABCMeta):
         states : ndarray of shape (n_samples,)
             The state of each frame.
         """
-        check_is_fitted(self, "startprob_")
+        self._check()
         if not isinstance(n_samples, numbers.Integral) or isinstance(n_samples, bool) or n_samples < 1:
             raise ValueError(f"n_samples={n_samples!r}; expected an integer >= 1")
         rng = as_generator(self.random_state if random_state is None else random_state)
-        K = self.startprob_.shape[0]  # n_components, less any state on_collapse='drop' removed
+        params = self._params()
+        K = params.startprob.shape[0]  # n_components, less any state on_collapse='drop' removed
         states = np.empty(n_samples, dtype=np.intp)
-        states[0] = rng.choice(K, p=self.startprob_) if currstate is None else int(currstate)
-        cumulative = np.cumsum(self.transmat_, axis=1)
+        states[0] = rng.choice(K, p=params.startprob) if currstate is None else int(currstate)
+        cumulative = np.cumsum(params.transmat, axis=1)
         u = rng.random(n_samples)
         for t in range(1, n_samples):  # (13.10): z_t ~ A_{z_{t-1}, .}
             states[t] = min(int(np.searchsorted(cumulative[states[t - 1]], u[t], side="right")), K - 1)
@@ -303,7 +364,7 @@ class _HMMBase(BaseEstimator, metaclass=ABCMeta):
         return X, states
 
     def _n_parameters(self) -> int:
-        return self._model(self._fixed()).n_parameters(self.startprob_.shape[0], self.n_features_in_)
+        return self._model(self._fixed()).n_parameters(self._n_states(), self.n_features)
 
     def bic(self, X, lengths=None):
         """Bayesian information criterion: -2 ln p(X) + p ln n_samples (lower is better).

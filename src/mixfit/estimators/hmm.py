@@ -1,4 +1,4 @@
-"""GaussianHMM and CategoricalHMM (BernoulliHMM: hmm_bernoulli.py): Baum-Welch (PRML 13.2)
+"""GaussianHMM (CategoricalHMM: hmm_categorical.py; BernoulliHMM: hmm_bernoulli.py): Baum-Welch (PRML 13.2)
 behind a scikit-learn-style API.
 
 Names follow hmmlearn where it has them (``startprob_``, ``transmat_``, ``means_``,
@@ -25,22 +25,22 @@ from ..exceptions import CollapsedComponentError
 from ..families.registry import make_covariance, make_precision_prior
 from ..models.gaussian_em import GaussianEM
 from ..models.hmm import HMM
-from ..models.hmm_emissions import CategoricalEmission, GaussianEmission
+from ..models.hmm_emissions import GaussianEmission
 from ._hmm_base import _HMMBase
 from .hmm_checks import (
     check_enough_frames,
-    check_n_symbols,
     check_real_frames,
-    check_stochastic,
-    check_symbol_frames,
+)
+from .hmm_compat import (
+    CHAIN_LETTERS,
+    check_hmmlearn_defaults,
+    covars_to_precision_chol,
 )
 from .hmm_parts import baum_welch_parts, point_chain
 from .priors import check_prior_spec, resolve_prior
 from .validation import (
-    INTEGER_AT_LEAST_1,
     LOOP_HYPERPARAMETERS,
     REAL_AT_LEAST_0,
-    check_hyperparameters,
     check_means_init,
     check_option,
 )
@@ -49,28 +49,56 @@ from .validation import (
 class GaussianHMM(_HMMBase):
     """Hidden Markov model with Gaussian emissions, fitted by Baum-Welch (EM).
 
+    The first seventeen parameters are hmmlearn's ``GaussianHMM``'s, in its order (positional
+    as there); mixfit's own spellings follow, keyword-only.
+
     Parameters
     ----------
     n_components : int, default=1
         Number of hidden states K.
     covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='diag'
         The form of each state's emission covariance.
+    min_covar : float, default=1e-3
+        hmmlearn's floor on the covariances; only its default is accepted (mixfit regularises by
+        ``reg_covar``, see docs/differences.md).
+    startprob_prior : float or array-like of shape (n_components,), default=1
+        Dirichlet concentrations of a prior on ``startprob_`` (hmmlearn's MAP M-step:
+        pi_k proportional to max(E[z_1k] + a_k - 1, 0)); 1 is no prior.
+    transmat_prior : float or array-like of shape (n_components, n_components), default=1
+        Dirichlet concentrations of a prior on each row of ``transmat_``, as ``startprob_prior``.
+    means_prior, means_weight, covars_prior, covars_weight : float or array-like
+        hmmlearn's Normal / inverse-Wishart prior on the emissions; only hmmlearn's defaults
+        (0, 0, 1e-2, 1) are accepted: give ``prior`` (a conjugate prior) instead.
+    algorithm : {'viterbi', 'map'}, default='viterbi'
+        How ``predict`` and ``decode`` pick states.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the starts.
+    n_iter : int, default=None
+        hmmlearn's name for the most EM iterations; None: ``max_iter``.
+    tol : float, default=1e-4
+        Convergence threshold on the change of the log-likelihood per frame.
+    verbose : int, default=0
+        Progress messages: 0 none, 1 per start, 2 per ``verbose_interval`` iterations.
+    params : str, default='stmc'
+        The parameters EM updates: 's' startprob, 't' transmat, 'm' means, 'c' covariances
+        (a letter left out keeps that parameter as it starts, as naming it in ``fixed``).
+    init_params : str, default='stmc'
+        The parameters initialised from the data (the others start from the attributes assigned
+        on the estimator, ``startprob_``, ``transmat_``, ``means_``, ``covars_``, or their
+        ``*_init`` arguments); the emissions start by k-means. Or one of mixfit's methods
+        {'kmeans', 'k-means++', 'random', 'random_from_data'}: every parameter initialised, the
+        emissions by that method.
+    implementation : {'log', 'scaling'}, default='log'
+        hmmlearn's choice of recursions; both give the same results here (mixfit chooses its own).
     reg_covar : float, default=1e-6
         Added to the diagonal of every emission covariance at each M-step.
     prior : None, 'default' or ConjugatePrior, default=None
         A conjugate prior on each state's mean and covariance (as ``GaussianMixture``): the
         emission M-step becomes the posterior mode and ``lower_bound_`` the log posterior.
-    algorithm : {'viterbi', 'map'}, default='viterbi'
-        How ``predict`` and ``decode`` pick states.
-    tol : float, default=1e-4
-        Convergence threshold on the change of the log-likelihood per frame.
     max_iter : int, default=100
-        The most EM iterations of one start.
+        The most EM iterations of one start, where ``n_iter`` is None.
     n_init : int, default=1
         Independent starts; the best final lower bound is kept.
-    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
-        How the emissions start (on the frames, as a mixture would); the start and transition
-        probabilities start uniform unless given.
     startprob_init : array-like of shape (n_components,), default=None
         Starting start probabilities; a zero is a forbidden start and stays zero.
     transmat_init : array-like of shape (n_components, n_components), default=None
@@ -81,14 +109,10 @@ class GaussianHMM(_HMMBase):
     precisions_init : array-like, default=None
         Starting emission precisions, in scikit-learn's shape for ``covariance_type``.
     fixed : tuple of {'startprob', 'transmat', 'means', 'covariances'}, default=()
-        Parameters kept at their starting values (hmmlearn's ``params``, spelled by name).
-    random_state : int, RandomState instance or None, default=None
-        Seeds the starts.
+        Parameters kept at their starting values (as the letters left out of ``params``).
     warm_start : bool, default=False
         If True and the estimator is fitted, ``fit`` continues from the fitted parameters (one
         start).
-    verbose : int, default=0
-        Progress messages: 0 none, 1 per start, 2 per ``verbose_interval`` iterations.
     verbose_interval : int, default=10
         Iterations between messages at ``verbose=2``.
     chunk_size : int, default=None
@@ -116,8 +140,12 @@ class GaussianHMM(_HMMBase):
         Emission means.
     precisions_cholesky_ : ndarray
         Cholesky factors of the emission precisions (scikit-learn's shape for the type).
+    covars_ : ndarray of shape (n_states, n_features, n_features)
+        hmmlearn's attribute: every state's full covariance matrix, derived from
+        ``precisions_cholesky_``; assigning it (in the type's shape: (K,), (K, D), (D, D) or
+        (K, D, D)) sets ``precisions_cholesky_``.
     covariances_ : ndarray
-        Emission covariances, derived from ``precisions_cholesky_``.
+        Emission covariances in scikit-learn's shape, derived from ``precisions_cholesky_``.
     precisions_ : ndarray
         Emission precisions, derived from ``precisions_cholesky_``.
     converged_ : bool
@@ -132,6 +160,9 @@ class GaussianHMM(_HMMBase):
         The reseeds and drops of the best start (``on_collapse``).
     n_features_in_ : int
         Number of features seen during ``fit``.
+    monitor_ : ConvergenceMonitor
+        hmmlearn's record of the best start: ``history`` (total log-likelihood per iteration),
+        ``iter``, ``converged``.
 
     See Also
     --------
@@ -149,15 +180,32 @@ class GaussianHMM(_HMMBase):
     """
 
     _FIXABLE = ("startprob", "transmat", "means", "covariances")
+    _LETTERS: ClassVar[dict] = {**CHAIN_LETTERS, "m": ("means", "means_", "means_init"),
+                                "c": ("covariances", "precisions_", "precisions_init")}
+    _INIT_METHOD = "kmeans"
+    _INIT_METHODS = INIT_METHODS
+    _HMMLEARN_DEFAULTS: ClassVar[dict] = {"min_covar": 1e-3, "means_prior": 0, "means_weight": 0,
+                                          "covars_prior": 1e-2, "covars_weight": 1}
     _HYPERPARAMETERS: ClassVar[dict] = {**LOOP_HYPERPARAMETERS, "reg_covar": REAL_AT_LEAST_0}
 
-    def __init__(self, n_components=1, *, covariance_type="diag", reg_covar=1e-6, prior=None,
-                 algorithm="viterbi", tol=1e-4, max_iter=100, n_init=1, init_params="kmeans",
-                 startprob_init=None, transmat_init=None, means_init=None, precisions_init=None,
-                 fixed=(), random_state=None, warm_start=False, verbose=0, verbose_interval=10,
-                 chunk_size=None, on_collapse="raise"):
+    def __init__(self, n_components=1, covariance_type="diag", min_covar=1e-3, startprob_prior=1.0,
+                 transmat_prior=1.0, means_prior=0, means_weight=0, covars_prior=1e-2, covars_weight=1,
+                 algorithm="viterbi", random_state=None, n_iter=None, tol=1e-4, verbose=0, params="stmc",
+                 init_params="stmc", implementation="log", *, reg_covar=1e-6, prior=None, max_iter=100,
+                 n_init=1, startprob_init=None, transmat_init=None, means_init=None, precisions_init=None,
+                 fixed=(), warm_start=False, verbose_interval=10, chunk_size=None, on_collapse="raise"):
         self.n_components = n_components
         self.covariance_type = covariance_type
+        self.min_covar = min_covar
+        self.startprob_prior = startprob_prior
+        self.transmat_prior = transmat_prior
+        self.means_prior = means_prior
+        self.means_weight = means_weight
+        self.covars_prior = covars_prior
+        self.covars_weight = covars_weight
+        self.n_iter = n_iter
+        self.params = params
+        self.implementation = implementation
         self.reg_covar = reg_covar
         self.prior = prior
         self.on_collapse = on_collapse
@@ -182,14 +230,15 @@ class GaussianHMM(_HMMBase):
 
     def _parts(self, data, chain, fixed):
         covariance = make_covariance(self.covariance_type)
-        check_option(self.init_params, "init_params", INIT_METHODS)
         check_option(self.on_collapse, "on_collapse", ON_COLLAPSE)
+        check_hmmlearn_defaults(self, self._HMMLEARN_DEFAULTS, "prior (a conjugate prior) and reg_covar")
         prior_spec = check_prior_spec(self.prior)
         K, n_features = self.n_components, data.X.shape[1]
         check_enough_frames(data.X, K)
-        means_init = check_means_init(self.means_init, K, n_features)
-        prec_chol_init = (None if self.precisions_init is None
-                          else covariance.check_precisions(self.precisions_init, K, n_features))
+        means_init = check_means_init(data.start(self, "means_init"), K, n_features)
+        precisions_init = data.start(self, "precisions_init")
+        prec_chol_init = (None if precisions_init is None
+                          else covariance.check_precisions(precisions_init, K, n_features))
         frames = data.frames()
         prior = precision = None
         if prior_spec is not None:
@@ -205,7 +254,7 @@ class GaussianHMM(_HMMBase):
             # The emissions start as a mixture of the frames would (init.py), then EM's M-step,
             # through the collapse policy (iteration 0).
             first = policy.initial_step(mixture, frames,
-                                        initial_stats(mixture, frames, K, self.init_params, rng, means_init))
+                                        initial_stats(mixture, frames, K, data.init_method, rng, means_init))
             if first.means.shape[0] != K and (means_init is not None or prec_chol_init is not None):
                 raise CollapsedComponentError(
                     f"on_collapse={self.on_collapse!r} dropped a state at initialisation, which cannot be "
@@ -214,11 +263,10 @@ class GaussianHMM(_HMMBase):
             return emission.params(first.means if means_init is None else means_init,
                                    first.prec_chol if prec_chol_init is None else prec_chol_init)
 
-        return baum_welch_parts(self, data, chain, HMM(*point_chain(fixed), emission), start, self._set_emission,
-                                policy=partial(StatePolicy, self.on_collapse))
+        return baum_welch_parts(self, data, chain, HMM(*point_chain(fixed, self), emission), start,
+                                self._set_emission, policy=partial(StatePolicy, self.on_collapse))
 
     def _set_emission(self, params, record):
-        self._covariance = make_covariance(self.covariance_type)
         self.means_ = params.means
         self.precisions_cholesky_ = params.prec_chol
 
@@ -227,136 +275,48 @@ class GaussianHMM(_HMMBase):
         return GaussianEmission(mixture, "means" in fixed, "covariances" in fixed)
 
     def _emission_params(self):
-        return GaussianEmission.params(self.means_, self.precisions_cholesky_)
+        return GaussianEmission.params(np.asarray(self.means_, dtype=np.float64), self.precisions_cholesky_)
+
+    def _emission_features(self):
+        return np.shape(self.means_)[1] if "means_" in vars(self) else None
+
+    def _check_emission(self, n_states):
+        if "means_" not in vars(self) or "precisions_cholesky_" not in vars(self):
+            raise ValueError("means_ and covars_ must be set (by fit, or by assigning them) before the model is used")
+        means = np.asarray(self.means_, dtype=np.float64)
+        if means.ndim != 2 or means.shape[0] != n_states or not np.all(np.isfinite(means)):
+            raise ValueError(f"means_ has shape {means.shape}; expected finite values of shape (n_components, "
+                             f"n_features) with n_components = {n_states}")
+        D = means.shape[1]
+        covariance = make_covariance(self.covariance_type)
+        if np.shape(self.precisions_cholesky_) != covariance.shape(n_states, D):
+            raise ValueError(f"covars_ was set for shape {np.shape(self.precisions_cholesky_)}; expected "
+                             f"{covariance.shape(n_states, D)} for means_ of shape {np.shape(self.means_)} "
+                             f"and covariance_type={self.covariance_type!r}")
 
     @property
     def covariances_(self):
         """Emission covariances in the covariance type's shape."""
-        return self._covariance.covariance(self.precisions_cholesky_)
+        return make_covariance(self.covariance_type).covariance(self.precisions_cholesky_)
 
     @property
     def precisions_(self):
         """Emission precisions in the covariance type's shape."""
-        return self._covariance.precision(self.precisions_cholesky_)
+        return make_covariance(self.covariance_type).precision(self.precisions_cholesky_)
 
+    @property
+    def _covars_(self):
+        """hmmlearn's stored covariances: scikit-learn's shape for the type (``covariances_``)."""
+        return self.covariances_
 
-class CategoricalHMM(_HMMBase):
-    """Hidden Markov model with categorical emissions (symbols 0..M-1), fitted by Baum-Welch.
+    @property
+    def covars_(self):
+        """Every state's full covariance matrix (n_states, n_features, n_features), hmmlearn's form."""
+        prec_chol = self.precisions_cholesky_
+        K = prec_chol.shape[0] if self.covariance_type != "tied" else self._n_states()
+        D = prec_chol.shape[-1] if prec_chol.ndim > 1 else np.shape(self.means_)[1]
+        return np.array(make_covariance(self.covariance_type).dense_covariance(prec_chol, K, D))
 
-    X is a column (n_samples, 1) of integer symbols, as hmmlearn's ``CategoricalHMM``.
-
-    Parameters
-    ----------
-    n_components : int, default=1
-        Number of hidden states K.
-    n_symbols : int, default=None
-        M, the number of symbols (hmmlearn's ``n_features``); None takes max(X) + 1 at fit.
-    algorithm : {'viterbi', 'map'}, default='viterbi'
-        How ``predict`` and ``decode`` pick states.
-    tol : float, default=1e-4
-        Convergence threshold on the change of the log-likelihood per frame.
-    max_iter : int, default=100
-        The most EM iterations of one start.
-    n_init : int, default=1
-        Independent starts; the best final lower bound is kept.
-    init_params : {'random'}, default='random'
-        Each state's emission row starts as a draw from a flat Dirichlet.
-    startprob_init : array-like of shape (n_components,), default=None
-        Starting start probabilities; zeros stay zero.
-    transmat_init : array-like of shape (n_components, n_components), default=None
-        Starting transition matrix; zeros stay zero.
-    emissionprob_init : array-like of shape (n_components, n_symbols), default=None
-        Starting emission probabilities (rows sum to 1).
-    fixed : tuple of {'startprob', 'transmat', 'emissionprob'}, default=()
-        Parameters kept at their starting values.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the starts.
-    warm_start : bool, default=False
-        If True and the estimator is fitted, ``fit`` continues from the fitted parameters.
-    verbose : int, default=0
-        Progress messages, as ``GaussianHMM``.
-    verbose_interval : int, default=10
-        Iterations between messages at ``verbose=2``.
-    chunk_size : int, default=None
-        Frames per chunk of whole sequences; None: 65536.
-
-    Attributes
-    ----------
-    startprob_ : ndarray of shape (n_components,)
-        Start probabilities.
-    transmat_ : ndarray of shape (n_components, n_components)
-        Transition probabilities, each row summing to 1.
-    emissionprob_ : ndarray of shape (n_components, `n_symbols_`)
-        Emission probabilities of each symbol in each state.
-    n_symbols_ : int
-        M, the number of symbols.
-    converged_ : bool
-        Whether the best start converged.
-    n_iter_ : int
-        EM iterations of the best start.
-    lower_bound_ : float
-        Log-likelihood per frame of the best start.
-    lower_bounds_ : list of float
-        ``lower_bound_`` at each iteration of the best start.
-    collapse_events_ : list of dict
-        Always empty (categorical emissions do not collapse).
-    n_features_in_ : int
-        Number of columns of X seen during ``fit`` (1).
-
-    See Also
-    --------
-    VariationalCategoricalHMM : The same model fitted by variational Bayes.
-    """
-
-    _FIXABLE = ("startprob", "transmat", "emissionprob")
-    _HYPERPARAMETERS: ClassVar[dict] = LOOP_HYPERPARAMETERS
-
-    def __init__(self, n_components=1, *, n_symbols=None, algorithm="viterbi", tol=1e-4, max_iter=100,
-                 n_init=1, init_params="random", startprob_init=None, transmat_init=None,
-                 emissionprob_init=None, fixed=(), random_state=None, warm_start=False, verbose=0,
-                 verbose_interval=10, chunk_size=None):
-        self.n_components = n_components
-        self.n_symbols = n_symbols
-        self.algorithm = algorithm
-        self.tol = tol
-        self.max_iter = max_iter
-        self.n_init = n_init
-        self.init_params = init_params
-        self.startprob_init = startprob_init
-        self.transmat_init = transmat_init
-        self.emissionprob_init = emissionprob_init
-        self.fixed = fixed
-        self.random_state = random_state
-        self.warm_start = warm_start
-        self.verbose = verbose
-        self.verbose_interval = verbose_interval
-        self.chunk_size = chunk_size
-
-    def _check_frames(self, X, reset):
-        return check_symbol_frames(self, X, reset, self._chunk_frames())
-
-    def _parts(self, data, chain, fixed):
-        check_option(self.init_params, "init_params", ("random",))
-        if self.n_symbols is not None:
-            check_hyperparameters(self, {"n_symbols": INTEGER_AT_LEAST_1})
-        n_symbols = check_n_symbols(data.X, self.n_symbols, self._chunk_frames())
-        given = check_stochastic(self.emissionprob_init, "emissionprob_init", (self.n_components, n_symbols))
-        data.record.n_symbols_ = n_symbols
-        emission = CategoricalEmission(n_symbols, "emissionprob" in fixed)
-
-        def start(rng):
-            if given is not None:
-                return given
-            return rng.dirichlet(np.ones(n_symbols), size=self.n_components)
-
-        return baum_welch_parts(self, data, chain, HMM(*point_chain(fixed), emission), start, self._set_emission)
-
-    def _set_emission(self, params, record):
-        self.n_symbols_ = record.n_symbols_
-        self.emissionprob_ = params
-
-    def _emission_model(self, fixed=frozenset()):
-        return CategoricalEmission(self.n_symbols_, "emissionprob" in fixed)
-
-    def _emission_params(self):
-        return self.emissionprob_
+    @covars_.setter
+    def covars_(self, covars):
+        self.precisions_cholesky_ = covars_to_precision_chol(covars, self.covariance_type, self.n_components)

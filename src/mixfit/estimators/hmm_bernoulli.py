@@ -13,8 +13,9 @@ from ..models.hmm import HMM
 from ..models.hmm_emissions import BernoulliEmission
 from ._hmm_base import _HMMBase
 from .hmm_checks import check_binary_frames, check_enough_frames
+from .hmm_compat import CHAIN_LETTERS
 from .hmm_parts import baum_welch_parts, point_chain
-from .validation import LOOP_HYPERPARAMETERS, check_beta_prior, check_means_init, check_option
+from .validation import LOOP_HYPERPARAMETERS, check_beta_prior, check_means_init
 
 
 class BernoulliHMM(_HMMBase):
@@ -45,9 +46,10 @@ class BernoulliHMM(_HMMBase):
         The most EM iterations of one start.
     n_init : int, default=1
         Independent starts; the best final lower bound is kept.
-    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'} or str, default='kmeans'
         How the emissions start (on the frames, as the mixture would); the start and transition
-        probabilities start uniform unless given.
+        probabilities start uniform unless given. Or a letter string as the other HMMs' ('stm'):
+        the parameters initialised (by k-means), the others from the assigned attributes.
     startprob_init : array-like of shape (n_components,), default=None
         Starting start probabilities; zeros stay zero.
     transmat_init : array-like of shape (n_components, n_components), default=None
@@ -56,6 +58,12 @@ class BernoulliHMM(_HMMBase):
         Starting success probabilities, in [0, 1].
     fixed : tuple of {'startprob', 'transmat', 'means'}, default=()
         Parameters kept at their starting values.
+    n_iter : int, default=None
+        The most EM iterations (hmmlearn's name, as the other HMMs); None: ``max_iter``.
+    params : str, default='stm'
+        The parameters EM updates: 's' startprob, 't' transmat, 'm' means (as the other HMMs).
+    implementation : {'log', 'scaling'}, default='log'
+        hmmlearn's choice of recursions, accepted as by the other HMMs; the same results.
     random_state : int, RandomState instance or None, default=None
         Seeds the starts.
     warm_start : bool, default=False
@@ -91,6 +99,8 @@ class BernoulliHMM(_HMMBase):
         Always empty (the Beta prior keeps every state's emission proper).
     n_features_in_ : int
         Number of features seen during ``fit``.
+    monitor_ : ConvergenceMonitor
+        hmmlearn's record of the best start (``history``, ``iter``, ``converged``).
 
     See Also
     --------
@@ -98,13 +108,19 @@ class BernoulliHMM(_HMMBase):
     """
 
     _FIXABLE = ("startprob", "transmat", "means")
+    _LETTERS: ClassVar[dict] = {**CHAIN_LETTERS, "m": ("means", "means_", "means_init")}
+    _INIT_METHOD = "kmeans"
+    _INIT_METHODS = INIT_METHODS
     _HYPERPARAMETERS: ClassVar[dict] = LOOP_HYPERPARAMETERS
 
     def __init__(self, n_components=1, *, alpha=None, beta=None, algorithm="viterbi", tol=1e-4, max_iter=100,
                  n_init=1, init_params="kmeans", startprob_init=None, transmat_init=None, means_init=None,
                  fixed=(), random_state=None, warm_start=False, verbose=0, verbose_interval=10,
-                 chunk_size=None):
+                 chunk_size=None, n_iter=None, params="stm", implementation="log"):
         self.n_components = n_components
+        self.n_iter = n_iter
+        self.params = params
+        self.implementation = implementation
         self.alpha = alpha
         self.beta = beta
         self.algorithm = algorithm
@@ -126,11 +142,10 @@ class BernoulliHMM(_HMMBase):
         return check_binary_frames(self, X, reset, self._chunk_frames())
 
     def _parts(self, data, chain, fixed):
-        check_option(self.init_params, "init_params", INIT_METHODS)
         prior = BetaPrior(check_beta_prior(self.alpha, "alpha", "em"), check_beta_prior(self.beta, "beta", "em"))
         K, n_features = self.n_components, data.X.shape[1]
         check_enough_frames(data.X, K)
-        means_init = check_means_init(self.means_init, K, n_features)
+        means_init = check_means_init(data.start(self, "means_init"), K, n_features)
         if means_init is not None and (np.any(means_init < 0) or np.any(means_init > 1)):
             raise ValueError("means_init holds success probabilities; expected values in [0, 1]")
         data.record.alpha_prior_, data.record.beta_prior_ = prior.alpha, prior.beta
@@ -142,7 +157,7 @@ class BernoulliHMM(_HMMBase):
             if means_init is not None:
                 return emission.params(means_init)
             # The emissions start as a mixture of the frames would (init.py), then its M-step.
-            return emission.params(mixture.maximize(initial_stats(mixture, frames, K, self.init_params, rng),
+            return emission.params(mixture.maximize(initial_stats(mixture, frames, K, data.init_method, rng),
                                                     None).means)
 
         return baum_welch_parts(self, data, chain, HMM(*point_chain(fixed), emission), start, self._set_emission)

@@ -121,7 +121,8 @@ def check_symbol_frames(estimator, X, reset: bool, chunk_size: int):
     for a memmap or array-like X a reader of float64 rows holding them (checked in one chunked
     pass, never loaded)."""
     record = clone(estimator) if reset else estimator
-    limit = None if reset else estimator.n_symbols_
+    # M: as fitted, or as the assigned emissionprob_ says (a model defined without fit)
+    limit = None if reset else vars(estimator).get("n_symbols_", np.shape(estimator.emissionprob_)[-1])
     if is_chunked(X):
         if len(X.shape) == 2 and X.shape[1] != 1:
             raise ValueError(f"X has {X.shape[1]} columns; expected one column of integer symbols")

@@ -13,6 +13,7 @@ from ..models.hmm import HMM
 from ..models.hmm_gmm import GaussianMixtureEmission, StateMixtureParams
 from ._hmm_base import _HMMBase
 from .hmm_checks import check_enough_frames, check_real_frames, check_stochastic
+from .hmm_compat import CHAIN_LETTERS, check_hmmlearn_defaults, covars_to_precision_chol
 from .hmm_parts import baum_welch_parts, point_chain
 from .validation import INTEGER_AT_LEAST_1, LOOP_HYPERPARAMETERS, REAL_AT_LEAST_0, check_option
 
@@ -43,29 +44,56 @@ class GMMHMM(_HMMBase):
     responsibilities. ``covariance_type`` is hmmlearn's: 'full', 'diag' and 'spherical' give
     each pair its own covariance, 'tied' one full covariance per state shared by its M pairs.
 
+    The first eighteen parameters are hmmlearn's ``GMMHMM``'s, in its order (positional as
+    there); mixfit's own spellings follow, keyword-only.
+
     Parameters
     ----------
     n_components : int, default=1
         Number of hidden states K.
     n_mix : int, default=1
         Number of Gaussian components M of each state's mixture.
-    covariance_type : {'diag', 'full', 'spherical', 'tied'}, default='diag'
-        The form of the covariances, as hmmlearn's ``GMMHMM``.
-    reg_covar : float, default=1e-6
-        Added to the diagonal of every covariance at each M-step.
+    min_covar : float, default=1e-3
+        hmmlearn's floor on the covariances; only its default is accepted (mixfit regularises by
+        ``reg_covar``).
+    startprob_prior : float or array-like of shape (n_components,), default=1
+        Dirichlet concentrations of a prior on ``startprob_`` (the M-step is the posterior mode);
+        1 is no prior.
+    transmat_prior : float or array-like of shape (n_components, n_components), default=1
+        Dirichlet concentrations of a prior on each row of ``transmat_``.
+    weights_prior, means_prior, means_weight, covars_prior, covars_weight : float, array-like or None
+        hmmlearn's priors on the mixtures; only hmmlearn's defaults (1, 0, 0, None, None) are
+        accepted.
     algorithm : {'viterbi', 'map'}, default='viterbi'
         How ``predict`` and ``decode`` pick states.
+    covariance_type : {'diag', 'full', 'spherical', 'tied'}, default='diag'
+        The form of the covariances, as hmmlearn's ``GMMHMM``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the starts.
+    n_iter : int, default=None
+        hmmlearn's name for the most EM iterations; None: ``max_iter``.
     tol : float, default=1e-4
         Convergence threshold on the change of the log-likelihood per frame.
+    verbose : int, default=0
+        Progress messages, as ``GaussianHMM``.
+    params : str, default='stmcw'
+        The parameters EM updates: 's' startprob, 't' transmat, 'm' means, 'c' covariances,
+        'w' weights (a letter left out keeps that parameter as it starts).
+    init_params : str, default='stmcw'
+        The parameters initialised from the data (the others start from the assigned attributes
+        or their ``*_init`` arguments); or one of mixfit's methods {'kmeans', 'k-means++',
+        'random', 'random_from_data', 'hierarchical'} (every parameter, by that method; the
+        letters use 'kmeans'). The frames are partitioned into K parts as ``GaussianHMM``'s start
+        does; each state's M means are drawn from the Gaussian of its part, each with the part's
+        covariance, the weights uniform; the start and transition probabilities start uniform.
+    implementation : {'log', 'scaling'}, default='log'
+        hmmlearn's choice of recursions; both give the same results here.
+    reg_covar : float, default=1e-6
+        Added to the diagonal of every covariance at each M-step.
     max_iter : int, default=100
-        The most EM iterations of one start.
+        The most EM iterations of one start, where ``n_iter`` is None.
     n_init : int, default=1
         Independent starts; the best final lower bound is kept.
-    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', 'hierarchical'}, default='kmeans'
-        How the emissions start: the frames are partitioned into K parts as ``GaussianHMM``'s
-        start does; each state's M means are drawn from the Gaussian of its part, each with the
-        part's covariance, the weights uniform. The start and transition probabilities start
-        uniform unless given.
     startprob_init : array-like of shape (n_components,), default=None
         Starting start probabilities; zeros stay zero.
     transmat_init : array-like of shape (n_components, n_components), default=None
@@ -77,13 +105,9 @@ class GMMHMM(_HMMBase):
     precisions_init : array-like, default=None
         Starting precisions (inverse covariances) in the shape of ``covars_``.
     fixed : tuple of {'startprob', 'transmat', 'weights', 'means', 'covariances'}, default=()
-        Parameters kept at their starting values (hmmlearn's ``params``, spelled by name).
-    random_state : int, RandomState instance or None, default=None
-        Seeds the starts.
+        Parameters kept at their starting values (as the letters left out of ``params``).
     warm_start : bool, default=False
         If True and the estimator is fitted, ``fit`` continues from the fitted parameters.
-    verbose : int, default=0
-        Progress messages, as ``GaussianHMM``.
     verbose_interval : int, default=10
         Iterations between messages at ``verbose=2``.
     chunk_size : int, default=None
@@ -103,7 +127,7 @@ class GMMHMM(_HMMBase):
         Cholesky factors of the precisions, in the shape of ``covars_``.
     covars_ : ndarray
         Covariances in hmmlearn's shapes: (K, M, D, D) full, (K, M, D) diag, (K, M) spherical,
-        (K, D, D) tied; derived from ``precisions_cholesky_``.
+        (K, D, D) tied; derived from ``precisions_cholesky_`` (assigning it sets them).
     covariances_ : ndarray
         The same as ``covars_`` (scikit-learn's name).
     precisions_ : ndarray
@@ -120,6 +144,8 @@ class GMMHMM(_HMMBase):
         Always empty (a collapsing covariance raises ``CollapsedComponentError``).
     n_features_in_ : int
         Number of features seen during ``fit``.
+    monitor_ : ConvergenceMonitor
+        hmmlearn's record of the best start (``history``, ``iter``, ``converged``).
 
     See Also
     --------
@@ -136,15 +162,35 @@ class GMMHMM(_HMMBase):
     """
 
     _FIXABLE = ("startprob", "transmat", "weights", "means", "covariances")
+    _LETTERS: ClassVar[dict] = {**CHAIN_LETTERS, "m": ("means", "means_", "means_init"),
+                                "c": ("covariances", "precisions_", "precisions_init"),
+                                "w": ("weights", "weights_", "weights_init")}
+    _INIT_METHOD = "kmeans"
+    _INIT_METHODS = INIT_METHODS
+    _HMMLEARN_DEFAULTS: ClassVar[dict] = {"min_covar": 1e-3, "weights_prior": 1.0, "means_prior": 0.0,
+                                          "means_weight": 0.0, "covars_prior": None, "covars_weight": None}
     _HYPERPARAMETERS: ClassVar[dict] = {**LOOP_HYPERPARAMETERS, "n_mix": INTEGER_AT_LEAST_1,
                                         "reg_covar": REAL_AT_LEAST_0}
 
-    def __init__(self, n_components=1, n_mix=1, *, covariance_type="diag", reg_covar=1e-6, algorithm="viterbi",
-                 tol=1e-4, max_iter=100, n_init=1, init_params="kmeans", startprob_init=None, transmat_init=None,
-                 weights_init=None, means_init=None, precisions_init=None, fixed=(), random_state=None,
-                 warm_start=False, verbose=0, verbose_interval=10, chunk_size=None):
+    def __init__(self, n_components=1, n_mix=1, min_covar=1e-3, startprob_prior=1.0, transmat_prior=1.0,
+                 weights_prior=1.0, means_prior=0.0, means_weight=0.0, covars_prior=None, covars_weight=None,
+                 algorithm="viterbi", covariance_type="diag", random_state=None, n_iter=None, tol=1e-4, verbose=0,
+                 params="stmcw", init_params="stmcw", implementation="log", *, reg_covar=1e-6, max_iter=100,
+                 n_init=1, startprob_init=None, transmat_init=None, weights_init=None, means_init=None,
+                 precisions_init=None, fixed=(), warm_start=False, verbose_interval=10, chunk_size=None):
         self.n_components = n_components
         self.n_mix = n_mix
+        self.min_covar = min_covar
+        self.startprob_prior = startprob_prior
+        self.transmat_prior = transmat_prior
+        self.weights_prior = weights_prior
+        self.means_prior = means_prior
+        self.means_weight = means_weight
+        self.covars_prior = covars_prior
+        self.covars_weight = covars_weight
+        self.n_iter = n_iter
+        self.params = params
+        self.implementation = implementation
         self.covariance_type = covariance_type
         self.reg_covar = reg_covar
         self.algorithm = algorithm
@@ -167,21 +213,22 @@ class GMMHMM(_HMMBase):
     def _check_frames(self, X, reset):
         return check_real_frames(self, X, reset, self._chunk_frames())
 
-    def _check_inits(self, K, M, D):
-        """(weights, means, flat precision factors) from the ``*_init`` arguments, each or None."""
-        weights = check_stochastic(self.weights_init, "weights_init", (K, M))
+    def _check_inits(self, data, K, M, D):
+        """(weights, means, flat precision factors) from the ``*_init`` arguments (or the assigned
+        attributes they stand for), each or None."""
+        weights = check_stochastic(data.start(self, "weights_init"), "weights_init", (K, M))
         means = None
-        if self.means_init is not None:
-            means = np.asarray(self.means_init, dtype=np.float64)
+        if data.start(self, "means_init") is not None:
+            means = np.asarray(data.start(self, "means_init"), dtype=np.float64)
             if means.shape != (K, M, D):
                 raise ValueError(f"means_init has shape {means.shape}; expected (n_components, n_mix, n_features) = "
                                  f"({K}, {M}, {D})")
             if not np.all(np.isfinite(means)):
                 raise ValueError("means_init must be finite")
         prec_chol = None
-        if self.precisions_init is not None:
+        if data.start(self, "precisions_init") is not None:
             family, pooled = flat_family(self.covariance_type)
-            precisions = np.asarray(self.precisions_init, dtype=np.float64)
+            precisions = np.asarray(data.start(self, "precisions_init"), dtype=np.float64)
             expected = public_shape(self.covariance_type, K, M, D)
             if precisions.shape != expected:
                 raise ValueError(f"precisions_init has shape {precisions.shape}; expected {expected} for "
@@ -193,10 +240,10 @@ class GMMHMM(_HMMBase):
 
     def _parts(self, data, chain, fixed):
         family, _ = flat_family(self.covariance_type)
-        check_option(self.init_params, "init_params", INIT_METHODS)
+        check_hmmlearn_defaults(self, self._HMMLEARN_DEFAULTS, "reg_covar")
         K, M, D = self.n_components, self.n_mix, data.X.shape[1]
         check_enough_frames(data.X, K)
-        weights_init, means_init, prec_chol_init = self._check_inits(K, M, D)
+        weights_init, means_init, prec_chol_init = self._check_inits(data, K, M, D)
         emission = self._emission_model(fixed)
         states = GaussianEM(family, self.reg_covar)  # the start's partition of the frames into K parts
         frames = data.frames()
@@ -205,7 +252,7 @@ class GMMHMM(_HMMBase):
             weights = np.full((K, M), 1.0 / M) if weights_init is None else weights_init
             if means_init is not None and prec_chol_init is not None:
                 return StateMixtureParams(weights, means_init, prec_chol_init)
-            part = states.maximize(initial_stats(states, frames, K, self.init_params, rng), None)  # (9.24), (9.25)
+            part = states.maximize(initial_stats(states, frames, K, data.init_method, rng), None)  # (9.24), (9.25)
             prec_chol = family.select(part.prec_chol, np.repeat(np.arange(K), M))  # each pair: its part's
             if M == 1:
                 means = part.means[:, None, :]
@@ -214,7 +261,8 @@ class GMMHMM(_HMMBase):
             return StateMixtureParams(weights, means if means_init is None else means_init,
                                       prec_chol if prec_chol_init is None else prec_chol_init)
 
-        return baum_welch_parts(self, data, chain, HMM(*point_chain(fixed), emission), start, self._set_emission)
+        return baum_welch_parts(self, data, chain, HMM(*point_chain(fixed, self), emission), start,
+                                self._set_emission)
 
     def _set_emission(self, params, record):
         self.weights_ = params.weights
@@ -238,7 +286,25 @@ class GMMHMM(_HMMBase):
         return self.precisions_cholesky_.reshape(family.shape(K * M, D))
 
     def _emission_params(self):
-        return StateMixtureParams(self.weights_, self.means_, self._flat_prec_chol())
+        return StateMixtureParams(np.asarray(self.weights_, dtype=np.float64),
+                                  np.asarray(self.means_, dtype=np.float64), self._flat_prec_chol())
+
+    def _emission_features(self):
+        return np.shape(self.means_)[-1] if "means_" in vars(self) else None
+
+    def _check_emission(self, n_states):
+        if not {"weights_", "means_", "precisions_cholesky_"} <= set(vars(self)):
+            raise ValueError("weights_, means_ and covars_ must be set (by fit, or by assigning them) before the "
+                             "model is used")
+        check_stochastic(self.weights_, "weights_", (n_states, self.n_mix))
+        means = np.asarray(self.means_, dtype=np.float64)
+        if means.shape[:2] != (n_states, self.n_mix) or means.ndim != 3 or not np.all(np.isfinite(means)):
+            raise ValueError(f"means_ has shape {means.shape}; expected finite values of shape (n_components, n_mix, "
+                             f"n_features) = ({n_states}, {self.n_mix}, n_features)")
+        expected = public_shape(self.covariance_type, n_states, self.n_mix, means.shape[2])
+        if np.shape(self.precisions_cholesky_) != expected:
+            raise ValueError(f"covars_ was set for shape {np.shape(self.precisions_cholesky_)}; expected {expected} "
+                             f"for covariance_type={self.covariance_type!r}")
 
     def _in_public_shape(self, transform):
         """``transform`` (a family's covariance or precision) of the factors, in covars_'s shape."""
@@ -251,6 +317,19 @@ class GMMHMM(_HMMBase):
     def covars_(self):
         """Covariances in hmmlearn's shape for ``covariance_type``."""
         return self._in_public_shape(lambda family: family.covariance)
+
+    @covars_.setter
+    def covars_(self, covars):
+        _, pooled = flat_family(self.covariance_type)
+        cov = np.array(covars, dtype=np.float64)
+        K, M = self.n_components, self.n_mix
+        ndim = {"spherical": 2, "diag": 3, "tied": 3, "full": 4}[self.covariance_type]
+        if cov.ndim != ndim or cov.shape[0] != K or (not pooled and cov.shape[1] != M):
+            raise ValueError(f"covars_ has shape {cov.shape}; expected hmmlearn's shape for covariance_type="
+                             f"{self.covariance_type!r} with n_components = {K}, n_mix = {M}")
+        flat = cov if pooled else cov.reshape((K * M, *cov.shape[2:]))
+        self.precisions_cholesky_ = covars_to_precision_chol(flat, "full" if pooled else self.covariance_type,
+                                                             flat.shape[0]).reshape(cov.shape)
 
     @property
     def covariances_(self):

@@ -11,23 +11,46 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 import numpy as np
 
 from ..backends import as_source
+from ..backends.inputs import is_dask_array
+from ..backends.sequences import SequenceSource
 from ..engine.collapse_hmm import drop_state
 from ..models.hmm import HMM, HMMParams, InitialDistribution, TransitionMatrix
 from ..models.hmm_vb import DirichletRows, VariationalHMM, VariationalHMMParams
 from ._fitted import set_loop_attributes
+
+# Frames per chunk of whole sequences. Without numba, forward-backward takes one Python step per
+# frame of the longest sequence of a chunk, whatever the chunk's width, so chunks are wide (many
+# sequences): 2^16 frames keep the per-step numpy overhead small against the (B, K) work, and the
+# chunk's (frames x K) arrays (about ten of them) near 50 MB for K = 10.
+DEFAULT_CHUNK_FRAMES = 2**16
+
+
+def sequence_source(X, lengths: np.ndarray, weights: np.ndarray | None, chunk_frames: int, states=None):
+    """Chunks of whole sequences of X: in memory or a reader, or a dask array (its blocks moved to
+    sequence ends); ``states`` (n,) the known states that clamp the E-step, or None."""
+    if is_dask_array(X):
+        if states is not None:
+            raise ValueError("states cannot be combined with a dask array X yet; pass X as a numpy array or "
+                             "a memmap (the states stay in memory)")
+        from ..backends.dask import DaskSequenceSource  # optional: dask
+
+        return DaskSequenceSource(X, lengths, weights, chunk_frames)
+    return SequenceSource(X, lengths, weights, chunk_frames, states=states)
 
 
 @dataclass(frozen=True)
 class Sequences:
     """The checked input of one fit: frames X (n, D) cut into sequences by ``lengths`` (B,), one
     weight per sequence (or None), the validation ``record`` (a clone holding the feature
-    bookkeeping) and ``source``, the sequences chunk by chunk of whole sequences."""
+    bookkeeping), ``source``, the sequences chunk by chunk of whole sequences, ``starts``, the
+    ``*_init`` values taken from assigned attributes (estimators/hmm_compat.py), and
+    ``init_method``, how the emission starts where it is initialised from the data."""
 
     X: object
     lengths: np.ndarray
@@ -35,6 +58,13 @@ class Sequences:
     record: object
     chunk_frames: int
     source: object
+    starts: dict = field(default_factory=dict)
+    init_method: str = "kmeans"
+
+    def start(self, estimator, name: str):
+        """The starting value named ``name`` (a ``*_init`` argument): from an assigned attribute
+        where ``init_params`` left it out, else the argument itself."""
+        return self.starts.get(name, getattr(estimator, name))
 
     def frames(self):
         """The frames as a mixture sees them, each with its sequence's weight: what the emission
@@ -76,9 +106,27 @@ class HMMParts:
 # ---- Baum-Welch (EM) ------------------------------------------------------------------------
 
 
-def point_chain(fixed: frozenset = frozenset()) -> tuple:
-    """The initial distribution and transition matrix of an EM HMM, frozen where ``fixed`` says."""
-    return InitialDistribution("startprob" in fixed), TransitionMatrix("transmat" in fixed)
+def point_chain(fixed: frozenset = frozenset(), estimator=None) -> tuple:
+    """The initial distribution and transition matrix of an EM HMM, frozen where ``fixed`` says,
+    with the Dirichlet priors ``startprob_prior`` and ``transmat_prior`` of ``estimator`` (hmmlearn's
+    hyper-parameters; 1 everywhere, their default, is no prior)."""
+    K = None if estimator is None else estimator.n_components
+    return (InitialDistribution("startprob" in fixed, _chain_prior(estimator, "startprob_prior", (K,))),
+            TransitionMatrix("transmat" in fixed, _chain_prior(estimator, "transmat_prior", (K, K))))
+
+
+def _chain_prior(estimator, name: str, shape: tuple):
+    """Dirichlet concentrations of ``shape`` from a scalar or an array, or None for no prior."""
+    value = getattr(estimator, name, None)
+    if value is None:
+        return None
+    try:
+        prior = np.broadcast_to(np.asarray(value, dtype=np.float64), shape)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} has shape {np.shape(value)}; expected a number or an array of shape {shape}") from None
+    if not np.all(np.isfinite(prior)) or np.any(prior <= 0):
+        raise ValueError(f"{name} must hold finite Dirichlet concentrations > 0")
+    return None if np.all(prior == 1.0) else prior
 
 
 def baum_welch_parts(estimator, data: Sequences, chain: tuple, model: HMM, emission_start: Callable,

@@ -13,9 +13,10 @@ from ..models.hmm import HMM
 from ..models.hmm_counts import PoissonEmission
 from ._hmm_base import _HMMBase
 from .hmm_checks import check_enough_frames
+from .hmm_compat import CHAIN_LETTERS
 from .hmm_count_checks import check_count_frames
 from .hmm_parts import baum_welch_parts, point_chain
-from .validation import LOOP_HYPERPARAMETERS, REAL_AT_LEAST_0, check_option
+from .validation import LOOP_HYPERPARAMETERS, REAL_AT_LEAST_0
 
 
 def check_lambdas_init(lambdas, n_components: int, n_features: int) -> np.ndarray | None:
@@ -38,10 +39,18 @@ class PoissonHMM(_HMMBase):
     hmmlearn's ``PoissonHMM``); X is an array (n_samples, n_features) of non-negative integer
     counts in any integer or float dtype (anything else is refused, naming the first bad entry).
 
+    The first thirteen parameters are hmmlearn's ``PoissonHMM``'s, in its order (positional as
+    there); mixfit's own spellings follow, keyword-only.
+
     Parameters
     ----------
     n_components : int, default=1
         Number of hidden states K.
+    startprob_prior : float or array-like of shape (n_components,), default=1
+        Dirichlet concentrations of a prior on ``startprob_`` (the M-step is the posterior mode,
+        as hmmlearn's); 1 is no prior.
+    transmat_prior : float or array-like of shape (n_components, n_components), default=1
+        Dirichlet concentrations of a prior on each row of ``transmat_``.
     lambdas_prior : float >= 0, default=0.0
         a of a Gamma(1 + a, b) prior on every rate (hmmlearn's name): the M-step is the posterior
         mode (a + expected count) / (b + expected visits) and ``lower_bound_`` the log posterior.
@@ -50,16 +59,29 @@ class PoissonHMM(_HMMBase):
         b, the Gamma prior's rate (hmmlearn's name).
     algorithm : {'viterbi', 'map'}, default='viterbi'
         How ``predict`` and ``decode`` pick states.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the starts.
+    n_iter : int, default=None
+        hmmlearn's name for the most EM iterations; None: ``max_iter``.
     tol : float, default=1e-4
         Convergence threshold on the change of the log-likelihood per frame.
+    verbose : int, default=0
+        Progress messages, as ``GaussianHMM``.
+    params : str, default='stl'
+        The parameters EM updates: 's' startprob, 't' transmat, 'l' lambdas (a letter left out keeps that parameter as it
+        starts, as naming it in ``fixed``).
+    init_params : str, default='stl'
+        The parameters initialised from the data (the others start from the assigned attributes
+        or their ``*_init`` arguments); or one of mixfit's methods {'kmeans', 'k-means++',
+        'random', 'random_from_data', 'hierarchical'} (every parameter, by that method; the
+        letters use 'kmeans'). The rates start as the mean counts of a first partition of the
+        frames (as ``GaussianHMM``'s means start); the start and transition probabilities uniform.
+    implementation : {'log', 'scaling'}, default='log'
+        hmmlearn's choice of recursions; both give the same results here.
     max_iter : int, default=100
-        The most EM iterations of one start.
+        The most EM iterations of one start, where ``n_iter`` is None.
     n_init : int, default=1
         Independent starts; the best final lower bound is kept.
-    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', 'hierarchical'}, default='kmeans'
-        How the rates start: the mean counts of a first partition of the frames (by k-means, ...,
-        as ``GaussianHMM``'s means start); the start and transition probabilities start uniform
-        unless given.
     startprob_init : array-like of shape (n_components,), default=None
         Starting start probabilities; zeros stay zero.
     transmat_init : array-like of shape (n_components, n_components), default=None
@@ -67,13 +89,9 @@ class PoissonHMM(_HMMBase):
     lambdas_init : array-like of shape (n_components, n_features), default=None
         Starting rates, >= 0.
     fixed : tuple of {'startprob', 'transmat', 'lambdas'}, default=()
-        Parameters kept at their starting values.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the starts.
+        Parameters kept at their starting values (as the letters left out of ``params``).
     warm_start : bool, default=False
         If True and the estimator is fitted, ``fit`` continues from the fitted parameters.
-    verbose : int, default=0
-        Progress messages, as ``GaussianHMM``.
     verbose_interval : int, default=10
         Iterations between messages at ``verbose=2``.
     chunk_size : int, default=None
@@ -99,6 +117,8 @@ class PoissonHMM(_HMMBase):
         Always empty (Poisson emissions do not collapse).
     n_features_in_ : int
         Number of features seen during ``fit``.
+    monitor_ : ConvergenceMonitor
+        hmmlearn's record of the best start (``history``, ``iter``, ``converged``).
 
     See Also
     --------
@@ -115,14 +135,23 @@ class PoissonHMM(_HMMBase):
     """
 
     _FIXABLE = ("startprob", "transmat", "lambdas")
+    _LETTERS: ClassVar[dict] = {**CHAIN_LETTERS, "l": ("lambdas", "lambdas_", "lambdas_init")}
+    _INIT_METHOD = "kmeans"
+    _INIT_METHODS = INIT_METHODS
     _HYPERPARAMETERS: ClassVar[dict] = {**LOOP_HYPERPARAMETERS, "lambdas_prior": REAL_AT_LEAST_0,
                                         "lambdas_weight": REAL_AT_LEAST_0}
 
-    def __init__(self, n_components=1, *, lambdas_prior=0.0, lambdas_weight=0.0, algorithm="viterbi", tol=1e-4,
-                 max_iter=100, n_init=1, init_params="kmeans", startprob_init=None, transmat_init=None,
-                 lambdas_init=None, fixed=(), random_state=None, warm_start=False, verbose=0, verbose_interval=10,
-                 chunk_size=None):
+    def __init__(self, n_components=1, startprob_prior=1.0, transmat_prior=1.0, lambdas_prior=0.0,
+                 lambdas_weight=0.0, algorithm="viterbi", random_state=None, n_iter=None, tol=1e-4, verbose=0,
+                 params="stl", init_params="stl", implementation="log", *, max_iter=100, n_init=1,
+                 startprob_init=None, transmat_init=None, lambdas_init=None, fixed=(), warm_start=False,
+                 verbose_interval=10, chunk_size=None):
         self.n_components = n_components
+        self.startprob_prior = startprob_prior
+        self.transmat_prior = transmat_prior
+        self.n_iter = n_iter
+        self.params = params
+        self.implementation = implementation
         self.lambdas_prior = lambdas_prior
         self.lambdas_weight = lambdas_weight
         self.algorithm = algorithm
@@ -144,10 +173,9 @@ class PoissonHMM(_HMMBase):
         return check_count_frames(self, X, reset, self._chunk_frames(), "PoissonHMM")
 
     def _parts(self, data, chain, fixed):
-        check_option(self.init_params, "init_params", INIT_METHODS)
         K, n_features = self.n_components, data.X.shape[1]
         check_enough_frames(data.X, K)
-        lambdas_init = check_lambdas_init(self.lambdas_init, K, n_features)
+        lambdas_init = check_lambdas_init(data.start(self, "lambdas_init"), K, n_features)
         emission = self._emission_model(fixed)
         # The first partition of the frames is a diagonal Gaussian mixture's start (engine.starts):
         # each part's mean count is the Poisson M-step of that hard assignment, (13.20 poisson).
@@ -157,13 +185,14 @@ class PoissonHMM(_HMMBase):
         def start(rng):
             if lambdas_init is not None:
                 return lambdas_init
-            stats = initial_stats(partition, frames, K, self.init_params, rng)
+            stats = initial_stats(partition, frames, K, data.init_method, rng)
             with np.errstate(invalid="ignore", divide="ignore"):
                 means = stats.shift + stats.first / stats.mass[:, None]  # (K, D) mean count of each part
             overall = (stats.mass[:, None] * stats.shift + stats.first).sum(axis=0) / stats.mass.sum()  # (D,) if a part is empty
             return np.maximum(np.where(stats.mass[:, None] > 0, means, overall), 0.0)
 
-        return baum_welch_parts(self, data, chain, HMM(*point_chain(fixed), emission), start, self._set_emission)
+        return baum_welch_parts(self, data, chain, HMM(*point_chain(fixed, self), emission), start,
+                                self._set_emission)
 
     def _set_emission(self, params, record):
         self.lambdas_ = params
@@ -172,4 +201,17 @@ class PoissonHMM(_HMMBase):
         return PoissonEmission(self.lambdas_prior, self.lambdas_weight, "lambdas" in fixed)
 
     def _emission_params(self):
-        return self.lambdas_
+        return np.asarray(self.lambdas_, dtype=np.float64)
+
+    def _emission_features(self):
+        return np.shape(self.lambdas_)[-1] if "lambdas_" in vars(self) else None
+
+    def _check_emission(self, n_states):
+        if "lambdas_" not in vars(self):
+            raise ValueError("lambdas_ must be set (by fit, or by assigning it) before the model is used")
+        lambdas = np.asarray(self.lambdas_, dtype=np.float64)
+        if lambdas.ndim != 2 or lambdas.shape[0] != n_states:
+            raise ValueError(f"lambdas_ has shape {lambdas.shape}; expected (n_components, n_features) with "
+                             f"n_components = {n_states}")
+        if not np.all(np.isfinite(lambdas)) or np.any(lambdas < 0):
+            raise ValueError("lambdas_ must hold finite rates >= 0")

@@ -26,8 +26,9 @@ from ..models.hmm_emissions import GaussianEmission
 from ..models.hmm_vb import GaussianVBEmission, VariationalHMM
 from ._hmm_base import _HMMBase
 from .hmm_checks import check_enough_frames, check_real_frames
+from .hmm_compat import CHAIN_LETTERS
 from .hmm_parts import variational_chain, variational_parts
-from .validation import LOOP_HYPERPARAMETERS, REAL_AT_LEAST_0, check_means_init, check_option
+from .validation import LOOP_HYPERPARAMETERS, REAL_AT_LEAST_0, check_means_init
 
 
 def _check_positive(value, name: str, default: float, low: float, expected: str) -> float:
@@ -80,8 +81,18 @@ class VariationalGaussianHMM(_HMMBase):
         The most coordinate-ascent iterations of one start.
     n_init : int, default=1
         Independent starts; the best final ELBO is kept.
-    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
-        How the emission's point start is found (as ``GaussianHMM``).
+    init_params : str, default='stmc'
+        The parameters whose point start is found from the data (the emission's by k-means, as
+        ``GaussianHMM``); the others start from the assigned attributes or their ``*_init``
+        arguments. Or one of {'kmeans', 'k-means++', 'random', 'random_from_data'}: all, by that
+        method.
+    n_iter : int, default=None
+        hmmlearn's name for the most iterations; None: ``max_iter``.
+    params : str, default='stmc'
+        hmmlearn's letters of the parameters updated; variational Bayes updates all of them, so
+        it must hold every letter of 'stmc'.
+    implementation : {'log', 'scaling'}, default='log'
+        hmmlearn's choice of recursions; both give the same results here.
     startprob_init : array-like of shape (n_components,), default=None
         Point start probabilities the first q(theta) is computed from (one Baum-Welch E-step,
         then the VB M-step); its zeros are forbidden for the whole fit.
@@ -152,6 +163,8 @@ class VariationalGaussianHMM(_HMMBase):
         ``lower_bound_`` at each iteration of the best start.
     n_features_in_ : int
         Number of features seen during ``fit``.
+    monitor_ : ConvergenceMonitor
+        hmmlearn's record of the best start (``history``, ``iter``, ``converged``).
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of the features seen during ``fit``, where X has string column names.
 
@@ -183,13 +196,21 @@ class VariationalGaussianHMM(_HMMBase):
     """
 
     _HYPERPARAMETERS: ClassVar[dict] = {**LOOP_HYPERPARAMETERS, "reg_covar": REAL_AT_LEAST_0}
+    _LETTERS: ClassVar[dict] = {**CHAIN_LETTERS, "m": ("means", "means_", "means_init"),
+                                "c": ("covariances", "precisions_", "precisions_init")}
+    _INIT_METHOD = "kmeans"
+    _INIT_METHODS = INIT_METHODS
 
-    def __init__(self, n_components=1, *, covariance_type="full", startprob_prior=None, transmat_prior=None,
-                 means_prior=None, beta_prior=None, dof_prior=None, scale_prior=None, reg_covar=1e-6,
-                 algorithm="viterbi", tol=1e-6, max_iter=100, n_init=1, init_params="kmeans",
-                 startprob_init=None, transmat_init=None, means_init=None, precisions_init=None,
-                 random_state=None, warm_start=False, verbose=0, verbose_interval=10, chunk_size=None):
+    def __init__(self, n_components=1, covariance_type="full", startprob_prior=None, transmat_prior=None,
+                 means_prior=None, beta_prior=None, dof_prior=None, scale_prior=None, algorithm="viterbi",
+                 random_state=None, n_iter=None, tol=1e-6, verbose=0, params="stmc", init_params="stmc",
+                 implementation="log", *, reg_covar=1e-6, max_iter=100, n_init=1, startprob_init=None,
+                 transmat_init=None, means_init=None, precisions_init=None, warm_start=False,
+                 verbose_interval=10, chunk_size=None):
         self.n_components = n_components
+        self.n_iter = n_iter
+        self.params = params
+        self.implementation = implementation
         self.covariance_type = covariance_type
         self.startprob_prior = startprob_prior
         self.transmat_prior = transmat_prior
@@ -239,12 +260,12 @@ class VariationalGaussianHMM(_HMMBase):
     def _parts(self, data, chain, fixed):
         initial, transition = variational_chain(self, chain)
         covariance = make_covariance(self.covariance_type)
-        check_option(self.init_params, "init_params", INIT_METHODS)
         K, n_features = self.n_components, data.X.shape[1]
         check_enough_frames(data.X, K)
-        means_init = check_means_init(self.means_init, K, n_features)
-        prec_chol_init = (None if self.precisions_init is None
-                          else covariance.check_precisions(self.precisions_init, K, n_features))
+        means_init = check_means_init(data.start(self, "means_init"), K, n_features)
+        precisions_init = data.start(self, "precisions_init")
+        prec_chol_init = (None if precisions_init is None
+                          else covariance.check_precisions(precisions_init, K, n_features))
         frames = data.frames()
         precision = make_precision_prior(covariance)
         prior = self._prior(precision, frames, n_features)
@@ -256,7 +277,7 @@ class VariationalGaussianHMM(_HMMBase):
             if means_init is not None and prec_chol_init is not None:
                 return point_emission.params(means_init, prec_chol_init)
             # As GaussianHMM: the emissions start as a mixture of the frames would (init.py).
-            first = mixture.maximize(initial_stats(mixture, frames, K, self.init_params, rng, means_init), None)
+            first = mixture.maximize(initial_stats(mixture, frames, K, data.init_method, rng, means_init), None)
             return point_emission.params(first.means if means_init is None else means_init,
                                          first.prec_chol if prec_chol_init is None else prec_chol_init)
 

@@ -11,8 +11,9 @@ from ..models.hmm_emissions import CategoricalEmission
 from ..models.hmm_vb import CategoricalVBEmission, VariationalHMM
 from ._hmm_base import _HMMBase
 from .hmm_checks import check_n_symbols, check_stochastic, check_symbol_frames
+from .hmm_compat import CHAIN_LETTERS, given_symbols
 from .hmm_parts import check_concentration, variational_chain, variational_parts
-from .validation import INTEGER_AT_LEAST_1, LOOP_HYPERPARAMETERS, check_hyperparameters, check_option
+from .validation import LOOP_HYPERPARAMETERS
 
 
 class VariationalCategoricalHMM(_HMMBase):
@@ -44,9 +45,19 @@ class VariationalCategoricalHMM(_HMMBase):
         The most coordinate-ascent iterations of one start.
     n_init : int, default=1
         Independent starts; the best final ELBO is kept.
-    init_params : {'random'}, default='random'
-        The emission rows' point start is drawn from a flat Dirichlet (on each row's support)
-        unless ``emissionprob_init`` is given.
+    init_params : str, default='ste'
+        The parameters whose point start is drawn (the emission rows from a flat Dirichlet on
+        each row's support); the others start from the assigned attributes or their ``*_init``
+        arguments. Or 'random': all of them.
+    n_features : int, default=None
+        hmmlearn's name for the number of symbols (as ``n_symbols``).
+    n_iter : int, default=None
+        hmmlearn's name for the most iterations; None: ``max_iter``.
+    params : str, default='ste'
+        hmmlearn's letters of the parameters updated; variational Bayes updates all of them, so
+        it must hold every letter of 'ste'.
+    implementation : {'log', 'scaling'}, default='log'
+        hmmlearn's choice of recursions; both give the same results here.
     startprob_init : array-like of shape (n_components,), default=None
         Point start probabilities the first q(theta) is computed from; zeros stay forbidden.
     transmat_init : array-like of shape (n_components, n_components), default=None
@@ -97,6 +108,8 @@ class VariationalCategoricalHMM(_HMMBase):
         ``lower_bound_`` at each iteration of the best start.
     n_features_in_ : int
         Number of columns of X seen during ``fit`` (1).
+    monitor_ : ConvergenceMonitor
+        hmmlearn's record of the best start (``history``, ``iter``, ``converged``).
     feature_names_in_ : ndarray of shape (1,)
         Name of the column seen during ``fit``, where X has a string column name.
 
@@ -106,12 +119,20 @@ class VariationalCategoricalHMM(_HMMBase):
     """
 
     _HYPERPARAMETERS: ClassVar[dict] = LOOP_HYPERPARAMETERS
+    _LETTERS: ClassVar[dict] = {**CHAIN_LETTERS, "e": ("emissionprob", "emissionprob_", "emissionprob_init")}
+    _INIT_METHOD = "random"
+    _INIT_METHODS = ("random",)
 
-    def __init__(self, n_components=1, *, startprob_prior=None, transmat_prior=None, emissionprob_prior=None,
-                 n_symbols=None, algorithm="viterbi", tol=1e-6, max_iter=100, n_init=1, init_params="random",
-                 startprob_init=None, transmat_init=None, emissionprob_init=None, random_state=None,
-                 warm_start=False, verbose=0, verbose_interval=10, chunk_size=None):
+    def __init__(self, n_components=1, startprob_prior=None, transmat_prior=None, emissionprob_prior=None,
+                 n_features=None, algorithm="viterbi", random_state=None, n_iter=None, tol=1e-6, verbose=0,
+                 params="ste", init_params="ste", implementation="log", *, n_symbols=None, max_iter=100, n_init=1,
+                 startprob_init=None, transmat_init=None, emissionprob_init=None, warm_start=False,
+                 verbose_interval=10, chunk_size=None):
         self.n_components = n_components
+        self.n_features = n_features
+        self.n_iter = n_iter
+        self.params = params
+        self.implementation = implementation
         self.startprob_prior = startprob_prior
         self.transmat_prior = transmat_prior
         self.emissionprob_prior = emissionprob_prior
@@ -135,12 +156,9 @@ class VariationalCategoricalHMM(_HMMBase):
 
     def _parts(self, data, chain, fixed):
         initial, transition = variational_chain(self, chain)
-        check_option(self.init_params, "init_params", ("random",))
-        if self.n_symbols is not None:
-            check_hyperparameters(self, {"n_symbols": INTEGER_AT_LEAST_1})
-        n_symbols = check_n_symbols(data.X, self.n_symbols, self._chunk_frames())
+        n_symbols = check_n_symbols(data.X, given_symbols(self), self._chunk_frames())
         K = self.n_components
-        given = check_stochastic(self.emissionprob_init, "emissionprob_init", (K, n_symbols))
+        given = check_stochastic(data.start(self, "emissionprob_init"), "emissionprob_init", (K, n_symbols))
         prior = check_concentration(self.emissionprob_prior, "emissionprob_prior", (K, n_symbols), 1.0 / n_symbols,
                                     None if given is None else given > 0)
         data.record.n_symbols_ = n_symbols

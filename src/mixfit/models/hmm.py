@@ -26,6 +26,7 @@ import numpy as np
 
 from ..kernels.hmm_inference import SequenceBatch, forward_backward_flat, viterbi_flat
 from ..protocols import Emission, require
+from .hmm_emissions import dirichlet_mode
 
 # Bytes of one block of frames in the emission's density and statistics, sized as if each frame
 # needed K (D + 2) floats of workspace (the full-covariance E-step's is of that order). Blocks of
@@ -62,14 +63,19 @@ class HMMStats:
 
 
 class InitialDistribution:
-    """pi: its statistics are the expected first states; ``fixed`` keeps it as it is."""
+    """pi: its statistics are the expected first states; ``fixed`` keeps it as it is; ``prior``
+    (Dirichlet concentrations (K,), or None) makes the M-step the posterior mode."""
 
-    def __init__(self, fixed=False):
+    def __init__(self, fixed=False, prior=None):
         self.fixed = fixed
+        self.prior = prior
 
     def maximize(self, start, startprob):
         if self.fixed:
             return startprob
+        if self.prior is not None:
+            mode = dirichlet_mode(start, self.prior, startprob > 0)  # (13.18) with a Dirichlet prior
+            return startprob if np.isnan(mode).any() else mode
         return start / start.sum()  # (13.18)
 
     def n_parameters(self, n_components) -> int:
@@ -77,14 +83,20 @@ class InitialDistribution:
 
 
 class TransitionMatrix:
-    """A: its statistics are the expected transition counts; ``fixed`` keeps it as it is."""
+    """A: its statistics are the expected transition counts; ``fixed`` keeps it as it is;
+    ``prior`` (Dirichlet concentrations of each row (K, K), or None) makes the M-step the
+    posterior mode."""
 
-    def __init__(self, fixed=False):
+    def __init__(self, fixed=False, prior=None):
         self.fixed = fixed
+        self.prior = prior
 
     def maximize(self, transitions, transmat):
         if self.fixed:
             return transmat
+        if self.prior is not None:
+            mode = dirichlet_mode(transitions, self.prior, transmat > 0)  # (13.19) with a Dirichlet prior
+            return np.where(np.isnan(mode), transmat, mode)  # a row with no mass keeps its values
         total = transitions.sum(axis=1, keepdims=True)  # (K, 1)
         # (13.19) A_jk = sum_t xi(j, k) / sum_l sum_t xi(j, l); a state never left keeps its row
         with np.errstate(invalid="ignore", divide="ignore"):

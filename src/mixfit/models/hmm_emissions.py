@@ -90,13 +90,25 @@ class CategoricalStats:
         return CategoricalStats(self.counts * factor)
 
 
+def dirichlet_mode(counts, prior, allowed):
+    """The mode of the Dirichlet posterior of each row: (counts + a - 1) normalised, each term
+    floored at 0 (where a < 1 the density has no interior mode; hmmlearn's floor) and kept at 0
+    outside ``allowed`` (a forbidden entry stays forbidden). A row with nothing left is NaN."""
+    mass = np.where(allowed, np.maximum(counts + prior - 1.0, 0.0), 0.0)
+    total = mass.sum(axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, mass / total, np.nan)
+
+
 class CategoricalEmission:
     """A categorical distribution over M symbols per state: params ``emissionprob`` (K, M),
-    frames X (n, 1) of integer symbols in [0, M)."""
+    frames X (n, 1) of integer symbols in [0, M); ``prior`` (Dirichlet concentrations (K, M), or
+    None) makes the M-step the posterior mode of each row."""
 
-    def __init__(self, n_symbols: int, fixed=False):
+    def __init__(self, n_symbols: int, fixed=False, prior=None):
         self.n_symbols = n_symbols
         self.fixed = fixed
+        self.prior = prior
 
     def log_density(self, X, emissionprob) -> np.ndarray:
         with np.errstate(divide="ignore"):  # a symbol a state never emits: ln 0 = -inf
@@ -111,6 +123,9 @@ class CategoricalEmission:
     def maximize(self, stats: CategoricalStats, emissionprob) -> np.ndarray:
         if self.fixed:
             return emissionprob
+        if self.prior is not None:
+            mode = dirichlet_mode(stats.counts, self.prior, emissionprob > 0)  # (13.23) with a Dirichlet prior
+            return np.where(np.isnan(mode), emissionprob, mode)
         total = stats.counts.sum(axis=1, keepdims=True)  # (K, 1)
         # (13.23) mu_km = sum_t gamma_tk x_tm / sum_t gamma_tk; a state with no mass keeps its row
         with np.errstate(invalid="ignore", divide="ignore"):

@@ -119,6 +119,10 @@ FITTED = {
     "PoissonHMM": lambda: mixfit.PoissonHMM(n_components=2, random_state=0).fit(_counts(), LENGTHS),
     "MultinomialHMM": lambda: mixfit.MultinomialHMM(n_components=2, random_state=0).fit(_counts(), LENGTHS),
     "GMMHMM": lambda: mixfit.GMMHMM(n_components=2, n_mix=2, random_state=0).fit(_gaussian_rows(), LENGTHS),
+    "GaussianHSMM": lambda: mixfit.GaussianHSMM(n_components=2, max_duration=20, random_state=0).fit(
+        _gaussian_rows(), LENGTHS),
+    "CategoricalHSMM": lambda: mixfit.CategoricalHSMM(n_components=2, max_duration=20, random_state=0).fit(
+        _symbols(), LENGTHS),
 }
 
 

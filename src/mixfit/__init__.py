@@ -6,7 +6,9 @@ from .estimators import BayesianGaussianMixture as BayesianGaussianMixture
 from .estimators import BernoulliHMM as BernoulliHMM
 from .estimators import BernoulliMixture as BernoulliMixture
 from .estimators import CategoricalHMM as CategoricalHMM
+from .estimators import CategoricalHSMM as CategoricalHSMM
 from .estimators import GaussianHMM as GaussianHMM
+from .estimators import GaussianHSMM as GaussianHSMM
 from .estimators import GaussianMixture as GaussianMixture
 from .estimators import GaussianMixtureRegressor as GaussianMixtureRegressor
 from .estimators import MultinomialHMM as MultinomialHMM
@@ -34,11 +36,13 @@ __all__ = [
     "BernoulliMixture",
     "BootstrapResult",
     "CategoricalHMM",
+    "CategoricalHSMM",
     "CollapseWarning",
     "CollapsedComponentError",
     "ComponentMerging",
     "ConjugatePrior",
     "GaussianHMM",
+    "GaussianHSMM",
     "GaussianMixture",
     "GaussianMixtureIC",
     "GaussianMixtureRegressor",

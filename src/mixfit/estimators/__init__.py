@@ -16,9 +16,11 @@ from .hmm_multinomial import MultinomialHMM as MultinomialHMM
 from .hmm_poisson import PoissonHMM as PoissonHMM
 from .hmm_vb import VariationalGaussianHMM as VariationalGaussianHMM
 from .hmm_vb_categorical import VariationalCategoricalHMM as VariationalCategoricalHMM
+from .hsmm import CategoricalHSMM as CategoricalHSMM
+from .hsmm import GaussianHSMM as GaussianHSMM
 from .regressor import GaussianMixtureRegressor as GaussianMixtureRegressor
 from .student_mixture import StudentMixture as StudentMixture
 
-__all__ = ["GMMHMM", "BayesianGaussianMixture", "BernoulliHMM", "BernoulliMixture", "CategoricalHMM", "GaussianHMM",
+__all__ = ["GMMHMM", "BayesianGaussianMixture", "BernoulliHMM", "BernoulliMixture", "CategoricalHMM", "CategoricalHSMM", "GaussianHMM", "GaussianHSMM",
            "GaussianMixture", "GaussianMixtureRegressor", "MultinomialHMM", "PoissonHMM", "StudentMixture",
            "VariationalCategoricalHMM", "VariationalGaussianHMM"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .classes import more_classes
 from .hmm_more import hmm_more_classes
+from .hsmm import hsmm_classes
 from .regressor_file import regressor_classes
 from .schema import EstimatorFile, build_from, mixture_classes
 from .student import student_classes
@@ -11,7 +12,8 @@ from .student import student_classes
 
 def registry() -> dict[str, EstimatorFile]:
     """Every estimator class a model file may name, with what it stores and how it is rebuilt."""
-    return {**mixture_classes(), **more_classes(), **student_classes(), **hmm_more_classes(), **regressor_classes()}
+    return {**mixture_classes(), **more_classes(), **student_classes(), **hmm_more_classes(), **regressor_classes(),
+            **hsmm_classes()}
 
 
 def build(name: str, params: dict, fitted: dict):

@@ -14,6 +14,7 @@ from .estimators import PoissonHMM as PoissonHMM
 from .estimators import StudentMixture as StudentMixture
 from .estimators import VariationalCategoricalHMM as VariationalCategoricalHMM
 from .estimators import VariationalGaussianHMM as VariationalGaussianHMM
+from .estimators.many import fit_many as fit_many
 from .estimators.priors import ConjugatePrior as ConjugatePrior
 from .exceptions import CollapsedComponentError as CollapsedComponentError
 from .exceptions import CollapseWarning as CollapseWarning
@@ -41,6 +42,7 @@ __all__ = [
     "VariationalCategoricalHMM",
     "VariationalGaussianHMM",
     "batches",
+    "fit_many",
     "load",
     "select_bernoulli",
     "select_model",

@@ -16,9 +16,10 @@ from .hmm_multinomial import MultinomialHMM as MultinomialHMM
 from .hmm_poisson import PoissonHMM as PoissonHMM
 from .hmm_vb import VariationalGaussianHMM as VariationalGaussianHMM
 from .hmm_vb_categorical import VariationalCategoricalHMM as VariationalCategoricalHMM
+from .many import fit_many as fit_many
 from .regressor import GaussianMixtureRegressor as GaussianMixtureRegressor
 from .student_mixture import StudentMixture as StudentMixture
 
 __all__ = ["GMMHMM", "BayesianGaussianMixture", "BernoulliHMM", "BernoulliMixture", "CategoricalHMM", "GaussianHMM",
            "GaussianMixture", "GaussianMixtureRegressor", "MultinomialHMM", "PoissonHMM", "StudentMixture",
-           "VariationalCategoricalHMM", "VariationalGaussianHMM"]
+           "VariationalCategoricalHMM", "VariationalGaussianHMM", "fit_many"]

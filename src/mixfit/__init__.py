@@ -16,6 +16,7 @@ from .estimators import PoissonHMM as PoissonHMM
 from .estimators import StudentMixture as StudentMixture
 from .estimators import VariationalCategoricalHMM as VariationalCategoricalHMM
 from .estimators import VariationalGaussianHMM as VariationalGaussianHMM
+from .estimators.many import fit_many as fit_many
 from .estimators.priors import ConjugatePrior as ConjugatePrior
 from .exceptions import CollapsedComponentError as CollapsedComponentError
 from .exceptions import CollapseWarning as CollapseWarning
@@ -54,6 +55,7 @@ __all__ = [
     "batches",
     "bootstrap",
     "compare_models",
+    "fit_many",
     "load",
     "merge_components",
     "select_bernoulli",

@@ -30,6 +30,8 @@ cut of the tree can differ from R's below the step where the two first part (the
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 ALPHA = 1.0  # mclust's hcVVV defaults
@@ -111,10 +113,17 @@ def cut(pairs: np.ndarray, n_samples: int, n_clusters: int) -> np.ndarray:
     return labels
 
 
+@lru_cache(maxsize=4)
+def _tree_of(data: bytes, shape: tuple) -> np.ndarray:
+    # A sweep over K and the fourteen families asks for the same tree many times: build it once
+    # per data (the key is the rows' bytes, so a changed array is a new tree).
+    return merge_tree(scaled_svd(np.frombuffer(data, dtype=np.float64).reshape(shape)))
+
+
 def mclust_partition(X, n_clusters: int) -> np.ndarray:
     """mclust's starting partition at ``n_clusters``: the VVV tree of the scaled-SVD rows cut."""
-    X = np.asarray(X)
-    return cut(merge_tree(scaled_svd(X)), X.shape[0], n_clusters)
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    return cut(_tree_of(X.tobytes(), X.shape), X.shape[0], n_clusters)
 
 
 def mclust_stats(model, source, n_components: int):

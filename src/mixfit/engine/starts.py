@@ -25,9 +25,10 @@ from ..models.gaussian_vb import data_mean_covariance, data_statistics
 from ..protocols import Startable, require
 from . import starts_chunked
 from .hierarchical import hierarchical_stats
+from .mclust_hc import mclust_stats
 from .starts_chunked import block_uniform, nearest_centre
 
-INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data", "hierarchical")
+INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data", "hierarchical", "mclust")
 # 'random' draws responsibilities in fixed blocks of rows (starts_chunked.block_uniform), each from
 # its own stream, so the start does not depend on chunk_size or the backend.
 
@@ -123,6 +124,8 @@ def initial_stats(model, source, n_components, method, rng, means_init=None, kme
         return random_stats(model, source, n_components, rng)
     if method == "hierarchical":  # model-based agglomerative clustering of a subset (hierarchical.py)
         return hierarchical_stats(model, source, n_components, rng)
+    if method == "mclust":  # mclust's VVV tree on the scaled-SVD rows, cut at K (mclust_hc.py)
+        return mclust_stats(model, source, n_components)
     return hard_assignment_stats(model, source, _CENTRES[method](source, n_components, rng))
 
 

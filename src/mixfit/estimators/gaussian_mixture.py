@@ -69,8 +69,8 @@ class GaussianMixture(OnlineMixture, _GaussianMixtureBase):
     n_init : int, default=1
         The number of initializations to perform, each from its own random stream spawned from
         ``random_state``. The fit with the largest final lower bound is kept.
-    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', 'hierarchical'}, \
-default='kmeans'
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', 'hierarchical', \
+'mclust'}, default='kmeans'
         The method used to initialize the weights, the means and the precisions: the M-step of a
         first partition of the rows. Must be one of:
 
@@ -80,8 +80,11 @@ default='kmeans'
         - 'random': random responsibilities.
         - 'random_from_data': each row assigned to the nearest of n_components rows drawn
           at random.
-        - 'hierarchical': mclust's model-based agglomerative clustering of a subset of at most
-          2000 rows, cut at n_components.
+        - 'hierarchical': Ward's (EII) agglomerative clustering of a subset of at most
+          2000 rows after whitening, cut at n_components.
+        - 'mclust': R mclust's start, its VVV agglomerative tree on the scaled-SVD rows
+          (``hc(X, "VVV", use="SVD")``), cut at n_components (``hclass``); every row, in
+          memory (O(n^2)).
     weights_init : array-like of shape (n_components,), default=None
         The user-provided initial weights. If None, weights are initialized using the
         ``init_params`` method. Never written to.

@@ -33,8 +33,12 @@ _LOG_2PI = np.log(2 * np.pi)
 
 def _patterns(missing: np.ndarray):
     """(pattern id per row (n,), patterns (P, D) bool) of a boolean mask."""
-    packed = np.packbits(missing, axis=1)
-    _, first, inverse = np.unique(packed, axis=0, return_index=True, return_inverse=True)
+    if missing.shape[1] <= 62:  # one int64 code per row: a 1-D unique, much faster than by rows
+        codes = missing.astype(np.int64) @ (np.int64(1) << np.arange(missing.shape[1], dtype=np.int64))
+        _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
+    else:
+        packed = np.packbits(missing, axis=1)
+        _, first, inverse = np.unique(packed, axis=0, return_index=True, return_inverse=True)
     return inverse.reshape(-1), missing[first]
 
 
@@ -55,13 +59,16 @@ def observed_e_step(X, weights, means, precision, log_det_half):
     Returns (log_rho, z, extra): z (n, K, D) = x_hat_nk - mu_k; extra: for each number of
     missing entries, (rows, missing indices per pattern (P, m), pattern of each row, C (P, K, m, m)).
     """
-    n, _D = X.shape
+    n, D = X.shape
     K = means.shape[0]
     missing = np.isnan(X)
     observed = ~missing
     x0 = np.where(missing, 0.0, X.astype(np.float64))
     r0 = (x0[:, None, :] - means[None]) * observed[:, None, :]  # (n, K, D)
-    u = np.einsum("nkd,kde->nke", r0, precision, optimize=True)  # (n, K, D) Lambda_k r0_nk
+    # (n, K, D) Lambda_k r0_nk = x0 Lambda_k - (obs * mu_k) Lambda_k: two stacked (n, D) @ (D, K D) products
+    stacked = precision.transpose(1, 0, 2).reshape(D, K * D)  # [Lambda_1 ... Lambda_K]
+    shifted = (means[:, :, None] * precision).transpose(1, 0, 2).reshape(D, K * D)  # rows mu_kd Lambda_k[d]
+    u = (x0 @ stacked - observed.astype(np.float64) @ shifted).reshape(n, K, D)
     quad = np.einsum("nkd,nkd->nk", r0, u)  # r0^T Lambda r0
     log_det_mm = np.zeros((n, K))  # ln |Lambda_k,mm|^(1/2) per row
     z = r0  # filled in place below: the missing entries become delta_nk
@@ -73,7 +80,7 @@ def observed_e_step(X, weights, means, precision, log_det_half):
         idx = np.nonzero(patterns[group])[1].reshape(group.size, m)  # (P, m)
         block = precision[:, idx[:, :, None], idx[:, None, :]].transpose(1, 0, 2, 3)  # (P, K, m, m)
         lower = np.linalg.cholesky(block)  # Lambda_mm = L L^T
-        inv_lower = np.linalg.solve(lower, np.broadcast_to(np.eye(m), lower.shape))
+        inv_lower = np.linalg.inv(lower)  # L^{-1} of an m x m triangle (batched; m is small)
         cond_cov = np.swapaxes(inv_lower, -1, -2) @ inv_lower  # C = Lambda_mm^{-1} (2.82)
         local = np.full(patterns.shape[0], -1)
         local[group] = np.arange(group.size)

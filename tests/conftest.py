@@ -109,15 +109,3 @@ def sample_weight_for():
         return rng.uniform(0.2, 3.0, size=n)
 
     return make
-
-
-# Prediction takes NaN entries as missing values (issue 18) while fit does not yet, so the tags
-# cannot declare allow_nan and the check's "predict must refuse NaN" does not hold.
-NAN_IN_PREDICTION = {
-    "check_estimators_nan_inf": (
-        "score_samples / predict / predict_proba / score take NaN entries as missing values (the "
-        "density of each row's observed coordinates), while fit still refuses NaN, so allow_nan is "
-        "not declared and the check expects predict to refuse NaN. Infinity is refused everywhere: "
-        "see test_conditional.py::test_missing_values_refusals."
-    ),
-}

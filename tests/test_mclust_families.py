@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import NAN_IN_PREDICTION
 from scipy.optimize import minimize
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -373,8 +372,7 @@ def test_ridge_keeps_a_singular_scatter_positive_definite(covariance_type):
         assert _equal(gm.volumes_)
 
 
-@parametrize_with_checks([GaussianMixture(covariance_type=ct) for ct in CONSTRAINED],
-                         expected_failed_checks=lambda estimator: NAN_IN_PREDICTION)
+@parametrize_with_checks([GaussianMixture(covariance_type=ct) for ct in CONSTRAINED])
 def test_sklearn_estimator_contract_of_the_new_families(estimator, check):
     """scikit-learn's estimator contract holds for each constrained family (one component,
     the default: the sample-weight check then starts both fits from the same point)."""

@@ -25,7 +25,8 @@ def with_value(X, row, col, value):
 
 
 BAD_X = {
-    "nan": lambda X: with_value(X, 3, 1, np.nan),
+    # a NaN entry is a missing value (tests/test_missing_fit.py); a row with nothing observed is not
+    "all-nan-row": lambda X: with_value(X, 3, slice(None), np.nan),
     "inf": lambda X: with_value(X, 3, 1, np.inf),
     "1-d": lambda X: X[:, 0],
     "3-d": lambda X: X[:, :, None],
@@ -158,7 +159,7 @@ def test_warm_start_with_other_number_of_features_is_named(X):
 
 
 FAILING_FITS = [
-    pytest.param(lambda X: with_value(X, 0, 0, np.nan), {}, {}, id="nan-X"),
+    pytest.param(lambda X: with_value(X, 0, slice(None), np.nan), {}, {}, id="nan-row-X"),
     pytest.param(lambda X: X, {"means_init": np.zeros((3, D + 1))}, {}, id="bad-means_init"),
     pytest.param(lambda X: X, {}, {"sample_weight": -np.ones(60)}, id="bad-sample_weight"),
     pytest.param(lambda X: X, {"covariance_type": "banana"}, {}, id="bad-covariance_type"),

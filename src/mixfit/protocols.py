@@ -166,6 +166,10 @@ class CovarianceFamily(Protocol):
                       delta: np.ndarray) -> np.ndarray:
         """The scatter about c - delta from the scatter, mass and first moment about c (exact)."""
 
+    def fold_scatter(self, dense: np.ndarray) -> np.ndarray:
+        """The scatter in this family's form from per-component (K, D, D) matrices (the
+        missing-data E-step's expected scatter): themselves, their sum, diagonals or traces."""
+
     def from_moments(self, stats: Any, mass: np.ndarray) -> Any:
         """The covariance (this family's shape) from summed moments: the M-step. mclust's
         constrained families return the unconstrained covariances with the masses instead

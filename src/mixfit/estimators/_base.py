@@ -46,7 +46,7 @@ def _check_moments_representable(X) -> None:
     is at most n_samples * sum_d range_d^2; past the dtype's largest value the scatter (and
     KMeans' variances) become inf, which would surface as a misleading "collapsed" error. Checked
     as a ratio to the limit, so that the check itself cannot overflow."""
-    _check_spread(X.min(axis=0), X.max(axis=0), X.shape[0], X.dtype)
+    _check_spread(np.nanmin(X, axis=0), np.nanmax(X, axis=0), X.shape[0], X.dtype)  # NaN: missing
 
 
 def _check_spread(low, high, n_samples, dtype) -> None:
@@ -75,7 +75,12 @@ class _GaussianMixtureBase(_ChunkPredictions, DensityMixin, BaseEstimator):
         """Validate X without touching self; returns (X, record) where record holds the
         feature bookkeeping to copy onto self once the fit has succeeded."""
         record = clone(self)
-        X = validate_X(record, X, dtype=_DTYPES, ensure_min_samples=2)
+        missing = self._MISSING_IN_FIT
+        X = validate_X(record, X, dtype=_DTYPES, ensure_min_samples=2,
+                       ensure_all_finite="allow-nan" if missing else True)
+        if missing:
+            check_observed_rows(X)  # infinity refused; a row with nothing observed named
+        record._has_missing = bool(missing and np.isnan(X).any())  # read by the start (mean_imputed)
         check_rows(X.shape[0], self.n_components)
         _check_moments_representable(X)
         check_warm_features(self, X.shape[1], self._is_warm())
@@ -102,8 +107,9 @@ class _GaussianMixtureBase(_ChunkPredictions, DensityMixin, BaseEstimator):
             weights = check_dask_sample_weight(sample_weight, n_samples).astype(X.dtype)
         else:
             weights = check_sample_weight(sample_weight, n_samples, X.dtype)
-        scan = scan_rows(self._source(X, weights, covariance))
+        scan = scan_rows(self._source(X, weights, covariance), allow_missing=self._MISSING_IN_FIT)
         check_scan(scan, self.n_components, weighted=lazy_weights)
+        record._has_missing = scan.n_missing > 0
         if not lazy_weights:
             check_positive_weights(weights, self.n_components)
         _check_spread(scan.low, scan.high, n_samples, X.dtype)
@@ -163,7 +169,13 @@ class _GaussianMixtureBase(_ChunkPredictions, DensityMixin, BaseEstimator):
     # ---- prediction ------------------------------------------------------------------------
 
     _FITTED = "precisions_cholesky_"
-    _MISSING_IN_PREDICTION = False  # True: NaN entries are missing values in prediction (not in fit)
+    _MISSING_IN_PREDICTION = False  # True: NaN entries are missing values in prediction
+    _MISSING_IN_FIT = False  # True: and in fit (the observed-data E-step; allow_nan in the tags)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()  # scikit-learn's tag protocol: its base builds the tags
+        tags.input_tags.allow_nan = self._MISSING_IN_FIT
+        return tags
 
     def _prediction_input(self, X):
         missing = self._MISSING_IN_PREDICTION

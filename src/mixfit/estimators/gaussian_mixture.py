@@ -6,6 +6,7 @@ from typing import ClassVar
 
 from sklearn.utils.validation import check_is_fitted
 
+from ..backends.imputed import mean_imputed
 from ..engine.collapse import ON_COLLAPSE, make_policy
 from ..engine.starts import INIT_METHODS, data_moments, given_start
 from ..families.registry import decomposition, make_covariance, make_precision_prior
@@ -36,8 +37,8 @@ class GaussianMixture(OnlineMixture, _GaussianMixtureBase):
     repeated rows from a weight-exact start: see ``fit``), float32 data stay float32, the
     passes run over row chunks of ``chunk_size`` rows (default: a few MB of working set) so no
     (n_samples, n_components) array is allocated while fitting, and ``sample`` takes a per-call ``random_state``.
-    ``score_samples``, ``score``, ``predict`` and ``predict_proba`` take NaN entries as missing values (the
-    density of each row's observed features; ``fit`` refuses NaN), and ``marginal`` / ``condition`` return
+    ``fit``, ``score_samples``, ``score``, ``predict`` and ``predict_proba`` take NaN entries as missing
+    values (missing at random: the density of each row's observed features; docs/math/conditional.md), and ``marginal`` / ``condition`` return
     the mixture over some features (docs/math/conditional.md).
 
     Parameters
@@ -238,6 +239,7 @@ class GaussianMixture(OnlineMixture, _GaussianMixtureBase):
         self.learning_offset, self.learning_decay, self.total_samples = learning_offset, learning_decay, total_samples
 
     _MISSING_IN_PREDICTION = True
+    _MISSING_IN_FIT = True
 
     def _model(self):
         return GaussianEM(self._covariance, self.reg_covar, self.means_.dtype)
@@ -283,6 +285,11 @@ class GaussianMixture(OnlineMixture, _GaussianMixtureBase):
             converted to float64. X may also be larger than memory: a ``numpy.memmap``, any
             array-like with ``shape``, ``dtype`` and row slicing (zarr, h5py), or a dask array,
             which is checked and read in row chunks and never loaded whole (docs/scale.md).
+            NaN entries are missing values (at random): the E-step uses each row's observed
+            features and the statistics their conditional expectations, so ``lower_bound_`` is
+            the observed-data log-likelihood; the start (``init_params``, a prior's defaults)
+            reads a missing entry as its column's weighted mean. A row with no observed value,
+            or infinity, is refused.
         y : Ignored
             Not used, present for API consistency by convention.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -309,11 +316,11 @@ class GaussianMixture(OnlineMixture, _GaussianMixtureBase):
         check_option(self.on_collapse, "on_collapse", ON_COLLAPSE)
         prior_spec = check_prior_spec(self.prior)
         X, weights, record = self._check_fit_input(X, sample_weight, covariance)
-        result = self._run(self._parts(X, weights, covariance, prior_spec))
+        result = self._run(self._parts(X, weights, covariance, prior_spec, record._has_missing))
         self._set_fitted(result, record, covariance)
         return self
 
-    def _parts(self, X, weights, covariance, prior_spec) -> MixtureParts:
+    def _parts(self, X, weights, covariance, prior_spec, has_missing=None) -> MixtureParts:
         """EM (MAP with a prior) from the given ``*_init`` completed by the start of ``init_params``
         through the collapse policy, or from the previous fit."""
         K, n_features = self.n_components, X.shape[1]
@@ -321,15 +328,19 @@ class GaussianMixture(OnlineMixture, _GaussianMixtureBase):
                  None if self.precisions_init is None
                  else covariance.check_precisions(self.precisions_init, K, n_features))
         source = self._source(X, weights, covariance)
+        # The starts read missing entries as their column's mean (backends/imputed.py); EM reads
+        # the rows as they are.
+        # (has_missing None: not known from the checks; mean_imputed looks, one pass out of core)
+        start_source = source if has_missing is False else mean_imputed(source, source.chunk_size)
         prior = precision = None
         if prior_spec is not None:
             precision = make_precision_prior(covariance)
-            data_mean, data_cov = data_moments(source)
+            data_mean, data_cov = data_moments(start_source)
             prior = resolve_prior(prior_spec, precision, data_mean, data_cov, K, n_features, self.reg_covar,
                                   X.dtype)
         model = GaussianEM(covariance, self.reg_covar, X.dtype, prior, precision)
         # kmeans_state: one legacy RandomState shared by the restarts, as scikit-learn
-        start = given_start(model, source, K, self.init_params, given, X.dtype, kmeans_state(self.random_state))
+        start = given_start(model, start_source, K, self.init_params, given, X.dtype, kmeans_state(self.random_state))
         warm = Warm(self._params().astype(X.dtype), self.lower_bound_) if self._is_warm() else None
         return MixtureParts(model, source, start, lambda: make_policy(self.on_collapse), warm)
 

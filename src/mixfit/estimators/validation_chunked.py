@@ -12,6 +12,7 @@ predicts.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,22 +88,41 @@ class RowScan:
     weight_bad: int  # weights that are NaN, infinite or negative
     weight_positive: int
     weight_sum: float
+    n_missing: int = 0  # NaN entries, counted when they are allowed (missing values)
 
     def __add__(self, other: RowScan) -> RowScan:
         first = self if self.bad_row <= other.bad_row else other
         return RowScan(first.bad_row, first.bad_message, np.minimum(self.low, other.low),
                        np.maximum(self.high, other.high), self.weight_bad + other.weight_bad,
-                       self.weight_positive + other.weight_positive, self.weight_sum + other.weight_sum)
+                       self.weight_positive + other.weight_positive, self.weight_sum + other.weight_sum,
+                       self.n_missing + other.n_missing)
 
 
-def scan_chunk(X: np.ndarray, w: np.ndarray | None, start: int) -> RowScan:
-    finite = np.isfinite(X).all(axis=1)  # (n,)
+def scan_chunk(X: np.ndarray, w: np.ndarray | None, start: int, allow_missing: bool = False) -> RowScan:
+    """``allow_missing``: NaN marks a missing entry; a row is bad if it holds infinity or
+    observes nothing (the error of ``validation_missing.check_observed_rows``)."""
     bad_row, message = np.inf, ""
-    if not finite.all():
-        bad_row = start + int(np.flatnonzero(~finite)[0])
-        message = _nonfinite_message(X)
+    if allow_missing:
+        infinite, empty = np.isinf(X).any(axis=1), np.isnan(X).all(axis=1)
+        finite = ~(infinite | empty)
+        if not finite.all():
+            bad_row = start + int(np.flatnonzero(~finite)[0])
+            message = (f"Input X contains infinity or a value too large for {X.dtype!r}." if infinite.any()
+                       and bad_row - start == int(np.flatnonzero(infinite)[0]) else
+                       f"X row {bad_row} has no observed value (every entry is NaN); expected at least "
+                       "one observed feature per row.")
+    else:
+        finite = np.isfinite(X).all(axis=1)  # (n,)
+        if not finite.all():
+            bad_row = start + int(np.flatnonzero(~finite)[0])
+            message = _nonfinite_message(X)
     rows = X if bad_row == np.inf else X[finite]
-    if rows.shape[0]:
+    if allow_missing and rows.shape[0]:
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a column missing in every row of the chunk
+            low, high = np.nanmin(rows, axis=0), np.nanmax(rows, axis=0)
+        low, high = np.where(np.isnan(low), np.inf, low), np.where(np.isnan(high), -np.inf, high)
+    elif rows.shape[0]:
         low, high = rows.min(axis=0), rows.max(axis=0)
     else:
         low, high = np.full(X.shape[1], np.inf), np.full(X.shape[1], -np.inf)
@@ -113,13 +133,14 @@ def scan_chunk(X: np.ndarray, w: np.ndarray | None, start: int) -> RowScan:
         weight_bad = int(w.shape[0] - np.count_nonzero(ok))
         weight_positive = int(np.count_nonzero(ok & (w > 0)))
         weight_sum = float(np.where(ok, w, 0).sum(dtype=np.float64))
+    n_missing = int(np.count_nonzero(np.isnan(X))) if allow_missing else 0
     return RowScan(bad_row, message, low.astype(np.float64), high.astype(np.float64),
-                   weight_bad, weight_positive, weight_sum)
+                   weight_bad, weight_positive, weight_sum, n_missing)
 
 
-def scan_rows(source) -> RowScan:
-    """One pass over the source's rows (each read once)."""
-    return source.map_reduce(scan_chunk, offsets=True)
+def scan_rows(source, allow_missing: bool = False) -> RowScan:
+    """One pass over the source's rows (each read once); ``allow_missing``: NaN is a missing entry."""
+    return source.map_reduce(lambda X, w, start: scan_chunk(X, w, start, allow_missing), offsets=True)
 
 
 @dataclass(frozen=True, eq=False)

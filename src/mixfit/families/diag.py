@@ -81,6 +81,10 @@ class DiagCovariance:
         # (x - c_k)^2 = (x - ref)^2 - 2 delta_k (x - ref) + delta_k^2, summed with weights wr_nk
         return s1 - mass[:, None] * delta, s2 - 2 * delta * s1 + mass[:, None] * delta**2
 
+    def fold_scatter(self, dense):
+        """The scatter in this family's form from per-component matrices (K, D, D): diagonals."""
+        return np.diagonal(dense, axis1=1, axis2=2).copy()
+
     def from_moments(self, stats: GaussianStats, mass):
         d = stats.first / mass[:, None]
         return stats.scatter / mass[:, None] - d * d

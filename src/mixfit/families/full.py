@@ -151,6 +151,10 @@ class FullCovariance:
             scatter[k] = zs.T @ zs  # A^T A: numpy hands this to SYRK, half the FLOPs of GEMM
         return first, scatter
 
+    def fold_scatter(self, dense):
+        """The scatter in this family's form from per-component matrices (K, D, D): themselves."""
+        return dense
+
     def from_moments(self, stats: GaussianStats, mass):
         d = stats.first / mass[:, None]  # d_k, the new mean relative to the shift
         # (9.25) about the shift: S_k = scatter_k / N_k - d_k d_k^T

@@ -70,6 +70,7 @@ class _Full:
     mahalanobis = FullCovariance.mahalanobis
     log_det_half = FullCovariance.log_det_half
     moments = FullCovariance.moments
+    fold_scatter = FullCovariance.fold_scatter
     select = FullCovariance.select
     insert_copy = FullCovariance.insert_copy
     precision_chol = FullCovariance.precision_chol
@@ -106,6 +107,7 @@ class _Diagonal:
     mahalanobis = DiagCovariance.mahalanobis
     log_det_half = DiagCovariance.log_det_half
     moments = DiagCovariance.moments
+    fold_scatter = DiagCovariance.fold_scatter
     select = DiagCovariance.select
     insert_copy = DiagCovariance.insert_copy
     precision_chol = DiagCovariance.precision_chol
@@ -153,6 +155,7 @@ class EIICovariance:
     mahalanobis = SphericalCovariance.mahalanobis
     log_det_half = SphericalCovariance.log_det_half
     moments = SphericalCovariance.moments
+    fold_scatter = SphericalCovariance.fold_scatter
     select = SphericalCovariance.select
     insert_copy = SphericalCovariance.insert_copy
     precision_chol = SphericalCovariance.precision_chol

@@ -74,6 +74,10 @@ class SphericalCovariance:
         s2 = w64.T @ (Xr * Xr).sum(axis=1)  # (K,) sum_n wr_nk |x_n - ref|^2
         return s1 - mass[:, None] * delta, s2 - 2 * (delta * s1).sum(axis=1) + mass * (delta**2).sum(axis=1)
 
+    def fold_scatter(self, dense):
+        """The scatter in this family's form from per-component matrices (K, D, D): traces."""
+        return np.trace(dense, axis1=1, axis2=2)
+
     def from_moments(self, stats: GaussianStats, mass):
         d = stats.first / mass[:, None]
         # The mean of the diagonal variances, as scikit-learn defines spherical.

@@ -53,6 +53,10 @@ class TiedCovariance:
         scatter = xs.T @ xs - cross - cross.T + (delta * mass[:, None]).T @ delta
         return s1 - mass[:, None] * delta, scatter
 
+    def fold_scatter(self, dense):
+        """The scatter in this family's form from per-component matrices (K, D, D): their sum."""
+        return dense.sum(axis=0)
+
     def from_moments(self, stats: GaussianStats, mass):
         d = stats.first / mass[:, None]
         # (1/N) sum_k [scatter_k - N_k d_k d_k^T], the within-component scatter pooled.

@@ -24,6 +24,7 @@ from ..kernels.linalg import normalize_log_rows
 from ..kernels.scratch import centred
 from ..protocols import CovarianceFamily, require
 from ..stats import GaussianStats, gaussian_statistics
+from .missing import dense_precision, observed_e_step, observed_moments
 
 _LOG_2PI = np.log(2 * np.pi)
 # Added to every N_k before dividing, as scikit-learn does, so that an empty component keeps a
@@ -60,8 +61,21 @@ class GaussianEM:
         self.precision = precision
 
     def log_prob_components(self, X: np.ndarray, params: GaussianParams) -> np.ndarray:
-        """ln rho_nk = ln pi_k + ln N(x_n | mu_k, Sigma_k), (n, K): the numerator of (9.23)."""
-        return self._log_rho(X, params, per_point=True)[0]
+        """ln rho_nk = ln pi_k + ln N(x_n | mu_k, Sigma_k), (n, K): the numerator of (9.23); a row
+        with NaN entries: the density of its observed coordinates (models/missing.py)."""
+        incomplete = np.isnan(X).any(axis=1)
+        if not incomplete.any():
+            return self._log_rho(X, params, per_point=True)[0]
+        out = np.empty((X.shape[0], params.weights.shape[0]), dtype=X.dtype)
+        if not incomplete.all():
+            out[~incomplete] = self._log_rho(X[~incomplete], params, per_point=True)[0]
+        out[incomplete] = self._observed_e_step(X[incomplete], params)[0]
+        return out
+
+    def _observed_e_step(self, X, params: GaussianParams):
+        precision, log_det_half = dense_precision(self.covariance, params.prec_chol, *params.means.shape)
+        return observed_e_step(X, params.weights, np.asarray(params.means, dtype=np.float64), precision,
+                               log_det_half)
 
     def _log_rho(self, X, params: GaussianParams, per_point=False):
         """ln rho (n, K) and the covariance strategy's E-step workspace (or None); ``per_point``:
@@ -78,11 +92,42 @@ class GaussianEM:
                                           constant, per_point)
 
     def accumulate(self, X, params: GaussianParams, sample_weight) -> GaussianStats:
-        """E-step on one chunk: responsibilities (9.23), then their weighted moments."""
+        """E-step on one chunk: responsibilities (9.23), then their weighted moments. Rows with
+        NaN entries (missing at random) take the observed-data E-step of models/missing.py; a
+        chunk without any takes the complete-data path unchanged."""
+        incomplete = np.isnan(X).any(axis=1)
+        if incomplete.any():
+            return self._accumulate_missing(X, params, sample_weight, incomplete)
         log_rho, workspace = self._log_rho(X, params)  # (n, K)
         # (9.23) r_nk = rho_nk / sum_j rho_nj, and ln p(x_n) = ln sum_j rho_nj, exponentiating once
         resp, log_norm = normalize_log_rows(log_rho)
         return gaussian_statistics(self.covariance, X, resp, sample_weight, params.means, log_norm, workspace)
+
+    def _accumulate_missing(self, X, params: GaussianParams, sample_weight, incomplete) -> GaussianStats:
+        """The chunk's statistics: complete rows by the family's kernel, the others by the
+        observed-data E-step, whose completed rows and conditional covariances enter the same
+        sums (the expected complete-data statistics), so ``maximize`` is unchanged."""
+        total = None
+        if not incomplete.all():
+            rows = ~incomplete
+            w = None if sample_weight is None else sample_weight[rows]
+            total = self.accumulate(X[rows], params, w)
+        rows = np.flatnonzero(incomplete)
+        log_rho, z, extra = self._observed_e_step(X[rows], params)
+        resp, log_norm = normalize_log_rows(log_rho)  # (9.23) over the observed coordinates
+        w = None if sample_weight is None else np.asarray(sample_weight[rows], dtype=np.float64)
+        wresp = resp if w is None else resp * w[:, None]
+        # z is about mu_k, the shift c_k the complete rows' moments are taken about
+        first, dense = observed_moments(z, wresp, extra, X.shape[1])
+        missing = GaussianStats(
+            shift=np.asarray(params.means, dtype=np.float64),
+            mass=wresp.sum(axis=0),
+            first=first,
+            scatter=self.covariance.fold_scatter(dense),
+            log_norm=float(log_norm.sum()) if w is None else float(log_norm @ w),
+            weight_sum=float(rows.size) if w is None else float(w.sum()),
+        )
+        return missing if total is None else total + missing
 
     def statistics(self, X, resp, sample_weight, shift, log_norm=None) -> GaussianStats:
         return gaussian_statistics(self.covariance, X, resp, sample_weight, shift, log_norm)
@@ -153,6 +198,8 @@ class GaussianEM:
         average weight 1/K; the weights renormalised."""
         n_components = params.weights.shape[0] + 1
         weights = np.insert(params.weights, k, 1.0 / n_components)
+        row = np.asarray(row, dtype=np.float64)
+        row = np.where(np.isnan(row), params.means[donor], row)  # a missing entry: the donor's mean
         means = np.insert(params.means, k, row, axis=0)
         prec_chol = self.covariance.insert_copy(params.prec_chol, k, donor)
         return GaussianParams(weights / weights.sum(), means, prec_chol)

@@ -1,0 +1,128 @@
+"""The E-step of a Gaussian mixture on rows with missing entries (NaN), missing at random
+(Ghahramani and Jordan 1994; docs/math/conditional.md#em-with-missing-values).
+
+Notation   code        shape          meaning
+o, m       -           -              a row's observed and missing coordinates
+Lambda_k   precision   (K, D, D)      Sigma_k^{-1}, dense, whatever the family's storage
+r0_nk      r0          (n, K, D)      x_n - mu_k on o, 0 on m
+u_nk       u           (n, K, D)      Lambda_k r0_nk
+C_pk       cond_cov    (P, K, m, m)   Lambda_k,mm^{-1} = Sigma_k,mm - Sigma_k,mo Sigma_k,oo^{-1} Sigma_k,om (2.82)
+delta_nk   delta       (n, K, m)      E[x_m | x_o, k] - mu_k,m = -C_pk (Lambda_k r0_nk)_m (2.81, precision form)
+
+Everything follows from the precision's missing block, which is small (m of D coordinates):
+
+    (x_o - mu_o)^T Sigma_oo^{-1} (x_o - mu_o) = r0^T Lambda r0 - v^T C v,  v = (Lambda r0)_m
+    ln |Sigma_oo| = ln |Sigma| + ln |Lambda_mm|
+
+(the Schur complement of Lambda_mm in Lambda is Sigma_oo^{-1}: the partitioned inverse of
+PRML 2.3.1), so a pattern and a component need one Cholesky factor of Lambda_k,mm (m x m),
+and the factorisations of every pattern of a chunk with the same number of missing entries
+are one batched call.
+
+The statistics of such a row are those of the completed row x_hat_nk (x_o, mu_k,m + delta_nk)
+with C_pk added to the scatter's missing block (the expected scatter, E[(x - c)(x - c)^T | x_o, k]),
+so ``maximize`` is unchanged. The rows run in float64 (deliberate: few rows, small blocks).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_LOG_2PI = np.log(2 * np.pi)
+
+
+def _patterns(missing: np.ndarray):
+    """(pattern id per row (n,), patterns (P, D) bool) of a boolean mask."""
+    if missing.shape[1] <= 62:  # one int64 code per row: a 1-D unique, much faster than by rows
+        codes = missing.astype(np.int64) @ (np.int64(1) << np.arange(missing.shape[1], dtype=np.int64))
+        _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
+    else:
+        packed = np.packbits(missing, axis=1)
+        _, first, inverse = np.unique(packed, axis=0, return_index=True, return_inverse=True)
+    return inverse.reshape(-1), missing[first]
+
+
+def dense_precision(covariance, prec_chol, n_components, n_features):
+    """Lambda_k (K, D, D) and ln |Lambda_k|^(1/2) (K,) of any family, from its dense covariances."""
+    cov = np.asarray(covariance.dense_covariance(np.asarray(prec_chol, dtype=np.float64), n_components,
+                                                 n_features), dtype=np.float64)
+    lower = np.linalg.cholesky(cov)  # Sigma_k = L L^T
+    inv_lower = np.linalg.solve(lower, np.broadcast_to(np.eye(n_features), cov.shape))  # L^{-1}
+    precision = np.swapaxes(inv_lower, 1, 2) @ inv_lower  # L^{-T} L^{-1}: a Gram matrix, symmetric
+    return precision, -np.log(np.diagonal(lower, axis1=1, axis2=2)).sum(axis=1)
+
+
+def observed_e_step(X, weights, means, precision, log_det_half):
+    """ln rho_nk over each row's observed coordinates (n, K) and what the moments need.
+
+    Every row of X must miss at least one entry and observe at least one.
+    Returns (log_rho, z, extra): z (n, K, D) = x_hat_nk - mu_k; extra: for each number of
+    missing entries, (rows, missing indices per pattern (P, m), pattern of each row, C (P, K, m, m)).
+    """
+    n, D = X.shape
+    K = means.shape[0]
+    missing = np.isnan(X)
+    observed = ~missing
+    x0 = np.where(missing, 0.0, X.astype(np.float64))
+    r0 = (x0[:, None, :] - means[None]) * observed[:, None, :]  # (n, K, D)
+    # (n, K, D) Lambda_k r0_nk = x0 Lambda_k - (obs * mu_k) Lambda_k: two stacked (n, D) @ (D, K D) products
+    stacked = precision.transpose(1, 0, 2).reshape(D, K * D)  # [Lambda_1 ... Lambda_K]
+    shifted = (means[:, :, None] * precision).transpose(1, 0, 2).reshape(D, K * D)  # rows mu_kd Lambda_k[d]
+    u = (x0 @ stacked - observed.astype(np.float64) @ shifted).reshape(n, K, D)
+    quad = np.einsum("nkd,nkd->nk", r0, u)  # r0^T Lambda r0
+    log_det_mm = np.zeros((n, K))  # ln |Lambda_k,mm|^(1/2) per row
+    z = r0  # filled in place below: the missing entries become delta_nk
+    pattern_of_row, patterns = _patterns(missing)
+    counts = patterns.sum(axis=1)
+    extra = []
+    for m in np.unique(counts):
+        group = np.flatnonzero(counts == m)  # patterns with m missing entries
+        idx = np.nonzero(patterns[group])[1].reshape(group.size, m)  # (P, m)
+        block = precision[:, idx[:, :, None], idx[:, None, :]].transpose(1, 0, 2, 3)  # (P, K, m, m)
+        lower = np.linalg.cholesky(block)  # Lambda_mm = L L^T
+        inv_lower = np.linalg.inv(lower)  # L^{-1} of an m x m triangle (batched; m is small)
+        cond_cov = np.swapaxes(inv_lower, -1, -2) @ inv_lower  # C = Lambda_mm^{-1} (2.82)
+        local = np.full(patterns.shape[0], -1)
+        local[group] = np.arange(group.size)
+        rows = np.flatnonzero(local[pattern_of_row] >= 0)
+        p = local[pattern_of_row[rows]]  # (n_m,) pattern of each row within the group
+        mis = idx[p]  # (n_m, m)
+        v = np.take_along_axis(u[rows], mis[:, None, :], axis=2)  # (n_m, K, m) (Lambda r0)_m
+        delta = -np.einsum("nkij,nkj->nki", cond_cov[p], v)  # (2.81), precision form
+        quad[rows] += np.einsum("nki,nki->nk", v, delta)  # - v^T C v
+        log_det_mm[rows] = np.log(np.diagonal(lower, axis1=2, axis2=3)).sum(axis=2)[p]
+        zr = z[rows]
+        np.put_along_axis(zr, mis[:, None, :], delta, axis=2)
+        z[rows] = zr
+        extra.append((rows, idx, p, cond_cov))
+    n_obs = observed.sum(axis=1)  # (n,)
+    with np.errstate(divide="ignore"):
+        log_w = np.log(np.asarray(weights, dtype=np.float64))
+    # ln pi_k + ln N(x_o | mu_o, Sigma_oo): -d_o/2 ln 2pi - 1/2 ln|Sigma_oo| - q/2, with
+    # -1/2 ln|Sigma_oo| = ln|Lambda|^(1/2) - ln|Lambda_mm|^(1/2)
+    log_rho = (log_w[None] + log_det_half[None] - log_det_mm - 0.5 * n_obs[:, None] * _LOG_2PI
+               - 0.5 * np.maximum(quad, 0))
+    return log_rho, z, extra
+
+
+def observed_moments(z, wresp, extra, n_features):
+    """first_k (K, D) and the dense scatter (K, D, D) about mu_k of completed rows: sum_n wr_nk
+    z_nk z_nk^T plus, on each pattern's missing block, sum_n wr_nk C_pk (the conditional
+    covariance: E[(x - mu)(x - mu)^T | x_o, k] = z z^T + C on the missing block)."""
+    K = wresp.shape[1]
+    D = n_features
+    first = np.einsum("nk,nkd->kd", wresp, z)
+    scatter = np.empty((K, D, D))
+    for k in range(K):
+        zk = z[:, k, :]
+        scatter[k] = (zk * wresp[:, k, None]).T @ zk
+    flat = np.zeros(K * D * D)
+    for rows, idx, p, cond_cov in extra:
+        # a_pk = sum over the pattern's rows of wr_nk, (P, K)
+        mass = np.stack([np.bincount(p, weights=wresp[rows, k], minlength=idx.shape[0]) for k in range(K)], axis=1)
+        values = mass[:, :, None, None] * cond_cov  # (P, K, m, m)
+        where = (idx[:, None, :, None] * D + idx[:, None, None, :]) + (np.arange(K) * D * D)[None, :, None, None]
+        flat += np.bincount(np.broadcast_to(where, values.shape).ravel(), weights=values.ravel(),
+                            minlength=K * D * D)
+    scatter += flat.reshape(K, D, D)
+    return first, scatter

@@ -87,3 +87,40 @@ def test_mclust_start_is_deterministic_and_validated():
     np.testing.assert_array_equal(a.means_, b.means_)  # no randomness in the start
     with pytest.raises(ValueError, match="init_params"):
         GaussianMixture(3, init_params="mclusts").fit(X)
+
+
+def test_select_model_over_all_fourteen_families_against_mclusts_table():
+    """covariance_types='all' sweeps mclust's fourteen names in mclust's order; from mclust's
+    start run to 1e-8 each finite cell reaches R's Mclust BIC (mclust's sign; R stops at 1e-5
+    relative, hence the 1e-6 relative slack) and the best model is mclust's."""
+    from mixfit import select_model
+
+    X, ref = load("iris")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = select_model(X, [1, 2, 3], "all", convention="mclust", hierarchical_start=False, n_init=1,
+                              init_params="mclust", tol=1e-8, max_iter=2000, reg_covar=0.0, random_state=0)
+    families = list(dict.fromkeys(cell.covariance_type for cell in result.cells))
+    assert families == ref["bic_models"]
+    best_r = max(((ref["bic"][k - 1][j], k, model) for j, model in enumerate(ref["bic_models"]) for k in (1, 2, 3)
+                  if ref["bic"][k - 1][j] is not None))
+    for cell in result.cells:
+        expected = ref["bic"][cell.n_components - 1][ref["bic_models"].index(cell.covariance_type)]
+        if expected is not None and np.isfinite(cell.criterion):
+            assert cell.criterion >= expected - 1e-6 * abs(expected), (cell.covariance_type, cell.n_components)
+    assert (result.best.n_components, result.best.covariance_type) == (best_r[1], best_r[2])
+
+
+def test_cli_select_families_all(tmp_path):
+    from click.testing import CliRunner
+
+    from mixfit.cli import cli
+
+    X, _ = load("iris")
+    path = tmp_path / "iris.npy"
+    np.save(path, X)
+    out = CliRunner().invoke(cli, ["select", str(path), "-k", "1:2", "--families", "all", "--json", "--seed", "0",
+                                   "--n-init", "1"])
+    assert out.exit_code == 0, out.output
+    rows = json.loads(out.output)["table"]
+    assert sorted({row["covariance_type"] for row in rows}) == sorted(load("iris")[1]["bic_models"])

@@ -30,8 +30,9 @@ if click is not None:
     @click.argument("data")
     @click.option("-k", "--n-components", "k_text", default="1:9", show_default=True, metavar="LOW:HIGH",
                   help="Numbers of components: a range LOW:HIGH (inclusive) or a list K1,K2,...")
-    @click.option("--covariance", "covariance_types", default=",".join(COVARIANCE_TYPES), show_default=True,
-                  metavar="TYPES", help="Comma-separated covariance types.")
+    @click.option("--covariance", "--families", "covariance_types", default=",".join(COVARIANCE_TYPES),
+                  show_default=True, metavar="TYPES",
+                  help="Comma-separated covariance types, or 'all' for mclust's fourteen families.")
     @click.option("--criterion", type=click.Choice(["bic", "aic", "icl", "elbo"]), default=None,
                   help="[default: bic for em, elbo for vb]")
     @click.option("--method", type=click.Choice(["em", "vb"]), default="em", show_default=True)

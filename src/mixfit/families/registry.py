@@ -112,6 +112,8 @@ def covariance_types(names) -> list[str]:
     Parameters
     ----------
     names : str or iterable of str
+        Names ``covariance_type`` accepts, or ``'all'``: mclust's fourteen model names, in
+        mclust's order (EII, VII, ..., VVV).
 
     Returns
     -------
@@ -123,6 +125,8 @@ def covariance_types(names) -> list[str]:
         If the list is empty, repeats a name, or holds an unknown one.
     """
     types = [names] if isinstance(names, str) else list(names)
+    if types == ["all"]:
+        return list(MCLUST_MODEL_NAMES)
     if not types or len(set(types)) != len(types):
         raise ValueError(f"covariance_types={names!r}; expected distinct covariance types")
     for name in types:

@@ -272,9 +272,10 @@ def select_model(X, n_components=range(1, 10), covariance_types=COVARIANCE_TYPES
         The data, in memory (float32 kept, other dtypes converted to float64).
     n_components : int or iterable of int, default=range(1, 10)
         The numbers of components tried (distinct integers >= 1).
-    covariance_types : str or iterable of {'full', 'tied', 'diag', 'spherical'}, \
+    covariance_types : str or iterable of str, \
 default=('full', 'tied', 'diag', 'spherical')
-        The covariance types tried (distinct).
+        The covariance types tried (distinct): any name ``covariance_type`` accepts, or 'all'
+        for mclust's fourteen families (EII ... VVV).
     method : {'em', 'vb', 't'}, default='em'
         ``GaussianMixture`` (maximum likelihood, or MAP with ``prior=``),
         ``BayesianGaussianMixture`` (variational Bayes, criterion 'elbo') or ``StudentMixture``

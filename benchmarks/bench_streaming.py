@@ -2,6 +2,8 @@
 
     python benchmarks/bench_streaming.py                    # 1e8 rows, (D, K) = (16, 8), full
     python benchmarks/bench_streaming.py --rows 1e7         # a shorter stream
+    python benchmarks/bench_streaming.py --quick            # 2e6 rows, a smoke run
+    python benchmarks/bench_streaming.py --without-numba    # numpy pair products (no numba's ~80 MB)
 
 The stream: rows of a known K-component full-covariance mixture in D dimensions, made batch by
 batch (``--batch`` rows) and never stored; each batch goes to ``GaussianMixture.partial_fit``

@@ -243,3 +243,14 @@ def test_a_reseeded_component_restarts_the_running_statistics(separated, rng):
     for B in (X[300:600], X[600:]):
         gm.partial_fit(B)
     assert gm.weights_.shape == (3,) and np.all(np.isfinite(gm.means_)) and gm.n_steps_ == 3
+
+
+def test_the_overflow_check_judges_each_feature_not_the_whole_range(rng):
+    # the boundary check first bounds every feature's range by X's overall range (one fast pass);
+    # where that bound fails it must fall back to each feature's own range: here the overall
+    # range (~1e154) squared over 50 rows overflows float64, each feature's (~1e140) does not
+    X = np.column_stack([rng.normal(size=50), 1e154 + 1e140 * rng.normal(size=50)])
+    gm = GaussianMixture(1).partial_fit(X)
+    assert_allclose(gm.means_[0], X.mean(axis=0), rtol=1e-12)  # one EM step of K = 1: the mean
+    with pytest.raises(ValueError, match=r"\bX\b.*second moments would exceed"):
+        GaussianMixture(1).partial_fit(np.column_stack([X[:, 0], 1e160 * rng.normal(size=50)]))

@@ -168,3 +168,16 @@ def test_start_and_fit_do_not_depend_on_the_source(init, n_rows, tmp_path):
                 np.testing.assert_allclose(gm.means_, ref.means_, rtol=0, atol=1e-9, err_msg=name)
                 np.testing.assert_allclose(gm.covariances_, ref.covariances_, rtol=0, atol=1e-9, err_msg=name)
                 assert gm.lower_bound_ == pytest.approx(ref.lower_bound_, abs=1e-10), name
+
+
+def test_import_mixfit_leaves_sklearn_cluster_to_the_kmeans_start():
+    # sklearn.cluster (~20 MB of RSS, with sklearn.metrics and sklearn.neighbors) is imported by
+    # the k-means starts when they run, not by `import mixfit`: the streaming memory bar
+    # (docs/streaming.md) counts every module a process loads
+    import subprocess
+    import sys
+
+    code = ("import sys, mixfit; assert 'sklearn.cluster' not in sys.modules; "
+            "mixfit.GaussianMixture(2, random_state=0).fit([[0.0], [0.1], [5.0], [5.1]]); "
+            "assert 'sklearn.cluster' in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)  # the child inherits PYTHONPATH

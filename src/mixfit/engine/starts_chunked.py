@@ -21,7 +21,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
-from sklearn.cluster import kmeans_plusplus
 
 from ..kernels.linalg import real_dtype
 
@@ -146,6 +145,8 @@ def sample_size(source, n_components: int) -> int:
 
 def kmeans_plusplus_centres(source, n_components, rng):
     rows, weights = sample_rows(source, sample_size(source, n_components), rng)
+    from sklearn.cluster import kmeans_plusplus  # lazy: ~20 MB RSS (see starts.kmeans_centres)
+
     centres, _ = kmeans_plusplus(rows, n_components, random_state=_seed(rng), sample_weight=weights)
     return centres
 
@@ -177,6 +178,8 @@ def nearest_centre(X: np.ndarray, centres: np.ndarray) -> np.ndarray:
 def kmeans_centres(source, n_components, rng):
     """Lloyd's algorithm from k-means++ centres; each iteration is one chunked pass."""
     rows, weights = sample_rows(source, sample_size(source, n_components), rng)
+    from sklearn.cluster import kmeans_plusplus  # lazy: ~20 MB RSS (see starts.kmeans_centres)
+
     centres, _ = kmeans_plusplus(rows, n_components, random_state=_seed(rng), sample_weight=weights)
     centres = centres.astype(np.float64)
     tol = _LLOYD_TOL * float(np.mean(np.var(rows.astype(np.float64), axis=0)))

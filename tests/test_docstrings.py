@@ -107,6 +107,7 @@ FITTED = {
         _frame(_binary_rows())),
     "GaussianMixtureIC": lambda: mixfit.GaussianMixtureIC(n_components=(1, 2), covariance_types="full", n_init=1,
                                                           random_state=0).fit(_frame(_gaussian_rows())),
+    "GaussianMixtureImputer": lambda: mixfit.GaussianMixtureImputer(2, random_state=0).fit(_frame(_gaussian_rows())),
     "GaussianMixtureRegressor": lambda: mixfit.GaussianMixtureRegressor(2, random_state=0).fit(
         _frame(_gaussian_rows()[:, :1]), _gaussian_rows()[:, 1]),
     "GaussianHMM": lambda: mixfit.GaussianHMM(n_components=2, random_state=0).fit(_gaussian_rows(), LENGTHS),

@@ -10,6 +10,7 @@ from .estimators import CategoricalHSMM as CategoricalHSMM
 from .estimators import GaussianHMM as GaussianHMM
 from .estimators import GaussianHSMM as GaussianHSMM
 from .estimators import GaussianMixture as GaussianMixture
+from .estimators import GaussianMixtureImputer as GaussianMixtureImputer
 from .estimators import GaussianMixtureRegressor as GaussianMixtureRegressor
 from .estimators import MultinomialHMM as MultinomialHMM
 from .estimators import PoissonHMM as PoissonHMM
@@ -46,6 +47,7 @@ __all__ = [
     "GaussianHSMM",
     "GaussianMixture",
     "GaussianMixtureIC",
+    "GaussianMixtureImputer",
     "GaussianMixtureRegressor",
     "MultinomialHMM",
     "PoissonHMM",

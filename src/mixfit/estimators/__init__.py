@@ -18,10 +18,12 @@ from .hmm_vb import VariationalGaussianHMM as VariationalGaussianHMM
 from .hmm_vb_categorical import VariationalCategoricalHMM as VariationalCategoricalHMM
 from .hsmm import CategoricalHSMM as CategoricalHSMM
 from .hsmm import GaussianHSMM as GaussianHSMM
+from .imputer import GaussianMixtureImputer as GaussianMixtureImputer
 from .many import fit_many as fit_many
 from .regressor import GaussianMixtureRegressor as GaussianMixtureRegressor
 from .student_mixture import StudentMixture as StudentMixture
 
 __all__ = ["GMMHMM", "BayesianGaussianMixture", "BernoulliHMM", "BernoulliMixture", "CategoricalHMM", "CategoricalHSMM",
-           "GaussianHMM", "GaussianHSMM", "GaussianMixture", "GaussianMixtureRegressor", "MultinomialHMM", "PoissonHMM",
-           "StudentMixture", "VariationalCategoricalHMM", "VariationalGaussianHMM", "fit_many"]
+           "GaussianHMM", "GaussianHSMM", "GaussianMixture", "GaussianMixtureImputer", "GaussianMixtureRegressor",
+           "MultinomialHMM", "PoissonHMM", "StudentMixture", "VariationalCategoricalHMM", "VariationalGaussianHMM",
+           "fit_many"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .classes import more_classes
 from .hmm_more import hmm_more_classes
 from .hsmm import hsmm_classes
-from .regressor_file import regressor_classes
+from .regressor_file import imputer_classes, regressor_classes
 from .schema import EstimatorFile, build_from, mixture_classes
 from .student import student_classes
 
@@ -13,7 +13,7 @@ from .student import student_classes
 def registry() -> dict[str, EstimatorFile]:
     """Every estimator class a model file may name, with what it stores and how it is rebuilt."""
     return {**mixture_classes(), **more_classes(), **student_classes(), **hmm_more_classes(), **regressor_classes(),
-            **hsmm_classes()}
+            **imputer_classes(), **hsmm_classes()}
 
 
 def build(name: str, params: dict, fitted: dict):

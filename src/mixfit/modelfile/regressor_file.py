@@ -1,12 +1,12 @@
-"""The model file's schema for ``GaussianMixtureRegressor``: its joint ``mixture_`` stored as a
-nested ``{"estimator", "params", "fitted"}`` object (as ``GaussianMixtureIC``'s best estimator)
+"""The model file's schema for ``GaussianMixtureRegressor`` and ``GaussianMixtureImputer``: the
+``mixture_`` each holds stored as a nested ``{"estimator", "params", "fitted"}`` object (as ``GaussianMixtureIC``'s best estimator)
 and rebuilt by the ``GaussianMixture`` entry, beside the regressor's own few values."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..estimators import GaussianMixtureRegressor
+from ..estimators import GaussianMixtureImputer, GaussianMixtureRegressor
 from ..exceptions import ModelFileError
 from .schema import EstimatorFile, build_from, is_count, mixture_classes, public_fitted
 
@@ -61,4 +61,19 @@ def regressor_classes() -> dict[str, EstimatorFile]:
             GaussianMixtureRegressor, _declared, _restore,
             required=("mixture_", "n_outputs_", "y_ndim_", "n_features_in_"), check=_check, size=_size,
             stored=_stored),
+    }
+
+
+def _check_imputer(estimator) -> None:
+    if estimator.mixture_.n_features_in_ != estimator.n_features_in_:
+        raise ModelFileError(f"mixture_ has {estimator.mixture_.n_features_in_} features; expected n_features_in_ = "
+                             f"{estimator.n_features_in_}")
+
+
+def imputer_classes() -> dict[str, EstimatorFile]:
+    """The imputer's entry of the model-file registry."""
+    return {
+        "GaussianMixtureImputer": EstimatorFile(
+            GaussianMixtureImputer, _declared, _restore, required=("mixture_", "n_features_in_"),
+            check=_check_imputer, size=_size, stored=_stored),
     }

@@ -190,3 +190,33 @@ def log_prob_observed(model: GaussianEM, params: GaussianParams, X: np.ndarray) 
 def log_density_observed(model: GaussianEM, params: GaussianParams, X: np.ndarray) -> np.ndarray:
     """ln p(x_n,o) = ln sum_k pi_k N(x_n,o | mu_k,o, Sigma_k,oo) (n,) (2.98 observed)."""
     return logsumexp_rows(log_prob_observed(model, params, X))
+
+
+def impute(covariance, params: GaussianParams, X: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
+    """X (float64 copy) with each NaN entry filled from the mixture conditioned on its row's
+    observed entries (2.81 mixture): the conditional mean sum_k r_nk m_nk, or with ``rng`` one
+    draw from the conditional mixture. Rows are grouped by missingness pattern (one Schur
+    complement per pattern and component); a row with nothing observed takes the mixture's mean
+    sum_k pi_k mu_k (or a draw from the mixture)."""
+    out = np.array(X, dtype=np.float64)
+    missing = np.isnan(out)
+    if not missing.any():
+        return out
+    params64 = params.astype(np.float64)
+    K, D = params64.means.shape
+    everything = np.arange(D)
+    for observed, rows in missingness_patterns(missing):
+        if observed.size == D:
+            continue
+        other = np.setdiff1d(everything, observed)
+        if observed.size == 0:  # the mixture itself: r_nk = pi_k, m_nk = mu_k, C_k = Sigma_k
+            prediction = Prediction(params64.weights @ params64.means, None, None,
+                                    np.broadcast_to(params64.weights, (rows.size, K)),
+                                    np.broadcast_to(params64.means, (rows.size, K, D)),
+                                    np.asarray(covariance.dense_covariance(params64.prec_chol, K, D)))
+            mean = np.broadcast_to(prediction.mean, (rows.size, D))
+        else:
+            prediction = regression(covariance, params64, observed, other, out[np.ix_(rows, observed)])
+            mean = prediction.mean
+        out[np.ix_(rows, other)] = mean if rng is None else draw(prediction, rng, 1)[:, 0, :]
+    return out

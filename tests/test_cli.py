@@ -88,7 +88,7 @@ def work(tmp_path_factory, faithful):
     np.savetxt(d / "weighted.csv", np.column_stack([X, weights]), delimiter=",", header="eruptions,waiting,w",
                comments="", fmt="%.17g")
     (d / "words.csv").write_text("eruptions,waiting\n3.6,79\n1.8,fast\n")
-    (d / "missing.csv").write_text("eruptions,waiting\n3.6,79\n1.8,nan\n2.0,60\n")
+    (d / "missing.csv").write_text("eruptions,waiting\n3.6,79\n1.8,inf\n2.0,60\n")
     (d / "binary.csv").write_bytes(bytes(range(256)) * 4)
     (d / "ragged.csv").write_text("a,b\n1,2\n3\n")
     (d / "not-a-model.mixfit").write_text("hello\n")
@@ -198,7 +198,7 @@ ERRORS = {
     "unreadable-csv": (["fit", "binary.csv", "-k", "2"], 1, "binary.csv"),
     "ragged-csv": (["fit", "ragged.csv", "-k", "1"], 1, "line 3"),
     "non-numeric": (["fit", "words.csv", "-k", "1"], 1, "column 'waiting': 'fast' is not a number"),
-    "nan": (["fit", "missing.csv", "-k", "1"], 1, "NaN"),
+    "inf": (["fit", "missing.csv", "-k", "1"], 1, "infinity"),
     "unknown-column": (["fit", "faithful.csv", "-k", "2", "--columns", "speed"], 1, "no column 'speed'"),
     "unknown-option": (["fit", "faithful.csv", "-k", "2", "--colour"], 2, "No such option"),
     "bad-choice": (["fit", "faithful.csv", "-k", "2", "--covariance", "round"], 2, "--covariance"),
@@ -209,7 +209,7 @@ ERRORS = {
 
 
 # Each mistake runs in process (fast); a sample of them also through the installed script.
-THROUGH_THE_SCRIPT = ["missing-file", "nan", "unknown-option", "bad-model-file"]
+THROUGH_THE_SCRIPT = ["missing-file", "inf", "unknown-option", "bad-model-file"]
 
 
 def assert_one_line(exit_code, stdout, stderr, status, words):

@@ -5,6 +5,7 @@ register their commands on it when imported (here).
 """
 
 from . import commands as commands
+from . import impute_command as impute_command
 from . import select_command as select_command
 from .app import cli as cli
 from .app import main as main

@@ -112,8 +112,8 @@ if click is not None:
         f = click.option("--columns", metavar="A,B,...", help="Feature columns by name (headerless: x1,x2,...).")(f)
         return f
 
-    def _read(path, no_header):
-        return read_data(path, header=False if no_header else None)
+    def _read(path, no_header, missing=False):
+        return read_data(path, header=False if no_header else None, missing=missing)
 
     def _load(path):
         from ..modelfile.io import read_model_file

@@ -125,7 +125,7 @@ if click is not None:
         if online:
             return _fit_online(model, data, batch_size, no_header, columns, sample_weight, progress, output,
                                as_json, quiet)
-        table = _read(data, no_header)
+        table = _read(data, no_header, missing=True)  # empty cells / NA: missing values (GaussianMixture)
         X, names = select_columns(table, split_names(columns), exclude=(sample_weight,))
         weights = None if sample_weight is None else select_columns(table, [sample_weight])[0][:, 0]
         show = (not quiet and sys.stderr.isatty()) if progress is None else progress
@@ -166,7 +166,8 @@ if click is not None:
         """Label each row of DATA with its most probable component (CSV, or JSON with --json)."""
         saved = _load(model_file)
         model = saved.estimator
-        X, _ = features_for(model, _read(data, no_header), split_names(columns), saved.metadata.get("columns"))
+        X, _ = features_for(model, _read(data, no_header, missing=True), split_names(columns),
+                            saved.metadata.get("columns"))
         labels = model.predict(X)
         if as_json:
             payload = {"labels": labels} if not proba else {"labels": labels, "proba": model.predict_proba(X)}
@@ -197,7 +198,8 @@ if click is not None:
         """The mean log density of DATA under MODEL (and BIC/AIC for an EM fit)."""
         saved = _load(model_file)
         model = saved.estimator
-        X, _ = features_for(model, _read(data, no_header), split_names(columns), saved.metadata.get("columns"))
+        X, _ = features_for(model, _read(data, no_header, missing=True), split_names(columns),
+                            saved.metadata.get("columns"))
         mean = model.score(X)
         payload = {"n_samples": int(X.shape[0]), "score": mean, "total": mean * X.shape[0]}
         rows = [("rows", str(X.shape[0])), ("mean ln p(x)", f"{mean:.6f}"), ("total ln p(x)", f"{mean * X.shape[0]:.4f}")]

@@ -24,17 +24,25 @@ class Data:
     source: str
 
 
-def _numbers(rows, names, source, first_line):
-    """Rows of strings -> float64, naming the line and column of the first bad value."""
+# Fields read as a missing value where missing values are allowed (case-insensitive).
+MISSING_MARKERS = frozenset({"", "na", "nan", "n/a", "null"})
+_NOT_HERE = "missing values are read by mixfit fit, predict, score and impute of a Gaussian mixture"
+
+
+def _numbers(rows, names, source, first_line, missing=False):
+    """Rows of strings -> float64, naming the line and column of the first bad value; with
+    ``missing``, an empty field or NA / NaN / N/A / null is NaN (a missing value)."""
     values = np.empty((len(rows), len(names)))
     for r, (line, row) in enumerate(rows):
         if len(row) != len(names):
             raise DataError(f"{source}, line {line}: {len(row)} fields; expected {len(names)} like line {first_line}")
         for c, field in enumerate(row):
             text = field.strip()
+            if missing and text.lower() in MISSING_MARKERS:
+                values[r, c] = np.nan
+                continue
             if not text:
-                raise DataError(f"{source}, line {line}, column {names[c]!r}: empty value "
-                                "(missing values are not supported)")
+                raise DataError(f"{source}, line {line}, column {names[c]!r}: empty value ({_NOT_HERE})")
             try:
                 values[r, c] = float(text)
             except ValueError:
@@ -45,7 +53,7 @@ def _numbers(rows, names, source, first_line):
     return values
 
 
-def _parse_text(text: str, source: str, delimiter: str | None, header: bool | None) -> Data:
+def _parse_text(text: str, source: str, delimiter: str | None, header: bool | None, missing=False) -> Data:
     lines = [(i + 1, line) for i, line in enumerate(text.splitlines()) if line.strip() and not line.startswith("#")]
     if not lines:
         raise DataError(f"{source} holds no data")
@@ -65,7 +73,7 @@ def _parse_text(text: str, source: str, delimiter: str | None, header: bool | No
         raise DataError(f"{source} has a header but no data rows")
     if len(set(names)) != len(names):
         raise DataError(f"{source}: the header repeats a column name ({', '.join(names)})")
-    return Data(_numbers(body, names, source, body[0][0]), names, source)
+    return Data(_numbers(body, names, source, body[0][0], missing), names, source)
 
 
 def _is_number(text: str) -> bool:
@@ -76,10 +84,11 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def read_data(path: str, *, header: bool | None = None) -> Data:
-    """A numeric table from CSV/TSV, ``.npy``, Parquet, or ``-`` (stdin)."""
+def read_data(path: str, *, header: bool | None = None, missing: bool = False) -> Data:
+    """A numeric table from CSV/TSV, ``.npy``, Parquet, or ``-`` (stdin). With ``missing``, empty
+    cells, NA and NaN (CSV), NaN (.npy) and nulls (Parquet) are NaN; infinity is always refused."""
     if path == "-":
-        return _parse_text(sys.stdin.read(), "stdin", None, header)
+        return _parse_text(sys.stdin.read(), "stdin", None, header, missing)
     lower = path.lower()
     if not os.path.exists(path):
         raise DataError(f"{path}: no such file")
@@ -91,22 +100,22 @@ def read_data(path: str, *, header: bool | None = None) -> Data:
         if array.dtype.kind not in "biuf" or array.ndim not in (1, 2):
             raise DataError(f"{path}: a {array.ndim}-d array of {array.dtype}; expected a 1-d or 2-d numeric array")
         array = array.reshape(len(array), -1).astype(np.float64)
-        bad = np.argwhere(~np.isfinite(array))
+        bad = np.argwhere(np.isinf(array) if missing else ~np.isfinite(array))
         if bad.size:
             raise DataError(f"{path}: row {bad[0][0]}, column {bad[0][1]} is {array[tuple(bad[0])]} "
-                            "(NaN and infinity are not supported)")
+                            f"({'infinity is' if missing else 'NaN and infinity are'} not supported)")
         return Data(array, [f"x{j + 1}" for j in range(array.shape[1])], path)
     if lower.endswith((".parquet", ".pq")):
-        return _read_parquet(path)
+        return _read_parquet(path, missing)
     try:
         with open(path, encoding="utf-8-sig") as stream:
             text = stream.read()
     except UnicodeDecodeError:
         raise DataError(f"{path}: not a text (CSV/TSV) file; mixfit reads CSV, TSV, .npy and Parquet") from None
-    return _parse_text(text, path, "\t" if lower.endswith((".tsv", ".tab")) else None, header)
+    return _parse_text(text, path, "\t" if lower.endswith((".tsv", ".tab")) else None, header, missing)
 
 
-def _read_parquet(path: str) -> Data:
+def _read_parquet(path: str, missing: bool = False) -> Data:
     try:
         from pyarrow import parquet
     except ImportError:
@@ -122,8 +131,10 @@ def _read_parquet(path: str) -> Data:
             raise DataError(f"{path}: column {name!r} is {column.dtype}, not numeric")
         columns.append(column.astype(np.float64))
     values = np.column_stack(columns)
-    if not np.all(np.isfinite(values)):
-        raise DataError(f"{path}: contains NaN, missing or infinite values (not supported)")
+    if missing and np.any(np.isinf(values)):
+        raise DataError(f"{path}: contains infinite values (not supported)")
+    if not missing and not np.all(np.isfinite(values)):
+        raise DataError(f"{path}: contains NaN, missing or infinite values ({_NOT_HERE})")
     return Data(values, list(table.column_names), path)
 
 

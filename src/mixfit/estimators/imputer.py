@@ -141,6 +141,39 @@ class GaussianMixtureImputer(TransformerMixin, BaseEstimator):
         self.converged_ = mixture.converged_
         return self
 
+    @classmethod
+    def from_mixture(cls, mixture, *, sample_posterior=False, random_state=None):
+        """An imputer from an already fitted ``GaussianMixture`` (no new fit).
+
+        Parameters
+        ----------
+        mixture : GaussianMixture
+            A fitted Gaussian mixture (of any covariance type).
+        sample_posterior : bool, default=False
+            As in the constructor.
+        random_state : int, Generator, RandomState instance or None, default=None
+            Seeds the draws of ``sample_posterior``.
+
+        Returns
+        -------
+        imputer : GaussianMixtureImputer
+            Fitted, its ``mixture_`` the given mixture and its hyper-parameters the mixture's.
+        """
+        if not isinstance(mixture, GaussianMixture):
+            raise TypeError(f"mixture is a {type(mixture).__name__}; expected a fitted GaussianMixture")
+        check_is_fitted(mixture, "precisions_cholesky_")
+        shared = set(cls().get_params(deep=False))
+        params = {k: v for k, v in mixture.get_params(deep=False).items() if k in shared}
+        imputer = cls(**params, sample_posterior=sample_posterior)
+        imputer.random_state = random_state
+        imputer.mixture_ = mixture
+        imputer.n_iter_ = mixture.n_iter_
+        imputer.converged_ = mixture.converged_
+        imputer.n_features_in_ = mixture.n_features_in_
+        if hasattr(mixture, "feature_names_in_"):
+            imputer.feature_names_in_ = mixture.feature_names_in_
+        return imputer
+
     def transform(self, X):
         """Fill the NaN entries of X from the fitted mixture.
 

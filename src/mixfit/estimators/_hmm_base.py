@@ -32,7 +32,7 @@ from .validation import as_generator, check_hyperparameters, check_option, check
 DECODERS = ("viterbi", "map")
 
 
-class _HMMBase(BaseEstimator, metaclass=ABCMeta):
+class _HMMBase(hmm_compat.HmmlearnAttributes, BaseEstimator, metaclass=ABCMeta):
     """Abstract: the fit, decoding, scoring and sampling shared by the HMM estimators.
 
     A subclass declares ``_HYPERPARAMETERS`` (the scalar checks), ``_FIXABLE`` (the names
@@ -105,41 +105,6 @@ class _HMMBase(BaseEstimator, metaclass=ABCMeta):
     def _emission_features(self) -> int | None:
         """The number of features the assigned emission parameters imply, or None."""
         return None
-
-    @property
-    def monitor_(self):
-        """hmmlearn's ``ConvergenceMonitor`` of the last fit (derived from ``lower_bounds_``; not
-        stored in model files)."""
-        if "_monitor" not in vars(self):
-            raise AttributeError(f"{type(self).__name__} has no monitor_ before fit")
-        return self._monitor
-
-    @property
-    def n_features(self):
-        """Number of features of a frame (hmmlearn's attribute): as assigned, else as fitted or as
-        the emission parameters say."""
-        if "_n_features" in vars(self):
-            return self._n_features
-        if "n_features_in_" in vars(self):
-            return self.n_features_in_
-        if self._emission_features() is not None:
-            return self._emission_features()
-        raise AttributeError(f"{type(self).__name__} has no n_features yet: fit it, or assign n_features")
-
-    @n_features.setter
-    def n_features(self, value):
-        self._n_features = value
-
-    def get_stationary_distribution(self):
-        """The stationary distribution of the chain: pi with pi A = pi.
-
-        Returns
-        -------
-        ndarray of shape (n_states,)
-            The left eigenvector of ``transmat_`` for eigenvalue 1, summing to 1.
-        """
-        check_is_fitted(self, "transmat_")
-        return hmm_compat.stationary_distribution(np.asarray(self.transmat_, dtype=np.float64))
 
     def fit(self, X, lengths=None, sample_weight=None, states=None):
         """Estimate the model parameters from sequences of frames.

@@ -16,6 +16,7 @@ import sys
 from collections import deque
 
 import numpy as np
+from sklearn.utils.validation import check_is_fitted
 
 from ..exceptions import CollapsedComponentError
 from ..families.registry import make_covariance
@@ -236,3 +237,43 @@ def stationary_distribution(transmat: np.ndarray) -> np.ndarray:
     eigenvalues, vectors = np.linalg.eig(transmat.T)
     stationary = np.real(vectors[:, np.argmin(np.abs(eigenvalues - 1.0))])
     return stationary / stationary.sum()
+
+
+class HmmlearnAttributes:
+    """hmmlearn's attributes of a fitted (or assigned) HMM that mixfit's own fit does not need:
+    ``monitor_``, ``n_features`` and ``get_stationary_distribution``; mixed into the HMM base."""
+
+    @property
+    def monitor_(self):
+        """hmmlearn's ``ConvergenceMonitor`` of the last fit (derived from ``lower_bounds_``; not
+        stored in model files)."""
+        if "_monitor" not in vars(self):
+            raise AttributeError(f"{type(self).__name__} has no monitor_ before fit")
+        return self._monitor
+
+    @property
+    def n_features(self):
+        """Number of features of a frame (hmmlearn's attribute): as assigned, else as fitted or as
+        the emission parameters say."""
+        if "_n_features" in vars(self):
+            return self._n_features
+        if "n_features_in_" in vars(self):
+            return self.n_features_in_
+        if self._emission_features() is not None:
+            return self._emission_features()
+        raise AttributeError(f"{type(self).__name__} has no n_features yet: fit it, or assign n_features")
+
+    @n_features.setter
+    def n_features(self, value):
+        self._n_features = value
+
+    def get_stationary_distribution(self):
+        """The stationary distribution of the chain: pi with pi A = pi.
+
+        Returns
+        -------
+        ndarray of shape (n_states,)
+            The left eigenvector of ``transmat_`` for eigenvalue 1, summing to 1.
+        """
+        check_is_fitted(self, "transmat_")
+        return stationary_distribution(np.asarray(self.transmat_, dtype=np.float64))

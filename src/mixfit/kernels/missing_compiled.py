@@ -96,16 +96,12 @@ def conditional_blocks(x0, missing, means, precision, z, quad, log_det_mm, cond,
                 x[a] = s * dinv[a]
                 z[k, i, idx[a]] = -x[a]
             for b in range(m):  # L^{-1}, lower triangular, column by column
-                for a in range(m):
-                    if a < b:
-                        inv[a, b] = 0.0
-                    elif a == b:
-                        inv[a, a] = dinv[a]
-                    else:
-                        s = 0.0
-                        for c in range(b, a):
-                            s -= lower[a, c] * inv[c, b]
-                        inv[a, b] = s * dinv[a]
+                inv[b, b] = dinv[b]
+                for a in range(b + 1, m):
+                    s = 0.0
+                    for c in range(b, a):
+                        s -= lower[a, c] * inv[c, b]
+                    inv[a, b] = s * dinv[a]
             base = offsets[i] + k * m * m
             for a in range(m):  # C = L^{-T} L^{-1}, symmetric
                 for b in range(a + 1):

@@ -15,6 +15,7 @@ from oracles.gaussian_em import full_covariances
 from sklearn.exceptions import NotFittedError
 
 import mixfit
+from mixfit.models import missing
 
 COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
 # Oracle comparisons in float64: explicit inverses of well-conditioned 1-3 dimensional blocks
@@ -168,6 +169,16 @@ def test_unfitted_mixture_refuses():
 # ---- missing values in prediction ----------------------------------------------------------
 
 
+@pytest.fixture(params=["compiled", "numpy"])
+def row_kernel(request, monkeypatch):
+    """Scores with holes on both paths: numba's loop over rows (models/missing.py) and the loop
+    over missingness patterns (models/conditional.py, the path without numba)."""
+    if request.param == "compiled":
+        pytest.importorskip("numba")
+    monkeypatch.setattr(missing, "COMPILED", request.param == "compiled")
+    return request.param
+
+
 def _with_holes(X, seed=1):
     """X with ~30 % of entries missing at random, no row left empty, the first 5 rows complete."""
     rng = np.random.default_rng(seed)
@@ -178,7 +189,7 @@ def _with_holes(X, seed=1):
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
-def test_missing_values_score_the_observed_coordinates(fitted, covariance_type):
+def test_missing_values_score_the_observed_coordinates(fitted, covariance_type, row_kernel):
     X, models = fitted
     gm = models[covariance_type]
     Y = _with_holes(X[:60])

@@ -23,6 +23,7 @@ import numpy as np
 
 from ..kernels.linalg import logsumexp_rows, probabilities_from_log
 from ..kernels.partitioned import missingness_patterns
+from . import missing as missing_rows
 from .gaussian_em import GaussianEM, GaussianParams
 
 
@@ -174,9 +175,11 @@ def log_prob_observed(model: GaussianEM, params: GaussianParams, X: np.ndarray) 
     coordinates o (2.98 observed) (docs/math/conditional.md#eq-2-98-observed): rows grouped by their
     pattern of missing entries, one marginal (one factorisation per component) per pattern; rows with nothing
     missing go through ``model.log_prob_components`` as they are. Every row must observe at least
-    one coordinate (the estimators check that, naming the row)."""
+    one coordinate (the estimators check that, naming the row). Where numba is installed, the
+    incomplete rows take the fit's compiled loop over rows instead (``model.log_prob_components``,
+    models/missing.py): the same numbers, without a Python loop over patterns."""
     missing = np.isnan(X)
-    if not missing.any():
+    if not missing.any() or missing_rows.COMPILED:
         return model.log_prob_components(X, params)
     out = np.empty((X.shape[0], params.weights.shape[0]), dtype=X.dtype)
     for observed, rows in missingness_patterns(missing):

@@ -38,3 +38,14 @@ def test_common_orientation_trace_is_the_objective():
         # the eigenbasis form of F equals the solve-based one up to rounding
         np.testing.assert_allclose(result.objective[-1], exact, rtol=1e-10)
         assert np.all(np.diff(result.objective) <= 1e-9 * np.abs(result.objective[:-1]))
+
+
+def test_vee_trace_is_the_objective():
+    rng = np.random.default_rng(1)
+    A = rng.normal(size=(3, 4, 4))
+    covariances = A @ A.transpose(0, 2, 1) / 4 + np.eye(4)
+    mass = np.array([40.0, 25.0, 35.0])
+    result = mclust_msteps.vee(covariances, mass)
+    exact = mclust_msteps.covariance_objective(result.covariances, mass[:, None, None] * covariances, mass)
+    # the closed form of F at the volume step's optimum equals the solve-based F up to rounding
+    np.testing.assert_allclose(result.objective[-1], exact, rtol=1e-10)

@@ -30,6 +30,7 @@ relative (mclust's emControl tol[2], sqrt(eps)), or at ``max_iter`` (reported in
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 
 import numpy as np
@@ -182,7 +183,9 @@ def vee(covariances, mass, tol=INNER_TOL, max_iter=INNER_MAX_ITER):
         moved = (_moved(new_volume, volume, tol)
                  or np.max(np.abs(new_common - common)) > tol * np.max(np.abs(common)))
         common, volume = new_common, new_volume
-        trace.append(covariance_objective(volume[:, None, None] * common, scatter, mass))
+        # F with |C| = 1 and tr(W_k Sigma_k^{-1}) = tr(W_k C^{-1}) / lambda_k = D N_k (the volume
+        # step is exact given C): sum_k N_k D (ln lambda_k + 1), without K more solves
+        trace.append(float((mass * dim * (np.log(volume) + 1.0)).sum()))
         if not moved:
             break
     return InnerResult(volume[:, None, None] * common, iteration, moved, tuple(trace))
@@ -191,6 +194,21 @@ def vee(covariances, mass, tol=INNER_TOL, max_iter=INNER_MAX_ITER):
 # A plane where f varies by less than this, relative to its terms, is flat: its rotation angle
 # would be rounding noise (atan2 of two zeros is +-pi), so the columns are left as they are.
 _FLAT = 64 * np.finfo(np.float64).eps
+
+
+# Whether numba can be imported, found without importing it (its import costs ~0.2 s): the sweep
+# is then kernels.orientation_compiled's loops (the same arithmetic), else the numpy one below.
+_COMPILED = importlib.util.find_spec("numba") is not None
+
+
+def _sweep(orientation, scatter, inverse_diagonals):
+    """One orientation sweep: compiled where numba is installed, else ``_orientation_sweep``."""
+    if not _COMPILED:
+        return _orientation_sweep(orientation, scatter, inverse_diagonals)
+    from ..kernels.orientation_compiled import orientation_sweep  # optional: numba, on first use
+
+    return orientation_sweep(np.ascontiguousarray(orientation), np.ascontiguousarray(scatter),
+                             np.ascontiguousarray(inverse_diagonals), _FLAT)
 
 
 def _orientation_sweep(orientation, scatter, inverse_diagonals):
@@ -227,31 +245,34 @@ def common_orientation(covariances, mass, equal_volume, tol=INNER_TOL, max_iter=
     starts from EEE's orientation (the eigenvectors of the pooled W, decreasing)."""
     scatter = mass[:, None, None] * covariances
     orientation = _decreasing_eigh(scatter.sum(axis=0))[1]
-    diagonals = _given_orientation(orientation, scatter, mass, equal_volume)
+    diagonals, _ = _given_orientation(orientation, scatter, mass, equal_volume)
     covariances = np.einsum("ij,kj,lj->kil", orientation, diagonals, orientation)
     trace = []
     for iteration in range(1, max_iter + 1):
-        new_orientation = _orientation_sweep(orientation, scatter, 1.0 / diagonals)
-        new_diagonals = _given_orientation(new_orientation, scatter, mass, equal_volume)
+        new_orientation = _sweep(orientation, scatter, 1.0 / diagonals)
+        new_diagonals, omega = _given_orientation(new_orientation, scatter, mass, equal_volume)
         orientation, diagonals = new_orientation, new_diagonals
         new_covariances = np.einsum("ij,kj,lj->kil", orientation, diagonals, orientation)
         # Converged on the covariances, which are identified, not on D, which is not where
         # two entries of A_k coincide for every k (any rotation of that plane is optimal).
         moved = np.max(np.abs(new_covariances - covariances)) > tol * np.max(np.abs(new_covariances))
         covariances = new_covariances
-        trace.append(covariance_objective(covariances, scatter, mass))
+        # F in the common eigenbasis (D orthogonal): sum_k N_k sum_j ln d_kj + omega_kj / d_kj,
+        # covariance_objective of these covariances up to rounding, without K solves
+        trace.append(float((mass[:, None] * np.log(diagonals)).sum() + (omega / diagonals).sum()))
         if not moved:
             break
     return InnerResult(covariances, iteration, moved, tuple(trace))
 
 
 def _given_orientation(orientation, scatter, mass, equal_volume):
-    """lambda_k a_k (K, D): the closed-form volumes and shapes for a fixed common orientation."""
+    """lambda_k a_k (K, D): the closed-form volumes and shapes for a fixed common orientation,
+    and omega_k = diag(D^T W_k D) (K, D) they are computed from."""
     omega = np.einsum("ji,kjl,li->ki", orientation, scatter, orientation)  # diag(D^T W_k D)
     if not equal_volume:
-        return omega / mass[:, None]
+        return omega / mass[:, None], omega
     root = geometric_mean(omega)
-    return (root.sum() / mass.sum()) * omega / root[:, None]
+    return (root.sum() / mass.sum()) * omega / root[:, None], omega
 
 
 # ---- the decomposition reported as mclust reports it -------------------------------------------------

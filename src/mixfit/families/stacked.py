@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..kernels.expanded import PACKED_ROUNDING_LIMIT
+from ..kernels.linalg import covariance_from_precision_chol
 from .diag import DiagCovariance
 from .full import FullCovariance
 from .spherical import SphericalCovariance
@@ -134,7 +135,7 @@ class StackedFull:
 
     def rounding_ok(self, means_c, prec_chol):
         precision = self.precision(prec_chol)
-        bound = _packed_bound(means_c, precision, np.linalg.inv(precision))
+        bound = _packed_bound(means_c, precision, covariance_from_precision_chol(prec_chol))
         return _bound_ok(bound, self.n_second(means_c.shape[-1]) + means_c.shape[-1] + 1)
 
 
@@ -167,8 +168,9 @@ class StackedTied:
         return _factor_stack(cov)
 
     def rounding_ok(self, means_c, prec_chol):
-        precision = _per_component(self.precision(prec_chol), means_c.shape[1])  # (B, K, D, D)
-        bound = _packed_bound(means_c, precision, np.linalg.inv(precision))
+        K = means_c.shape[1]
+        precision = _per_component(self.precision(prec_chol), K)  # (B, K, D, D)
+        bound = _packed_bound(means_c, precision, _per_component(covariance_from_precision_chol(prec_chol), K))
         return _bound_ok(bound, self.n_second(means_c.shape[-1]) + means_c.shape[-1] + 1)
 
 

@@ -27,7 +27,7 @@ def _loops(compiled: bool | None):
         from . import hsmm_compiled  # optional: numba, imported on first use
 
         return hsmm_compiled
-    from . import hsmm_loops
+    from . import hsmm_loops  # optional: the plain-Python loops, only where numba is absent
 
     return hsmm_loops
 

@@ -134,7 +134,7 @@ class _RowBlocks:
 
     def add_to(self, scatter, wresp):
         """scatter (K, D, D) += sum_n wr_nk C_nk on each row's missing block, in place."""
-        from ..kernels.missing_compiled import add_conditional_covariances
+        from ..kernels.missing_compiled import add_conditional_covariances  # optional: numba, on first use
 
         add_conditional_covariances(self.missing, np.ascontiguousarray(wresp), self.cond, self.offsets, scatter)
 
@@ -152,7 +152,8 @@ def _pattern_blocks(missing, u, precision, z, quad):
         idx = np.nonzero(patterns[group])[1].reshape(group.size, m)  # (P, m)
         block = precision[:, idx[:, :, None], idx[:, None, :]].transpose(1, 0, 2, 3)  # (P, K, m, m)
         lower = np.linalg.cholesky(block)  # Lambda_mm = L L^T
-        inv_lower = np.linalg.inv(lower)  # L^{-1} of an m x m triangle (batched; m is small)
+        # L^{-1} of an m x m triangle (batched; m is small): solves against the identity
+        inv_lower = np.linalg.solve(lower, np.broadcast_to(np.eye(lower.shape[-1]), lower.shape))
         cond_cov = np.swapaxes(inv_lower, -1, -2) @ inv_lower  # C = Lambda_mm^{-1} (2.82)
         local = np.full(patterns.shape[0], -1)
         local[group] = np.arange(group.size)

@@ -25,9 +25,8 @@ from ..kernels.linalg import rows_summing_to_one
 from ..models.hmm import InitialDistribution, TransitionMatrix
 from ..models.hsmm import HSMM, HSMMParams
 from ..models.hsmm_durations import DURATIONS, FixedDurations, make_durations
-from ._hmm_base import DECODERS, DEFAULT_CHUNK_FRAMES, sequence_source
+from ._hmm_base import DECODERS, _HMMBase, sequence_source
 from .hmm_checks import check_fixed, check_lengths, check_stochastic
-from .persistence import save_estimator
 from .validation import (
     INTEGER_AT_LEAST_1,
     LOOP_HYPERPARAMETERS,
@@ -94,8 +93,7 @@ class _HSMMBase(BaseEstimator, metaclass=ABCMeta):
     def _set_emission(self, params, record) -> None:
         """Writes the emission's fitted attributes."""
 
-    def _chunk_frames(self) -> int:
-        return self.chunk_size or DEFAULT_CHUNK_FRAMES
+    _chunk_frames = _HMMBase._chunk_frames
 
     def _durations(self):
         check_option(self.duration, "duration", tuple(DURATIONS))
@@ -220,39 +218,9 @@ class _HSMMBase(BaseEstimator, metaclass=ABCMeta):
         gamma = np.concatenate([gamma for _, gamma in results])  # (n, K)
         return float(sum(log_lik.sum() for log_lik, _ in results)), rows_summing_to_one(gamma, gamma.dtype)
 
-    def score(self, X, lengths=None):
-        """Log-likelihood ln p(X), summed over the sequences (hmmlearn's meaning).
+    score = _HMMBase.score
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            The frames of all sequences, one after the other.
-        lengths : array-like of int of shape (n_sequences,), default=None
-            The length of each sequence; None: X is one sequence.
-
-        Returns
-        -------
-        float
-            The log-likelihood.
-        """
-        return self.score_samples(X, lengths)[0]
-
-    def predict_proba(self, X, lengths=None):
-        """Posterior state probabilities of each frame.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            The frames of all sequences, one after the other.
-        lengths : array-like of int of shape (n_sequences,), default=None
-            The length of each sequence; None: X is one sequence.
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_components)
-            p(z_i = k | X).
-        """
-        return self.score_samples(X, lengths)[1]
+    predict_proba = _HMMBase.predict_proba
 
     def decode(self, X, lengths=None, algorithm=None):
         """The most probable states of X and their log probability.
@@ -288,22 +256,7 @@ class _HSMMBase(BaseEstimator, metaclass=ABCMeta):
         results = [model.viterbi(batch, params) for batch in batches]
         return float(sum(lp.sum() for lp, _ in results)), np.concatenate([s for _, s in results])
 
-    def predict(self, X, lengths=None):
-        """The decoded state of each frame, by the estimator's ``algorithm``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            The frames of all sequences, one after the other.
-        lengths : array-like of int of shape (n_sequences,), default=None
-            The length of each sequence; None: X is one sequence.
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-            The decoded state of each frame.
-        """
-        return self.decode(X, lengths)[1]
+    predict = _HMMBase.predict
 
     def sample(self, n_samples=1, random_state=None, currstate=None):
         """Draw one sequence of frames and its states: segments of a state and a duration drawn
@@ -365,37 +318,7 @@ class _HSMMBase(BaseEstimator, metaclass=ABCMeta):
         """
         return criteria.bic(self.score(X, lengths), self._n_parameters(), np.shape(X)[0])
 
-    def aic(self, X, lengths=None):
-        """Akaike information criterion: -2 ln p(X) + 2 p (lower is better).
+    aic = _HMMBase.aic
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            The frames of all sequences, one after the other.
-        lengths : array-like of int of shape (n_sequences,), default=None
-            The length of each sequence; None: X is one sequence.
-
-        Returns
-        -------
-        float
-            The criterion.
-        """
-        return criteria.aic(self.score(X, lengths), self._n_parameters())
-
-    def save(self, path, *, metadata=None) -> None:
-        """Write this fitted model to a model file; read it back with ``mixfit.load``.
-
-        Parameters
-        ----------
-        path : str or path-like
-            Where to write the file.
-        metadata : dict, default=None
-            JSON-serialisable notes stored with the model.
-
-        Returns
-        -------
-        None
-            The file is written at ``path``.
-        """
-        save_estimator(self, path, metadata)
+    save = _HMMBase.save
 

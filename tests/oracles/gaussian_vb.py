@@ -85,6 +85,12 @@ def m_step(X, w, resp, prior, cov_type, weight_type, reg_covar):
     xbar = np.array([sum(w[n] * resp[n, k] * X[n] for n in range(N)) / Nk[k] for k in range(K)])  # (10.52)
     S = np.array([sum(w[n] * resp[n, k] * np.outer(X[n] - xbar[k], X[n] - xbar[k]) for n in range(N)) / Nk[k]
                   + reg_covar * np.eye(D) for k in range(K)])  # (10.53), plus the ridge
+    return updates(Nk, xbar, S, prior, cov_type, weight_type)
+
+
+def updates(Nk, xbar, S, prior, cov_type, weight_type):
+    """(10.58), (10.60)-(10.63) and their analogues from N_k, xbar_k and S_k (with its ridge)."""
+    K, D = xbar.shape
     state = {}
     if weight_type == "dirichlet_distribution":
         state["alpha"] = prior["alpha0"] + Nk  # (10.58)

@@ -7,6 +7,7 @@ from typing import ClassVar
 from sklearn.utils.validation import check_is_fitted
 
 from .. import engine
+from ..backends.imputed import mean_imputed
 from ..engine.starts import INIT_METHODS, data_moments, partition_start
 from ..families.precision_priors import NormalPrecisionPrior, default_scale
 from ..families.registry import make_covariance, make_precision_prior
@@ -254,6 +255,8 @@ default='dirichlet_process'
         self.chunk_size = chunk_size
         self.learning_offset, self.learning_decay, self.total_samples = learning_offset, learning_decay, total_samples
 
+    _MISSING_IN_PREDICTION = _MISSING_IN_FIT = True  # NaN: missing values (models/missing_vb.py)
+
     def _model(self):
         return self._fitted_model
 
@@ -278,6 +281,9 @@ default='dirichlet_process'
             converted to float64. X may also be larger than memory: a ``numpy.memmap``, any
             array-like with ``shape``, ``dtype`` and row slicing (zarr, h5py), or a dask array,
             which is checked and read in row chunks and never loaded whole (docs/scale.md).
+            NaN entries are missing at random: q(x_m | z) joins q(Z) (docs/math/conditional.md);
+            the start and the data-based prior defaults read a missing entry as its column's
+            weighted mean. A row with no observed value, or infinity, is refused.
         y : Ignored
             Not used, present for API consistency by convention.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -297,14 +303,14 @@ default='dirichlet_process'
         make_weight_prior(self.weight_concentration_prior_type, 1.0)
         check_option(self.init_params, "init_params", INIT_METHODS)
         X, weights, record = self._check_fit_input(X, sample_weight, covariance)
-        parts = self._parts(X, weights, covariance)
+        parts = self._parts(X, weights, covariance, record._has_missing)
         result = self._run(parts)
         self._set_fitted(result, record, parts.model)
         return self
 
-    def _parts(self, X, weights, covariance) -> MixtureParts:
+    def _parts(self, X, weights, covariance, has_missing=None) -> MixtureParts:
         """GaussianVB with its priors (each checked; the defaults from the data), started from the
-        VB M-step of a first partition, or from the previous q."""
+        VB M-step of a first partition (both reading a NaN as its column's mean), or the previous q."""
         n_features = X.shape[1]
         concentration = check_positive_prior(
             self.weight_concentration_prior, "weight_concentration_prior", 0.0, "a finite number > 0")
@@ -318,15 +324,17 @@ default='dirichlet_process'
         mean = check_mean_prior(self.mean_prior, n_features)
         scale = None if self.covariance_prior is None else precision.check_scale(self.covariance_prior, n_features)
         source = self._source(X, weights, covariance)
+        start_source = source if has_missing is False else mean_imputed(source, source.chunk_size)
         if mean is None or scale is None:
-            data_mean, data_cov = data_moments(source)
+            data_mean, data_cov = data_moments(start_source)
             mean = data_mean if mean is None else mean
             scale = default_scale(precision, data_cov, n_features, self.reg_covar) if scale is None else scale
         prior = NormalPrecisionPrior(mean_precision=1.0 if mean_precision is None else mean_precision, mean=mean,
                                      dof=float(n_features) if dof is None else dof, scale=scale)
         model = GaussianVB(covariance, weight_prior, precision, prior, self.reg_covar, X.dtype)
         # kmeans_state: one legacy RandomState shared by the restarts, as scikit-learn
-        start = partition_start(model, source, self.n_components, self.init_params, kmeans_state(self.random_state))
+        start = partition_start(model, start_source, self.n_components, self.init_params,
+                                kmeans_state(self.random_state))
         warm = Warm(self._posterior.astype(X.dtype), self.lower_bound_) if self._is_warm() else None
         return MixtureParts(model, source, start, None, warm, tol_on_total=True)
 
@@ -356,8 +364,8 @@ default='dirichlet_process'
         """Compute the log posterior predictive density of each sample.
 
         ln p(x_n | data), a mixture of Student-t (10.81) weighted by ``weights_`` (products of
-        1-D Student-t for diag). This is a normalised density, unlike scikit-learn's (which
-        returns ln sum_k rho_nk, 10.46).
+        1-D Student-t for diag): a normalised density, unlike scikit-learn's ln sum_k rho_nk
+        (10.46). A row with NaN entries (missing): the marginal of its observed features.
 
         Parameters
         ----------

@@ -164,6 +164,13 @@ class WishartFull:
         trace = np.square(lower_0.T @ prec_chol).sum(axis=(-2, -1)) / dof
         return float(np.sum(wishart_kl(dim, dof, log_det_w, trace, prior.dof, log_det_w0)))
 
+    factorised = False  # the predictive is one D-dimensional Student-t per component
+
+    def predictive_t(self, mean_precision, dof, dim):
+        """(degrees of freedom, s_k) of the Student-t predictive, whose precision is s_k E[Lambda_k]."""
+        t_dof = dof + 1 - dim  # (10.81)
+        return t_dof, t_dof * mean_precision / ((1 + mean_precision) * dof)  # (10.82): L_k = s_k nu_k W_k
+
     def log_predictive(self, Xc, means_c, mean_precision, dof, prec_chol):
         """ln St(x_n | m_k, L_k, nu_k + 1 - D) per component (10.81), (n, K)."""
         dim = Xc.shape[1]
@@ -194,6 +201,8 @@ class WishartTied:
     expected_log_det = WishartFull.expected_log_det
     kl = WishartFull.kl
     log_predictive = WishartFull.log_predictive
+    factorised = WishartFull.factorised
+    predictive_t = WishartFull.predictive_t
 
     def posterior(self, prior, mass, cov, diff, mean_precision):
         total = mass.sum()
@@ -255,6 +264,12 @@ class GammaDiag:
         shape = (dof / 2)[:, None]  # (K, 1)
         rate = dof[:, None] / (2 * prec_chol**2)  # (K, D) b_kd = psi_kd / 2
         return float(np.sum(gamma_kl(shape, rate, prior.dof / 2, prior.scale / 2)))
+
+    factorised = True  # the predictive is a product over d of 1-D Student-t
+
+    def predictive_t(self, mean_precision, dof, dim):
+        """(degrees of freedom, s_k) of each 1-D Student-t factor, of precision s_k E[lambda_kd]."""
+        return dof, mean_precision / (1 + mean_precision)
 
     def log_predictive(self, Xc, means_c, mean_precision, dof, prec_chol):
         """Product over d of 1-D Student-t: St(x_d | m_kd, P_kd^2 beta_k / (1 + beta_k), nu_k),
@@ -319,6 +334,12 @@ class GammaSpherical:
     def kl(self, prior, dof, prec_chol, dim):
         shape = dim * dof / 2
         return float(np.sum(gamma_kl(shape, shape / prec_chol**2, dim * prior.dof / 2, dim * prior.scale / 2)))
+
+    factorised = False
+
+    def predictive_t(self, mean_precision, dof, dim):
+        """(degrees of freedom, s_k) of the Student-t predictive, whose precision is s_k E[lambda_k] I."""
+        return dim * dof, mean_precision / (1 + mean_precision)  # (B.68) with 2 a_k = D nu_k
 
     def log_predictive(self, Xc, means_c, mean_precision, dof, prec_chol):
         """Multivariate St(x | m_k, P_k^2 beta_k / (1 + beta_k) I, D nu_k): the isotropic

@@ -44,6 +44,7 @@ from ..kernels.linalg import normalize_log_rows
 from ..kernels.scratch import centred
 from ..protocols import CovarianceFamily, require
 from ..stats import GaussianStats, gaussian_statistics
+from . import missing_vb
 
 _FULL = FullCovariance()  # the data's moments are one full scatter
 
@@ -102,8 +103,11 @@ class GaussianVB:
         return self.weights.expected(params.concentration.astype(np.float64))
 
     def log_prob_components(self, X: np.ndarray, params: VBParams) -> np.ndarray:
-        """ln rho_nk (10.46), (n, K): the numerator of the responsibilities (10.49)."""
-        return self._log_rho(X, params, per_point=True)[0]
+        """ln rho_nk (10.46), (n, K): the numerator of the responsibilities (10.49); a row with
+        NaN entries: (V2) over its observed coordinates (models/missing_vb.py)."""
+        return _by_rows(X, params.means.shape[0], lambda Y: self._log_rho(Y, params, per_point=True)[0],
+                        lambda Y: missing_vb.expected_log_gauss_observed(self, Y, params, self.weights.expected_log(
+                            np.asarray(params.concentration, dtype=np.float64)))[0])
 
     def _log_rho(self, X, params: VBParams, per_point=False):
         """ln rho (n, K) and the covariance strategy's E-step workspace (or None)."""
@@ -132,7 +136,12 @@ class GaussianVB:
                                           per_point)
 
     def accumulate(self, X, params: VBParams, sample_weight) -> GaussianStats:
-        """E-step on one chunk: responsibilities (10.49), then their weighted moments (10.51-10.53)."""
+        """E-step on one chunk: responsibilities (10.49), then their weighted moments (10.51-10.53).
+        Rows with NaN entries (missing at random) take the E-step of models/missing_vb.py (V1)-(V4);
+        a chunk without any takes this path unchanged."""
+        incomplete = np.isnan(X).any(axis=1)
+        if incomplete.any():
+            return missing_vb.accumulate(self, X, params, sample_weight, incomplete)
         log_rho, workspace = self._log_rho(X, params)  # (n, K)
         # (10.49) r_nk = rho_nk / sum_j rho_nj; log_norm = ln sum_k rho_nk, the row's share of the ELBO
         resp, log_norm = normalize_log_rows(log_rho)
@@ -186,7 +195,12 @@ class GaussianVB:
 
     def log_predictive_components(self, X: np.ndarray, params: VBParams) -> np.ndarray:
         """ln E[pi_k] + ln St_k(x_n) (10.81), (n, K): logsumexp over k is the posterior
-        predictive density, a normalised mixture of Student-t (of Student-t products for diag)."""
+        predictive density, a normalised mixture of Student-t (of Student-t products for diag). A
+        row with NaN entries: the marginal over its observed coordinates (V6, models/missing_vb.py)."""
+        return _by_rows(X, params.means.shape[0], lambda Y: self._log_predictive(Y, params),
+                        lambda Y: missing_vb.log_predictive_observed(self, Y, params))
+
+    def _log_predictive(self, X, params: VBParams) -> np.ndarray:
         p = params.astype(np.float64)
         weights = self.weights.expected(p.concentration)  # (K,) E[pi_k], summing to one
         centre = weights @ p.means
@@ -199,6 +213,19 @@ class GaussianVB:
     def n_parameters(self, n_components: int, n_features: int) -> int:
         """Free parameters of the point estimate: K - 1 weights, K D means, the covariance's own."""
         return mixture_parameters(self.covariance, n_components, n_features)
+
+
+def _by_rows(X, n_components, complete, incomplete):
+    """(n, K) in X's dtype: ``complete(X)`` when no entry is NaN (today's path, the same bits),
+    else the complete rows by it and the rows with NaN by ``incomplete``."""
+    holes = np.isnan(X).any(axis=1)
+    if not holes.any():
+        return complete(X)
+    out = np.empty((X.shape[0], n_components), dtype=X.dtype)
+    if not holes.all():
+        out[~holes] = complete(X[~holes])
+    out[holes] = incomplete(X[holes])
+    return out
 
 
 def data_statistics(X: np.ndarray, sample_weight, shift: np.ndarray) -> GaussianStats:

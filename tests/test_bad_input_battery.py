@@ -115,7 +115,7 @@ FIT_CASES = [
 # (transform of X, fit keyword arguments, match): bad data arguments, for both estimators.
 DATA_CASES = {
     "X-one-row": (lambda X: X[:1], {}, r"\bX\b|n_samples"),
-    # NaN is a missing value for GaussianMixture (issue 18): a whole row of it is refused (VB: any NaN)
+    # NaN is a missing value for GaussianMixture (issue 18): a whole row of it is refused (both estimators)
     "X-nan": (lambda X: np.where(np.arange(X.shape[0])[:, None] == 4, np.nan, X), {}, r"\bX\b"),
     "X-3d": (lambda X: X[:, :, None], {}, r"\bX\b"),
     "X-strings": (lambda X: np.full(X.shape, "a"), {}, r"\bX\b"),

@@ -34,9 +34,15 @@ def _conditional(x, state, k, D, cov_type):
 def _row_terms(x, state, cov_type, weight_type):
     """Per component: E[ln pi_k] + E_{q(x_m|k) q(theta)}[ln N(x | mu_k, Lambda_k)] + H[q(x_m | k)],
     (K,), with the completed rows and C's; the optimal q(z = k) is its softmax."""
+    terms, parts = _emission_terms(x, state, cov_type)
+    return terms + complete.e_log_pi(state, weight_type), parts
+
+
+def _emission_terms(x, state, cov_type):
+    """``_row_terms`` without E[ln pi_k]: ln p~(x | k) of a row with holes (a row may observe
+    nothing: then x_hat = m_k and C = E[Lambda_k]^{-1})."""
     D = x.shape[0]
     K = len(state["beta"])
-    elp = complete.e_log_pi(state, weight_type)
     terms, parts = np.zeros(K), []
     for k in range(K):
         A = complete.e_precision(state, k, D, cov_type)
@@ -47,7 +53,7 @@ def _row_terms(x, state, cov_type, weight_type):
         quad = D / state["beta"][k] + diff @ A @ diff + np.trace(A[np.ix_(mis, mis)] @ C)
         like = 0.5 * eld - 0.5 * D * math.log(2 * math.pi) - 0.5 * quad
         entropy = stats.multivariate_normal(mean=np.zeros(len(mis)), cov=C).entropy()  # H[q(x_m | k)]
-        terms[k] = elp[k] + like + entropy
+        terms[k] = like + entropy
         parts.append((mis, x_hat, C))
     return terms, parts
 
@@ -83,17 +89,36 @@ def elbo(X, w, state, prior, cov_type, weight_type):
     return total
 
 
-def m_step(X, w, state, prior, cov_type, weight_type, reg_covar):
+def expected_log_emission(X, state, cov_type):
+    """(T, K) ln p~(x_t | k) of an HMM's frames: (10.46) without E[ln pi_k] for a complete frame,
+    else E_{q(x_m|k) q(theta)}[ln N] + H[q(x_m | k)] (a frame may observe nothing)."""
+    T, D = X.shape
+    K = len(state["beta"])
+    out = np.zeros((T, K))
+    for t in range(T):
+        if np.isnan(X[t]).any():
+            out[t] = _emission_terms(X[t], state, cov_type)[0]
+            continue
+        for k in range(K):
+            A = complete.e_precision(state, k, D, cov_type)
+            diff = X[t] - state["m"][k]
+            quad = D / state["beta"][k] + diff @ A @ diff  # (10.64)
+            out[t, k] = 0.5 * complete.e_log_det(state, k, D, cov_type) - 0.5 * D * math.log(2 * math.pi) - 0.5 * quad
+    return out
+
+
+def m_step(X, w, state, prior, cov_type, weight_type, reg_covar, resp=None):
     """(10.51)-(10.53) from the expected statistics under q(Z, X_m) of ``state``: each row's
     completed x_hat_nk and E[(x - xbar_k)(x - xbar_k)^T] = (x_hat_nk - xbar_k)(.)^T + C_nk on the
-    missing block; then oracles/gaussian_vb.py's updates, fed those moments."""
+    missing block; then oracles/gaussian_vb.py's updates, fed those moments. ``resp``: given
+    responsibilities (an HMM's gamma) instead of the mixture's own."""
     N, D = X.shape
     K = len(state["beta"])
-    resp = e_step(X, state, cov_type, weight_type)
+    resp = e_step(X, state, cov_type, weight_type) if resp is None else resp
     rows = []  # per row: per k (missing index, x_hat, C)
     for n in range(N):
         if np.isnan(X[n]).any():
-            rows.append(_row_terms(X[n], state, cov_type, weight_type)[1])
+            rows.append(_emission_terms(X[n], state, cov_type)[1])
         else:
             rows.append([(np.zeros(0, dtype=int), X[n], np.zeros((0, 0)))] * K)
     Nk = np.array([sum(w[n] * resp[n, k] for n in range(N)) for k in range(K)]) + MASS_FLOOR  # (10.51)

@@ -65,6 +65,7 @@ from ..stats import GaussianStats
 from .gaussian_vb import GaussianVB, NormalPrecisionPosterior
 from .hmm import HMM, HMMParams, HMMStats, InitialDistribution, TransitionMatrix
 from .hmm_emissions import CategoricalEmission, CategoricalStats
+from .missing_vb import emission_log_density, emission_statistics
 
 
 @dataclass(frozen=True, eq=False)
@@ -115,10 +116,15 @@ class GaussianVBEmission:
 
     def log_density(self, X, q: NormalPrecisionPosterior) -> np.ndarray:
         """ln p~(x_t | k) = E[ln N(x_t | mu_k, Lambda_k^{-1})], (n, K): (10.46) without E[ln pi_k],
-        centred at the mean of the means."""
+        centred at the mean of the means. Frames with NaN entries: over the observed coordinates
+        (models/missing_vb.py, (V2) of docs/math/conditional.md)."""
+        if np.isnan(X).any():
+            return emission_log_density(self.mixture, X, q)
         return self.mixture.expected_log_gauss(X, q, q.means.mean(axis=0))[0]
 
     def statistics(self, X, gamma, frame_weight, q: NormalPrecisionPosterior) -> GaussianStats:
+        if np.isnan(X).any():  # the expected statistics (V4) given each frame's observed entries
+            return emission_statistics(self.mixture, X, gamma, frame_weight, q)
         # (10.51)-(10.53) with r_nk = gamma_tk, about the current means m_k
         return self.mixture.statistics(X, gamma, frame_weight, q.means)
 

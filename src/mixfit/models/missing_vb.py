@@ -126,3 +126,55 @@ def log_predictive_observed(model, X, params) -> np.ndarray:
         out = student_t_log_pdf(s * quad, log_det_half - log_det_mm + 0.5 * n_obs * np.log(s), t_dof, n_obs)
     with np.errstate(divide="ignore"):
         return out + np.log(weights)
+
+
+# ---- an HMM's Gaussian emission (models/hmm_vb.py): frames, with gamma for the responsibilities ----
+
+
+def emission_log_density(mixture, X, q) -> np.ndarray:
+    """ln p~(x_t | k) (n, K) of frames with NaN entries: (V2) without E[ln pi_k], so over the
+    observed coordinates; a frame that observes nothing keeps the x_m part alone,
+    1/2 E[ln|Lambda_k|] - D / (2 beta_k) - ln|A_k|^(1/2) (<= 0, Jensen; 0 for EM's density 1).
+    Complete frames by ``mixture.expected_log_gauss`` (10.46) as they are."""
+    missing = np.isnan(X)
+    complete, empty = ~missing.any(axis=1), missing.all(axis=1)
+    partial = ~(complete | empty)
+    out = np.empty((X.shape[0], q.means.shape[0]))
+    if complete.any():
+        out[complete] = mixture.expected_log_gauss(X[complete], q, q.means.mean(axis=0))[0]
+    if partial.any():
+        out[partial] = expected_log_gauss_observed(mixture, X[partial], q)[0]
+    if empty.any():
+        mean_precision, means, dof, prec_chol = _float64(q)
+        n_components, dim = means.shape
+        _, log_det_half = dense_precision(mixture.covariance, prec_chol, n_components, dim)  # ln|A_k|^(1/2)
+        e_log_det = np.broadcast_to(mixture.precision.expected_log_det(dof, prec_chol, dim), (n_components,))
+        out[empty] = 0.5 * e_log_det - 0.5 * dim / mean_precision - log_det_half  # (V2) with o empty
+    return out
+
+
+def emission_statistics(mixture, X, gamma, frame_weight, q) -> GaussianStats:
+    """(V4) with r_tk = gamma_tk, about m_k, of frames with NaN entries: complete frames by
+    ``mixture.statistics``; the others' completed frames and C_tk (V1); a frame that observes
+    nothing completes to m_k with C_tk = A_k^{-1}."""
+    _, means, _, prec_chol = _float64(q)
+    n_components, dim = means.shape
+    missing = np.isnan(X)
+    complete, empty = ~missing.any(axis=1), missing.all(axis=1)
+    partial = ~(complete | empty)
+    w = np.ones(X.shape[0]) if frame_weight is None else np.asarray(frame_weight, dtype=np.float64)
+    wgamma = gamma * w[:, None]  # (n, K) w_t gamma_tk
+    first, dense = np.zeros((n_components, dim)), np.zeros((n_components, dim, dim))
+    if partial.any():
+        _, z, extra = expected_log_gauss_observed(mixture, X[partial], q)  # only z and C: gamma weighs them
+        first, dense = observed_moments(z, wgamma[partial], extra, dim)
+    if empty.any():  # x_hat = m_k (nothing to the first moment), C = A_k^{-1}
+        inverse = np.asarray(mixture.covariance.dense_covariance(prec_chol, n_components, dim), dtype=np.float64)
+        dense = dense + wgamma[empty].sum(axis=0)[:, None, None] * inverse
+    rest = GaussianStats(shift=means, mass=wgamma[~complete].sum(axis=0), first=first,
+                         scatter=mixture.covariance.fold_scatter(dense), log_norm=0.0,
+                         weight_sum=float(w[~complete].sum()))
+    if not complete.any():
+        return rest
+    return mixture.statistics(X[complete], gamma[complete], None if frame_weight is None else w[complete],
+                              q.means) + rest

@@ -193,6 +193,18 @@ def test_chunk_size_and_out_of_core_do_not_change_the_fit(tmp_path):
     assert_allclose(mapped.score_samples(stored), whole.score_samples(Y), rtol=1e-9)
 
 
+def test_dask_input_is_the_in_memory_fit():
+    da = pytest.importorskip("dask.array")
+    Y = _holes(_data(200, seed=18))
+    kw = {"n_components": 3, "random_state": 0, "tol": 0, "max_iter": 10, "chunk_size": 64}
+    memory = BayesianGaussianMixture(**kw).fit(Y)
+    lazy = BayesianGaussianMixture(**kw).fit(da.from_array(Y, chunks=(64, 3)))
+    # the same chunks summed in the same order (the start reads the same mean-imputed rows): rounding at most
+    assert_allclose(lazy.means_, memory.means_, rtol=1e-12)
+    assert_allclose(np.asarray(lazy.score_samples(da.from_array(Y, chunks=(64, 3)))), memory.score_samples(Y),
+                    rtol=1e-12)
+
+
 def test_float32_stays_float32():
     Y = _holes(_data(200, seed=14)).astype(np.float32)
     est = BayesianGaussianMixture(n_components=2, random_state=0).fit(Y)

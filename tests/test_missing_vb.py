@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from oracles import gaussian_vb_missing as oracle
+from oracles.conditional import log_density_observed
 from test_gaussian_vb import as_oracle_state, assert_states_close, make_model
 
 import mixfit
@@ -104,6 +105,10 @@ def test_predictions_match_the_oracle(cov_type, row_kernel):
     resp = oracle.e_step(grid, state, cov_type, est.weight_concentration_prior_type)
     assert_allclose(est.predict_proba(grid), resp, rtol=1e-9, atol=1e-13)  # exp of differences of ~1e1 terms
     assert_array_equal(est.predict(grid), resp.argmax(axis=1))
+    # the plug-in mixture's density of the observed entries: scipy's marginal Gaussians, row by row
+    dense = est._covariance.dense_covariance(est.precisions_cholesky_, 3, 3)
+    assert_allclose(est.score_samples_plugin(grid), log_density_observed(est.weights_, est.means_, dense, grid),
+                    rtol=1e-10)
 
 
 # ---- the bound climbs ------------------------------------------------------------------------

@@ -106,8 +106,7 @@ class GaussianVB:
         """ln rho_nk (10.46), (n, K): the numerator of the responsibilities (10.49); a row with
         NaN entries: (V2) over its observed coordinates (models/missing_vb.py)."""
         return _by_rows(X, params.means.shape[0], lambda Y: self._log_rho(Y, params, per_point=True)[0],
-                        lambda Y: missing_vb.expected_log_gauss_observed(self, Y, params, self.weights.expected_log(
-                            np.asarray(params.concentration, dtype=np.float64)))[0])
+                        lambda Y: missing_vb.log_rho_observed(self, Y, params)[0])
 
     def _log_rho(self, X, params: VBParams, per_point=False):
         """ln rho (n, K) and the covariance strategy's E-step workspace (or None)."""

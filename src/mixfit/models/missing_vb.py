@@ -51,11 +51,17 @@ def expected_log_gauss_observed(model, X, q, e_log_pi=None):
     return observed_e_step(X, np.ones(n_components), means, precision, constant)
 
 
+def log_rho_observed(model, X, params):
+    """ln rho_nk (V2) (n, K) of rows with holes under a mixture's q(theta) (a VBParams), with z
+    and the conditional covariances as ``expected_log_gauss_observed``."""
+    e_log_pi = model.weights.expected_log(np.asarray(params.concentration, dtype=np.float64))  # (10.66)
+    return expected_log_gauss_observed(model, X, params, e_log_pi)
+
+
 def accumulate_observed(model, X, params, sample_weight) -> GaussianStats:
     """The statistics (V4) of rows that each miss at least one entry, about m_k: the
     responsibilities (10.49) of ln rho (V2), the completed rows and conditional covariances."""
-    e_log_pi = model.weights.expected_log(np.asarray(params.concentration, dtype=np.float64))  # (10.66)
-    log_rho, z, extra = expected_log_gauss_observed(model, X, params, e_log_pi)
+    log_rho, z, extra = log_rho_observed(model, X, params)
     resp, log_norm = normalize_log_rows(log_rho)  # (10.49); log_norm: the rows' share of (V3)
     w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     wresp = resp if w is None else resp * w[:, None]

@@ -269,17 +269,18 @@ class EVVCovariance(_Full):
 
 
 class NoPrecisionPrior:
-    """The precision prior of a family that has none yet: building it raises.
+    """The precision prior of a family that has none: building it raises.
 
-    MAP (``prior='default'``) and the variational estimators need a conjugate prior of the
-    family's covariances; mclust's priorControl for the ten constrained families is not
-    written yet.
+    The variational estimators and StudentMixture's MAP need a conjugate prior of the family's
+    precisions in the Normal-precision form of ``precision_priors``; the constrained families
+    have none. (GaussianMixture's and GaussianHMM's MAP take mclust's prior of six of them,
+    ``mclust_priors``, through ``registry.make_map_prior``.)
     """
 
     def __init__(self, covariance):
-        raise ValueError(f"covariance_type={covariance.name!r} has no conjugate precision prior yet: MAP "
-                         "(prior=...) and the variational estimators support 'full', 'tied', 'diag', "
-                         "'spherical' (mclust's VVV, EEE, VVI, VII)")
+        raise ValueError(f"covariance_type={covariance.name!r} has no conjugate precision prior: variational "
+                         "Bayes and StudentMixture's prior support 'full', 'tied', 'diag', 'spherical' "
+                         "(mclust's VVV, EEE, VVI, VII)")
 
 
 def shared_per_component(covariance, n_components):

@@ -336,3 +336,41 @@ def test_select_model_with_the_default_prior_over_every_family():
             gm = cell.estimator
             assert cell.criterion == pytest.approx(gm.bic(X), rel=1e-12)
     assert result.best.covariance_type not in WITHOUT_PRIOR
+
+
+@pytest.mark.parametrize("covariance_type", ["EII", "EEI", "VEV"])
+def test_partial_fit_reshifts_the_statistics_of_a_constrained_family(covariance_type):
+    """Streaming (partial_fit, MAP and ML) re-refers the running statistics to a new shift with
+    the family's storage form: the same scatter as scikit-learn's family of that form gives
+    (an exact identity, so 1e-12), and a stream of three batches fits."""
+    from mixfit.families.registry import family
+
+    rng = np.random.default_rng(4)
+    X = np.vstack([rng.standard_normal((60, 2)), rng.standard_normal((60, 2)) + 4])
+    form = {"EII": "spherical", "EEI": "diag", "VEV": "full"}[covariance_type]
+    model = GaussianEM(make_covariance(covariance_type), 0.0)
+    resp = rng.dirichlet(np.ones(2), size=X.shape[0])
+    stats = model.statistics(X, resp, None, np.zeros((2, 2)))
+    new_shift = rng.standard_normal((2, 2))
+    ours = stats.reshift(new_shift, make_covariance(covariance_type))
+    reference = stats.reshift(new_shift, family(form).strategy())
+    np.testing.assert_allclose(ours.scatter, reference.scatter, rtol=1e-12)
+    for prior in (None, "default"):
+        gm = GaussianMixture(2, covariance_type=covariance_type, prior=prior, random_state=0)
+        for batch in (X[:60], X[60:], X[::2]):
+            gm.partial_fit(batch)
+        assert np.all(np.isfinite(gm.means_))
+
+
+@pytest.mark.parametrize(("covariance_type", "scale", "match"), [
+    ("VEI", [1.0, 2.0], r"prior\.scale.*a finite variance > 0 .*'VEI'"),
+    ("EII", -1.0, r"prior\.scale.*a finite variance > 0 .*'EII'"),
+    ("EEV", np.eye(3), r"prior\.scale.*shape \(3, 3\); expected .*\(2, 2\) for covariance_type='EEV'"),
+    ("VEV", -np.eye(2), r"prior\.scale.*not symmetric positive definite.*'VEV'"),
+], ids=["VEI-vector", "EII-negative", "EEV-shape", "VEV-indefinite"])
+def test_a_bad_scale_is_named(covariance_type, scale, match):
+    """A scale of the wrong form is a ValueError naming prior.scale and the family (mclust's
+    forms: a number for the diagonal families, a (D, D) matrix for EEV and VEV)."""
+    X = np.random.default_rng(0).standard_normal((40, 2))
+    with pytest.raises(ValueError, match=match):
+        GaussianMixture(2, covariance_type=covariance_type, prior=ConjugatePrior(scale=scale)).fit(X)

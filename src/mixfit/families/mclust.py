@@ -62,7 +62,7 @@ class _Full:
     # volumes of a block differ): it is a mixture of the unconstrained family of the same form.
     factor_form = "full"
     chunk_bytes = FullCovariance.chunk_bytes
-    shift_scatter = FullCovariance.shift_scatter
+    shift_scatter = staticmethod(FullCovariance.shift_scatter)  # a plain function, not a method
     workspace_columns = FullCovariance.workspace_columns
     shape = FullCovariance.shape
     e_step = FullCovariance.e_step
@@ -99,7 +99,7 @@ class _Diagonal:
 
     factor_form = "diag"
     chunk_bytes = DiagCovariance.chunk_bytes
-    shift_scatter = DiagCovariance.shift_scatter
+    shift_scatter = staticmethod(DiagCovariance.shift_scatter)
     workspace_columns = DiagCovariance.workspace_columns
     shape = DiagCovariance.shape
     e_step = DiagCovariance.e_step
@@ -147,7 +147,7 @@ class EIICovariance:
 
     name = "EII"
     chunk_bytes = SphericalCovariance.chunk_bytes
-    shift_scatter = SphericalCovariance.shift_scatter
+    shift_scatter = staticmethod(SphericalCovariance.shift_scatter)
     workspace_columns = SphericalCovariance.workspace_columns
     shape = SphericalCovariance.shape
     e_step = SphericalCovariance.e_step

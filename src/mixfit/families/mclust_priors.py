@@ -12,7 +12,8 @@ with W_k = N_k (S_k + reg_covar I) the scatter about xbar_k, d_k = xbar_k - mu_P
 c_k = kappa N_k / (kappa + N_k): the ML objective F of ``mclust_msteps`` for the masses
 N_k + a_k and the scatters W_k + c_k d_k d_k^T + s Lambda_P. Each family's extra mass a_k and
 share s of the scale are those of mclust 6.0.0's M-step (read from its output, never from its
-source: ``tests/fixtures/mclust/make_prior_fixtures.R`` and ``tests/test_mclust_prior.py``):
+source: ``tests/fixtures/mclust/make_prior_fixtures.R`` and ``tests/test_mclust_prior.py``;
+derived in docs/math/mclust_families.md, with what mclust does differently):
 
 family  a_k (each component)   s      mean prior  scale Lambda_P
 EII     1 + (nu + 2) / (K D)   0      yes         unused (mclust's EII M-step has no scale term)
@@ -35,7 +36,6 @@ kappa term is absent. VEE, EVE, VVE and EVV have no prior in mclust: MAP refuses
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,10 +98,12 @@ class MclustPrior:
     def check_scale(self, value, n_features):
         name = self.covariance.name
         if not self.rule.matrix_scale:
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value <= 0:
-                raise ValueError(f"covariance_prior={value!r}; expected a finite variance > 0 for "
-                                 f"covariance_type={name!r}")
-            return np.asarray(float(value))
+            number = np.asarray(value) if not isinstance(value, bool) else None
+            if number is None or number.ndim != 0 or not np.issubdtype(number.dtype, np.number) \
+                    or not np.isfinite(number) or number <= 0:
+                raise ValueError(f"covariance_prior={value!r}; expected a finite variance > 0 (a number, as "
+                                 f"mclust's) for covariance_type={name!r}")
+            return np.asarray(float(number))
         value = np.asarray(value, dtype=np.float64)
         if value.shape != (n_features, n_features) or not np.all(np.isfinite(value)):
             raise ValueError(f"covariance_prior has shape {value.shape}; expected finite values of shape "
@@ -143,7 +145,7 @@ class MclustPrior:
         kappa = self._kappa(prior)
         d = stats.first / mass[:, None]  # (K, D) xbar_k - c_k
         diff = (stats.shift - prior.mean) + d  # (K, D) xbar_k - mu_P
-        # mu_k = (N_k xbar_k + kappa mu_P) / (N_k + kappa), about the shift c_k
+        # (M.1) mu_k = (N_k xbar_k + kappa mu_P) / (N_k + kappa), about the shift c_k
         means = stats.shift + (mass[:, None] * d + kappa * (prior.mean - stats.shift)) / (mass + kappa)[:, None]
         shrink = kappa * mass / (kappa + mass)  # c_k
         rule = self.rule
@@ -155,6 +157,7 @@ class MclustPrior:
         per_component = (-1,) + (1,) * (ridged.ndim - 1)  # N_k, c_k broadcast over the form
         scatter = mass.reshape(per_component) * ridged + shrink.reshape(per_component) * outer + share
         augmented = mass + rule.extra_mass(prior.dof, n_components, dim)  # N_k + a_k
+        # (M.3): the family's ML M-step for the masses N_k + a_k and the augmented scatters
         covariances = self._constrain(scatter / augmented.reshape(per_component), augmented)
         return means, self.covariance.precision_chol(covariances)
 

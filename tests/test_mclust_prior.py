@@ -374,3 +374,49 @@ def test_a_bad_scale_is_named(covariance_type, scale, match):
     X = np.random.default_rng(0).standard_normal((40, 2))
     with pytest.raises(ValueError, match=match):
         GaussianMixture(2, covariance_type=covariance_type, prior=ConjugatePrior(scale=scale)).fit(X)
+
+
+def test_select_model_from_mclusts_start_gives_mclusts_map_bic_table():
+    """Mclust(X, G = 1:9, prior = priorControl())'s BIC table (iris, K = 1..3; mclust's sign)
+    against select_model(prior='default', convention='mclust') from mclust's start (the same
+    partitions on iris) run to 1e-8: K = 1 to 1e-9 relative (one closed-form M-step on both
+    sides); K = 2, 3 to 1e-4 relative, both ways: R stops at a relative change of 1e-5, and
+    under a prior EM raises the log posterior, not the likelihood, so an early stop can leave
+    the likelihood on either side (the largest difference seen is 8.3e-5, VEI at K = 3). VVI
+    is left out (mixfit's diag default scale is per feature, docs/differences.md). The four
+    families without a prior are NA, and the best model is mclust's."""
+    from mixfit.selection import select_model
+
+    X, _, data = CASES["iris"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = select_model(X, [1, 2, 3], "all", convention="mclust", hierarchical_start=False, n_init=1,
+                              init_params="mclust", tol=1e-8, max_iter=2000, reg_covar=0.0, random_state=0,
+                              prior="default")
+    models = data["bic_models"]
+    best_r = max((data["bic"][k - 1][j], k, model) for j, model in enumerate(models) for k in (1, 2, 3)
+                 if data["bic"][k - 1][j] is not None)
+    for cell in result.cells:
+        if cell.covariance_type in WITHOUT_PRIOR:
+            assert cell.is_na
+            continue
+        expected = data["bic"][cell.n_components - 1][models.index(cell.covariance_type)]
+        if expected is None or cell.covariance_type == "VVI":
+            continue
+        rel = 1e-9 if cell.n_components == 1 else 1e-4
+        assert cell.criterion == pytest.approx(expected, rel=rel), (cell.covariance_type, cell.n_components)
+    assert (result.best.n_components, result.best.covariance_type) == (best_r[1], best_r[2])
+
+
+def test_one_component_fits_of_a_form_coincide():
+    """With K = 1, EII is VII, the diagonal families are one model, and EEV, VEV are VVV: their
+    MAP fits coincide (as mclust fits them once): covariances to 1e-10 relative (VEI's inner
+    loop), means to 1e-12."""
+    X = CASES["gen3d"][0]
+    for group in (("EII", "spherical"), ("EEI", "VEI", "EVI"), ("EEV", "VEV", "full")):
+        fits = [GaussianMixture(1, covariance_type=name, prior="default", reg_covar=0.0).fit(X) for name in group]
+        covariances = [make_covariance(gm.covariance_type).dense_covariance(gm.precisions_cholesky_, 1, 3)
+                       for gm in fits]
+        np.testing.assert_allclose(covariances, np.broadcast_to(covariances[0], np.shape(covariances)), rtol=1e-10)
+        np.testing.assert_allclose([gm.means_ for gm in fits], np.broadcast_to(fits[0].means_, (len(fits), 1, 3)),
+                                   rtol=1e-12)

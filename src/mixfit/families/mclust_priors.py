@@ -24,7 +24,8 @@ EEV     (nu + D + 1) / K       1      no          a matrix (D, D)
 VEV     0                      1      yes         a matrix (D, D); nu unused
 
 For the equal-volume families only the sum over k of a_k enters (their volume is common), so
-it is split evenly. The log prior is the density (unnormalised) whose mode this is,
+it is split evenly. With K = 1 the families of a form are one model, and mclust fits it with
+VII's, VVI's or VVV's prior (its single-Gaussian fits); so does ``_SINGLE``. The log prior is the density (unnormalised) whose mode this is,
 
     ln p(mu, Sigma) = -1/2 sum_k [ a_k ln|Sigma_k| + s tr(Lambda_P Sigma_k^{-1})
                                    + kappa (mu_k - mu_P)^T Sigma_k^{-1} (mu_k - mu_P) ] + const,
@@ -48,7 +49,7 @@ class _Rule:
     """How mclust's hyper-parameters enter one family's M-step (the module's table)."""
 
     extra_mass: object  # (nu, K, D) -> a_k
-    scale_share: object  # K -> s
+    scale_share: object  # (K, D) -> s
     mean_prior: bool
     form: str  # of the covariances: "full" (K, D, D), "diag" (K, D) or "spherical" (K,, tr / D)
 
@@ -58,12 +59,21 @@ class _Rule:
 
 
 _RULES = {
-    "EII": _Rule(lambda nu, K, D: 1.0 + (nu + 2.0) / (K * D), lambda K: 0.0, True, "spherical"),
-    "EEI": _Rule(lambda nu, K, D: (nu + 2.0) / K, lambda K: 1.0 / K, True, "diag"),
-    "VEI": _Rule(lambda nu, K, D: (nu + 3.0) / D, lambda K: 1.0, True, "diag"),
-    "EVI": _Rule(lambda nu, K, D: (nu + 2.0) / K, lambda K: 1.0, True, "diag"),
-    "EEV": _Rule(lambda nu, K, D: (nu + D + 2.0) / K, lambda K: 1.0, True, "full"),
-    "VEV": _Rule(lambda nu, K, D: 0.0, lambda K: 1.0, True, "full"),
+    "EII": _Rule(lambda nu, K, D: 1.0 + (nu + 2.0) / (K * D), lambda K, D: 0.0, True, "spherical"),
+    "EEI": _Rule(lambda nu, K, D: (nu + 2.0) / K, lambda K, D: 1.0 / K, True, "diag"),
+    "VEI": _Rule(lambda nu, K, D: (nu + 3.0) / D, lambda K, D: 1.0, True, "diag"),
+    "EVI": _Rule(lambda nu, K, D: (nu + 2.0) / K, lambda K, D: 1.0, True, "diag"),
+    "EEV": _Rule(lambda nu, K, D: (nu + D + 2.0) / K, lambda K, D: 1.0, True, "full"),
+    "VEV": _Rule(lambda nu, K, D: 0.0, lambda K, D: 1.0, True, "full"),
+}
+# With one component the families of a form are one model (EII = VII, the diagonal ones = VVI,
+# EEV = VEV = VVV), and mclust fits it once, with VII's, VVI's or VVV's prior (its mvnXII, mvnXXI,
+# mvnXXX): (M.2 spherical), (M.2 diag) with a variance lambda_P, (M.2).
+_SINGLE = {
+    # in EII's form, tr(Sigma) / D, VII's lambda_P (once in the trace) is lambda_P / D
+    "spherical": _Rule(lambda nu, K, D: 1.0 + (nu + 2.0) / D, lambda K, D: 1.0 / D, True, "spherical"),
+    "diag": _Rule(lambda nu, K, D: nu + 3.0, lambda K, D: 1.0, True, "diag"),
+    "full": _Rule(lambda nu, K, D: nu + D + 2.0, lambda K, D: 1.0, True, "full"),
 }
 # The families whose prior mclust supports (its own four included), for the refusal's message.
 MCLUST_PRIOR_MODELS = ("EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE", "EEV", "VEV", "VVV")
@@ -114,8 +124,8 @@ class MclustPrior:
                              f"covariance_type={name!r}")
         return value
 
-    def _kappa(self, prior):
-        return prior.mean_precision if self.rule.mean_prior else 0.0
+    def _rule(self, n_components):
+        return _SINGLE[self.rule.form] if n_components == 1 else self.rule
 
     def _in_form(self, matrices):
         """(K, D, D) per-component matrices in the family's form: themselves, their diagonals
@@ -142,16 +152,16 @@ class MclustPrior:
         """The posterior mode of (mu_k, Sigma_k) (the module's note): the means, then the
         family's ML M-step for the augmented masses and scatters."""
         n_components, dim = stats.first.shape
-        kappa = self._kappa(prior)
+        rule = self._rule(n_components)
+        kappa = prior.mean_precision if rule.mean_prior else 0.0
         d = stats.first / mass[:, None]  # (K, D) xbar_k - c_k
         diff = (stats.shift - prior.mean) + d  # (K, D) xbar_k - mu_P
         # (M.1) mu_k = (N_k xbar_k + kappa mu_P) / (N_k + kappa), about the shift c_k
         means = stats.shift + (mass[:, None] * d + kappa * (prior.mean - stats.shift)) / (mass + kappa)[:, None]
         shrink = kappa * mass / (kappa + mass)  # c_k
-        rule = self.rule
         ridged = cov.covariances + (reg_covar * np.eye(dim) if rule.form == "full" else reg_covar)  # S_k + reg I
         outer = self._in_form(diff[:, :, None] * diff[:, None, :])  # d_k d_k^T, in form
-        share = rule.scale_share(n_components) * np.asarray(prior.scale)  # s Lambda_P, or s lambda_P
+        share = rule.scale_share(n_components, dim) * np.asarray(prior.scale)  # s Lambda_P, or s lambda_P
         if rule.form == "diag":
             share = np.full(dim, share)  # lambda_P I's diagonal
         per_component = (-1,) + (1,) * (ridged.ndim - 1)  # N_k, c_k broadcast over the form
@@ -165,15 +175,15 @@ class MclustPrior:
         """ln p(mu, Sigma) up to a constant (the module's note)."""
         n_components, dim = means.shape
         covariance = self.covariance
-        rule = self.rule
+        rule = self._rule(n_components)
         log_det = -2.0 * np.broadcast_to(covariance.log_det_half(prec_chol, dim), (n_components,))  # ln|Sigma_k|
         precision = self._dense(covariance.precision(prec_chol), dim)  # (K, D, D) Sigma_k^{-1}
         scale = np.asarray(prior.scale) if rule.matrix_scale else float(prior.scale) * np.eye(dim)
         trace = np.einsum("ij,kji->k", scale, precision)  # tr(Lambda_P Sigma_k^{-1})
         spread = np.einsum("ki,kij,kj->k", means - prior.mean, precision, means - prior.mean)
         a = rule.extra_mass(prior.dof, n_components, dim)
-        return float(-0.5 * (a * log_det + rule.scale_share(n_components) * trace
-                             + self._kappa(prior) * spread).sum())
+        kappa = prior.mean_precision if rule.mean_prior else 0.0
+        return float(-0.5 * (a * log_det + rule.scale_share(n_components, dim) * trace + kappa * spread).sum())
 
 
 class NoMclustPrior:

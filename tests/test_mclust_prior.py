@@ -420,3 +420,27 @@ def test_one_component_fits_of_a_form_coincide():
         np.testing.assert_allclose(covariances, np.broadcast_to(covariances[0], np.shape(covariances)), rtol=1e-10)
         np.testing.assert_allclose([gm.means_ for gm in fits], np.broadcast_to(fits[0].means_, (len(fits), 1, 3)),
                                    rtol=1e-12)
+
+
+@pytest.mark.parametrize("covariance_type", ["VEI", "EEV"])
+def test_gaussian_hmm_map_with_a_constrained_family(covariance_type):
+    """GaussianHMM(prior='default') takes the same prior (its emissions are GaussianEM): the
+    log posterior never decreases (1e-12 relative, rounding), the constraint holds (an equal
+    volume for EEV, one shape for VEI, to 1e-8), and VEE is refused as for the mixture."""
+    from mixfit import GaussianHMM
+    from mixfit.families.registry import decomposition
+
+    X = CASES["gen3d"][0]
+    hmm = GaussianHMM(3, covariance_type=covariance_type, prior="default", tol=0, n_iter=15, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tol=0: not converged, on purpose
+        hmm.fit(X)
+    bounds = np.array(hmm.lower_bounds_)
+    assert np.all(np.diff(bounds) >= -1e-12 * np.abs(bounds[1:]))
+    volumes, shapes, _ = decomposition(covariance_type, hmm.covariances_, 3, 3)
+    if covariance_type == "EEV":
+        np.testing.assert_allclose(volumes, volumes[0], rtol=1e-8)
+    else:
+        np.testing.assert_allclose(shapes, shapes[:1].repeat(3, axis=0), rtol=1e-8)
+    with pytest.raises(ValueError, match="'VEE' has no conjugate prior for MAP"):
+        GaussianHMM(2, covariance_type="VEE", prior="default").fit(X)

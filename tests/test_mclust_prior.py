@@ -205,13 +205,13 @@ def test_mclust_has_no_prior_for_four_families_and_neither_do_we(name):
 # ---- the M-step maximises the complete-data log posterior -----------------------------------------
 
 # mclust's prior, written per family from the table of families/mclust_priors.py as the exponents
-# of an unnormalised density: extra ln|Sigma_k| weight a_k, share s of the scale, mean prior.
-_TABLE = {"EII": (lambda nu, K, D: 1 + (nu + 2) / (K * D), lambda K: 0.0, True),
-          "EEI": (lambda nu, K, D: (nu + 2) / K, lambda K: 1 / K, True),
-          "VEI": (lambda nu, K, D: (nu + 3) / D, lambda K: 1.0, True),
-          "EVI": (lambda nu, K, D: (nu + 2) / K, lambda K: 1.0, True),
-          "EEV": (lambda nu, K, D: (nu + D + 2) / K, lambda K: 1.0, True),
-          "VEV": (lambda nu, K, D: 0.0, lambda K: 1.0, True)}
+# of an unnormalised density (K >= 2): extra ln|Sigma_k| weight a_k, share s of the scale.
+_TABLE = {"EII": (lambda nu, K, D: 1 + (nu + 2) / (K * D), lambda K: 0.0),
+          "EEI": (lambda nu, K, D: (nu + 2) / K, lambda K: 1 / K),
+          "VEI": (lambda nu, K, D: (nu + 3) / D, lambda K: 1.0),
+          "EVI": (lambda nu, K, D: (nu + 2) / K, lambda K: 1.0),
+          "EEV": (lambda nu, K, D: (nu + D + 2) / K, lambda K: 1.0),
+          "VEV": (lambda nu, K, D: 0.0, lambda K: 1.0)}
 
 
 def _literal_log_posterior(covariance_type, X, resp, means, covs, prior):
@@ -219,7 +219,7 @@ def _literal_log_posterior(covariance_type, X, resp, means, covs, prior):
     prior -1/2 sum_k [a_k ln|Sigma_k| + s tr(Lambda Sigma_k^{-1}) + kappa (mu_k - mu_P)^T
     Sigma_k^{-1} (mu_k - mu_P)]."""
     K, D = means.shape
-    extra, share, mean_prior = _TABLE[covariance_type]
+    extra, share = _TABLE[covariance_type]
     scale = prior.scale if np.ndim(prior.scale) == 2 else float(prior.scale) * np.eye(D)
     total = 0.0
     for k in range(K):
@@ -227,7 +227,7 @@ def _literal_log_posterior(covariance_type, X, resp, means, covs, prior):
         inverse = np.linalg.inv(covs[k])
         gap = means[k] - prior.mean
         total -= 0.5 * (extra(prior.dof, K, D) * np.linalg.slogdet(covs[k])[1] + share(K) * np.trace(scale @ inverse)
-                        + (prior.mean_precision * gap @ inverse @ gap if mean_prior else 0.0))
+                        + prior.mean_precision * gap @ inverse @ gap)
     return total
 
 

@@ -11,28 +11,28 @@ the covariances is
 with W_k = N_k (S_k + reg_covar I) the scatter about xbar_k, d_k = xbar_k - mu_P and
 c_k = kappa N_k / (kappa + N_k): the ML objective F of ``mclust_msteps`` for the masses
 N_k + a_k and the scatters W_k + c_k d_k d_k^T + s Lambda_P. Each family's extra mass a_k and
-share s of the scale are those of mclust 6.0.0's M-step (read from its output, never from its
+share s of the scale are those of mclust 6.0.0's me() (read from its output, never from its
 source: ``tests/fixtures/mclust/make_prior_fixtures.R`` and ``tests/test_mclust_prior.py``;
 derived in docs/math/mclust_families.md, with what mclust does differently):
 
-family  a_k (each component)   s      mean prior  scale Lambda_P
-EII     1 + (nu + 2) / (K D)   0      yes         unused (mclust's EII M-step has no scale term)
-EEI     1 + (nu + 2) / K       1/K    yes         a variance lambda_P (mclust's scalar)
-VEI     (nu + 3) / D           1      yes         a variance lambda_P
-EVI     1 + (nu + 2) / K       1      yes         a variance lambda_P
-EEV     (nu + D + 1) / K       1      no          a matrix (D, D)
-VEV     0                      1      yes         a matrix (D, D); nu unused
+family  a_k (each component)   s      scale Lambda_P
+EII     1 + (nu + 2) / (K D)   0      unused (mclust's EII M-step has no scale term)
+EEI     (nu + 2) / K           1/K    a variance lambda_P (mclust's number)
+VEI     (nu + 3) / D           1      a variance lambda_P
+EVI     (nu + 2) / K           1      a variance lambda_P
+EEV     (nu + D + 2) / K       1      a matrix (D, D)
+VEV     0                      1      a matrix (D, D); nu unused
 
 For the equal-volume families only the sum over k of a_k enters (their volume is common), so
 it is split evenly. With K = 1 the families of a form are one model, and mclust fits it with
-VII's, VVI's or VVV's prior (its single-Gaussian fits); so does ``_SINGLE``. The log prior is the density (unnormalised) whose mode this is,
+VII's, VVI's or VVV's prior (its single-Gaussian fits); so does ``_SINGLE``. The log prior is
+the density (unnormalised) whose mode this is,
 
     ln p(mu, Sigma) = -1/2 sum_k [ a_k ln|Sigma_k| + s tr(Lambda_P Sigma_k^{-1})
                                    + kappa (mu_k - mu_P)^T Sigma_k^{-1} (mu_k - mu_P) ] + const,
 
 so EM on ln L + ln p never decreases (the M-step is its exact maximiser, up to the inner loops'
-tolerance for VEI and VEV). Where mclust has no mean prior (EEV), mu_k = xbar_k and the
-kappa term is absent. VEE, EVE, VVE and EVV have no prior in mclust: MAP refuses them.
+tolerance for VEI and VEV). VEE, EVE, VVE and EVV have no prior in mclust: MAP refuses them.
 """
 
 from __future__ import annotations
@@ -50,7 +50,6 @@ class _Rule:
 
     extra_mass: object  # (nu, K, D) -> a_k
     scale_share: object  # (K, D) -> s
-    mean_prior: bool
     form: str  # of the covariances: "full" (K, D, D), "diag" (K, D) or "spherical" (K,, tr / D)
 
     @property
@@ -59,21 +58,21 @@ class _Rule:
 
 
 _RULES = {
-    "EII": _Rule(lambda nu, K, D: 1.0 + (nu + 2.0) / (K * D), lambda K, D: 0.0, True, "spherical"),
-    "EEI": _Rule(lambda nu, K, D: (nu + 2.0) / K, lambda K, D: 1.0 / K, True, "diag"),
-    "VEI": _Rule(lambda nu, K, D: (nu + 3.0) / D, lambda K, D: 1.0, True, "diag"),
-    "EVI": _Rule(lambda nu, K, D: (nu + 2.0) / K, lambda K, D: 1.0, True, "diag"),
-    "EEV": _Rule(lambda nu, K, D: (nu + D + 2.0) / K, lambda K, D: 1.0, True, "full"),
-    "VEV": _Rule(lambda nu, K, D: 0.0, lambda K, D: 1.0, True, "full"),
+    "EII": _Rule(lambda nu, K, D: 1.0 + (nu + 2.0) / (K * D), lambda K, D: 0.0, "spherical"),
+    "EEI": _Rule(lambda nu, K, D: (nu + 2.0) / K, lambda K, D: 1.0 / K, "diag"),
+    "VEI": _Rule(lambda nu, K, D: (nu + 3.0) / D, lambda K, D: 1.0, "diag"),
+    "EVI": _Rule(lambda nu, K, D: (nu + 2.0) / K, lambda K, D: 1.0, "diag"),
+    "EEV": _Rule(lambda nu, K, D: (nu + D + 2.0) / K, lambda K, D: 1.0, "full"),
+    "VEV": _Rule(lambda nu, K, D: 0.0, lambda K, D: 1.0, "full"),
 }
 # With one component the families of a form are one model (EII = VII, the diagonal ones = VVI,
 # EEV = VEV = VVV), and mclust fits it once, with VII's, VVI's or VVV's prior (its mvnXII, mvnXXI,
 # mvnXXX): (M.2 spherical), (M.2 diag) with a variance lambda_P, (M.2).
 _SINGLE = {
     # in EII's form, tr(Sigma) / D, VII's lambda_P (once in the trace) is lambda_P / D
-    "spherical": _Rule(lambda nu, K, D: 1.0 + (nu + 2.0) / D, lambda K, D: 1.0 / D, True, "spherical"),
-    "diag": _Rule(lambda nu, K, D: nu + 3.0, lambda K, D: 1.0, True, "diag"),
-    "full": _Rule(lambda nu, K, D: nu + D + 2.0, lambda K, D: 1.0, True, "full"),
+    "spherical": _Rule(lambda nu, K, D: 1.0 + (nu + 2.0) / D, lambda K, D: 1.0 / D, "spherical"),
+    "diag": _Rule(lambda nu, K, D: nu + 3.0, lambda K, D: 1.0, "diag"),
+    "full": _Rule(lambda nu, K, D: nu + D + 2.0, lambda K, D: 1.0, "full"),
 }
 # The families whose prior mclust supports (its own four included), for the refusal's message.
 MCLUST_PRIOR_MODELS = ("EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE", "EEV", "VEV", "VVV")
@@ -153,7 +152,7 @@ class MclustPrior:
         family's ML M-step for the augmented masses and scatters."""
         n_components, dim = stats.first.shape
         rule = self._rule(n_components)
-        kappa = prior.mean_precision if rule.mean_prior else 0.0
+        kappa = prior.mean_precision
         d = stats.first / mass[:, None]  # (K, D) xbar_k - c_k
         diff = (stats.shift - prior.mean) + d  # (K, D) xbar_k - mu_P
         # (M.1) mu_k = (N_k xbar_k + kappa mu_P) / (N_k + kappa), about the shift c_k
@@ -182,8 +181,8 @@ class MclustPrior:
         trace = np.einsum("ij,kji->k", scale, precision)  # tr(Lambda_P Sigma_k^{-1})
         spread = np.einsum("ki,kij,kj->k", means - prior.mean, precision, means - prior.mean)
         a = rule.extra_mass(prior.dof, n_components, dim)
-        kappa = prior.mean_precision if rule.mean_prior else 0.0
-        return float(-0.5 * (a * log_det + rule.scale_share(n_components, dim) * trace + kappa * spread).sum())
+        return float(-0.5 * (a * log_det + rule.scale_share(n_components, dim) * trace
+                             + prior.mean_precision * spread).sum())
 
 
 class NoMclustPrior:

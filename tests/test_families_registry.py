@@ -25,13 +25,14 @@ def _docs_rows():
 
 def test_docs_table_lists_exactly_the_registry():
     """Each registry family has one row, in registry order, with its mclust names, strategy and
-    prior; no row names a family the registry lacks."""
+    priors (VB, MAP); no row names a family the registry lacks."""
     rows = [[cell.strip() for cell in row] for row in _docs_rows()]
     assert [row[0] for row in rows] == [f"`{f.name}`" for f in registry.FAMILIES]
     for row, family in zip(rows, registry.FAMILIES):
         assert row[1] == ", ".join(family.aliases)
         assert row[2] == f"`{family.strategy.__name__}`"
         assert row[3] == f"`{family.precision_prior.__name__}`"
+        assert row[4] == f"`{(family.map_prior or family.precision_prior).__name__}`"
 
 
 def test_consumers_read_the_registry():

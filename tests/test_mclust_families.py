@@ -338,9 +338,10 @@ def test_sample_predict_and_model_file_round_trip(covariance_type, tmp_path):
 
 
 def test_prior_is_refused_for_a_constrained_family():
+    """mclust has no prior for VEE, EVE, VVE, EVV (the other six: tests/test_mclust_prior.py)."""
     X = CASES["faithful"][0]
-    with pytest.raises(ValueError, match="covariance_type='VEV' has no conjugate precision prior"):
-        GaussianMixture(2, covariance_type="VEV", prior="default").fit(X)
+    with pytest.raises(ValueError, match="covariance_type='VEE' has no conjugate prior for MAP"):
+        GaussianMixture(2, covariance_type="VEE", prior="default").fit(X)
 
 
 def test_select_model_sweeps_the_fourteen_families():

@@ -9,7 +9,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..backends.imputed import mean_imputed
 from ..engine.collapse import ON_COLLAPSE, make_policy
 from ..engine.starts import INIT_METHODS, data_moments, given_start
-from ..families.registry import decomposition, make_covariance, make_precision_prior
+from ..families.registry import decomposition, make_covariance, make_map_prior
 from ..models import GaussianEM
 from ..models.conditional import log_prob_observed
 from ._base import _GaussianMixtureBase
@@ -334,7 +334,7 @@ class GaussianMixture(OnlineMixture, _GaussianMixtureBase):
         start_source = source if has_missing is False else mean_imputed(source, source.chunk_size)
         prior = precision = None
         if prior_spec is not None:
-            precision = make_precision_prior(covariance)
+            precision = make_map_prior(covariance)
             data_mean, data_cov = data_moments(start_source)
             prior = resolve_prior(prior_spec, precision, data_mean, data_cov, K, n_features, self.reg_covar,
                                   X.dtype)

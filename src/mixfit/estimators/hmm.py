@@ -22,7 +22,7 @@ from ..engine.collapse import ON_COLLAPSE
 from ..engine.collapse_hmm import StatePolicy
 from ..engine.starts import INIT_METHODS, data_moments, initial_stats
 from ..exceptions import CollapsedComponentError
-from ..families.registry import make_covariance, make_precision_prior
+from ..families.registry import make_covariance, make_map_prior
 from ..models.gaussian_em import GaussianEM
 from ..models.hmm import HMM
 from ..models.hmm_emissions import GaussianEmission
@@ -242,7 +242,7 @@ class GaussianHMM(_HMMBase):
         frames = data.frames()
         prior = precision = None
         if prior_spec is not None:
-            precision = make_precision_prior(covariance)
+            precision = make_map_prior(covariance)
             data_mean, data_cov = data_moments(frames)
             prior = resolve_prior(prior_spec, precision, data_mean, data_cov, K, n_features, self.reg_covar)
         mixture = GaussianEM(covariance, self.reg_covar, np.float64, prior, precision)

@@ -28,7 +28,7 @@ from ..engine.collapse import ON_COLLAPSE, make_policy
 from ..engine.starts import INIT_METHODS
 from ..exceptions import CollapseWarning
 from ..families.precision_priors import NormalPrecisionPrior
-from ..families.registry import make_covariance, make_precision_prior
+from ..families.registry import make_covariance, make_map_prior
 from ..families.weights import make_weight_prior
 from ..models import GaussianEM
 from .bernoulli_parts import fitted_model, fitted_params
@@ -100,7 +100,7 @@ class GaussianEMStream:
         stored = vars(est).get("stream_prior_")
         if stored is not None:
             return GaussianEM(covariance, est.reg_covar, est.means_.dtype, NormalPrecisionPrior(**stored),
-                              make_precision_prior(covariance))
+                              make_map_prior(covariance))
         return self.fresh(est, X, weights, covariance).model  # the prior (if any) from this batch
 
     def source(self, est, X, weights, model):

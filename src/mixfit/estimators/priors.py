@@ -53,22 +53,26 @@ class ConjugatePrior:
     """Hyper-parameters of the MAP prior of ``GaussianMixture(prior=...)``.
 
     mu_k | Sigma_k ~ N(mu_P, Sigma_k / kappa_P), Sigma_k ~ IW(nu_P, Lambda_P) (Fraley and Raftery
-    2007; the diagonal, spherical and tied analogues for the other covariance types). A value
-    object (frozen); each None takes mclust's data-based default when the mixture is fitted, and
-    ``GaussianMixture(prior='default')`` is ``prior=ConjugatePrior()``.
+    2007; the diagonal, spherical and tied analogues for the other covariance types, and
+    mclust's prior of EII, EEI, VEI, EVI, EEV and VEV for those constrained families; VEE, EVE,
+    VVE and EVV have none). A value object (frozen); each None takes mclust's data-based
+    default when the mixture is fitted, and ``GaussianMixture(prior='default')`` is
+    ``prior=ConjugatePrior()``.
 
     Parameters
     ----------
     mean_shrinkage : float, default=0.01
         kappa_P, a finite number > 0: how many rows' worth of weight the prior mean carries.
     degrees_of_freedom : float or None, default=None
-        nu_P; must exceed n_features - 1 (full, tied) or 0 (diag, spherical). None: n_features
-        + 2.
+        nu_P; must exceed n_features - 1 (full, tied, EEV, VEV) or 0 (the others). None:
+        n_features + 2.
     scale : array-like or float or None, default=None
-        Lambda_P in the shape of the covariance type: (n_features, n_features) for full and
-        tied, (n_features,) for diag, a float for spherical. None: cov(X) / K^(2/D) in that shape
-        (its diagonal for diag, the mean variance for spherical), with a tiny ridge that keeps it
-        positive definite.
+        Lambda_P in the shape of the covariance type: (n_features, n_features) for full, tied,
+        EEV and VEV, (n_features,) for diag, a float for spherical, EII, EEI, VEI and EVI (as
+        mclust). None: cov(X) / K^(2/D) in that shape (its diagonal for diag, the mean variance
+        for the floats), with a tiny ridge that keeps it positive definite. mclust's EII prior
+        has no scale term, and its VEV none of ``degrees_of_freedom``: those are then unused
+        (docs/math/mclust_families.md).
     mean : array-like of shape (n_features,) or None, default=None
         mu_P. None: the data mean (weighted by ``sample_weight``).
     """

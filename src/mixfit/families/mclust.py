@@ -62,7 +62,7 @@ class _Full:
     # volumes of a block differ): it is a mixture of the unconstrained family of the same form.
     factor_form = "full"
     chunk_bytes = FullCovariance.chunk_bytes
-    shift_scatter = FullCovariance.shift_scatter
+    shift_scatter = staticmethod(FullCovariance.shift_scatter)  # a plain function, not a method
     workspace_columns = FullCovariance.workspace_columns
     shape = FullCovariance.shape
     e_step = FullCovariance.e_step
@@ -99,7 +99,7 @@ class _Diagonal:
 
     factor_form = "diag"
     chunk_bytes = DiagCovariance.chunk_bytes
-    shift_scatter = DiagCovariance.shift_scatter
+    shift_scatter = staticmethod(DiagCovariance.shift_scatter)
     workspace_columns = DiagCovariance.workspace_columns
     shape = DiagCovariance.shape
     e_step = DiagCovariance.e_step
@@ -147,7 +147,7 @@ class EIICovariance:
 
     name = "EII"
     chunk_bytes = SphericalCovariance.chunk_bytes
-    shift_scatter = SphericalCovariance.shift_scatter
+    shift_scatter = staticmethod(SphericalCovariance.shift_scatter)
     workspace_columns = SphericalCovariance.workspace_columns
     shape = SphericalCovariance.shape
     e_step = SphericalCovariance.e_step
@@ -269,17 +269,18 @@ class EVVCovariance(_Full):
 
 
 class NoPrecisionPrior:
-    """The precision prior of a family that has none yet: building it raises.
+    """The precision prior of a family that has none: building it raises.
 
-    MAP (``prior='default'``) and the variational estimators need a conjugate prior of the
-    family's covariances; mclust's priorControl for the ten constrained families is not
-    written yet.
+    The variational estimators and StudentMixture's MAP need a conjugate prior of the family's
+    precisions in the Normal-precision form of ``precision_priors``; the constrained families
+    have none. (GaussianMixture's and GaussianHMM's MAP take mclust's prior of six of them,
+    ``mclust_priors``, through ``registry.make_map_prior``.)
     """
 
     def __init__(self, covariance):
-        raise ValueError(f"covariance_type={covariance.name!r} has no conjugate precision prior yet: MAP "
-                         "(prior=...) and the variational estimators support 'full', 'tied', 'diag', "
-                         "'spherical' (mclust's VVV, EEE, VVI, VII)")
+        raise ValueError(f"covariance_type={covariance.name!r} has no conjugate precision prior: variational "
+                         "Bayes and StudentMixture's prior support 'full', 'tied', 'diag', 'spherical' "
+                         "(mclust's VVV, EEE, VVI, VII)")
 
 
 def shared_per_component(covariance, n_components):

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import digamma, gammaln
 
+from .conjugate_map import conjugate_log_prior, conjugate_mode
+
 _LOG_PI = np.log(np.pi)
 
 
@@ -96,6 +98,9 @@ def _check_finite(value, expected_shape, type_name):
 
 class WishartFull:
     """A Wishart prior on each component's precision (10.40)."""
+
+    mode = conjugate_mode  # MAP EM's M-step and log prior (conjugate_map)
+    log_prior = conjugate_log_prior
 
     def __init__(self, covariance):
         self.covariance = covariance
@@ -187,6 +192,9 @@ class WishartTied:
     one N(m_0, (beta_0 Lambda)^{-1}). Only the posterior differs from the per-component case: the
     other methods are the full ones, which broadcast over a single factor and a scalar nu."""
 
+    mode = conjugate_mode  # MAP EM's M-step and log prior (conjugate_map)
+    log_prior = conjugate_log_prior
+
     __init__ = WishartFull.__init__
     check_scale = WishartFull.check_scale
     default_scale = WishartFull.default_scale
@@ -216,6 +224,9 @@ class WishartTied:
 
 class GammaDiag:
     """Independent Gamma(lambda_kd | nu_0/2, psi_0d/2) priors on the diagonal precisions."""
+
+    mode = conjugate_mode  # MAP EM's M-step and log prior (conjugate_map)
+    log_prior = conjugate_log_prior
 
     def __init__(self, covariance):
         self.covariance = covariance
@@ -285,6 +296,9 @@ class GammaDiag:
 
 class GammaSpherical:
     """A Gamma(lambda_k | D nu_0/2, D psi_0/2) prior on each component's precision (lambda_k I)."""
+
+    mode = conjugate_mode  # MAP EM's M-step and log prior (conjugate_map)
+    log_prior = conjugate_log_prior
 
     def __init__(self, covariance):
         self.covariance = covariance

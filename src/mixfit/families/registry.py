@@ -27,6 +27,7 @@ from .mclust import (
     spherical_per_component,
 )
 from .mclust_msteps import decompose
+from .mclust_priors import MclustPrior, NoMclustPrior
 from .precision_priors import GammaDiag, GammaSpherical, WishartFull, WishartTied
 from .spherical import SphericalCovariance
 from .tied import TiedCovariance
@@ -39,7 +40,8 @@ class Family:
     ``aliases`` are mclust's names for scikit-learn's four families; ``covariance_type`` accepts
     them and gives the same family (scikit-learn's attribute shapes). ``per_component`` maps
     ``covariances_`` to per-component arrays, (K, D, D) or diagonals (K, D), for the
-    decomposition; None: it already is one.
+    decomposition; None: it already is one. ``map_prior``: the prior of MAP EM
+    (``prior=...``), where it is not ``precision_prior`` (which variational Bayes also uses).
     """
 
     name: str
@@ -48,6 +50,7 @@ class Family:
     precision_prior: type
     description: str
     per_component: Callable | None = None
+    map_prior: type | None = None
 
     def n_covariance_parameters(self, n_components: int, n_features: int) -> int:
         """The free parameters of the covariances alone."""
@@ -67,20 +70,25 @@ FAMILIES = (
            lambda cov, K, D: spherical_per_component(cov, D)),
     Family("EII", (), EIICovariance, NoPrecisionPrior,
            "one variance shared by every component (equal spheres)",
-           lambda cov, K, D: spherical_per_component(cov, D)),
-    Family("EEI", (), EEICovariance, NoPrecisionPrior, "one diagonal covariance shared by every component"),
-    Family("VEI", (), VEICovariance, NoPrecisionPrior, "diagonal, a common shape, free volumes (iterative)"),
-    Family("EVI", (), EVICovariance, NoPrecisionPrior, "diagonal, a common volume, free shapes"),
+           lambda cov, K, D: spherical_per_component(cov, D), map_prior=MclustPrior),
+    Family("EEI", (), EEICovariance, NoPrecisionPrior,
+           "one diagonal covariance shared by every component", map_prior=MclustPrior),
+    Family("VEI", (), VEICovariance, NoPrecisionPrior,
+           "diagonal, a common shape, free volumes (iterative)", map_prior=MclustPrior),
+    Family("EVI", (), EVICovariance, NoPrecisionPrior,
+           "diagonal, a common volume, free shapes", map_prior=MclustPrior),
     Family("VEE", (), VEECovariance, NoPrecisionPrior,
-           "a common shape and orientation, free volumes (iterative)"),
+           "a common shape and orientation, free volumes (iterative)", map_prior=NoMclustPrior),
     Family("EVE", (), EVECovariance, NoPrecisionPrior,
-           "a common volume and orientation, free shapes (iterative)"),
+           "a common volume and orientation, free shapes (iterative)", map_prior=NoMclustPrior),
     Family("VVE", (), VVECovariance, NoPrecisionPrior,
-           "a common orientation, free volumes and shapes (iterative)"),
-    Family("EEV", (), EEVCovariance, NoPrecisionPrior, "a common volume and shape, free orientations"),
+           "a common orientation, free volumes and shapes (iterative)", map_prior=NoMclustPrior),
+    Family("EEV", (), EEVCovariance, NoPrecisionPrior,
+           "a common volume and shape, free orientations", map_prior=MclustPrior),
     Family("VEV", (), VEVCovariance, NoPrecisionPrior,
-           "a common shape, free volumes and orientations (iterative)"),
-    Family("EVV", (), EVVCovariance, NoPrecisionPrior, "a common volume, free shapes and orientations"),
+           "a common shape, free volumes and orientations (iterative)", map_prior=MclustPrior),
+    Family("EVV", (), EVVCovariance, NoPrecisionPrior,
+           "a common volume, free shapes and orientations", map_prior=NoMclustPrior),
 )
 _BY_NAME = {name: family for family in FAMILIES for name in (family.name, *family.aliases)}
 # The default sweep of select_model, GaussianMixtureIC and the command line: scikit-learn's four.
@@ -191,6 +199,29 @@ def make_precision_prior(covariance):
         The family's precision-prior strategy, built on ``covariance``.
     """
     return family(covariance.name).precision_prior(covariance)
+
+
+def make_map_prior(covariance):
+    """The prior of MAP EM (``prior=...``) matching a covariance strategy.
+
+    Parameters
+    ----------
+    covariance : strategy
+        A strategy made by ``make_covariance``.
+
+    Returns
+    -------
+    prior
+        The conjugate prior of scikit-learn's four families (``make_precision_prior``'s), or
+        mclust's prior of a constrained family (``mclust_priors.MclustPrior``).
+
+    Raises
+    ------
+    ValueError
+        For VEE, EVE, VVE and EVV, which have no prior in mclust.
+    """
+    found = family(covariance.name)
+    return (found.precision_prior if found.map_prior is None else found.map_prior)(covariance)
 
 
 def n_parameters(n_components: int, n_features: int, covariance_type: str) -> int:

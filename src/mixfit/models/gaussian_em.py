@@ -15,7 +15,7 @@ The model is pure: ``accumulate`` is the E-step on one chunk and returns additiv
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -138,49 +138,20 @@ class GaussianEM:
         mass = stats.mass + _MASS_FLOOR
         weights = mass / mass.sum()  # (9.26): N_k / N
         cov = self.covariance.from_moments(stats, mass)  # (9.25) about the new means
-        cov = self.covariance.add_ridge(cov, self.reg_covar)  # Sigma_k + reg_covar I
         if self.prior is None:
+            cov = self.covariance.add_ridge(cov, self.reg_covar)  # Sigma_k + reg_covar I
             means = stats.shift + stats.first / mass[:, None]  # (9.24), in the shifted form c_k + d_k
             prec_chol = self.covariance.precision_chol(cov)
         else:
-            means, prec_chol = self._posterior_mode(stats, mass, cov)
+            # MAP: the posterior mode of the family's conjugate prior, ridge included
+            # (families/conjugate_map.py; mclust_priors.py for the constrained families)
+            means, prec_chol = self.precision.mode(self.prior, stats, mass, cov, self.reg_covar)
         return GaussianParams(weights, means, prec_chol).astype(self.dtype)
 
-    def _posterior_mode(self, stats: GaussianStats, mass, cov):
-        """MAP M-step: the mode of the conjugate posterior of (mu_k, Sigma_k).
-
-        The posterior is the Normal-Wishart of VB's M-step (10.60)-(10.63). Its mode in mu_k is
-        its mean m_k (10.61); its mode in Sigma_k is Psi_k / (nu_k + c), where nu_k = nu_0 + N_k
-        and c is the mode offset of the prior family (D + 2 for an inverse Wishart with its
-        mean factor, Fraley and Raftery 2007). The posterior update returns the factor of
-        (Psi_k / nu_k)^{-1}, so asking it with nu_0 + c in place of nu_0 yields the mode's.
-        """
-        prior = self.prior
-        d = stats.first / mass[:, None]  # (K, D) xbar_k - c_k
-        diff = (stats.shift - prior.mean) + d  # (K, D) xbar_k - m_0
-        mean_precision = prior.mean_precision + mass  # (10.60) beta_k = beta_0 + N_k
-        # (10.61) m_k = (beta_0 m_0 + N_k xbar_k) / beta_k, written about the shift c_k
-        means = stats.shift + (mass[:, None] * d + prior.mean_precision * (prior.mean - stats.shift)) / (
-            mean_precision[:, None])
-        offset = self.precision.mode_offset(mass.shape[0], d.shape[1])
-        mode_prior = replace(prior, dof=prior.dof + offset)
-        _, prec_chol = self.precision.posterior(mode_prior, mass, cov, diff, mean_precision)  # (10.62)
-        return means, prec_chol
-
     def log_prior(self, params: GaussianParams) -> float:
-        """ln p(mu, Sigma) at the params: sum_k ln N(mu_k | m_0, Sigma_k / beta_0) plus the
-        covariance prior's log density (an inverse Wishart, or inverse Gammas), in Sigma."""
-        prior = self.prior
-        means = params.means.astype(np.float64)
-        prec_chol = params.prec_chol.astype(np.float64)
-        n_components, dim = means.shape
-        # (2.43) with precision beta_0 Lambda_k: -D/2 ln 2pi + D/2 ln beta_0 + 1/2 ln|Lambda_k|
-        # - beta_0/2 (mu_k - m_0)^T Lambda_k (mu_k - m_0)
-        spread = self.covariance.mahalanobis(np.zeros((1, dim)), means - prior.mean, prec_chol)[0]  # (K,)
-        log_det_half = np.broadcast_to(self.covariance.log_det_half(prec_chol, dim), (n_components,))
-        log_mean = (-dim / 2 * _LOG_2PI + dim / 2 * np.log(prior.mean_precision) + log_det_half
-                    - prior.mean_precision / 2 * spread)
-        return float(log_mean.sum()) + self.precision.log_density(prior, prec_chol, dim)
+        """ln p(mu, Sigma) at the params, as the family's prior defines it."""
+        return self.precision.log_prior(self.prior, params.means.astype(np.float64),
+                                        params.prec_chol.astype(np.float64))
 
     def select_stats(self, stats: GaussianStats, keep) -> GaussianStats:
         """The statistics of components ``keep`` only (for dropping a collapsed component)."""

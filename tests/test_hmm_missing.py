@@ -12,12 +12,13 @@ import pytest
 from oracles.hmm import brute_force
 from oracles.hmm_missing import expected_moments, forward_log_likelihood, observed_log_emission
 
-from mixfit import GaussianHMM
+from mixfit import GMMHMM, GaussianHMM
 from mixfit.backends.sequences import SequenceSource
 from mixfit.families.registry import make_covariance
 from mixfit.models import missing
 from mixfit.models.gaussian_em import GaussianEM
 from mixfit.models.hmm_emissions import GaussianEmission
+from mixfit.models.hmm_missing import observed_statistics
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -219,3 +220,78 @@ def test_infinity_is_refused_and_nan_is_declared():
     hmm = GaussianHMM(2, random_state=0, max_iter=5).fit(_frames())
     with pytest.raises(ValueError, match="infinity"):
         hmm.predict(Y)
+
+
+# ---- GMMHMM: a Gaussian mixture per state ---------------------------------------------------
+
+
+def _pair_covariances(hmm):
+    """(K M, D, D) from hmmlearn's covars_ shapes: full (K, M, D, D), diag (K, M, D), spherical
+    (K, M), tied (K, D, D) (one per state)."""
+    K, M, _ = hmm.means_.shape
+    c = np.asarray(hmm.covars_)
+    shaped = {"full": lambda: c.reshape(K * M, D, D),
+              "diag": lambda: np.array([np.diag(v) for v in c.reshape(K * M, D)]),
+              "spherical": lambda: c.reshape(K * M)[:, None, None] * np.eye(D),
+              "tied": lambda: np.repeat(c, M, axis=0)}
+    return shaped[hmm.covariance_type]()
+
+
+def _gmm_log_emission(Y, hmm):
+    """(T, K) ln sum_m c_km N(x_t,o | mu_km,o, Sigma_km,oo) by scipy, pair by pair."""
+    K, M, _ = hmm.means_.shape
+    covars = _pair_covariances(hmm)
+    pairs = observed_log_emission(Y, hmm.means_.reshape(K * M, D), covars).reshape(-1, K, M)  # (T, K, M)
+    with np.errstate(divide="ignore"):
+        return np.logaddexp.reduce(pairs + np.log(hmm.weights_)[None], axis=2)
+
+
+@pytest.fixture(scope="module")
+def fitted_gmm():
+    X = _frames()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return X, {ct: GMMHMM(2, n_mix=2, covariance_type=ct, random_state=0, max_iter=10).fit(X)
+                   for ct in ["full", "diag", "spherical", "tied"]}
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical", "tied"])
+def test_gmmhmm_matches_a_forward_pass_and_every_path_over_observed_marginals(fitted_gmm, covariance_type):
+    X, models = fitted_gmm
+    hmm = models[covariance_type]
+    Y = _holes(X, rate=0.3, seed=14)
+    log_emit = _gmm_log_emission(Y, hmm)
+    # a literal forward pass over 150 frames: rounding only
+    assert hmm.score(Y) == pytest.approx(forward_log_likelihood(hmm.startprob_, hmm.transmat_, log_emit), rel=1e-10)
+    tiny = np.vstack([Y[45:48], np.full((1, D), np.nan), Y[48:53]])  # 9 frames, one empty: 2^9 paths
+    log_lik, posteriors, _, best, _ = brute_force(hmm.startprob_, hmm.transmat_, _gmm_log_emission(tiny, hmm))
+    score, gamma = hmm.score_samples(tiny)
+    assert score == pytest.approx(log_lik, rel=1e-10)
+    np.testing.assert_allclose(gamma, posteriors, atol=1e-10)
+    np.testing.assert_array_equal(hmm.decode(tiny)[1], best)
+
+
+def test_gmmhmm_statistics_are_the_pairs_expected_moments(fitted_gmm):
+    X, models = fitted_gmm
+    hmm = models["full"]
+    Y = _holes(X[:40], rate=0.4, seed=15, empty=(4,))
+    K, M = 2, 2
+    joint = np.random.default_rng(16).dirichlet(np.ones(K * M), size=Y.shape[0])  # gamma_tkm, any values
+    emission, params = hmm._emission_model(), hmm._emission_params()
+    flat = emission.flat(params)
+    w = np.ones(Y.shape[0])
+    first, scatter = expected_moments(Y, joint, w, flat.means, _pair_covariances(hmm))
+    stats = observed_statistics(emission.covariance, Y, joint, None, flat)
+    np.testing.assert_allclose(stats.first, first, rtol=1e-10, atol=1e-10)  # explicit inverses: rounding
+    np.testing.assert_allclose(stats.scatter, scatter, rtol=1e-10, atol=1e-10)
+    # and the state's within-mixture responsibilities at an empty frame are its weights c_km
+    within = np.exp(emission._log_pairs(Y[4:5], params) - emission.log_density(Y[4:5], params).reshape(-1, 1))
+    np.testing.assert_allclose(within, hmm.weights_, rtol=1e-12)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag", "tied"])
+def test_gmmhmm_baum_welch_never_decreases_the_observed_data_likelihood(covariance_type):
+    Y = _holes(_frames(), rate=0.3, seed=17)
+    hmm = GMMHMM(2, n_mix=2, covariance_type=covariance_type, random_state=0, max_iter=20, tol=0).fit(Y)
+    assert np.all(np.diff(hmm.lower_bounds_) >= -1e-12)  # EM: rounding only
+    assert GMMHMM().__sklearn_tags__().input_tags.allow_nan

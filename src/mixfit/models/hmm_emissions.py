@@ -48,7 +48,7 @@ class GaussianEmission:
 
     def log_density(self, X, params: GaussianParams) -> np.ndarray:
         if np.isnan(X).any():  # NaN: missing entries, the density of the observed ones (hmm_missing.py)
-            return observed_log_density(self.mixture, X, params)
+            return observed_log_density(self.mixture, X, params, params.weights.shape[0])
         # (2.43) per state: GaussianEM's ln pi_k + ln N with pi_k = 1/K, plus ln K
         log_density = self.mixture.log_prob_components(X, params)  # (n, K), a new array: added to in place
         log_density += np.log(params.weights.shape[0])

@@ -25,22 +25,26 @@ from ..stats import GaussianStats, gaussian_statistics
 from .missing import dense_precision, observed_e_step, observed_moments
 
 
-def observed_log_density(mixture, X, params) -> np.ndarray:
-    """ln N(x_t,o | mu_k,o, Sigma_k,oo) (n, K) of frames with NaN entries; 0 where a frame observes
-    nothing (the empty marginal). ``mixture`` is the emission's ``GaussianEM``, ``params`` its
-    unit-mixing ``GaussianParams`` (weights 1/K: ln K is added back, as the complete frames get)."""
-    n, K = X.shape[0], params.means.shape[0]
-    out = np.zeros((n, K))
+def observed_log_density(mixture, X, params, n_states: int) -> np.ndarray:
+    """ln(K pi_j) + ln N(x_t,o | mu_j,o, Sigma_j,oo) (n, J) of frames with NaN entries, for the
+    emission's ``GaussianEM`` over J components with weights pi_j (``params``) and K states: the
+    mixing the emission adds, ln pi_j, with the ln K its weights took out given back (J = K and
+    pi_j = 1/K for one Gaussian per state, J = K M and pi_j = c_km / K for a mixture per state).
+    A frame that observes nothing has the empty marginal, density 1: ln(K pi_j) alone."""
+    with np.errstate(divide="ignore"):  # a weight of exactly 0: an impossible component
+        out = np.broadcast_to(np.log(n_states * np.asarray(params.weights, dtype=np.float64)),
+                              (X.shape[0], params.means.shape[0])).copy()
     seen = ~np.isnan(X).all(axis=1)
     if seen.any():
-        # the mixture's observed-data ln pi_k + ln N (models/missing.py, complete rows by the kernel)
-        out[seen] = mixture.log_prob_components(X[seen], params) + np.log(K)
+        # the mixture's observed-data ln pi_j + ln N (models/missing.py, complete rows by the kernel)
+        out[seen] = mixture.log_prob_components(X[seen], params) + np.log(n_states)
     return out
 
 
 def observed_statistics(covariance, X, gamma, frame_weight, params) -> GaussianStats:
     """The emission statistics (13.20), (13.21) of frames with NaN entries, about c_k = mu_k: the
-    complete frames' as they are, the others' expected complete-data moments given x_o."""
+    complete frames' as they are, the others' expected complete-data moments given x_o. ``gamma``
+    (n, J) weighs the J components of ``params`` (the states, or the (state, mixture) pairs)."""
     n, D = X.shape
     K = params.means.shape[0]
     means = np.asarray(params.means, dtype=np.float64)

@@ -20,8 +20,9 @@ and the u-weighted moments are those of the completed rows with weights w r u, p
 the missing block (weight w r, not w r u): the M-step (T.8)-(T.11) is unchanged.
 
 The Gaussian quantities come from models/missing.py (``observed_e_step``: the completed rows, the
-C's, and ln N(x_o | mu_k,o, Sigma_k,oo) = c_nk - delta_nk / 2); c_nk is that call on each missingness
-pattern with a zero residual (exact, once per pattern), and delta_nk = -2 (ln N - c_nk).
+C's, and ln N(x_o | mu_k,o, Sigma_k,oo) = c_nk - delta_nk / 2); delta_nk = z_nk^T Lambda_k z_nk (the
+conditional mean makes (Lambda_k z)_m vanish, so this is the observed block's distance) and
+c_nk = ln N + delta_nk / 2.
 """
 
 from __future__ import annotations
@@ -42,19 +43,17 @@ class ObservedRows:
     def __init__(self, covariance, X, params):
         D = X.shape[1]
         K = params.means.shape[0]
-        missing = np.isnan(X)
-        self.n_observed = (~missing).sum(axis=1)  # (n,) p_o
+        self.n_observed = (~np.isnan(X)).sum(axis=1)  # (n,) p_o
         means = np.asarray(params.means, dtype=np.float64)
         precision, log_det_half = dense_precision(covariance, params.prec_chol, K, D)
         unit = np.ones(K)  # ln 1 = 0: the Gaussian densities alone
         log_gauss, self.z, self.extra = observed_e_step(X, unit, means, precision, log_det_half)
-        # c_nk: the same E-step on each pattern with x_o = mu_k,o (zero residual, delta = 0)
-        patterns, pattern_of_row = np.unique(missing, axis=0, return_inverse=True)
-        zero = np.where(patterns, np.nan, 0.0)  # (P, D)
-        log_gauss_0 = observed_e_step(zero, unit, np.zeros((K, D)), precision, log_det_half)[0]
-        log_gauss_0 = log_gauss_0[pattern_of_row.reshape(-1)]  # (n, K)
-        # delta_nk = -2 (ln N(x_o) - c_nk) >= 0; rounding of |ln N| ~ eps delta, not more
-        self.maha = np.maximum(-2.0 * (log_gauss - log_gauss_0), 0.0)
+        # delta_nk = z^T Lambda_k z: at the conditional mean (Lambda_k z)_m = 0 (2.81, precision
+        # form), so z^T Lambda_k z = r_o^T (Lambda_oo - Lambda_om Lambda_mm^{-1} Lambda_mo) r_o, the
+        # Schur complement being Sigma_oo^{-1}: the observed block's distance, by K BLAS products
+        self.maha = np.maximum(np.einsum("knd,knd->nk", self.z @ precision, self.z), 0.0)  # (n, K)
+        # c_nk = ln N(x_o) + delta / 2 (its rounding: eps delta, that of the distance itself)
+        log_gauss_0 = log_gauss + 0.5 * self.maha
         dof = np.asarray(params.dof, dtype=np.float64)
         p = self.n_observed[:, None].astype(np.float64)  # (n, 1)
         self.log1p_ratio = np.log1p(self.maha / dof)  # (n, K) ln(1 + delta / nu)

@@ -11,7 +11,10 @@ import pytest
 from oracles import student_missing as oracle
 
 from mixfit import GaussianMixture, StudentMixture
+from mixfit.families.registry import make_covariance
 from mixfit.models import missing
+from mixfit.models.student_dof import make_dof_rule
+from mixfit.models.student_t import StudentEM, StudentParams
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -183,3 +186,14 @@ def test_empty_rows_and_infinity_are_refused_and_nan_is_declared(fitted):
     with pytest.raises(ValueError, match="infinity"):
         StudentMixture(2).fit(Y)
     assert StudentMixture().__sklearn_tags__().input_tags.allow_nan
+
+
+def test_a_reseeded_component_takes_the_donors_mean_where_its_row_misses_entries():
+    """on_collapse='reseed' restarts a component at a data row; where that row misses an entry,
+    the donor component's mean fills it (as GaussianMixture's), so no mean is NaN."""
+    em = StudentEM(make_covariance("diag"), 1e-6, make_dof_rule("estimate", 10.0))
+    params = StudentParams(np.array([0.6, 0.4]), np.array([[0.0, 1.0], [5.0, 6.0]]), np.ones((2, 2)),
+                           np.array([4.0, 8.0]))
+    new = em.insert_component(params, 1, np.array([np.nan, 3.0]), donor=1)
+    np.testing.assert_array_equal(new.means, [[0.0, 1.0], [5.0, 3.0], [5.0, 6.0]])
+    assert new.dof[1] == 8.0

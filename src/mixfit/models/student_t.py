@@ -272,6 +272,7 @@ class StudentEM:
         """A component at position k: mean ``row``, the scale matrix and nu of ``donor``, weight 1/K."""
         n_components = params.weights.shape[0] + 1
         weights = np.insert(params.weights, k, 1.0 / n_components)
+        row = np.where(np.isnan(row), params.means[donor], row)  # a missing entry: the donor's mean
         return StudentParams(weights / weights.sum(), np.insert(params.means, k, row, axis=0),
                              self.covariance.insert_copy(params.prec_chol, k, donor),
                              np.insert(params.dof, k, params.dof[donor]))

@@ -197,3 +197,22 @@ def test_a_reseeded_component_takes_the_donors_mean_where_its_row_misses_entries
     new = em.insert_component(params, 1, np.array([np.nan, 3.0]), donor=1)
     np.testing.assert_array_equal(new.means, [[0.0, 1.0], [5.0, 3.0], [5.0, 6.0]])
     assert new.dof[1] == 8.0
+
+
+def test_the_command_line_fits_a_t_mixture_to_a_table_with_empty_cells(tmp_path):
+    """``mixfit fit --model t`` reads empty / NA cells as missing; the saved model is the library's
+    fit of the NaN table."""
+    click_testing = pytest.importorskip("click.testing")
+    from mixfit import load
+    from mixfit.cli import cli
+
+    Y = _holes(_data(120, seed=13), rate=0.2, seed=14)
+    path = tmp_path / "holed.csv"
+    path.write_text("a,b,c,d\n" + "\n".join(",".join("" if np.isnan(v) else repr(float(v)) for v in row)
+                                            for row in Y) + "\n")
+    out = tmp_path / "t.mixfit"
+    result = click_testing.CliRunner().invoke(cli, ["fit", str(path), "-k", "2", "--model", "t", "--seed", "0",
+                                                    "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    ours = StudentMixture(2, random_state=0).fit(Y)
+    np.testing.assert_allclose(load(out).means_, ours.means_, rtol=1e-12)  # the same fit, saved and loaded

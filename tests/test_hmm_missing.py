@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 from oracles.hmm import brute_force
 from oracles.hmm_missing import expected_moments, forward_log_likelihood, observed_log_emission
+from oracles.hsmm_brute import brute_force as hsmm_brute_force
 
-from mixfit import GMMHMM, GaussianHMM
+from mixfit import GMMHMM, GaussianHMM, GaussianHSMM
 from mixfit.backends.sequences import SequenceSource
 from mixfit.families.registry import make_covariance
 from mixfit.models import missing
@@ -295,3 +296,23 @@ def test_gmmhmm_baum_welch_never_decreases_the_observed_data_likelihood(covarian
     hmm = GMMHMM(2, n_mix=2, covariance_type=covariance_type, random_state=0, max_iter=20, tol=0).fit(Y)
     assert np.all(np.diff(hmm.lower_bounds_) >= -1e-12)  # EM: rounding only
     assert GMMHMM().__sklearn_tags__().input_tags.allow_nan
+
+
+# ---- GaussianHSMM: explicit durations ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag"])
+def test_hsmm_matches_every_segmentation_over_observed_marginals(covariance_type):
+    Y = _holes(_frames(), rate=0.3, seed=18)
+    hsmm = GaussianHSMM(2, duration="poisson", max_duration=6, covariance_type=covariance_type, random_state=0,
+                        max_iter=15, tol=0).fit(Y, [75, 75])
+    assert np.all(np.diff(hsmm.lower_bounds_) >= -1e-12)  # EM on the observed-data likelihood: rounding only
+    tiny = np.vstack([Y[47:50], np.full((1, D), np.nan), Y[50:53]])  # 7 frames, one empty
+    cov = hsmm.covariances_  # full (K, D, D) or diag (K, D)
+    log_emit = observed_log_emission(tiny, hsmm.means_, cov if cov.ndim == 3 else np.array([np.diag(c) for c in cov]))
+    log_lik, gamma, _, _, (_, path) = hsmm_brute_force(hsmm.startprob_, hsmm.transmat_, log_emit, hsmm.duration_pmf_)
+    score, posteriors = hsmm.score_samples(tiny)
+    assert score == pytest.approx(log_lik, rel=1e-10)  # every segmentation summed literally: rounding only
+    np.testing.assert_allclose(posteriors, gamma, atol=1e-10)
+    np.testing.assert_array_equal(hsmm.decode(tiny)[1], path)
+    assert GaussianHSMM().__sklearn_tags__().input_tags.allow_nan

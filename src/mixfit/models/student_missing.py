@@ -59,13 +59,16 @@ class ObservedRows:
         self.log1p_ratio = np.log1p(self.maha / dof)  # (n, K) ln(1 + delta / nu)
         with np.errstate(divide="ignore"):  # a weight of exactly 0 is an impossible component
             log_w = np.log(np.asarray(params.weights, dtype=np.float64))
+        # the special functions of nu and p, a table over p = 0 .. D (D + 1, K), read per row
+        counts = np.arange(D + 1, dtype=np.float64)[:, None]
+        gamma_ratio = log_gamma_ratio(dof / 2, counts / 2)[self.n_observed]  # (n, K)
+        psi = (digamma((dof + counts) / 2) - np.log(dof / 2))[self.n_observed]  # (n, K)
         # (T.2) over o: ln Gamma((nu + p)/2) - ln Gamma(nu/2) - p/2 ln(nu pi) - 1/2 ln|Sigma_oo|
         # - (nu + p)/2 ln(1 + delta/nu), with the constant as log_gamma_ratio(nu/2, p/2) + c_nk
-        self.log_rho = (log_w + log_gamma_ratio(dof / 2, p / 2) + log_gauss_0
-                        - (dof + p) / 2 * self.log1p_ratio)  # (n, K)
+        self.log_rho = (log_w + gamma_ratio + log_gauss_0 - (dof + p) / 2 * self.log1p_ratio)  # (n, K)
         self.scale = (dof + p) / (dof + self.maha)  # (T.18) u_nk
         # (T.18) E[ln u_nk] = psi((nu + p)/2) - ln((nu + delta)/2)
-        self.log_u = digamma((dof + p) / 2) - np.log(dof / 2) - self.log1p_ratio
+        self.log_u = psi - self.log1p_ratio
         self.shift = means
 
     def statistics(self, sample_weight, covariance):

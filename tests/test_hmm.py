@@ -325,10 +325,10 @@ def test_bad_sequences_name_the_argument(kwargs, match, rng):
 
 def test_bad_arrays_name_the_argument(rng):
     X = rng.normal(size=(30, D))
-    X_nan = X.copy()
-    X_nan[3, 1] = np.nan
+    X_inf = X.copy()
+    X_inf[3, 1] = np.inf  # NaN is a missing entry (test_hmm_missing.py); infinity is refused
     with pytest.raises(ValueError, match="X"):
-        GaussianHMM(2).fit(X_nan)
+        GaussianHMM(2).fit(X_inf)
     with pytest.raises(ValueError, match="transmat_init must sum to 1"):
         GaussianHMM(2, transmat_init=[[0.5, 0.6], [0.5, 0.5]]).fit(X)
     with pytest.raises(ValueError, match="fixed contains 'weights'"):

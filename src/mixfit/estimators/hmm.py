@@ -27,15 +27,13 @@ from ..models.gaussian_em import GaussianEM
 from ..models.hmm import HMM
 from ..models.hmm_emissions import GaussianEmission
 from ._hmm_base import _HMMBase
-from .hmm_checks import (
-    check_enough_frames,
-    check_real_frames,
-)
+from .hmm_checks import check_enough_frames
 from .hmm_compat import (
     CHAIN_LETTERS,
     check_hmmlearn_defaults,
     covars_to_precision_chol,
 )
+from .hmm_missing import check_frames_with_missing, start_frames
 from .hmm_parts import baum_welch_parts, point_chain
 from .priors import check_prior_spec, resolve_prior
 from .validation import (
@@ -51,6 +49,12 @@ class GaussianHMM(_HMMBase):
 
     The first seventeen parameters are hmmlearn's ``GaussianHMM``'s, in its order (positional
     as there); mixfit's own spellings follow, keyword-only.
+
+    NaN entries of the frames are missing values (at random): ``fit``, ``score``,
+    ``score_samples``, ``decode``, ``predict`` and ``predict_proba`` use each state's density of
+    a frame's observed entries, and ``lower_bound_`` is the observed-data log-likelihood. A
+    frame with every entry NaN has density 1 under every state (the chain passes through it on
+    its transitions); infinity is refused (docs/math/hmm.md, "Missing frames").
 
     Parameters
     ----------
@@ -226,7 +230,12 @@ class GaussianHMM(_HMMBase):
         self.chunk_size = chunk_size
 
     def _check_frames(self, X, reset):
-        return check_real_frames(self, X, reset, self._chunk_frames())
+        return check_frames_with_missing(self, X, reset, self._chunk_frames())
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()  # scikit-learn's tag protocol: its base builds the tags
+        tags.input_tags.allow_nan = True  # NaN entries are missing frames' values (hmm_missing.py)
+        return tags
 
     def _parts(self, data, chain, fixed):
         covariance = make_covariance(self.covariance_type)
@@ -239,7 +248,7 @@ class GaussianHMM(_HMMBase):
         precisions_init = data.start(self, "precisions_init")
         prec_chol_init = (None if precisions_init is None
                           else covariance.check_precisions(precisions_init, K, n_features))
-        frames = data.frames()
+        frames = start_frames(data)  # missing entries read as column means by the starts only
         prior = precision = None
         if prior_spec is not None:
             precision = make_map_prior(covariance)

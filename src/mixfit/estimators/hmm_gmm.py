@@ -12,8 +12,9 @@ from ..models.gaussian_em import GaussianEM
 from ..models.hmm import HMM
 from ..models.hmm_gmm import GaussianMixtureEmission, StateMixtureParams
 from ._hmm_base import _HMMBase
-from .hmm_checks import check_enough_frames, check_real_frames, check_stochastic
+from .hmm_checks import check_enough_frames, check_stochastic
 from .hmm_compat import CHAIN_LETTERS, check_hmmlearn_defaults, covars_to_precision_chol
+from .hmm_missing import check_frames_with_missing, start_frames
 from .hmm_parts import baum_welch_parts, point_chain
 from .validation import INTEGER_AT_LEAST_1, LOOP_HYPERPARAMETERS, REAL_AT_LEAST_0, check_option
 
@@ -46,6 +47,10 @@ class GMMHMM(_HMMBase):
 
     The first eighteen parameters are hmmlearn's ``GMMHMM``'s, in its order (positional as
     there); mixfit's own spellings follow, keyword-only.
+
+    NaN entries of the frames are missing values (at random), as for ``GaussianHMM``: each
+    state's mixture density of a frame's observed entries; a frame with every entry NaN has
+    density 1 under every state; infinity is refused (docs/math/hmm.md, "Missing frames").
 
     Parameters
     ----------
@@ -211,7 +216,12 @@ class GMMHMM(_HMMBase):
         self.chunk_size = chunk_size
 
     def _check_frames(self, X, reset):
-        return check_real_frames(self, X, reset, self._chunk_frames())
+        return check_frames_with_missing(self, X, reset, self._chunk_frames())
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()  # scikit-learn's tag protocol: its base builds the tags
+        tags.input_tags.allow_nan = True  # NaN entries are missing frames' values (hmm_missing.py)
+        return tags
 
     def _check_inits(self, data, K, M, D):
         """(weights, means, flat precision factors) from the ``*_init`` arguments (or the assigned
@@ -246,7 +256,7 @@ class GMMHMM(_HMMBase):
         weights_init, means_init, prec_chol_init = self._check_inits(data, K, M, D)
         emission = self._emission_model(fixed)
         states = GaussianEM(family, self.reg_covar)  # the start's partition of the frames into K parts
-        frames = data.frames()
+        frames = start_frames(data)  # missing entries read as column means by the start only
 
         def start(rng):
             weights = np.full((K, M), 1.0 / M) if weights_init is None else weights_init

@@ -9,6 +9,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..backends import as_source
+from ..backends.imputed import mean_imputed
 from ..engine.starts import INIT_METHODS, initial_stats
 from ..families.registry import make_covariance
 from ..models.gaussian_em import GaussianEM
@@ -16,10 +17,10 @@ from ..models.hmm_emissions import CategoricalEmission, GaussianEmission
 from .hmm_checks import (
     check_enough_frames,
     check_n_symbols,
-    check_real_frames,
     check_stochastic,
     check_symbol_frames,
 )
+from .hmm_missing import check_frames_with_missing
 from .hsmm_base import HSMM_HYPERPARAMETERS, _HSMMBase
 from .validation import (
     INTEGER_AT_LEAST_1,
@@ -43,6 +44,10 @@ class GaussianHSMM(_HSMMBase):
     is zero. The E-step is the segment forward-backward (Yu 2010) in O(n_samples n_components
     max_duration); the last segment of each sequence is right-censored (it may go on past the
     data). See docs/math/hsmm.md.
+
+    NaN entries of the frames are missing values (at random), as for ``GaussianHMM``: each
+    state's density of a frame's observed entries (1 for a frame with every entry NaN; infinity
+    is refused; docs/math/hmm.md, "Missing frames").
 
     Parameters
     ----------
@@ -164,7 +169,12 @@ class GaussianHSMM(_HSMMBase):
         self.chunk_size = chunk_size
 
     def _check_frames(self, X, reset):
-        return check_real_frames(self, X, reset, self._chunk_frames())
+        return check_frames_with_missing(self, X, reset, self._chunk_frames())
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()  # scikit-learn's tag protocol: its base builds the tags
+        tags.input_tags.allow_nan = True  # NaN entries are missing frames' values (hmm_missing.py)
+        return tags
 
     def _emission_model(self, fixed=frozenset()):
         mixture = GaussianEM(make_covariance(self.covariance_type), self.reg_covar)
@@ -187,7 +197,8 @@ class GaussianHSMM(_HSMMBase):
         if means is not None and prec_chol is not None:
             return GaussianEmission.params(means, prec_chol)
         mixture = GaussianEM(covariance, self.reg_covar)
-        frames = frame_source(X, lengths, weights, self._chunk_frames())
+        # the start reads missing entries as their column's mean (backends/imputed.py)
+        frames = mean_imputed(frame_source(X, lengths, weights, self._chunk_frames()), self._chunk_frames())
         first = mixture.maximize(initial_stats(mixture, frames, K, self.init_params, rng, means), None)
         return GaussianEmission.params(first.means if means is None else means,
                                        first.prec_chol if prec_chol is None else prec_chol)

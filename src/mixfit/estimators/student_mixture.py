@@ -9,6 +9,7 @@ import numpy as np
 from scipy.stats import f as f_distribution
 from sklearn.utils.validation import check_is_fitted
 
+from ..backends.imputed import mean_imputed
 from ..engine.collapse import ON_COLLAPSE, make_policy
 from ..engine.starts import INIT_METHODS, data_moments, given_start
 from ..families.registry import make_covariance, make_precision_prior
@@ -141,12 +142,19 @@ default='kmeans'
     Liu and Rubin's ECME form would need a second pass over the data per iteration). Every step
     maximises the expected complete-data log-likelihood, so ``lower_bounds_`` never decreases
     (up to ``reg_covar``). Derivation: docs/math/student.md.
+
+    NaN entries of X are missing values (at random), in ``fit`` and in every per-row method, as
+    in ``GaussianMixture``: each component's t marginal over a row's observed coordinates, and
+    the E-step's statistics carry the conditional expectations (docs/math/student.md, "Missing
+    values"). A row with no observed value, or infinity, is refused.
     """
 
     _HYPERPARAMETERS: ClassVar[dict] = {
         **LOOP_HYPERPARAMETERS,
         "reg_covar": REAL_AT_LEAST_0,
     }
+    _MISSING_IN_PREDICTION = True  # NaN entries are missing values (models/student_missing.py)
+    _MISSING_IN_FIT = True
 
     def __init__(self, n_components=1, *, covariance_type="full", dof="estimate", dof_init=10.0, tol=1e-3,
                  reg_covar=1e-6, max_iter=100, n_init=1, init_params="kmeans", weights_init=None,
@@ -218,7 +226,7 @@ default='kmeans'
         check_option(self.on_collapse, "on_collapse", ON_COLLAPSE)
         prior_spec = check_prior_spec(self.prior)
         X, weights, record = self._check_fit_input(X, sample_weight, covariance)
-        result = self._run(self._parts(X, weights, covariance, prior_spec))
+        result = self._run(self._parts(X, weights, covariance, prior_spec, record._has_missing))
         params = result.params
         self._covariance = covariance
         self.weights_ = params.weights
@@ -229,7 +237,7 @@ default='kmeans'
         set_loop_attributes(self, result, record)
         return self
 
-    def _parts(self, X, weights, covariance, prior_spec) -> MixtureParts:
+    def _parts(self, X, weights, covariance, prior_spec, has_missing=None) -> MixtureParts:
         """EM (MAP with a prior) from the given ``*_init`` completed by the Gaussian start of
         ``init_params`` (nu = the rule's first value), or from the previous fit."""
         K, n_features = self.n_components, X.shape[1]
@@ -237,15 +245,17 @@ default='kmeans'
                  None if self.precisions_init is None
                  else covariance.check_precisions(self.precisions_init, K, n_features))
         source = self._source(X, weights, covariance)
+        # the starts read missing entries as their column's mean (backends/imputed.py); EM the rows as they are
+        start_source = source if has_missing is False else mean_imputed(source, source.chunk_size)
         rule = make_dof_rule(self.dof, self.dof_init)
         prior = precision = None
         if prior_spec is not None:  # GaussianMixture's prior, resolved from the data as there
             precision = make_precision_prior(covariance)
-            data_mean, data_cov = data_moments(source)
+            data_mean, data_cov = data_moments(start_source)
             prior = resolve_prior(prior_spec, precision, data_mean, data_cov, K, n_features, self.reg_covar,
                                   X.dtype)
         model = StudentEM(covariance, self.reg_covar, rule, X.dtype, prior, precision)
-        gaussian = given_start(model, source, K, self.init_params, given, X.dtype, kmeans_state(self.random_state))
+        gaussian = given_start(model, start_source, K, self.init_params, given, X.dtype, kmeans_state(self.random_state))
 
         def start(rng, policy):  # the Gaussian start's weights, means and factors; nu from the rule
             first = gaussian(rng, policy)
@@ -288,7 +298,8 @@ default='kmeans'
 
         E[u_n | x_n] = sum_k r_nk (nu_k + D) / (nu_k + delta_nk): about 1 for a typical row,
         small for a row far in the tails (an outlier), so that 1 - E[u_n] ranks the rows by how
-        much the fit discounted them.
+        much the fit discounted them. A row with NaN entries: over its observed coordinates
+        p_o (D -> p_o, and delta over the observed block).
 
         Parameters
         ----------
@@ -309,7 +320,9 @@ default='kmeans'
         delta_n = (x_n - mu_k)^T Sigma_k^{-1} (x_n - mu_k) with k = ``predict(X)``. Under
         component k, delta / D follows the F(D, nu_k) distribution, so
         ``mahalanobis(X) > mahalanobis_threshold()[predict(X)]`` flags the rows that a fraction
-        ``alpha`` of the component's own rows would exceed (see ``mahalanobis_threshold``).
+        ``alpha`` of the component's own rows would exceed (see ``mahalanobis_threshold``). A
+        row with NaN entries: the distance over its observed coordinates (which follows p_o
+        F(p_o, nu_k) for p_o observed coordinates, not the threshold's D F(D, nu_k)).
 
         Parameters
         ----------

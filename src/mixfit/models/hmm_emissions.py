@@ -21,6 +21,7 @@ import numpy as np
 from ..stats import BernoulliStats, GaussianStats, bernoulli_statistics, gaussian_statistics
 from .bernoulli import BernoulliEM, BernoulliParams, log_bernoulli
 from .gaussian_em import GaussianEM, GaussianParams
+from .hmm_missing import observed_log_density, observed_statistics
 
 
 class GaussianEmission:
@@ -46,12 +47,16 @@ class GaussianEmission:
                               np.asarray(prec_chol, dtype=np.float64))
 
     def log_density(self, X, params: GaussianParams) -> np.ndarray:
+        if np.isnan(X).any():  # NaN: missing entries, the density of the observed ones (hmm_missing.py)
+            return observed_log_density(self.mixture, X, params, params.weights.shape[0])
         # (2.43) per state: GaussianEM's ln pi_k + ln N with pi_k = 1/K, plus ln K
         log_density = self.mixture.log_prob_components(X, params)  # (n, K), a new array: added to in place
         log_density += np.log(params.weights.shape[0])
         return log_density
 
     def statistics(self, X, gamma, frame_weight, params: GaussianParams) -> GaussianStats:
+        if np.isnan(X).any():  # NaN: the expected moments given the observed entries (hmm_missing.py)
+            return observed_statistics(self.covariance, X, gamma, frame_weight, params)
         # (13.20), (13.21): the mixture moments of (9.24), (9.25) with r_nk = gamma_tk
         return gaussian_statistics(self.covariance, X, gamma, frame_weight, params.means)
 

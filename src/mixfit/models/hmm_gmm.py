@@ -30,6 +30,7 @@ import numpy as np
 from ..kernels.linalg import normalize_log_rows
 from ..stats import GaussianStats, gaussian_statistics
 from .gaussian_em import GaussianEM, GaussianParams
+from .hmm_missing import observed_log_density, observed_statistics
 
 # Added to every N_km before dividing, as GaussianEM does: an empty (state, mixture) pair keeps
 # its mean (the shift) instead of 0/0; 10 ulps of 1 changes nothing that holds data.
@@ -71,6 +72,8 @@ class GaussianMixtureEmission:
     def _log_pairs(self, X, params: StateMixtureParams) -> np.ndarray:
         """ln c_km + ln N(x_t | mu_km, Sigma_km) (n K, M): one row per (frame, state)."""
         K, M, _ = params.means.shape
+        if np.isnan(X).any():  # NaN: missing entries, ln c_km + the observed marginal (hmm_missing.py)
+            return observed_log_density(self.mixture, X, self.flat(params), K).reshape(X.shape[0] * K, M)
         log_pairs = self.mixture.log_prob_components(X, self.flat(params))  # (n, K M) ln (c_km / K) + ln N
         log_pairs += np.log(K)
         return log_pairs.reshape(X.shape[0] * K, M)
@@ -84,6 +87,8 @@ class GaussianMixtureEmission:
         n, K = gamma.shape
         within, _ = normalize_log_rows(self._log_pairs(X, params))  # (n K, M) r_tkm, (9.23) within state k
         joint = (within.reshape(n, K, -1) * gamma[:, :, None]).reshape(n, -1)  # (13.33 gmm) gamma_tkm, (n, K M)
+        if np.isnan(X).any():  # NaN: the expected moments given the observed entries (hmm_missing.py)
+            return observed_statistics(self.covariance, X, joint, frame_weight, self.flat(params))
         # (9.24)-(9.27) moments of the flat mixture with r_nj = gamma_tkm, about the current means
         return gaussian_statistics(self.covariance, X, joint, frame_weight, self.flat(params).means)
 

@@ -38,6 +38,7 @@ from ..protocols import CovarianceFamily, require
 from ..stats import GaussianStats
 from .gaussian_em import _MASS_FLOOR, GaussianEM, GaussianParams
 from .student_dof import log_t_constant
+from .student_missing import ObservedRows, per_row
 
 
 @dataclass(frozen=True, eq=False)
@@ -129,12 +130,20 @@ class StudentEM:
         return log_rho, maha, log1p_ratio, workspace
 
     def log_prob_components(self, X, params: StudentParams) -> np.ndarray:
-        """ln rho_nk (n, K): the numerator of the responsibilities (T.4)."""
+        """ln rho_nk (n, K): the numerator of the responsibilities (T.4); a row with NaN entries:
+        over its observed coordinates (models/student_missing.py)."""
+        if np.isnan(X).any():
+            return per_row(X, lambda rows: self._log_rho(rows, params, per_point=True)[0],
+                           lambda rows: ObservedRows(self.covariance, rows, params).log_rho)
         return self._log_rho(X, params, per_point=True)[0]
 
     def accumulate(self, X, params: StudentParams, sample_weight) -> StudentStats:
         """E-step on one chunk: r_nk (T.4), u_nk (T.5), E[ln u_nk] (T.6), then the
-        moments weighted by w_n r_nk u_nk and the sums N_k, T_k."""
+        moments weighted by w_n r_nk u_nk and the sums N_k, T_k. Rows with NaN entries (missing
+        at random) take the observed-data E-step of models/student_missing.py (T.18), (T.19)."""
+        incomplete = np.isnan(X).any(axis=1)
+        if incomplete.any():
+            return self._accumulate_missing(X, params, sample_weight, incomplete)
         n_features = X.shape[1]
         log_rho, maha, log1p_ratio, workspace = self._log_rho(X, params)
         resp, log_norm = normalize_log_rows(log_rho)  # (n, K), exponentiating once
@@ -153,6 +162,16 @@ class StudentEM:
                      - column_sum(wru))  # T_k (T.7)
         moments = self._moments(X, wru, params.means, log_norm, sample_weight, workspace)
         return StudentStats(moments, mass, log_scale)
+
+    def _accumulate_missing(self, X, params: StudentParams, sample_weight, incomplete) -> StudentStats:
+        """The complete rows by the family's kernel, the others over their observed coordinates;
+        the two sums add (both about mu_k)."""
+        w = None if sample_weight is None else np.asarray(sample_weight)
+        stats = StudentStats(*ObservedRows(self.covariance, X[incomplete], params).statistics(
+            None if w is None else w[incomplete], self.covariance))
+        if incomplete.all():
+            return stats
+        return self.accumulate(X[~incomplete], params, None if w is None else w[~incomplete]) + stats
 
     def _moments(self, X, wru, shift, log_norm, sample_weight, workspace) -> GaussianStats:
         first, scatter = self.covariance.moments(X, wru, shift, workspace)
@@ -253,6 +272,7 @@ class StudentEM:
         """A component at position k: mean ``row``, the scale matrix and nu of ``donor``, weight 1/K."""
         n_components = params.weights.shape[0] + 1
         weights = np.insert(params.weights, k, 1.0 / n_components)
+        row = np.where(np.isnan(row), params.means[donor], row)  # a missing entry: the donor's mean
         return StudentParams(weights / weights.sum(), np.insert(params.means, k, row, axis=0),
                              self.covariance.insert_copy(params.prec_chol, k, donor),
                              np.insert(params.dof, k, params.dof[donor]))
@@ -260,14 +280,22 @@ class StudentEM:
     # ---- per-row quantities for users ------------------------------------------------------
 
     def expected_scale(self, X, params: StudentParams) -> np.ndarray:
-        """E[u_n | x_n] = sum_k r_nk u_nk (n,) (T.14): below 1 for rows in the tails, ~0 for outliers."""
+        """E[u_n | x_n] = sum_k r_nk u_nk (n,) (T.14): below 1 for rows in the tails, ~0 for outliers;
+        over the observed coordinates of a row with NaN entries."""
+        if np.isnan(X).any():
+            return per_row(X, lambda rows: self.expected_scale(rows, params),
+                           lambda rows: ObservedRows(self.covariance, rows, params).expected_scale())
         log_rho, maha, _, _ = self._log_rho(X, params, per_point=True)
         resp = probabilities_from_log(log_rho)
         dof = params.dof.astype(maha.dtype)
         return (resp * ((dof + X.shape[1]) / (dof + maha))).sum(axis=1)
 
     def assigned_distance(self, X, params: StudentParams) -> np.ndarray:
-        """delta_{n, k(n)} (n,): the squared Mahalanobis distance to the most probable component (T.13)."""
+        """delta_{n, k(n)} (n,): the squared Mahalanobis distance to the most probable component (T.13);
+        over the observed coordinates of a row with NaN entries."""
+        if np.isnan(X).any():
+            return per_row(X, lambda rows: self.assigned_distance(rows, params),
+                           lambda rows: ObservedRows(self.covariance, rows, params).assigned_distance())
         log_rho, maha, _, _ = self._log_rho(X, params, per_point=True)
         return np.take_along_axis(maha, log_rho.argmax(axis=1)[:, None], axis=1)[:, 0]
 

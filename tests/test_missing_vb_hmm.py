@@ -2,8 +2,8 @@
 ln p~ of a frame over its observed coordinates, (V2) without E[ln pi]; the E-step and ELBO
 against every state path enumerated with the literal per-frame oracle
 (tests/oracles/gaussian_vb_missing.py); the emission M-step against that oracle's with gamma; the
-bound's monotone climb at the model level (engine.run). The estimator's boundary (frames with
-NaN accepted, starts reading column means) is the EM HMM's and is wired where that lands."""
+bound's monotone climb at the model level (engine.run); the estimator's boundary (frames with
+NaN accepted, starts reading column means, the EM HMM's check in estimators/hmm_missing.py)."""
 
 import numpy as np
 import pytest
@@ -111,3 +111,27 @@ def test_complete_frames_take_todays_path(rng):
     assert_allclose(emission.log_density(Y, q.emission)[rows], today[rows], rtol=1e-13)
     stats = model.accumulate(as_batch(Y, TINY_LENGTHS), q, TINY_WEIGHTS)
     assert np.isfinite(stats.log_likelihood) and np.all(np.isfinite(stats.emission.scatter))
+
+
+def test_estimator_fits_frames_with_holes(rng):
+    """VariationalGaussianHMM.fit / score / predict take NaN entries; the bound of the fit never
+    decreases (reg_covar=0 makes the ELBO exact, so any decrease is a bug, not rounding: the
+    1e-9 relative slack is float64 summation over 400 frames); a frame with every entry missing
+    is accepted (it carries no observation); inf is still refused, naming X."""
+    from mixfit import VariationalGaussianHMM
+
+    X = np.concatenate([rng.normal(0, 1, (200, 3)), rng.normal(4, 1, (200, 3))])
+    holes = rng.random(X.shape) < 0.2
+    X[holes] = np.nan
+    X[7] = np.nan
+    model = VariationalGaussianHMM(2, "full", n_iter=30, reg_covar=0.0, random_state=0).fit(X, [250, 150])
+    bounds = np.asarray(model.lower_bounds_)
+    assert np.all(np.diff(bounds) >= -1e-9 * np.abs(bounds[1:]))
+    assert np.isfinite(model.score(X, [250, 150]))
+    states = model.predict(X, [250, 150])
+    assert states.shape == (400,)
+    means = np.sort(model.means_[:, 0])
+    assert_allclose(means, [0.0, 4.0], atol=0.5)  # 200 frames a state, unit variance: SE ~ 0.08
+    X[3, 1] = np.inf
+    with pytest.raises(ValueError, match="X"):
+        VariationalGaussianHMM(2, random_state=0).fit(X)

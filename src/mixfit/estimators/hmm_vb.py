@@ -25,8 +25,9 @@ from ..models.gaussian_vb import GaussianVB, NormalPrecisionPosterior
 from ..models.hmm_emissions import GaussianEmission
 from ..models.hmm_vb import GaussianVBEmission, VariationalHMM
 from ._hmm_base import _HMMBase
-from .hmm_checks import check_enough_frames, check_real_frames
+from .hmm_checks import check_enough_frames
 from .hmm_compat import CHAIN_LETTERS
+from .hmm_missing import check_frames_with_missing, start_frames
 from .hmm_parts import variational_chain, variational_parts
 from .validation import LOOP_HYPERPARAMETERS, REAL_AT_LEAST_0, check_means_init
 
@@ -235,7 +236,12 @@ class VariationalGaussianHMM(_HMMBase):
         self.chunk_size = chunk_size
 
     def _check_frames(self, X, reset):
-        return check_real_frames(self, X, reset, self._chunk_frames())
+        return check_frames_with_missing(self, X, reset, self._chunk_frames())
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()  # scikit-learn's tag protocol: its base builds the tags
+        tags.input_tags.allow_nan = True  # NaN entries are missing frames' values (models/missing_vb.py)
+        return tags
 
     def _prior(self, precision, frames, n_features) -> NormalPrecisionPrior:
         mean_precision = _check_positive(self.beta_prior, "beta_prior", 1.0, 0.0, "a finite number > 0")
@@ -266,7 +272,7 @@ class VariationalGaussianHMM(_HMMBase):
         precisions_init = data.start(self, "precisions_init")
         prec_chol_init = (None if precisions_init is None
                           else covariance.check_precisions(precisions_init, K, n_features))
-        frames = data.frames()
+        frames = start_frames(data)  # missing entries read as column means by the starts only
         precision = make_precision_prior(covariance)
         prior = self._prior(precision, frames, n_features)
         emission = GaussianVBEmission(GaussianVB(covariance, None, precision, prior, self.reg_covar))

@@ -56,7 +56,8 @@ def available_cores() -> int:
 class ArraySource:
     """A 2-D array (or memmap) and optional per-row weights, read in row chunks.
 
-    ``map_reduce`` runs the chunks on ``n_threads`` threads, each with a single-threaded BLAS:
+    ``map_reduce`` runs the chunks on ``n_threads`` threads (the process's pool of that size,
+    reused by every pass: ``backends.pool``), each with a single-threaded BLAS:
     numpy and BLAS release the GIL, so every step of the E-step (the products, and the
     elementwise passes that BLAS threading leaves on one core) runs in parallel. The values are
     summed in chunk order whatever the thread count, so the result does not depend on it.

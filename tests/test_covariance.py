@@ -357,7 +357,7 @@ def test_sparse_moments_match_per_point_algebra(case, layout, rng):
     float32 fit, worked in float32: within the classical bound of a float32 dot product of
     FLOAT32_PRODUCT_ROWS terms (that many u times the sum of the terms' magnitudes), plus ~3u
     per term for forming it."""
-    from mixfit.kernels.expanded import FLOAT32_PRODUCT_ROWS, sparse_moments
+    from mixfit.kernels.sparse_moments import FLOAT32_PRODUCT_ROWS, sparse_moments
 
     dtype = np.float64 if case == "float64" else np.float32
     X, wresp, shift = _sparse_case(rng, dtype, layout)
@@ -384,7 +384,7 @@ def test_sparse_moments_do_not_depend_on_the_scale_of_the_weights(rng):
     """The floor is on each row's responsibility, not on its weight times it: weights 1e-30
     times smaller leave out the same terms and give moments exactly 1e-30 times smaller (to
     rounding)."""
-    from mixfit.kernels.expanded import sparse_moments
+    from mixfit.kernels.sparse_moments import sparse_moments
 
     X, wresp, shift = _sparse_case(rng, np.float64, "F")
     first, scatter = sparse_moments(X, wresp, shift)
@@ -397,7 +397,7 @@ def test_sparse_moments_do_not_depend_on_the_scale_of_the_weights(rng):
 def test_sparse_moments_leave_overlapping_rows_to_the_dense_product(rng):
     """Where more than SPARSE_SHARE of the (row, component) pairs carry weight, the sparse path
     declines (None) and the strategy's dense product gives the per-point moments."""
-    from mixfit.kernels.expanded import SPARSE_SHARE, sparse_moments
+    from mixfit.kernels.sparse_moments import SPARSE_SHARE, sparse_moments
 
     X, means, _ = _full_case(rng)
     resp = rng.dirichlet(np.ones(means.shape[0]), size=X.shape[0])  # every pair counts
@@ -414,7 +414,7 @@ def test_sparse_and_dense_moments_fit_the_same_model(dtype, rng, monkeypatch):
     the covariances' scale and 1e-6 of the bound (the dense product accumulates in float32,
     the sparse one in float64: this is the float32 rounding, not a difference of model)."""
     import mixfit.families.full
-    import mixfit.kernels.expanded as forms
+    import mixfit.kernels.sparse_moments as forms
 
     used = []
     monkeypatch.setattr(mixfit.families.full, "sparse_moments",
@@ -446,7 +446,7 @@ def test_sparse_whitened_moments_match_per_point_algebra(dtype, rng):
     coordinates over those pairs only and mapped back equal the per-point sums over every row,
     1e-10 relative (float64: the map back is a solve with the factor; float32: the whitened
     residuals carry float32 rounding, ~1e-6 of the moments' scale)."""
-    import mixfit.kernels.expanded as forms
+    import mixfit.kernels.sparse_moments as forms
 
     X, wresp, shift = _sparse_case(rng, dtype, "F")
     _, _, prec_chol = _full_case(rng, n=1, dim=5, k=6)
@@ -500,26 +500,30 @@ def test_float32_fit_limit_is_looser_than_the_per_point_limit():
     assert_array_equal(per_point, _forced_whitened(lambda: packed.score_samples(X32)))
 
 
+@pytest.mark.parametrize("compiled", [True, False], ids=["numba", "numpy"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
-@pytest.mark.parametrize("n", [1, 233, 1000])
-def test_packed_products_compiled_in_blocks_equal_the_whole_chunk(dtype, n, monkeypatch, rng):
-    """The compiled pair products, a few hundred rows at a time (D = 32: 234 float64 rows a
-    block, so 1000 rows are five blocks, the last one short), give the numbers of the whole
-    chunk's numpy features: the same terms in the same order, so to a few units of rounding of
-    the terms' magnitude (the product may block its sums differently). The moments' workspace
-    keeps no features there, and the dense moments rebuild them: equal to the kept ones."""
-    pytest.importorskip("numba")
+@pytest.mark.parametrize("n", [1, 233, 1000, 2100])
+def test_packed_products_in_blocks_equal_the_whole_chunk(compiled, dtype, n, monkeypatch, rng):
+    """The pair products a block of rows at a time (D = 32; numba: 234 float64 rows a block,
+    numpy: 936, so 1000 and 2100 rows are several blocks, the last one short) give the numbers
+    of the whole chunk's features written at once: the same terms in the same order, so to a few
+    units of rounding of the terms' magnitude (the product may block its sums differently). The
+    moments' workspace keeps no features, and the dense moments rebuild them block by block:
+    equal to those of the whole chunk's features."""
     import mixfit.kernels.expanded as forms
 
+    if compiled:
+        pytest.importorskip("numba")
     X, means, prec_chol = _full_case(rng, n=n, dim=32, k=5)
     centre = means.mean(axis=0)
     Xc = (X - centre).astype(dtype)
     coefficients = (-0.5 * forms.packed_plan(np.float64, means - centre, prec_chol)[0]).astype(dtype)
-    monkeypatch.setattr(forms, "COMPILED", True)
+    monkeypatch.setattr(forms, "COMPILED", compiled)
     blocked, workspace = forms.packed_products(Xc, coefficients, centre)
     assert workspace.features is None
-    monkeypatch.setattr(forms, "COMPILED", False)
-    whole, kept = forms.packed_products(Xc, coefficients, centre)
+    features = forms.pair_products(Xc)  # the whole chunk's, written at once
+    whole = (coefficients @ features).T
+    kept = forms.PackedRows(Xc, np.asarray(centre, dtype=np.float64), features)
     magnitude = np.abs(coefficients.astype(np.float64)) @ np.abs(forms.pair_products(Xc.astype(np.float64)))
     assert blocked.shape == whole.shape == (n, 5) and blocked.flags.f_contiguous
     assert np.all(np.abs(blocked - whole) <= 8 * np.finfo(dtype).eps * magnitude.T)
@@ -536,8 +540,8 @@ import numpy as np
 from mixfit import GaussianMixture
 import mixfit.kernels.expanded as forms
 rng = np.random.default_rng(5)
-means = rng.normal(scale=8.0, size=(3, 12))
-X = means[rng.integers(3, size=3000)] + rng.normal(size=(3000, 12))
+means = rng.normal(scale=8.0, size=(3, {D}))
+X = means[rng.integers(3, size=3000)] + rng.normal(size=(3000, {D}))
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     gm = GaussianMixture(3, tol=0, max_iter=6, random_state=0).fit(X)
@@ -547,23 +551,28 @@ print(json.dumps({{"compiled": forms.COMPILED, "bounds": gm.lower_bounds_, "mean
 
 
 def test_without_numba_the_packed_form_fits_the_same_model():
-    """Without numba the packed form writes the whole chunk's pair products with numpy; the
-    same EM iterations as the compiled blocks, to rounding (1e-10: the same terms, products
-    blocked differently), and numba is never imported."""
+    """Without numba the packed form writes its blocks' pair products with numpy; the same EM
+    iterations as the compiled blocks, to rounding (1e-10: the same terms, products blocked
+    differently), and numba is never imported. Below ``COMPILED_MIN_FEATURES`` numba is not
+    imported even where it is installed."""
     import json
     import subprocess
     import sys
 
-    def run(block):
-        done = subprocess.run([sys.executable, "-c", FULL_FIT_IN_A_SUBPROCESS.format(block=block)],
+    import mixfit.kernels.expanded as forms
+
+    def run(block, D):
+        done = subprocess.run([sys.executable, "-c", FULL_FIT_IN_A_SUBPROCESS.format(block=block, D=D)],
                               capture_output=True, text=True, timeout=600, check=False)
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout.strip().splitlines()[-1])
 
-    without = run(True)
+    D = forms.COMPILED_MIN_FEATURES
+    without = run(True, D)
     assert not without["compiled"] and not without["numba_loaded"]
     pytest.importorskip("numba")
-    with_numba = run(False)
+    assert not run(False, D - 1)["numba_loaded"]  # installed, not needed at this D
+    with_numba = run(False, D)
     assert with_numba["compiled"] and with_numba["numba_loaded"]
     assert_allclose(with_numba["bounds"], without["bounds"], rtol=1e-10)
     assert_allclose(with_numba["means"], without["means"], rtol=1e-10, atol=1e-10)

@@ -9,8 +9,8 @@ from numpy.testing import assert_allclose
 from oracles import gaussian_em as oracle
 
 from mixfit.families.registry import make_covariance
-from mixfit.kernels.expanded import sparse_moments
 from mixfit.kernels.linalg import normalize_log_rows, precision_chol_from_covariance
+from mixfit.kernels.sparse_moments import sparse_moments
 from mixfit.models.gaussian_em import GaussianEM, GaussianParams
 
 N_COMPONENTS, N_FEATURES, N_ROWS = 48, 5, 400

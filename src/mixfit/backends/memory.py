@@ -8,12 +8,13 @@ import os
 import sys
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from ..kernels.scratch import release as release_scratch
+from ..kernels.scratch import release_all as release_all_scratch
+from .pool import in_worker, shared_pool
 
 # The working set of one chunk: the rows, the covariance type's E-step workspace (for full
 # covariance the pair products or the whitened residuals, ~K*D values a row) and a few (rows x K)
@@ -55,7 +56,8 @@ def available_cores() -> int:
 class ArraySource:
     """A 2-D array (or memmap) and optional per-row weights, read in row chunks.
 
-    ``map_reduce`` runs the chunks on ``n_threads`` threads, each with a single-threaded BLAS:
+    ``map_reduce`` runs the chunks on ``n_threads`` threads (the process's pool of that size,
+    reused by every pass: ``backends.pool``), each with a single-threaded BLAS:
     numpy and BLAS release the GIL, so every step of the E-step (the products, and the
     elementwise passes that BLAS threading leaves on one core) runs in parallel. The values are
     summed in chunk order whatever the thread count, so the result does not depend on it.
@@ -117,19 +119,29 @@ class ArraySource:
             X, w = self._chunk(start, stop)
             return accumulate(X, w, start) if offsets else accumulate(X, w)
 
-        if self.n_threads <= 1 or len(bounds) <= 1:
+        if self.n_threads <= 1 or len(bounds) <= 1 or in_worker():
             try:
                 return functools.reduce(operator.add, (task(*b) for b in bounds))
             finally:
-                release_scratch()  # this thread's E-step buffers (worker threads take theirs along)
+                if not in_worker():
+                    release_scratch()  # this thread's E-step buffers
         total, window = None, deque()
-        with single_threaded_blas(), ThreadPoolExecutor(self.n_threads) as pool:
-            for b in bounds:
-                window.append(pool.submit(task, *b))
-                if len(window) >= 2 * self.n_threads:
+        pool = shared_pool(self.n_threads)  # reused across passes (backends/pool.py)
+        try:
+            with single_threaded_blas():
+                for b in bounds:
+                    window.append(pool.submit(task, *b))
+                    if len(window) >= 2 * self.n_threads:
+                        value = window.popleft().result()
+                        total = value if total is None else total + value
+                while window:
                     value = window.popleft().result()
                     total = value if total is None else total + value
-            while window:
-                value = window.popleft().result()
-                total = value if total is None else total + value
+        finally:
+            for future in window:  # an error: the chunks not yet started are not run
+                future.cancel()
+            for future in window:
+                if not future.cancelled():
+                    future.exception()  # wait for the running ones: they read this source's rows
+            release_all_scratch()  # the workers' E-step buffers, as when the workers ended per pass
         return total

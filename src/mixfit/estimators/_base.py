@@ -91,7 +91,8 @@ class _GaussianMixtureBase(_ChunkPredictions, DensityMixin, BaseEstimator):
                        ensure_all_finite="allow-nan" if missing else True)
         if missing:
             check_observed_rows(X)  # infinity refused; a row with nothing observed named
-        record._has_missing = bool(missing and np.isnan(X).any())  # read by the start (mean_imputed)
+        # read by the start (mean_imputed); a finite sum has no NaN (one pass, no temporary)
+        record._has_missing = bool(missing and not np.isfinite(X.sum()) and np.isnan(X).any())
         check_rows(X.shape[0], self.n_components)
         _check_moments_representable(X)
         check_warm_features(self, X.shape[1], self._is_warm())

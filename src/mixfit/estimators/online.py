@@ -80,6 +80,10 @@ class GaussianEMStream:
     """GaussianMixture: EM (MAP with ``prior``) through ``on_collapse``."""
 
     fitted = "precisions_cholesky_"
+    # The first call: the start alone (False), or the fit of the first batch to convergence
+    # (True: variational Bayes, whose surplus components drain only over many full iterations;
+    # docs/streaming.md, "The first call of stochastic VB").
+    fit_first_batch = False
     attributes = """    stream_prior_ : dict
         Set by ``partial_fit`` with ``prior``: the conjugate prior resolved on the first batch
         (``mean_precision``, ``mean``, ``dof``, ``scale``), kept for the later steps.
@@ -101,7 +105,9 @@ class GaussianEMStream:
         if stored is not None:
             return GaussianEM(covariance, est.reg_covar, est.means_.dtype, NormalPrecisionPrior(**stored),
                               make_map_prior(covariance))
-        return self.fresh(est, X, weights, covariance).model  # the prior (if any) from this batch
+        if est.prior is None:  # maximum likelihood: nothing to resolve on this batch
+            return GaussianEM(covariance, est.reg_covar, est.means_.dtype)
+        return self.fresh(est, X, weights, covariance).model  # the prior from this batch
 
     def source(self, est, X, weights, model):
         return est._source(X, weights, model.covariance)
@@ -119,6 +125,7 @@ class GaussianVBStream(GaussianEMStream):
     """BayesianGaussianMixture: stochastic VB; its priors are the fitted ``*_prior_``."""
 
     attributes = ""
+    fit_first_batch = True
 
     def check(self, est, X, sample_weight):
         check_hyperparameters(est, est._HYPERPARAMETERS)
@@ -146,6 +153,7 @@ class BernoulliStream:
 
     fitted = "means_"
     attributes = ""
+    fit_first_batch = False
 
     def check(self, est, X, sample_weight):
         check_hyperparameters(est, est._HYPERPARAMETERS)
@@ -186,7 +194,8 @@ class OnlineMixture:
 
         The first call (on an unfitted estimator) starts from the batch as ``fit`` does (from
         ``init_params`` or the given ``*_init``; ``n_init`` is ignored) and takes one EM step on
-        it. Each later call takes the batch's E-step under the current parameters and blends its
+        it; ``BayesianGaussianMixture`` first fits that batch to convergence (``max_iter``, ``tol``), so
+        that the components the batch does not need are switched off before the stream starts. Each later call takes the batch's E-step under the current parameters and blends its
         statistics per unit of weight into the running ones, s <- (1 - rho_t) s + rho_t s(batch)
         with rho_t = (t + learning_offset)^(-learning_decay) at step t, then runs the M-step on
         the running statistics scaled to the stream size N (``total_samples``, or the weight seen
@@ -231,8 +240,10 @@ class OnlineMixture:
         else:
             parts = kind.fresh(self, X, weights, covariance)
             model, source = parts.model, parts.source
-            start = engine.fit(model, source, parts.start, engine.FitOptions(self.tol, 0), as_generator(
-                self.random_state), make_policy=parts.policy)
+            options = engine.FitOptions(self.tol, self.max_iter if kind.fit_first_batch else 0,
+                                        tol_on_total=parts.tol_on_total)
+            start = engine.fit(model, source, parts.start, options, as_generator(self.random_state),
+                               make_policy=parts.policy)
             state, start_events = online.OnlineState(start.params), start.events
         rho = online.step_size(state.n_steps + 1, self.learning_offset, self.learning_decay)
         step = online.step(model, source, state, rho, self.total_samples, kind.policy(self))

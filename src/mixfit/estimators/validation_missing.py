@@ -16,6 +16,8 @@ def check_observed_rows(X: np.ndarray, start: int = 0) -> None:
     start : int, default=0
         The index of X's first row in the whole array.
     """
+    if np.isfinite(X.sum()):  # no NaN and no infinity (one pass, no temporary; the common case)
+        return
     infinite = np.isinf(X)
     if infinite.any():
         row = start + int(np.flatnonzero(infinite.any(axis=1))[0])

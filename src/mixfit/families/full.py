@@ -24,8 +24,6 @@ from ..kernels.expanded import (
     packed_products,
     per_component_moments,
     remembered_plan,
-    sparse_moments,
-    sparse_whitened_moments,
 )
 from ..kernels.linalg import (
     covariance_from_precision_chol,
@@ -33,6 +31,7 @@ from ..kernels.linalg import (
     remembered_factor_inverse,
 )
 from ..kernels.partitioned import block, schur_blocks
+from ..kernels.sparse_moments import sparse_moments, sparse_whitened_moments
 from ..stats import GaussianStats, shift_scatter_full
 from .precisions_init import upper_factor_of
 

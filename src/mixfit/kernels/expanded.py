@@ -2,9 +2,10 @@
 the centred row's entries rather than whitened residuals.
 
 Full covariance (float64; float32 within tighter limits): the packed form, linear in the
-D(D+1)/2 pair products of the row (diag and spherical have theirs in ``row_features``). The
-pair products kept from the E-step give the chunk's first and second moments about the centre
-g in one more product, referred to the shifts c_k by exact algebra; where few (row, component)
+D(D+1)/2 pair products of the row (diag and spherical have theirs in ``row_features``), written
+and consumed a block of rows at a time. Rebuilt the same way, they give the chunk's first and
+second moments about the centre g in one more product, referred to the shifts c_k by exact
+algebra; where few (row, component)
 pairs carry weight, the moments come instead from those rows alone (``sparse_moments``). The
 full family chooses between this and its whitened form; nothing here reads a covariance type. Derivation and rounding: docs/math/em.md, "The packed quadratic
 form".
@@ -18,8 +19,9 @@ import weakref
 
 import numpy as np
 
-from .linalg import column_sum, covariance_from_precision_chol, row_sum
+from .linalg import column_sum, covariance_from_precision_chol
 from .scratch import scratch
+from .sparse_moments import FLOAT32_PRODUCT_ROWS
 
 # ---- the packed quadratic form (full covariance) ----------------------------------------------
 #
@@ -62,7 +64,6 @@ from .scratch import scratch
 PACKED_ROUNDING_LIMIT = {np.dtype(np.float64): 1e-9, np.dtype(np.float32): 3e-2}
 PACKED_FIT_LIMIT = {np.dtype(np.float32): 1e-1}
 PACKED_SCATTER_LIMIT = {np.dtype(np.float32): 2.0**8}
-FLOAT32_PRODUCT_ROWS = 1024
 
 
 def packed_plan(dtype, means_c, prec_chol, per_point=True):
@@ -129,13 +130,13 @@ def symmetric_index(n_features: int) -> np.ndarray:
     return index.ravel()
 
 
-def pair_products(Xc) -> np.ndarray:
+def pair_products(Xc, out=None) -> np.ndarray:
     """(M + D, n): rows x_i x_j for i <= j (numpy's triu_indices order), then the rows x_i, of
-    the centred chunk; transposed so that every row is written contiguously. (A fresh array: in a
-    reused per-thread buffer it measured no faster on two threads.)"""
+    the centred chunk; transposed so that every row is written contiguously. Into ``out`` (a
+    (M + D, n) view) where given, else a fresh array."""
     n, D = Xc.shape
     M = D * (D + 1) // 2
-    features = np.empty((M + D, n), dtype=Xc.dtype)
+    features = np.empty((M + D, n), dtype=Xc.dtype) if out is None else out
     XT = features[M:]  # (D, n): the rows x_i, written first and read by every product below
     XT[...] = Xc.T
     start = 0
@@ -164,27 +165,58 @@ _BLOCK_BYTES = 2**20
 _MIN_BLOCK_ROWS = 64
 
 
-def packed_products(Xc, coefficients, centre):
-    """coefficients @ [q(x_n), x_n] for every row of the centred chunk: (n, K), column-major
-    (each component's column contiguous), and the moments' workspace. With numba, the pair
-    products of a few hundred rows at a time (``pairs_compiled``), each block's product taken
-    while it is in the core's cache, and none kept: the dense moments, which are rarely needed
-    (``sparse_moments``), rebuild them. Without numba, the whole chunk's pair products, kept."""
-    centre = np.asarray(centre, dtype=np.float64)
-    if not COMPILED:
-        features = pair_products(Xc)
-        return (coefficients @ features).T, PackedRows(Xc, centre, features)
+# numpy's pair products: D broadcasts a block, each a call of some microseconds, so larger blocks.
+# Measured at D = 16, thread CPU time of the distances of a 1e4-row chunk: 1740 us with 1 MiB
+# blocks, 1420 us with 4 MiB, 1820 us for the whole chunk at once; numba's loop 1110 us.
+_NUMPY_BLOCK_BYTES = 4 * 2**20
+# Below this many features the numpy pair products are used even where numba is installed:
+# importing numba and loading the compiled loop costs ~100 MB of resident memory (the streaming
+# benchmark's process: 310 MB against 210 MB) and some tenths of a second, and at small D its
+# gain is small. Measured, numpy's time beyond numba's: thread CPU time of one chunk's whole
+# E-step, K = 8, chunks as sized by the full family, first quartile of 30 on a shared machine:
+# 12 to 18 % at D = 16, 24 % at D = 20, 28 % at D = 24, 37 % at D = 32.
+COMPILED_MIN_FEATURES = 20
+
+
+def _compiled(n_features: int) -> bool:
+    return COMPILED and n_features >= COMPILED_MIN_FEATURES
+
+
+def _block_rows(L: int, itemsize: int, compiled: bool) -> int:
+    """Rows per block of pair products: a block of about _BLOCK_BYTES (numba) or
+    _NUMPY_BLOCK_BYTES (numpy)."""
+    return max(_MIN_BLOCK_ROWS, (_BLOCK_BYTES if compiled else _NUMPY_BLOCK_BYTES) // (L * itemsize))
+
+
+def _pair_writer(compiled: bool):
+    """The function that writes a block's pair products: numba's (``pairs_compiled``) or
+    numpy's D broadcasts (``pair_products``)."""
+    if not compiled:
+        return pair_products
     from .pairs_compiled import pair_products_into  # optional: numba, imported on first use
 
-    n, _ = Xc.shape
+    return pair_products_into
+
+
+def packed_products(Xc, coefficients, centre):
+    """coefficients @ [q(x_n), x_n] for every row of the centred chunk: (n, K), column-major
+    (each component's column contiguous), and the moments' workspace. The pair products of a
+    few hundred rows at a time (numba's loop, or numpy's D broadcasts), each block's product
+    taken while it is in the core's cache, and none kept: the chunk's workspace is one block,
+    not (M + D) values a row, and the dense moments, which are rarely needed
+    (``sparse_moments``), rebuild them block by block."""
+    centre = np.asarray(centre, dtype=np.float64)
+    n, D = Xc.shape
+    compiled = _compiled(D)
+    write = _pair_writer(compiled)
     K, L = coefficients.shape
-    rows = max(_MIN_BLOCK_ROWS, _BLOCK_BYTES // (L * Xc.dtype.itemsize))
+    rows = _block_rows(L, Xc.dtype.itemsize, compiled)
     block = scratch("pair_block", (L, rows), Xc.dtype)
     out = np.empty((K, n), dtype=Xc.dtype)  # (K, n): its transpose is the column-major (n, K)
     for start in range(0, n, rows):
         stop = min(start + rows, n)
         features = block[:, : stop - start]
-        pair_products_into(Xc[start:stop], features)
+        write(Xc[start:stop], features)
         np.matmul(coefficients, features, out=out[:, start:stop])
     return out.T, PackedRows(Xc, centre)
 
@@ -204,8 +236,7 @@ class PackedRows:
         then x - c_k = (x - g) - delta_k with delta_k = c_k - g, by exact algebra in float64."""
         D = self.centre.shape[0]
         M = D * (D + 1) // 2
-        features = pair_products(self.rows) if self.features is None else self.features
-        sums = row_sums(features, wresp)  # (M + D, K)
+        sums = row_sums(self.features, wresp) if self.features is not None else _blocked_row_sums(self.rows, wresp)
         mass = column_sum(wresp)  # N_k
         s1 = sums[M:].T  # (K, D) sum_n wr_nk (x_n - g)
         K = mass.shape[0]
@@ -218,110 +249,24 @@ class PackedRows:
         return s1 - mass[:, None] * delta, scatter
 
 
-# ---- moments from the rows that carry weight (full covariance) ------------------------------
-#
-# After a few iterations most responsibilities of a mixture with more than a few components are
-# negligible: a row belongs to one component, or to the few that overlap where it lies. A
-# responsibility r_nk <= NEGLIGIBLE_RESPONSIBILITY (2^-64, ln r < -44) adds at most that share of
-# the row's weight to component k's sums: over a whole data set, below float64's rounding of
-# those sums (and the row's moments are tempered by the same exponential, so a far row cannot
-# make up for it). Leaving those terms out turns the dense moment product, 2 n K (M + D)
-# FLOPs, into one rank-n_k update per component over its own rows, 2 D^2 sum_k n_k: about K
-# times less work where rows belong to one component. Above SPARSE_SHARE of the (row,
-# component) pairs the dense product is the faster one, and is used.
-NEGLIGIBLE_RESPONSIBILITY = 2.0**-64
-SPARSE_SHARE = 0.25
-
-
-def sparse_moments(X, wresp, shift):
-    """first_k and scatter_k about c_k = shift[k] (float64) from the rows whose responsibility
-    for k is above NEGLIGIBLE_RESPONSIBILITY, from the rows as given (no centring rounding); or
-    None where more than SPARSE_SHARE of the (row, component) pairs count, for the dense
-    product. float32 rows are worked in float32 about c_k (which a float32 fit's shifts are
-    exactly), their products over at most FLOAT32_PRODUCT_ROWS rows added in float64; other
-    rows in float64. The mass N_k is not computed here: the caller sums every responsibility."""
-    kept = _kept_pairs(wresp)
-    if kept is None:
-        return None
-    flat, component, rows = kept
-    D = X.shape[1]
-    shift = np.asarray(shift, dtype=np.float64)
-    work = np.dtype(np.float32) if X.dtype == np.float32 and np.array_equal(
-        shift.astype(np.float32), shift) else np.dtype(np.float64)
-    gathered = np.take(X, rows, axis=0, out=scratch("sparse_rows", (flat.shape[0], D), X.dtype), mode="clip")
-    shifts = np.take(shift.astype(work), component, axis=0,
-                     out=scratch("sparse_shifts", (flat.shape[0], D), work), mode="clip")
-    aug = _augmented(flat, D, work)
-    np.subtract(gathered, shifts, out=aug[:, :D], casting="same_kind")  # x_n - c_k
-    return _rank_updates(aug, wresp, flat)
-
-
-def sparse_whitened_moments(y, wresp):
-    """sum_n wr_nk y_nk and sum_n wr_nk y_nk y_nk^T (K, D), (K, D, D), float64, over the pairs
-    whose responsibility is above NEGLIGIBLE_RESPONSIBILITY, from the whitened residuals
-    y (n, K, D), worked in y's precision as ``sparse_moments``; or None, as it."""
-    kept = _kept_pairs(wresp)
-    if kept is None:
-        return None
-    flat, component, rows = kept
-    n, K, D = y.shape
-    aug = _augmented(flat, D, np.float32 if y.dtype == np.float32 else np.float64)
-    np.take(y.reshape(n * K, D), rows * K + component, axis=0, out=aug[:, :D], mode="clip")  # y_nk
-    return _rank_updates(aug, wresp, flat)
-
-
-def _kept_pairs(wresp):
-    """The (component, row) pairs with r_nk above the floor, grouped by component, as flat
-    positions in the (K, n) layout, components and rows; None above SPARSE_SHARE of them."""
-    n, K = wresp.shape
-    weight = row_sum(wresp)  # (n,) w_n: the responsibilities of a row sum to one
-    keep = wresp.T > NEGLIGIBLE_RESPONSIBILITY * weight  # (K, n): r_nk above the floor
-    flat = np.flatnonzero(keep)  # (P,) grouped by component, rows in order within each
-    if flat.shape[0] > SPARSE_SHARE * n * K:
-        return None
-    component, rows = np.divmod(flat, n)
-    return flat, component, rows
-
-
-def _augmented(flat, D, dtype):
-    """This thread's (P, D + 1) buffer for [z_nk, 1] rows."""
-    return scratch("sparse_augmented", (flat.shape[0], D + 1), dtype)
-
-
-# Above this padding (the stacked groups' rows over the kept pairs) the per-component loop is
-# used instead of the stacked product: with K components of a few rows each in a chunk, the
-# loop's K small products cost ~7 us each of call overhead (at (1e5, 32, 128) full, 0.2 s of a
-# 0.9 s iteration on one core), the stacked product one call.
-_MOST_PADDING = 4
-
-
-def _rank_updates(aug, wresp, flat):
-    """Given aug = [z_nk, .] (P, D + 1) for the kept pairs: scale each row by sqrt(wr_nk), set
-    the last column to it, and return sum_n wr_nk z_nk (K, D) and sum_n wr_nk z_nk z_nk^T
-    (K, D, D) in float64, one rank update per component (its last column gives the first
-    moment); in float32, over at most FLOAT32_PRODUCT_ROWS rows per product. Where every
-    component's rows fit one product and padding them to the largest group costs little, the
-    K updates are one stacked product of the zero-padded groups (K, G, D + 1)."""
-    n, K = wresp.shape
-    D = aug.shape[1] - 1
-    aug[:, D] = 1.0
-    aug *= np.sqrt(np.take(wresp.T, flat).astype(aug.dtype, copy=False))[:, None]
-    ends = np.searchsorted(flat, np.arange(1, K + 1) * n)  # (K,) where each component's pairs end
-    starts = np.concatenate([[0], ends[:-1]])
-    most = FLOAT32_PRODUCT_ROWS if aug.dtype == np.float32 else max(flat.shape[0], 1)
-    group = int((ends - starts).max(initial=0))
-    if 0 < group <= most and K * group <= _MOST_PADDING * flat.shape[0]:
-        stacked = np.zeros((K, group, D + 1), dtype=aug.dtype)  # each group's rows, zero rows after
-        component = np.repeat(np.arange(K), ends - starts)
-        stacked[component, np.arange(flat.shape[0]) - starts[component]] = aug
-        products = np.matmul(stacked.transpose(0, 2, 1), stacked).astype(np.float64, copy=False)
-    else:
-        products = np.zeros((K, D + 1, D + 1))
-        for k in range(K):
-            for low in range(starts[k], ends[k], most):
-                block = aug[low:min(low + most, ends[k])]
-                products[k] += block.T @ block  # A^T A: numpy hands this to SYRK
-    return products[:, :D, D].copy(), np.ascontiguousarray(products[:, :D, :D])
+def _blocked_row_sums(rows, wresp):
+    """[q(x_n), x_n] @ wresp (M + D, K) in float64, the pair products rebuilt a block of rows at
+    a time (in this thread's block buffer) and each block's product added in float64."""
+    n, D = rows.shape
+    L = D * (D + 1) // 2 + D
+    compiled = _compiled(D)
+    size = _block_rows(L, rows.dtype.itemsize, compiled)
+    if rows.dtype == np.float32:
+        size = FLOAT32_PRODUCT_ROWS  # float32 products over this many rows, as ``row_sums`` blocks them
+    block = scratch("pair_block", (L, size), rows.dtype)
+    write = _pair_writer(compiled)
+    sums = np.zeros((L, wresp.shape[1]))
+    for start in range(0, n, size):
+        stop = min(start + size, n)
+        features = block[:, : stop - start]
+        write(rows[start:stop], features)
+        sums += row_sums(features, wresp[start:stop])
+    return sums
 
 
 def row_sums(features, wresp):

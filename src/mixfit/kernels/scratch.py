@@ -9,19 +9,23 @@ to keep its memory). Reusing one buffer per thread and use site removes it, with
 process's allocator policy.
 
 Only temporaries that never leave the call that made them go here: the next chunk on the same
-thread overwrites them. An in-memory source's worker threads live for one pass, so their buffers
-go with them; the calling thread's are released at the end of each pass (``release``); the
-threads of dask's scheduler outlive a pass and keep one chunk's worth each.
+thread overwrites them. An in-memory source's worker threads outlive a pass (``backends.pool``),
+so the source drops every thread's buffers at the end of each pass (``release_all``); the calling
+thread's alone go with ``release``. The threads of dask's scheduler keep one chunk's worth each.
 """
 
 from __future__ import annotations
 
 import threading
+import weakref
 from math import prod
 
 import numpy as np
 
 _LOCAL = threading.local()
+# Every thread's pool, by thread, for ``release_all``; a thread's entry goes when the thread ends.
+_POOLS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_POOLS_LOCK = threading.Lock()
 
 
 def scratch(name: str, shape: tuple, dtype) -> np.ndarray:
@@ -30,6 +34,8 @@ def scratch(name: str, shape: tuple, dtype) -> np.ndarray:
     pool = getattr(_LOCAL, "pool", None)
     if pool is None:
         pool = _LOCAL.pool = {}
+        with _POOLS_LOCK:
+            _POOLS[threading.current_thread()] = pool
     dtype = np.dtype(dtype)
     nbytes = prod(shape) * dtype.itemsize
     buffer = pool.get(name)
@@ -40,7 +46,18 @@ def scratch(name: str, shape: tuple, dtype) -> np.ndarray:
 
 def release() -> None:
     """Drop this thread's buffers."""
-    _LOCAL.pool = {}
+    pool = getattr(_LOCAL, "pool", None)
+    if pool is not None:
+        pool.clear()
+
+
+def release_all() -> None:
+    """Drop every thread's buffers (called between passes: an array a thread still holds stays
+    valid, as the pool only loses its reference)."""
+    with _POOLS_LOCK:
+        pools = list(_POOLS.values())
+    for pool in pools:
+        pool.clear()
 
 
 def centred(X: np.ndarray, centre: np.ndarray) -> np.ndarray:

@@ -3,7 +3,7 @@
     python benchmarks/bench_streaming.py                    # 1e8 rows, (D, K) = (16, 8), full
     python benchmarks/bench_streaming.py --rows 1e7         # a shorter stream
     python benchmarks/bench_streaming.py --quick            # 2e6 rows, a smoke run
-    python benchmarks/bench_streaming.py --without-numba    # numba never imported (it is not at D < 20)
+    python benchmarks/bench_streaming.py --without-numba    # as an install without numba
     python benchmarks/bench_streaming.py --without-pandas   # as an install without pandas
 
 The stream: rows of a known K-component full-covariance mixture in D dimensions, made batch by

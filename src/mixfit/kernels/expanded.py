@@ -169,17 +169,14 @@ _MIN_BLOCK_ROWS = 64
 # Measured at D = 16, thread CPU time of the distances of a 1e4-row chunk: 1740 us with 1 MiB
 # blocks, 1420 us with 4 MiB, 1820 us for the whole chunk at once; numba's loop 1110 us.
 _NUMPY_BLOCK_BYTES = 4 * 2**20
-# Below this many features the numpy pair products are used even where numba is installed:
-# importing numba and loading the compiled loop costs ~100 MB of resident memory (the streaming
-# benchmark's process: 310 MB against 210 MB) and some tenths of a second, and at small D its
-# gain is small. Measured, numpy's time beyond numba's: thread CPU time of one chunk's whole
-# E-step, K = 8, chunks as sized by the full family, first quartile of 30 on a shared machine:
-# 12 to 18 % at D = 16, 24 % at D = 20, 28 % at D = 24, 37 % at D = 32.
-COMPILED_MIN_FEATURES = 20
+# numba's loop wherever numba is installed, at every D. Not importing numba below D = 20 keeps
+# ~100 MB of resident memory out of a process (the streaming benchmark's), but measured on whole
+# fits (6 EM iterations, K = 8, one run, shared machine) numpy's blocks cost 18 % more at
+# D = 8 (4e5 rows) and 28 % more at D = 16 (2e5 rows): batch speed is kept (issue 17's bar).
 
 
 def _compiled(n_features: int) -> bool:
-    return COMPILED and n_features >= COMPILED_MIN_FEATURES
+    return COMPILED
 
 
 def _block_rows(L: int, itemsize: int, compiled: bool) -> int:

@@ -128,3 +128,15 @@ def test_hmmlearn_priors_and_a_conjugate_prior_are_exclusive(problem):
     with pytest.raises(ValueError, match="give one of them"):
         mixfit.GaussianHMM(K, covars_prior=1.0, prior="default").fit(problem[0])
 
+
+
+def test_variational_monitor_history_is_the_total_elbo(problem):
+    """hmmlearn's monitor_ holds totals for the variational HMMs too: lower_bound_ (per frame)
+    times the frames, beside their tol, which is on the total."""
+    X, lengths = problem[0], problem[1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = mixfit.VariationalGaussianHMM(K, max_iter=3, tol=0.0, random_state=0).fit(X, lengths)
+    np.testing.assert_allclose(np.array(model.monitor_.history), np.array(model.lower_bounds_) * X.shape[0],
+                               rtol=1e-15)  # one product each
+    assert model.monitor_.tol == 0.0

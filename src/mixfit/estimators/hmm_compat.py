@@ -30,8 +30,8 @@ class ConvergenceMonitor:
     """hmmlearn's convergence record of a fit: the total log-likelihood at each iteration.
 
     ``fit`` leaves one as ``monitor_``. ``converged`` follows hmmlearn's rule: the last
-    iteration was the ``n_iter``-th, or the last gain of ``history`` is below ``tol`` (mixfit's
-    ``tol`` per frame, expressed on the total).
+    iteration was the ``n_iter``-th, or the last gain of ``history`` is below ``tol`` (the fit's
+    ``tol`` on the total; under mixfit's loop, its ``tol`` per frame times the frames).
 
     Parameters
     ----------

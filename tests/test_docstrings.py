@@ -124,6 +124,8 @@ FITTED = {
         _gaussian_rows(), LENGTHS),
     "CategoricalHSMM": lambda: mixfit.CategoricalHSMM(n_components=2, max_duration=20, random_state=0).fit(
         _symbols(), LENGTHS),
+    "PoissonHSMM": lambda: mixfit.PoissonHSMM(n_components=2, max_duration=20, random_state=0).fit(
+        _counts(), LENGTHS),
 }
 
 

@@ -125,5 +125,5 @@ def test_bad_assignments_raise_value_errors_naming_the_attribute():
         model.score(MEANS)
     with pytest.raises(ValueError, match="params"):
         mixfit.GaussianHMM(3, params="sx").fit(np.random.default_rng(0).normal(size=(30, 2)))
-    with pytest.raises(ValueError, match="covars_prior"):
-        mixfit.GaussianHMM(3, covars_prior=1.0).fit(np.random.default_rng(0).normal(size=(30, 2)))
+    with pytest.raises(ValueError, match="covars_prior"):  # diag: broadcastable to (3, 2)
+        mixfit.GaussianHMM(3, covars_prior=np.ones(5)).fit(np.random.default_rng(0).normal(size=(30, 2)))

@@ -78,7 +78,8 @@ def test_every_frame_known_gives_the_complete_data_estimates(rng):
     M-step gives the supervised estimates and the next E-step changes nothing."""
     lengths = rng.integers(30, 60, size=8)
     X, states = generate(rng, lengths)
-    model = GaussianHMM(K, covariance_type="diag", random_state=0, tol=1e-12).fit(X, lengths, states=states)
+    model = GaussianHMM(K, covariance_type="diag", random_state=0, tol=1e-12, reg_covar=1e-6)
+    model.fit(X, lengths, states=states)
     startprob, transmat, means, variances = _supervised(X, lengths, states, model.reg_covar)
     np.testing.assert_allclose(model.startprob_, startprob, atol=1e-12)
     np.testing.assert_allclose(model.transmat_, transmat, atol=1e-12)

@@ -128,10 +128,7 @@ EXPECTED_FAILURES = {
 }
 
 # Expected failures whose outcome is rounding noise (either way, by the platform's last bits): not strict.
-UNSTABLE = {
-    'test_gaussian_hmm.py::TestGaussianHMMWithTiedCovars::test_fit_with_priors':
-        "needs one EM step to raise the log-likelihood by > 1.5e-8 from the start: mixfit's start (a k-means mixture's M-step, not hmmlearn's data covariance) is already at the optimum to that precision, so the gain is rounding noise",
-}
+UNSTABLE: dict = {}
 
 PLUGIN = '''
 import importlib

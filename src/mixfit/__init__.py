@@ -14,6 +14,7 @@ from .estimators import GaussianMixtureImputer as GaussianMixtureImputer
 from .estimators import GaussianMixtureRegressor as GaussianMixtureRegressor
 from .estimators import MultinomialHMM as MultinomialHMM
 from .estimators import PoissonHMM as PoissonHMM
+from .estimators import PoissonHSMM as PoissonHSMM
 from .estimators import StudentMixture as StudentMixture
 from .estimators import VariationalCategoricalHMM as VariationalCategoricalHMM
 from .estimators import VariationalGaussianHMM as VariationalGaussianHMM
@@ -51,6 +52,7 @@ __all__ = [
     "GaussianMixtureRegressor",
     "MultinomialHMM",
     "PoissonHMM",
+    "PoissonHSMM",
     "StudentMixture",
     "VariationalCategoricalHMM",
     "VariationalGaussianHMM",

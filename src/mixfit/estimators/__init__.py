@@ -18,6 +18,7 @@ from .hmm_vb import VariationalGaussianHMM as VariationalGaussianHMM
 from .hmm_vb_categorical import VariationalCategoricalHMM as VariationalCategoricalHMM
 from .hsmm import CategoricalHSMM as CategoricalHSMM
 from .hsmm import GaussianHSMM as GaussianHSMM
+from .hsmm_poisson import PoissonHSMM as PoissonHSMM
 from .imputer import GaussianMixtureImputer as GaussianMixtureImputer
 from .many import fit_many as fit_many
 from .regressor import GaussianMixtureRegressor as GaussianMixtureRegressor
@@ -25,5 +26,5 @@ from .student_mixture import StudentMixture as StudentMixture
 
 __all__ = ["GMMHMM", "BayesianGaussianMixture", "BernoulliHMM", "BernoulliMixture", "CategoricalHMM", "CategoricalHSMM",
            "GaussianHMM", "GaussianHSMM", "GaussianMixture", "GaussianMixtureImputer", "GaussianMixtureRegressor",
-           "MultinomialHMM", "PoissonHMM", "StudentMixture", "VariationalCategoricalHMM", "VariationalGaussianHMM",
+           "MultinomialHMM", "PoissonHMM", "PoissonHSMM", "StudentMixture", "VariationalCategoricalHMM", "VariationalGaussianHMM",
            "fit_many"]

@@ -132,9 +132,10 @@ class _HMMBase(hmm_compat.HmmlearnAttributes, BaseEstimator, metaclass=ABCMeta):
         object
             The fitted estimator (``self``).
         """
-        # hmmlearn's verbose is a bool: accepted as 0 / 1
+        # hmmlearn's verbose is a bool: accepted as 0 / 1; tol=None: the loop's default
         check_hyperparameters(self, {name: kind for name, kind in self._HYPERPARAMETERS.items()
-                                     if not (name == "verbose" and isinstance(self.verbose, bool))})
+                                     if not (name == "verbose" and isinstance(self.verbose, bool))
+                                     and not (name == "tol" and self.tol is None)})
         check_option(self.algorithm, "algorithm", DECODERS)
         hmm_compat.check_implementation(self)
         n_iter = hmm_compat.max_iter(self)
@@ -153,14 +154,15 @@ class _HMMBase(hmm_compat.HmmlearnAttributes, BaseEstimator, metaclass=ABCMeta):
                          starts, init_method)
         parts = self._parts(data, chain, fixed)
         warm = parts.warm
-        options = engine.FitOptions(self.tol, n_iter, self.n_init if warm is None else 1, int(self.verbose),
-                                    self.verbose_interval, parts.tol_on_total)
+        tol, tol_on_total = hmm_compat.tolerance(self, parts.tol_on_total)
+        options = engine.FitOptions(tol, n_iter, self.n_init if warm is None else 1, int(self.verbose),
+                                    self.verbose_interval, tol_on_total)
         start = parts.start if warm is None else (lambda rng, policy=None: warm.params)
         result = engine.fit(parts.model, data.source, start, options, as_generator(self.random_state),
                             make_policy=parts.policy, initial_bound=-np.inf if warm is None else warm.bound)
         if not result.converged and n_iter > 0:
             warnings.warn(f"Best performing initialization did not converge in max_iter={n_iter} "
-                          f"iterations (tol={self.tol}); increase max_iter or tol", ConvergenceWarning,
+                          f"iterations (tol={tol}); increase max_iter or tol", ConvergenceWarning,
                           stacklevel=2)
         for event in result.events:
             done = {"drop": "dropped", "reseed": "reseeded"}[event.action]
@@ -168,7 +170,7 @@ class _HMMBase(hmm_compat.HmmlearnAttributes, BaseEstimator, metaclass=ABCMeta):
                           CollapseWarning, stacklevel=2)
         total = float(np.sum(lengths if weights is None else weights * lengths))
         parts.set_fitted(result)
-        self._monitor = hmm_compat.monitor_from(self, result, total, parts.tol_on_total)
+        self._monitor = hmm_compat.monitor_from(self, result, total, tol, tol_on_total)
         return self
 
     # ---- decoding and scoring, chunk by chunk of whole sequences ------------------------------

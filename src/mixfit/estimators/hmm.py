@@ -6,9 +6,10 @@ Names follow hmmlearn where it has them (``startprob_``, ``transmat_``, ``means_
 elsewhere (``max_iter``, ``tol`` per frame, ``reg_covar``, ``init_params`` as a method, the
 ``*_init`` arrays, ``prior``). Documented differences from hmmlearn: frozen parameters are named,
 ``fixed=('startprob', 'transmat')``, instead of a letter string; starting values are ``*_init``
-arguments, never written back; ``sample_weight`` weighs whole sequences; ``tol`` is on the
-log-likelihood per frame; the Gaussian M-step adds ``reg_covar`` to each covariance (hmmlearn's
-``covars_prior`` / ``covars_weight`` regularisation is replaced by the conjugate ``prior``).
+arguments, never written back; ``sample_weight`` weighs whole sequences. Under hmmlearn's loop
+(``n_iter`` given) ``tol`` is on the total log-likelihood and the Gaussian M-step is hmmlearn's,
+its priors included (``models.hmm_hmmlearn_prior``); under mixfit's (``max_iter``) ``tol`` is
+per frame and the M-step maximum likelihood plus ``reg_covar`` (or the conjugate ``prior``).
 """
 
 from __future__ import annotations
@@ -26,19 +27,16 @@ from ..families.registry import make_covariance, make_map_prior
 from ..models.gaussian_em import GaussianEM
 from ..models.hmm import HMM
 from ..models.hmm_emissions import GaussianEmission
+from ..models.hmm_hmmlearn_prior import HmmlearnGaussianEmission, starting_covariance
 from ._hmm_base import _HMMBase
 from .hmm_checks import check_enough_frames
-from .hmm_compat import (
-    CHAIN_LETTERS,
-    check_hmmlearn_defaults,
-    covars_to_precision_chol,
-)
+from .hmm_compat import CHAIN_LETTERS, covars_to_precision_chol
+from .hmm_gaussian_prior import check_min_covar, check_reg_covar, gaussian_prior, uses_hmmlearn_step
 from .hmm_missing import check_frames_with_missing, start_frames
 from .hmm_parts import baum_welch_parts, point_chain
 from .priors import check_prior_spec, resolve_prior
 from .validation import (
     LOOP_HYPERPARAMETERS,
-    REAL_AT_LEAST_0,
     check_means_init,
     check_option,
 )
@@ -63,24 +61,33 @@ class GaussianHMM(_HMMBase):
     covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='diag'
         The form of each state's emission covariance.
     min_covar : float, default=1e-3
-        hmmlearn's floor on the covariances; only its default is accepted (mixfit regularises by
-        ``reg_covar``, see docs/differences.md).
+        Where the M-step is hmmlearn's (see ``means_prior``), every state starts, as in hmmlearn,
+        from the data's covariance with ``min_covar`` added to its diagonal (spherical: its mean
+        variance; the means start by k-means, as otherwise).
     startprob_prior : float or array-like of shape (n_components,), default=1
         Dirichlet concentrations of a prior on ``startprob_`` (hmmlearn's MAP M-step:
         pi_k proportional to max(E[z_1k] + a_k - 1, 0)); 1 is no prior.
     transmat_prior : float or array-like of shape (n_components, n_components), default=1
         Dirichlet concentrations of a prior on each row of ``transmat_``, as ``startprob_prior``.
     means_prior, means_weight, covars_prior, covars_weight : float or array-like
-        hmmlearn's Normal / inverse-Wishart prior on the emissions; only hmmlearn's defaults
-        (0, 0, 1e-2, 1) are accepted: give ``prior`` (a conjugate prior) instead.
+        hmmlearn's regularisation of the emission M-step (m_0, tau, Psi, nu; defaults 0, 0, 1e-2,
+        1), applied as hmmlearn applies it (``models.hmm_hmmlearn_prior``): mu_k = (tau m_0 +
+        sum_t gamma_tk x_t) / (tau + N_k) and, for 'full', Sigma_k = (Psi + tau (mu_k - m_0)
+        (mu_k - m_0)^T + S_k) / (N_k + max(nu - D, 0)) (the other types as hmmlearn's).
+        ``means_prior`` broadcasts to (n_components, n_features), ``covars_prior`` to the type's
+        shape ((K, D, D), (D, D), (K, D), (K, D)); the weights are numbers. This M-step is used
+        under hmmlearn's loop (``n_iter`` given) or where any of them differs from its default;
+        otherwise the M-step is maximum likelihood plus ``reg_covar``. Not with ``prior``.
     algorithm : {'viterbi', 'map'}, default='viterbi'
         How ``predict`` and ``decode`` pick states.
     random_state : int, RandomState instance or None, default=None
         Seeds the starts.
     n_iter : int, default=None
-        hmmlearn's name for the most EM iterations; None: ``max_iter``.
-    tol : float, default=1e-4
-        Convergence threshold on the change of the log-likelihood per frame.
+        hmmlearn's name for the most EM iterations; None: ``max_iter``. Given, the fit follows
+        hmmlearn's loop: ``tol`` is on the total log-likelihood, as there.
+    tol : float, default=None
+        Convergence threshold on the change of the log-likelihood: per frame (None: 1e-4), or, under
+        hmmlearn's loop (``n_iter`` given), on the total over all frames as hmmlearn (None: 0.01).
     verbose : int, default=0
         Progress messages: 0 none, 1 per start, 2 per ``verbose_interval`` iterations.
     params : str, default='stmc'
@@ -94,8 +101,9 @@ class GaussianHMM(_HMMBase):
         emissions by that method.
     implementation : {'log', 'scaling'}, default='log'
         hmmlearn's choice of recursions; both give the same results here (mixfit chooses its own).
-    reg_covar : float, default=1e-6
-        Added to the diagonal of every emission covariance at each M-step.
+    reg_covar : float, default=None
+        Added to the diagonal of every emission covariance at each M-step; None: 0 with
+        hmmlearn's M-step (as hmmlearn), else 1e-6 (as the mixtures).
     prior : None, 'default' or ConjugatePrior, default=None
         A conjugate prior on each state's mean and covariance (as ``GaussianMixture``): the
         emission M-step becomes the posterior mode and ``lower_bound_`` the log posterior.
@@ -188,14 +196,12 @@ class GaussianHMM(_HMMBase):
                                 "c": ("covariances", "precisions_", "precisions_init")}
     _INIT_METHOD = "kmeans"
     _INIT_METHODS = INIT_METHODS
-    _HMMLEARN_DEFAULTS: ClassVar[dict] = {"min_covar": 1e-3, "means_prior": 0, "means_weight": 0,
-                                          "covars_prior": 1e-2, "covars_weight": 1}
-    _HYPERPARAMETERS: ClassVar[dict] = {**LOOP_HYPERPARAMETERS, "reg_covar": REAL_AT_LEAST_0}
+    _HYPERPARAMETERS: ClassVar[dict] = LOOP_HYPERPARAMETERS  # reg_covar: hmm_gaussian_prior.check_reg_covar
 
     def __init__(self, n_components=1, covariance_type="diag", min_covar=1e-3, startprob_prior=1.0,
                  transmat_prior=1.0, means_prior=0, means_weight=0, covars_prior=1e-2, covars_weight=1,
-                 algorithm="viterbi", random_state=None, n_iter=None, tol=1e-4, verbose=0, params="stmc",
-                 init_params="stmc", implementation="log", *, reg_covar=1e-6, prior=None, max_iter=100,
+                 algorithm="viterbi", random_state=None, n_iter=None, tol=None, verbose=0, params="stmc",
+                 init_params="stmc", implementation="log", *, reg_covar=None, prior=None, max_iter=100,
                  n_init=1, startprob_init=None, transmat_init=None, means_init=None, precisions_init=None,
                  fixed=(), warm_start=False, verbose_interval=10, chunk_size=None, on_collapse="raise"):
         self.n_components = n_components
@@ -240,8 +246,10 @@ class GaussianHMM(_HMMBase):
     def _parts(self, data, chain, fixed):
         covariance = make_covariance(self.covariance_type)
         check_option(self.on_collapse, "on_collapse", ON_COLLAPSE)
-        check_hmmlearn_defaults(self, self._HMMLEARN_DEFAULTS, "prior (a conjugate prior) and reg_covar")
+        min_covar = check_min_covar(self)
         prior_spec = check_prior_spec(self.prior)
+        hmmlearn_step = uses_hmmlearn_step(self, prior_spec)
+        reg_covar = check_reg_covar(self, hmmlearn_step)
         K, n_features = self.n_components, data.X.shape[1]
         check_enough_frames(data.X, K)
         means_init = check_means_init(data.start(self, "means_init"), K, n_features)
@@ -249,28 +257,40 @@ class GaussianHMM(_HMMBase):
         prec_chol_init = (None if precisions_init is None
                           else covariance.check_precisions(precisions_init, K, n_features))
         frames = start_frames(data)  # missing entries read as column means by the starts only
-        prior = precision = None
+        prior = precision = data_cov = None
+        if prior_spec is not None or hmmlearn_step:
+            data_mean, data_cov = data_moments(frames)
         if prior_spec is not None:
             precision = make_map_prior(covariance)
-            data_mean, data_cov = data_moments(frames)
-            prior = resolve_prior(prior_spec, precision, data_mean, data_cov, K, n_features, self.reg_covar)
-        mixture = GaussianEM(covariance, self.reg_covar, np.float64, prior, precision)
-        emission = GaussianEmission(mixture, "means" in fixed, "covariances" in fixed)
+            prior = resolve_prior(prior_spec, precision, data_mean, data_cov, K, n_features, reg_covar)
+        mixture = GaussianEM(covariance, reg_covar, np.float64, prior, precision)
+        starting = mixture
+        hmmlearn_prior = gaussian_prior(self, self.covariance_type, K, n_features, reg_covar)  # checked, whichever step
+        if hmmlearn_step:
+            emission = HmmlearnGaussianEmission(mixture, hmmlearn_prior, "means" in fixed, "covariances" in fixed)
+            starting = GaussianEM(covariance, reg_covar + min_covar)  # (its covariances are replaced below)
+        else:
+            emission = GaussianEmission(mixture, "means" in fixed, "covariances" in fixed)
 
         def start(rng, policy):
             if means_init is not None and prec_chol_init is not None:
                 return emission.params(means_init, prec_chol_init)
             # The emissions start as a mixture of the frames would (init.py), then EM's M-step,
             # through the collapse policy (iteration 0).
-            first = policy.initial_step(mixture, frames,
-                                        initial_stats(mixture, frames, K, data.init_method, rng, means_init))
+            first = policy.initial_step(starting, frames,
+                                        initial_stats(starting, frames, K, data.init_method, rng, means_init))
             if first.means.shape[0] != K and (means_init is not None or prec_chol_init is not None):
                 raise CollapsedComponentError(
                     f"on_collapse={self.on_collapse!r} dropped a state at initialisation, which cannot be "
                     f"combined with means_init or precisions_init of n_components = {K} entries; give "
                     "both, or neither")
+            prec_chol = first.prec_chol
+            if hmmlearn_step:  # hmmlearn's start: every state the data's covariance plus min_covar
+                n_states = first.means.shape[0]
+                prec_chol = covariance.precision_chol(starting_covariance(self.covariance_type, data_cov, min_covar,
+                                                                          n_states))
             return emission.params(first.means if means_init is None else means_init,
-                                   first.prec_chol if prec_chol_init is None else prec_chol_init)
+                                   prec_chol if prec_chol_init is None else prec_chol_init)
 
         return baum_welch_parts(self, data, chain, HMM(*point_chain(fixed, self), emission), start,
                                 self._set_emission, policy=partial(StatePolicy, self.on_collapse))
@@ -280,7 +300,7 @@ class GaussianHMM(_HMMBase):
         self.precisions_cholesky_ = params.prec_chol
 
     def _emission_model(self, fixed=frozenset()):
-        mixture = GaussianEM(make_covariance(self.covariance_type), self.reg_covar)
+        mixture = GaussianEM(make_covariance(self.covariance_type), 0.0)  # (the density needs no ridge)
         return GaussianEmission(mixture, "means" in fixed, "covariances" in fixed)
 
     def _emission_params(self):

@@ -40,8 +40,9 @@ class BernoulliHMM(_HMMBase):
         Second parameter of the Beta prior; None is 2.
     algorithm : {'viterbi', 'map'}, default='viterbi'
         How ``predict`` and ``decode`` pick states.
-    tol : float, default=1e-4
-        Convergence threshold on the change of the log posterior per frame.
+    tol : float, default=None
+        Convergence threshold on the change of the log posterior: per frame (None: 1e-4), or, under
+        hmmlearn's loop (``n_iter`` given), on the total over all frames as hmmlearn (None: 0.01).
     max_iter : int, default=100
         The most EM iterations of one start.
     n_init : int, default=1
@@ -59,7 +60,8 @@ class BernoulliHMM(_HMMBase):
     fixed : tuple of {'startprob', 'transmat', 'means'}, default=()
         Parameters kept at their starting values.
     n_iter : int, default=None
-        The most EM iterations (hmmlearn's name, as the other HMMs); None: ``max_iter``.
+        The most EM iterations (hmmlearn's name, as the other HMMs); None: ``max_iter``. Given,
+        ``tol`` is on the total log posterior, as the other HMMs under hmmlearn's loop.
     params : str, default='stm'
         The parameters EM updates: 's' startprob, 't' transmat, 'm' means (as the other HMMs).
     implementation : {'log', 'scaling'}, default='log'
@@ -113,7 +115,7 @@ class BernoulliHMM(_HMMBase):
     _INIT_METHODS = INIT_METHODS
     _HYPERPARAMETERS: ClassVar[dict] = LOOP_HYPERPARAMETERS
 
-    def __init__(self, n_components=1, *, alpha=None, beta=None, algorithm="viterbi", tol=1e-4, max_iter=100,
+    def __init__(self, n_components=1, *, alpha=None, beta=None, algorithm="viterbi", tol=None, max_iter=100,
                  n_init=1, init_params="kmeans", startprob_init=None, transmat_init=None, means_init=None,
                  fixed=(), random_state=None, warm_start=False, verbose=0, verbose_interval=10,
                  chunk_size=None, n_iter=None, params="stm", implementation="log"):

@@ -30,8 +30,8 @@ class ConvergenceMonitor:
     """hmmlearn's convergence record of a fit: the total log-likelihood at each iteration.
 
     ``fit`` leaves one as ``monitor_``. ``converged`` follows hmmlearn's rule: the last
-    iteration was the ``n_iter``-th, or the last gain of ``history`` is below ``tol`` (mixfit's
-    ``tol`` per frame, expressed on the total).
+    iteration was the ``n_iter``-th, or the last gain of ``history`` is below ``tol`` (the fit's
+    ``tol`` on the total; under mixfit's loop, its ``tol`` per frame times the frames).
 
     Parameters
     ----------
@@ -93,13 +93,34 @@ class ConvergenceMonitor:
                 or (len(self.history) >= 2 and self.history[-1] - self.history[-2] < self.tol))
 
 
-def monitor_from(estimator, result, total_weight: float, tol_on_total: bool) -> ConvergenceMonitor:
+def monitor_from(estimator, result, total_weight: float, tol: float, tol_on_total: bool) -> ConvergenceMonitor:
     """The ``monitor_`` of a finished fit: its per-frame bounds as totals over the frames."""
-    scale = 1.0 if tol_on_total else total_weight
-    monitor = ConvergenceMonitor(estimator.tol * (1.0 if tol_on_total else total_weight), max_iter(estimator), False)
+    monitor = ConvergenceMonitor(tol * (1.0 if tol_on_total else total_weight), max_iter(estimator), False)
     for bound in result.lower_bounds:
-        monitor.report(float(bound) * scale)
+        monitor.report(float(bound) * total_weight)
     return monitor
+
+
+# The default ``tol`` of each loop: mixfit's (on the log-likelihood per frame, as its EM
+# mixtures) and hmmlearn's (on the total log-likelihood).
+TOL_PER_FRAME = 1e-4
+TOL_ON_TOTAL = 1e-2
+
+
+def hmmlearn_loop(estimator) -> bool:
+    """Whether the fit is spelled with hmmlearn's loop, ``n_iter`` given: then ``tol`` is on the
+    total log-likelihood (default 0.01) and the Gaussian M-steps are hmmlearn's, as there."""
+    return getattr(estimator, "n_iter", None) is not None
+
+
+def tolerance(estimator, tol_on_total: bool) -> tuple:
+    """(tol, whether it bounds the total): the total where the model's loop says so (the
+    variational HMMs) or under hmmlearn's loop; else the per-frame change, as mixfit's EM
+    mixtures. ``tol=None`` takes that loop's default (0.01 on the total, 1e-4 per frame)."""
+    on_total = tol_on_total or hmmlearn_loop(estimator)
+    if estimator.tol is not None:
+        return estimator.tol, on_total
+    return (TOL_ON_TOTAL if on_total else TOL_PER_FRAME), on_total
 
 
 def max_iter(estimator) -> int:

@@ -6,17 +6,26 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..engine.starts import INIT_METHODS, initial_stats
+from ..engine.starts import INIT_METHODS, data_moments, initial_stats
 from ..families.registry import make_covariance
 from ..models.gaussian_em import GaussianEM
 from ..models.hmm import HMM
 from ..models.hmm_gmm import GaussianMixtureEmission, StateMixtureParams
+from ..models.hmm_gmm_hmmlearn import HmmlearnMixtureEmission
+from ..models.hmm_hmmlearn_prior import starting_covariance
 from ._hmm_base import _HMMBase
 from .hmm_checks import check_enough_frames, check_stochastic
-from .hmm_compat import CHAIN_LETTERS, check_hmmlearn_defaults, covars_to_precision_chol
+from .hmm_compat import CHAIN_LETTERS, covars_to_precision_chol
+from .hmm_gaussian_prior import (
+    check_min_covar,
+    check_reg_covar,
+    mixture_at_defaults,
+    mixture_prior,
+    uses_hmmlearn_step,
+)
 from .hmm_missing import check_frames_with_missing, start_frames
 from .hmm_parts import baum_welch_parts, point_chain
-from .validation import INTEGER_AT_LEAST_1, LOOP_HYPERPARAMETERS, REAL_AT_LEAST_0, check_option
+from .validation import INTEGER_AT_LEAST_1, LOOP_HYPERPARAMETERS, check_option
 
 COVARIANCE_TYPES = ("full", "diag", "spherical", "tied")
 
@@ -59,16 +68,22 @@ class GMMHMM(_HMMBase):
     n_mix : int, default=1
         Number of Gaussian components M of each state's mixture.
     min_covar : float, default=1e-3
-        hmmlearn's floor on the covariances; only its default is accepted (mixfit regularises by
-        ``reg_covar``).
+        Where the M-step is hmmlearn's (see ``weights_prior``), every covariance starts, as in
+        hmmlearn, at the data's covariance with ``min_covar`` added to its diagonal (spherical:
+        its mean variance).
     startprob_prior : float or array-like of shape (n_components,), default=1
         Dirichlet concentrations of a prior on ``startprob_`` (the M-step is the posterior mode);
         1 is no prior.
     transmat_prior : float or array-like of shape (n_components, n_components), default=1
         Dirichlet concentrations of a prior on each row of ``transmat_``.
     weights_prior, means_prior, means_weight, covars_prior, covars_weight : float, array-like or None
-        hmmlearn's priors on the mixtures; only hmmlearn's defaults (1, 0, 0, None, None) are
-        accepted.
+        hmmlearn's Dirichlet, Normal and inverse-Wishart (full, tied) or inverse-Gamma (diag,
+        spherical: ``covars_prior`` the shape alpha, ``covars_weight`` the rate beta) priors, each
+        broadcast to hmmlearn's shape, applied as hmmlearn's M-step applies them
+        (``models.hmm_gmm_hmmlearn``, which gives the formulas); None takes hmmlearn's default for
+        the type. This M-step is used under hmmlearn's loop (``n_iter`` given) or where any of
+        them differs from its default (1, 0, 0, None, None); otherwise the M-step is maximum
+        likelihood plus ``reg_covar``, each covariance about the new means.
     algorithm : {'viterbi', 'map'}, default='viterbi'
         How ``predict`` and ``decode`` pick states.
     covariance_type : {'diag', 'full', 'spherical', 'tied'}, default='diag'
@@ -76,9 +91,11 @@ class GMMHMM(_HMMBase):
     random_state : int, RandomState instance or None, default=None
         Seeds the starts.
     n_iter : int, default=None
-        hmmlearn's name for the most EM iterations; None: ``max_iter``.
-    tol : float, default=1e-4
-        Convergence threshold on the change of the log-likelihood per frame.
+        hmmlearn's name for the most EM iterations; None: ``max_iter``. Given, the fit follows
+        hmmlearn's loop: ``tol`` is on the total log-likelihood, as there.
+    tol : float, default=None
+        Convergence threshold on the change of the log-likelihood: per frame (None: 1e-4), or, under
+        hmmlearn's loop (``n_iter`` given), on the total over all frames as hmmlearn (None: 0.01).
     verbose : int, default=0
         Progress messages, as ``GaussianHMM``.
     params : str, default='stmcw'
@@ -93,8 +110,9 @@ class GMMHMM(_HMMBase):
         covariance, the weights uniform; the start and transition probabilities start uniform.
     implementation : {'log', 'scaling'}, default='log'
         hmmlearn's choice of recursions; both give the same results here.
-    reg_covar : float, default=1e-6
-        Added to the diagonal of every covariance at each M-step.
+    reg_covar : float, default=None
+        Added to the diagonal of every covariance at each M-step; None: 0 with hmmlearn's M-step
+        (as hmmlearn), else 1e-6.
     max_iter : int, default=100
         The most EM iterations of one start, where ``n_iter`` is None.
     n_init : int, default=1
@@ -172,15 +190,13 @@ class GMMHMM(_HMMBase):
                                 "w": ("weights", "weights_", "weights_init")}
     _INIT_METHOD = "kmeans"
     _INIT_METHODS = INIT_METHODS
-    _HMMLEARN_DEFAULTS: ClassVar[dict] = {"min_covar": 1e-3, "weights_prior": 1.0, "means_prior": 0.0,
-                                          "means_weight": 0.0, "covars_prior": None, "covars_weight": None}
-    _HYPERPARAMETERS: ClassVar[dict] = {**LOOP_HYPERPARAMETERS, "n_mix": INTEGER_AT_LEAST_1,
-                                        "reg_covar": REAL_AT_LEAST_0}
+    # (reg_covar: hmm_gaussian_prior.check_reg_covar)
+    _HYPERPARAMETERS: ClassVar[dict] = {**LOOP_HYPERPARAMETERS, "n_mix": INTEGER_AT_LEAST_1}
 
     def __init__(self, n_components=1, n_mix=1, min_covar=1e-3, startprob_prior=1.0, transmat_prior=1.0,
                  weights_prior=1.0, means_prior=0.0, means_weight=0.0, covars_prior=None, covars_weight=None,
-                 algorithm="viterbi", covariance_type="diag", random_state=None, n_iter=None, tol=1e-4, verbose=0,
-                 params="stmcw", init_params="stmcw", implementation="log", *, reg_covar=1e-6, max_iter=100,
+                 algorithm="viterbi", covariance_type="diag", random_state=None, n_iter=None, tol=None, verbose=0,
+                 params="stmcw", init_params="stmcw", implementation="log", *, reg_covar=None, max_iter=100,
                  n_init=1, startprob_init=None, transmat_init=None, weights_init=None, means_init=None,
                  precisions_init=None, fixed=(), warm_start=False, verbose_interval=10, chunk_size=None):
         self.n_components = n_components
@@ -249,14 +265,23 @@ class GMMHMM(_HMMBase):
         return weights, means, prec_chol
 
     def _parts(self, data, chain, fixed):
-        family, _ = flat_family(self.covariance_type)
-        check_hmmlearn_defaults(self, self._HMMLEARN_DEFAULTS, "reg_covar")
+        family, pooled = flat_family(self.covariance_type)
+        min_covar = check_min_covar(self)
+        hmmlearn_step = uses_hmmlearn_step(self, None, mixture_at_defaults)
+        reg_covar = check_reg_covar(self, hmmlearn_step)
         K, M, D = self.n_components, self.n_mix, data.X.shape[1]
         check_enough_frames(data.X, K)
         weights_init, means_init, prec_chol_init = self._check_inits(data, K, M, D)
-        emission = self._emission_model(fixed)
-        states = GaussianEM(family, self.reg_covar)  # the start's partition of the frames into K parts
+        fixes = ("weights" in fixed, "means" in fixed, "covariances" in fixed)
+        prior = mixture_prior(self, self.covariance_type, K, M, D, reg_covar)  # checked, whichever step
+        if hmmlearn_step:
+            emission = HmmlearnMixtureEmission(GaussianEM(family, reg_covar), M, self.covariance_type, prior, pooled,
+                                               *fixes)
+        else:
+            emission = GaussianMixtureEmission(GaussianEM(family, reg_covar), M, pooled, *fixes)
+        states = GaussianEM(family, reg_covar + (min_covar if hmmlearn_step else 0.0))  # the start's K parts
         frames = start_frames(data)  # missing entries read as column means by the start only
+        data_cov = data_moments(frames)[1] if hmmlearn_step else None
 
         def start(rng):
             weights = np.full((K, M), 1.0 / M) if weights_init is None else weights_init
@@ -268,6 +293,10 @@ class GMMHMM(_HMMBase):
                 means = part.means[:, None, :]
             else:  # M draws from each part's Gaussian break the symmetry of the state's pairs
                 means = np.stack([family.draw(rng, part.means[k], part.prec_chol, k, M) for k in range(K)])
+            if hmmlearn_step:  # hmmlearn's start: every covariance the data's plus min_covar
+                prec_chol = family.precision_chol(starting_covariance(family.name, data_cov, min_covar,
+                                                                      K if pooled else K * M))
+                prec_chol = np.repeat(prec_chol, M, axis=0) if pooled else prec_chol
             return StateMixtureParams(weights, means if means_init is None else means_init,
                                       prec_chol if prec_chol_init is None else prec_chol_init)
 
@@ -285,7 +314,7 @@ class GMMHMM(_HMMBase):
 
     def _emission_model(self, fixed=frozenset()):
         family, pooled = flat_family(self.covariance_type)
-        return GaussianMixtureEmission(GaussianEM(family, self.reg_covar), self.n_mix, pooled, "weights" in fixed,
+        return GaussianMixtureEmission(GaussianEM(family, 0.0), self.n_mix, pooled, "weights" in fixed,
                                        "means" in fixed, "covariances" in fixed)
 
     def _flat_prec_chol(self):

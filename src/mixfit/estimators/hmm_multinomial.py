@@ -54,9 +54,11 @@ class MultinomialHMM(_HMMBase):
     random_state : int, RandomState instance or None, default=None
         Seeds the starts.
     n_iter : int, default=None
-        hmmlearn's name for the most EM iterations; None: ``max_iter``.
-    tol : float, default=1e-4
-        Convergence threshold on the change of the log-likelihood per frame.
+        hmmlearn's name for the most EM iterations; None: ``max_iter``. Given, the fit follows
+        hmmlearn's loop: ``tol`` is on the total log-likelihood, as there.
+    tol : float, default=None
+        Convergence threshold on the change of the log-likelihood: per frame (None: 1e-4), or, under
+        hmmlearn's loop (``n_iter`` given), on the total over all frames as hmmlearn (None: 0.01).
     verbose : int, default=0
         Progress messages, as ``GaussianHMM``.
     params : str, default='ste'
@@ -135,7 +137,7 @@ class MultinomialHMM(_HMMBase):
     _HYPERPARAMETERS: ClassVar[dict] = LOOP_HYPERPARAMETERS
 
     def __init__(self, n_components=1, n_trials=None, startprob_prior=1.0, transmat_prior=1.0, algorithm="viterbi",
-                 random_state=None, n_iter=None, tol=1e-4, verbose=0, params="ste", init_params="ste",
+                 random_state=None, n_iter=None, tol=None, verbose=0, params="ste", init_params="ste",
                  implementation="log", *, max_iter=100, n_init=1, startprob_init=None, transmat_init=None,
                  emissionprob_init=None, fixed=(), warm_start=False, verbose_interval=10, chunk_size=None):
         self.n_components = n_components

@@ -32,6 +32,17 @@ def check_lambdas_init(lambdas, n_components: int, n_features: int) -> np.ndarra
     return lambdas
 
 
+def start_rates(frames, n_components: int, init_method: str, rng) -> np.ndarray:
+    """Starting rates (K, D): the mean counts of the parts of a first partition of the frames, a
+    diagonal Gaussian mixture's start (engine.starts), each part's mean count being the Poisson
+    M-step of that hard assignment (13.20 poisson); an empty part takes the overall mean."""
+    stats = initial_stats(GaussianEM(make_covariance("diag"), 0.0), frames, n_components, init_method, rng)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = stats.shift + stats.first / stats.mass[:, None]  # (K, D) mean count of each part
+    overall = (stats.mass[:, None] * stats.shift + stats.first).sum(axis=0) / stats.mass.sum()  # (D,)
+    return np.maximum(np.where(stats.mass[:, None] > 0, means, overall), 0.0)
+
+
 class PoissonHMM(_HMMBase):
     """Hidden Markov model with Poisson emissions (frames of counts), fitted by Baum-Welch (EM).
 
@@ -62,9 +73,11 @@ class PoissonHMM(_HMMBase):
     random_state : int, RandomState instance or None, default=None
         Seeds the starts.
     n_iter : int, default=None
-        hmmlearn's name for the most EM iterations; None: ``max_iter``.
-    tol : float, default=1e-4
-        Convergence threshold on the change of the log-likelihood per frame.
+        hmmlearn's name for the most EM iterations; None: ``max_iter``. Given, the fit follows
+        hmmlearn's loop: ``tol`` is on the total log-likelihood, as there.
+    tol : float, default=None
+        Convergence threshold on the change of the log-likelihood: per frame (None: 1e-4), or, under
+        hmmlearn's loop (``n_iter`` given), on the total over all frames as hmmlearn (None: 0.01).
     verbose : int, default=0
         Progress messages, as ``GaussianHMM``.
     params : str, default='stl'
@@ -142,7 +155,7 @@ class PoissonHMM(_HMMBase):
                                         "lambdas_weight": REAL_AT_LEAST_0}
 
     def __init__(self, n_components=1, startprob_prior=1.0, transmat_prior=1.0, lambdas_prior=0.0,
-                 lambdas_weight=0.0, algorithm="viterbi", random_state=None, n_iter=None, tol=1e-4, verbose=0,
+                 lambdas_weight=0.0, algorithm="viterbi", random_state=None, n_iter=None, tol=None, verbose=0,
                  params="stl", init_params="stl", implementation="log", *, max_iter=100, n_init=1,
                  startprob_init=None, transmat_init=None, lambdas_init=None, fixed=(), warm_start=False,
                  verbose_interval=10, chunk_size=None):
@@ -177,19 +190,10 @@ class PoissonHMM(_HMMBase):
         check_enough_frames(data.X, K)
         lambdas_init = check_lambdas_init(data.start(self, "lambdas_init"), K, n_features)
         emission = self._emission_model(fixed)
-        # The first partition of the frames is a diagonal Gaussian mixture's start (engine.starts):
-        # each part's mean count is the Poisson M-step of that hard assignment, (13.20 poisson).
-        partition = GaussianEM(make_covariance("diag"), 0.0)
         frames = data.frames()
 
         def start(rng):
-            if lambdas_init is not None:
-                return lambdas_init
-            stats = initial_stats(partition, frames, K, data.init_method, rng)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                means = stats.shift + stats.first / stats.mass[:, None]  # (K, D) mean count of each part
-            overall = (stats.mass[:, None] * stats.shift + stats.first).sum(axis=0) / stats.mass.sum()  # (D,) if a part is empty
-            return np.maximum(np.where(stats.mass[:, None] > 0, means, overall), 0.0)
+            return start_rates(frames, K, data.init_method, rng) if lambdas_init is None else lambdas_init
 
         return baum_welch_parts(self, data, chain, HMM(*point_chain(fixed, self), emission), start,
                                 self._set_emission)

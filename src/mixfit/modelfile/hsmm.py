@@ -1,4 +1,4 @@
-"""The model file's schema for ``GaussianHSMM`` and ``CategoricalHSMM``: the HMMs' chain (its
+"""The model file's schema for ``GaussianHSMM``, ``CategoricalHSMM`` and ``PoissonHSMM``: the HMMs' chain (its
 transition diagonal zero), the duration family's params and the emission arrays, float64, with
 the checks a loaded file must pass."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..estimators import CategoricalHSMM, GaussianHSMM
+from ..estimators import CategoricalHSMM, GaussianHSMM, PoissonHSMM
 from ..estimators.hsmm_base import check_durations_init
 from ..exceptions import ModelFileError
 from ..families.registry import make_covariance
@@ -65,6 +65,16 @@ def _check_categorical(estimator) -> None:
     _check_stochastic(estimator, "emissionprob_")
 
 
+def _poisson_declared(estimator, K, D, fitted) -> dict:
+    return {**_chain_declared(K), **_durations_declared(estimator, K), "lambdas_": Declared((K, D))}
+
+
+def _check_poisson(estimator) -> None:
+    _check_chain(estimator)
+    if not np.all(np.isfinite(estimator.lambdas_)) or np.any(estimator.lambdas_ < 0):
+        raise ModelFileError("lambdas_ must hold finite Poisson rates >= 0")
+
+
 def hsmm_classes() -> dict[str, EstimatorFile]:
     """The HSMMs' entries of the model-file registry."""
     return {
@@ -74,4 +84,6 @@ def hsmm_classes() -> dict[str, EstimatorFile]:
         "CategoricalHSMM": EstimatorFile(CategoricalHSMM, _categorical_declared, _restore_nothing,
                                          required=(*_HSMM_REQUIRED, "emissionprob_", "n_symbols_"),
                                          check=_check_categorical, size=_hmm_size),
+        "PoissonHSMM": EstimatorFile(PoissonHSMM, _poisson_declared, _restore_nothing,
+                                     required=(*_HSMM_REQUIRED, "lambdas_"), check=_check_poisson, size=_hmm_size),
     }

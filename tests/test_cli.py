@@ -144,6 +144,21 @@ def test_prior_maps_to_the_default_map_prior(work, faithful):
     np.testing.assert_allclose(printed["means"], ref.means_, rtol=1e-12)  # rounding only, as above
 
 
+def test_fit_takes_mclust_family_names(work, faithful):
+    """--covariance takes mclust's fourteen names: the library's fit of that family, written with
+    its decomposition; a family without VB's conjugate prior is one line, no traceback."""
+    d, _, _ = work
+    X, _ = faithful
+    printed = ok_json(mixfit_cmd("fit", "faithful.csv", "-k", "3", "--covariance", "VEV", "-o", "vev.mixfit",
+                                 "--json", cwd=d))
+    ref = mixfit.GaussianMixture(3, covariance_type="VEV", random_state=0).fit(X)
+    np.testing.assert_allclose(printed["means"], ref.means_, rtol=1e-12)  # rounding only, as above
+    np.testing.assert_allclose(mixfit.load(d / "vev.mixfit").volumes_, ref.volumes_, rtol=1e-12)
+    result = run("fit", str(d / "faithful.csv"), "-k", "3", "--covariance", "EVE", "--method", "vb")
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert "covariance_type='EVE'" in result.output
+
+
 def test_predict_labels_and_probabilities(work, faithful):
     d, _, _ = work
     X, _ = faithful

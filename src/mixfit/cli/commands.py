@@ -10,7 +10,7 @@ import sys
 import numpy as np
 
 from ..engine.starts import INIT_METHODS
-from ..families.registry import COVARIANCE_TYPES
+from ..families.registry import COVARIANCE_TYPES, MCLUST_MODEL_NAMES
 from ..selection.progress import iteration_bar
 from .app import _common, _data_options, _emit, _has_matplotlib, _load, _read, _warnings_to_stderr, cli, click
 from .datafile import features_for, select_columns, split_names
@@ -73,7 +73,7 @@ if click is not None:
     @click.option("--method", type=click.Choice(["em", "vb"]), default="em", show_default=True)
     @click.option("--model", "component_model", type=click.Choice(["gaussian", "t"]), default="gaussian",
                   show_default=True, help="Gaussian components, or multivariate Student-t (robust to outliers; EM).")
-    @click.option("--covariance", "covariance_type", type=click.Choice(COVARIANCE_TYPES),
+    @click.option("--covariance", "covariance_type", type=click.Choice(COVARIANCE_TYPES + MCLUST_MODEL_NAMES),
                   default="full", show_default=True)
     @click.option("--prior", is_flag=True, help="EM with the default conjugate prior (MAP).")
     @click.option("--sample-weight", metavar="COLUMN", help="A column of non-negative row weights.")

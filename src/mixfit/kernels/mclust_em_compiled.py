@@ -10,6 +10,10 @@ What the numpy path spends per iteration is Python's call overhead, not arithmet
 call runs every iteration. Sums run in another order than numpy's, so results agree to
 rounding, not to the bit.
 
+numba's on-disk cache of ``em_fit`` is keyed on this file only: after an edit of
+``mclust_msteps_compiled.py`` or ``orientation_compiled.py`` alone, delete this module's cache
+files (``kernels/__pycache__/mclust_em_compiled.*.nb[ic]``), or ``em_fit`` keeps the old code.
+
 Notation as in ``models/gaussian_em.py``; P_k is the upper-triangular precision factor
 (Lambda_k = P_k P_k^T), dense (K, D, D) for every family.
 """

@@ -94,8 +94,8 @@ def main():
     parser.add_argument("--cold", action="store_true",
                         help="compile the EM afresh (an empty numba cache directory) to time the compilation")
     parser.add_argument("--tol", type=float, default=1e-6,
-                        help="EM tol per sample (select_model's SWEEP_TOL; mclust's relative 1e-5 is "
-                             "about 1e-5 x |mean log-likelihood| per sample, ~4e-5 on faithful)")
+                        help="the table's EM tol per sample (select_model's line uses mclust's relative rule, "
+                             "1e-5 x (1 + |L|) on the total L: about 4e-5 per sample on faithful)")
     args = parser.parse_args()
     if args.cold:
         os.environ["NUMBA_CACHE_DIR"] = tempfile.mkdtemp()  # read when numba is first imported

@@ -1,15 +1,23 @@
 """The full selection table (14 families x K = 1..9) from mclust's start, mixfit beside R.
 
-    PYTHONPATH=src python benchmarks/bench_mclust.py [--quick]
+    PYTHONPATH=src python benchmarks/bench_mclust.py [--quick] [--cold]
 
-mixfit: one GaussianMixture(K, covariance_type=family, init_params="mclust", tol=1e-6 per
-sample (``--tol``), reg_covar=0) per cell (the tree is built once per data set and cached); a cell whose fit
-fails is NA, as mclust reports it.
+mixfit, two ways, each timed once warm (after one small fit has loaded the compiled EM):
+- ``table``: one GaussianMixture(K, covariance_type=family, init_params="mclust", tol=1e-6 per
+  sample (``--tol``), reg_covar=0) per cell (the tree is built once per data set and cached); a
+  cell whose fit fails is NA, as mclust reports it;
+- ``select_model``: select_model(X, K, "all", init_params="mclust", convention="mclust",
+  hierarchical_start=False), mclust's procedure: its start, its relative convergence rule
+  (tol 1e-5), degenerate cells NA.
+The first compiled fit's time is printed apart (a load from numba's on-disk cache; with
+``--cold``, an empty cache directory: the compilation itself). For each iterative family the
+number of M-steps whose inner loop hit its cap is printed (the bar: none).
 R: ``Mclust(X, G = 1:9)`` timed inside R with system.time (R's start-up excluded), when
 Rscript and mclust exist. Prints both times and their ratio.
 """
 
 import argparse
+import os
 import shutil
 import subprocess
 import tempfile
@@ -20,12 +28,16 @@ from pathlib import Path
 import numpy as np
 from sklearn.datasets import load_iris
 
-from mixfit import GaussianMixture
-from mixfit.datasets import load_faithful
-from mixfit.families.registry import MCLUST_MODEL_NAMES
+ITERATIVE = ("VEI", "VEE", "EVE", "VVE", "VEV")
 
 
-def mixfit_table(X, ks, tol=1e-6):
+def mixfit_table(X, ks, tol=1e-6, inner=None):
+    """{(K, family): mclust-sign BIC or NaN}; ``inner``: a dict that collects, per iterative
+    family, [M-steps, cap hits, most inner iterations of one M-step]."""
+    from mixfit import GaussianMixture
+    from mixfit.families.mclust_msteps import INNER_MAX_ITER
+    from mixfit.families.registry import MCLUST_MODEL_NAMES
+
     table = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -37,7 +49,31 @@ def mixfit_table(X, ks, tol=1e-6):
                     table[k, family] = -gm.bic(X)
                 except (ValueError, np.linalg.LinAlgError):  # a degenerate cell: mclust reports NA
                     table[k, family] = np.nan
+                    continue
+                if inner is not None and family in ITERATIVE:
+                    counts = gm._covariance.inner_iterations  # the strategy's record, one per M-step
+                    entry = inner.setdefault(family, [0, 0, 0])
+                    entry[0] += len(counts)
+                    entry[1] += sum(c >= INNER_MAX_ITER for c in counts)
+                    entry[2] = max([entry[2], *counts])
     return table
+
+
+def forget_trees():
+    """Empty the cache of mclust's trees and their cuts (engine/mclust_hc.py)."""
+    from mixfit.engine import mclust_hc
+
+    mclust_hc._tree_of.cache_clear()
+    mclust_hc._cut_of.cache_clear()
+
+
+def mixfit_select(X, ks):
+    from mixfit import select_model
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return select_model(X, ks, "all", init_params="mclust", convention="mclust", hierarchical_start=False,
+                            reg_covar=0.0)
 
 
 def r_time(X, ks):
@@ -55,22 +91,42 @@ def r_time(X, ks):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="K = 1..3 only")
+    parser.add_argument("--cold", action="store_true",
+                        help="compile the EM afresh (an empty numba cache directory) to time the compilation")
     parser.add_argument("--tol", type=float, default=1e-6,
-                        help="EM tol per sample (select_model's SWEEP_TOL; mclust's relative 1e-5 is "
-                             "about 1e-5 x |mean log-likelihood| per sample, ~4e-5 on faithful)")
+                        help="the table's EM tol per sample (select_model's line uses mclust's relative rule, "
+                             "1e-5 x (1 + |L|) on the total L: about 4e-5 per sample on faithful)")
     args = parser.parse_args()
+    if args.cold:
+        os.environ["NUMBA_CACHE_DIR"] = tempfile.mkdtemp()  # read when numba is first imported
+    from mixfit.datasets import load_faithful
+
     ks = range(1, 4) if args.quick else range(1, 10)
-    for name, X in [("faithful", load_faithful()[0]), ("iris", load_iris().data)]:
+    data = [("faithful", load_faithful()[0]), ("iris", load_iris().data)]
+    start = time.perf_counter()
+    mixfit_table(data[1][1][:20], [1])  # the first compiled fits: numba's compile or cache load
+    print(f"first fits (numba {'compile' if args.cold else 'cache load'} + imports): "
+          f"{time.perf_counter() - start:.2f} s")
+    inner = {}
+    for name, X in data:
+        forget_trees()  # each timing builds its tree, as R's includes its hc
         start = time.perf_counter()
-        table = mixfit_table(X, ks, args.tol)
+        table = mixfit_table(X, ks, args.tol, inner)
         ours = time.perf_counter() - start
+        forget_trees()
+        start = time.perf_counter()
+        result = mixfit_select(X, ks)
+        swept = time.perf_counter() - start
         theirs = r_time(X, ks)
         finite = sum(np.isfinite(v) for v in table.values())
         best = max((v, k) for k, v in table.items() if np.isfinite(v))
-        line = f"{name} {X.shape}: mixfit {ours:.2f} s ({finite}/{len(table)} finite cells, best {best[1]})"
+        line = (f"{name} {X.shape}: mixfit table {ours:.3f} s ({finite}/{len(table)} finite cells, best {best[1]}); "
+                f"select_model {swept:.3f} s (best {result.best.n_components}, {result.best.covariance_type})")
         if theirs is not None:
-            line += f"; R Mclust {theirs:.2f} s; R / mixfit = {theirs / ours:.2f}"
+            line += f"; R Mclust {theirs:.3f} s; R / table = {theirs / ours:.1f}, R / select_model = {theirs / swept:.1f}"
         print(line)
+    for family, (steps, hits, most) in inner.items():
+        print(f"  {family}: {steps} M-steps, {hits} inner-cap hits, at most {most} inner iterations")
 
 
 if __name__ == "__main__":

@@ -424,7 +424,8 @@ def test_sparse_and_dense_moments_fit_the_same_model(dtype, rng, monkeypatch):
     X = (means[rng.integers(4, size=4000)] + rng.normal(size=(4000, 6))).astype(dtype)
     weights = rng.uniform(0.5, 2.0, size=X.shape[0])
     start = {"means_init": means, "precisions_init": prec_chol @ np.swapaxes(prec_chol, 1, 2),
-             "weights_init": np.full(4, 0.25), "tol": 0, "max_iter": 8}
+             "weights_init": np.full(4, 0.25), "tol": 0, "max_iter": 8,
+             "chunk_size": 2000}  # two chunks: the numpy loop (one chunk would run compiled, small_em.py)
     sparse = GaussianMixture(4, **start).fit(X, sample_weight=weights)
     assert used and all(value is not None for value in used)  # every chunk's moments were sparse
     share = forms.SPARSE_SHARE

@@ -19,7 +19,7 @@ def test_iris_na_cells_are_mclusts_and_finite_cells_reach_mclust():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = select_model(X, range(1, 10), "all", convention="mclust", hierarchical_start=False, n_init=1,
-                              init_params="mclust", random_state=0)  # default tol: SWEEP_TOL
+                              init_params="mclust", random_state=0)  # default: mclust's rule, MCLUST_TOL
     r_na = {(k + 1, m) for k, row in enumerate(ref["bic"]) for m, v in zip(ref["bic_models"], row) if v is None}
     ours_na = {(c.n_components, c.covariance_type) for c in result.cells if c.is_na}
     # every cell we call degenerate is NA in R too (no false NA), with the reason
@@ -28,8 +28,8 @@ def test_iris_na_cells_are_mclusts_and_finite_cells_reach_mclust():
     # R's VEE K=5, 7, 9 are degenerate here as well (EVV K=5, 6 are not: our fits there keep
     # eigenvalues >= 1e-3, R's EM ran elsewhere)
     assert {(5, "VEE"), (7, "VEE"), (9, "VEE")} <= ours_na
-    # SWEEP_TOL is at least as tight as mclust's relative 1e-5 here: the finite R cells are
-    # reached to 1e-6 relative (R's own early stop), all but one (120 of 121 when written)
+    # mclust's own rule and tol (MCLUST_TOL): the finite R cells are reached to 1e-6 relative
+    # (R's own early stop), all but one
     finite = [(c, ref["bic"][c.n_components - 1][ref["bic_models"].index(c.covariance_type)]) for c in result.cells]
     finite = [(c, v) for c, v in finite if v is not None]
     reached = sum(c.criterion >= v - 1e-6 * abs(v) for c, v in finite)

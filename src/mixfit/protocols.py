@@ -27,6 +27,7 @@ The protocols are split by who calls them, so that a model implements only what 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol, runtime_checkable
 
@@ -261,8 +262,7 @@ class VariationalEmission(Emission, Protocol):
 
 def missing(obj: object, protocol: type) -> list[str]:
     """The members of ``protocol`` that ``obj`` does not provide (callables must be callable)."""
-    return [name for name in _members(protocol)
-            if not _provides(obj, name, callable(getattr(protocol, name, None)))]
+    return [name for name, must_call in _members(protocol) if not _provides(obj, name, must_call)]
 
 
 def require(obj: object, *protocols: type, role: str = "model") -> None:
@@ -279,14 +279,17 @@ def require(obj: object, *protocols: type, role: str = "model") -> None:
         raise TypeError(f"the {role} {type(obj).__name__} lacks {said}")
 
 
-def _members(protocol: type) -> list[str]:
+@functools.cache
+def _members(protocol: type) -> tuple[tuple[str, bool], ...]:
+    """(name, whether it must be callable) of each member of ``protocol``; a protocol's members
+    never change, so this is found once per protocol (``require`` runs on every fit)."""
     names = set()
     for klass in protocol.__mro__:
         if klass in (Protocol, object) or not getattr(klass, "_is_protocol", False):
             continue
         names.update(name for name in vars(klass) if not name.startswith("_") or name in ("__add__", "__call__"))
         names.update(getattr(klass, "__annotations__", {}))
-    return sorted(names)
+    return tuple((name, callable(getattr(protocol, name, None))) for name in sorted(names))
 
 
 def _provides(obj: object, name: str, must_call: bool) -> bool:

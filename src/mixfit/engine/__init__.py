@@ -8,6 +8,7 @@ from .loop import FitResult as FitResult
 from .loop import PlainStep as PlainStep
 from .loop import fit as fit
 from .loop import progress as progress
+from .loop import relative_tolerance as relative_tolerance
 from .loop import run as run
 
-__all__ = ["FitOptions", "FitResult", "PlainStep", "fit", "progress", "run"]
+__all__ = ["FitOptions", "FitResult", "PlainStep", "fit", "progress", "relative_tolerance", "run"]

@@ -10,11 +10,12 @@ import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from ..protocols import Model, require
+from . import small_em
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,9 @@ class FitOptions:
     # EM rule, whose lower bound is a mean); True, the total objective, the per-unit change times
     # the summed weight (scikit-learn's BayesianGaussianMixture and hmmlearn sum their bounds).
     tol_on_total: bool = False
+    # mclust's rule instead (emControl tol[1]): converged when |L - L_old| <= tol (1 + |L|), L the
+    # total objective (the per-unit one times the summed weight)
+    relative_tol: bool = False
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,23 @@ def progress(callback: Callable[[int, float], None]):
         yield
     finally:
         _PROGRESS.reset(token)
+
+
+# Whether the fits in this context stop by mclust's relative rule (see ``relative_tolerance``).
+_RELATIVE: ContextVar[bool] = ContextVar("mixfit_relative_tolerance", default=False)
+
+
+@contextmanager
+def relative_tolerance():
+    """Within the block, every fit stops by mclust's rule (emControl's tol[1]): converged when
+    |L - L_old| <= tol (1 + |L|), L the total objective, instead of the change per unit of
+    weight. A context, as ``progress``, so that ``select_model(convention='mclust')`` sets it
+    around its cells without an estimator parameter."""
+    token = _RELATIVE.set(True)
+    try:
+        yield
+    finally:
+        _RELATIVE.reset(token)
 
 
 class PlainStep:
@@ -86,6 +107,13 @@ def run(model, source, params, options: FitOptions, report: Callable[[str], None
     n_iter = 0
     started = time.perf_counter()
     observer = _PROGRESS.get()
+    if _RELATIVE.get() and not options.relative_tol:
+        options = replace(options, relative_tol=True)
+    if observer is None and options.verbose == 0:  # small data: the whole fit compiled (small_em.py)
+        compiled = small_em.try_run(model, source, params, options, policy, initial_bound)
+        if compiled is not None:
+            fitted, converged, n_iter, final, lower_bounds = compiled
+            return FitResult(fitted, converged, n_iter, final, lower_bounds, [])
     for n_iter in range(1, options.max_iter + 1):
         current = params
         stats = source.map_reduce(lambda X, w, params=current: model.accumulate(X, params, w))
@@ -103,7 +131,12 @@ def run(model, source, params, options: FitOptions, report: Callable[[str], None
             previous = -np.inf
             continue
         scale = stats.weight_sum if options.tol_on_total else 1.0
-        if abs(change) * scale < options.tol:
+        if options.relative_tol:
+            total = lower_bound * stats.weight_sum
+            done = abs(change) * stats.weight_sum <= options.tol * (1.0 + abs(total))
+        else:
+            done = abs(change) * scale < options.tol
+        if done:
             converged = True
             break
         previous = lower_bound

@@ -120,10 +120,19 @@ def _tree_of(data: bytes, shape: tuple) -> np.ndarray:
     return merge_tree(scaled_svd(np.frombuffer(data, dtype=np.float64).reshape(shape)))
 
 
+@lru_cache(maxsize=64)
+def _cut_of(data: bytes, shape: tuple, n_clusters: int) -> np.ndarray:
+    # ... and each of its cuts once (a sweep asks for every K once per family)
+    labels = cut(_tree_of(data, shape), shape[0], n_clusters)
+    labels.setflags(write=False)
+    return labels
+
+
 def mclust_partition(X, n_clusters: int) -> np.ndarray:
-    """mclust's starting partition at ``n_clusters``: the VVV tree of the scaled-SVD rows cut."""
+    """mclust's starting partition at ``n_clusters``: the VVV tree of the scaled-SVD rows cut
+    (read-only: the array is shared by every call with the same rows and K)."""
     X = np.ascontiguousarray(X, dtype=np.float64)
-    return cut(_tree_of(X.tobytes(), X.shape), X.shape[0], n_clusters)
+    return _cut_of(X.tobytes(), X.shape, n_clusters)
 
 
 def mclust_stats(model, source, n_components: int):

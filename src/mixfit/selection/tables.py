@@ -18,21 +18,24 @@ components, a failed Cholesky factorisation) is NA with its reason; the sweep ne
 one cell. With ``convention='mclust'`` (EM and t) the sweep also takes mclust's rules: a fitted
 start that is degenerate (a covariance at the ``reg_covar`` floor or singular to sqrt(eps):
 ``degenerate.py``, mclust's NA cells) is not kept, a cell whose every start is degenerate is NA
-with that reason, and the default ``tol`` is ``SWEEP_TOL``. The default convention keeps the
-fits equal to standalone ``GaussianMixture`` fits (scikit-learn's behaviour).
+with that reason, and the fits stop by mclust's relative rule (``engine.relative_tolerance``:
+|L - L_old| <= tol (1 + |L|) on the total log-likelihood L, default ``tol`` ``MCLUST_TOL``). The
+default convention keeps the fits equal to standalone ``GaussianMixture`` fits (scikit-learn's
+behaviour).
 """
 
 from __future__ import annotations
 
 import numbers
+import sys
 import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
 from sklearn.utils import check_array
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
-from ..engine import hierarchical
+from ..engine import hierarchical, relative_tolerance
 from ..engine.criteria import CONVENTIONS, classification_entropy, information_criteria, label_switching
 from ..estimators import BayesianGaussianMixture, BernoulliMixture, GaussianMixture, StudentMixture
 from ..estimators.bayesian_gaussian_mixture import ACTIVE_WEIGHT_THRESHOLD
@@ -45,11 +48,13 @@ from .degenerate import degenerate_reason
 from .progress import CellBar
 from .result import CRITERIA, Cell, SelectionResult
 
-# The EM cells' default tol (the change of the mean log-likelihood per unit of weight): mclust
-# stops when |L_new - L_old| / (1 + |L|) < 1e-5 (emControl tol[1], L the total), i.e. at a change
-# of 1e-5 (1 + |L|) / n per unit; 1e-6 is at least as tight wherever the mean log-likelihood
-# |L| / n is at least 0.1 (a default of 1e-3 stopped 33 of 144 cells of four data sets below mclust).
-SWEEP_TOL = 1e-6
+# The default tol of the cells under convention='mclust', where they stop by mclust's relative
+# rule |L_new - L_old| <= tol (1 + |L_new|) on the total log-likelihood L: emControl()$tol[1].
+# (The estimators' own 1e-3 per sample stopped 33 of 144 cells of four data sets below mclust.)
+MCLUST_TOL = 1e-5
+
+# Starts that draw nothing: one run of each is every run of it.
+DETERMINISTIC_INITS = ("mclust",)
 
 # 't': Student-t components, fitted and ranked as 'em' (BIC / AIC / ICL, started from the same tree).
 _ESTIMATORS = {"em": GaussianMixture, "vb": BayesianGaussianMixture, "t": StudentMixture}
@@ -89,9 +94,12 @@ def _keep_best(fits, margin: float):
     return kept
 
 
-def _margin(estimator, n: float, method: str) -> float:
+def _margin(estimator, n: float, method: str, relative: bool = False) -> float:
     """``tol`` in the units of ``lower_bound_`` (per unit of weight): EM fits compare it with the
-    per-sample objective; VB fits with the total, so divided by the summed weight ``n``."""
+    per-sample objective; VB fits with the total, so divided by the summed weight ``n``; under
+    mclust's relative rule it bounds tol (1 + |L|) on the total L = n ``lower_bound_``."""
+    if relative:
+        return float(estimator.tol) * (1.0 + abs(float(estimator.lower_bound_)) * n) / n
     return float(estimator.tol) if method != "vb" else float(estimator.tol) / n
 
 
@@ -100,8 +108,20 @@ def _fit_cell(job: dict, X, sample_weight, n, criterion, convention, method, mcl
     does not depend on ``n_jobs`` to the last bit (a threaded GEMM, or scikit-learn's OpenMP
     k-means, sums in another order). Chunks are still spread over the source's threads
     (backends.memory), so a large cell keeps its cores."""
-    with threadpool_limits(limits=1):
+    with _one_thread():
         return _fit_cell_starts(job, X, sample_weight, n, criterion, convention, method, mclust_rules)
+
+
+_THREADPOOLS = {"controller": None, "modules": -1}
+
+
+def _one_thread():
+    """``threadpool_limits(limits=1)`` with threadpoolctl's scan of the loaded libraries (a read
+    of /proc/self/maps, milliseconds: more than a small cell's fit) done again only after a
+    module has been imported (as ``backends.memory.single_threaded_blas``)."""
+    if _THREADPOOLS["controller"] is None or _THREADPOOLS["modules"] != len(sys.modules):
+        _THREADPOOLS["controller"], _THREADPOOLS["modules"] = ThreadpoolController(), len(sys.modules)
+    return _THREADPOOLS["controller"].limit(limits=1)
 
 
 def _fit_cell_starts(job: dict, X, sample_weight, n, criterion, convention, method, mclust_rules=False) -> Cell:
@@ -111,7 +131,11 @@ def _fit_cell_starts(job: dict, X, sample_weight, n, criterion, convention, meth
         return replace(cell, reason=f"n_samples = {X.shape[0]} < n_components = {cell.n_components}")
     fits, reasons = [], []
     for start, estimator, init in job["candidates"]:
-        fitted, reason = _fit_one(estimator, init, X, sample_weight)
+        if mclust_rules:
+            with relative_tolerance():  # mclust's convergence rule for every fit of the cell
+                fitted, reason = _fit_one(estimator, init, X, sample_weight)
+        else:
+            fitted, reason = _fit_one(estimator, init, X, sample_weight)
         if fitted is not None and mclust_rules:
             reason = degenerate_reason(fitted)  # a collapsed fit is not ranked (degenerate.py)
         if reason is not None:
@@ -120,7 +144,7 @@ def _fit_cell_starts(job: dict, X, sample_weight, n, criterion, convention, meth
             fits.append((start, fitted))
     if not fits:
         return replace(cell, reason="; ".join(reasons))
-    start, best = _keep_best(fits, _margin(fits[0][1], n, method))
+    start, best = _keep_best(fits, _margin(fits[0][1], n, method, mclust_rules))
     log_likelihood = float(best.score_samples(X) @ (np.ones(X.shape[0]) if sample_weight is None else sample_weight))
     p = best._n_parameters()  # the model's own count, at the fitted K (after a 'drop')
     values, n_active = {}, None
@@ -298,7 +322,7 @@ default=('full', 'tied', 'diag', 'spherical')
     convention : {'sklearn', 'mclust'}, default='sklearn'
         The sign of BIC/AIC/ICL: -2 ln L + penalty, lower is better (default), or its negative,
         higher is better (R's mclust). 'mclust' (EM and t) also takes mclust's rules: degenerate
-        fits are NA with their reason, and the default ``tol`` is ``SWEEP_TOL`` (see ``**params``).
+        fits are NA with their reason, and the fits stop by mclust's relative rule (see ``**params``).
     hierarchical_start : bool, default=True
         Also start each cell from the model-based hierarchical partition (one tree of at most
         ``max_rows`` rows for the sweep); the better of that fit and the random starts is kept.
@@ -307,8 +331,9 @@ default=('full', 'tied', 'diag', 'spherical')
         an integer ``random_state`` they are the very starts of
         ``GaussianMixture(n_init=n_init, random_state=random_state)``, so every cell is at least
         as good as that fit (the hierarchical start can only add).
-    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
-        How the random starts are drawn (see ``GaussianMixture``).
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', 'mclust'}, default='kmeans'
+        How the random starts are drawn (see ``GaussianMixture``); 'mclust' (mclust's tree, cut
+        at each K) draws nothing, so it is one start whatever ``n_init`` >= 1.
     random_state : int, Generator, RandomState or None, default=None
         Seeds the tree's subset and every cell; the table is the same for any ``n_jobs``.
     n_jobs : int or None, default=None
@@ -323,10 +348,9 @@ default=('full', 'tied', 'diag', 'spherical')
     **params
         Passed to every estimator (``tol``, ``max_iter``, ``reg_covar``, ``prior``,
         ``on_collapse``, ``weight_concentration_prior_type``, ...); an unknown name is a
-        ``ValueError``. With ``convention='mclust'`` (EM and t) the default ``tol`` is
-        ``SWEEP_TOL`` = 1e-6 (the change of the mean log-likelihood per row), at least as tight
-        as mclust's relative 1e-5 wherever the mean log-likelihood per row is at least 0.1 in
-        magnitude.
+        ``ValueError``. With ``convention='mclust'`` (EM and t) ``tol`` is mclust's: a fit stops
+        when its total log-likelihood L moves by at most ``tol`` (1 + abs(L)) (emControl's
+        tol[1]), and its default is ``MCLUST_TOL`` = 1e-5, as mclust's.
 
     Returns
     -------
@@ -351,7 +375,7 @@ default=('full', 'tied', 'diag', 'spherical')
     cls = _ESTIMATORS[method]
     mclust_rules = convention == "mclust" and method != "vb"
     if mclust_rules:
-        params = {"tol": SWEEP_TOL, **params}  # tighter than the estimators' 1e-3 (SWEEP_TOL)
+        params = {"tol": MCLUST_TOL, **params}  # mclust's relative rule and tol (MCLUST_TOL)
     try:
         cls(**params)
     except TypeError:
@@ -382,7 +406,9 @@ default=('full', 'tied', 'diag', 'spherical')
                     candidates.append(("hierarchical", cls(n_components=K, **common, init_params="hierarchical"),
                                        None))
             if n_init > 0:
-                candidates.append((init_params, cls(n_components=K, **common, n_init=n_init, init_params=init_params),
+                # 'mclust' draws nothing: its n_init starts would be one fit repeated
+                runs = 1 if init_params in DETERMINISTIC_INITS else n_init
+                candidates.append((init_params, cls(n_components=K, **common, n_init=runs, init_params=init_params),
                                    None))
             jobs.append({"n_components": K, "covariance_type": covariance_type, "candidates": candidates})
 

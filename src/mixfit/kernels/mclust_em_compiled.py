@@ -1,0 +1,148 @@
+"""A whole EM fit of a Gaussian mixture on small in-memory data in one compiled call (numba;
+imported on first use, never by ``import mixfit``; cached on disk, ``cache=True``).
+
+The same iteration as ``engine.loop.run`` with ``models.gaussian_em.GaussianEM`` (maximum
+likelihood, no prior) and any of mclust's fourteen families: the E-step (PRML 9.23: the
+per-component Cholesky log-densities, the row log-sum-exp, the responsibilities), the moments
+about the current means (``stats.gaussian_statistics``), the M-step (9.24)-(9.26) with the
+family's constrained covariances (``kernels.mclust_msteps_compiled``), the convergence test.
+What the numpy path spends per iteration is Python's call overhead, not arithmetic; here one
+call runs every iteration. Sums run in another order than numpy's, so results agree to
+rounding, not to the bit.
+
+numba's on-disk cache of ``em_fit`` is keyed on this file only: after an edit of
+``mclust_msteps_compiled.py`` or ``orientation_compiled.py`` alone, delete this module's cache
+files (``kernels/__pycache__/mclust_em_compiled.*.nb[ic]``), or ``em_fit`` keeps the old code.
+
+Notation as in ``models/gaussian_em.py``; P_k is the upper-triangular precision factor
+(Lambda_k = P_k P_k^T), dense (K, D, D) for every family.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from .mclust_msteps_compiled import covariances, precision_factor
+
+_jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+
+_LOG_2PI = np.log(2 * np.pi)
+# models.gaussian_em._MASS_FLOOR: added to every N_k before dividing
+_MASS_FLOOR = 10 * np.finfo(np.float64).eps
+
+# status codes of ``em_fit``
+OK = 0
+FAILED = 1  # an M-step gave a covariance that is not positive definite (or not finite)
+
+
+@_jit
+def _e_step(X, sample_weight, weights, means, factors, mass, first, scatter):
+    """One E-step: the moments about the current means into ``mass`` (K,), ``first`` (K, D),
+    ``scatter`` (K, D, D); returns sum_n w_n ln sum_k rho_nk (9.28)."""
+    n, dim = X.shape
+    K = weights.shape[0]
+    constant = np.empty(K)  # ln pi_k + ln|Lambda_k|^(1/2) - D/2 ln 2 pi   (2.43)
+    for k in range(K):
+        log_det_half = 0.0
+        for j in range(dim):
+            log_det_half += np.log(factors[k, j, j])
+        constant[k] = np.log(weights[k]) + log_det_half - 0.5 * dim * _LOG_2PI
+    mass[:] = 0.0
+    first[:] = 0.0
+    scatter[:] = 0.0
+    log_rho = np.empty(K)
+    residual = np.empty((K, dim))
+    whitened = np.empty(dim)
+    total = 0.0
+    for i in range(n):
+        peak = -np.inf
+        for k in range(K):
+            for j in range(dim):
+                residual[k, j] = X[i, j] - means[k, j]
+            # (x - mu_k)^T Lambda_k (x - mu_k) = |(x - mu_k) P_k|^2, P_k upper triangular
+            quadratic = 0.0
+            for j in range(dim):
+                value = 0.0
+                for m in range(j + 1):
+                    value += residual[k, m] * factors[k, m, j]
+                whitened[j] = value
+                quadratic += value * value
+            log_rho[k] = constant[k] - 0.5 * quadratic
+            peak = max(peak, log_rho[k])
+        norm = 0.0  # ln sum_k rho_nk by the shifted exponentials (nothing overflows)
+        for k in range(K):
+            log_rho[k] = np.exp(log_rho[k] - peak)
+            norm += log_rho[k]
+        w = sample_weight[i]
+        total += w * (peak + np.log(norm))
+        for k in range(K):
+            wr = w * log_rho[k] / norm  # w_n r_nk (9.23)
+            mass[k] += wr
+            for j in range(dim):
+                first[k, j] += wr * residual[k, j]
+                for m in range(j + 1):
+                    scatter[k, j, m] += wr * residual[k, j] * residual[k, m]
+    for k in range(K):  # the scatters' upper halves
+        for j in range(dim):
+            for m in range(j + 1, dim):
+                scatter[k, j, m] = scatter[k, m, j]
+    return total
+
+
+@_jit
+def em_fit(X, sample_weight, weights, means, factors, code, reg_covar, tol, relative, max_iter,
+           inner_tol, inner_max_iter, initial_bound):
+    """EM from (weights (K,), means (K, D), factors P_k (K, D, D)) until the change of the
+    objective is below ``tol`` (per unit of weight: ``engine.loop.run``'s rule; ``relative``:
+    mclust's, |L - L_old| <= tol (1 + |L|) on the total L) or ``max_iter`` passes.
+
+    Returns (status, weights, means, factors, covariances, n_iter, converged, lower_bounds
+    (n_iter,), per unit of weight, the params before each M-step, inner_iterations (n_iter,),
+    cap_hits (n_iter,)). With status FAILED the last M-step failed and the params are those
+    before it (the caller reruns the fit in numpy, which raises or repairs as its policy says).
+    """
+    K, dim = means.shape
+    weights = weights.copy()
+    means = means.copy()
+    factors = factors.copy()
+    cov = np.zeros((K, dim, dim))
+    new_factors = np.empty((K, dim, dim))
+    lower = np.empty((dim, dim))
+    mass = np.empty(K)
+    first = np.empty((K, dim))
+    scatter = np.empty((K, dim, dim))
+    lower_bounds = np.empty(max_iter)
+    inner = np.zeros(max_iter, dtype=np.int64)
+    cap_hits = np.zeros(max_iter, dtype=np.bool_)
+    weight_sum = sample_weight.sum()
+    previous = initial_bound
+    converged = False
+    n_iter = 0
+    for n_iter in range(1, max_iter + 1):
+        total = _e_step(X, sample_weight, weights, means, factors, mass, first, scatter)
+        lower_bound = total / weight_sum
+        # M-step (9.24)-(9.26): N_k floored, weights, means c_k + d_k, the family's covariances
+        mass += _MASS_FLOOR
+        iterations, cap_hit = covariances(code, mass, first, scatter, reg_covar, inner_tol, inner_max_iter, cov)
+        for k in range(K):
+            if not precision_factor(cov[k], new_factors[k], lower):
+                return (FAILED, weights, means, factors, cov, n_iter, False, lower_bounds[:n_iter - 1],
+                        inner[:n_iter - 1], cap_hits[:n_iter - 1])
+        weights = mass / mass.sum()
+        means = means + first / mass[:, None]
+        factors[:] = new_factors
+        lower_bounds[n_iter - 1] = lower_bound
+        inner[n_iter - 1] = iterations
+        cap_hits[n_iter - 1] = cap_hit
+        change = abs(lower_bound - previous)
+        if relative:
+            done = change * weight_sum <= tol * (1.0 + abs(total))
+        else:
+            done = change < tol
+        if done:
+            converged = True
+            break
+        previous = lower_bound
+    return (OK, weights, means, factors, cov, n_iter, converged, lower_bounds[:n_iter], inner[:n_iter],
+            cap_hits[:n_iter])

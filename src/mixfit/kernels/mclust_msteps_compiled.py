@@ -1,0 +1,391 @@
+"""The M-steps of mclust's fourteen covariance families as numba loops (imported on first use,
+never by ``import mixfit``; cached on disk, ``cache=True``).
+
+Each function is the same mathematics, with the same inner rules (start, update order,
+tolerance, cap), as ``families.mclust_msteps`` (and, for VVV, VVI, VII, EEE, the scikit-learn
+families of ``families/full.py``, ``diag.py``, ``spherical.py``, ``tied.py``), written so that
+``kernels.mclust_em_compiled`` can run a whole EM fit in one compiled call: only the order of
+some sums differs (rounding). The derivations live in ``families/mclust_msteps.py`` and
+docs/families.md; here the comments only say which function each loop mirrors.
+
+Every covariance is returned dense, (K, D, D) (zero off the diagonal for the diagonal
+families; the same matrix K times for the equal ones), so one E-step serves all fourteen.
+``covariances`` returns (inner iterations, cap hit); it writes NaN where the numpy M-step
+would have produced a non-finite or non-positive variance, which the caller reports as a
+failed M-step.
+
+Family codes: the position of the name in mclust's order (``FAMILY_CODES``).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from .orientation_compiled import orientation_sweep
+
+_jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+
+FAMILY_CODES = ("EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE", "VEE", "EVE", "VVE", "EEV", "VEV", "EVV", "VVV")
+EII, VII, EEI, VEI, EVI, VVI, EEE, VEE, EVE, VVE, EEV, VEV, EVV, VVV = range(14)
+_TINY = np.finfo(np.float64).tiny
+# families.mclust_msteps._FLAT: a plane where the orientation objective is flat to rounding
+_FLAT = 64 * np.finfo(np.float64).eps
+
+
+# ---- small dense linear algebra (D x D) ------------------------------------------------------------
+
+
+@_jit
+def cholesky_lower(matrix, lower):
+    """L with L L^T = matrix into ``lower`` (D, D); False where a pivot is not positive (or NaN):
+    the M-step failed, and the caller leaves the fit to the numpy path, which raises or repairs.
+    (numba's np.linalg.cholesky raises instead, which a compiled loop cannot report as a value.)"""
+    dim = matrix.shape[0]
+    for j in range(dim):
+        pivot = matrix[j, j]
+        for m in range(j):
+            pivot -= lower[j, m] * lower[j, m]
+        if not (pivot > 0.0) or not np.isfinite(pivot):
+            return False
+        lower[j, j] = np.sqrt(pivot)
+        for i in range(j + 1, dim):
+            value = matrix[i, j]
+            for m in range(j):
+                value -= lower[i, m] * lower[j, m]
+            lower[i, j] = value / lower[j, j]
+        for i in range(j):
+            lower[i, j] = 0.0
+    return True
+
+
+@_jit
+def precision_factor(covariance, factor, lower):
+    """Upper-triangular P = L^{-T} with P P^T = covariance^{-1} (``linalg.precision_chol_from_covariance``),
+    by forward substitution L Z = I; False where the covariance is not positive definite."""
+    if not cholesky_lower(covariance, lower):
+        return False
+    dim = covariance.shape[0]
+    for c in range(dim):  # column c of Z = L^{-1}, written as row c of P = Z^T
+        for i in range(dim):
+            if i < c:
+                factor[c, i] = 0.0
+                continue
+            value = 1.0 if i == c else 0.0
+            for m in range(c, i):
+                value -= lower[i, m] * factor[c, m]
+            factor[c, i] = value / lower[i, i]
+    return True
+
+
+@_jit
+def _log_det(matrix, lower):
+    """ln|matrix| of a symmetric positive definite matrix (NaN if it is not)."""
+    if not cholesky_lower(matrix, lower):
+        return np.nan
+    total = 0.0
+    for j in range(matrix.shape[0]):
+        total += np.log(lower[j, j])
+    return 2.0 * total
+
+
+@_jit
+def _inverse(matrix, lower):
+    """matrix^{-1} of a symmetric positive definite matrix through its Cholesky factor (NaN if
+    it is not one)."""
+    dim = matrix.shape[0]
+    factor = np.empty((dim, dim))
+    if not precision_factor(matrix, factor, lower):
+        return np.full((dim, dim), np.nan)
+    return factor @ factor.T
+
+
+@_jit
+def _decreasing_eigh(matrix):
+    """``mclust_msteps._decreasing_eigh`` of one matrix: eigenvalues decreasing, vectors in columns."""
+    values, vectors = np.linalg.eigh(matrix)
+    return values[::-1].copy(), vectors[:, ::-1].copy()
+
+
+@_jit
+def _moved(new, old, tol):
+    """``mclust_msteps._moved``: some entry moved by more than ``tol`` relative."""
+    for i in range(new.shape[0]):
+        if abs(new[i] - old[i]) / max(abs(old[i]), _TINY) > tol:
+            return True
+    return False
+
+
+@_jit
+def _geometric_mean(values):
+    return np.exp(np.mean(np.log(values)))
+
+
+# ---- the diagonal families (variances (K, D)) --------------------------------------------------------
+
+
+@_jit
+def _vei(variances, mass, tol, max_iter):
+    """``mclust_msteps.vei``: volumes and a common diagonal shape, alternated."""
+    dim = variances.shape[1]
+    scatter = mass[:, None] * variances
+    shape = scatter.sum(axis=0)
+    shape = shape / _geometric_mean(shape)
+    volume = (scatter / shape).sum(axis=1) / (dim * mass)
+    moved = True
+    iteration = 0
+    for iteration in range(1, max_iter + 1):
+        new_shape = (scatter / volume[:, None]).sum(axis=0)
+        new_shape = new_shape / _geometric_mean(new_shape)
+        new_volume = (scatter / new_shape).sum(axis=1) / (dim * mass)
+        moved = _moved(new_shape, shape, tol) or _moved(new_volume, volume, tol)
+        shape, volume = new_shape, new_volume
+        if not moved:
+            break
+    return volume[:, None] * shape, iteration, moved
+
+
+@_jit
+def _diagonal(code, variances, mass, tol, max_iter):
+    """EEI, VEI, EVI, VVI from the ridged variances (K, D): the constrained variances (K, D)."""
+    K, dim = variances.shape
+    if code == EEI:  # mclust_msteps.eei
+        pooled = (mass[:, None] * variances).sum(axis=0) / mass.sum()
+        out = np.empty((K, dim))
+        for k in range(K):
+            out[k] = pooled
+        return out, 0, False
+    if code == EVI:  # mclust_msteps.evi
+        scatter = mass[:, None] * variances
+        root = np.empty(K)
+        for k in range(K):
+            root[k] = _geometric_mean(scatter[k])
+        return (root.sum() / mass.sum()) * scatter / root[:, None], 0, False
+    if code == VEI:
+        return _vei(variances, mass, tol, max_iter)
+    return variances.copy(), 0, False  # VVI: free
+
+
+# ---- the general families (covariances (K, D, D)) ---------------------------------------------------
+
+
+@_jit
+def _eev(covariances, mass):
+    """``mclust_msteps.eev``: each W_k's eigenvectors with the pooled eigenvalues."""
+    K, dim = covariances.shape[0], covariances.shape[1]
+    eig = np.empty((K, dim))
+    vectors = np.empty((K, dim, dim))
+    for k in range(K):
+        eig[k], vectors[k] = _decreasing_eigh(mass[k] * covariances[k])
+    common = eig.sum(axis=0) / mass.sum()
+    out = np.empty((K, dim, dim))
+    for k in range(K):
+        out[k] = (vectors[k] * common) @ vectors[k].T
+    return out
+
+
+@_jit
+def _evv(covariances, mass, lower):
+    """``mclust_msteps.evv``: W_k / |W_k|^(1/D), times the pooled volume."""
+    K, dim = covariances.shape[0], covariances.shape[1]
+    scatter = np.empty((K, dim, dim))
+    root = np.empty(K)
+    for k in range(K):
+        scatter[k] = mass[k] * covariances[k]
+        root[k] = np.exp(_log_det(scatter[k], lower) / dim)
+    volume = root.sum() / mass.sum()
+    out = np.empty((K, dim, dim))
+    for k in range(K):
+        out[k] = volume * scatter[k] / root[k]
+    return out
+
+
+@_jit
+def _vev(covariances, mass, tol, max_iter):
+    """``mclust_msteps.vev``: volumes and a common shape in each W_k's eigenbasis, alternated."""
+    K, dim = covariances.shape[0], covariances.shape[1]
+    eig = np.empty((K, dim))
+    vectors = np.empty((K, dim, dim))
+    for k in range(K):
+        eig[k], vectors[k] = _decreasing_eigh(mass[k] * covariances[k])
+    shape = eig.sum(axis=0)
+    shape = shape / _geometric_mean(shape)
+    volume = (eig / shape).sum(axis=1) / (dim * mass)
+    moved = True
+    iteration = 0
+    for iteration in range(1, max_iter + 1):
+        new_shape = (eig / volume[:, None]).sum(axis=0)
+        new_shape = new_shape / _geometric_mean(new_shape)
+        new_volume = (eig / new_shape).sum(axis=1) / (dim * mass)
+        moved = _moved(new_shape, shape, tol) or _moved(new_volume, volume, tol)
+        shape, volume = new_shape, new_volume
+        if not moved:
+            break
+    out = np.empty((K, dim, dim))
+    for k in range(K):
+        out[k] = (vectors[k] * (volume[k] * shape)) @ vectors[k].T
+    return out, iteration, moved
+
+
+@_jit
+def _vee(covariances, mass, tol, max_iter, lower):
+    """``mclust_msteps.vee``: volumes and a common C = D A D^T (|C| = 1), alternated."""
+    K, dim = covariances.shape[0], covariances.shape[1]
+    scatter = np.empty((K, dim, dim))
+    for k in range(K):
+        scatter[k] = mass[k] * covariances[k]
+    common = scatter.sum(axis=0)
+    common = common / np.exp(_log_det(common, lower) / dim)
+    volume = _vee_volumes(common, scatter, mass, lower)
+    moved = True
+    iteration = 0
+    for iteration in range(1, max_iter + 1):
+        new_common = np.zeros((dim, dim))
+        for k in range(K):
+            new_common += scatter[k] / volume[k]
+        new_common = new_common / np.exp(_log_det(new_common, lower) / dim)
+        new_volume = _vee_volumes(new_common, scatter, mass, lower)
+        moved = _moved(new_volume, volume, tol) or (
+            np.max(np.abs(new_common - common)) > tol * np.max(np.abs(common)))
+        common, volume = new_common, new_volume
+        if not moved:
+            break
+    out = np.empty((K, dim, dim))
+    for k in range(K):
+        out[k] = volume[k] * common
+    return out, iteration, moved
+
+
+@_jit
+def _vee_volumes(common, scatter, mass, lower):
+    """lambda_k = tr(C^{-1} W_k) / (D N_k)."""
+    K, dim = scatter.shape[0], scatter.shape[1]
+    inverse = _inverse(common, lower)
+    volume = np.empty(K)
+    for k in range(K):
+        trace = 0.0
+        for i in range(dim):
+            for j in range(dim):
+                trace += inverse[i, j] * scatter[k, j, i]
+        volume[k] = trace / (dim * mass[k])
+    return volume
+
+
+@_jit
+def _given_orientation(orientation, scatter, mass, equal_volume):
+    """``mclust_msteps._given_orientation``: lambda_k a_k (K, D) for a fixed common D."""
+    K, dim = scatter.shape[0], scatter.shape[1]
+    omega = np.empty((K, dim))
+    for k in range(K):
+        rotated = orientation.T @ scatter[k] @ orientation
+        for i in range(dim):
+            omega[k, i] = rotated[i, i]
+    if not equal_volume:
+        return omega / mass[:, None]
+    root = np.empty(K)
+    for k in range(K):
+        root[k] = _geometric_mean(omega[k])
+    return (root.sum() / mass.sum()) * omega / root[:, None]
+
+
+@_jit
+def _rebuild(orientation, diagonals):
+    K, dim = diagonals.shape
+    out = np.empty((K, dim, dim))
+    for k in range(K):
+        out[k] = (orientation * diagonals[k]) @ orientation.T
+    return out
+
+
+@_jit
+def _common_orientation(covariances, mass, equal_volume, tol, max_iter):
+    """``mclust_msteps.common_orientation`` (EVE, VVE): sweeps of plane rotations of D."""
+    K, dim = covariances.shape[0], covariances.shape[1]
+    scatter = np.empty((K, dim, dim))
+    for k in range(K):
+        scatter[k] = mass[k] * covariances[k]
+    orientation = _decreasing_eigh(scatter.sum(axis=0))[1]
+    diagonals = _given_orientation(orientation, scatter, mass, equal_volume)
+    out = _rebuild(orientation, diagonals)
+    moved = True
+    iteration = 0
+    for iteration in range(1, max_iter + 1):
+        orientation = orientation_sweep(orientation, scatter, 1.0 / diagonals, _FLAT)
+        diagonals = _given_orientation(orientation, scatter, mass, equal_volume)
+        new_out = _rebuild(orientation, diagonals)
+        moved = np.max(np.abs(new_out - out)) > tol * np.max(np.abs(new_out))
+        out = new_out
+        if not moved:
+            break
+    return out, iteration, moved
+
+
+# ---- the M-step of the covariances from the moments --------------------------------------------------
+
+
+@_jit
+def covariances(code, mass, first, scatter, reg_covar, tol, max_iter, out):
+    """The family's M-step into ``out`` (K, D, D) from the masses N_k (floored), the first
+    moments and scatters about the shifts (K, D), (K, D, D); ``reg_covar`` added before the
+    constraint (families/mclust.py). Returns (inner iterations, cap hit)."""
+    K, dim = first.shape
+    d = first / mass[:, None]  # d_k: the new mean relative to the shift
+    out[:] = 0.0
+    if code == EII or code == VII:  # spherical.from_moments, then the ridge, then eii or nothing
+        spread = np.empty(K)
+        for k in range(K):
+            trace = 0.0
+            shift2 = 0.0
+            for j in range(dim):
+                trace += scatter[k, j, j]
+                shift2 += d[k, j] * d[k, j]
+            spread[k] = (trace / mass[k] - shift2) / dim + reg_covar
+        if code == EII:
+            spread[:] = (mass * spread).sum() / mass.sum()
+        for k in range(K):
+            for j in range(dim):
+                out[k, j, j] = spread[k]
+        return 0, False
+    if code == EEI or code == VEI or code == EVI or code == VVI:  # diag.from_moments + ridge
+        variances = np.empty((K, dim))
+        for k in range(K):
+            for j in range(dim):
+                variances[k, j] = scatter[k, j, j] / mass[k] - d[k, j] * d[k, j] + reg_covar
+        constrained, iterations, cap_hit = _diagonal(code, variances, mass, tol, max_iter)
+        for k in range(K):
+            for j in range(dim):
+                out[k, j, j] = constrained[k, j]
+        return iterations, cap_hit
+    if code == EEE:  # tied.from_moments: the within-component scatter pooled, + ridge
+        pooled = np.zeros((dim, dim))
+        for k in range(K):
+            pooled += scatter[k] - mass[k] * np.outer(d[k], d[k])
+        pooled = pooled / mass.sum()
+        for k in range(K):
+            out[k] = pooled
+            for j in range(dim):
+                out[k, j, j] += reg_covar
+        return 0, False
+    free = np.empty((K, dim, dim))  # full.from_moments + ridge: S_k + reg_covar I
+    for k in range(K):
+        free[k] = scatter[k] / mass[k] - np.outer(d[k], d[k])
+        for j in range(dim):
+            free[k, j, j] += reg_covar
+    lower = np.empty((dim, dim))
+    iterations, cap_hit = 0, False
+    if code == VVV:
+        out[:] = free
+    elif code == EEV:
+        out[:] = _eev(free, mass)
+    elif code == EVV:
+        out[:] = _evv(free, mass, lower)
+    elif code == VEV:
+        result, iterations, cap_hit = _vev(free, mass, tol, max_iter)
+        out[:] = result
+    elif code == VEE:
+        result, iterations, cap_hit = _vee(free, mass, tol, max_iter, lower)
+        out[:] = result
+    else:  # EVE, VVE
+        result, iterations, cap_hit = _common_orientation(free, mass, code == EVE, tol, max_iter)
+        out[:] = result
+    return iterations, cap_hit

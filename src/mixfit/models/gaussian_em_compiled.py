@@ -1,0 +1,64 @@
+"""``GaussianEM``'s whole EM fit in one compiled call, where that is exact: maximum likelihood
+(no prior), float64 rows in memory with nothing missing, and a family of mclust's fourteen.
+
+``compiled_fit`` runs ``kernels.mclust_em_compiled.em_fit`` (the same E-step, M-step and
+convergence test as ``engine.loop.run`` with this model, as loops) and returns the fitted
+params in the family's stored form, or None where the fit is not one it runs (numba missing,
+a prior, float32, missing values, a family it does not know): the caller then runs the numpy
+loop. A failed M-step (a covariance not positive definite) is reported as such, so that the
+caller reruns the fit in numpy, which raises or repairs as its collapse policy says.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..families.compiled import compiled_code, dense_factors, record_inner_loops, stored_factors
+from ..families.mclust_msteps import INNER_MAX_ITER, INNER_TOL
+from .gaussian_em import GaussianEM, GaussianParams
+
+# Whether numba can be imported, found without importing it (its import costs ~0.2 s).
+_COMPILED = importlib.util.find_spec("numba") is not None
+
+
+@dataclass(frozen=True)
+class CompiledFit:
+    """What ``em_fit`` returned: ``failed`` (an M-step failed: rerun in numpy), the params after
+    the last M-step, and the loop's record (per-unit-of-weight objective of each iteration)."""
+
+    failed: bool
+    params: GaussianParams | None
+    converged: bool
+    n_iter: int
+    lower_bounds: list
+
+
+def compiled_fit(model, X, sample_weight, params: GaussianParams, tol: float, relative: bool, max_iter: int,
+                 initial_bound: float) -> CompiledFit | None:
+    """EM from ``params`` on the rows ``X`` (n, D) with weights (n,) or None; ``tol`` on the
+    change of the objective per unit of weight, or with ``relative`` mclust's relative rule on
+    the total. None where this fit is not one the compiled loop runs exactly."""
+    if not _COMPILED or type(model) is not GaussianEM or model.prior is not None:
+        return None
+    if model.dtype != np.float64 or X.dtype != np.float64 or max_iter < 1:
+        return None
+    code = compiled_code(model.covariance)
+    if code is None or np.isnan(X).any():
+        return None
+    from ..kernels.mclust_em_compiled import FAILED, em_fit  # optional: numba, on first use
+
+    K, dim = params.means.shape
+    weights = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    status, pi, means, factors, _, n_iter, converged, bounds, inner, caps = em_fit(
+        np.ascontiguousarray(X), weights, np.asarray(params.weights, dtype=np.float64),
+        np.ascontiguousarray(params.means, dtype=np.float64), dense_factors(code, params.prec_chol, K, dim),
+        code, float(model.reg_covar), float(tol), bool(relative), int(max_iter), INNER_TOL, INNER_MAX_ITER,
+        float(initial_bound))
+    if status == FAILED:
+        return CompiledFit(True, None, False, int(n_iter), [])
+    record_inner_loops(model.covariance, code, inner, caps)
+    fitted = GaussianParams(pi, means, stored_factors(code, factors))
+    return CompiledFit(False, fitted, bool(converged), int(n_iter), bounds.tolist())

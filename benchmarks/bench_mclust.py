@@ -35,11 +35,12 @@ def mixfit_table(X, ks, tol=1e-6, inner=None):
     """{(K, family): mclust-sign BIC or NaN}; ``inner``: a dict that collects, per iterative
     family, [M-steps, cap hits, most inner iterations of one M-step]."""
     from mixfit import GaussianMixture
+    from mixfit.engine import compiled_small_fits
     from mixfit.families.mclust_msteps import INNER_MAX_ITER
     from mixfit.families.registry import MCLUST_MODEL_NAMES
 
     table = {}
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), compiled_small_fits():  # a sweep: as select_model's cells
         warnings.simplefilter("ignore")
         for k in ks:
             for family in MCLUST_MODEL_NAMES:

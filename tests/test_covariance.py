@@ -559,7 +559,6 @@ def test_without_numba_the_packed_form_fits_the_same_model():
     import subprocess
     import sys
 
-    import mixfit.kernels.expanded as forms
 
     def run(block, D):
         done = subprocess.run([sys.executable, "-c", FULL_FIT_IN_A_SUBPROCESS.format(block=block, D=D)],

@@ -8,7 +8,9 @@ rounding can move an inner stop by one iteration, 1e-8, which slow EM directions
 Every family of mclust's fourteen, K = 1..5, on faithful and iris from
 mclust's start: the same params to rounding, the same iteration counts, the same inner
 iterations of the iterative families, the same failures. The R fixtures themselves are
-checked by test_mclust_families.py, which now runs through the compiled path.
+checked by test_mclust_families.py through the numpy loop. The compiled path runs only inside
+``engine.compiled_small_fits()`` (select_model's cells, bootstrap's replicates): this file's
+fits run inside it (the autouse fixture) except where a test says otherwise.
 """
 
 import warnings
@@ -20,13 +22,19 @@ from sklearn.datasets import load_iris
 
 from mixfit import GaussianMixture
 from mixfit.datasets import load_faithful
-from mixfit.engine import small_em
+from mixfit.engine import compiled_small_fits, small_em
 from mixfit.families.registry import MCLUST_MODEL_NAMES
 
 pytest.importorskip("numba")
 
 DATA = {"faithful": load_faithful()[0], "iris": load_iris().data}
 ITERATIVE = ("VEI", "VEE", "EVE", "VVE", "VEV")
+
+
+@pytest.fixture(autouse=True)
+def _within_many_small_fits():
+    with compiled_small_fits():
+        yield
 
 
 @pytest.fixture
@@ -139,7 +147,27 @@ def test_paths_that_stay_in_numpy(compiled_calls):
         GaussianMixture(2, covariance_type="VVV", prior="default").fit(X)  # MAP
         GaussianMixture(2, covariance_type="VVV").fit(X.astype(np.float32))  # float32
         GaussianMixture(2, covariance_type="VVV", verbose=1).fit(X)  # reports per iteration
+        rows = np.repeat(X, 20, axis=0)  # 3000 rows x 4 components: above SMALL_ROWS_X_COMPONENTS
+        assert rows.shape[0] * 4 > small_em.SMALL_ROWS_X_COMPONENTS
+        GaussianMixture(4, covariance_type="VVV", max_iter=3).fit(rows)
     assert not any(compiled_calls)
+
+
+def test_a_lone_fit_stays_in_numpy(monkeypatch):
+    """Outside compiled_small_fits() a fit never calls the compiled path (no compile for a user's
+    first small fit); inside it, the same fit does."""
+    from mixfit.engine import loop
+
+    X = DATA["faithful"]
+    token = loop._COMPILED_SMALL.set(False)  # as outside the context (the autouse fixture set it)
+    try:
+        calls = _spy(monkeypatch)
+        GaussianMixture(2, covariance_type="VVV").fit(X)
+        assert calls == []
+    finally:
+        loop._COMPILED_SMALL.reset(token)
+    GaussianMixture(2, covariance_type="VVV").fit(X)
+    assert calls == [True]
 
 
 def test_family_codes_are_mclusts_order():

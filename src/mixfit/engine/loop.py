@@ -77,6 +77,24 @@ def relative_tolerance():
         _RELATIVE.reset(token)
 
 
+# Whether the fits in this context may run whole in one compiled call (see ``compiled_small_fits``).
+_COMPILED_SMALL: ContextVar[bool] = ContextVar("mixfit_compiled_small_fits", default=False)
+
+
+@contextmanager
+def compiled_small_fits():
+    """Within the block, a fit of small in-memory data may run whole in one compiled call
+    (``small_em.py``: numba, the numpy loop's result to rounding). Set by the callers that run
+    many small fits (``select_model``'s cells, ``bootstrap``'s replicates), where the compile
+    (tens of seconds on the first call of an install, cached on disk after it) is paid once for
+    many fits; a lone ``fit`` stays in numpy, so a user's first small fit never waits for it."""
+    token = _COMPILED_SMALL.set(True)
+    try:
+        yield
+    finally:
+        _COMPILED_SMALL.reset(token)
+
+
 class PlainStep:
     """The M-step as the model defines it; a collapse propagates as the model raised it."""
 
@@ -109,7 +127,7 @@ def run(model, source, params, options: FitOptions, report: Callable[[str], None
     observer = _PROGRESS.get()
     if _RELATIVE.get() and not options.relative_tol:
         options = replace(options, relative_tol=True)
-    if observer is None and options.verbose == 0:  # small data: the whole fit compiled (small_em.py)
+    if _COMPILED_SMALL.get() and observer is None and options.verbose == 0:  # many small fits: compiled
         compiled = small_em.try_run(model, source, params, options, policy, initial_bound)
         if compiled is not None:
             fitted, converged, n_iter, final, lower_bounds = compiled

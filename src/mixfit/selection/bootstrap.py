@@ -27,6 +27,7 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 
+from ..engine import compiled_small_fits
 from ..estimators import GaussianMixture
 from ..estimators.validation import as_generator
 from ..exceptions import ConvergenceWarning
@@ -148,7 +149,7 @@ def _refit(template, X, sample_weight):
     ``template`` (our own clone, warm_start=False) is refitted in place: each fit starts afresh
     from its ``*_init`` parameters, and a clone per replicate cost 15% of a replicate."""
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), compiled_small_fits():  # many small fits: compiled where small
             warnings.simplefilter("ignore", ConvergenceWarning)  # recorded in ``converged``
             fit = template.fit(X, sample_weight=sample_weight)
     except (ValueError, np.linalg.LinAlgError):  # CollapsedComponentError is a ValueError

@@ -29,13 +29,14 @@ from __future__ import annotations
 import numbers
 import sys
 import warnings
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 
 import numpy as np
 from sklearn.utils import check_array
 from threadpoolctl import ThreadpoolController
 
-from ..engine import hierarchical, relative_tolerance
+from ..engine import compiled_small_fits, hierarchical, relative_tolerance
 from ..engine.criteria import CONVENTIONS, classification_entropy, information_criteria, label_switching
 from ..estimators import BayesianGaussianMixture, BernoulliMixture, GaussianMixture, StudentMixture
 from ..estimators.bayesian_gaussian_mixture import ACTIVE_WEIGHT_THRESHOLD
@@ -131,10 +132,9 @@ def _fit_cell_starts(job: dict, X, sample_weight, n, criterion, convention, meth
         return replace(cell, reason=f"n_samples = {X.shape[0]} < n_components = {cell.n_components}")
     fits, reasons = [], []
     for start, estimator, init in job["candidates"]:
-        if mclust_rules:
-            with relative_tolerance():  # mclust's convergence rule for every fit of the cell
-                fitted, reason = _fit_one(estimator, init, X, sample_weight)
-        else:
+        # many small fits: each may run whole compiled (engine.compiled_small_fits); under mclust's
+        # rules every fit of the cell stops by mclust's convergence rule
+        with compiled_small_fits(), (relative_tolerance() if mclust_rules else nullcontext()):
             fitted, reason = _fit_one(estimator, init, X, sample_weight)
         if fitted is not None and mclust_rules:
             reason = degenerate_reason(fitted)  # a collapsed fit is not ranked (degenerate.py)

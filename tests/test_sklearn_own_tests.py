@@ -9,7 +9,6 @@ Skipped if the installed scikit-learn ships without its tests.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import subprocess
@@ -45,11 +44,6 @@ EXPECTED_FAILURES = {
         "mixfit's shifted scatter leaves <= 0), and the default on_collapse='raise' raises "
         "CollapsedComponentError where scikit-learn fits",
 }
-if importlib.util.find_spec("numba") is not None:
-    # With numba the fit runs in the compiled small-data EM (engine/small_em.py), whose variance
-    # of that one-row component, summed about its current mean, leaves +rounding as scikit-learn's
-    # does: the fit goes on as scikit-learn's, and the test passes.
-    del EXPECTED_FAILURES["test_gaussian_mixture.py::test_gaussian_mixture_setting_best_params"]
 
 CONFTEST = '''
 import numpy as np

@@ -71,7 +71,7 @@ class GaussianMixture(OnlineMixture, _GaussianMixtureBase):
         The number of initializations to perform, each from its own random stream spawned from
         ``random_state``. The fit with the largest final lower bound is kept.
     init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', 'hierarchical', \
-'mclust'}, default='kmeans'
+'mclust', 'kmeans_subsample'}, default='kmeans'
         The method used to initialize the weights, the means and the precisions: the M-step of a
         first partition of the rows. Must be one of:
 
@@ -86,6 +86,11 @@ class GaussianMixture(OnlineMixture, _GaussianMixtureBase):
         - 'mclust': R mclust's start, its VVV agglomerative tree on the scaled-SVD rows
           (``hc(X, "VVV", use="SVD")``), cut at n_components (``hclass``); every row, in
           memory (O(n^2)).
+        - 'kmeans_subsample': responsibilities from the nearest of the centres that
+          scikit-learn's KMeans (best of 3 k-means++ restarts) finds on a weighted sample of
+          max(10 000, 256 n_components) rows drawn in one pass: about the cost of one EM
+          iteration at large n_samples, where 'kmeans' costs several; the same start from
+          memory, memmap or dask X. Not scikit-learn's start (see docs/differences.md).
     weights_init : array-like of shape (n_components,), default=None
         The user-provided initial weights. If None, weights are initialized using the
         ``init_params`` method. Never written to.
@@ -296,8 +301,8 @@ class GaussianMixture(OnlineMixture, _GaussianMixtureBase):
             Non-negative finite weights of the rows (a scalar applies to every row), with at
             least ``n_components`` positive; None weighs every row 1. An integer weight acts
             as that many copies of the row (to rounding) from the starts that are weight-exact:
-            'kmeans', 'k-means++' (out of core: while every row fits in their one-pass sample)
-            and ``means_init``; 'hierarchical' only drops zero-weight rows exactly, and 'random'
+            'kmeans', 'k-means++', 'kmeans_subsample' (the last two, and 'kmeans' out of core:
+            while every row fits in their one-pass sample) and ``means_init``; 'hierarchical' only drops zero-weight rows exactly, and 'random'
             and 'random_from_data' draw per row. With dask X it may be a dask array.
 
         Returns

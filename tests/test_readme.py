@@ -45,7 +45,7 @@ def test_every_readme_python_block_runs(tmp_path, monkeypatch):
 
 # README (and GaussianMixture.fit's sample_weight entry) name the starts that are weight-exact.
 WEIGHT_EXACT = {"kmeans": True, "k-means++": True, "random": False, "random_from_data": False,
-                "hierarchical": False, "mclust": False}
+                "hierarchical": False, "mclust": False, "kmeans_subsample": True}
 
 
 def test_the_readme_lists_every_start():

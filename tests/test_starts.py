@@ -144,7 +144,7 @@ def _sources(X, tmp_path):
     }
 
 
-@pytest.mark.parametrize("init", ["kmeans", "k-means++", "random", "random_from_data", "hierarchical"])
+@pytest.mark.parametrize("init", ["kmeans", "k-means++", "random", "random_from_data", "hierarchical", "kmeans_subsample"])
 @pytest.mark.parametrize("n_rows", [1200, 12_000])  # whole sample / a sample of 10 000 rows
 def test_start_and_fit_do_not_depend_on_the_source(init, n_rows, tmp_path):
     """Issue 22 item 4: the same rows as an ndarray, a memmap, a list and a dask array give the

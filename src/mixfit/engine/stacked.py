@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .loop import FitOptions, FitResult
+from .loop import _PROGRESS, FitOptions, FitResult, run
 
 
 def run_stacked(model, source, starts: list, options: FitOptions) -> list[FitResult | None]:
@@ -30,6 +30,33 @@ def run_stacked(model, source, starts: list, options: FitOptions) -> list[FitRes
 
     source.map_blocks(fit_block)
     return results
+
+
+def fit_restarts(model, source, start, options: FitOptions, rng: np.random.Generator, make_policy,
+                 stacked_model, stacked_source) -> FitResult:
+    """``loop.fit``'s best of ``n_init`` runs of one problem, runs 2..n_init advanced together:
+    ``stacked_source`` holds the problem's rows once for each of them. The starts are drawn
+    first, in order, from the same spawned streams and policies as ``loop.fit`` draws them (a
+    start never depends on an earlier run). The first run is ``loop.run``'s, so that the best of
+    n_init is never below the fit of n_init = 1 from the same seed, not even by rounding
+    (scikit-learn's test_init); a run the stacked path gives back is run alone from its start;
+    the first best is kept. A progress callback (``loop.progress``) sees each stacked run's
+    bounds once its result is in."""
+    policies = [make_policy() for _ in range(options.n_init)]
+    starts = [start(child, policy) for child, policy in zip(rng.spawn(options.n_init), policies)]
+    results = [run(model, source, starts[0], options, policy=policies[0])]
+    results += run_stacked(stacked_model, stacked_source, starts[1:], options)
+    observer = _PROGRESS.get()
+    best = None
+    for i, (params, policy, result) in enumerate(zip(starts, policies, results)):
+        if result is None:
+            result = run(model, source, params, options, policy=policy)
+        elif observer is not None and i > 0:
+            for n_iter, lower_bound in enumerate(result.lower_bounds, start=1):
+                observer(n_iter, lower_bound)
+        if best is None or result.lower_bound > best.lower_bound:
+            best = result
+    return best
 
 
 def _run_block(model, rows, params, options: FitOptions) -> list[FitResult | None]:

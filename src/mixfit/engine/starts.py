@@ -27,7 +27,7 @@ from .hierarchical import hierarchical_stats
 from .mclust_hc import mclust_stats
 from .starts_chunked import block_uniform, nearest_centre
 
-INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data", "hierarchical", "mclust")
+INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data", "hierarchical", "mclust", "kmeans_subsample")
 # 'random' draws responsibilities in fixed blocks of rows (starts_chunked.block_uniform), each from
 # its own stream, so the start does not depend on chunk_size or the backend.
 
@@ -72,6 +72,7 @@ _CENTRES = {
     "kmeans": kmeans_centres,
     "k-means++": kmeans_plusplus_centres,
     "random_from_data": random_from_data_centres,
+    "kmeans_subsample": starts_chunked.subsample_kmeans_centres,  # k-means on a row sample: large N
 }
 
 

@@ -88,13 +88,14 @@ class BayesianGaussianMixture(OnlineMixture, _GaussianMixtureBase):
     n_init : int, default=1
         The number of initializations to perform, each from its own random stream spawned from
         ``random_state``. The fit with the largest final ELBO is kept.
-    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', 'hierarchical'}, \
-default='kmeans'
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', 'hierarchical', \
+'kmeans_subsample'}, default='kmeans'
         The method used to initialize q: the variational M-step of a first partition of the
         rows, drawn as in ``GaussianMixture`` ('kmeans': k-means; 'k-means++': nearest
         k-means++ centre; 'random': random responsibilities; 'random_from_data': nearest of
         rows drawn at random; 'hierarchical': model-based agglomerative clustering of a
-        subset).
+        subset; 'kmeans_subsample': nearest of the k-means centres of a row sample, for large
+        n_samples).
     weight_concentration_prior_type : {'dirichlet_process', 'dirichlet_distribution'}, \
 default='dirichlet_process'
         String describing the type of the weight concentration prior:

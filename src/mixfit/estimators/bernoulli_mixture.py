@@ -72,8 +72,8 @@ class BernoulliMixture(OnlineMixture, _ChunkPredictions, DensityMixin, BaseEstim
     n_init : int, default=1
         The number of initializations to perform, each from its own random stream spawned from
         ``random_state``. The fit with the largest final objective is kept.
-    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', 'hierarchical'}, \
-default='kmeans'
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', 'hierarchical', \
+'kmeans_subsample'}, default='kmeans'
         A first partition (nearest centre, or random responsibilities) whose M-step gives the
         start; the methods are those of ``GaussianMixture``.
     alpha : float or None, default=None

@@ -17,6 +17,7 @@ from .conditional import register_point_mixture
 from .mixture_parts import MixtureParts, Warm
 from .online import GaussianEMStream, OnlineMixture, streaming
 from .priors import check_prior_spec, resolve_prior
+from .restarts import stacked_restarts
 from .validation import (
     LOOP_HYPERPARAMETERS,
     REAL_AT_LEAST_0,
@@ -69,9 +70,12 @@ class GaussianMixture(OnlineMixture, _GaussianMixtureBase):
         The number of EM iterations to perform; 0 returns the initialisation.
     n_init : int, default=1
         The number of initializations to perform, each from its own random stream spawned from
-        ``random_state``. The fit with the largest final lower bound is kept.
+        ``random_state``. The fit with the largest final lower bound is kept. On small float64
+        data in memory (maximum likelihood, ``on_collapse='raise'``, ``verbose=0``) the runs
+        advance together, stacked as in ``fit_many``, with the result of running them one after
+        another (to rounding).
     init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', 'hierarchical', \
-'mclust'}, default='kmeans'
+'mclust', 'kmeans_subsample'}, default='kmeans'
         The method used to initialize the weights, the means and the precisions: the M-step of a
         first partition of the rows. Must be one of:
 
@@ -86,6 +90,11 @@ class GaussianMixture(OnlineMixture, _GaussianMixtureBase):
         - 'mclust': R mclust's start, its VVV agglomerative tree on the scaled-SVD rows
           (``hc(X, "VVV", use="SVD")``), cut at n_components (``hclass``); every row, in
           memory (O(n^2)).
+        - 'kmeans_subsample': responsibilities from the nearest of the centres that
+          scikit-learn's KMeans (best of 3 k-means++ restarts) finds on a weighted sample of
+          max(10 000, 256 n_components) rows drawn in one pass: about the cost of one EM
+          iteration at large n_samples, where 'kmeans' costs several; the same start from
+          memory, memmap or dask X. Not scikit-learn's start (see docs/differences.md).
     weights_init : array-like of shape (n_components,), default=None
         The user-provided initial weights. If None, weights are initialized using the
         ``init_params`` method. Never written to.
@@ -296,9 +305,10 @@ class GaussianMixture(OnlineMixture, _GaussianMixtureBase):
             Non-negative finite weights of the rows (a scalar applies to every row), with at
             least ``n_components`` positive; None weighs every row 1. An integer weight acts
             as that many copies of the row (to rounding) from the starts that are weight-exact:
-            'kmeans', 'k-means++' (out of core: while every row fits in their one-pass sample)
-            and ``means_init``; 'hierarchical' only drops zero-weight rows exactly, and 'random'
-            and 'random_from_data' draw per row. With dask X it may be a dask array.
+            'kmeans', 'k-means++', 'kmeans_subsample' (the last two, and 'kmeans' out of core:
+            while every row fits in their one-pass sample) and ``means_init``; 'hierarchical'
+            only drops zero-weight rows exactly, and 'random' and 'random_from_data' draw per
+            row. With dask X it may be a dask array.
 
         Returns
         -------
@@ -342,7 +352,11 @@ class GaussianMixture(OnlineMixture, _GaussianMixtureBase):
         # kmeans_state: one legacy RandomState shared by the restarts, as scikit-learn
         start = given_start(model, start_source, K, self.init_params, given, X.dtype, kmeans_state(self.random_state))
         warm = Warm(self._params().astype(X.dtype), self.lower_bound_) if self._is_warm() else None
-        return MixtureParts(model, source, start, lambda: make_policy(self.on_collapse), warm)
+        policy = lambda: make_policy(self.on_collapse)
+        # n_init restarts of small data stacked (restarts.py): maximum likelihood, 'raise', no NaN
+        restarts = None if prior is not None or self.on_collapse != "raise" or has_missing is not False else \
+            stacked_restarts(model, source, start, policy, X, weights, covariance, self.reg_covar, K, self.n_init)
+        return MixtureParts(model, source, start, policy, warm, restarts=restarts)
 
 
 register_point_mixture(GaussianMixture)  # the class that marginal / condition return

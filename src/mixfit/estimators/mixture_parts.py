@@ -32,6 +32,8 @@ class MixtureParts:
     warm : where ``warm_start`` continues a previous fit, that fit (then one run, from it)
     tol_on_total : ``tol`` bounds the change of the total objective, not of its per-sample mean
         (``engine.FitOptions``): the VB fits, as scikit-learn's BayesianGaussianMixture
+    restarts : ``restarts(options, rng)``, the fresh ``n_init`` runs another way than one after
+        another with the same result (restarts.py: stacked), or None
     """
 
     model: object
@@ -40,6 +42,7 @@ class MixtureParts:
     policy: Callable | None = None
     warm: Warm | None = None
     tol_on_total: bool = False
+    restarts: Callable | None = None
 
 
 def run_parts(estimator, parts: MixtureParts) -> engine.FitResult:
@@ -48,6 +51,9 @@ def run_parts(estimator, parts: MixtureParts) -> engine.FitResult:
     warm = parts.warm
     options = engine.FitOptions(estimator.tol, estimator.max_iter, estimator.n_init if warm is None else 1,
                                 estimator.verbose, estimator.verbose_interval, parts.tol_on_total)
+    if warm is None and parts.restarts is not None and options.n_init > 1 and options.max_iter > 0 \
+            and options.verbose == 0:
+        return parts.restarts(options, as_generator(estimator.random_state))
     start = parts.start if warm is None else warm_start(warm.params)
     return engine.fit(parts.model, parts.source, start, options, as_generator(estimator.random_state),
                       make_policy=parts.policy, initial_bound=-np.inf if warm is None else warm.bound)

@@ -41,8 +41,8 @@ class GaussianMixtureRegressor(RegressorMixin, BaseEstimator):
         The number of EM iterations, as in ``GaussianMixture``.
     n_init : int, default=1
         The number of initializations, as in ``GaussianMixture``.
-    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', 'hierarchical'}, \
-default='kmeans'
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', 'hierarchical', \
+'kmeans_subsample'}, default='kmeans'
         The method of the first partition of the joint rows, as in ``GaussianMixture``.
     weights_init : array-like of shape (n_components,), default=None
         Initial weights, as in ``GaussianMixture``.

@@ -64,8 +64,8 @@ class StudentMixture(_GaussianMixtureBase):
     n_init : int, default=1
         The number of initializations to perform; the fit with the largest final lower bound is
         kept.
-    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', 'hierarchical'}, \
-default='kmeans'
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', 'hierarchical', \
+'kmeans_subsample'}, default='kmeans'
         The first partition of the rows, whose Gaussian M-step (every u_n = 1) gives the first
         weights, means and scale matrices, as in ``GaussianMixture``.
     weights_init : array-like of shape (n_components,), default=None

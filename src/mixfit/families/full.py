@@ -138,9 +138,13 @@ class FullCovariance:
     def moments(self, X, wresp, shift, workspace=None):
         """first_k and scatter_k about c_k = shift[k]: from the E-step's ``workspace`` (a
         ``FullPacked`` or ``FullWhitened`` of this family's kernel) without another pass over X,
-        or, with None, from the rows, one rank update per component."""
+        or, with None, from the rows: those that carry weight for k alone where they are few (a
+        start's hard partition: N rows, not K N), else one rank update per component."""
         if workspace is not None:
             return workspace.moments(X, wresp, shift)
+        sparse = sparse_moments(X, wresp, shift)
+        if sparse is not None:
+            return sparse
         K, D = shift.shape
         first = np.empty((K, D))
         scatter = np.empty((K, D, D))

@@ -34,6 +34,9 @@ import importlib.util
 
 import numpy as np
 
+from ..kernels.expanded import NEGLIGIBLE_RESPONSIBILITY, PACKED_ROUNDING_LIMIT, PackedRows, sparse_moments
+from ..kernels.linalg import normalize_log_rows
+
 # Whether numba can be imported, found without importing it (its import costs ~0.2 s).
 COMPILED = importlib.util.find_spec("numba") is not None
 
@@ -53,12 +56,17 @@ def _patterns(missing: np.ndarray):
 
 def dense_precision(covariance, prec_chol, n_components, n_features):
     """Lambda_k (K, D, D) and ln |Lambda_k|^(1/2) (K,) of any family, from its dense covariances."""
+    return dense_factors(covariance, prec_chol, n_components, n_features)[:2]
+
+
+def dense_factors(covariance, prec_chol, n_components, n_features):
+    """``dense_precision`` and the dense covariances Sigma_k (K, D, D) they came from."""
     cov = np.asarray(covariance.dense_covariance(np.asarray(prec_chol, dtype=np.float64), n_components,
                                                  n_features), dtype=np.float64)
     lower = np.linalg.cholesky(cov)  # Sigma_k = L L^T
     inv_lower = np.linalg.solve(lower, np.broadcast_to(np.eye(n_features), cov.shape))  # L^{-1}
     precision = np.swapaxes(inv_lower, 1, 2) @ inv_lower  # L^{-T} L^{-1}: a Gram matrix, symmetric
-    return precision, -np.log(np.diagonal(lower, axis1=1, axis2=2)).sum(axis=1)
+    return precision, -np.log(np.diagonal(lower, axis1=1, axis2=2)).sum(axis=1), cov
 
 
 def observed_e_step(X, weights, means, precision, log_det_half):
@@ -107,6 +115,102 @@ def observed_moments(z, wresp, extra, n_features):
         scatter[k] = (z[k] * wresp[:, k, None]).T @ z[k]
     extra.add_to(scatter, wresp)
     return first, scatter
+
+
+def observed_sums(X, sample_weight, weights, means, precision, log_det_half, covariances):
+    """The E-step of rows that each miss at least one entry and observe at least one, with its
+    responsibilities normalised from ``observed_e_step``'s ln rho: (wresp (n, K), log_norm (n,),
+    first (K, D), scatter (K, D, D)), the moments about mu_k as ``observed_moments`` returns them.
+
+    ``covariances``: the dense Sigma_k (``dense_factors``). Where numba is installed and the
+    rounding of the centred products is small (below), one compiled pass
+    (kernels/missing_fused.py) after one matrix product over the chunk; otherwise
+    ``observed_e_step`` then ``observed_moments``: the same numbers up to rounding.
+    """
+    n, D = X.shape
+    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    centre = np.asarray(weights, dtype=np.float64) @ means  # g, as the complete rows' kernel
+    means_c = means - centre
+    if not (COMPILED and _centred_rounding_ok(means_c, precision, covariances)):
+        log_rho, z, extra = observed_e_step(X, weights, means, precision, log_det_half)
+        resp, log_norm = normalize_log_rows(log_rho)
+        wresp = resp * w[:, None]
+        first, scatter = observed_moments(z, wresp, extra, D)
+        return wresp, log_norm, first, scatter
+    from ..kernels import missing_fused as fused  # optional: numba, imported on first use
+
+    K = means.shape[0]
+    missing = np.isnan(X)
+    # the rows sorted by their number of missing entries, then by pattern: the compiled loops'
+    # trip counts change a few times per chunk instead of every row, and a pattern's factors
+    # are read by consecutive rows
+    order, pattern, patterns = _sorted_patterns(missing)
+    missing, w = missing[order], w[order]
+    m = patterns.sum(axis=1)
+    offsets = np.zeros(m.size + 1, dtype=np.int64)
+    np.cumsum(K * m * m, out=offsets[1:])
+    doffsets = np.zeros(m.size + 1, dtype=np.int64)
+    np.cumsum(K * m, out=doffsets[1:])
+    lower, dinv = np.empty(offsets[-1]), np.empty(doffsets[-1])
+    det, log_det_mm = np.empty((m.size, K)), np.empty((m.size, K))
+    if not fused.pattern_factors(patterns, precision, offsets, doffsets, lower, dinv, det, log_det_mm):
+        raise np.linalg.LinAlgError("a missing block of the precision is not positive definite")
+    log_det_mm = np.log(det, out=log_det_mm, where=~np.isnan(det))  # elsewhere the kernel's sum of logarithms
+    xc = np.where(missing, 0.0, X[order].astype(np.float64) - centre)  # x - g, the missing entries filled with g
+    # (Lambda_k x_c)_d at column k D + d: one (n, D) @ (D, K D) product
+    blocks = (xc, pattern, patterns, xc @ precision.transpose(1, 0, 2).reshape(D, K * D), means_c,
+              np.einsum("kde,ke->kd", precision, means_c), precision, offsets, doffsets, lower, dinv)
+    quad = np.empty((n, K))
+    fused.observed_distances(*blocks, quad)
+    with np.errstate(divide="ignore"):
+        log_w = np.log(np.asarray(weights, dtype=np.float64))
+    # ln pi_k + ln N(x_o | mu_o, Sigma_oo), as observed_e_step
+    log_rho = ((log_w + log_det_half) - (0.5 * _LOG_2PI) * (D - m)[:, None] - log_det_mm)[pattern]
+    log_rho -= 0.5 * np.maximum(quad, 0)
+    resp, log_norm = normalize_log_rows(log_rho)
+    wresp = resp if sample_weight is None else resp * w[:, None]
+    mass, first, acc = np.zeros((m.size, K)), np.zeros((K, D)), np.zeros((K, D, D))
+    fused.observed_pair_moments(*blocks, wresp, w, NEGLIGIBLE_RESPONSIBILITY, mass, first, acc)
+    fused.add_conditional_covariances(patterns, offsets, doffsets, lower, dinv, mass, acc)
+    # the filled rows' moments about mu_k (the complete-data products of kernels/expanded.py)
+    moments = sparse_moments(xc + centre, wresp, means)
+    if moments is None:
+        moments = PackedRows(xc, centre).moments(wresp, means)
+    rows_wresp, rows_log_norm = np.empty_like(wresp), np.empty_like(log_norm)
+    rows_wresp[order], rows_log_norm[order] = wresp, log_norm  # back in the order of X
+    return rows_wresp, rows_log_norm, moments[0] + first, moments[1] + acc + np.swapaxes(acc, 1, 2)
+
+
+def _sorted_patterns(missing):
+    """(order (n,), the pattern of each row of X[order] (n,), patterns (P, D) bool): the rows of a
+    boolean mask sorted by their number of missing entries, then (where D <= 56, one int64 key per
+    row) by pattern."""
+    n, D = missing.shape
+    count = missing.sum(axis=1)
+    if D > 56:
+        order = np.argsort(count, kind="stable")
+        pattern, patterns = _patterns(missing[order])
+        return order, pattern, patterns
+    key = (count.astype(np.int64) << D) | (missing.astype(np.int64) @ (np.int64(1) << np.arange(D, dtype=np.int64)))
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    starts = np.empty(n, dtype=bool)
+    starts[:1] = True
+    np.not_equal(key[1:], key[:-1], out=starts[1:])
+    return order, np.cumsum(starts) - 1, missing[order[starts]]
+
+
+def _centred_rounding_ok(means_c, precision, covariances):
+    """Whether products of rows centred on g round well within the packed form's float64 limit
+    (kernels/expanded.py: 4 u sqrt(L) max_k B_k, B_k = |mu_k - g|^T |Lambda_k| |mu_k - g| +
+    sum_ij |Lambda_k,ij| Sigma_k,ij, the size of the terms a row of component k sums)."""
+    magnitude = np.abs(precision)
+    bound = (np.einsum("kd,kde,ke->k", np.abs(means_c), magnitude, np.abs(means_c))
+             + (magnitude * covariances).sum(axis=(1, 2)))
+    D = means_c.shape[1]
+    terms = D * (D + 1) // 2 + D + 1
+    return bool(2 * np.finfo(np.float64).eps * np.sqrt(terms) * bound.max()
+                <= PACKED_ROUNDING_LIMIT[np.dtype(np.float64)])
 
 
 def _row_blocks(x0, missing, means, precision):

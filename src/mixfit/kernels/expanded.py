@@ -324,6 +324,9 @@ def _rank_updates(aug, wresp, flat):
     return products[:, :D, D].copy(), np.ascontiguousarray(products[:, :D, :D])
 
 
+rank_updates = _rank_updates  # the moments of given completed rows (models/missing.py)
+
+
 def row_sums(features, wresp):
     """features @ wresp (L, n) @ (n, K), in float64. float32 products run over at most
     FLOAT32_PRODUCT_ROWS rows each (one batched product) and are added in float64: the

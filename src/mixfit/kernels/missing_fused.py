@@ -17,7 +17,7 @@ interleave) (docs/math/conditional.md#em-with-missing-values):
     delta = -L^{-T} y                        (2.81: E[x_m | x_o, k] - mu_k,m)
     C = Lambda_mm^{-1} = L^{-T} L^{-1}       (2.82)
 
-``observed_distances`` returns the quadratic forms and the determinants (the caller takes
+``observed_log_rho`` returns the quadratic forms and the determinants (the caller takes
 their logarithms and normalises the responsibilities, vectorised). The completed row about mu_k
 is
 z = p + e on m, with p = the filled row about mu_k and e = E[x_m | x_o, k] - g_m, so
@@ -42,47 +42,89 @@ _jit = numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"reasso
 # Below or above these, a product of the diagonal of L is not trusted to a normal number: the
 # pattern's log-determinant is summed from logarithms instead (and its product entry set to NaN).
 _TINY, _HUGE = 1e-290, 1e290
+# Components are worked W at a time, side by side (the innermost loops of W iterations, which
+# the compiler unrolls): a small factorisation or triangular solve is a chain of dependent
+# operations, and W independent chains fill the time one of them waits. K is padded to a
+# multiple of W by the caller.
+W = 4
 
 
 @_jit
-def pattern_factors(patterns, precision, offsets, doffsets, lower, dinv, det, log_det):
-    """Per pattern p (P, D) and component k, written in place: L of Lambda_k,mm = L L^T (entry
-    (a, b) at lower[offsets[p] + (k m + a) m + b]), 1 / L_aa (at dinv[doffsets[p] + k m + a]),
-    det (P, K) = |Lambda_k,mm|^(1/2) = prod_a L_aa, or NaN and log_det (P, K) its logarithm where
-    that product leaves the normal range. precision (K, D, D). Returns False where a block is
-    not positive definite."""
+def centred_rows(X, order, centre, xc):
+    """xc[j] = X[order[j]] - centre with 0 for NaN (float64, in place)."""
+    n, D = xc.shape
+    for j in range(n):
+        i = order[j]
+        for d in range(D):
+            x = X[i, d]
+            xc[j, d] = 0.0 if math.isnan(x) else x - centre[d]
+
+
+@_jit
+def pattern_factors(patterns, precision, means_c, offsets, doffsets, lower, dinv, gain, base_quad, det, log_det):
+    """Per pattern p (P, D) and component k = W kb + j, written in place: L of Lambda_k,mm =
+    L L^T (entry (a, b) at lower[offsets[p] + ((kb m + a) m + b) W + j]), 1 / L_aa and
+    c = Lambda_mm (mu_k - g)_m (at dinv[doffsets[p] + (kb m + a) W + j], gain[...]),
+    base_quad (P, K) = (mu_k - g)_m^T c, det (P, K) = |Lambda_k,mm|^(1/2) = prod_a L_aa, or NaN
+    and log_det (P, K) its logarithm where that product leaves the normal range. precision
+    (KB, D, D, W), means_c (KB, D, W). Returns False where a block is not positive definite."""
     P, D = patterns.shape
-    K = precision.shape[0]
+    KB = precision.shape[0]
     idx = np.empty(D, dtype=np.int64)
+    s = np.empty(W)
+    prod = np.empty(W)
     for p in range(P):
         m = _indices(patterns, p, idx)
-        for k in range(K):
-            base = offsets[p] + k * m * m
-            dbase = doffsets[p] + k * m
-            prod = 1.0
-            for a in range(m):  # Cholesky-Banachiewicz
+        for kb in range(KB):
+            base = offsets[p] + kb * m * m * W
+            dbase = doffsets[p] + kb * m * W
+            for j in range(W):
+                prod[j] = 1.0
+                base_quad[p, kb * W + j] = 0.0
+            for a in range(m):  # c = Lambda_mm (mu_k - g)_m and (mu_k - g)_m^T c: the rows' v = t_m + c
+                ia = idx[a]
+                for j in range(W):
+                    s[j] = 0.0
+                for b in range(m):
+                    ib = idx[b]
+                    for j in range(W):
+                        s[j] += precision[kb, ia, ib, j] * means_c[kb, ib, j]
+                for j in range(W):
+                    gain[dbase + a * W + j] = s[j]
+                    base_quad[p, kb * W + j] += means_c[kb, ia, j] * s[j]
+            for a in range(m):  # Cholesky-Banachiewicz, W blocks side by side
                 ia = idx[a]
                 for b in range(a + 1):
-                    s = precision[k, ia, idx[b]]
+                    ib = idx[b]
+                    for j in range(W):
+                        s[j] = precision[kb, ia, ib, j]
                     for c in range(b):
-                        s -= lower[base + a * m + c] * lower[base + b * m + c]
+                        ac = base + (a * m + c) * W
+                        bc = base + (b * m + c) * W
+                        for j in range(W):
+                            s[j] -= lower[ac + j] * lower[bc + j]
+                    ab = base + (a * m + b) * W
                     if a == b:
-                        root = math.sqrt(s)  # NaN where not positive definite
-                        lower[base + a * m + a] = root
-                        dinv[dbase + a] = 1.0 / root
-                        prod *= root
+                        for j in range(W):
+                            root = math.sqrt(s[j])  # NaN where not positive definite
+                            lower[ab + j] = root
+                            dinv[dbase + a * W + j] = 1.0 / root
+                            prod[j] *= root
                     else:
-                        lower[base + a * m + b] = s * dinv[dbase + b]
-            det[p, k] = prod
-            if prod > _TINY and prod < _HUGE:
-                continue
-            total = 0.0
-            for a in range(m):
-                total += math.log(lower[base + a * m + a])
-            if not (total > -np.inf and total < np.inf):  # NaN or a zero pivot
-                return False
-            det[p, k] = np.nan
-            log_det[p, k] = total
+                        for j in range(W):
+                            lower[ab + j] = s[j] * dinv[dbase + b * W + j]
+            for j in range(W):
+                k = kb * W + j
+                det[p, k] = prod[j]
+                if prod[j] > _TINY and prod[j] < _HUGE:
+                    continue
+                total = 0.0
+                for a in range(m):
+                    total += math.log(lower[base + (a * m + a) * W + j])
+                if not (total > -np.inf and total < np.inf):  # NaN or a zero pivot
+                    return False
+                det[p, k] = np.nan
+                log_det[p, k] = total
     return True
 
 
@@ -98,64 +140,73 @@ def _indices(patterns, p, idx):
 
 
 @_jit
-def _solve_lower(i, k, m, idx, products, means_c, shifted, precision, lower, base, dinv, dbase, y):
-    """y = L^{-1} v with v = t_m - Lambda_mm r_m (row i, component k); returns r_m^T (v + t_m)."""
-    D = means_c.shape[1]
-    correction = 0.0
-    for a in range(m):
-        ia = idx[a]
-        t = products[i, k * D + ia] - shifted[k, ia]
-        s = t
-        for b in range(m):  # r_m = -(mu_k - g)_m
-            s += precision[k, ia, idx[b]] * means_c[k, idx[b]]
-        correction -= means_c[k, ia] * (s + t)
-        for c in range(a):
-            s -= lower[base + a * m + c] * y[c]
-        y[a] = s * dinv[dbase + a]
-    return correction
+def observed_log_rho(xc, pattern, patterns, stacked, block, means_c, shifted, offsets, doffsets, lower, dinv, gain,
+                     base_quad, constant, yoffsets, ys, log_rho):
+    """log_rho (n, K) = constant[p, k] - quad / 2 per row n (of pattern p) and component k, with
+    quad = r_o^T Sigma_k,oo^{-1} r_o (at least 0), and y = L^{-1} v (row
+    n's m entries for k = W kb + j at ys[yoffsets[n] + (kb m + a) W + j]), written in place, from
+    the pattern's factors of ``pattern_factors`` (r_m = -(mu_k - g)_m, so -Lambda_mm r_m = c):
 
-
-@_jit
-def observed_distances(xc, pattern, patterns, products, means_c, shifted, precision, offsets, doffsets, lower,
-                       dinv, quad):
-    """quad (n, K) = r_o^T Sigma_k,oo^{-1} r_o per row n and component k, written in place, from
-    the factors of ``pattern_factors``:
-
-        r^T t - r_m^T (v + t_m) - y^T y,  y = L^{-1} v
+        v = t_m + c,  quad = r^T t - r_m^T (v + t_m) - y^T y = r^T t + 2 (mu_k - g)_m^T t_m + base_quad - y^T y
 
     xc (n, D) x - g, 0 on the missing entries; pattern (n,) each row's pattern in ``patterns``;
-    products (n, K D) = (Lambda_k x_c)_d at k D + d; means_c (K, D) mu_k - g; shifted (K, D)
-    Lambda_k (mu_k - g); precision (K, D, D). Every row misses at least one entry."""
+    stacked (D, KB D W): the products of a block of rows with it, (Lambda_k x_c)_d at
+    (kb D + d) W + j, are taken into ``block`` (B, KB D W) a few hundred rows at a time, each
+    block read while it is in the core's cache; means_c and shifted (KB, D, W):
+    mu_k - g and Lambda_k (mu_k - g); constant (P, K). Every row misses at least one entry."""
     n, D = xc.shape
-    K = means_c.shape[0]
+    KB = means_c.shape[0]
+    K = log_rho.shape[1]
     idx = np.empty(D, dtype=np.int64)
-    y = np.empty(D)
+    q = np.empty(W)
+    s = np.empty(W)
+    y = np.empty((D, W))
+    rows = block.shape[0]
     for i in range(n):
+        if i % rows == 0:
+            np.dot(xc[i:min(i + rows, n)], stacked, block[:min(rows, n - i)])
+        products = block[i % rows]
         p = pattern[i]
         m = _indices(patterns, p, idx)
-        for k in range(K):
-            q = 0.0
+        for kb in range(KB):
+            for j in range(W):
+                q[j] = base_quad[p, kb * W + j]
+            row = kb * D * W
             for d in range(D):  # r^T t, r = x_c - (mu_k - g), t = Lambda_k r
-                q += (xc[i, d] - means_c[k, d]) * (products[i, k * D + d] - shifted[k, d])
-            q -= _solve_lower(i, k, m, idx, products, means_c, shifted, precision, lower,
-                              offsets[p] + k * m * m, dinv, doffsets[p] + k * m, y)
+                x = xc[i, d]
+                for j in range(W):
+                    q[j] += (x - means_c[kb, d, j]) * (products[row + d * W + j] - shifted[kb, d, j])
+            base = offsets[p] + kb * m * m * W
+            dbase = doffsets[p] + kb * m * W
+            ybase = yoffsets[i] + kb * m * W
             for a in range(m):
-                q -= y[a] * y[a]
-            quad[i, k] = q
+                ia = idx[a]
+                for j in range(W):
+                    t = products[row + ia * W + j] - shifted[kb, ia, j]
+                    s[j] = t + gain[dbase + a * W + j]  # v
+                    q[j] += 2.0 * means_c[kb, ia, j] * t
+                for c in range(a):  # y = L^{-1} v
+                    for j in range(W):
+                        s[j] -= lower[base + (a * m + c) * W + j] * y[c, j]
+                for j in range(W):
+                    y[a, j] = s[j] * dinv[dbase + a * W + j]
+                    q[j] -= y[a, j] * y[a, j]
+                    ys[ybase + a * W + j] = y[a, j]
+            for j in range(min(W, K - kb * W)):
+                log_rho[i, kb * W + j] = constant[p, kb * W + j] - 0.5 * max(q[j], 0.0)
 
 
 @_jit
-def observed_pair_moments(xc, pattern, patterns, products, means_c, shifted, precision, offsets, doffsets,
-                          lower, dinv, wresp, weight, floor, mass, first, acc):
-    """For the (row, component) pairs with wr_nk > floor w_n: first (K, D) += sum_n wr_nk e_nk,
-    acc (K, D, D) += sum_n wr_nk (e p^T + e e^T / 2) and mass (P, K) += wr_nk per pattern (the
-    conditional covariances are added per pattern by ``add_conditional_covariances``), so that the
-    scatter's part is acc + acc^T (the module's docstring). Arguments as ``observed_distances``."""
+def completed_rows(xc, pattern, patterns, means_c, offsets, doffsets, lower, dinv, yoffsets, ys, wresp, weight,
+                   floor, cursor, mass, rows):
+    """For each (row, component) pair with wr_nk > floor w_n, in the order of the rows: the
+    completed row about mu_k, z = x_hat_nk - mu_k (x_o - mu_k,o, and delta = -L^{-T} y on m),
+    written to rows[cursor[k]] (then cursor[k] += 1), and mass (P, K) += wr_nk per pattern (the
+    conditional covariances are added per pattern by ``add_conditional_covariances``). Arguments
+    as ``observed_log_rho``; wresp (n, K); rows (pairs, >= D)."""
     n, D = xc.shape
-    K = means_c.shape[0]
+    K = wresp.shape[1]
     idx = np.empty(D, dtype=np.int64)
-    y = np.empty(D)
-    e = np.empty(D)
     for i in range(n):
         p = pattern[i]
         m = -1
@@ -165,30 +216,25 @@ def observed_pair_moments(xc, pattern, patterns, products, means_c, shifted, pre
                 continue
             if m < 0:
                 m = _indices(patterns, p, idx)
-            base = offsets[p] + k * m * m
-            dbase = doffsets[p] + k * m
+            kb, j = k // W, k % W
+            base = offsets[p] + kb * m * m * W + j
+            dbase = doffsets[p] + kb * m * W + j
+            ybase = yoffsets[i] + kb * m * W + j
             mass[p, k] += wr
-            _solve_lower(i, k, m, idx, products, means_c, shifted, precision, lower, base, dinv, dbase, y)
-            for a in range(m - 1, -1, -1):  # L^{-T} L^{-1} v = -delta, in place
-                s = y[a]
+            out = cursor[k]
+            cursor[k] += 1
+            for d in range(D):  # x_o - mu_k,o (the filled entries are overwritten below)
+                rows[out, d] = xc[i, d] - means_c[kb, d, j]
+            for a in range(m - 1, -1, -1):  # L^{-T} y = -delta
+                s = ys[ybase + a * W]
                 for c in range(a + 1, m):
-                    s -= lower[base + c * m + a] * y[c]
-                y[a] = s * dinv[dbase + a]
-            for a in range(m):  # e = (mu_k - g)_m + delta
-                e[a] = means_c[k, idx[a]] - y[a]
-                first[k, idx[a]] += wr * e[a]
-            for a in range(m):
-                we = wr * e[a]
-                ia = idx[a]
-                for d in range(D):  # e p^T, p = the filled row about mu_k
-                    acc[k, ia, d] += we * (xc[i, d] - means_c[k, d])
-                for b in range(m):  # e e^T / 2
-                    acc[k, ia, idx[b]] += 0.5 * we * e[b]
+                    s += lower[base + (c * m + a) * W] * rows[out, idx[c]]
+                rows[out, idx[a]] = -s * dinv[dbase + a * W]
 
 
 @_jit
-def add_conditional_covariances(patterns, offsets, doffsets, lower, dinv, mass, acc):
-    """acc[k][m, m] += mass_pk / 2 C_pk for every pattern p and component k with mass,
+def add_conditional_covariances(patterns, offsets, doffsets, lower, dinv, mass, scatter):
+    """scatter[k][m, m] += mass_pk C_pk for every pattern p and component k with mass,
     C = Lambda_mm^{-1} = L^{-T} L^{-1} from the factors of ``pattern_factors``."""
     P, D = patterns.shape
     K = mass.shape[1]
@@ -199,19 +245,20 @@ def add_conditional_covariances(patterns, offsets, doffsets, lower, dinv, mass, 
         for k in range(K):
             if not mass[p, k] > 0.0:
                 continue
-            base = offsets[p] + k * m * m
-            dbase = doffsets[p] + k * m
+            kb, j = k // W, k % W
+            base = offsets[p] + kb * m * m * W + j
+            dbase = doffsets[p] + kb * m * W + j
             for b in range(m):  # L^{-1}, lower triangular, column by column
-                inv[b, b] = dinv[dbase + b]
+                inv[b, b] = dinv[dbase + b * W]
                 for a in range(b + 1, m):
                     s = 0.0
                     for c in range(b, a):
-                        s -= lower[base + a * m + c] * inv[c, b]
-                    inv[a, b] = s * dinv[dbase + a]
-            half = 0.5 * mass[p, k]
+                        s -= lower[base + (a * m + c) * W] * inv[c, b]
+                    inv[a, b] = s * dinv[dbase + a * W]
+            weight = mass[p, k]
             for a in range(m):
                 for b in range(m):
                     s = 0.0
                     for c in range(max(a, b), m):
                         s += inv[c, a] * inv[c, b]
-                    acc[k, idx[a], idx[b]] += half * s
+                    scatter[k, idx[a], idx[b]] += weight * s

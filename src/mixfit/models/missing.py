@@ -34,13 +34,19 @@ import importlib.util
 
 import numpy as np
 
-from ..kernels.expanded import NEGLIGIBLE_RESPONSIBILITY, PACKED_ROUNDING_LIMIT, PackedRows, sparse_moments
+from ..kernels.expanded import NEGLIGIBLE_RESPONSIBILITY, PACKED_ROUNDING_LIMIT, rank_updates
 from ..kernels.linalg import normalize_log_rows
+from ..kernels.scratch import scratch
 
 # Whether numba can be imported, found without importing it (its import costs ~0.2 s).
 COMPILED = importlib.util.find_spec("numba") is not None
 
 _LOG_2PI = np.log(2 * np.pi)
+# Rows per block of the products x_c [Lambda_1 ... Lambda_K] in the compiled loop: a block of
+# about this many bytes stays in a core's cache between its product and its reading (as
+# kernels/expanded.py's pair products).
+_BLOCK_BYTES = 2**18
+_MIN_BLOCK_ROWS = 16
 
 
 def _patterns(missing: np.ndarray):
@@ -147,38 +153,71 @@ def observed_sums(X, sample_weight, weights, means, precision, log_det_half, cov
     order, pattern, patterns = _sorted_patterns(missing)
     missing, w = missing[order], w[order]
     m = patterns.sum(axis=1)
-    offsets = np.zeros(m.size + 1, dtype=np.int64)
-    np.cumsum(K * m * m, out=offsets[1:])
-    doffsets = np.zeros(m.size + 1, dtype=np.int64)
-    np.cumsum(K * m, out=doffsets[1:])
-    lower, dinv = np.empty(offsets[-1]), np.empty(doffsets[-1])
-    det, log_det_mm = np.empty((m.size, K)), np.empty((m.size, K))
-    if not fused.pattern_factors(patterns, precision, offsets, doffsets, lower, dinv, det, log_det_mm):
+    lanes = _lanes(precision, means_c, fused.W)  # the components padded and worked W at a time
+    Kp = lanes[0].shape[0] * fused.W
+    offsets, doffsets = _offsets(Kp * m * m), _offsets(Kp * m)
+    # the chunk-sized temporaries in this thread's reused buffers (kernels/scratch.py: no fresh pages)
+    lower, dinv = scratch("missing_lower", (offsets[-1],), np.float64), scratch("missing_dinv", (doffsets[-1],), np.float64)
+    gain = scratch("missing_gain", (doffsets[-1],), np.float64)
+    base_quad, det, log_det_mm = np.empty((m.size, Kp)), np.empty((m.size, Kp)), np.empty((m.size, Kp))
+    if not fused.pattern_factors(patterns, lanes[0], lanes[1], offsets, doffsets, lower, dinv, gain, base_quad,
+                                 det, log_det_mm):
         raise np.linalg.LinAlgError("a missing block of the precision is not positive definite")
-    log_det_mm = np.log(det, out=log_det_mm, where=~np.isnan(det))  # elsewhere the kernel's sum of logarithms
-    xc = np.where(missing, 0.0, X[order].astype(np.float64) - centre)  # x - g, the missing entries filled with g
-    # (Lambda_k x_c)_d at column k D + d: one (n, D) @ (D, K D) product
-    blocks = (xc, pattern, patterns, xc @ precision.transpose(1, 0, 2).reshape(D, K * D), means_c,
-              np.einsum("kde,ke->kd", precision, means_c), precision, offsets, doffsets, lower, dinv)
-    quad = np.empty((n, K))
-    fused.observed_distances(*blocks, quad)
+    log_det_mm = np.log(det, out=log_det_mm, where=~np.isnan(det))  # elsewhere the kernel's sum of logs
     with np.errstate(divide="ignore"):
         log_w = np.log(np.asarray(weights, dtype=np.float64))
-    # ln pi_k + ln N(x_o | mu_o, Sigma_oo), as observed_e_step
-    log_rho = ((log_w + log_det_half) - (0.5 * _LOG_2PI) * (D - m)[:, None] - log_det_mm)[pattern]
-    log_rho -= 0.5 * np.maximum(quad, 0)
+    # ln pi_k + ln N(x_o | mu_o, Sigma_oo) = constant_pk - quad / 2, as observed_e_step
+    constant = (log_w + log_det_half) - (0.5 * _LOG_2PI) * (D - m)[:, None] - log_det_mm[:, :K]
+    xc = scratch("missing_rows", (n, D), np.float64)
+    fused.centred_rows(X, order, centre, xc)  # x - g, the missing entries filled with g (0)
+    yoffsets = _offsets(Kp * m[pattern])
+    ys, log_rho = scratch("missing_solves", (yoffsets[-1],), np.float64), scratch("missing_log_rho", (n, K), np.float64)
+    width = lanes[3].shape[1]
+    block = scratch("missing_products", (max(_MIN_BLOCK_ROWS, _BLOCK_BYTES // (8 * width)), width), np.float64)
+    fused.observed_log_rho(xc, pattern, patterns, lanes[3], block, lanes[1], lanes[2], offsets, doffsets, lower,
+                           dinv, gain, base_quad, constant, yoffsets, ys, log_rho)
     resp, log_norm = normalize_log_rows(log_rho)
     wresp = resp if sample_weight is None else resp * w[:, None]
-    mass, first, acc = np.zeros((m.size, K)), np.zeros((K, D)), np.zeros((K, D, D))
-    fused.observed_pair_moments(*blocks, wresp, w, NEGLIGIBLE_RESPONSIBILITY, mass, first, acc)
-    fused.add_conditional_covariances(patterns, offsets, doffsets, lower, dinv, mass, acc)
-    # the filled rows' moments about mu_k (the complete-data products of kernels/expanded.py)
-    moments = sparse_moments(xc + centre, wresp, means)
-    if moments is None:
-        moments = PackedRows(xc, centre).moments(wresp, means)
+    # the completed rows z_nk = x_hat_nk - mu_k of the pairs that carry weight, grouped by
+    # component, then their moments in one rank update per component (kernels/expanded.py)
+    keep = wresp.T > NEGLIGIBLE_RESPONSIBILITY * w  # (K, n): as the compiled loop decides
+    flat = np.flatnonzero(keep)
+    counts = keep.sum(axis=1)
+    cursor = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    mass, rows = np.zeros((m.size, K)), scratch("missing_completed", (flat.shape[0], D + 1), np.float64)
+    fused.completed_rows(xc, pattern, patterns, lanes[1], offsets, doffsets, lower, dinv, yoffsets, ys, wresp, w,
+                         NEGLIGIBLE_RESPONSIBILITY, cursor, mass, rows)
+    first, scatter = rank_updates(rows, wresp, flat)
+    fused.add_conditional_covariances(patterns, offsets, doffsets, lower, dinv, mass, scatter)  # sum wr C
     rows_wresp, rows_log_norm = np.empty_like(wresp), np.empty_like(log_norm)
     rows_wresp[order], rows_log_norm[order] = wresp, log_norm  # back in the order of X
-    return rows_wresp, rows_log_norm, moments[0] + first, moments[1] + acc + np.swapaxes(acc, 1, 2)
+    return rows_wresp, rows_log_norm, first, scatter
+
+
+def _offsets(sizes):
+    """(len + 1,) int64 starts of consecutive blocks of these sizes."""
+    out = np.zeros(sizes.shape[0] + 1, dtype=np.int64)
+    np.cumsum(sizes, out=out[1:])
+    return out
+
+
+def _lanes(precision, means_c, width):
+    """The components padded to a multiple of ``width`` (identity precisions, means at g: their
+    results are dropped) and laid out with component k = width kb + j last: precision (KB, D, D, W),
+    mu_k - g and Lambda_k (mu_k - g) (KB, D, W), and the (D, KB D W) matrix whose product with
+    x_c gives Lambda_k x_c."""
+    K, D = means_c.shape
+    pad = -K % width
+    if pad:
+        precision = np.concatenate([precision, np.broadcast_to(np.eye(D), (pad, D, D))])
+        means_c = np.concatenate([means_c, np.zeros((pad, D))])
+    blocks = (K + pad) // width
+    shifted = np.einsum("kde,ke->kd", precision, means_c)
+    by_lane = precision.reshape(blocks, width, D, D)
+    return (np.ascontiguousarray(by_lane.transpose(0, 2, 3, 1)),
+            np.ascontiguousarray(means_c.reshape(blocks, width, D).transpose(0, 2, 1)),
+            np.ascontiguousarray(shifted.reshape(blocks, width, D).transpose(0, 2, 1)),
+            np.ascontiguousarray(by_lane.transpose(3, 0, 2, 1).reshape(D, blocks * D * width)))
 
 
 def _sorted_patterns(missing):
@@ -186,12 +225,13 @@ def _sorted_patterns(missing):
     boolean mask sorted by their number of missing entries, then (where D <= 56, one int64 key per
     row) by pattern."""
     n, D = missing.shape
-    count = missing.sum(axis=1)
-    if D > 56:
-        order = np.argsort(count, kind="stable")
+    if D > 46:
+        order = np.argsort(missing.sum(axis=1), kind="stable")
         pattern, patterns = _patterns(missing[order])
         return order, pattern, patterns
-    key = (count.astype(np.int64) << D) | (missing.astype(np.int64) @ (np.int64(1) << np.arange(D, dtype=np.int64)))
+    # key = count 2^D + sum_d 2^d [d missing] = sum_d [d missing] (2^D + 2^d): one product, exact
+    # in float64 (below 2^52 for D <= 46)
+    key = (missing @ (np.ldexp(1.0, D) + np.ldexp(1.0, np.arange(D)))).astype(np.int64)
     order = np.argsort(key, kind="stable")
     key = key[order]
     starts = np.empty(n, dtype=bool)

@@ -1,34 +1,29 @@
-"""The numba-compiled fused E-step of rows with missing entries: responsibilities and their
-weighted moments in one pass, with no (n, K, D) temporaries (imported on first use, never by
-``import mixfit``; models/missing.py asks for it only where numba is installed).
+"""The numba-compiled observed-data E-step of rows with missing entries, sharing the work of a
+pattern across its rows (imported on first use, never by ``import mixfit``; models/missing.py's
+``observed_sums`` asks for it only where numba is installed).
 
 Rows are centred on a point g and their missing entries filled with it: x_c = x - g on the
 observed coordinates o, 0 on the missing ones m. Then r_k = x_c - (mu_k - g) is the residual of
-the filled row (its m entries -(mu_k - g)_m), and t_k = Lambda_k r_k comes from one matrix product over the chunk, x_c [Lambda_1 ... Lambda_K], less Lambda_k (mu_k - g). From r, t and
-the small block Lambda_mm, per row and component (the K components side by side, the innermost
-loop: a small factorisation is a chain of dependent square roots and divisions, and K of them
-interleave) (docs/math/conditional.md#em-with-missing-values):
+the filled row (its m entries -(mu_k - g)_m) and t_k = Lambda_k r_k comes from a matrix product,
+x_c [Lambda_1 ... Lambda_K] less Lambda_k (mu_k - g). With the partitioned precision
+(docs/math/conditional.md#em-with-missing-values), per pattern and component (``pattern_factors``):
 
-    v = Lambda_mo r_o = t_m - Lambda_mm r_m
-    r_o^T Lambda_oo r_o = r^T t - r_m^T (v + t_m)
-    Lambda_mm = L L^T,  y = L^{-1} v
-    quad = r_o^T Lambda_oo r_o - y^T y        (= r_o^T Sigma_oo^{-1} r_o, the Schur complement)
-    ln |Lambda_mm|^(1/2) = sum_i ln L_ii
-    delta = -L^{-T} y                        (2.81: E[x_m | x_o, k] - mu_k,m)
-    C = Lambda_mm^{-1} = L^{-T} L^{-1}       (2.82)
+    Lambda_mm = L L^T,  ln |Lambda_mm|^(1/2) = sum_a ln L_aa,  c = Lambda_mm (mu_k - g)_m
 
-``observed_log_rho`` returns the quadratic forms and the determinants (the caller takes
-their logarithms and normalises the responsibilities, vectorised). The completed row about mu_k
-is
-z = p + e on m, with p = the filled row about mu_k and e = E[x_m | x_o, k] - g_m, so
+and per row (``observed_log_rho``), with v = Lambda_mo r_o = t_m + c and y = L^{-1} v:
 
-    sum_n wr_nk z z^T = sum_n wr_nk p p^T + sum_n wr_nk (p e^T + e p^T + e e^T + C)
+    quad = r_o^T Lambda_oo r_o - y^T y = r^T t + 2 (mu_k - g)_m^T t_m + (mu_k - g)_m^T c - y^T y
 
-The first sum is the complete-data moments of the filled rows (the caller's matrix products);
-``observed_pair_moments`` adds the second, and sum_n wr_nk e to the first moment, for the (row, component)
-pairs whose responsibility is above ``floor`` (a negligible pair adds below float64's
-rounding, as in kernels/expanded.py's sparse moments). Cached on disk; releases the GIL, so
-an ArraySource's threads run chunks in parallel.
+(= r_o^T Sigma_oo^{-1} r_o, the Schur complement). The conditional mean and covariance (2.81),
+(2.82) follow from the same factor: delta = E[x_m | x_o, k] - mu_k,m = -L^{-T} y and
+C = Lambda_mm^{-1} = L^{-T} L^{-1}. ``completed_rows`` writes the completed row x_hat_nk - mu_k of
+each (row, component) pair that carries weight, for one rank update per component (the caller);
+``add_conditional_covariances`` adds sum_n wr_nk C_pk once per pattern.
+
+The components are worked W at a time (the innermost loops run over W of them, which the compiler
+unrolls): a small factorisation or triangular solve is a chain of dependent operations, and W
+independent chains fill the time one of them waits. Cached on disk; releases the GIL, so an
+ArraySource's threads run chunks in parallel.
 """
 
 from __future__ import annotations

@@ -48,8 +48,9 @@ def _per_row_path(Y, w, weights, means, precision, log_det_half):
 
 
 # K not a multiple of the kernel's 4 lanes (padding), one component, many patterns (rate 0.5 at D = 9
-# reaches m = 8), few coordinates
-@pytest.mark.parametrize(("K", "D", "rate"), [(5, 9, 0.5), (8, 16, 0.2), (1, 4, 0.4), (3, 2, 0.5)])
+# reaches m = 8), few coordinates, and the wide rows whose patterns are not one int64 key
+@pytest.mark.parametrize(("K", "D", "rate"), [(5, 9, 0.5), (8, 16, 0.2), (1, 4, 0.4), (3, 2, 0.5), (2, 50, 0.1),
+                                              (2, 64, 0.05)])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_compiled_sums_equal_the_per_row_path(K, D, rate, weighted):
     weights, means, cov = _mixture(K, D, seed=K + D)
@@ -75,6 +76,20 @@ def test_float32_rows_are_worked_in_float64():
     got = missing.observed_sums(Y.astype(np.float32), None, weights, means, precision, log_det_half, cov)
     want = _per_row_path(Y.astype(np.float32).astype(np.float64), None, weights, means, precision, log_det_half)
     np.testing.assert_allclose(got[1], want[1], rtol=1e-11)  # the same float64 values of the float32 rows
+    np.testing.assert_allclose(got[3], want[3], rtol=1e-10, atol=1e-12 * np.abs(want[3]).max())
+
+
+def test_determinants_beyond_the_normal_range():
+    """Variances of 1e-200: the product of a block's pivots leaves float64's normal range and the
+    log-determinant is summed from logarithms instead; the numbers still equal the per-row path."""
+    weights, means, cov = _mixture(3, 6, seed=12)
+    scale = 1e-100
+    Y = _rows(weights, means * scale, cov * scale**2, 300, 0.6, seed=13)
+    precision = np.linalg.inv(cov) / scale**2
+    log_det_half = -0.5 * np.linalg.slogdet(cov)[1] - 6 * np.log(scale)
+    got = missing.observed_sums(Y, None, weights, means * scale, precision, log_det_half, cov * scale**2)
+    want = _per_row_path(Y, None, weights, means * scale, precision, log_det_half)
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-11)
     np.testing.assert_allclose(got[3], want[3], rtol=1e-10, atol=1e-12 * np.abs(want[3]).max())
 
 

@@ -157,12 +157,14 @@ def observed_log_rho(xc, pattern, patterns, stacked, block, means_c, shifted, of
     s = np.empty(W)
     y = np.empty((D, W))
     rows = block.shape[0]
+    m = 0
     for i in range(n):
         if i % rows == 0:
             np.dot(xc[i:min(i + rows, n)], stacked, block[:min(rows, n - i)])
         products = block[i % rows]
         p = pattern[i]
-        m = _indices(patterns, p, idx)
+        if i == 0 or p != pattern[i - 1]:  # the rows of a pattern are consecutive
+            m = _indices(patterns, p, idx)
         for kb in range(KB):
             for j in range(W):
                 q[j] = base_quad[p, kb * W + j]
@@ -251,9 +253,11 @@ def add_conditional_covariances(patterns, offsets, doffsets, lower, dinv, mass, 
                         s -= lower[base + (a * m + c) * W] * inv[c, b]
                     inv[a, b] = s * dinv[dbase + a * W]
             weight = mass[p, k]
-            for a in range(m):
-                for b in range(m):
+            for a in range(m):  # C_ab = sum_c L^{-1}_ca L^{-1}_cb, c >= a >= b; symmetric
+                for b in range(a + 1):
                     s = 0.0
-                    for c in range(max(a, b), m):
+                    for c in range(a, m):
                         s += inv[c, a] * inv[c, b]
                     scatter[k, idx[a], idx[b]] += weight * s
+                    if b != a:
+                        scatter[k, idx[b], idx[a]] += weight * s

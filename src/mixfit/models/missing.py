@@ -154,7 +154,7 @@ def observed_sums(X, sample_weight, weights, means, precision, log_det_half, cov
     # trip counts change a few times per chunk instead of every row, and a pattern's factors
     # are read by consecutive rows
     order, pattern, patterns = _sorted_patterns(missing)
-    missing, w = missing[order], w[order]
+    w = w[order]
     m = patterns.sum(axis=1)
     lanes = _lanes(precision, means_c, fused.W)  # the components padded and worked W at a time
     Kp = lanes[0].shape[0] * fused.W
@@ -183,10 +183,8 @@ def observed_sums(X, sample_weight, weights, means, precision, log_det_half, cov
     wresp = resp if sample_weight is None else resp * w[:, None]
     # the completed rows z_nk = x_hat_nk - mu_k of the pairs that carry weight, grouped by
     # component, then their moments in one rank update per component (kernels/expanded.py)
-    keep = wresp.T > NEGLIGIBLE_RESPONSIBILITY * w  # (K, n): as the compiled loop decides
-    flat = np.flatnonzero(keep)
-    counts = keep.sum(axis=1)
-    cursor = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    flat = np.flatnonzero(wresp.T > NEGLIGIBLE_RESPONSIBILITY * w)  # k n + i, as the compiled loop decides
+    cursor = np.searchsorted(flat, np.arange(K) * n)  # where each component's pairs begin
     mass, rows = np.zeros((m.size, K)), scratch("missing_completed", (flat.shape[0], D + 1), np.float64)
     fused.completed_rows(xc, pattern, patterns, lanes[1], offsets, doffsets, lower, dinv, yoffsets, ys, wresp, w,
                          NEGLIGIBLE_RESPONSIBILITY, cursor, mass, rows)

@@ -24,7 +24,7 @@ from ..kernels.linalg import normalize_log_rows
 from ..kernels.scratch import centred
 from ..protocols import CovarianceFamily, require
 from ..stats import GaussianStats, gaussian_statistics
-from .missing import dense_precision, observed_e_step, observed_moments
+from .missing import dense_factors, dense_precision, observed_e_step, observed_sums
 
 _LOG_2PI = np.log(2 * np.pi)
 # Added to every N_k before dividing, as scikit-learn does, so that an empty component keeps a
@@ -113,12 +113,12 @@ class GaussianEM:
             w = None if sample_weight is None else sample_weight[rows]
             total = self.accumulate(X[rows], params, w)
         rows = np.flatnonzero(incomplete)
-        log_rho, z, extra = self._observed_e_step(X[rows], params)
-        resp, log_norm = normalize_log_rows(log_rho)  # (9.23) over the observed coordinates
         w = None if sample_weight is None else np.asarray(sample_weight[rows], dtype=np.float64)
-        wresp = resp if w is None else resp * w[:, None]
-        # z is about mu_k, the shift c_k the complete rows' moments are taken about
-        first, dense = observed_moments(z, wresp, extra, X.shape[1])
+        means = np.asarray(params.means, dtype=np.float64)
+        precision, log_det_half, cov = dense_factors(self.covariance, params.prec_chol, *means.shape)
+        # (9.23) over the observed coordinates; the moments about mu_k, the complete rows' shift c_k
+        wresp, log_norm, first, dense = observed_sums(X[rows], w, params.weights, means, precision,
+                                                      log_det_half, cov)
         missing = GaussianStats(
             shift=np.asarray(params.means, dtype=np.float64),
             mass=wresp.sum(axis=0),

@@ -23,9 +23,12 @@ The statistics of such a row are those of the completed row x_hat_nk (x_o, mu_k,
 with C_pk added to the scatter's missing block (the expected scatter, E[(x - c)(x - c)^T | x_o, k]),
 so ``maximize`` is unchanged. The rows run in float64 (deliberate: few rows, small blocks).
 
-Where numba is installed the blocks are done row by row in one compiled loop
-(kernels/missing_compiled.py): at 20 % missing over 16 coordinates nearly every row has its own
-pattern, so grouping shares nothing; without numba, by groups of patterns as above.
+``observed_e_step`` (per-row values: scores, predictions, and the other models' E-steps): where
+numba is installed the blocks are done row by row in one compiled loop
+(kernels/missing_compiled.py); without numba, by groups of patterns as above. ``observed_sums``
+(the statistics of GaussianEM's fit): where numba is installed, the factors once per pattern and
+the rows' work in compiled loops with no (n, K, D) temporaries (kernels/missing_fused.py);
+otherwise ``observed_e_step`` then ``observed_moments``.
 """
 
 from __future__ import annotations
@@ -34,10 +37,19 @@ import importlib.util
 
 import numpy as np
 
+from ..kernels.expanded import NEGLIGIBLE_RESPONSIBILITY, PACKED_ROUNDING_LIMIT, rank_updates
+from ..kernels.linalg import normalize_log_rows
+from ..kernels.scratch import scratch
+
 # Whether numba can be imported, found without importing it (its import costs ~0.2 s).
 COMPILED = importlib.util.find_spec("numba") is not None
 
 _LOG_2PI = np.log(2 * np.pi)
+# Rows per block of the products x_c [Lambda_1 ... Lambda_K] in the compiled loop: a block of
+# about this many bytes stays in a core's cache between its product and its reading (as
+# kernels/expanded.py's pair products).
+_BLOCK_BYTES = 2**18
+_MIN_BLOCK_ROWS = 16
 
 
 def _patterns(missing: np.ndarray):
@@ -53,12 +65,17 @@ def _patterns(missing: np.ndarray):
 
 def dense_precision(covariance, prec_chol, n_components, n_features):
     """Lambda_k (K, D, D) and ln |Lambda_k|^(1/2) (K,) of any family, from its dense covariances."""
+    return dense_factors(covariance, prec_chol, n_components, n_features)[:2]
+
+
+def dense_factors(covariance, prec_chol, n_components, n_features):
+    """``dense_precision`` and the dense covariances Sigma_k (K, D, D) they came from."""
     cov = np.asarray(covariance.dense_covariance(np.asarray(prec_chol, dtype=np.float64), n_components,
                                                  n_features), dtype=np.float64)
     lower = np.linalg.cholesky(cov)  # Sigma_k = L L^T
     inv_lower = np.linalg.solve(lower, np.broadcast_to(np.eye(n_features), cov.shape))  # L^{-1}
     precision = np.swapaxes(inv_lower, 1, 2) @ inv_lower  # L^{-T} L^{-1}: a Gram matrix, symmetric
-    return precision, -np.log(np.diagonal(lower, axis1=1, axis2=2)).sum(axis=1)
+    return precision, -np.log(np.diagonal(lower, axis1=1, axis2=2)).sum(axis=1), cov
 
 
 def observed_e_step(X, weights, means, precision, log_det_half):
@@ -107,6 +124,134 @@ def observed_moments(z, wresp, extra, n_features):
         scatter[k] = (z[k] * wresp[:, k, None]).T @ z[k]
     extra.add_to(scatter, wresp)
     return first, scatter
+
+
+def observed_sums(X, sample_weight, weights, means, precision, log_det_half, covariances):
+    """The E-step of rows that each miss at least one entry and observe at least one, with its
+    responsibilities normalised from ``observed_e_step``'s ln rho: (wresp (n, K), log_norm (n,),
+    first (K, D), scatter (K, D, D)), the moments about mu_k as ``observed_moments`` returns them.
+
+    ``covariances``: the dense Sigma_k (``dense_factors``). Where numba is installed and the
+    rounding of the centred products is small (below), one compiled pass
+    (kernels/missing_fused.py) after one matrix product over the chunk; otherwise
+    ``observed_e_step`` then ``observed_moments``: the same numbers up to rounding.
+    """
+    n, D = X.shape
+    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    centre = np.asarray(weights, dtype=np.float64) @ means  # g, as the complete rows' kernel
+    means_c = means - centre
+    if not (COMPILED and _centred_rounding_ok(means_c, precision, covariances)):
+        log_rho, z, extra = observed_e_step(X, weights, means, precision, log_det_half)
+        resp, log_norm = normalize_log_rows(log_rho)
+        wresp = resp * w[:, None]
+        first, scatter = observed_moments(z, wresp, extra, D)
+        return wresp, log_norm, first, scatter
+    from ..kernels import missing_fused as fused  # optional: numba, imported on first use
+
+    K = means.shape[0]
+    missing = np.isnan(X)
+    # the rows sorted by their number of missing entries, then by pattern: the compiled loops'
+    # trip counts change a few times per chunk instead of every row, and a pattern's factors
+    # are read by consecutive rows
+    order, pattern, patterns = _sorted_patterns(missing)
+    w = w[order]
+    m = patterns.sum(axis=1)
+    lanes = _lanes(precision, means_c, fused.W)  # the components padded and worked W at a time
+    Kp = lanes[0].shape[0] * fused.W
+    offsets, doffsets = _offsets(Kp * m * m), _offsets(Kp * m)
+    # the chunk-sized temporaries in this thread's reused buffers (kernels/scratch.py: no fresh pages)
+    lower, dinv = scratch("missing_lower", (offsets[-1],), np.float64), scratch("missing_dinv", (doffsets[-1],), np.float64)
+    gain = scratch("missing_gain", (doffsets[-1],), np.float64)
+    base_quad, det, log_det_mm = np.empty((m.size, Kp)), np.empty((m.size, Kp)), np.empty((m.size, Kp))
+    if not fused.pattern_factors(patterns, lanes[0], lanes[1], offsets, doffsets, lower, dinv, gain, base_quad,
+                                 det, log_det_mm):
+        raise np.linalg.LinAlgError("a missing block of the precision is not positive definite")
+    log_det_mm = np.log(det, out=log_det_mm, where=~np.isnan(det))  # elsewhere the kernel's sum of logs
+    with np.errstate(divide="ignore"):
+        log_w = np.log(np.asarray(weights, dtype=np.float64))
+    # ln pi_k + ln N(x_o | mu_o, Sigma_oo) = constant_pk - quad / 2, as observed_e_step
+    constant = (log_w + log_det_half) - (0.5 * _LOG_2PI) * (D - m)[:, None] - log_det_mm[:, :K]
+    xc = scratch("missing_rows", (n, D), np.float64)
+    fused.centred_rows(X, order, centre, xc)  # x - g, the missing entries filled with g (0)
+    yoffsets = _offsets(Kp * m[pattern])
+    ys, log_rho = scratch("missing_solves", (yoffsets[-1],), np.float64), scratch("missing_log_rho", (n, K), np.float64)
+    width = lanes[3].shape[1]
+    block = scratch("missing_products", (max(_MIN_BLOCK_ROWS, _BLOCK_BYTES // (8 * width)), width), np.float64)
+    fused.observed_log_rho(xc, pattern, patterns, lanes[3], block, lanes[1], lanes[2], offsets, doffsets, lower,
+                           dinv, gain, base_quad, constant, yoffsets, ys, log_rho)
+    resp, log_norm = normalize_log_rows(log_rho)
+    wresp = resp if sample_weight is None else resp * w[:, None]
+    # the completed rows z_nk = x_hat_nk - mu_k of the pairs that carry weight, grouped by
+    # component, then their moments in one rank update per component (kernels/expanded.py)
+    flat = np.flatnonzero(wresp.T > NEGLIGIBLE_RESPONSIBILITY * w)  # k n + i, as the compiled loop decides
+    cursor = np.searchsorted(flat, np.arange(K) * n)  # where each component's pairs begin
+    mass, rows = np.zeros((m.size, K)), scratch("missing_completed", (flat.shape[0], D + 1), np.float64)
+    fused.completed_rows(xc, pattern, patterns, lanes[1], offsets, doffsets, lower, dinv, yoffsets, ys, wresp, w,
+                         NEGLIGIBLE_RESPONSIBILITY, cursor, mass, rows)
+    first, scatter = rank_updates(rows, wresp, flat)
+    fused.add_conditional_covariances(patterns, offsets, doffsets, lower, dinv, mass, scatter)  # sum wr C
+    rows_wresp, rows_log_norm = np.empty_like(wresp), np.empty_like(log_norm)
+    rows_wresp[order], rows_log_norm[order] = wresp, log_norm  # back in the order of X
+    return rows_wresp, rows_log_norm, first, scatter
+
+
+def _offsets(sizes):
+    """(len + 1,) int64 starts of consecutive blocks of these sizes."""
+    out = np.zeros(sizes.shape[0] + 1, dtype=np.int64)
+    np.cumsum(sizes, out=out[1:])
+    return out
+
+
+def _lanes(precision, means_c, width):
+    """The components padded to a multiple of ``width`` (identity precisions, means at g: their
+    results are dropped) and laid out with component k = width kb + j last: precision (KB, D, D, W),
+    mu_k - g and Lambda_k (mu_k - g) (KB, D, W), and the (D, KB D W) matrix whose product with
+    x_c gives Lambda_k x_c."""
+    K, D = means_c.shape
+    pad = -K % width
+    if pad:
+        precision = np.concatenate([precision, np.broadcast_to(np.eye(D), (pad, D, D))])
+        means_c = np.concatenate([means_c, np.zeros((pad, D))])
+    blocks = (K + pad) // width
+    shifted = np.einsum("kde,ke->kd", precision, means_c)
+    by_lane = precision.reshape(blocks, width, D, D)
+    return (np.ascontiguousarray(by_lane.transpose(0, 2, 3, 1)),
+            np.ascontiguousarray(means_c.reshape(blocks, width, D).transpose(0, 2, 1)),
+            np.ascontiguousarray(shifted.reshape(blocks, width, D).transpose(0, 2, 1)),
+            np.ascontiguousarray(by_lane.transpose(3, 0, 2, 1).reshape(D, blocks * D * width)))
+
+
+def _sorted_patterns(missing):
+    """(order (n,), the pattern of each row of X[order] (n,), patterns (P, D) bool): the rows of a
+    boolean mask sorted by their number of missing entries, then (where D <= 56, one int64 key per
+    row) by pattern."""
+    n, D = missing.shape
+    if D > 46:
+        order = np.argsort(missing.sum(axis=1), kind="stable")
+        pattern, patterns = _patterns(missing[order])
+        return order, pattern, patterns
+    # key = count 2^D + sum_d 2^d [d missing] = sum_d [d missing] (2^D + 2^d): one product, exact
+    # in float64 (below 2^52 for D <= 46)
+    key = (missing @ (np.ldexp(1.0, D) + np.ldexp(1.0, np.arange(D)))).astype(np.int64)
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    starts = np.empty(n, dtype=bool)
+    starts[:1] = True
+    np.not_equal(key[1:], key[:-1], out=starts[1:])
+    return order, np.cumsum(starts) - 1, missing[order[starts]]
+
+
+def _centred_rounding_ok(means_c, precision, covariances):
+    """Whether products of rows centred on g round well within the packed form's float64 limit
+    (kernels/expanded.py: 4 u sqrt(L) max_k B_k, B_k = |mu_k - g|^T |Lambda_k| |mu_k - g| +
+    sum_ij |Lambda_k,ij| Sigma_k,ij, the size of the terms a row of component k sums)."""
+    magnitude = np.abs(precision)
+    bound = (np.einsum("kd,kde,ke->k", np.abs(means_c), magnitude, np.abs(means_c))
+             + (magnitude * covariances).sum(axis=(1, 2)))
+    D = means_c.shape[1]
+    terms = D * (D + 1) // 2 + D + 1
+    return bool(2 * np.finfo(np.float64).eps * np.sqrt(terms) * bound.max()
+                <= PACKED_ROUNDING_LIMIT[np.dtype(np.float64)])
 
 
 def _row_blocks(x0, missing, means, precision):

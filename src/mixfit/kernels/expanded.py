@@ -266,8 +266,6 @@ def _blocked_row_sums(rows, wresp):
     return sums
 
 
-rank_updates = _rank_updates  # the moments of given completed rows (models/missing.py)
-
 
 def row_sums(features, wresp):
     """features @ wresp (L, n) @ (n, K), in float64. float32 products run over at most

@@ -118,3 +118,6 @@ def _rank_updates(aug, wresp, flat):
                 block = aug[low:min(low + most, ends[k])]
                 products[k] += block.T @ block  # A^T A: numpy hands this to SYRK
     return products[:, :D, D].copy(), np.ascontiguousarray(products[:, :D, :D])
+
+
+rank_updates = _rank_updates  # the moments of given completed rows (models/missing.py)

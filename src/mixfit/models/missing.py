@@ -37,9 +37,10 @@ import importlib.util
 
 import numpy as np
 
-from ..kernels.expanded import NEGLIGIBLE_RESPONSIBILITY, PACKED_ROUNDING_LIMIT, rank_updates
+from ..kernels.expanded import PACKED_ROUNDING_LIMIT
 from ..kernels.linalg import normalize_log_rows
 from ..kernels.scratch import scratch
+from ..kernels.sparse_moments import NEGLIGIBLE_RESPONSIBILITY, rank_updates
 
 # Whether numba can be imported, found without importing it (its import costs ~0.2 s).
 COMPILED = importlib.util.find_spec("numba") is not None

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backends.memory import ArraySource
+from ..models.gaussian_em import GaussianParams
 from ..models.gaussian_em_compiled import compiled_fit
 
 # The policies whose M-step is the model's own as long as it succeeds (engine.loop.PlainStep,
@@ -34,7 +35,7 @@ def try_run(model, source, params, options, policy, initial_bound: float):
     compiled path does not apply or its M-step failed (the caller then runs the numpy loop)."""
     if policy.name not in _PLAIN_POLICIES or policy.events or options.tol_on_total:
         return None
-    if type(source) is not ArraySource or type(source.X) is not np.ndarray or params is None:
+    if type(source) is not ArraySource or type(source.X) is not np.ndarray or type(params) is not GaussianParams:
         return None
     if source.n_samples > source.chunk_size or source.n_samples * params.means.shape[0] > SMALL_ROWS_X_COMPONENTS:
         return None

@@ -18,6 +18,7 @@ from ..kernels.linalg import logsumexp_rows
 from ..models import GaussianParams
 from ._fitted import set_loop_attributes
 from ._predict import _ChunkPredictions
+from .checked_rows import CheckedRecord, is_checked
 from .conditional import condition_mixture, marginal_mixture
 from .mixture_parts import MixtureParts, run_parts
 from .persistence import save_estimator
@@ -85,14 +86,17 @@ class _GaussianMixtureBase(_ChunkPredictions, DensityMixin, BaseEstimator):
     def _check_X_for_fit(self, X):
         """Validate X without touching self; returns (X, record) where record holds the
         feature bookkeeping to copy onto self once the fit has succeeded."""
-        record = clone(self)
         missing = self._MISSING_IN_FIT
-        X = validate_X(record, X, dtype=_DTYPES, ensure_min_samples=2,
-                       ensure_all_finite="allow-nan" if missing else True)
-        if missing:
-            check_observed_rows(X)  # infinity refused; a row with nothing observed named
-        # read by the start (mean_imputed); a finite sum has no NaN (one pass, no temporary)
-        record._has_missing = bool(missing and not np.isfinite(X.sum()) and np.isnan(X).any())
+        if is_checked(X, _DTYPES, min_samples=2):  # a sweep's rows, checked once (checked_rows.py)
+            record = CheckedRecord(X.shape[1])
+        else:
+            record = clone(self)
+            X = validate_X(record, X, dtype=_DTYPES, ensure_min_samples=2,
+                           ensure_all_finite="allow-nan" if missing else True)
+            if missing:
+                check_observed_rows(X)  # infinity refused; a row with nothing observed named
+            # read by the start (mean_imputed); a finite sum has no NaN (one pass, no temporary)
+            record._has_missing = bool(missing and not np.isfinite(X.sum()) and np.isnan(X).any())
         check_rows(X.shape[0], self.n_components)
         _check_moments_representable(X)
         check_warm_features(self, X.shape[1], self._is_warm())
@@ -194,6 +198,8 @@ class _GaussianMixtureBase(_ChunkPredictions, DensityMixin, BaseEstimator):
         if is_chunked(X):  # out of core or dask: NaN / inf checked as the chunks are read
             X = check_chunked_X(self, X, reset=False)
             return X, X.dtype, check_observed_rows if missing else check_finite_chunk
+        if is_checked(X, _DTYPES) and X.shape[1] == getattr(self, "n_features_in_", None):
+            return X, X.dtype, None  # a sweep's rows, checked once (checked_rows.py)
         X = validate_X(self, X, dtype=_DTYPES, reset=False, ensure_all_finite="allow-nan" if missing else True)
         if missing:
             check_observed_rows(X)

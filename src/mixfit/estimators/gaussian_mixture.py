@@ -350,7 +350,8 @@ class GaussianMixture(OnlineMixture, _GaussianMixtureBase):
                                   X.dtype)
         model = GaussianEM(covariance, self.reg_covar, X.dtype, prior, precision)
         # kmeans_state: one legacy RandomState shared by the restarts, as scikit-learn
-        start = given_start(model, start_source, K, self.init_params, given, X.dtype, kmeans_state(self.random_state))
+        state = kmeans_state(self.random_state) if self.init_params == "kmeans" else None  # only k-means reads it
+        start = given_start(model, start_source, K, self.init_params, given, X.dtype, state)
         warm = Warm(self._params().astype(X.dtype), self.lower_bound_) if self._is_warm() else None
         policy = lambda: make_policy(self.on_collapse)
         # n_init restarts of small data stacked (restarts.py): maximum likelihood, 'raise', no NaN

@@ -40,11 +40,13 @@ from ..engine import compiled_small_fits, hierarchical, relative_tolerance
 from ..engine.criteria import CONVENTIONS, classification_entropy, information_criteria, label_switching
 from ..estimators import BayesianGaussianMixture, BernoulliMixture, GaussianMixture, StudentMixture
 from ..estimators.bayesian_gaussian_mixture import ACTIVE_WEIGHT_THRESHOLD
+from ..estimators.checked_rows import checked_rows
 from ..estimators.validation import as_generator, check_option, check_sample_weight
 from ..exceptions import ConvergenceWarning
 from ..families.registry import COVARIANCE_TYPES, make_covariance
 from ..families.registry import covariance_types as checked_covariance_types
 from ..models import GaussianEM
+from .cell_scores import log_likelihood_and_entropy
 from .degenerate import degenerate_reason
 from .progress import CellBar
 from .result import CRITERIA, Cell, SelectionResult
@@ -104,12 +106,14 @@ def _margin(estimator, n: float, method: str, relative: bool = False) -> float:
     return float(estimator.tol) if method != "vb" else float(estimator.tol) / n
 
 
-def _fit_cell(job: dict, X, sample_weight, n, criterion, convention, method, mclust_rules=False) -> Cell:
+def _fit_cell(job: dict, X, sample_weight, n, criterion, convention, method, mclust_rules=False,
+              checked=False) -> Cell:
     """One cell with single-threaded BLAS and OpenMP, as a joblib worker runs it, so that the table
     does not depend on ``n_jobs`` to the last bit (a threaded GEMM, or scikit-learn's OpenMP
     k-means, sums in another order). Chunks are still spread over the source's threads
-    (backends.memory), so a large cell keeps its cores."""
-    with _one_thread():
+    (backends.memory), so a large cell keeps its cores. ``checked``: X was validated by the
+    sweep, and its fits and predictions do not check it again (``estimators.checked_rows``)."""
+    with _one_thread(), (checked_rows(X) if checked else nullcontext()):
         return _fit_cell_starts(job, X, sample_weight, n, criterion, convention, method, mclust_rules)
 
 
@@ -145,11 +149,15 @@ def _fit_cell_starts(job: dict, X, sample_weight, n, criterion, convention, meth
     if not fits:
         return replace(cell, reason="; ".join(reasons))
     start, best = _keep_best(fits, _margin(fits[0][1], n, method, mclust_rules))
-    log_likelihood = float(best.score_samples(X) @ (np.ones(X.shape[0]) if sample_weight is None else sample_weight))
     p = best._n_parameters()  # the model's own count, at the fitted K (after a 'drop')
     values, n_active = {}, None
+    if method != "vb" and isinstance(X, np.ndarray) and hasattr(best, "precisions_cholesky_"):
+        log_likelihood, entropy = log_likelihood_and_entropy(best, X, sample_weight)  # Gaussian, t: one pass
+    else:
+        log_likelihood = float(best.score_samples(X) @ (np.ones(X.shape[0]) if sample_weight is None
+                                                        else sample_weight))
+        entropy = None if method == "vb" else classification_entropy(best.predict_proba(X), sample_weight)
     if method != "vb":
-        entropy = classification_entropy(best.predict_proba(X), sample_weight)
         values = information_criteria(log_likelihood, p, n, entropy, convention)
     else:
         # Occupied components as BayesianGaussianMixture.active_components_ counts them.
@@ -412,5 +420,5 @@ default=('full', 'tied', 'diag', 'spherical')
                                    None))
             jobs.append({"n_components": K, "covariance_type": covariance_type, "candidates": candidates})
 
-    return _sweep(jobs, (X, weights, n, criterion, convention, method, mclust_rules), n_jobs, progress, method,
+    return _sweep(jobs, (X, weights, n, criterion, convention, method, mclust_rules, True), n_jobs, progress, method,
                   criterion, convention, n)

@@ -130,6 +130,20 @@ def test_hmmlearn_priors_and_a_conjugate_prior_are_exclusive(problem):
 
 
 
+def test_mclust_families_take_mixfits_step_under_hmmlearns_loop(problem):
+    """hmmlearn has no constrained families: under its loop (n_iter) a GaussianHMM of one of
+    mclust's takes mixfit's M-step (the same fit as max_iter with reg_covar=None's 1e-6: the
+    same code, so rounding only), and hmmlearn's emission priors are refused for it by name."""
+    X = problem[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours = mixfit.GaussianHMM(K, "VEI", n_iter=4, tol=0.0, random_state=0).fit(X)
+        plain = mixfit.GaussianHMM(K, "VEI", max_iter=4, tol=0.0, reg_covar=1e-6, random_state=0).fit(X)
+    np.testing.assert_allclose(ours.covariances_, plain.covariances_, rtol=1e-12)
+    with pytest.raises(ValueError, match="covars_prior"):
+        mixfit.GaussianHMM(K, "EEV", covars_prior=2.0).fit(X)
+
+
 def test_variational_monitor_history_is_the_total_elbo(problem):
     """hmmlearn's monitor_ holds totals for the variational HMMs too: lower_bound_ (per frame)
     times the frames, beside their tol, which is on the total."""

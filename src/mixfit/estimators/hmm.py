@@ -31,7 +31,13 @@ from ..models.hmm_hmmlearn_prior import HmmlearnGaussianEmission, starting_covar
 from ._hmm_base import _HMMBase
 from .hmm_checks import check_enough_frames
 from .hmm_compat import CHAIN_LETTERS, covars_to_precision_chol
-from .hmm_gaussian_prior import check_min_covar, check_reg_covar, gaussian_prior, uses_hmmlearn_step
+from .hmm_gaussian_prior import (
+    HMMLEARN_COVARIANCE_TYPES,
+    check_min_covar,
+    check_reg_covar,
+    gaussian_prior,
+    uses_hmmlearn_gaussian_step,
+)
 from .hmm_missing import check_frames_with_missing, start_frames
 from .hmm_parts import baum_welch_parts, point_chain
 from .priors import check_prior_spec, resolve_prior
@@ -248,7 +254,7 @@ class GaussianHMM(_HMMBase):
         check_option(self.on_collapse, "on_collapse", ON_COLLAPSE)
         min_covar = check_min_covar(self)
         prior_spec = check_prior_spec(self.prior)
-        hmmlearn_step = uses_hmmlearn_step(self, prior_spec)
+        hmmlearn_step = uses_hmmlearn_gaussian_step(self, prior_spec)
         reg_covar = check_reg_covar(self, hmmlearn_step)
         K, n_features = self.n_components, data.X.shape[1]
         check_enough_frames(data.X, K)
@@ -265,7 +271,8 @@ class GaussianHMM(_HMMBase):
             prior = resolve_prior(prior_spec, precision, data_mean, data_cov, K, n_features, reg_covar)
         mixture = GaussianEM(covariance, reg_covar, np.float64, prior, precision)
         starting = mixture
-        hmmlearn_prior = gaussian_prior(self, self.covariance_type, K, n_features, reg_covar)  # checked, whichever step
+        if self.covariance_type in HMMLEARN_COVARIANCE_TYPES:  # checked, whichever step
+            hmmlearn_prior = gaussian_prior(self, self.covariance_type, K, n_features, reg_covar)
         if hmmlearn_step:
             emission = HmmlearnGaussianEmission(mixture, hmmlearn_prior, "means" in fixed, "covariances" in fixed)
             starting = GaussianEM(covariance, reg_covar + min_covar)  # (its covariances are replaced below)

@@ -67,6 +67,25 @@ def uses_hmmlearn_step(estimator, prior_spec, defaults_kept=at_defaults) -> bool
     return hmm_compat.hmmlearn_loop(estimator) or not defaults
 
 
+# The covariance types hmmlearn has (its priors' shapes are theirs); mclust's other ten families
+# take mixfit's M-step only.
+HMMLEARN_COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+
+
+def uses_hmmlearn_gaussian_step(estimator, prior_spec) -> bool:
+    """``uses_hmmlearn_step`` for ``GaussianHMM``: never for one of mclust's constrained families
+    (hmmlearn has none: under hmmlearn's loop they take mixfit's M-step), whose hmmlearn emission
+    priors must stay at their defaults (an error naming them otherwise)."""
+    hmmlearn_step = uses_hmmlearn_step(estimator, prior_spec)
+    if estimator.covariance_type in HMMLEARN_COVARIANCE_TYPES:
+        return hmmlearn_step
+    if not at_defaults(estimator):
+        raise ValueError(f"means_prior, means_weight, covars_prior, covars_weight are hmmlearn's priors for its "
+                         f"covariance types {HMMLEARN_COVARIANCE_TYPES}; covariance_type="
+                         f"{estimator.covariance_type!r} takes prior= (mclust's conjugate prior) instead")
+    return False
+
+
 def check_reg_covar(estimator, hmmlearn_step: bool) -> float:
     """``reg_covar``, a number >= 0; None: 0 with hmmlearn's M-step (its ``covars_prior``
     regularises, and hmmlearn adds nothing), else 1e-6 (the mixtures' default)."""

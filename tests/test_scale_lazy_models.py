@@ -311,12 +311,12 @@ def test_an_hmm_fits_on_a_two_process_local_cluster(sequences):
 
 
 @pytest.mark.parametrize("name, value, message", [
-    ("gaussian", np.nan, r"Input X contains NaN.*first at row 437"),
+    ("categorical", np.nan, r"Input X contains NaN.*first at row 437"),  # Gaussian HMMs take NaN as missing
     ("gaussian", np.inf, r"Input X contains infinity.*first at row 437"),
     ("bernoulli", 0.5, r"X must be binary \(0/1\) for a BernoulliHMM; X\[437, 0\] = 0\.5"),
     ("categorical", 1.5, r"X must hold integer symbols >= 0; X\[437, 0\] = 1\.5"),
     ("categorical", -1.0, r"X must hold integer symbols >= 0; X\[437, 0\] = -1\.0"),
-], ids=["gaussian-nan", "gaussian-inf", "bernoulli-non-binary", "categorical-fraction", "categorical-negative"])
+], ids=["categorical-nan", "gaussian-inf", "bernoulli-non-binary", "categorical-fraction", "categorical-negative"])
 def test_hmm_bad_value_deep_in_lazy_input_names_its_row(name, value, message, sequences, tmp_path):
     data, _ = sequences
     X = data[name]

@@ -54,13 +54,21 @@ def draw(mixture, n: int, rng: np.random.Generator) -> np.ndarray:
 def draw_into(mixture, out: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """``draw`` into the given (n, D) array, one component's rows at a time: the stream's batch
     buffer, refilled for every batch (one batch resident, as a reader of a file in batches)."""
+    from threadpoolctl import threadpool_limits
+
     weights, means, factors = mixture
     counts = rng.multinomial(out.shape[0], weights)
     start = 0
-    for k, c in enumerate(counts):
-        np.matmul(rng.standard_normal((c, means.shape[1])), factors[k].T, out=out[start : start + c])
-        out[start : start + c] += means[k]
-        start += c
+    # The generator is the stream's source, not mixfit: its products run on one BLAS thread, as a
+    # file reader's would use none. (OpenBLAS's threads spin for a while after a multi-threaded
+    # product; on 2 cores they took the cores from the partial_fit step that follows: measured,
+    # the stream's steps at 0.57 of a batch pass with the generator's BLAS threaded, 0.87 with
+    # OPENBLAS_NUM_THREADS=1 for the whole process, 0.84-0.86 back to back without a generator.)
+    with threadpool_limits(limits=1, user_api="blas"):
+        for k, c in enumerate(counts):
+            np.matmul(rng.standard_normal((c, means.shape[1])), factors[k].T, out=out[start : start + c])
+            out[start : start + c] += means[k]
+            start += c
     return out
 
 

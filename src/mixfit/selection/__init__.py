@@ -1,6 +1,7 @@
 """Model selection: tables over (K x covariance family x method) and ``GaussianMixtureIC``;
 after selection, merging components into clusters and the bootstrap of the parameters."""
 
+from .bernoulli_tables import select_bernoulli as select_bernoulli
 from .bootstrap import BootstrapResult as BootstrapResult
 from .bootstrap import bootstrap as bootstrap
 from .compare import compare_models as compare_models
@@ -9,7 +10,6 @@ from .merging import ComponentMerging as ComponentMerging
 from .merging import merge_components as merge_components
 from .result import Cell as Cell
 from .result import SelectionResult as SelectionResult
-from .tables import select_bernoulli as select_bernoulli
 from .tables import select_model as select_model
 
 __all__ = ["BootstrapResult", "Cell", "ComponentMerging", "GaussianMixtureIC", "SelectionResult", "bootstrap",

@@ -68,6 +68,20 @@ def timed(fn, repeat):
     return statistics.median(times)
 
 
+def mcar(X, rate, rng):
+    """(holes, Y): each entry missing with probability ``rate``, at random; a row left with
+    nothing observed keeps its first entry (the mixtures refuse an empty row)."""
+    holes = rng.random(X.shape) < rate
+    holes[holes.all(axis=1), 0] = False
+    return holes, np.where(holes, np.nan, X)
+
+
+def correlated_clusters(n, d, k, rng):
+    """n rows of k well-separated clusters in d dimensions sharing one random correlation."""
+    centres = rng.normal(scale=4.0, size=(k, d))
+    return centres[rng.integers(k, size=n)] + rng.normal(size=(n, d)) @ rng.normal(size=(d, d)) / 3
+
+
 def timed_together(fns, repeat):
     """The fastest of ``repeat`` runs of each function, the functions interleaved run by run: on a
     shared machine both sides meet the same load, and the fastest run is the least disturbed."""
@@ -94,9 +108,7 @@ def imputation_rmse(n, seed=0):
     mixing = rng.normal(size=(K, D, D)) / 2
     labels = rng.integers(K, size=n)
     X = centres[labels] + np.einsum("nd,nde->ne", rng.normal(size=(n, D)), mixing[labels])
-    holes = rng.random(X.shape) < 0.2
-    holes[holes.all(axis=1), 0] = False
-    Y = np.where(holes, np.nan, X)
+    holes, Y = mcar(X, 0.2, rng)
     imputers = {"mixfit GaussianMixtureImputer(6)": mixfit.GaussianMixtureImputer(K, n_init=3, random_state=0),
                 "sklearn IterativeImputer": IterativeImputer(random_state=0, max_iter=20),
                 "sklearn KNNImputer": KNNImputer(),
@@ -126,11 +138,8 @@ def main():
     imputation_rmse(2000 if args.quick else 5000)
     n = 20_000 if args.quick else args.n
     rng = np.random.default_rng(0)
-    centres = rng.normal(scale=4.0, size=(args.k, args.d))
-    X = centres[rng.integers(args.k, size=n)] + rng.normal(size=(n, args.d)) @ rng.normal(size=(args.d, args.d)) / 3
-    holes = rng.random(X.shape) < args.rate
-    holes[holes.all(axis=1), 0] = False
-    Y = np.where(holes, np.nan, X)
+    X = correlated_clusters(n, args.d, args.k, rng)
+    Y = mcar(X, args.rate, rng)[1]
     gm = mixfit.GaussianMixture(args.k, random_state=0, max_iter=5).fit(X)
     model, params = gm._model(), gm._params()
 

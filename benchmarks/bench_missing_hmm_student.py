@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
+import sys
 import time
 import warnings
 
@@ -36,20 +36,8 @@ import mixfit
 from mixfit.backends import as_source
 from mixfit.backends.sequences import SequenceSource
 
-
-def timed(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def holes(X, rate, rng):
-    mask = rng.random(X.shape) < rate
-    mask[mask.all(axis=1), 0] = False  # the mixture refuses an empty row; the HMM would take it
-    return np.where(mask, np.nan, X)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_missing import mcar, timed
 
 
 def bench_hmm(n_seq, repeat, rate):
@@ -58,7 +46,7 @@ def bench_hmm(n_seq, repeat, rate):
     centres = rng.normal(scale=3.0, size=(K, D))
     states = np.repeat(rng.integers(K, size=n_seq * T // 50), 50)
     X = centres[states] + rng.normal(size=(n_seq * T, D))
-    Y = holes(X, rate, rng)
+    Y = mcar(X, rate, rng)[1]
     lengths = np.full(n_seq, T)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -136,7 +124,7 @@ def bench_student(n, repeat, rate, loop_rows):
     rng = np.random.default_rng(1)
     centres = rng.normal(scale=4.0, size=(K, D))
     X = centres[rng.integers(K, size=n)] + rng.standard_t(5, size=(n, D)) @ rng.normal(size=(D, D)) / 3
-    Y = holes(X, rate, rng)
+    Y = mcar(X, rate, rng)[1]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         sm = mixfit.StudentMixture(K, random_state=0, max_iter=3).fit(X)

@@ -17,7 +17,8 @@ from its own fit of the same data. Median of --repeat runs.
 from __future__ import annotations
 
 import argparse
-import statistics
+import os
+import sys
 import time
 import warnings
 
@@ -28,14 +29,8 @@ from scipy.stats import multivariate_normal
 import mixfit
 from mixfit.backends import as_source
 
-
-def timed(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_missing import correlated_clusters, mcar, timed
 
 
 def plugin_log_likelihood(weights, means, covariances, X):
@@ -91,11 +86,8 @@ def main():
     quality(2000 if args.quick else 5000)
     n = 20_000 if args.quick else args.n
     rng = np.random.default_rng(0)
-    centres = rng.normal(scale=4.0, size=(args.k, args.d))
-    X = centres[rng.integers(args.k, size=n)] + rng.normal(size=(n, args.d)) @ rng.normal(size=(args.d, args.d)) / 3
-    holes = rng.random(X.shape) < args.rate
-    holes[holes.all(axis=1), 0] = False
-    Y = np.where(holes, np.nan, X)
+    X = correlated_clusters(n, args.d, args.k, rng)
+    Y = mcar(X, args.rate, rng)[1]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         bgm = mixfit.BayesianGaussianMixture(n_components=args.k, random_state=0, max_iter=5).fit(X)

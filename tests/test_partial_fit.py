@@ -275,3 +275,79 @@ def test_the_overflow_check_judges_each_feature_not_the_whole_range(rng):
     assert_allclose(gm.means_[0], X.mean(axis=0), rtol=1e-12)  # one EM step of K = 1: the mean
     with pytest.raises(ValueError, match=r"\bX\b.*second moments would exceed"):
         GaussianMixture(1).partial_fit(np.column_stack([X[:, 0], 1e160 * rng.normal(size=50)]))
+
+
+def _fitted_state(gm):
+    return (gm.weights_, gm.means_, gm.precisions_cholesky_, gm.lower_bound_,
+            *(np.asarray(v) for v in gm.running_statistics_.values()))
+
+
+@pytest.mark.parametrize("make", [
+    lambda: GaussianMixture(3, random_state=0),
+    lambda: BayesianGaussianMixture(n_components=3, random_state=0, max_iter=20),
+], ids=["em", "vb"])
+def test_a_later_batch_checked_in_one_pass_steps_as_one_checked_in_full(make, separated, rng):
+    # A later C-ordered batch of the fitted dtype skips scikit-learn's checks (no clone of the
+    # estimator); a Fortran-ordered copy of the same rows takes the full checks. Same rows, same
+    # step: the two streams must agree exactly (the same sums in the same order).
+    X, _ = separated.sample(900, rng)
+    fast, full = make().partial_fit(X[:300]), make().partial_fit(X[:300])
+    from mixfit.estimators import _base
+    clones = []
+    original = _base.clone
+    try:
+        _base.clone = lambda est, **kw: clones.append(est) or original(est, **kw)
+        for B in (X[300:600], X[600:]):
+            fast.partial_fit(B)
+        assert clones == []  # validated once: the later batches are not checked through a clone
+        for B in (X[300:600], X[600:]):
+            full.partial_fit(np.asfortranarray(B))
+        assert len(clones) == 2  # the Fortran-ordered batches went through the full checks
+    finally:
+        _base.clone = original
+    for a, b in zip(_fitted_state(fast), _fitted_state(full)):
+        assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("bad, message", [
+    (np.inf, r"Input X contains infinity"),
+    (-np.inf, r"Input X contains infinity"),
+    ("row", r"X row 7 has no observed value"),
+], ids=["inf", "-inf", "empty-row"])
+def test_a_bad_later_batch_is_refused_as_in_fit_and_leaves_the_model_as_it_was(bad, message, separated, rng):
+    X, _ = separated.sample(400, rng)
+    gm = GaussianMixture(3, random_state=0).partial_fit(X[:200])
+    before = _fitted_state(gm)
+    B = X[200:].copy()
+    if bad == "row":
+        B[7] = np.nan
+    else:
+        B[11, 1] = bad
+    with pytest.raises(ValueError, match=message):
+        GaussianMixture(3, random_state=0).fit(B)  # the oracle: fit's own refusal
+    with pytest.raises(ValueError, match=message):
+        gm.partial_fit(B)
+    for a, b in zip(before, _fitted_state(gm)):
+        assert_array_equal(a, b)
+    assert gm.n_steps_ == 1
+
+
+def test_a_later_batch_with_missing_entries_takes_the_observed_data_step(separated, rng):
+    # a NaN entry is a missing value for GaussianMixture: the one-pass check hands such a batch
+    # to the full checks, which accept it, and the step is that of the same batch in C order
+    X, _ = separated.sample(600, rng)
+    B = X[300:].copy()
+    B[5, 0] = np.nan
+    a = GaussianMixture(3, random_state=0).partial_fit(X[:300]).partial_fit(B)
+    b = GaussianMixture(3, random_state=0).partial_fit(X[:300]).partial_fit(np.asfortranarray(B))
+    assert np.all(np.isfinite(a.means_))
+    for u, v in zip(_fitted_state(a), _fitted_state(b)):
+        assert_array_equal(u, v)
+
+
+def test_a_later_batch_whose_moments_overflow_is_refused(rng):
+    X = rng.normal(size=(50, 2))
+    gm = GaussianMixture(1).partial_fit(X)
+    with pytest.raises(ValueError, match=r"\bX\b.*second moments would exceed"):
+        gm.partial_fit(np.column_stack([X[:, 0], 1e160 * rng.normal(size=50)]))
+    assert gm.n_steps_ == 1

@@ -76,3 +76,70 @@ def test_the_workers_scratch_buffers_go_at_the_end_of_a_pass():
 
     source.map_reduce(accumulate)
     assert pools and all("test_buffer" not in pool for pool in pools)
+
+
+def _pool_threads(n_threads):
+    """The worker threads of the shared pool of that size (each worker runs one task to say)."""
+    barrier = threading.Barrier(n_threads)
+
+    def ident():
+        barrier.wait(timeout=10)  # every worker holds one task: each reports its own thread
+        return threading.get_ident()
+
+    pool = shared_pool(n_threads)
+    return {f.result() for f in [pool.submit(ident) for _ in range(n_threads)]}
+
+
+def test_sequence_passes_run_on_the_shared_pool():
+    from mixfit.backends.sequences import SequenceSource
+
+    X = _rows(300)
+    lengths = np.full(30, 10)
+    source = SequenceSource(X, lengths, None, chunk_size=40, n_threads=2)
+    seen = []
+
+    def accumulate(batch, w):
+        seen.append(threading.get_ident())
+        return batch.X.sum(axis=0)
+
+    workers = _pool_threads(2)
+    threads = threading.active_count()
+    for _ in range(3):
+        np.testing.assert_array_equal(source.map_reduce(accumulate), X.sum(axis=0))  # oracle: numpy's sum
+    assert set(seen) <= workers and threading.active_count() == threads  # no new threads per pass
+
+
+def test_an_error_in_a_sequence_chunk_propagates_and_the_pool_stays_usable():
+    from mixfit.backends.sequences import SequenceSource
+
+    X = _rows(300)
+    source = SequenceSource(X, np.full(30, 10), None, chunk_size=40, n_threads=2)
+
+    def failing(batch, w):
+        if batch.X[0, 0] >= 450:  # the chunks from frame 150 on
+            raise ValueError("bad chunk")
+        return batch.X.sum(axis=0)
+
+    with pytest.raises(ValueError, match="bad chunk"):
+        source.map_reduce(failing)
+    np.testing.assert_array_equal(source.map_reduce(lambda b, w: b.X.sum(axis=0)), X.sum(axis=0))
+
+
+def test_stacked_blocks_run_on_the_shared_pool_in_block_order():
+    from mixfit.backends.stacked import StackedSource
+
+    rng = np.random.default_rng(0)
+    datasets = [rng.normal(size=(n, 2)) for n in rng.integers(5, 40, size=40)]
+    source = StackedSource(datasets, None, row_columns=4, block_bytes=2048, n_threads=2)
+    assert len(source.blocks) > 2
+    seen = []
+
+    def fn(block):
+        seen.append(threading.get_ident())
+        return block.index
+
+    workers = _pool_threads(2)
+    threads = threading.active_count()
+    order = source.map_blocks(fn)
+    assert [list(i) for i in order] == [list(i) for i in source.blocks]  # block order, whatever the threads
+    assert set(seen) <= workers and threading.active_count() == threads

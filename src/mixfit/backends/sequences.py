@@ -11,21 +11,23 @@ from __future__ import annotations
 import functools
 import operator
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from ..kernels.hmm_inference import SequenceBatch
 from ..kernels.scratch import release as release_scratch
-from .memory import available_cores
+from ..kernels.scratch import release_all as release_all_scratch
+from .memory import available_cores, single_threaded_blas
+from .pool import in_worker, shared_pool
 
 
 class SequenceSource:
     """``chunks()`` and ``map_reduce(accumulate)`` over batches of whole sequences.
 
-    As ``ArraySource``: the chunks run on ``n_threads`` threads with a single-threaded BLAS and
-    their values are added in chunk order, so the result does not depend on the thread count.
+    As ``ArraySource``: the chunks run on ``n_threads`` threads (the process's shared pool of that
+    size, ``backends.pool``; a pass started on one of its workers runs on that thread) with a
+    single-threaded BLAS, and their values are added in chunk order, so the result does not
+    depend on the thread count.
     """
 
     def __init__(self, X: np.ndarray, lengths: np.ndarray, sequence_weight: np.ndarray | None,
@@ -76,10 +78,21 @@ class SequenceSource:
         """sum over chunks of accumulate(batch, w_batch), added in chunk order."""
         size = self.chunk_size if size is None else int(size)
         chunks = list(self.chunks(size))
-        if self.n_threads <= 1 or len(chunks) <= 1:
+        if self.n_threads <= 1 or len(chunks) <= 1 or in_worker():
             try:
                 return functools.reduce(operator.add, (accumulate(b, w) for b, w in chunks))
             finally:
-                release_scratch()  # this thread's E-step buffers (worker threads take theirs along)
-        with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(self.n_threads) as pool:
-            return functools.reduce(operator.add, pool.map(lambda chunk: accumulate(*chunk), chunks))
+                if not in_worker():
+                    release_scratch()  # this thread's E-step buffers
+        futures = []
+        try:
+            with single_threaded_blas():
+                futures = [shared_pool(self.n_threads).submit(accumulate, *chunk) for chunk in chunks]
+                return functools.reduce(operator.add, (future.result() for future in futures))
+        finally:
+            for future in futures:  # an error: the chunks not yet started are not run
+                future.cancel()
+            for future in futures:
+                if not future.cancelled():
+                    future.exception()  # wait for the running ones: they read this source's frames
+            release_all_scratch()  # the workers' buffers, as when the workers ended with the pass

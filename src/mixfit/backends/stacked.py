@@ -5,18 +5,19 @@ consecutive sets whose padded working set stays near ``block_bytes``; a block ho
 one (B_block, N_block, D) array, each set padded to the block's largest with rows of weight 0
 (copies of its first row, so that every number stays finite; a weight of 0 adds an exact 0 to
 every sum). Sorting keeps the padding small when sizes differ. ``map_blocks`` runs a function
-on every block, on ``n_threads`` threads each with a single-threaded BLAS (numpy releases the
-GIL), and returns the outputs in block order: the result does not depend on the thread count.
+on every block, on ``n_threads`` threads (the process's shared pool, ``backends.pool``) each with a
+single-threaded BLAS (numpy releases the GIL), and returns the outputs in block order: the result
+does not depend on the thread count.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from .memory import available_cores, single_threaded_blas
+from .pool import in_worker, shared_pool
 
 # A block's working set: its padded rows, their features and the (K, N) responsibilities, a few
 # times the rows. Blocks of ~16 MB keep the stacked products in the last-level cache's reach
@@ -69,10 +70,20 @@ class StackedSource:
 
     def map_blocks(self, fn) -> list:
         """[fn(block) for every block], in block order, blocks on ``n_threads`` threads."""
-        if self.n_threads <= 1 or len(self.blocks) <= 1:
+        if self.n_threads <= 1 or len(self.blocks) <= 1 or in_worker():
             return [fn(self.block(index)) for index in self.blocks]
-        with single_threaded_blas(), ThreadPoolExecutor(self.n_threads) as pool:
-            return list(pool.map(lambda index: fn(self.block(index)), self.blocks))
+        futures = []
+        try:
+            with single_threaded_blas():
+                pool = shared_pool(self.n_threads)
+                futures = [pool.submit(lambda index: fn(self.block(index)), index) for index in self.blocks]
+                return [future.result() for future in futures]
+        finally:
+            for future in futures:  # an error: the blocks not yet started are not run
+                future.cancel()
+            for future in futures:
+                if not future.cancelled():
+                    future.exception()  # wait for the running ones before the error leaves
 
 
 def _cut(order, sizes, row_bytes, block_bytes, n_threads) -> list[np.ndarray]:

@@ -261,3 +261,13 @@ def add_conditional_covariances(patterns, offsets, doffsets, lower, dinv, mass, 
                     scatter[k, idx[a], idx[b]] += weight * s
                     if b != a:
                         scatter[k, idx[b], idx[a]] += weight * s
+
+
+@_jit
+def unsort_rows(order, wresp, log_norm, out_wresp, out_log_norm):
+    """out_wresp[order[j]] = wresp[j] and out_log_norm[order[j]] = log_norm[j] (in place)."""
+    for j in range(order.shape[0]):
+        i = order[j]
+        out_log_norm[i] = log_norm[j]
+        for k in range(wresp.shape[1]):
+            out_wresp[i, k] = wresp[j, k]

@@ -27,7 +27,8 @@ so ``maximize`` is unchanged. The rows run in float64 (deliberate: few rows, sma
 numba is installed the blocks are done row by row in one compiled loop
 (kernels/missing_compiled.py); without numba, by groups of patterns as above. ``observed_sums``
 (the statistics of GaussianEM's fit): where numba is installed, the factors once per pattern and
-the rows' work in compiled loops with no (n, K, D) temporaries (kernels/missing_fused.py);
+the rows' work in compiled loops with no (n, K, D) temporaries (kernels/missing_fused.py), the
+chunk's grouping by pattern remembered across iterations (models/missing_patterns.py);
 otherwise ``observed_e_step`` then ``observed_moments``.
 """
 
@@ -41,6 +42,7 @@ from ..kernels.expanded import PACKED_ROUNDING_LIMIT
 from ..kernels.linalg import normalize_log_rows
 from ..kernels.scratch import scratch
 from ..kernels.sparse_moments import NEGLIGIBLE_RESPONSIBILITY, rank_updates
+from .missing_patterns import sorted_patterns, unsorted_patterns
 
 # Whether numba can be imported, found without importing it (its import costs ~0.2 s).
 COMPILED = importlib.util.find_spec("numba") is not None
@@ -51,17 +53,6 @@ _LOG_2PI = np.log(2 * np.pi)
 # kernels/expanded.py's pair products).
 _BLOCK_BYTES = 2**18
 _MIN_BLOCK_ROWS = 16
-
-
-def _patterns(missing: np.ndarray):
-    """(pattern id per row (n,), patterns (P, D) bool) of a boolean mask."""
-    if missing.shape[1] <= 62:  # one int64 code per row: a 1-D unique, much faster than by rows
-        codes = missing.astype(np.int64) @ (np.int64(1) << np.arange(missing.shape[1], dtype=np.int64))
-        _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
-    else:
-        packed = np.packbits(missing, axis=1)
-        _, first, inverse = np.unique(packed, axis=0, return_index=True, return_inverse=True)
-    return inverse.reshape(-1), missing[first]
 
 
 def dense_precision(covariance, prec_chol, n_components, n_features):
@@ -154,12 +145,13 @@ def observed_sums(X, sample_weight, weights, means, precision, log_det_half, cov
     # the rows sorted by their number of missing entries, then by pattern: the compiled loops'
     # trip counts change a few times per chunk instead of every row, and a pattern's factors
     # are read by consecutive rows
-    order, pattern, patterns = _sorted_patterns(missing)
+    # (the same mask at every iteration of an in-memory fit: remembered, models/missing_patterns.py)
+    grouping = sorted_patterns(missing)
+    order, pattern, patterns, m = grouping.order, grouping.pattern, grouping.patterns, grouping.counts
     w = w[order]
-    m = patterns.sum(axis=1)
     lanes = _lanes(precision, means_c, fused.W)  # the components padded and worked W at a time
     Kp = lanes[0].shape[0] * fused.W
-    offsets, doffsets = _offsets(Kp * m * m), _offsets(Kp * m)
+    offsets, doffsets, yoffsets = Kp * grouping.offsets, Kp * grouping.doffsets, Kp * grouping.yoffsets
     # the chunk-sized temporaries in this thread's reused buffers (kernels/scratch.py: no fresh pages)
     lower, dinv = scratch("missing_lower", (offsets[-1],), np.float64), scratch("missing_dinv", (doffsets[-1],), np.float64)
     gain = scratch("missing_gain", (doffsets[-1],), np.float64)
@@ -174,7 +166,6 @@ def observed_sums(X, sample_weight, weights, means, precision, log_det_half, cov
     constant = (log_w + log_det_half) - (0.5 * _LOG_2PI) * (D - m)[:, None] - log_det_mm[:, :K]
     xc = scratch("missing_rows", (n, D), np.float64)
     fused.centred_rows(X, order, centre, xc)  # x - g, the missing entries filled with g (0)
-    yoffsets = _offsets(Kp * m[pattern])
     ys, log_rho = scratch("missing_solves", (yoffsets[-1],), np.float64), scratch("missing_log_rho", (n, K), np.float64)
     width = lanes[3].shape[1]
     block = scratch("missing_products", (max(_MIN_BLOCK_ROWS, _BLOCK_BYTES // (8 * width)), width), np.float64)
@@ -192,15 +183,8 @@ def observed_sums(X, sample_weight, weights, means, precision, log_det_half, cov
     first, scatter = rank_updates(rows, wresp, flat)
     fused.add_conditional_covariances(patterns, offsets, doffsets, lower, dinv, mass, scatter)  # sum wr C
     rows_wresp, rows_log_norm = np.empty_like(wresp), np.empty_like(log_norm)
-    rows_wresp[order], rows_log_norm[order] = wresp, log_norm  # back in the order of X
+    fused.unsort_rows(order, wresp, log_norm, rows_wresp, rows_log_norm)  # back in the order of X
     return rows_wresp, rows_log_norm, first, scatter
-
-
-def _offsets(sizes):
-    """(len + 1,) int64 starts of consecutive blocks of these sizes."""
-    out = np.zeros(sizes.shape[0] + 1, dtype=np.int64)
-    np.cumsum(sizes, out=out[1:])
-    return out
 
 
 def _lanes(precision, means_c, width):
@@ -220,26 +204,6 @@ def _lanes(precision, means_c, width):
             np.ascontiguousarray(means_c.reshape(blocks, width, D).transpose(0, 2, 1)),
             np.ascontiguousarray(shifted.reshape(blocks, width, D).transpose(0, 2, 1)),
             np.ascontiguousarray(by_lane.transpose(3, 0, 2, 1).reshape(D, blocks * D * width)))
-
-
-def _sorted_patterns(missing):
-    """(order (n,), the pattern of each row of X[order] (n,), patterns (P, D) bool): the rows of a
-    boolean mask sorted by their number of missing entries, then (where D <= 56, one int64 key per
-    row) by pattern."""
-    n, D = missing.shape
-    if D > 46:
-        order = np.argsort(missing.sum(axis=1), kind="stable")
-        pattern, patterns = _patterns(missing[order])
-        return order, pattern, patterns
-    # key = count 2^D + sum_d 2^d [d missing] = sum_d [d missing] (2^D + 2^d): one product, exact
-    # in float64 (below 2^52 for D <= 46)
-    key = (missing @ (np.ldexp(1.0, D) + np.ldexp(1.0, np.arange(D)))).astype(np.int64)
-    order = np.argsort(key, kind="stable")
-    key = key[order]
-    starts = np.empty(n, dtype=bool)
-    starts[:1] = True
-    np.not_equal(key[1:], key[:-1], out=starts[1:])
-    return order, np.cumsum(starts) - 1, missing[order[starts]]
 
 
 def _centred_rounding_ok(means_c, precision, covariances):
@@ -290,7 +254,7 @@ def _pattern_blocks(missing, u, precision, z, quad):
     batched factorisation per group; returns what ``_row_blocks`` returns."""
     n, K, _ = u.shape
     log_det_mm = np.zeros((n, K))  # ln |Lambda_k,mm|^(1/2) per row
-    pattern_of_row, patterns = _patterns(missing)
+    pattern_of_row, patterns = unsorted_patterns(missing)
     counts = patterns.sum(axis=1)
     groups = []
     for m in np.unique(counts):

@@ -169,22 +169,31 @@ def observed_sums(X, sample_weight, weights, means, precision, log_det_half, cov
     ys, log_rho = scratch("missing_solves", (yoffsets[-1],), np.float64), scratch("missing_log_rho", (n, K), np.float64)
     width = lanes[3].shape[1]
     block = scratch("missing_products", (max(_MIN_BLOCK_ROWS, _BLOCK_BYTES // (8 * width)), width), np.float64)
+    # (9.23) normalised row by row in the same loop: log_rho becomes w_n r_nk, and counts the pairs
+    # that carry weight per component
+    wresp, log_norm, counts = log_rho, np.empty(n), np.zeros(K, dtype=np.int64)
     fused.observed_log_rho(xc, pattern, patterns, lanes[3], block, lanes[1], lanes[2], offsets, doffsets, lower,
-                           dinv, gain, base_quad, constant, yoffsets, ys, log_rho)
-    resp, log_norm = normalize_log_rows(log_rho)
-    wresp = resp if sample_weight is None else resp * w[:, None]
+                           dinv, gain, base_quad, constant, yoffsets, ys, log_rho, w, NEGLIGIBLE_RESPONSIBILITY,
+                           log_norm, counts)
     # the completed rows z_nk = x_hat_nk - mu_k of the pairs that carry weight, grouped by
     # component, then their moments in one rank update per component (kernels/expanded.py)
-    flat = np.flatnonzero(wresp.T > NEGLIGIBLE_RESPONSIBILITY * w)  # k n + i, as the compiled loop decides
-    cursor = np.searchsorted(flat, np.arange(K) * n)  # where each component's pairs begin
-    mass, rows = np.zeros((m.size, K)), scratch("missing_completed", (flat.shape[0], D + 1), np.float64)
+    cursor = _starts(counts)  # where each component's pairs begin
+    mass, rows = np.zeros((m.size, K)), scratch("missing_completed", (cursor[-1], D + 1), np.float64)
+    flat = scratch("missing_flat", (cursor[-1],), np.int64)  # k n + i of each pair, as np.flatnonzero(wresp.T > ...)
     fused.completed_rows(xc, pattern, patterns, lanes[1], offsets, doffsets, lower, dinv, yoffsets, ys, wresp, w,
-                         NEGLIGIBLE_RESPONSIBILITY, cursor, mass, rows)
+                         NEGLIGIBLE_RESPONSIBILITY, cursor[:-1], mass, rows, flat)
     first, scatter = rank_updates(rows, wresp, flat)
     fused.add_conditional_covariances(patterns, offsets, doffsets, lower, dinv, mass, scatter)  # sum wr C
     rows_wresp, rows_log_norm = np.empty_like(wresp), np.empty_like(log_norm)
     fused.unsort_rows(order, wresp, log_norm, rows_wresp, rows_log_norm)  # back in the order of X
     return rows_wresp, rows_log_norm, first, scatter
+
+
+def _starts(counts):
+    """(K + 1,) int64 starts of consecutive groups of these counts."""
+    out = np.zeros(counts.shape[0] + 1, dtype=np.int64)
+    np.cumsum(counts, out=out[1:])
+    return out
 
 
 def _lanes(precision, means_c, width):

@@ -8,17 +8,18 @@ the filled row (its m entries -(mu_k - g)_m) and t_k = Lambda_k r_k comes from a
 x_c [Lambda_1 ... Lambda_K] less Lambda_k (mu_k - g). With the partitioned precision
 (docs/math/conditional.md#em-with-missing-values), per pattern and component (``pattern_factors``):
 
-    Lambda_mm = L L^T,  ln |Lambda_mm|^(1/2) = sum_a ln L_aa,  c = Lambda_mm (mu_k - g)_m
+    Lambda_mm = L L^T,  ln |Lambda_mm|^(1/2) = sum_a ln L_aa,  C = Lambda_mm^{-1} = L^{-T} L^{-1}
 
-and per row (``observed_log_rho``), with v = Lambda_mo r_o = t_m + c and y = L^{-1} v:
+(C is the conditional covariance (2.82)). With v = Lambda_mo r_o = t_m + Lambda_mm (mu_k - g)_m
+and C Lambda_mm = I, the terms in mu_k - g cancel, and per row (``observed_log_rho``):
 
-    quad = r_o^T Lambda_oo r_o - y^T y = r^T t + 2 (mu_k - g)_m^T t_m + (mu_k - g)_m^T c - y^T y
+    quad = r_o^T Lambda_oo r_o - v^T C v = r^T t - t_m^T C t_m
 
-(= r_o^T Sigma_oo^{-1} r_o, the Schur complement). The conditional mean and covariance (2.81),
-(2.82) follow from the same factor: delta = E[x_m | x_o, k] - mu_k,m = -L^{-T} y and
-C = Lambda_mm^{-1} = L^{-T} L^{-1}. ``completed_rows`` writes the completed row x_hat_nk - mu_k of
-each (row, component) pair that carries weight, for one rank update per component (the caller);
-``add_conditional_covariances`` adds sum_n wr_nk C_pk once per pattern.
+(= r_o^T Sigma_oo^{-1} r_o, the Schur complement), and the conditional mean (2.81), for the pairs
+that carry weight (``completed_rows``): delta = E[x_m | x_o, k] - mu_k,m = -C v = r_m - C t_m.
+``completed_rows`` writes the completed row x_hat_nk - mu_k of each such (row, component) pair,
+for one rank update per component (the caller); ``add_conditional_covariances`` adds
+sum_n wr_nk C_pk once per pattern.
 
 The components are worked W at a time (the innermost loops run over W of them, which the compiler
 unrolls): a small factorisation or triangular solve is a chain of dependent operations, and W
@@ -56,58 +57,42 @@ def centred_rows(X, order, centre, xc):
 
 
 @_jit
-def pattern_factors(patterns, precision, means_c, offsets, doffsets, lower, dinv, gain, base_quad, det, log_det):
-    """Per pattern p (P, D) and component k = W kb + j, written in place: L of Lambda_k,mm =
-    L L^T (entry (a, b) at lower[offsets[p] + ((kb m + a) m + b) W + j]), 1 / L_aa and
-    c = Lambda_mm (mu_k - g)_m (at dinv[doffsets[p] + (kb m + a) W + j], gain[...]),
-    base_quad (P, K) = (mu_k - g)_m^T c, det (P, K) = |Lambda_k,mm|^(1/2) = prod_a L_aa, or NaN
-    and log_det (P, K) its logarithm where that product leaves the normal range. precision
-    (KB, D, D, W), means_c (KB, D, W). Returns False where a block is not positive definite."""
+def pattern_factors(patterns, precision, offsets, cond, det, log_det):
+    """Per pattern p (P, D) and component k = W kb + j, written in place: C = Lambda_k,mm^{-1}
+    (entry (a, b) at cond[offsets[p] + ((kb m + a) m + b) W + j], both triangles),
+    det (P, K) = |Lambda_k,mm|^(1/2) = prod_a L_aa (Lambda_mm = L L^T), or NaN and log_det (P, K)
+    its logarithm where that product leaves the normal range. precision (KB, D, D, W).
+    Returns False where a block is not positive definite."""
     P, D = patterns.shape
     KB = precision.shape[0]
     idx = np.empty(D, dtype=np.int64)
+    lower = np.empty((D, D, W))
+    inv = np.empty((D, D, W))
+    dinv = np.empty((D, W))
     s = np.empty(W)
     prod = np.empty(W)
     for p in range(P):
         m = _indices(patterns, p, idx)
         for kb in range(KB):
-            base = offsets[p] + kb * m * m * W
-            dbase = doffsets[p] + kb * m * W
             for j in range(W):
                 prod[j] = 1.0
-                base_quad[p, kb * W + j] = 0.0
-            for a in range(m):  # c = Lambda_mm (mu_k - g)_m and (mu_k - g)_m^T c: the rows' v = t_m + c
-                ia = idx[a]
-                for j in range(W):
-                    s[j] = 0.0
-                for b in range(m):
-                    ib = idx[b]
-                    for j in range(W):
-                        s[j] += precision[kb, ia, ib, j] * means_c[kb, ib, j]
-                for j in range(W):
-                    gain[dbase + a * W + j] = s[j]
-                    base_quad[p, kb * W + j] += means_c[kb, ia, j] * s[j]
             for a in range(m):  # Cholesky-Banachiewicz, W blocks side by side
                 ia = idx[a]
                 for b in range(a + 1):
-                    ib = idx[b]
                     for j in range(W):
-                        s[j] = precision[kb, ia, ib, j]
+                        s[j] = precision[kb, ia, idx[b], j]
                     for c in range(b):
-                        ac = base + (a * m + c) * W
-                        bc = base + (b * m + c) * W
                         for j in range(W):
-                            s[j] -= lower[ac + j] * lower[bc + j]
-                    ab = base + (a * m + b) * W
+                            s[j] -= lower[a, c, j] * lower[b, c, j]
                     if a == b:
                         for j in range(W):
                             root = math.sqrt(s[j])  # NaN where not positive definite
-                            lower[ab + j] = root
-                            dinv[dbase + a * W + j] = 1.0 / root
+                            lower[a, a, j] = root
+                            dinv[a, j] = 1.0 / root
                             prod[j] *= root
                     else:
                         for j in range(W):
-                            lower[ab + j] = s[j] * dinv[dbase + b * W + j]
+                            lower[a, b, j] = s[j] * dinv[b, j]
             for j in range(W):
                 k = kb * W + j
                 det[p, k] = prod[j]
@@ -115,11 +100,33 @@ def pattern_factors(patterns, precision, means_c, offsets, doffsets, lower, dinv
                     continue
                 total = 0.0
                 for a in range(m):
-                    total += math.log(lower[base + (a * m + a) * W + j])
+                    total += math.log(lower[a, a, j])
                 if not (total > -np.inf and total < np.inf):  # NaN or a zero pivot
                     return False
                 det[p, k] = np.nan
                 log_det[p, k] = total
+            for b in range(m):  # L^{-1}, lower triangular, column by column
+                for j in range(W):
+                    inv[b, b, j] = dinv[b, j]
+                for a in range(b + 1, m):
+                    for j in range(W):
+                        s[j] = 0.0
+                    for c in range(b, a):
+                        for j in range(W):
+                            s[j] -= lower[a, c, j] * inv[c, b, j]
+                    for j in range(W):
+                        inv[a, b, j] = s[j] * dinv[a, j]
+            base = offsets[p] + kb * m * m * W
+            for a in range(m):  # C_ab = sum_c L^{-1}_ca L^{-1}_cb, c >= a >= b; symmetric
+                for b in range(a + 1):
+                    for j in range(W):
+                        s[j] = 0.0
+                    for c in range(a, m):
+                        for j in range(W):
+                            s[j] += inv[c, a, j] * inv[c, b, j]
+                    for j in range(W):
+                        cond[base + (a * m + b) * W + j] = s[j]
+                        cond[base + (b * m + a) * W + j] = s[j]
     return True
 
 
@@ -135,14 +142,12 @@ def _indices(patterns, p, idx):
 
 
 @_jit
-def observed_log_rho(xc, pattern, patterns, stacked, block, means_c, shifted, offsets, doffsets, lower, dinv, gain,
-                     base_quad, constant, yoffsets, ys, log_rho, weight, floor, log_norm, counts):
+def observed_log_rho(xc, pattern, patterns, stacked, block, means_c, shifted, offsets, cond, constant, yoffsets, ys,
+                     log_rho, weight, floor, log_norm, counts):
     """log_rho (n, K) = constant[p, k] - quad / 2 per row n (of pattern p) and component k, with
-    quad = r_o^T Sigma_k,oo^{-1} r_o (at least 0), and y = L^{-1} v (row
-    n's m entries for k = W kb + j at ys[yoffsets[n] + (kb m + a) W + j]), written in place, from
-    the pattern's factors of ``pattern_factors`` (r_m = -(mu_k - g)_m, so -Lambda_mm r_m = c):
-
-        v = t_m + c,  quad = r^T t - r_m^T (v + t_m) - y^T y = r^T t + 2 (mu_k - g)_m^T t_m + base_quad - y^T y
+    quad = r^T t - t_m^T C t_m = r_o^T Sigma_k,oo^{-1} r_o (at least 0), from the pattern's C of
+    ``pattern_factors``; t_m (row n's m entries for k = W kb + j at ys[yoffsets[n] + (kb m + a) W + j])
+    written for ``completed_rows``.
 
     xc (n, D) x - g, 0 on the missing entries; pattern (n,) each row's pattern in ``patterns``;
     stacked (D, KB D W): the products of a block of rows with it, (Lambda_k x_c)_d at
@@ -159,7 +164,7 @@ def observed_log_rho(xc, pattern, patterns, stacked, block, means_c, shifted, of
     idx = np.empty(D, dtype=np.int64)
     q = np.empty(W)
     s = np.empty(W)
-    y = np.empty((D, W))
+    tm = np.empty((D, W))
     rows = block.shape[0]
     m = 0
     for i in range(n):
@@ -171,28 +176,28 @@ def observed_log_rho(xc, pattern, patterns, stacked, block, means_c, shifted, of
             m = _indices(patterns, p, idx)
         for kb in range(KB):
             for j in range(W):
-                q[j] = base_quad[p, kb * W + j]
+                q[j] = 0.0
             row = kb * D * W
             for d in range(D):  # r^T t, r = x_c - (mu_k - g), t = Lambda_k r
                 x = xc[i, d]
                 for j in range(W):
                     q[j] += (x - means_c[kb, d, j]) * (products[row + d * W + j] - shifted[kb, d, j])
             base = offsets[p] + kb * m * m * W
-            dbase = doffsets[p] + kb * m * W
             ybase = yoffsets[i] + kb * m * W
-            for a in range(m):
+            for a in range(m):  # t_m
                 ia = idx[a]
                 for j in range(W):
                     t = products[row + ia * W + j] - shifted[kb, ia, j]
-                    s[j] = t + gain[dbase + a * W + j]  # v
-                    q[j] += 2.0 * means_c[kb, ia, j] * t
-                for c in range(a):  # y = L^{-1} v
-                    for j in range(W):
-                        s[j] -= lower[base + (a * m + c) * W + j] * y[c, j]
+                    tm[a, j] = t
+                    ys[ybase + a * W + j] = t
+            for a in range(m):  # t_m^T C t_m: the diagonal once, each pair below it twice
                 for j in range(W):
-                    y[a, j] = s[j] * dinv[dbase + a * W + j]
-                    q[j] -= y[a, j] * y[a, j]
-                    ys[ybase + a * W + j] = y[a, j]
+                    s[j] = 0.5 * cond[base + (a * m + a) * W + j] * tm[a, j]
+                for b in range(a):
+                    for j in range(W):
+                        s[j] += cond[base + (a * m + b) * W + j] * tm[b, j]
+                for j in range(W):
+                    q[j] -= 2.0 * tm[a, j] * s[j]
             for j in range(min(W, K - kb * W)):
                 log_rho[i, kb * W + j] = constant[p, kb * W + j] - 0.5 * max(q[j], 0.0)
         log_norm[i] = normalize_row(log_rho[i], weight[i], floor, counts)
@@ -225,14 +230,14 @@ def normalize_row(a, weight, floor, counts):
 
 
 @_jit
-def completed_rows(xc, pattern, patterns, means_c, offsets, doffsets, lower, dinv, yoffsets, ys, wresp, weight,
-                   floor, cursor, mass, rows, flat):
+def completed_rows(xc, pattern, patterns, means_c, offsets, cond, yoffsets, ys, wresp, weight, floor, cursor, mass,
+                   rows, flat):
     """For each (row, component) pair with wr_nk > floor w_n, in the order of the rows: the
-    completed row about mu_k, z = x_hat_nk - mu_k (x_o - mu_k,o, and delta = -L^{-T} y on m),
+    completed row about mu_k, z = x_hat_nk - mu_k (x_o - mu_k,o, and delta = r_m - C t_m on m),
     written to rows[cursor[k]] and its place k n + i in the (K, n) layout to flat[cursor[k]] (then
-    cursor[k] += 1), and mass (P, K) += wr_nk per pattern (the
-    conditional covariances are added per pattern by ``add_conditional_covariances``). Arguments
-    as ``observed_log_rho``; wresp (n, K); rows (pairs, >= D)."""
+    cursor[k] += 1), and mass (P, K) += wr_nk per pattern (the conditional covariances are added
+    per pattern by ``add_conditional_covariances``). Arguments as ``observed_log_rho``; wresp
+    (n, K); rows (pairs, >= D)."""
     n, D = xc.shape
     K = wresp.shape[1]
     idx = np.empty(D, dtype=np.int64)
@@ -247,53 +252,38 @@ def completed_rows(xc, pattern, patterns, means_c, offsets, doffsets, lower, din
                 m = _indices(patterns, p, idx)
             kb, j = k // W, k % W
             base = offsets[p] + kb * m * m * W + j
-            dbase = doffsets[p] + kb * m * W + j
             ybase = yoffsets[i] + kb * m * W + j
             mass[p, k] += wr
             out = cursor[k]
             cursor[k] += 1
             flat[out] = k * n + i
-            for d in range(D):  # x_o - mu_k,o (the filled entries are overwritten below)
+            for d in range(D):  # r = x_c - (mu_k - g): x_o - mu_k,o, and -(mu_k - g)_m on m
                 rows[out, d] = xc[i, d] - means_c[kb, d, j]
-            for a in range(m - 1, -1, -1):  # L^{-T} y = -delta
-                s = ys[ybase + a * W]
-                for c in range(a + 1, m):
-                    s += lower[base + (c * m + a) * W] * rows[out, idx[c]]
-                rows[out, idx[a]] = -s * dinv[dbase + a * W]
+            for a in range(m):  # delta = r_m - C t_m
+                s = 0.0
+                for b in range(m):
+                    s += cond[base + (a * m + b) * W] * ys[ybase + b * W]
+                rows[out, idx[a]] -= s
 
 
 @_jit
-def add_conditional_covariances(patterns, offsets, doffsets, lower, dinv, mass, scatter):
-    """scatter[k][m, m] += mass_pk C_pk for every pattern p and component k with mass,
-    C = Lambda_mm^{-1} = L^{-T} L^{-1} from the factors of ``pattern_factors``."""
+def add_conditional_covariances(patterns, offsets, cond, mass, scatter):
+    """scatter[k][m, m] += mass_pk C_pk for every pattern p and component k with mass, C of
+    ``pattern_factors``."""
     P, D = patterns.shape
     K = mass.shape[1]
     idx = np.empty(D, dtype=np.int64)
-    inv = np.zeros((D, D))
     for p in range(P):
         m = _indices(patterns, p, idx)
         for k in range(K):
-            if not mass[p, k] > 0.0:
+            weight = mass[p, k]
+            if not weight > 0.0:
                 continue
             kb, j = k // W, k % W
             base = offsets[p] + kb * m * m * W + j
-            dbase = doffsets[p] + kb * m * W + j
-            for b in range(m):  # L^{-1}, lower triangular, column by column
-                inv[b, b] = dinv[dbase + b * W]
-                for a in range(b + 1, m):
-                    s = 0.0
-                    for c in range(b, a):
-                        s -= lower[base + (a * m + c) * W] * inv[c, b]
-                    inv[a, b] = s * dinv[dbase + a * W]
-            weight = mass[p, k]
-            for a in range(m):  # C_ab = sum_c L^{-1}_ca L^{-1}_cb, c >= a >= b; symmetric
-                for b in range(a + 1):
-                    s = 0.0
-                    for c in range(a, m):
-                        s += inv[c, a] * inv[c, b]
-                    scatter[k, idx[a], idx[b]] += weight * s
-                    if b != a:
-                        scatter[k, idx[b], idx[a]] += weight * s
+            for a in range(m):
+                for b in range(m):
+                    scatter[k, idx[a], idx[b]] += weight * cond[base + (a * m + b) * W]
 
 
 @_jit

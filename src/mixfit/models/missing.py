@@ -151,13 +151,11 @@ def observed_sums(X, sample_weight, weights, means, precision, log_det_half, cov
     w = w[order]
     lanes = _lanes(precision, means_c, fused.W)  # the components padded and worked W at a time
     Kp = lanes[0].shape[0] * fused.W
-    offsets, doffsets, yoffsets = Kp * grouping.offsets, Kp * grouping.doffsets, Kp * grouping.yoffsets
+    offsets, yoffsets = Kp * grouping.offsets, Kp * grouping.yoffsets
     # the chunk-sized temporaries in this thread's reused buffers (kernels/scratch.py: no fresh pages)
-    lower, dinv = scratch("missing_lower", (offsets[-1],), np.float64), scratch("missing_dinv", (doffsets[-1],), np.float64)
-    gain = scratch("missing_gain", (doffsets[-1],), np.float64)
-    base_quad, det, log_det_mm = np.empty((m.size, Kp)), np.empty((m.size, Kp)), np.empty((m.size, Kp))
-    if not fused.pattern_factors(patterns, lanes[0], lanes[1], offsets, doffsets, lower, dinv, gain, base_quad,
-                                 det, log_det_mm):
+    cond = scratch("missing_cond", (offsets[-1],), np.float64)  # C_pk = Lambda_k,mm^{-1} (2.82)
+    det, log_det_mm = np.empty((m.size, Kp)), np.empty((m.size, Kp))
+    if not fused.pattern_factors(patterns, lanes[0], offsets, cond, det, log_det_mm):
         raise np.linalg.LinAlgError("a missing block of the precision is not positive definite")
     log_det_mm = np.log(det, out=log_det_mm, where=~np.isnan(det))  # elsewhere the kernel's sum of logs
     with np.errstate(divide="ignore"):
@@ -172,18 +170,17 @@ def observed_sums(X, sample_weight, weights, means, precision, log_det_half, cov
     # (9.23) normalised row by row in the same loop: log_rho becomes w_n r_nk, and counts the pairs
     # that carry weight per component
     wresp, log_norm, counts = log_rho, np.empty(n), np.zeros(K, dtype=np.int64)
-    fused.observed_log_rho(xc, pattern, patterns, lanes[3], block, lanes[1], lanes[2], offsets, doffsets, lower,
-                           dinv, gain, base_quad, constant, yoffsets, ys, log_rho, w, NEGLIGIBLE_RESPONSIBILITY,
-                           log_norm, counts)
+    fused.observed_log_rho(xc, pattern, patterns, lanes[3], block, lanes[1], lanes[2], offsets, cond, constant,
+                           yoffsets, ys, log_rho, w, NEGLIGIBLE_RESPONSIBILITY, log_norm, counts)
     # the completed rows z_nk = x_hat_nk - mu_k of the pairs that carry weight, grouped by
     # component, then their moments in one rank update per component (kernels/expanded.py)
     cursor = _starts(counts)  # where each component's pairs begin
     mass, rows = np.zeros((m.size, K)), scratch("missing_completed", (cursor[-1], D + 1), np.float64)
     flat = scratch("missing_flat", (cursor[-1],), np.int64)  # k n + i of each pair, as np.flatnonzero(wresp.T > ...)
-    fused.completed_rows(xc, pattern, patterns, lanes[1], offsets, doffsets, lower, dinv, yoffsets, ys, wresp, w,
+    fused.completed_rows(xc, pattern, patterns, lanes[1], offsets, cond, yoffsets, ys, wresp, w,
                          NEGLIGIBLE_RESPONSIBILITY, cursor[:-1], mass, rows, flat)
     first, scatter = rank_updates(rows, wresp, flat)
-    fused.add_conditional_covariances(patterns, offsets, doffsets, lower, dinv, mass, scatter)  # sum wr C
+    fused.add_conditional_covariances(patterns, offsets, cond, mass, scatter)  # sum wr C
     rows_wresp, rows_log_norm = np.empty_like(wresp), np.empty_like(log_norm)
     fused.unsort_rows(order, wresp, log_norm, rows_wresp, rows_log_norm)  # back in the order of X
     return rows_wresp, rows_log_norm, first, scatter

@@ -32,8 +32,8 @@ class Grouping(NamedTuple):
 
     order (n,): the rows of X in that order; pattern (n,): the pattern of each row of X[order];
     patterns (P, D) bool; counts (P,): missing entries per pattern; then the starts of each
-    pattern's blocks for one component (``offsets`` of m^2 values, ``doffsets`` of m) and of each
-    row's (``yoffsets``, m values), (P + 1,) and (n + 1,): for Kp components, Kp times these.
+    pattern's block for one component (``offsets``, m^2 values) and of each row's (``yoffsets``,
+    m values), (P + 1,) and (n + 1,): for Kp components, Kp times these.
     """
 
     order: np.ndarray
@@ -41,7 +41,6 @@ class Grouping(NamedTuple):
     patterns: np.ndarray
     counts: np.ndarray
     offsets: np.ndarray
-    doffsets: np.ndarray
     yoffsets: np.ndarray
 
 
@@ -70,8 +69,7 @@ def sorted_patterns(missing: np.ndarray) -> Grouping:
 def _grouping(missing):
     order, pattern, patterns = _sort(missing)
     counts = patterns.sum(axis=1)
-    grouping = Grouping(order, pattern, patterns, counts, _offsets(counts * counts), _offsets(counts),
-                        _offsets(counts[pattern]))
+    grouping = Grouping(order, pattern, patterns, counts, _offsets(counts * counts), _offsets(counts[pattern]))
     for array in grouping:  # shared by the callers that meet the same mask: never written
         array.flags.writeable = False
     return grouping

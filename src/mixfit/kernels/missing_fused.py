@@ -143,7 +143,7 @@ def _indices(patterns, p, idx):
 
 @_jit
 def observed_log_rho(xc, pattern, patterns, stacked, block, means_c, shifted, offsets, cond, constant, yoffsets, ys,
-                     log_rho, weight, floor, log_norm, counts):
+                     log_rho):
     """log_rho (n, K) = constant[p, k] - quad / 2 per row n (of pattern p) and component k, with
     quad = r^T t - t_m^T C t_m = r_o^T Sigma_k,oo^{-1} r_o (at least 0), from the pattern's C of
     ``pattern_factors``; t_m (row n's m entries for k = W kb + j at ys[yoffsets[n] + (kb m + a) W + j])
@@ -153,11 +153,7 @@ def observed_log_rho(xc, pattern, patterns, stacked, block, means_c, shifted, of
     stacked (D, KB D W): the products of a block of rows with it, (Lambda_k x_c)_d at
     (kb D + d) W + j, are taken into ``block`` (B, KB D W) a few hundred rows at a time, each
     block read while it is in the core's cache; means_c and shifted (KB, D, W):
-    mu_k - g and Lambda_k (mu_k - g); constant (P, K). Every row misses at least one entry.
-
-    Then each row's ln rho is normalised in place (``normalize_row``): log_rho becomes
-    w_n r_nk, log_norm (n,) ln sum_k rho_nk, and counts (K,) += the pairs with w_n r_nk > floor w_n
-    (weight (n,): w_n)."""
+    mu_k - g and Lambda_k (mu_k - g); constant (P, K). Every row misses at least one entry."""
     n, D = xc.shape
     KB = means_c.shape[0]
     K = log_rho.shape[1]
@@ -200,33 +196,16 @@ def observed_log_rho(xc, pattern, patterns, stacked, block, means_c, shifted, of
                     q[j] -= 2.0 * tm[a, j] * s[j]
             for j in range(min(W, K - kb * W)):
                 log_rho[i, kb * W + j] = constant[p, kb * W + j] - 0.5 * max(q[j], 0.0)
-        log_norm[i] = normalize_row(log_rho[i], weight[i], floor, counts)
 
 
 @_jit
-def normalize_row(a, weight, floor, counts):
-    """(9.23) a (K,) = ln rho_k becomes w r_k = w rho_k / sum_j rho_j, in place, as
-    kernels/linalg.py's ``normalize_log_rows`` (the exponents floored at -700, a row whose peak is
-    not finite keeps it as its ln sum); counts (K,) += [w r_k > floor w]. Returns ln sum_j rho_j."""
-    K = a.shape[0]
-    peak = a[0]
-    for k in range(1, K):  # NaN propagates, as np.maximum
-        if math.isnan(a[k]) or a[k] > peak:
-            peak = a[k]
-    finite = -np.inf < peak < np.inf
-    shift = peak if finite else 0.0
-    total = 0.0
-    for k in range(K):
-        e = a[k] - shift
-        if e < -700.0:  # noqa: PLR1730 (a NaN passes, as through np.maximum)
-            e = -700.0
-        a[k] = math.exp(e)
-        total += a[k]
-    for k in range(K):
-        a[k] = a[k] / total * weight
-        if a[k] > floor * weight:
-            counts[k] += 1
-    return shift + math.log(total) if finite else peak
+def kept_pairs(wresp, weight, floor, counts):
+    """counts (K,) += the number of rows n with wr_nk > floor w_n, per component (in place)."""
+    n, K = wresp.shape
+    for i in range(n):
+        for k in range(K):
+            if wresp[i, k] > floor * weight[i]:
+                counts[k] += 1
 
 
 @_jit

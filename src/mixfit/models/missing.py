@@ -167,11 +167,12 @@ def observed_sums(X, sample_weight, weights, means, precision, log_det_half, cov
     ys, log_rho = scratch("missing_solves", (yoffsets[-1],), np.float64), scratch("missing_log_rho", (n, K), np.float64)
     width = lanes[3].shape[1]
     block = scratch("missing_products", (max(_MIN_BLOCK_ROWS, _BLOCK_BYTES // (8 * width)), width), np.float64)
-    # (9.23) normalised row by row in the same loop: log_rho becomes w_n r_nk, and counts the pairs
-    # that carry weight per component
-    wresp, log_norm, counts = log_rho, np.empty(n), np.zeros(K, dtype=np.int64)
     fused.observed_log_rho(xc, pattern, patterns, lanes[3], block, lanes[1], lanes[2], offsets, cond, constant,
-                           yoffsets, ys, log_rho, w, NEGLIGIBLE_RESPONSIBILITY, log_norm, counts)
+                           yoffsets, ys, log_rho)
+    resp, log_norm = normalize_log_rows(log_rho)  # (9.23), numpy's vectorised exp
+    wresp = resp if sample_weight is None else resp * w[:, None]
+    counts = np.zeros(K, dtype=np.int64)
+    fused.kept_pairs(wresp, w, NEGLIGIBLE_RESPONSIBILITY, counts)  # the pairs that carry weight, per component
     # the completed rows z_nk = x_hat_nk - mu_k of the pairs that carry weight, grouped by
     # component, then their moments in one rank update per component (kernels/expanded.py)
     cursor = _starts(counts)  # where each component's pairs begin

@@ -142,21 +142,27 @@ def _indices(patterns, p, idx):
 
 
 @_jit
-def observed_log_rho(xc, pattern, patterns, stacked, block, means_c, shifted, offsets, cond, constant, yoffsets, ys,
-                     log_rho):
+def observed_log_rho(xc, pattern, patterns, stacked, block, shifted, shifted_quad, offsets, cond, constant, yoffsets,
+                      ys, log_rho):
     """log_rho (n, K) = constant[p, k] - quad / 2 per row n (of pattern p) and component k, with
     quad = r^T t - t_m^T C t_m = r_o^T Sigma_k,oo^{-1} r_o (at least 0), from the pattern's C of
     ``pattern_factors``; t_m (row n's m entries for k = W kb + j at ys[yoffsets[n] + (kb m + a) W + j])
     written for ``completed_rows``.
 
     xc (n, D) x - g, 0 on the missing entries; pattern (n,) each row's pattern in ``patterns``;
-    stacked (D, KB D W): the products of a block of rows with it, (Lambda_k x_c)_d at
-    (kb D + d) W + j, are taken into ``block`` (B, KB D W) a few hundred rows at a time, each
-    block read while it is in the core's cache; means_c and shifted (KB, D, W):
-    mu_k - g and Lambda_k (mu_k - g); constant (P, K). Every row misses at least one entry."""
+    stacked (D, KB D W + KB W): the products of a block of rows with it, (Lambda_k x_c)_d at
+    (kb D + d) W + j and s_k^T x_c at KB D W + kb W + j, are taken into ``block`` a few hundred rows
+    at a time, each block read while it is in the core's cache; shifted (KB, D, W) s_k =
+    Lambda_k (mu_k - g), shifted_quad (KB, W) (mu_k - g)^T s_k; constant (P, K). With
+    r = x_c - (mu_k - g) and t = Lambda_k x_c - s_k:
+
+        r^T t = x_c^T Lambda_k x_c - 2 s_k^T x_c + (mu_k - g)^T s_k
+
+    (the expanded form, whose rounding the caller bounds). Every row misses at least one entry."""
     n, D = xc.shape
-    KB = means_c.shape[0]
+    KB = shifted.shape[0]
     K = log_rho.shape[1]
+    linear = KB * D * W  # where the s_k^T x_c begin in a row of products
     idx = np.empty(D, dtype=np.int64)
     q = np.empty(W)
     s = np.empty(W)
@@ -171,13 +177,13 @@ def observed_log_rho(xc, pattern, patterns, stacked, block, means_c, shifted, of
         if i == 0 or p != pattern[i - 1]:  # the rows of a pattern are consecutive
             m = _indices(patterns, p, idx)
         for kb in range(KB):
-            for j in range(W):
-                q[j] = 0.0
+            for j in range(W):  # r^T t, r = x_c - (mu_k - g), t = Lambda_k r
+                q[j] = shifted_quad[kb, j] - 2.0 * products[linear + kb * W + j]
             row = kb * D * W
-            for d in range(D):  # r^T t, r = x_c - (mu_k - g), t = Lambda_k r
+            for d in range(D):
                 x = xc[i, d]
                 for j in range(W):
-                    q[j] += (x - means_c[kb, d, j]) * (products[row + d * W + j] - shifted[kb, d, j])
+                    q[j] += x * products[row + d * W + j]
             base = offsets[p] + kb * m * m * W
             ybase = yoffsets[i] + kb * m * W
             for a in range(m):  # t_m

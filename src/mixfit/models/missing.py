@@ -167,7 +167,7 @@ def observed_sums(X, sample_weight, weights, means, precision, log_det_half, cov
     ys, log_rho = scratch("missing_solves", (yoffsets[-1],), np.float64), scratch("missing_log_rho", (n, K), np.float64)
     width = lanes[3].shape[1]
     block = scratch("missing_products", (max(_MIN_BLOCK_ROWS, _BLOCK_BYTES // (8 * width)), width), np.float64)
-    fused.observed_log_rho(xc, pattern, patterns, lanes[3], block, lanes[1], lanes[2], offsets, cond, constant,
+    fused.observed_log_rho(xc, pattern, patterns, lanes[3], block, lanes[2], lanes[4], offsets, cond, constant,
                            yoffsets, ys, log_rho)
     resp, log_norm = normalize_log_rows(log_rho)  # (9.23), numpy's vectorised exp
     wresp = resp if sample_weight is None else resp * w[:, None]
@@ -197,8 +197,9 @@ def _starts(counts):
 def _lanes(precision, means_c, width):
     """The components padded to a multiple of ``width`` (identity precisions, means at g: their
     results are dropped) and laid out with component k = width kb + j last: precision (KB, D, D, W),
-    mu_k - g and Lambda_k (mu_k - g) (KB, D, W), and the (D, KB D W) matrix whose product with
-    x_c gives Lambda_k x_c."""
+    mu_k - g and s_k = Lambda_k (mu_k - g) (KB, D, W), (mu_k - g)^T s_k (KB, W), and the
+    (D, KB D W + KB W) matrix [Lambda_1 ... Lambda_K, s_1 ... s_K] whose product with x_c gives
+    Lambda_k x_c and s_k^T x_c."""
     K, D = means_c.shape
     pad = -K % width
     if pad:
@@ -207,10 +208,12 @@ def _lanes(precision, means_c, width):
     blocks = (K + pad) // width
     shifted = np.einsum("kde,ke->kd", precision, means_c)
     by_lane = precision.reshape(blocks, width, D, D)
+    stacked = np.concatenate([by_lane.transpose(3, 0, 2, 1).reshape(D, blocks * D * width), shifted.T], axis=1)
     return (np.ascontiguousarray(by_lane.transpose(0, 2, 3, 1)),
             np.ascontiguousarray(means_c.reshape(blocks, width, D).transpose(0, 2, 1)),
             np.ascontiguousarray(shifted.reshape(blocks, width, D).transpose(0, 2, 1)),
-            np.ascontiguousarray(by_lane.transpose(3, 0, 2, 1).reshape(D, blocks * D * width)))
+            np.ascontiguousarray(stacked),
+            np.einsum("kd,kd->k", means_c, shifted).reshape(blocks, width))
 
 
 def _centred_rounding_ok(means_c, precision, covariances):

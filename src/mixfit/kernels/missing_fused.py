@@ -8,18 +8,19 @@ the filled row (its m entries -(mu_k - g)_m) and t_k = Lambda_k r_k comes from a
 x_c [Lambda_1 ... Lambda_K] less Lambda_k (mu_k - g). With the partitioned precision
 (docs/math/conditional.md#em-with-missing-values), per pattern and component (``pattern_factors``):
 
-    Lambda_mm = L L^T,  ln |Lambda_mm|^(1/2) = sum_a ln L_aa,  C = Lambda_mm^{-1} = L^{-T} L^{-1}
+    Lambda_mm = L L^T,  ln |Lambda_mm|^(1/2) = sum_a ln L_aa
 
-(C is the conditional covariance (2.82)). With v = Lambda_mo r_o = t_m + Lambda_mm (mu_k - g)_m
-and C Lambda_mm = I, the terms in mu_k - g cancel, and per row (``observed_log_rho``):
+With v = Lambda_mo r_o = t_m + Lambda_mm (mu_k - g)_m and C = Lambda_mm^{-1} = L^{-T} L^{-1} (the
+conditional covariance (2.82)), C Lambda_mm = I makes the terms in mu_k - g cancel, and per row
+(``observed_log_rho``), with y = L^{-1} t_m:
 
-    quad = r_o^T Lambda_oo r_o - v^T C v = r^T t - t_m^T C t_m
+    quad = r_o^T Lambda_oo r_o - v^T C v = r^T t - t_m^T C t_m = r^T t - y^T y
 
 (= r_o^T Sigma_oo^{-1} r_o, the Schur complement), and the conditional mean (2.81), for the pairs
-that carry weight (``completed_rows``): delta = E[x_m | x_o, k] - mu_k,m = -C v = r_m - C t_m.
+that carry weight (``completed_rows``): delta = E[x_m | x_o, k] - mu_k,m = -C v = r_m - L^{-T} y.
 ``completed_rows`` writes the completed row x_hat_nk - mu_k of each such (row, component) pair,
 for one rank update per component (the caller); ``add_conditional_covariances`` adds
-sum_n wr_nk C_pk once per pattern.
+sum_n wr_nk C_pk once per pattern and component that carries weight.
 
 The components are worked W at a time (the innermost loops run over W of them, which the compiler
 unrolls): a small factorisation or triangular solve is a chain of dependent operations, and W
@@ -57,23 +58,21 @@ def centred_rows(X, order, centre, xc):
 
 
 @_jit
-def pattern_factors(patterns, precision, offsets, cond, det, log_det):
-    """Per pattern p (P, D) and component k = W kb + j, written in place: C = Lambda_k,mm^{-1}
-    (entry (a, b) at cond[offsets[p] + ((kb m + a) m + b) W + j], both triangles),
-    det (P, K) = |Lambda_k,mm|^(1/2) = prod_a L_aa (Lambda_mm = L L^T), or NaN and log_det (P, K)
-    its logarithm where that product leaves the normal range. precision (KB, D, D, W).
-    Returns False where a block is not positive definite."""
+def pattern_factors(patterns, precision, offsets, factor, det, log_det):
+    """Per pattern p (P, D) and component k = W kb + j, written in place: the Cholesky factor of
+    Lambda_k,mm = L L^T, its entries below the diagonal L_ab and on it 1 / L_aa (entry (a, b) at
+    factor[offsets[p] + ((kb m + a) m + b) W + j]), det (P, K) = |Lambda_k,mm|^(1/2) =
+    prod_a L_aa, or NaN and log_det (P, K) its logarithm where that product leaves the normal
+    range. precision (KB, D, D, W). Returns False where a block is not positive definite."""
     P, D = patterns.shape
     KB = precision.shape[0]
     idx = np.empty(D, dtype=np.int64)
-    lower = np.empty((D, D, W))
-    inv = np.empty((D, D, W))
-    dinv = np.empty((D, W))
     s = np.empty(W)
     prod = np.empty(W)
     for p in range(P):
         m = _indices(patterns, p, idx)
         for kb in range(KB):
+            base = offsets[p] + kb * m * m * W
             for j in range(W):
                 prod[j] = 1.0
             for a in range(m):  # Cholesky-Banachiewicz, W blocks side by side
@@ -82,17 +81,20 @@ def pattern_factors(patterns, precision, offsets, cond, det, log_det):
                     for j in range(W):
                         s[j] = precision[kb, ia, idx[b], j]
                     for c in range(b):
+                        ac = base + (a * m + c) * W
+                        bc = base + (b * m + c) * W
                         for j in range(W):
-                            s[j] -= lower[a, c, j] * lower[b, c, j]
+                            s[j] -= factor[ac + j] * factor[bc + j]
+                    ab = base + (a * m + b) * W
                     if a == b:
                         for j in range(W):
                             root = math.sqrt(s[j])  # NaN where not positive definite
-                            lower[a, a, j] = root
-                            dinv[a, j] = 1.0 / root
+                            factor[ab + j] = 1.0 / root
                             prod[j] *= root
                     else:
+                        bb = base + (b * m + b) * W
                         for j in range(W):
-                            lower[a, b, j] = s[j] * dinv[b, j]
+                            factor[ab + j] = s[j] * factor[bb + j]
             for j in range(W):
                 k = kb * W + j
                 det[p, k] = prod[j]
@@ -100,33 +102,11 @@ def pattern_factors(patterns, precision, offsets, cond, det, log_det):
                     continue
                 total = 0.0
                 for a in range(m):
-                    total += math.log(lower[a, a, j])
+                    total -= math.log(factor[base + (a * m + a) * W + j])
                 if not (total > -np.inf and total < np.inf):  # NaN or a zero pivot
                     return False
                 det[p, k] = np.nan
                 log_det[p, k] = total
-            for b in range(m):  # L^{-1}, lower triangular, column by column
-                for j in range(W):
-                    inv[b, b, j] = dinv[b, j]
-                for a in range(b + 1, m):
-                    for j in range(W):
-                        s[j] = 0.0
-                    for c in range(b, a):
-                        for j in range(W):
-                            s[j] -= lower[a, c, j] * inv[c, b, j]
-                    for j in range(W):
-                        inv[a, b, j] = s[j] * dinv[a, j]
-            base = offsets[p] + kb * m * m * W
-            for a in range(m):  # C_ab = sum_c L^{-1}_ca L^{-1}_cb, c >= a >= b; symmetric
-                for b in range(a + 1):
-                    for j in range(W):
-                        s[j] = 0.0
-                    for c in range(a, m):
-                        for j in range(W):
-                            s[j] += inv[c, a, j] * inv[c, b, j]
-                    for j in range(W):
-                        cond[base + (a * m + b) * W + j] = s[j]
-                        cond[base + (b * m + a) * W + j] = s[j]
     return True
 
 
@@ -142,12 +122,12 @@ def _indices(patterns, p, idx):
 
 
 @_jit
-def observed_log_rho(xc, pattern, patterns, stacked, block, shifted, shifted_quad, offsets, cond, constant, yoffsets,
+def observed_log_rho(xc, pattern, patterns, stacked, block, shifted, shifted_quad, offsets, factor, constant, yoffsets,
                       ys, log_rho):
     """log_rho (n, K) = constant[p, k] - quad / 2 per row n (of pattern p) and component k, with
-    quad = r^T t - t_m^T C t_m = r_o^T Sigma_k,oo^{-1} r_o (at least 0), from the pattern's C of
-    ``pattern_factors``; t_m (row n's m entries for k = W kb + j at ys[yoffsets[n] + (kb m + a) W + j])
-    written for ``completed_rows``.
+    quad = r^T t - y^T y = r_o^T Sigma_k,oo^{-1} r_o (at least 0), y = L^{-1} t_m (so that
+    y^T y = t_m^T C t_m) from the pattern's factor of ``pattern_factors``; y (row n's m entries
+    for k = W kb + j at ys[yoffsets[n] + (kb m + a) W + j]) written for ``completed_rows``.
 
     xc (n, D) x - g, 0 on the missing entries; pattern (n,) each row's pattern in ``patterns``;
     stacked (D, KB D W + KB W): the products of a block of rows with it, (Lambda_k x_c)_d at
@@ -166,7 +146,7 @@ def observed_log_rho(xc, pattern, patterns, stacked, block, shifted, shifted_qua
     idx = np.empty(D, dtype=np.int64)
     q = np.empty(W)
     s = np.empty(W)
-    tm = np.empty((D, W))
+    y = np.empty((D, W))
     rows = block.shape[0]
     m = 0
     for i in range(n):
@@ -186,20 +166,17 @@ def observed_log_rho(xc, pattern, patterns, stacked, block, shifted, shifted_qua
                     q[j] += x * products[row + d * W + j]
             base = offsets[p] + kb * m * m * W
             ybase = yoffsets[i] + kb * m * W
-            for a in range(m):  # t_m
+            for a in range(m):  # y = L^{-1} t_m
                 ia = idx[a]
                 for j in range(W):
-                    t = products[row + ia * W + j] - shifted[kb, ia, j]
-                    tm[a, j] = t
-                    ys[ybase + a * W + j] = t
-            for a in range(m):  # t_m^T C t_m: the diagonal once, each pair below it twice
-                for j in range(W):
-                    s[j] = 0.5 * cond[base + (a * m + a) * W + j] * tm[a, j]
-                for b in range(a):
+                    s[j] = products[row + ia * W + j] - shifted[kb, ia, j]
+                for c in range(a):
                     for j in range(W):
-                        s[j] += cond[base + (a * m + b) * W + j] * tm[b, j]
+                        s[j] -= factor[base + (a * m + c) * W + j] * y[c, j]
                 for j in range(W):
-                    q[j] -= 2.0 * tm[a, j] * s[j]
+                    y[a, j] = s[j] * factor[base + (a * m + a) * W + j]
+                    q[j] -= y[a, j] * y[a, j]
+                    ys[ybase + a * W + j] = y[a, j]
             for j in range(min(W, K - kb * W)):
                 log_rho[i, kb * W + j] = constant[p, kb * W + j] - 0.5 * max(q[j], 0.0)
 
@@ -215,17 +192,18 @@ def kept_pairs(wresp, weight, floor, counts):
 
 
 @_jit
-def completed_rows(xc, pattern, patterns, means_c, offsets, cond, yoffsets, ys, wresp, weight, floor, cursor, mass,
+def completed_rows(xc, pattern, patterns, means_c, offsets, factor, yoffsets, ys, wresp, weight, floor, cursor, mass,
                    rows, flat):
     """For each (row, component) pair with wr_nk > floor w_n, in the order of the rows: the
-    completed row about mu_k, z = x_hat_nk - mu_k (x_o - mu_k,o, and delta = r_m - C t_m on m),
-    written to rows[cursor[k]] and its place k n + i in the (K, n) layout to flat[cursor[k]] (then
-    cursor[k] += 1), and mass (P, K) += wr_nk per pattern (the conditional covariances are added
-    per pattern by ``add_conditional_covariances``). Arguments as ``observed_log_rho``; wresp
-    (n, K); rows (pairs, >= D)."""
+    completed row about mu_k, z = x_hat_nk - mu_k (x_o - mu_k,o, and delta = r_m - C t_m on m,
+    C t_m = L^{-T} y), written to rows[cursor[k]] and its place k n + i in the (K, n) layout to
+    flat[cursor[k]] (then cursor[k] += 1), and mass (P, K) += wr_nk per pattern (the conditional
+    covariances are added per pattern by ``add_conditional_covariances``). Arguments as
+    ``observed_log_rho``; wresp (n, K); rows (pairs, >= D)."""
     n, D = xc.shape
     K = wresp.shape[1]
     idx = np.empty(D, dtype=np.int64)
+    x = np.empty(D)
     for i in range(n):
         p = pattern[i]
         m = -1
@@ -244,31 +222,45 @@ def completed_rows(xc, pattern, patterns, means_c, offsets, cond, yoffsets, ys, 
             flat[out] = k * n + i
             for d in range(D):  # r = x_c - (mu_k - g): x_o - mu_k,o, and -(mu_k - g)_m on m
                 rows[out, d] = xc[i, d] - means_c[kb, d, j]
-            for a in range(m):  # delta = r_m - C t_m
-                s = 0.0
-                for b in range(m):
-                    s += cond[base + (a * m + b) * W] * ys[ybase + b * W]
-                rows[out, idx[a]] -= s
+            for a in range(m - 1, -1, -1):  # x = L^{-T} y = C t_m; delta = r_m - x
+                s = ys[ybase + a * W]
+                for c in range(a + 1, m):
+                    s -= factor[base + (c * m + a) * W] * x[c]
+                x[a] = s * factor[base + (a * m + a) * W]
+                rows[out, idx[a]] -= x[a]
 
 
 @_jit
-def add_conditional_covariances(patterns, offsets, cond, mass, scatter):
-    """scatter[k][m, m] += mass_pk C_pk for every pattern p and component k with mass, C of
-    ``pattern_factors``."""
+def add_conditional_covariances(patterns, offsets, factor, mass, scatter):
+    """scatter[k][m, m] += mass_pk C_pk for every pattern p and component k with mass,
+    C = Lambda_mm^{-1} = L^{-T} L^{-1} from the factor of ``pattern_factors``."""
     P, D = patterns.shape
     K = mass.shape[1]
     idx = np.empty(D, dtype=np.int64)
+    inv = np.zeros((D, D))
     for p in range(P):
         m = _indices(patterns, p, idx)
         for k in range(K):
-            weight = mass[p, k]
-            if not weight > 0.0:
+            if not mass[p, k] > 0.0:
                 continue
             kb, j = k // W, k % W
             base = offsets[p] + kb * m * m * W + j
-            for a in range(m):
-                for b in range(m):
-                    scatter[k, idx[a], idx[b]] += weight * cond[base + (a * m + b) * W]
+            for b in range(m):  # L^{-1}, lower triangular, column by column
+                inv[b, b] = factor[base + (b * m + b) * W]
+                for a in range(b + 1, m):
+                    s = 0.0
+                    for c in range(b, a):
+                        s -= factor[base + (a * m + c) * W] * inv[c, b]
+                    inv[a, b] = s * factor[base + (a * m + a) * W]
+            weight = mass[p, k]
+            for a in range(m):  # C_ab = sum_c L^{-1}_ca L^{-1}_cb, c >= a >= b; symmetric
+                for b in range(a + 1):
+                    s = 0.0
+                    for c in range(a, m):
+                        s += inv[c, a] * inv[c, b]
+                    scatter[k, idx[a], idx[b]] += weight * s
+                    if b != a:
+                        scatter[k, idx[b], idx[a]] += weight * s
 
 
 @_jit

@@ -153,9 +153,9 @@ def observed_sums(X, sample_weight, weights, means, precision, log_det_half, cov
     Kp = lanes[0].shape[0] * fused.W
     offsets, yoffsets = Kp * grouping.offsets, Kp * grouping.yoffsets
     # the chunk-sized temporaries in this thread's reused buffers (kernels/scratch.py: no fresh pages)
-    cond = scratch("missing_cond", (offsets[-1],), np.float64)  # C_pk = Lambda_k,mm^{-1} (2.82)
+    factor = scratch("missing_factor", (offsets[-1],), np.float64)  # L of Lambda_k,mm = L L^T per pattern
     det, log_det_mm = np.empty((m.size, Kp)), np.empty((m.size, Kp))
-    if not fused.pattern_factors(patterns, lanes[0], offsets, cond, det, log_det_mm):
+    if not fused.pattern_factors(patterns, lanes[0], offsets, factor, det, log_det_mm):
         raise np.linalg.LinAlgError("a missing block of the precision is not positive definite")
     log_det_mm = np.log(det, out=log_det_mm, where=~np.isnan(det))  # elsewhere the kernel's sum of logs
     with np.errstate(divide="ignore"):
@@ -167,7 +167,7 @@ def observed_sums(X, sample_weight, weights, means, precision, log_det_half, cov
     ys, log_rho = scratch("missing_solves", (yoffsets[-1],), np.float64), scratch("missing_log_rho", (n, K), np.float64)
     width = lanes[3].shape[1]
     block = scratch("missing_products", (max(_MIN_BLOCK_ROWS, _BLOCK_BYTES // (8 * width)), width), np.float64)
-    fused.observed_log_rho(xc, pattern, patterns, lanes[3], block, lanes[2], lanes[4], offsets, cond, constant,
+    fused.observed_log_rho(xc, pattern, patterns, lanes[3], block, lanes[2], lanes[4], offsets, factor, constant,
                            yoffsets, ys, log_rho)
     resp, log_norm = normalize_log_rows(log_rho)  # (9.23), numpy's vectorised exp
     wresp = resp if sample_weight is None else resp * w[:, None]
@@ -178,10 +178,10 @@ def observed_sums(X, sample_weight, weights, means, precision, log_det_half, cov
     cursor = _starts(counts)  # where each component's pairs begin
     mass, rows = np.zeros((m.size, K)), scratch("missing_completed", (cursor[-1], D + 1), np.float64)
     flat = scratch("missing_flat", (cursor[-1],), np.int64)  # k n + i of each pair, as np.flatnonzero(wresp.T > ...)
-    fused.completed_rows(xc, pattern, patterns, lanes[1], offsets, cond, yoffsets, ys, wresp, w,
+    fused.completed_rows(xc, pattern, patterns, lanes[1], offsets, factor, yoffsets, ys, wresp, w,
                          NEGLIGIBLE_RESPONSIBILITY, cursor[:-1], mass, rows, flat)
     first, scatter = rank_updates(rows, wresp, flat)
-    fused.add_conditional_covariances(patterns, offsets, cond, mass, scatter)  # sum wr C
+    fused.add_conditional_covariances(patterns, offsets, factor, mass, scatter)  # sum wr C
     rows_wresp, rows_log_norm = np.empty_like(wresp), np.empty_like(log_norm)
     fused.unsort_rows(order, wresp, log_norm, rows_wresp, rows_log_norm)  # back in the order of X
     return rows_wresp, rows_log_norm, first, scatter

@@ -138,9 +138,38 @@ def observed_sums(X, sample_weight, weights, means, precision, log_det_half, cov
         wresp = resp * w[:, None]
         first, scatter = observed_moments(z, wresp, extra, D)
         return wresp, log_norm, first, scatter
+    fused, grouping, lanes, offsets, yoffsets, factor, xc, ys, log_rho = _fused_log_rho(
+        X, weights, means_c, centre, precision, log_det_half)
+    K = means.shape[0]
+    order, pattern, patterns, m = grouping.order, grouping.pattern, grouping.patterns, grouping.counts
+    w = w[order]
+    resp, log_norm = normalize_log_rows(log_rho)  # (9.23), numpy's vectorised exp
+    wresp = resp if sample_weight is None else resp * w[:, None]
+    counts = np.zeros(K, dtype=np.int64)
+    fused.kept_pairs(wresp, w, NEGLIGIBLE_RESPONSIBILITY, counts)  # the pairs that carry weight, per component
+    # the completed rows z_nk = x_hat_nk - mu_k of the pairs that carry weight, grouped by
+    # component, then their moments in one rank update per component (kernels/expanded.py)
+    cursor = _starts(counts)  # where each component's pairs begin
+    mass, rows = np.zeros((m.size, K)), scratch("missing_completed", (cursor[-1], D + 1), np.float64)
+    flat = scratch("missing_flat", (cursor[-1],), np.int64)  # k n + i of each pair, as np.flatnonzero(wresp.T > ...)
+    fused.completed_rows(xc, pattern, patterns, lanes[1], offsets, factor, yoffsets, ys, wresp, w,
+                         NEGLIGIBLE_RESPONSIBILITY, cursor[:-1], mass, rows, flat)
+    first, scatter = rank_updates(rows, wresp, flat)
+    fused.add_conditional_covariances(patterns, offsets, factor, mass, scatter)  # sum wr C
+    rows_wresp, rows_log_norm = np.empty_like(wresp), np.empty_like(log_norm)
+    fused.unsort_rows(order, wresp, log_norm, rows_wresp, rows_log_norm)  # back in the order of X
+    return rows_wresp, rows_log_norm, first, scatter
+
+
+def _fused_log_rho(X, weights, means_c, centre, precision, log_det_half):
+    """The compiled path's ln rho_nk of X's rows sorted by pattern (kernels/missing_fused.py) and
+    what the moments read after it: (the kernel module, the ``Grouping``, the lanes, the
+    offsets of the factors and of the rows' solves, the factors, the centred rows, the solves,
+    log_rho (n, K) in the grouping's order), the arrays in this thread's scratch buffers."""
     from ..kernels import missing_fused as fused  # optional: numba, imported on first use
 
-    K = means.shape[0]
+    n, D = X.shape
+    K = means_c.shape[0]
     missing = np.isnan(X)
     # the rows sorted by their number of missing entries, then by pattern: the compiled loops'
     # trip counts change a few times per chunk instead of every row, and a pattern's factors
@@ -148,7 +177,6 @@ def observed_sums(X, sample_weight, weights, means, precision, log_det_half, cov
     # (the same mask at every iteration of an in-memory fit: remembered, models/missing_patterns.py)
     grouping = sorted_patterns(missing)
     order, pattern, patterns, m = grouping.order, grouping.pattern, grouping.patterns, grouping.counts
-    w = w[order]
     lanes = _lanes(precision, means_c, fused.W)  # the components padded and worked W at a time
     Kp = lanes[0].shape[0] * fused.W
     offsets, yoffsets = Kp * grouping.offsets, Kp * grouping.yoffsets
@@ -169,22 +197,21 @@ def observed_sums(X, sample_weight, weights, means, precision, log_det_half, cov
     block = scratch("missing_products", (max(_MIN_BLOCK_ROWS, _BLOCK_BYTES // (8 * width)), width), np.float64)
     fused.observed_log_rho(xc, pattern, patterns, lanes[3], block, lanes[2], lanes[4], offsets, factor, constant,
                            yoffsets, ys, log_rho)
-    resp, log_norm = normalize_log_rows(log_rho)  # (9.23), numpy's vectorised exp
-    wresp = resp if sample_weight is None else resp * w[:, None]
-    counts = np.zeros(K, dtype=np.int64)
-    fused.kept_pairs(wresp, w, NEGLIGIBLE_RESPONSIBILITY, counts)  # the pairs that carry weight, per component
-    # the completed rows z_nk = x_hat_nk - mu_k of the pairs that carry weight, grouped by
-    # component, then their moments in one rank update per component (kernels/expanded.py)
-    cursor = _starts(counts)  # where each component's pairs begin
-    mass, rows = np.zeros((m.size, K)), scratch("missing_completed", (cursor[-1], D + 1), np.float64)
-    flat = scratch("missing_flat", (cursor[-1],), np.int64)  # k n + i of each pair, as np.flatnonzero(wresp.T > ...)
-    fused.completed_rows(xc, pattern, patterns, lanes[1], offsets, factor, yoffsets, ys, wresp, w,
-                         NEGLIGIBLE_RESPONSIBILITY, cursor[:-1], mass, rows, flat)
-    first, scatter = rank_updates(rows, wresp, flat)
-    fused.add_conditional_covariances(patterns, offsets, factor, mass, scatter)  # sum wr C
-    rows_wresp, rows_log_norm = np.empty_like(wresp), np.empty_like(log_norm)
-    fused.unsort_rows(order, wresp, log_norm, rows_wresp, rows_log_norm)  # back in the order of X
-    return rows_wresp, rows_log_norm, first, scatter
+    return fused, grouping, lanes, offsets, yoffsets, factor, xc, ys, log_rho
+
+
+def observed_log_prob(X, weights, means, precision, log_det_half, covariances):
+    """ln rho_nk = ln pi_k + ln N(x_o | mu_k,o, Sigma_k,oo) (n, K) of rows that each miss at least
+    one entry and observe at least one: ``observed_e_step``'s first value, by the compiled path
+    of ``observed_sums`` where it runs (the factors once per pattern; no completed rows)."""
+    centre = np.asarray(weights, dtype=np.float64) @ means
+    means_c = means - centre
+    if not (COMPILED and _centred_rounding_ok(means_c, precision, covariances)):
+        return observed_e_step(X, weights, means, precision, log_det_half)[0]
+    _, grouping, *_, log_rho = _fused_log_rho(X, weights, means_c, centre, precision, log_det_half)
+    out = np.empty_like(log_rho)
+    out[grouping.order] = log_rho  # back in the order of X
+    return out
 
 
 def _starts(counts):

@@ -23,13 +23,14 @@ The statistics of such a row are those of the completed row x_hat_nk (x_o, mu_k,
 with C_pk added to the scatter's missing block (the expected scatter, E[(x - c)(x - c)^T | x_o, k]),
 so ``maximize`` is unchanged. The rows run in float64 (deliberate: few rows, small blocks).
 
-``observed_e_step`` (per-row values: scores, predictions, and the other models' E-steps): where
+``observed_e_step`` (per-row values and completed rows: the other models' E-steps): where
 numba is installed the blocks are done row by row in one compiled loop
 (kernels/missing_compiled.py); without numba, by groups of patterns as above. ``observed_sums``
-(the statistics of GaussianEM's fit): where numba is installed, the factors once per pattern and
-the rows' work in compiled loops with no (n, K, D) temporaries (kernels/missing_fused.py), the
-chunk's grouping by pattern remembered across iterations (models/missing_patterns.py);
-otherwise ``observed_e_step`` then ``observed_moments``.
+(the statistics of GaussianEM's fit) and ``observed_log_prob`` (its scores and predictions):
+where numba is installed, the factors once per pattern and the rows' work in compiled loops with
+no (n, K, D) temporaries (kernels/missing_fused.py), the chunk's grouping by pattern remembered
+across iterations (models/missing_patterns.py); otherwise ``observed_e_step`` (then
+``observed_moments``).
 """
 
 from __future__ import annotations

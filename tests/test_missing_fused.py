@@ -69,6 +69,19 @@ def test_compiled_sums_equal_the_per_row_path(K, D, rate, weighted):
     np.testing.assert_allclose(got[3], want[3], rtol=1e-10, atol=1e-12 * scale)
 
 
+@pytest.mark.parametrize(("K", "D", "rate"), [(5, 9, 0.5), (8, 16, 0.2), (2, 64, 0.05)])
+def test_compiled_log_prob_equals_the_per_row_path(K, D, rate):
+    """``observed_log_prob`` (score_samples, predict_proba with holes) by the compiled path: the
+    per-row path's ln rho, row for row in X's order."""
+    weights, means, cov = _mixture(K, D, seed=K + D)
+    Y = _rows(weights, means, cov, 500, rate, seed=5)
+    precision, log_det_half = np.linalg.inv(cov), -0.5 * np.linalg.slogdet(cov)[1]
+    got = missing.observed_log_prob(Y, weights, means, precision, log_det_half, cov)
+    want = missing.observed_e_step(Y, weights, means, precision, log_det_half)[0]
+    # the same densities in another form (centred products, per-pattern factors): rounding only
+    np.testing.assert_allclose(got, want, rtol=1e-11)
+
+
 def test_float32_rows_are_worked_in_float64():
     weights, means, cov = _mixture(4, 6, seed=3)
     Y = _rows(weights, means, cov, 300, 0.3, seed=4)

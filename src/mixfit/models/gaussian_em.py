@@ -24,7 +24,7 @@ from ..kernels.linalg import normalize_log_rows
 from ..kernels.scratch import centred
 from ..protocols import CovarianceFamily, require
 from ..stats import GaussianStats, gaussian_statistics
-from .missing import dense_factors, dense_precision, observed_e_step, observed_sums
+from .missing import dense_factors, observed_log_prob, observed_sums
 
 _LOG_2PI = np.log(2 * np.pi)
 # Added to every N_k before dividing, as scikit-learn does, so that an empty component keeps a
@@ -69,13 +69,10 @@ class GaussianEM:
         out = np.empty((X.shape[0], params.weights.shape[0]), dtype=X.dtype)
         if not incomplete.all():
             out[~incomplete] = self._log_rho(X[~incomplete], params, per_point=True)[0]
-        out[incomplete] = self._observed_e_step(X[incomplete], params)[0]
+        means = np.asarray(params.means, dtype=np.float64)
+        precision, log_det_half, cov = dense_factors(self.covariance, params.prec_chol, *means.shape)
+        out[incomplete] = observed_log_prob(X[incomplete], params.weights, means, precision, log_det_half, cov)
         return out
-
-    def _observed_e_step(self, X, params: GaussianParams):
-        precision, log_det_half = dense_precision(self.covariance, params.prec_chol, *params.means.shape)
-        return observed_e_step(X, params.weights, np.asarray(params.means, dtype=np.float64), precision,
-                               log_det_half)
 
     def _log_rho(self, X, params: GaussianParams, per_point=False):
         """ln rho (n, K) and the covariance strategy's E-step workspace (or None); ``per_point``:

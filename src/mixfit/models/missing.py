@@ -23,12 +23,14 @@ The statistics of such a row are those of the completed row x_hat_nk (x_o, mu_k,
 with C_pk added to the scatter's missing block (the expected scatter, E[(x - c)(x - c)^T | x_o, k]),
 so ``maximize`` is unchanged. The rows run in float64 (deliberate: few rows, small blocks).
 
-``observed_e_step`` (per-row values: scores, predictions, and the other models' E-steps): where
+``observed_e_step`` (per-row values and completed rows: the other models' E-steps): where
 numba is installed the blocks are done row by row in one compiled loop
 (kernels/missing_compiled.py); without numba, by groups of patterns as above. ``observed_sums``
-(the statistics of GaussianEM's fit): where numba is installed, the factors once per pattern and
-the rows' work in compiled loops with no (n, K, D) temporaries (kernels/missing_fused.py);
-otherwise ``observed_e_step`` then ``observed_moments``.
+(the statistics of GaussianEM's fit) and ``observed_log_prob`` (its scores and predictions):
+where numba is installed, the factors once per pattern and the rows' work in compiled loops with
+no (n, K, D) temporaries (kernels/missing_fused.py), the chunk's grouping by pattern remembered
+across iterations (models/missing_patterns.py); otherwise ``observed_e_step`` (then
+``observed_moments``).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from ..kernels.expanded import PACKED_ROUNDING_LIMIT
 from ..kernels.linalg import normalize_log_rows
 from ..kernels.scratch import scratch
 from ..kernels.sparse_moments import NEGLIGIBLE_RESPONSIBILITY, rank_updates
+from .missing_patterns import sorted_patterns, unsorted_patterns
 
 # Whether numba can be imported, found without importing it (its import costs ~0.2 s).
 COMPILED = importlib.util.find_spec("numba") is not None
@@ -51,17 +54,6 @@ _LOG_2PI = np.log(2 * np.pi)
 # kernels/expanded.py's pair products).
 _BLOCK_BYTES = 2**18
 _MIN_BLOCK_ROWS = 16
-
-
-def _patterns(missing: np.ndarray):
-    """(pattern id per row (n,), patterns (P, D) bool) of a boolean mask."""
-    if missing.shape[1] <= 62:  # one int64 code per row: a 1-D unique, much faster than by rows
-        codes = missing.astype(np.int64) @ (np.int64(1) << np.arange(missing.shape[1], dtype=np.int64))
-        _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
-    else:
-        packed = np.packbits(missing, axis=1)
-        _, first, inverse = np.unique(packed, axis=0, return_index=True, return_inverse=True)
-    return inverse.reshape(-1), missing[first]
 
 
 def dense_precision(covariance, prec_chol, n_components, n_features):
@@ -147,25 +139,52 @@ def observed_sums(X, sample_weight, weights, means, precision, log_det_half, cov
         wresp = resp * w[:, None]
         first, scatter = observed_moments(z, wresp, extra, D)
         return wresp, log_norm, first, scatter
+    fused, grouping, lanes, offsets, yoffsets, factor, xc, ys, log_rho = _fused_log_rho(
+        X, weights, means_c, centre, precision, log_det_half)
+    K = means.shape[0]
+    order, pattern, patterns, m = grouping.order, grouping.pattern, grouping.patterns, grouping.counts
+    w = w[order]
+    resp, log_norm = normalize_log_rows(log_rho)  # (9.23), numpy's vectorised exp
+    wresp = resp if sample_weight is None else resp * w[:, None]
+    counts = np.zeros(K, dtype=np.int64)
+    fused.kept_pairs(wresp, w, NEGLIGIBLE_RESPONSIBILITY, counts)  # the pairs that carry weight, per component
+    # the completed rows z_nk = x_hat_nk - mu_k of the pairs that carry weight, grouped by
+    # component, then their moments in one rank update per component (kernels/expanded.py)
+    cursor = _starts(counts)  # where each component's pairs begin
+    mass, rows = np.zeros((m.size, K)), scratch("missing_completed", (cursor[-1], D + 1), np.float64)
+    flat = scratch("missing_flat", (cursor[-1],), np.int64)  # k n + i of each pair, as np.flatnonzero(wresp.T > ...)
+    fused.completed_rows(xc, pattern, patterns, lanes[1], offsets, factor, yoffsets, ys, wresp, w,
+                         NEGLIGIBLE_RESPONSIBILITY, cursor[:-1], mass, rows, flat)
+    first, scatter = rank_updates(rows, wresp, flat)
+    fused.add_conditional_covariances(patterns, offsets, factor, mass, scatter)  # sum wr C
+    rows_wresp, rows_log_norm = np.empty_like(wresp), np.empty_like(log_norm)
+    fused.unsort_rows(order, wresp, log_norm, rows_wresp, rows_log_norm)  # back in the order of X
+    return rows_wresp, rows_log_norm, first, scatter
+
+
+def _fused_log_rho(X, weights, means_c, centre, precision, log_det_half):
+    """The compiled path's ln rho_nk of X's rows sorted by pattern (kernels/missing_fused.py) and
+    what the moments read after it: (the kernel module, the ``Grouping``, the lanes, the
+    offsets of the factors and of the rows' solves, the factors, the centred rows, the solves,
+    log_rho (n, K) in the grouping's order), the arrays in this thread's scratch buffers."""
     from ..kernels import missing_fused as fused  # optional: numba, imported on first use
 
-    K = means.shape[0]
+    n, D = X.shape
+    K = means_c.shape[0]
     missing = np.isnan(X)
     # the rows sorted by their number of missing entries, then by pattern: the compiled loops'
     # trip counts change a few times per chunk instead of every row, and a pattern's factors
     # are read by consecutive rows
-    order, pattern, patterns = _sorted_patterns(missing)
-    w = w[order]
-    m = patterns.sum(axis=1)
+    # (the same mask at every iteration of an in-memory fit: remembered, models/missing_patterns.py)
+    grouping = sorted_patterns(missing)
+    order, pattern, patterns, m = grouping.order, grouping.pattern, grouping.patterns, grouping.counts
     lanes = _lanes(precision, means_c, fused.W)  # the components padded and worked W at a time
     Kp = lanes[0].shape[0] * fused.W
-    offsets, doffsets = _offsets(Kp * m * m), _offsets(Kp * m)
+    offsets, yoffsets = Kp * grouping.offsets, Kp * grouping.yoffsets
     # the chunk-sized temporaries in this thread's reused buffers (kernels/scratch.py: no fresh pages)
-    lower, dinv = scratch("missing_lower", (offsets[-1],), np.float64), scratch("missing_dinv", (doffsets[-1],), np.float64)
-    gain = scratch("missing_gain", (doffsets[-1],), np.float64)
-    base_quad, det, log_det_mm = np.empty((m.size, Kp)), np.empty((m.size, Kp)), np.empty((m.size, Kp))
-    if not fused.pattern_factors(patterns, lanes[0], lanes[1], offsets, doffsets, lower, dinv, gain, base_quad,
-                                 det, log_det_mm):
+    factor = scratch("missing_factor", (offsets[-1],), np.float64)  # L of Lambda_k,mm = L L^T per pattern
+    det, log_det_mm = np.empty((m.size, Kp)), np.empty((m.size, Kp))
+    if not fused.pattern_factors(patterns, lanes[0], offsets, factor, det, log_det_mm):
         raise np.linalg.LinAlgError("a missing block of the precision is not positive definite")
     log_det_mm = np.log(det, out=log_det_mm, where=~np.isnan(det))  # elsewhere the kernel's sum of logs
     with np.errstate(divide="ignore"):
@@ -174,40 +193,41 @@ def observed_sums(X, sample_weight, weights, means, precision, log_det_half, cov
     constant = (log_w + log_det_half) - (0.5 * _LOG_2PI) * (D - m)[:, None] - log_det_mm[:, :K]
     xc = scratch("missing_rows", (n, D), np.float64)
     fused.centred_rows(X, order, centre, xc)  # x - g, the missing entries filled with g (0)
-    yoffsets = _offsets(Kp * m[pattern])
     ys, log_rho = scratch("missing_solves", (yoffsets[-1],), np.float64), scratch("missing_log_rho", (n, K), np.float64)
     width = lanes[3].shape[1]
     block = scratch("missing_products", (max(_MIN_BLOCK_ROWS, _BLOCK_BYTES // (8 * width)), width), np.float64)
-    fused.observed_log_rho(xc, pattern, patterns, lanes[3], block, lanes[1], lanes[2], offsets, doffsets, lower,
-                           dinv, gain, base_quad, constant, yoffsets, ys, log_rho)
-    resp, log_norm = normalize_log_rows(log_rho)
-    wresp = resp if sample_weight is None else resp * w[:, None]
-    # the completed rows z_nk = x_hat_nk - mu_k of the pairs that carry weight, grouped by
-    # component, then their moments in one rank update per component (kernels/expanded.py)
-    flat = np.flatnonzero(wresp.T > NEGLIGIBLE_RESPONSIBILITY * w)  # k n + i, as the compiled loop decides
-    cursor = np.searchsorted(flat, np.arange(K) * n)  # where each component's pairs begin
-    mass, rows = np.zeros((m.size, K)), scratch("missing_completed", (flat.shape[0], D + 1), np.float64)
-    fused.completed_rows(xc, pattern, patterns, lanes[1], offsets, doffsets, lower, dinv, yoffsets, ys, wresp, w,
-                         NEGLIGIBLE_RESPONSIBILITY, cursor, mass, rows)
-    first, scatter = rank_updates(rows, wresp, flat)
-    fused.add_conditional_covariances(patterns, offsets, doffsets, lower, dinv, mass, scatter)  # sum wr C
-    rows_wresp, rows_log_norm = np.empty_like(wresp), np.empty_like(log_norm)
-    rows_wresp[order], rows_log_norm[order] = wresp, log_norm  # back in the order of X
-    return rows_wresp, rows_log_norm, first, scatter
+    fused.observed_log_rho(xc, pattern, patterns, lanes[3], block, lanes[2], lanes[4], offsets, factor, constant,
+                           yoffsets, ys, log_rho)
+    return fused, grouping, lanes, offsets, yoffsets, factor, xc, ys, log_rho
 
 
-def _offsets(sizes):
-    """(len + 1,) int64 starts of consecutive blocks of these sizes."""
-    out = np.zeros(sizes.shape[0] + 1, dtype=np.int64)
-    np.cumsum(sizes, out=out[1:])
+def observed_log_prob(X, weights, means, precision, log_det_half, covariances):
+    """ln rho_nk = ln pi_k + ln N(x_o | mu_k,o, Sigma_k,oo) (n, K) of rows that each miss at least
+    one entry and observe at least one: ``observed_e_step``'s first value, by the compiled path
+    of ``observed_sums`` where it runs (the factors once per pattern; no completed rows)."""
+    centre = np.asarray(weights, dtype=np.float64) @ means
+    means_c = means - centre
+    if not (COMPILED and _centred_rounding_ok(means_c, precision, covariances)):
+        return observed_e_step(X, weights, means, precision, log_det_half)[0]
+    _, grouping, *_, log_rho = _fused_log_rho(X, weights, means_c, centre, precision, log_det_half)
+    out = np.empty_like(log_rho)
+    out[grouping.order] = log_rho  # back in the order of X
+    return out
+
+
+def _starts(counts):
+    """(K + 1,) int64 starts of consecutive groups of these counts."""
+    out = np.zeros(counts.shape[0] + 1, dtype=np.int64)
+    np.cumsum(counts, out=out[1:])
     return out
 
 
 def _lanes(precision, means_c, width):
     """The components padded to a multiple of ``width`` (identity precisions, means at g: their
     results are dropped) and laid out with component k = width kb + j last: precision (KB, D, D, W),
-    mu_k - g and Lambda_k (mu_k - g) (KB, D, W), and the (D, KB D W) matrix whose product with
-    x_c gives Lambda_k x_c."""
+    mu_k - g and s_k = Lambda_k (mu_k - g) (KB, D, W), (mu_k - g)^T s_k (KB, W), and the
+    (D, KB D W + KB W) matrix [Lambda_1 ... Lambda_K, s_1 ... s_K] whose product with x_c gives
+    Lambda_k x_c and s_k^T x_c."""
     K, D = means_c.shape
     pad = -K % width
     if pad:
@@ -216,30 +236,12 @@ def _lanes(precision, means_c, width):
     blocks = (K + pad) // width
     shifted = np.einsum("kde,ke->kd", precision, means_c)
     by_lane = precision.reshape(blocks, width, D, D)
+    stacked = np.concatenate([by_lane.transpose(3, 0, 2, 1).reshape(D, blocks * D * width), shifted.T], axis=1)
     return (np.ascontiguousarray(by_lane.transpose(0, 2, 3, 1)),
             np.ascontiguousarray(means_c.reshape(blocks, width, D).transpose(0, 2, 1)),
             np.ascontiguousarray(shifted.reshape(blocks, width, D).transpose(0, 2, 1)),
-            np.ascontiguousarray(by_lane.transpose(3, 0, 2, 1).reshape(D, blocks * D * width)))
-
-
-def _sorted_patterns(missing):
-    """(order (n,), the pattern of each row of X[order] (n,), patterns (P, D) bool): the rows of a
-    boolean mask sorted by their number of missing entries, then (where D <= 56, one int64 key per
-    row) by pattern."""
-    n, D = missing.shape
-    if D > 46:
-        order = np.argsort(missing.sum(axis=1), kind="stable")
-        pattern, patterns = _patterns(missing[order])
-        return order, pattern, patterns
-    # key = count 2^D + sum_d 2^d [d missing] = sum_d [d missing] (2^D + 2^d): one product, exact
-    # in float64 (below 2^52 for D <= 46)
-    key = (missing @ (np.ldexp(1.0, D) + np.ldexp(1.0, np.arange(D)))).astype(np.int64)
-    order = np.argsort(key, kind="stable")
-    key = key[order]
-    starts = np.empty(n, dtype=bool)
-    starts[:1] = True
-    np.not_equal(key[1:], key[:-1], out=starts[1:])
-    return order, np.cumsum(starts) - 1, missing[order[starts]]
+            np.ascontiguousarray(stacked),
+            np.einsum("kd,kd->k", means_c, shifted).reshape(blocks, width))
 
 
 def _centred_rounding_ok(means_c, precision, covariances):
@@ -290,7 +292,7 @@ def _pattern_blocks(missing, u, precision, z, quad):
     batched factorisation per group; returns what ``_row_blocks`` returns."""
     n, K, _ = u.shape
     log_det_mm = np.zeros((n, K))  # ln |Lambda_k,mm|^(1/2) per row
-    pattern_of_row, patterns = _patterns(missing)
+    pattern_of_row, patterns = unsorted_patterns(missing)
     counts = patterns.sum(axis=1)
     groups = []
     for m in np.unique(counts):

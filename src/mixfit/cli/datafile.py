@@ -144,6 +144,9 @@ def split_names(text: str | None) -> list[str] | None:
 
 def select_columns(data: Data, columns: list[str] | None, exclude=()) -> tuple[np.ndarray, list[str]]:
     names = [n for n in data.names if n not in exclude] if columns is None else columns
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise DataError(f"--columns names {repeated[0]!r} more than once; expected distinct columns")
     missing = [n for n in names if n not in data.names]
     if missing:
         raise DataError(f"{data.source} has no column {missing[0]!r}; its columns are {', '.join(data.names)}")

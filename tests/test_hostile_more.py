@@ -1,0 +1,566 @@
+"""Hostile input for the newer estimators and tools, which tests/test_bad_input_battery.py (the
+two Gaussian mixtures) does not sweep: BernoulliMixture, StudentMixture, GaussianMixtureImputer,
+GaussianMixtureRegressor, GMMHMM, PoissonHMM, MultinomialHMM and the HSMMs; partial_fit;
+fit_many, select_model, bootstrap; model files; the command line.
+
+The oracle for each error's type is scikit-learn's own ``GaussianMixture`` on the same input
+(``ValueError`` for malformed values and shapes, ``TypeError`` for sparse input to a dense
+estimator, ``NotFittedError`` before a fit), and for feature names scikit-learn's contract:
+a fit on a DataFrame records its columns in ``feature_names_in_`` and predicting on the same
+DataFrame warns about nothing. Each case asserts the error names what was wrong.
+"""
+
+from __future__ import annotations
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_array_equal
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
+
+import mixfit
+
+N = 40  # rows: small, the whole file runs in seconds
+_rng = np.random.default_rng(0)
+_GAUSS = np.r_[_rng.normal(size=(N // 2, 2)), _rng.normal(size=(N // 2, 2)) + 5.0]
+_BINARY = (_rng.random((N, 4)) < np.r_[[[0.9, 0.9, 0.1, 0.1]] * (N // 2), [[0.1, 0.1, 0.9, 0.9]] * (N // 2)])
+_COUNTS = _rng.poisson(np.r_[[2.0] * (N // 2), [9.0] * (N // 2)])[:, None].astype(float)
+_SYMBOLS = _rng.integers(0, 3, size=(N, 1))
+_MULTI = _rng.multinomial(5, [0.2, 0.3, 0.5], size=N).astype(float)
+
+# name: (estimator factory, X, extra fit arguments)
+ESTIMATORS = {
+    "BernoulliMixture": (lambda: mixfit.BernoulliMixture(2, random_state=0), _BINARY.astype(float), {}),
+    "StudentMixture": (lambda: mixfit.StudentMixture(2, random_state=0), _GAUSS, {}),
+    "GaussianMixtureImputer": (lambda: mixfit.GaussianMixtureImputer(2, random_state=0), _GAUSS, {}),
+    "GaussianMixtureRegressor": (lambda: mixfit.GaussianMixtureRegressor(2, random_state=0), _GAUSS,
+                                 {"y": 2.0 * _GAUSS[:, 0]}),
+    "GMMHMM": (lambda: mixfit.GMMHMM(2, n_mix=2, random_state=0, max_iter=3), _GAUSS, {}),
+    "PoissonHMM": (lambda: mixfit.PoissonHMM(2, random_state=0, max_iter=3), _COUNTS, {}),
+    "MultinomialHMM": (lambda: mixfit.MultinomialHMM(2, random_state=0, max_iter=3), _MULTI, {}),
+    "GaussianHSMM": (lambda: mixfit.GaussianHSMM(2, random_state=0, max_iter=3, max_duration=20), _GAUSS, {}),
+    "CategoricalHSMM": (lambda: mixfit.CategoricalHSMM(2, random_state=0, max_iter=3, max_duration=20),
+                        _SYMBOLS, {}),
+    "PoissonHSMM": (lambda: mixfit.PoissonHSMM(2, random_state=0, max_iter=3, max_duration=20), _COUNTS, {}),
+}
+SEQUENCE_MODELS = ("GMMHMM", "PoissonHMM", "MultinomialHMM", "GaussianHSMM", "CategoricalHSMM", "PoissonHSMM")
+COUNT_MODELS = ("PoissonHMM", "MultinomialHMM", "PoissonHSMM")
+BAUM_WELCH_FEATURE_NAMES = (
+    "EM HMMs and HSMMs do not record feature_names_in_ from a DataFrame (VB HMMs and every mixture do), so "
+    "predicting on the very DataFrame they were fitted on warns 'X has feature names, but ... was fitted "
+    "without feature names'. Fix at the merge (files of the seqbase/HSMM work): in "
+    "estimators/hmm_parts.py::_set_baum_welch and estimators/hsmm_base.py (fit, after _set_emission), replace "
+    "the line `n_features_in_ = record.n_features_in_` by `_fitted.set_feature_attributes(estimator, record)`")
+
+
+def fit(name, X=None, **kwargs):
+    """A fresh estimator of ``name`` fitted on X (its own data when None), warnings silenced."""
+    make, data, extra = ESTIMATORS[name]
+    X = data if X is None else X
+    args = {**extra, **kwargs}
+    y = args.pop("y", None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        estimator = make()
+        return estimator.fit(X, y, **args) if name == "GaussianMixtureRegressor" else estimator.fit(X, **args)
+
+
+def output(estimator, X):
+    """What a fitted estimator gives for X: its posteriors, or for the imputer and the regressor
+    what they return."""
+    for method in ("predict_proba", "transform", "predict"):
+        if hasattr(estimator, method):
+            return np.asarray(getattr(estimator, method)(X))
+    raise AssertionError(type(estimator).__name__)
+
+
+def sklearn_error(X):
+    """The type of scikit-learn's GaussianMixture error on X (the oracle), or None if it fits."""
+    try:
+        SklearnGaussianMixture(1).fit(X)
+    except Exception as error:  # noqa: BLE001  (the type is what is compared)
+        return type(error)
+    return None
+
+
+# (transform of an estimator's X, match): fit must raise what scikit-learn raises, naming X
+MALFORMED_X = {
+    "empty": (lambda X: X[:0], r"\bX\b"),
+    "1d": (lambda X: X[:, 0], r"\bX\b"),
+    "3d": (lambda X: X[:, :, None], r"\bX\b"),
+    "strings": (lambda X: np.full(X.shape, "a"), r"\bX\b"),
+    "complex": (lambda X: X + 1j, r"\bX\b"),
+    "inf": (lambda X: np.where(np.arange(X.shape[0])[:, None] == 3, np.inf, X), r"\bX\b"),
+}
+
+
+@pytest.mark.parametrize("case", list(MALFORMED_X))
+@pytest.mark.parametrize("name", list(ESTIMATORS))
+def test_malformed_X_is_refused_as_scikit_learn_refuses_it_naming_X(name, case):
+    make_X, match = MALFORMED_X[case]
+    X = make_X(ESTIMATORS[name][1].astype(float))
+    expected = sklearn_error(make_X(_GAUSS))
+    assert expected is ValueError
+    with pytest.raises(expected, match=match):
+        fit(name, X)
+
+
+@pytest.mark.parametrize("name", [n for n in ESTIMATORS if n != "BernoulliMixture"])
+def test_sparse_X_is_a_type_error_as_in_scikit_learn(name):
+    assert sklearn_error(sp.csr_matrix(_GAUSS)) is TypeError
+    with pytest.raises(TypeError, match="Sparse data"):
+        fit(name, sp.csr_matrix(ESTIMATORS[name][1]))
+
+
+def test_bernoulli_mixture_reads_sparse_X_as_the_dense_array():
+    """BernoulliMixture takes sparse binary X (documented): the same fit as from the dense array,
+    to rounding (sums over the same entries in another order)."""
+    dense = fit("BernoulliMixture")
+    sparse = fit("BernoulliMixture", sp.csr_matrix(_BINARY.astype(float)))
+    np.testing.assert_allclose(sparse.predict_proba(_BINARY), dense.predict_proba(_BINARY), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", list(ESTIMATORS))
+def test_int_bool_and_float16_X_fit_as_the_float64_array_does(name):
+    """Integer, bool and float16 X are cast to float64 as scikit-learn casts them: the same fit as
+    from the float64 array of the same values (real-valued data are rounded to quarters first, which
+    float16 holds exactly; int where the values are integers, bool where they are 0/1)."""
+    X = ESTIMATORS[name][1]
+    values = X if np.array_equal(X, np.round(X)) else np.round(4.0 * X) / 4.0
+    reference = output(fit(name, values), values)
+    casts = [np.float16] + ([np.int64] if np.array_equal(values, np.round(values)) else []) + (
+        [bool] if np.isin(values, (0, 1)).all() else [])
+    for dtype in casts:
+        assert np.array_equal(values.astype(dtype), values)  # the cast keeps every value
+        assert_array_equal(output(fit(name, values.astype(dtype)), values), reference)
+
+
+# ---- methods of a fitted estimator -------------------------------------------------------------
+
+
+def methods(estimator):
+    return [m for m in ("predict", "predict_proba", "score", "score_samples", "transform") if hasattr(estimator, m)]
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    return {name: fit(name) for name in ESTIMATORS}
+
+
+@pytest.mark.parametrize("name", list(ESTIMATORS))
+def test_methods_refuse_wrong_n_features_1d_and_empty_X_and_unfitted_calls(name, fitted):
+    estimator = fitted[name]
+    X = ESTIMATORS[name][1]
+    before = output(estimator, X)
+    other = np.c_[X, X]
+    for method in methods(estimator):
+        call = getattr(estimator, method)
+        if method == "score" and name == "GaussianMixtureRegressor":  # R^2 of (X, y)
+            call = lambda X, score=call: score(X, np.zeros(X.shape[0] if X.ndim == 2 else 1))
+        with pytest.raises(ValueError, match=rf"X has {other.shape[1]} features"):
+            call(other)
+        with pytest.raises(ValueError, match=r"\bX\b"):
+            call(X[0])
+        with pytest.raises(ValueError, match=r"\bX\b"):
+            call(X[:0])
+        with pytest.raises(NotFittedError):
+            unfitted = getattr(ESTIMATORS[name][0](), method)
+            unfitted(X, np.zeros(X.shape[0])) if method == "score" and name == "GaussianMixtureRegressor" else unfitted(X)
+    assert_array_equal(output(estimator, X), before)
+
+
+@pytest.mark.parametrize("name", [n for n in ESTIMATORS if hasattr(ESTIMATORS[n][0](), "sample")])
+def test_sample_refuses_zero_rows_and_an_unfitted_model(name, fitted):
+    with pytest.raises(ValueError, match="n_samples"):
+        fitted[name].sample(0)
+    with pytest.raises(NotFittedError):
+        ESTIMATORS[name][0]().sample(2)
+
+
+FEATURE_NAME_PARAMS = [
+    pytest.param(name, marks=[pytest.mark.xfail(reason=BAUM_WELCH_FEATURE_NAMES, strict=True)]
+                 if name in SEQUENCE_MODELS else [])
+    for name in ESTIMATORS
+]
+
+
+@pytest.mark.parametrize("name", FEATURE_NAME_PARAMS)
+def test_dataframe_columns_become_feature_names_in_and_predicting_on_them_is_quiet(name):
+    pd = pytest.importorskip("pandas")
+    X = ESTIMATORS[name][1].astype(float)
+    frame = pd.DataFrame(X, columns=[f"c{i}" for i in range(X.shape[1])])
+    estimator = fit(name, frame)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        from_frame = output(estimator, frame)
+    # the same fit as from the array, to rounding: a DataFrame's values come F-ordered, and BLAS
+    # sums the products in another order (differences of a few ulps, 1e-15 relative, seen)
+    np.testing.assert_allclose(from_frame, output(fit(name, X), X), rtol=1e-9, atol=1e-12)
+    assert list(getattr(estimator, "feature_names_in_", [])) == list(frame.columns)
+    with pytest.raises(ValueError, match="feature names"):
+        output(estimator, frame.rename(columns={"c0": "other"}))
+
+
+# ---- a fit that fails leaves the previous fit as it was -----------------------------------------
+
+
+def _another_n_features(X):
+    return np.c_[X, X[:, :1]]
+
+
+# (name, what makes the fit fail): each after a good fit, the error raised on the way
+FAILING_FITS = {
+    "inf": lambda name, X: {"X": np.where(np.arange(X.shape[0])[:, None] == 2, np.inf, X)},
+    "other-D-and-negative-weights": lambda name, X: {
+        "X": _another_n_features(X),
+        "sample_weight": -np.ones(1 if name in SEQUENCE_MODELS else X.shape[0])},
+    "other-D-and-lengths-or-weights-of-other-rows": lambda name, X: {
+        "X": _another_n_features(X),
+        **({"lengths": [X.shape[0], 1]} if name in SEQUENCE_MODELS else {"sample_weight": np.ones(3)})},
+}
+
+
+@pytest.mark.parametrize("case", list(FAILING_FITS))
+@pytest.mark.parametrize("name", list(ESTIMATORS))
+def test_a_failed_fit_leaves_the_previous_fit_and_its_feature_bookkeeping(name, case):
+    X = ESTIMATORS[name][1]
+    estimator = fit(name)
+    before = output(estimator, X)
+    state = {key: vars(estimator)[key] for key in ("n_features_in_", "feature_names_in_") if key in vars(estimator)}
+    arguments = FAILING_FITS[case](name, X)
+    bad_X = arguments.pop("X")
+    extra = dict(ESTIMATORS[name][2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(ValueError):
+            if name == "GaussianMixtureRegressor":
+                estimator.fit(bad_X, extra["y"][: bad_X.shape[0]], **arguments)
+            else:
+                estimator.fit(bad_X, **arguments)
+    assert {key: vars(estimator)[key] for key in state} == state
+    assert_array_equal(output(estimator, X), before)
+
+
+# ---- the estimator contract: clone, pickle, random_state -----------------------------------------
+
+
+@pytest.mark.parametrize("name", list(ESTIMATORS))
+def test_clone_pickle_and_random_state_reproduce_the_fit(name, fitted):
+    X = ESTIMATORS[name][1]
+    estimator = fitted[name]
+    params = estimator.get_params()
+    copy = clone(estimator)
+    assert copy.get_params().keys() == params.keys()
+    assert all(copy.get_params()[key] is params[key] for key in params)  # clone copies params as they are
+    assert not hasattr(copy, "n_features_in_")
+    restored = pickle.loads(pickle.dumps(estimator))
+    assert_array_equal(output(restored, X), output(estimator, X))
+    assert_array_equal(output(fit(name), X), output(estimator, X))  # the same seed: the same fit
+    with pytest.raises(ValueError, match="Invalid parameter 'no_such_parameter'"):
+        clone(estimator).set_params(no_such_parameter=1)
+
+
+# ---- sequences: lengths, per-sequence weights, counts --------------------------------------------
+
+
+LENGTHS = {
+    "sum-short": ([10, 10], "lengths sum to 20"),
+    "sum-long": ([N, N], f"lengths sum to {2 * N}"),
+    "negative": ([N + 5, -5], r"lengths\[1\] = -5"),
+    "zero": ([N, 0], r"lengths\[1\] = 0"),
+    "fractional": ([N / 2 + 0.5, N / 2 - 0.5], "lengths has dtype float"),
+    "2d": ([[N // 2, N // 2]], r"lengths has shape \(1, 2\)"),
+}
+
+
+@pytest.mark.parametrize("case", list(LENGTHS))
+@pytest.mark.parametrize("name", SEQUENCE_MODELS)
+def test_lengths_that_do_not_cut_X_into_sequences_are_refused(name, case):
+    lengths, match = LENGTHS[case]
+    with pytest.raises(ValueError, match=match):
+        fit(name, lengths=lengths)
+
+
+SEQUENCE_WEIGHTS = {
+    "per-row": (np.ones(N), r"sample_weight has shape \(40,\); expected \(n_sequences,\) = \(2,\)"),
+    "negative": (np.array([1.0, -1.0]), "sample_weight has negative entries"),
+    "all-zero": (np.zeros(2), "sample_weight is zero for every"),
+    "nan": (np.array([1.0, np.nan]), "sample_weight contains NaN"),
+}
+
+
+@pytest.mark.parametrize("case", list(SEQUENCE_WEIGHTS))
+@pytest.mark.parametrize("name", SEQUENCE_MODELS)
+def test_per_sequence_weights_are_checked(name, case):
+    weights, match = SEQUENCE_WEIGHTS[case]
+    with pytest.raises(ValueError, match=match):
+        fit(name, lengths=[N // 2, N // 2], sample_weight=weights)
+
+
+@pytest.mark.parametrize("value", [-1.0, 0.5])
+@pytest.mark.parametrize("name", COUNT_MODELS)
+def test_counts_must_be_non_negative_integers_naming_the_entry(name, value):
+    """hmmlearn's PoissonHMM / MultinomialHMM take integer counts; a negative or fractional entry
+    is a ValueError naming its position."""
+    X = ESTIMATORS[name][1].copy()
+    X[3, 0] = value if value < 0 else X[3, 0] + value
+    with pytest.raises(ValueError, match=r"non-negative integer counts.*X\[3, 0\]"):
+        fit(name, X)
+
+
+# ---- HSMM durations at the truncation point -----------------------------------------------------
+
+
+def test_gaussian_hsmm_fits_segments_that_last_max_duration():
+    """Two blocks of 20 frames with max_duration=20: each segment lasts D, so the Poisson rate's
+    M-step (H17) runs to its bound. The truncated pmf and the root search used to divide 0 by 0
+    there (scipy's cdf and pmf underflow at rates of ~1e3 D) and the fit died in brentq with a NaN;
+    it now fits, every duration pmf finite and summing to 1."""
+    hsmm = fit("GaussianHSMM")
+    assert np.isfinite(hsmm.score(_GAUSS))
+    from mixfit.models.hsmm_durations import make_durations
+
+    pmf = make_durations("poisson", 20).pmf(hsmm.durations_)
+    assert np.all(np.isfinite(pmf)) and np.allclose(pmf.sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.5, 3.0, 18.0, 40.0, 2e4])
+def test_truncated_poisson_durations_match_scipy_where_it_does_not_underflow(rate):
+    from scipy import optimize, stats
+
+    from mixfit.models.hsmm_durations import PoissonDurations
+
+    durations = PoissonDurations(20)
+    pmf = durations.pmf(np.array([rate]))[0]
+    assert np.all(np.isfinite(pmf)) and pmf.sum() == pytest.approx(1.0, abs=1e-15)
+    reference = stats.poisson.pmf(np.arange(20), rate)
+    if reference.sum() > 1e-300:  # scipy's own table, renormalised, is the oracle where it is not 0/0
+        np.testing.assert_allclose(pmf, reference / reference.sum(), rtol=1e-12, atol=1e-300)
+    else:
+        assert pmf[-1] > 0.99  # a rate far above D puts the mass at d = D
+    mean = float(pmf @ np.arange(20))  # E[d - 1] of this truncated pmf
+    if 0 < mean < 18.99:
+        # the M-step's rate gives back this mean; scipy's cdf-ratio equation is the oracle
+        def excess(r):
+            return r * stats.poisson.cdf(18, r) / stats.poisson.cdf(19, r) - mean
+
+        expected = optimize.brentq(excess, mean, 300.0, xtol=1e-12) if rate > 0 else 0.0
+        # 1e-8 relative: the two root searches stop at xtol = 1e-12 on differently rounded functions
+        assert durations._rate(mean) == pytest.approx(expected, rel=1e-8, abs=1e-10)
+
+
+# ---- partial_fit ---------------------------------------------------------------------------------
+
+STREAMING = {
+    "GaussianMixture": (lambda: mixfit.GaussianMixture(2, random_state=0), _GAUSS),
+    "BayesianGaussianMixture": (lambda: mixfit.BayesianGaussianMixture(n_components=2, random_state=0), _GAUSS),
+    "BernoulliMixture": (lambda: mixfit.BernoulliMixture(2, random_state=0), _BINARY.astype(float)),
+}
+
+
+@pytest.mark.parametrize("name", list(STREAMING))
+def test_partial_fit_refuses_a_bad_batch_and_keeps_the_stream(name):
+    make, X = STREAMING[name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(ValueError, match=r"\bX\b"):
+            make().partial_fit(X[:1])  # a first batch of one row cannot start K = 2 components
+        model = make().partial_fit(X[: N // 2])
+        before, steps = model.predict_proba(X), model.n_steps_
+        bad_batches = [(X[:, :1], {}, "partial_fit refuses a change of n_features"),
+                       (np.where(np.arange(N)[:, None] == 1, np.inf, X), {}, r"\bX\b"),
+                       (X, {"sample_weight": -np.ones(N)}, "sample_weight has negative"),
+                       (X, {"sample_weight": np.ones(3)}, "sample_weight has shape")]
+        for batch, kwargs, match in bad_batches:
+            with pytest.raises(ValueError, match=match):
+                model.partial_fit(batch, **kwargs)
+        assert model.n_steps_ == steps
+        assert_array_equal(model.predict_proba(X), before)
+        # the stream goes on from where it was: the same as a stream that never saw the bad batches
+        clean = make().partial_fit(X[: N // 2]).partial_fit(X[N // 2 :])
+        assert_array_equal(model.partial_fit(X[N // 2 :]).predict_proba(X), clean.predict_proba(X))
+
+
+# ---- fit_many, select_model, bootstrap ------------------------------------------------------------
+
+
+FIT_MANY = {
+    "empty": (lambda: mixfit.fit_many([], n_components=2), "datasets is empty"),
+    "other-D": (lambda: mixfit.fit_many([_GAUSS, _GAUSS[:, :1]], n_components=2), r"datasets\[1\] has 1 features"),
+    "nan-row": (lambda: mixfit.fit_many([_GAUSS, np.full((5, 2), np.nan)], n_components=2), r"datasets\[1\]"),
+    "weights-length": (lambda: mixfit.fit_many([_GAUSS, _GAUSS], sample_weight=[None], n_components=2),
+                       "sample_weight must be None or a list of 2"),
+    "negative-weight": (lambda: mixfit.fit_many([_GAUSS], sample_weight=[-np.ones(N)], n_components=2),
+                        r"datasets\[0\]: sample_weight has negative"),
+    "K-gt-n": (lambda: mixfit.fit_many([_GAUSS[:3]], n_components=5), r"datasets\[0\].*n_components = 5"),
+}
+
+
+@pytest.mark.parametrize("case", list(FIT_MANY))
+def test_fit_many_names_the_data_set_at_fault(case):
+    call, match = FIT_MANY[case]
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+SELECT_MODEL = {
+    "n_components-zero": ({"n_components": [0, 1]}, "n_components"),
+    "n_components-empty": ({"n_components": []}, "n_components"),
+    "n_components-repeated": ({"n_components": [2, 2]}, "n_components"),
+    "covariance-unknown": ({"covariance_types": ["full", "round"]}, "covariance_type='round'"),
+    "criterion-unknown": ({"criterion": "dic"}, "criterion='dic'"),
+    "method-unknown": ({"method": "gibbs"}, "method='gibbs'"),
+    "weights-negative": ({"sample_weight": -np.ones(N)}, "sample_weight has negative"),
+    "no-start": ({"n_init": 0, "hierarchical_start": False}, "n_init"),
+    "unknown-parameter": ({"colour": "red"}, "unknown estimator parameter"),
+}
+SELECT_MODEL_AT_THE_MERGE = {
+    # selection/tables.py::_check_ks: int(k) truncates 1.5 to 1 and fits K = 1 in silence. Fix: refuse
+    # every k that is not an integer (isinstance(k, numbers.Integral) and not a bool, or float(k).is_integer()).
+    "n_components-fractional": ({"n_components": [1.5, 2]}, "n_components"),
+    # selection/tables.py::select_model: max_rows reaches hierarchical.build_tree unchecked; 0 gives scipy's
+    # 'The number of observations cannot be determined on an empty distance matrix.' Fix: check it at the
+    # top, e.g. `if not isinstance(max_rows, numbers.Integral) or max_rows < 2: raise ValueError(f"max_rows=
+    # {max_rows!r}; expected an integer >= 2")` (a tree needs two rows).
+    "max_rows-zero": ({"max_rows": 0}, "max_rows"),
+}
+SELECT_PARAMS = [pytest.param(case, *SELECT_MODEL[case], id=case) for case in SELECT_MODEL] + [
+    pytest.param(case, *SELECT_MODEL_AT_THE_MERGE[case], id=case,
+                 marks=pytest.mark.xfail(reason="selection/ is another helper's; fix described in the comment",
+                                         strict=True))
+    for case in SELECT_MODEL_AT_THE_MERGE]
+
+
+@pytest.mark.parametrize(("case", "options", "match"), SELECT_PARAMS)
+def test_select_model_names_the_bad_argument(case, options, match):
+    with pytest.raises(ValueError, match=match):
+        mixfit.select_model(_GAUSS, **{"n_components": [1, 2], "covariance_types": ["diag"], "n_init": 1,
+                                       "random_state": 0, **options})
+
+
+def test_bootstrap_and_merging_refuse_what_is_not_a_fitted_gaussian_mixture():
+    model = mixfit.GaussianMixture(2, random_state=0).fit(_GAUSS)
+    with pytest.raises(NotFittedError):
+        mixfit.bootstrap(mixfit.GaussianMixture(2), _GAUSS, n_boot=2)
+    with pytest.raises(TypeError, match="model is a GMMHMM"):
+        mixfit.bootstrap(fit("GMMHMM"), _GAUSS, n_boot=2)
+    for n_boot in (0, 2.5):
+        with pytest.raises(ValueError, match="n_boot"):
+            mixfit.bootstrap(model, _GAUSS, n_boot=n_boot)
+    with pytest.raises(ValueError, match="kind='jackknife'"):
+        mixfit.bootstrap(model, _GAUSS, n_boot=2, kind="jackknife")
+    with pytest.raises(ValueError, match=r"X has shape \(40, 1\)"):
+        mixfit.bootstrap(model, _GAUSS[:, :1], n_boot=2)
+    with pytest.raises(NotFittedError):
+        mixfit.merge_components(mixfit.GaussianMixture(2), _GAUSS)
+    with pytest.raises(ValueError, match="X has 1 features"):
+        mixfit.merge_components(model, _GAUSS[:, :1])
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "selection/bootstrap.py::bootstrap checks only X's shape (X = np.asarray(X)): X of strings, with inf, or "
+    "whose every row is NaN gives a BootstrapResult whose every replicate failed (failed all True) instead of the "
+    "error GaussianMixture.fit raises on it. Fix: replace `X = np.asarray(X)` by `X = validate_X(clone(model), X, "
+    "dtype=[np.float64, np.float32], ensure_all_finite='allow-nan', ensure_min_samples=2)` and "
+    "`check_observed_rows(X)` (estimators.validation / validation_missing), keeping the shape check"))
+@pytest.mark.parametrize("bad", ["strings", "inf", "all-nan"])
+def test_bootstrap_refuses_X_that_its_model_could_not_fit(bad):
+    model = mixfit.GaussianMixture(2, random_state=0).fit(_GAUSS)
+    X = {"strings": np.full((10, 2), "a"), "inf": np.where(np.arange(N)[:, None] == 1, np.inf, _GAUSS),
+         "all-nan": np.full((10, 2), np.nan)}[bad]
+    with pytest.raises(ValueError, match=r"\bX\b"):
+        mixfit.bootstrap(model, X, n_boot=2, random_state=0)
+
+
+# ---- model files ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(ESTIMATORS))
+def test_model_file_round_trip_keeps_predictions_and_feature_names(name, tmp_path):
+    pd = pytest.importorskip("pandas")
+    X = ESTIMATORS[name][1].astype(float)
+    frame = pd.DataFrame(X, columns=[f"c{i}" for i in range(X.shape[1])])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the HMMs' feature-name warning is the xfail above
+        estimator = fit(name, frame)
+        mixfit.modelfile.save(estimator, tmp_path / "m.mixfit")
+        loaded = mixfit.load(tmp_path / "m.mixfit")
+        assert type(loaded) is type(estimator)
+        assert_array_equal(output(loaded, frame), output(estimator, frame))
+    names = getattr(estimator, "feature_names_in_", None)
+    assert_array_equal(getattr(loaded, "feature_names_in_", None), names)
+
+
+def test_model_files_refuse_clearly(tmp_path):
+    from mixfit.exceptions import ModelFileError
+    from mixfit.modelfile import save
+
+    model = fit("StudentMixture")
+    with pytest.raises(FileNotFoundError, match="no directory") as caught:
+        save(model, tmp_path / "nowhere" / "m.mixfit")
+    assert "nowhere" in str(caught.value) and ".tmp" not in str(caught.value)  # the path, not a temporary
+    with pytest.raises(NotFittedError):
+        save(mixfit.StudentMixture(2), tmp_path / "u.mixfit")
+    with pytest.raises(TypeError, match="cannot save a str"):
+        save("model", tmp_path / "s.mixfit")
+    (tmp_path / "junk.mixfit").write_text("junk")
+    with pytest.raises(ModelFileError, match="not a mixfit model file"):
+        mixfit.load(tmp_path / "junk.mixfit")
+    with pytest.raises(FileNotFoundError):
+        mixfit.load(tmp_path / "absent.mixfit")
+
+
+# ---- the command line ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def csv_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("hostile-cli")
+    np.savetxt(d / "data.csv", _GAUSS, delimiter=",", header="a,b", comments="", fmt="%.17g")
+    (d / "words.csv").write_text("a,b\n1,x\n2,3\n3,4\n")
+    (d / "header-only.csv").write_text("a,b\n")
+    return d
+
+
+# arguments, exit status (2: a usage mistake, an option or its value; 1: the data or a
+# file: the documented convention of mixfit/cli/app.py), words the one line must hold
+CLI_MISTAKES = {
+    "select-unknown-covariance": (["select", "data.csv", "-k", "1:2", "--covariance", "full,round"], 2,
+                                  "covariance_type='round'"),
+    "select-empty-covariance": (["select", "data.csv", "-k", "1:2", "--covariance", ""], 2, "--covariance"),
+    "select-repeated-covariance": (["select", "data.csv", "-k", "1:2", "--covariance", "diag,diag"], 2,
+                                   "distinct covariance types"),
+    "select-fractional-k": (["select", "data.csv", "-k", "1,1.5"], 2, "-k"),
+    "fit-repeated-column": (["fit", "data.csv", "-k", "2", "--columns", "a,a"], 1, "'a' more than once"),
+    "fit-missing-file": (["fit", "nowhere.csv", "-k", "2"], 1, "nowhere.csv: no such file"),
+    "fit-unknown-column": (["fit", "data.csv", "-k", "2", "--columns", "c"], 1, "no column 'c'"),
+    "fit-non-numeric": (["fit", "words.csv", "-k", "1"], 1, "'x' is not a number"),
+    "fit-header-only": (["fit", "header-only.csv", "-k", "1"], 1, "no data rows"),
+    "fit-K-gt-rows": (["fit", "data.csv", "-k", "50"], 1, "n_components = 50"),
+    "fit-into-missing-directory": (["fit", "data.csv", "-k", "1", "-o", "nowhere/m.mixfit"], 1, "no directory"),
+    "fit-negative-k": (["fit", "data.csv", "-k", "-1"], 2, "--n-components"),
+    "fit-bad-tol": (["fit", "data.csv", "-k", "1", "--tol", "nan"], 1, "tol"),
+    "predict-missing-model": (["predict", "nowhere.mixfit", "data.csv"], 1, "no such model file"),
+    "predict-data-as-model": (["predict", "data.csv", "data.csv"], 1, "not a mixfit model file"),
+}
+
+
+@pytest.mark.parametrize("case", list(CLI_MISTAKES))
+def test_a_command_line_mistake_is_one_line_with_its_exit_status(case, csv_dir, monkeypatch):
+    click_testing = pytest.importorskip("click.testing")
+    from mixfit.cli import cli
+
+    args, status, words = CLI_MISTAKES[case]
+    monkeypatch.chdir(csv_dir)
+    result = click_testing.CliRunner().invoke(cli, args)
+    assert result.exit_code == status, result.stderr
+    assert result.stdout == "" and "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mixfit: error: "), result.stderr
+    assert words in lines[0]
+    assert not (csv_dir / "nowhere").exists()

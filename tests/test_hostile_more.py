@@ -557,6 +557,7 @@ def csv_dir(tmp_path_factory):
     np.savetxt(d / "data.csv", _GAUSS, delimiter=",", header="a,b", comments="", fmt="%.17g")
     (d / "words.csv").write_text("a,b\n1,x\n2,3\n3,4\n")
     (d / "header-only.csv").write_text("a,b\n")
+    mixfit.modelfile.save(fit("StudentMixture"), d / "model.mixfit", metadata={"columns": ["a", "b"]})
     return d
 
 
@@ -578,6 +579,8 @@ CLI_MISTAKES = {
     "fit-into-missing-directory": (["fit", "data.csv", "-k", "1", "-o", "nowhere/m.mixfit"], 1, "no directory"),
     "fit-negative-k": (["fit", "data.csv", "-k", "-1"], 2, "--n-components"),
     "fit-bad-tol": (["fit", "data.csv", "-k", "1", "--tol", "nan"], 1, "tol"),
+    "score-reordered-columns": (["score", "model.mixfit", "data.csv", "--columns", "b,a"], 1, "in another order"),
+    "predict-reordered-columns": (["predict", "model.mixfit", "data.csv", "--columns", "b,a"], 1, "in another order"),
     "predict-missing-model": (["predict", "nowhere.mixfit", "data.csv"], 1, "no such model file"),
     "predict-data-as-model": (["predict", "data.csv", "data.csv"], 1, "not a mixfit model file"),
 }

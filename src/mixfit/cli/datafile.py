@@ -162,6 +162,11 @@ def features_for(model, data: Data, columns: list[str] | None, fitted_columns: l
     D = model.n_features_in_
     if columns is None and fitted_columns and all(n in data.names for n in fitted_columns):
         columns = fitted_columns
+    if columns and fitted_columns and sorted(columns) == sorted(fitted_columns) and columns != fitted_columns:
+        # the model's own columns in another order would be read as the wrong features (scikit-learn
+        # refuses a DataFrame whose columns are reordered, for the same reason)
+        raise DataError(f"--columns {','.join(columns)} names the model's columns in another order; it was "
+                        f"fitted on {', '.join(fitted_columns)} in that order")
     X, names = select_columns(data, columns)
     if X.shape[1] != D:
         fitted = f" ({', '.join(fitted_columns)})" if fitted_columns else ""

@@ -229,3 +229,24 @@ def test_a_command_line_mistake_is_one_line_with_its_exit_status(case, csv_dir, 
     assert len(lines) == 1 and lines[0].startswith("mixfit: error: "), result.stderr
     assert words in lines[0]
     assert not (csv_dir / "nowhere").exists()
+
+
+SELECTION_AT_THE_MERGE = (
+    "selection/ is another helper's. select_bernoulli (selection/bernoulli_tables.py) does not validate X at "
+    "its boundary: 1-D or non-binary X gives a table of NA cells, each with the per-fit error, and n = len(X), "
+    "where select_model refuses malformed X once. Fix: at the top of select_bernoulli, `X_checked = "
+    "validation_binary.binary_X(clone(BernoulliMixture(**params)), X, params.get('binarize'), 'Bernoulli "
+    "mixture', reset=True, ensure_min_samples=2)` followed by `first_non_binary` / is_binary (as "
+    "check_binary_fit_input does), keeping X for the cells. GaussianMixtureIC(n_components=[1.5]) fits K = 1 "
+    "silently: the same selection/tables.py::_check_ks fix as select_model's")
+
+
+@pytest.mark.xfail(strict=True, reason=SELECTION_AT_THE_MERGE)
+@pytest.mark.parametrize("case", ["1d", "non-binary", "ic-fractional-K"])
+def test_selection_tools_refuse_malformed_input_at_their_boundary(case):
+    with pytest.raises(ValueError, match=r"\bX\b|n_components"):
+        if case == "ic-fractional-K":
+            mixfit.GaussianMixtureIC(n_components=[1.5, 2], covariance_types=["diag"], random_state=0).fit(_GAUSS)
+        else:
+            X = _BINARY[:, 0].astype(float) if case == "1d" else _GAUSS
+            mixfit.select_bernoulli(X, n_components=[1, 2], random_state=0)

@@ -144,6 +144,10 @@ def split_names(text: str | None) -> list[str] | None:
 
 def select_columns(data: Data, columns: list[str] | None, exclude=()) -> tuple[np.ndarray, list[str]]:
     names = [n for n in data.names if n not in exclude] if columns is None else columns
+    weights = [n for n in names if n in exclude]  # only the --sample-weight column is excluded
+    if weights:
+        raise DataError(f"--columns names {weights[0]!r}, the --sample-weight column; a row's weight cannot "
+                        "also be one of its features")
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise DataError(f"--columns names {repeated[0]!r} more than once; expected distinct columns")

@@ -2,7 +2,8 @@
 Gaussian mixtures) does not sweep: BernoulliMixture, StudentMixture, GaussianMixtureImputer,
 GaussianMixtureRegressor, GMMHMM, PoissonHMM, MultinomialHMM and the HSMMs
 (tests/test_hostile_more_tools.py: partial_fit, fit_many, select_model, bootstrap, model files,
-the command line, on this file's data and helpers).
+the command line; tests/test_hostile_more_sequences.py: lengths, counts, HSMM durations, scales;
+both on this file's data and helpers).
 
 The oracle for each error's type is scikit-learn's own ``GaussianMixture`` on the same input
 (``ValueError`` for malformed values and shapes, ``TypeError`` for sparse input to a dense
@@ -297,92 +298,3 @@ def test_warm_start_on_other_data_says_so_and_keeps_the_fit(name):
         with pytest.raises(ValueError, match="warm_start=True" if name != "CategoricalHSMM" else "n_symbols"):
             estimator.fit(other, *extra.values())
     assert_array_equal(output(estimator, X), before)
-
-
-# ---- sequences: lengths, per-sequence weights, counts --------------------------------------------
-
-
-LENGTHS = {
-    "sum-short": ([10, 10], "lengths sum to 20"),
-    "sum-long": ([N, N], f"lengths sum to {2 * N}"),
-    "negative": ([N + 5, -5], r"lengths\[1\] = -5"),
-    "zero": ([N, 0], r"lengths\[1\] = 0"),
-    "fractional": ([N / 2 + 0.5, N / 2 - 0.5], "lengths has dtype float"),
-    "2d": ([[N // 2, N // 2]], r"lengths has shape \(1, 2\)"),
-}
-
-
-@pytest.mark.parametrize("case", list(LENGTHS))
-@pytest.mark.parametrize("name", SEQUENCE_MODELS)
-def test_lengths_that_do_not_cut_X_into_sequences_are_refused(name, case):
-    lengths, match = LENGTHS[case]
-    with pytest.raises(ValueError, match=match):
-        fit(name, lengths=lengths)
-
-
-SEQUENCE_WEIGHTS = {
-    "per-row": (np.ones(N), r"sample_weight has shape \(40,\); expected \(n_sequences,\) = \(2,\)"),
-    "negative": (np.array([1.0, -1.0]), "sample_weight has negative entries"),
-    "all-zero": (np.zeros(2), "sample_weight is zero for every"),
-    "nan": (np.array([1.0, np.nan]), "sample_weight contains NaN"),
-}
-
-
-@pytest.mark.parametrize("case", list(SEQUENCE_WEIGHTS))
-@pytest.mark.parametrize("name", SEQUENCE_MODELS)
-def test_per_sequence_weights_are_checked(name, case):
-    weights, match = SEQUENCE_WEIGHTS[case]
-    with pytest.raises(ValueError, match=match):
-        fit(name, lengths=[N // 2, N // 2], sample_weight=weights)
-
-
-@pytest.mark.parametrize("value", [-1.0, 0.5])
-@pytest.mark.parametrize("name", COUNT_MODELS)
-def test_counts_must_be_non_negative_integers_naming_the_entry(name, value):
-    """hmmlearn's PoissonHMM / MultinomialHMM take integer counts; a negative or fractional entry
-    is a ValueError naming its position."""
-    X = ESTIMATORS[name][1].copy()
-    X[3, 0] = value if value < 0 else X[3, 0] + value
-    with pytest.raises(ValueError, match=r"non-negative integer counts.*X\[3, 0\]"):
-        fit(name, X)
-
-
-# ---- HSMM durations at the truncation point -----------------------------------------------------
-
-
-def test_gaussian_hsmm_fits_segments_that_last_max_duration():
-    """Two blocks of 20 frames with max_duration=20: each segment lasts D, so the Poisson rate's
-    M-step (H17) runs to its bound. The truncated pmf and the root search used to divide 0 by 0
-    there (scipy's cdf and pmf underflow at rates of ~1e3 D) and the fit died in brentq with a NaN;
-    it now fits, every duration pmf finite and summing to 1."""
-    hsmm = fit("GaussianHSMM")
-    assert np.isfinite(hsmm.score(_GAUSS))
-    from mixfit.models.hsmm_durations import make_durations
-
-    pmf = make_durations("poisson", 20).pmf(hsmm.durations_)
-    assert np.all(np.isfinite(pmf)) and np.allclose(pmf.sum(axis=1), 1.0)
-
-
-@pytest.mark.parametrize("rate", [0.0, 0.5, 3.0, 18.0, 40.0, 2e4])
-def test_truncated_poisson_durations_match_scipy_where_it_does_not_underflow(rate):
-    from scipy import optimize, stats
-
-    from mixfit.models.hsmm_durations import PoissonDurations
-
-    durations = PoissonDurations(20)
-    pmf = durations.pmf(np.array([rate]))[0]
-    assert np.all(np.isfinite(pmf)) and pmf.sum() == pytest.approx(1.0, abs=1e-15)
-    reference = stats.poisson.pmf(np.arange(20), rate)
-    if reference.sum() > 1e-300:  # scipy's own table, renormalised, is the oracle where it is not 0/0
-        np.testing.assert_allclose(pmf, reference / reference.sum(), rtol=1e-12, atol=1e-300)
-    else:
-        assert pmf[-1] > 0.99  # a rate far above D puts the mass at d = D
-    mean = float(pmf @ np.arange(20))  # E[d - 1] of this truncated pmf
-    if 0 < mean < 18.99:
-        # the M-step's rate gives back this mean; scipy's cdf-ratio equation is the oracle
-        def excess(r):
-            return r * stats.poisson.cdf(18, r) / stats.poisson.cdf(19, r) - mean
-
-        expected = optimize.brentq(excess, mean, 300.0, xtol=1e-12) if rate > 0 else 0.0
-        # 1e-8 relative: the two root searches stop at xtol = 1e-12 on differently rounded functions
-        assert durations._rate(mean) == pytest.approx(expected, rel=1e-8, abs=1e-10)

@@ -144,6 +144,13 @@ def split_names(text: str | None) -> list[str] | None:
 
 def select_columns(data: Data, columns: list[str] | None, exclude=()) -> tuple[np.ndarray, list[str]]:
     names = [n for n in data.names if n not in exclude] if columns is None else columns
+    weights = [n for n in names if n in exclude]  # only the --sample-weight column is excluded
+    if weights:
+        raise DataError(f"--columns names {weights[0]!r}, the --sample-weight column; a row's weight cannot "
+                        "also be one of its features")
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise DataError(f"--columns names {repeated[0]!r} more than once; expected distinct columns")
     missing = [n for n in names if n not in data.names]
     if missing:
         raise DataError(f"{data.source} has no column {missing[0]!r}; its columns are {', '.join(data.names)}")
@@ -159,6 +166,11 @@ def features_for(model, data: Data, columns: list[str] | None, fitted_columns: l
     D = model.n_features_in_
     if columns is None and fitted_columns and all(n in data.names for n in fitted_columns):
         columns = fitted_columns
+    if columns and fitted_columns and sorted(columns) == sorted(fitted_columns) and columns != fitted_columns:
+        # the model's own columns in another order would be read as the wrong features (scikit-learn
+        # refuses a DataFrame whose columns are reordered, for the same reason)
+        raise DataError(f"--columns {','.join(columns)} names the model's columns in another order; it was "
+                        f"fitted on {', '.join(fitted_columns)} in that order")
     X, names = select_columns(data, columns)
     if X.shape[1] != D:
         fitted = f" ({', '.join(fitted_columns)})" if fitted_columns else ""

@@ -7,6 +7,7 @@ import sys
 from functools import partial
 
 from ..families.registry import COVARIANCE_TYPES
+from ..families.registry import covariance_types as checked_types
 from .app import _common, _data_options, _emit, _has_matplotlib, _read, _warnings_to_stderr, cli, click
 from .datafile import select_columns, split_names
 
@@ -26,12 +27,20 @@ if click is not None:
             raise click.BadParameter(f"{text!r}; expected numbers of components >= 1", param_hint="-k")
         return ks
 
+    def _covariance_types(ctx, param, text: str) -> list[str]:
+        """--covariance: comma-separated names checked before any data is read (a usage mistake)."""
+        names = split_names(text)
+        try:
+            return checked_types(names)
+        except ValueError as error:
+            raise click.BadParameter(f"{text!r}: {error}") from None
+
     @cli.command()
     @click.argument("data")
     @click.option("-k", "--n-components", "k_text", default="1:9", show_default=True, metavar="LOW:HIGH",
                   help="Numbers of components: a range LOW:HIGH (inclusive) or a list K1,K2,...")
     @click.option("--covariance", "--families", "covariance_types", default=",".join(COVARIANCE_TYPES),
-                  show_default=True, metavar="TYPES",
+                  show_default=True, metavar="TYPES", callback=_covariance_types,
                   help="Comma-separated covariance types, or 'all' for mclust's fourteen families.")
     @click.option("--criterion", type=click.Choice(["bic", "aic", "icl", "elbo"]), default=None,
                   help="[default: bic for em, elbo for vb]")
@@ -65,7 +74,7 @@ if click is not None:
             # --model: Gaussian cells (select_model by --method), t cells, or both in one table
             sweep = {"both": compare_models, "t": partial(select_model, method="t")}.get(
                 component_model, partial(select_model, method=method))
-            result = sweep(X, _k_range(k_text), split_names(covariance_types),
+            result = sweep(X, _k_range(k_text), covariance_types,
                            criterion=criterion or ("elbo" if method == "vb" else "bic"),
                            convention="mclust" if mclust_sign else "sklearn", n_init=n_init, random_state=seed,
                            n_jobs=n_jobs, progress=show, **({"max_iter": 500} if method == "vb" else {}))

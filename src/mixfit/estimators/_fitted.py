@@ -11,6 +11,13 @@ def set_loop_attributes(estimator, result, record) -> None:
     estimator.n_iter_ = result.n_iter
     estimator.lower_bound_ = result.lower_bound
     estimator.lower_bounds_ = list(result.lower_bounds)
+    set_feature_attributes(estimator, record)
+
+
+def set_feature_attributes(estimator, record) -> None:
+    """n_features_in_ and feature_names_in_ from the validation ``record`` (the clone a fit
+    validated X on, so that a fit that fails leaves them as they were); a previous fit's feature
+    names are removed when this fit has none."""
     estimator.n_features_in_ = record.n_features_in_
     names = getattr(record, "feature_names_in_", None)
     if names is not None:

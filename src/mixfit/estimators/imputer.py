@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.utils.validation import check_is_fitted
 
 from ..models import conditional as maths
+from ._fitted import set_feature_attributes
 from .gaussian_mixture import GaussianMixture
 from .persistence import save_estimator
-from .validation import as_generator
+from .validation import as_generator, validate_X
 
 _DTYPES = [np.float64, np.float32]
 
@@ -129,7 +130,8 @@ class GaussianMixtureImputer(TransformerMixin, BaseEstimator):
         """
         if not isinstance(self.sample_posterior, (bool, np.bool_)):
             raise TypeError(f"sample_posterior={self.sample_posterior!r}; expected True or False")
-        X = validate_data(self, X, dtype=_DTYPES, ensure_all_finite="allow-nan", ensure_min_samples=2)
+        record = clone(self)  # X's bookkeeping is written to self only once the fit has succeeded
+        X = validate_X(record, X, dtype=_DTYPES, ensure_all_finite="allow-nan", ensure_min_samples=2)
         empty = np.flatnonzero(np.isnan(X).all(axis=0))
         if empty.size:
             raise ValueError(f"X has no observed value in column(s) {empty.tolist()}; every column needs at "
@@ -139,6 +141,7 @@ class GaussianMixtureImputer(TransformerMixin, BaseEstimator):
         self.mixture_ = mixture
         self.n_iter_ = mixture.n_iter_
         self.converged_ = mixture.converged_
+        set_feature_attributes(self, record)
         return self
 
     @classmethod
@@ -188,7 +191,7 @@ class GaussianMixtureImputer(TransformerMixin, BaseEstimator):
             X with every NaN replaced (observed entries unchanged), in X's dtype.
         """
         check_is_fitted(self, "mixture_")
-        X = validate_data(self, X, dtype=_DTYPES, ensure_all_finite="allow-nan", reset=False)
+        X = validate_X(self, X, dtype=_DTYPES, ensure_all_finite="allow-nan", reset=False)
         rng = as_generator(self.random_state) if self.sample_posterior else None
         mixture = self.mixture_
         return maths.impute(mixture._covariance, mixture._params(), X, rng).astype(X.dtype, copy=False)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..models import conditional as maths
+from ._fitted import set_feature_attributes
 from .gaussian_mixture import GaussianMixture
 from .persistence import save_estimator
-from .validation import as_generator
+from .validation import as_generator, validate_X
 
 _DTYPES = [np.float64, np.float32]
 
@@ -135,7 +136,13 @@ class GaussianMixtureRegressor(RegressorMixin, BaseEstimator):
         self : object
             The fitted regressor.
         """
-        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=_DTYPES, ensure_min_samples=2)
+        record = clone(self)  # X's bookkeeping is written to self only once the fit has succeeded
+        try:
+            X, y = validate_data(record, X, y, multi_output=True, y_numeric=True, dtype=_DTYPES,
+                                 ensure_min_samples=2)
+        except ValueError:
+            validate_X(clone(self), X, dtype=_DTYPES, ensure_min_samples=2)  # X's own fault: an error naming X
+            raise
         targets = y.reshape(-1, 1) if y.ndim == 1 else y
         joint = np.hstack([X, targets.astype(X.dtype, copy=False)])  # (n, D + n_outputs)
         params = self.get_params(deep=False)
@@ -147,12 +154,13 @@ class GaussianMixtureRegressor(RegressorMixin, BaseEstimator):
         self.converged_ = mixture.converged_
         self.n_outputs_ = int(targets.shape[1])
         self.y_ndim_ = int(y.ndim)
+        set_feature_attributes(self, record)
         return self
 
     def _prediction(self, X, full_covariance=False):
         """The conditional mixture of y at the rows of X (``models.conditional.Prediction``)."""
         check_is_fitted(self, "mixture_")
-        X = validate_data(self, X, dtype=_DTYPES, reset=False)
+        X = validate_X(self, X, dtype=_DTYPES, reset=False)
         D = self.n_features_in_
         given, other = np.arange(D), np.arange(D, D + self.n_outputs_)
         mixture = self.mixture_

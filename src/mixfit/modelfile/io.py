@@ -113,6 +113,8 @@ def save(estimator, path, *, metadata: dict | None = None) -> None:
     }
     text = json.dumps(manifest, indent=1, allow_nan=False)
     directory = os.path.dirname(os.path.abspath(os.fspath(path)))
+    if not os.path.isdir(directory):  # else mkstemp's error names its temporary file, not path
+        raise FileNotFoundError(f"cannot write {os.fspath(path)}: no directory {directory}")
     handle, temporary = tempfile.mkstemp(prefix=".mixfit-", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(handle, "wb") as stream, zipfile.ZipFile(stream, "w", zipfile.ZIP_DEFLATED) as archive:

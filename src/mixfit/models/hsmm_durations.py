@@ -67,8 +67,8 @@ class PoissonDurations:
 
     def pmf(self, params: np.ndarray) -> np.ndarray:
         steps = np.arange(self.max_duration)  # d - 1
-        table = stats.poisson.pmf(steps[None, :], params[:, None])  # (K, D)
-        return table / table.sum(axis=1, keepdims=True)  # (H1) truncated at D
+        # (H1) truncated at D, normalised from the log pmf: at a rate far above D every pmf(d) underflows
+        return special.softmax(stats.poisson.logpmf(steps[None, :], params[:, None]), axis=1)  # (K, D)
 
     def _rate(self, mean: float) -> float:
         """The rate whose Poisson truncated at D - 1 has this mean (H17)."""
@@ -76,8 +76,11 @@ class PoissonDurations:
         if stats.poisson.sf(top, mean) < _TAIL_NEGLIGIBLE:
             return mean  # (H16) lambda = E[d - 1]: the closed form, the truncation negligible
 
+        steps = np.arange(top + 1)
+
         def excess(rate):  # E[d - 1 | d - 1 <= top] - mean, increasing in the rate
-            return rate * stats.poisson.cdf(top - 1, rate) / stats.poisson.cdf(top, rate) - mean
+            # from the log pmf: the cdf ratio rate F(top - 1) / F(top) is 0/0 once F underflows
+            return special.softmax(stats.poisson.logpmf(steps, rate)) @ steps - mean
 
         high = max(2.0 * mean, 1.0)
         limit = _MAX_RATE_PER_D * self.max_duration

@@ -9,10 +9,11 @@ import warnings
 import numpy as np
 import pytest
 
-from mixfit import GMMHMM, GaussianHMM, GaussianHSMM
+from mixfit import GMMHMM, GaussianHMM, GaussianHSMM, VariationalGaussianHMM, engine
 from mixfit.backends.sequences import SequenceSource
-from mixfit.models import gaussian_em, hmm_missing, missing
-from mixfit.models.hmm import HMM
+from mixfit.models import gaussian_em, hmm_missing, missing, missing_vb
+from mixfit.models.hmm import HMM, InitialDistribution, TransitionMatrix
+from mixfit.models.hmm_vb import VariationalHMMParams
 from mixfit.models.hsmm import HSMM
 from mixfit.protocols import PassEmission
 from mixfit.protocols import missing as missing_members
@@ -83,7 +84,7 @@ def _count_e_steps(monkeypatch):
         calls.append(1)
         return missing.observed_e_step(*args)
 
-    for module in (hmm_missing, gaussian_em):
+    for module in (hmm_missing, gaussian_em, missing_vb):
         monkeypatch.setattr(module, "observed_e_step", counted)
     return calls
 
@@ -155,4 +156,32 @@ def test_a_gmmhmm_iteration_takes_the_within_state_posteriors_once_with_the_same
     assert len(calls) == (1 if holes else 0)
     twice = plain.accumulate(batch, params, w)
     assert len(calls) == (3 if holes else 0)
+    _assert_same_stats(once, twice, ("start", "transitions", "log_likelihood", "weight_sum"))
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag"])
+def test_a_variational_iteration_runs_the_observed_e_step_once_with_the_same_result(covariance_type, row_kernel,
+                                                                                    monkeypatch):
+    """VariationalGaussianHMM: the E-step (V1) of its frames with holes under q, once; q(Z)'s
+    statistics equal the plain emission's to the bit."""
+    Y = _frames_with_holes()
+    models = []
+    fit = engine.fit
+
+    def spy(model, *args, **kwargs):  # the VariationalHMM the estimator's fit runs
+        models.append(model)
+        return fit(model, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "fit", spy)
+    hmm = _fitted(VariationalGaussianHMM(2, covariance_type=covariance_type, random_state=0, n_iter=3), Y)
+    vb = models[-1]
+    q = VariationalHMMParams(hmm.startprob_posterior_, hmm.transmat_posterior_, hmm._emission_posterior())
+    assert missing_members(vb.emission, PassEmission) == []
+    plain = HMM(InitialDistribution(), TransitionMatrix(), PlainEmission(vb.emission))
+    batch, w = _batch(Y)
+    calls = _count_e_steps(monkeypatch)
+    once = vb.accumulate(batch, q, w)
+    assert len(calls) == 1
+    twice = plain.accumulate(batch, vb.tilde(q), w)  # forward-backward under the tilde parameters
+    assert len(calls) == 3
     _assert_same_stats(once, twice, ("start", "transitions", "log_likelihood", "weight_sum"))

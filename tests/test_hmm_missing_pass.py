@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
+from test_hmm_missing import row_kernel  # noqa: F401 (a fixture: each case on both E-steps of models/missing.py)
 
 from mixfit import GMMHMM, GaussianHMM, GaussianHSMM, VariationalGaussianHMM, engine
 from mixfit.backends.sequences import SequenceSource
@@ -49,15 +50,6 @@ class PlainEmission:
         return self.emission.statistics(X, gamma, frame_weight, params)
 
 
-@pytest.fixture(params=["compiled", "numpy"])
-def row_kernel(request, monkeypatch):
-    """Both E-steps of models/missing.py (numba's loop over rows, numpy's pattern groups)."""
-    if request.param == "compiled":
-        pytest.importorskip("numba")
-    monkeypatch.setattr(missing, "COMPILED", request.param == "compiled")
-    return request.param
-
-
 def _fitted(estimator, Y):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -94,8 +86,9 @@ def test_the_gaussian_emission_meets_pass_emission():
     assert missing_members(hmm._emission_model(), PassEmission) == []
 
 
+@pytest.mark.usefixtures("row_kernel")
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
-def test_density_pass_equals_the_plain_density_and_statistics(covariance_type, row_kernel):
+def test_density_pass_equals_the_plain_density_and_statistics(covariance_type):
     Y = _frames_with_holes()
     hmm = _fitted(GaussianHMM(2, covariance_type=covariance_type, random_state=0, max_iter=3), Y)
     emission, params = hmm._emission_model(), hmm._emission_params()
@@ -110,10 +103,10 @@ def test_density_pass_equals_the_plain_density_and_statistics(covariance_type, r
     assert emission.density_pass(Y[complete], params)[1] is None
 
 
+@pytest.mark.usefixtures("row_kernel")
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("covariance_type", ["full", "diag"])
-def test_an_hmm_iteration_runs_the_observed_e_step_once_with_the_same_result(covariance_type, weighted, row_kernel,
-                                                                             monkeypatch):
+def test_an_hmm_iteration_runs_the_observed_e_step_once_with_the_same_result(covariance_type, weighted, monkeypatch):
     Y = _frames_with_holes()
     hmm = _fitted(GaussianHMM(2, covariance_type=covariance_type, random_state=0, max_iter=3), Y)
     model, params = hmm._model(), hmm._params()
@@ -159,9 +152,9 @@ def test_a_gmmhmm_iteration_takes_the_within_state_posteriors_once_with_the_same
     _assert_same_stats(once, twice, ("start", "transitions", "log_likelihood", "weight_sum"))
 
 
+@pytest.mark.usefixtures("row_kernel")
 @pytest.mark.parametrize("covariance_type", ["full", "diag"])
-def test_a_variational_iteration_runs_the_observed_e_step_once_with_the_same_result(covariance_type, row_kernel,
-                                                                                    monkeypatch):
+def test_a_variational_iteration_runs_the_observed_e_step_once_with_the_same_result(covariance_type, monkeypatch):
     """VariationalGaussianHMM: the E-step (V1) of its frames with holes under q, once; q(Z)'s
     statistics equal the plain emission's to the bit."""
     Y = _frames_with_holes()

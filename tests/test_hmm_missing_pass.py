@@ -13,6 +13,7 @@ from test_hmm_missing import row_kernel  # noqa: F401 (a fixture: each case on b
 from mixfit import GMMHMM, GaussianHMM, GaussianHSMM, VariationalGaussianHMM, engine
 from mixfit.backends.sequences import SequenceSource
 from mixfit.models import gaussian_em, hmm_missing, missing, missing_vb
+from mixfit.models import hmm as hmm_model
 from mixfit.models.hmm import HMM, InitialDistribution, TransitionMatrix
 from mixfit.models.hmm_vb import VariationalHMMParams
 from mixfit.models.hsmm import HSMM
@@ -117,6 +118,26 @@ def test_an_hmm_iteration_runs_the_observed_e_step_once_with_the_same_result(cov
     assert len(calls) == 1  # one block (120 frames): the E-step of its partial frames, once
     twice = plain.accumulate(batch, params, w)
     assert len(calls) == 3  # the plain emission: once for the densities, once for the statistics
+    _assert_same_stats(once, twice, ("start", "transitions", "log_likelihood", "weight_sum"))
+
+
+def test_blocks_past_the_kept_bytes_compute_their_e_step_again_with_the_same_result(monkeypatch):
+    """Three blocks of 40 frames and room to keep one: the other two blocks' statistics run their
+    E-step again (5 calls: 3 densities + 2 statistics; the plain emission 6), equal to the bit."""
+    Y = _frames_with_holes()
+    hmm = _fitted(GaussianHMM(2, covariance_type="full", random_state=0, max_iter=3), Y)
+    model, params = hmm._model(), hmm._params()
+    plain = HMM(model.initial, model.transition, PlainEmission(model.emission))
+    monkeypatch.setattr(hmm_model, "_BLOCK_BYTES", 0)
+    monkeypatch.setattr(hmm_model, "_MIN_BLOCK_FRAMES", 40)
+    monkeypatch.setattr(hmm_model, "_KEPT_BYTES", 40 * 8 * 2 * (3 + 2))  # 40 frames of K (D + 2) floats
+    batch, w = _batch(Y)
+    assert all(np.isnan(Y[i:i + 40]).any(axis=1).sum() > 1 for i in (0, 40, 80))  # every block has holes
+    calls = _count_e_steps(monkeypatch)
+    once = model.accumulate(batch, params, w)
+    assert len(calls) == 5
+    twice = plain.accumulate(batch, params, w)
+    assert len(calls) == 11
     _assert_same_stats(once, twice, ("start", "transitions", "log_likelihood", "weight_sum"))
 
 

@@ -272,7 +272,8 @@ class PassEmission(Emission, Protocol):
 
     def pass_statistics(self, kept: Any, X: Any, gamma: np.ndarray, frame_weight: np.ndarray | None,
                         params: Params) -> Any:
-        """``statistics(X, gamma, frame_weight, params)``, from what ``density_pass`` kept."""
+        """``statistics(X, gamma, frame_weight, params)``, from what ``density_pass`` kept (None:
+        nothing was kept, the statistics compute it again)."""
 
 
 def missing(obj: object, protocol: type) -> list[str]:

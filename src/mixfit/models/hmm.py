@@ -35,6 +35,12 @@ from .hmm_emissions import dirichlet_mode
 # sequence's extra memory O(T K), not O(T K D): a chunk is whole sequences, a block need not be.
 _BLOCK_BYTES = 8 * 2**20
 _MIN_BLOCK_FRAMES = 256
+# The most bytes, per batch, of what a PassEmission's density pass keeps for the statistics
+# (protocols.PassEmission: the conditional moments of frames with holes), sized as the blocks
+# are, K (D + 2) floats a frame. The blocks past it keep nothing and their statistics compute the
+# E-step again (as an emission without a pass does): a long sequence with holes keeps O(T K)
+# extra memory beyond this bound, not O(T K D), at the price of a second E-step there only.
+_KEPT_BYTES = 256 * 2**20
 
 
 @dataclass(frozen=True, eq=False)
@@ -133,14 +139,15 @@ class HMM:
         the forward-backward then runs over the paths through the known states only, its gamma is
         one-hot there and its ln p is ln p(X, z_t = s_t at the known frames). Returned with what a
         ``PassEmission``'s density pass kept of each block for its statistics, where ``keep`` asks
-        for it (else None per block)."""
+        for it, within ``_KEPT_BYTES`` (else None: the statistics compute it again)."""
         X = batch.X
         K = params.startprob.shape[0]
         log_emit = np.empty((X.shape[0], K))
         blocks = self._blocks(X, K)
         kept = [None] * len(blocks)
+        kept_frames = _KEPT_BYTES // (8 * K * (X.shape[1] + 2)) if keep and self._passes else 0
         for i, block in enumerate(blocks):
-            if keep and self._passes:
+            if block.stop <= kept_frames:
                 log_emit[block], kept[i] = self.emission.density_pass(X[block], params.emission)
             else:
                 log_emit[block] = self.emission.log_density(X[block], params.emission)

@@ -97,7 +97,7 @@ class GaussianMixtureEmission:
         return self.density_pass(X, params)[0]
 
     def pass_statistics(self, kept, X, gamma, frame_weight, params: StateMixtureParams) -> GaussianStats:
-        within, frames = kept
+        within, frames = self.density_pass(X, params)[1] if kept is None else kept  # None: nothing kept
         n, K = gamma.shape
         joint = (within.reshape(n, K, -1) * gamma[:, :, None]).reshape(n, -1)  # (13.33 gmm) gamma_tkm, (n, K M)
         if frames is not None:  # NaN: the expected moments given the observed entries (hmm_missing.py)
@@ -106,7 +106,7 @@ class GaussianMixtureEmission:
         return gaussian_statistics(self.covariance, X, joint, frame_weight, self.flat(params).means)
 
     def statistics(self, X, gamma, frame_weight, params: StateMixtureParams) -> GaussianStats:
-        return self.pass_statistics(self.density_pass(X, params)[1], X, gamma, frame_weight, params)
+        return self.pass_statistics(None, X, gamma, frame_weight, params)
 
     def maximize(self, stats: GaussianStats, params: StateMixtureParams) -> StateMixtureParams:
         K, M, D = params.means.shape

@@ -23,6 +23,8 @@ The protocols are split by who calls them, so that a model implements only what 
 - ``Emission``: log_density, statistics; forward-backward (``models.hmm``).
 - ``PointEmission``: Emission + maximize, log_prior, n_parameters; the EM HMM.
 - ``VariationalEmission``: Emission + posterior, kl, mean_params; the VB HMM (``models.hmm_vb``).
+- ``PassEmission``: Emission + density_pass, pass_statistics; an E-step that computes what the
+  density and the statistics of the same frames share once (``models.hmm``, ``models.hsmm``).
 """
 
 from __future__ import annotations
@@ -258,6 +260,20 @@ class VariationalEmission(Emission, Protocol):
 
     def mean_params(self, posterior: Any) -> Any:
         """Point parameters (posterior means) for the fitted attributes and decoding."""
+
+
+@runtime_checkable
+class PassEmission(Emission, Protocol):
+    """An emission whose density pass keeps what its statistics of the same frames reuse (the
+    conditional moments of missing entries): the E-step then computes that once, not twice."""
+
+    def density_pass(self, X: Any, params: Params) -> tuple[np.ndarray, Any]:
+        """(``log_density(X, params)``, what ``pass_statistics`` of the same X and params reuses)."""
+
+    def pass_statistics(self, kept: Any, X: Any, gamma: np.ndarray, frame_weight: np.ndarray | None,
+                        params: Params) -> Any:
+        """``statistics(X, gamma, frame_weight, params)``, from what ``density_pass`` kept (None:
+        nothing was kept, the statistics compute it again)."""
 
 
 def missing(obj: object, protocol: type) -> list[str]:

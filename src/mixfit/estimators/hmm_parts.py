@@ -1,8 +1,8 @@
-"""What an HMM estimator's fit is made of, and the two ways of forming those parts.
+"""What a sequence estimator's fit is made of, and the two ways of forming an HMM's parts.
 
-``_HMMBase.fit`` checks the input into ``Sequences``, asks the estimator for its ``HMMParts``
-(the model, the start, the collapse policy, the writer of fitted attributes, the warm start) and
-runs ``engine.fit`` on them. ``baum_welch_parts`` forms the parts of an EM HMM (models/hmm.py),
+``_SequenceBase._fit_sequences`` (_sequence_base.py) checks the input into ``Sequences``, asks
+the estimator for its ``HMMParts`` (the model, the start, the collapse policy, the writer of
+fitted attributes, the warm start: an HSMM's too, hsmm_base.py) and runs ``engine.fit`` on them. ``baum_welch_parts`` forms the parts of an EM HMM (models/hmm.py),
 ``variational_parts`` those of a variational one (models/hmm_vb.py); each estimator brings only
 its emission: the model, its start and the attributes its params map to.
 """
@@ -83,9 +83,10 @@ class Warm:
 
 @dataclass(frozen=True)
 class HMMParts:
-    """The parts one HMM estimator names for a fit.
+    """The parts one sequence estimator names for a fit.
 
-    model : the model ``engine.fit`` runs (``models.hmm.HMM`` or ``models.hmm_vb.VariationalHMM``)
+    model : the model ``engine.fit`` runs (``models.hmm.HMM``, ``models.hmm_vb.VariationalHMM`` or
+        ``models.hsmm.HSMM``)
     start : the fresh start, ``start(rng)``, or ``start(rng, policy)`` where ``policy`` is given
     set_fitted : ``set_fitted(result)`` writes the fitted attributes from an ``engine.FitResult``
     policy : a factory of one run's collapse policy (``engine.collapse_hmm.StatePolicy``), or None

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..kernels.hmm_inference import SequenceBatch, forward_backward_flat, viterbi_flat
-from ..protocols import Emission, require
+from ..protocols import Emission, PassEmission, require
 from .hmm_emissions import dirichlet_mode
 
 # Bytes of one block of frames in the emission's density and statistics, sized as if each frame
@@ -35,6 +35,12 @@ from .hmm_emissions import dirichlet_mode
 # sequence's extra memory O(T K), not O(T K D): a chunk is whole sequences, a block need not be.
 _BLOCK_BYTES = 8 * 2**20
 _MIN_BLOCK_FRAMES = 256
+# The most bytes, per batch, of what a PassEmission's density pass keeps for the statistics
+# (protocols.PassEmission: the conditional moments of frames with holes), sized as the blocks
+# are, K (D + 2) floats a frame. The blocks past it keep nothing and their statistics compute the
+# E-step again (as an emission without a pass does): a long sequence with holes keeps O(T K)
+# extra memory beyond this bound, not O(T K D), at the price of a second E-step there only.
+_KEPT_BYTES = 256 * 2**20
 
 
 @dataclass(frozen=True, eq=False)
@@ -114,6 +120,8 @@ class HMM:
         self.initial = initial
         self.transition = transition
         self.emission = emission
+        # whether the density pass keeps what the statistics reuse (protocols.PassEmission): read once
+        self._passes = isinstance(emission, PassEmission)
 
     def log_prob_components(self, X, params: HMMParams) -> np.ndarray:
         """ln p(x_t | z_t = k) for each frame (n, K)."""
@@ -125,26 +133,35 @@ class HMM:
         size = max(_MIN_BLOCK_FRAMES, _BLOCK_BYTES // (8 * n_components * (n_features + 2)))
         return [slice(start, min(start + size, n)) for start in range(0, n, size)]
 
-    def _log_emission(self, batch: SequenceBatch, params: HMMParams) -> np.ndarray:
+    def _log_emission(self, batch: SequenceBatch, params: HMMParams, keep: bool = False):
         """ln p(x_t | z_t = k) (n, K), the emission's density taken block by block. At a frame of
         known state s_t (``batch.states`` >= 0) every other state's term is -inf (13.42 clamped):
         the forward-backward then runs over the paths through the known states only, its gamma is
-        one-hot there and its ln p is ln p(X, z_t = s_t at the known frames)."""
+        one-hot there and its ln p is ln p(X, z_t = s_t at the known frames). Returned with what a
+        ``PassEmission``'s density pass kept of each block for its statistics, where ``keep`` asks
+        for it, within ``_KEPT_BYTES`` (else None: the statistics compute it again)."""
         X = batch.X
         K = params.startprob.shape[0]
         log_emit = np.empty((X.shape[0], K))
-        for block in self._blocks(X, K):
-            log_emit[block] = self.emission.log_density(X[block], params.emission)
+        blocks = self._blocks(X, K)
+        kept = [None] * len(blocks)
+        kept_frames = _KEPT_BYTES // (8 * K * (X.shape[1] + 2)) if keep and self._passes else 0
+        for i, block in enumerate(blocks):
+            if block.stop <= kept_frames:
+                log_emit[block], kept[i] = self.emission.density_pass(X[block], params.emission)
+            else:
+                log_emit[block] = self.emission.log_density(X[block], params.emission)
         if batch.states is not None:
             known = np.flatnonzero(batch.states >= 0)
             other = np.arange(K)[None, :] != batch.states[known][:, None]  # (n_known, K)
             log_emit[known] = np.where(other, -np.inf, log_emit[known])
-        return log_emit
+        return log_emit, kept
 
-    def _posteriors(self, batch: SequenceBatch, params: HMMParams, sequence_weight=None):
-        """forward-backward on the flat frames of the batch (hmm_inference.FramePosteriors)."""
-        post = forward_backward_flat(params.startprob, params.transmat, self._log_emission(batch, params),
-                                     batch.lengths, sequence_weight)
+    def _posteriors(self, batch: SequenceBatch, params: HMMParams, sequence_weight=None, keep: bool = False):
+        """forward-backward on the flat frames of the batch (hmm_inference.FramePosteriors), and
+        what the emission's density pass kept of each block (``_log_emission``)."""
+        log_emit, kept = self._log_emission(batch, params, keep)
+        post = forward_backward_flat(params.startprob, params.transmat, log_emit, batch.lengths, sequence_weight)
         impossible = np.flatnonzero(~np.isfinite(post.log_likelihood))
         if impossible.size:
             clamped = "" if batch.states is None else " or contradicts the known states"
@@ -152,11 +169,12 @@ class HMM:
                 f"sequence {impossible[0]} of the batch has probability 0 under the current parameters "
                 f"(every path through it uses a forbidden start, transition or emission{clamped}); expected "
                 "sequences the model can generate")
-        return post
+        return post, kept
 
     def accumulate(self, batch: SequenceBatch, params: HMMParams, sequence_weight) -> HMMStats:
-        """E-step on whole sequences: forward-backward, then each part's statistics."""
-        post = self._posteriors(batch, params, sequence_weight)
+        """E-step on whole sequences: forward-backward, then each part's statistics (the emission's
+        from what its density pass kept, where it is a ``PassEmission``)."""
+        post, kept = self._posteriors(batch, params, sequence_weight, keep=True)
         gamma = post.gamma  # (n, K)
         first_frames = np.cumsum(batch.lengths) - batch.lengths  # (B,) where each sequence starts
         if sequence_weight is None:
@@ -170,9 +188,11 @@ class HMM:
             log_likelihood = float(sequence_weight @ post.log_likelihood)
             weight_sum = float(sequence_weight @ batch.lengths)
         emission = None
-        for block in self._blocks(batch.X, gamma.shape[1]):  # additive statistics, block by block
-            part = self.emission.statistics(batch.X[block], gamma[block],
-                                            None if frame_weight is None else frame_weight[block], params.emission)
+        for block, memo in zip(self._blocks(batch.X, gamma.shape[1]), kept):  # additive, block by block
+            weight = None if frame_weight is None else frame_weight[block]
+            part = (self.emission.pass_statistics(memo, batch.X[block], gamma[block], weight, params.emission)
+                    if self._passes else
+                    self.emission.statistics(batch.X[block], gamma[block], weight, params.emission))
             emission = part if emission is None else emission + part
         return HMMStats(start, post.transitions, emission, log_likelihood, weight_sum)
 
@@ -189,12 +209,12 @@ class HMM:
 
     def posteriors(self, batch: SequenceBatch, params: HMMParams):
         """(ln p(X_b) (B,), gamma (n, K))."""
-        post = self._posteriors(batch, params)
+        post, _ = self._posteriors(batch, params)
         return post.log_likelihood, post.gamma
 
     def viterbi(self, batch: SequenceBatch, params: HMMParams):
         """(ln p(X_b, Z_b*) (B,), the best path of every frame (n,))."""
-        return viterbi_flat(params.startprob, params.transmat, self._log_emission(batch, params), batch.lengths)
+        return viterbi_flat(params.startprob, params.transmat, self._log_emission(batch, params)[0], batch.lengths)
 
     def n_parameters(self, n_components: int, n_features: int) -> int:
         """Free parameters of the parts that are not fixed."""

@@ -10,6 +10,9 @@ log_density(X, params) -> (n, K)     ln p(x_t | z_t = k)
 statistics(X, gamma, w, params)      additive statistics of the frames for given gamma (n, K)
 maximize(stats, params)              the new emission params (what is fixed kept)
 log_prior(params), n_parameters(K, D), draw(rng, params, states)
+
+``GaussianEmission`` also offers ``density_pass`` / ``pass_statistics`` (protocols.PassEmission):
+with missing entries, the density pass keeps the conditional moments its statistics reuse.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import numpy as np
 from ..stats import BernoulliStats, GaussianStats, bernoulli_statistics, gaussian_statistics
 from .bernoulli import BernoulliEM, BernoulliParams, log_bernoulli
 from .gaussian_em import GaussianEM, GaussianParams
-from .hmm_missing import observed_log_density, observed_statistics
+from .hmm_missing import observed_log_density, observed_pass, observed_statistics
 
 
 class GaussianEmission:
@@ -59,6 +62,17 @@ class GaussianEmission:
             return observed_statistics(self.covariance, X, gamma, frame_weight, params)
         # (13.20), (13.21): the mixture moments of (9.24), (9.25) with r_nk = gamma_tk
         return gaussian_statistics(self.covariance, X, gamma, frame_weight, params.means)
+
+    def density_pass(self, X, params: GaussianParams):
+        """``log_density``, and with NaN entries the observed-data E-step its statistics reuse."""
+        if np.isnan(X).any():
+            return observed_pass(self.mixture, X, params, params.weights.shape[0])
+        return self.log_density(X, params), None
+
+    def pass_statistics(self, kept, X, gamma, frame_weight, params: GaussianParams) -> GaussianStats:
+        if kept is None:  # no NaN: nothing was kept
+            return self.statistics(X, gamma, frame_weight, params)
+        return observed_statistics(self.covariance, X, gamma, frame_weight, params, kept)
 
     def maximize(self, stats: GaussianStats, params: GaussianParams) -> GaussianParams:
         if self.fixed_means:

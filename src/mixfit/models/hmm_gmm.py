@@ -30,7 +30,7 @@ import numpy as np
 from ..kernels.linalg import normalize_log_rows
 from ..stats import GaussianStats, gaussian_statistics
 from .gaussian_em import GaussianEM, GaussianParams
-from .hmm_missing import observed_log_density, observed_statistics
+from .hmm_missing import observed_pass, observed_statistics
 
 # Added to every N_km before dividing, as GaussianEM does: an empty (state, mixture) pair keeps
 # its mean (the shift) instead of 0/0; 10 ulps of 1 changes nothing that holds data.
@@ -71,26 +71,42 @@ class GaussianMixtureEmission:
 
     def _log_pairs(self, X, params: StateMixtureParams) -> np.ndarray:
         """ln c_km + ln N(x_t | mu_km, Sigma_km) (n K, M): one row per (frame, state)."""
+        return self._pairs_pass(X, params)[0]
+
+    def _pairs_pass(self, X, params: StateMixtureParams):
+        """``_log_pairs``, and with NaN entries what the observed-data E-step kept for the
+        statistics (hmm_missing.py), else None."""
         K, M, _ = params.means.shape
         if np.isnan(X).any():  # NaN: missing entries, ln c_km + the observed marginal (hmm_missing.py)
-            return observed_log_density(self.mixture, X, self.flat(params), K).reshape(X.shape[0] * K, M)
+            log_pairs, frames = observed_pass(self.mixture, X, self.flat(params), K)
+            return log_pairs.reshape(X.shape[0] * K, M), frames
         log_pairs = self.mixture.log_prob_components(X, self.flat(params))  # (n, K M) ln (c_km / K) + ln N
         log_pairs += np.log(K)
-        return log_pairs.reshape(X.shape[0] * K, M)
+        return log_pairs.reshape(X.shape[0] * K, M), None
+
+    def density_pass(self, X, params: StateMixtureParams):
+        """``log_density``, keeping the within-state responsibilities r_tkm and, with NaN entries,
+        the observed-data E-step: its statistics then compute neither again."""
+        log_pairs, frames = self._pairs_pass(X, params)
+        # (13.9 gmm) ln p(x_t | k) = ln sum_m c_km N(x_t | mu_km, Sigma_km), a log-sum-exp per state,
+        # and r_tkm (9.23) within state k, (n K, M)
+        within, log_density = normalize_log_rows(log_pairs)
+        return log_density.reshape(X.shape[0], -1), (within, frames)  # (n, K)
 
     def log_density(self, X, params: StateMixtureParams) -> np.ndarray:
-        # (13.9 gmm) ln p(x_t | k) = ln sum_m c_km N(x_t | mu_km, Sigma_km), a log-sum-exp per state
-        _, log_density = normalize_log_rows(self._log_pairs(X, params))
-        return log_density.reshape(X.shape[0], -1)  # (n, K)
+        return self.density_pass(X, params)[0]
 
-    def statistics(self, X, gamma, frame_weight, params: StateMixtureParams) -> GaussianStats:
+    def pass_statistics(self, kept, X, gamma, frame_weight, params: StateMixtureParams) -> GaussianStats:
+        within, frames = self.density_pass(X, params)[1] if kept is None else kept  # None: nothing kept
         n, K = gamma.shape
-        within, _ = normalize_log_rows(self._log_pairs(X, params))  # (n K, M) r_tkm, (9.23) within state k
         joint = (within.reshape(n, K, -1) * gamma[:, :, None]).reshape(n, -1)  # (13.33 gmm) gamma_tkm, (n, K M)
-        if np.isnan(X).any():  # NaN: the expected moments given the observed entries (hmm_missing.py)
-            return observed_statistics(self.covariance, X, joint, frame_weight, self.flat(params))
+        if frames is not None:  # NaN: the expected moments given the observed entries (hmm_missing.py)
+            return observed_statistics(self.covariance, X, joint, frame_weight, self.flat(params), frames)
         # (9.24)-(9.27) moments of the flat mixture with r_nj = gamma_tkm, about the current means
         return gaussian_statistics(self.covariance, X, joint, frame_weight, self.flat(params).means)
+
+    def statistics(self, X, gamma, frame_weight, params: StateMixtureParams) -> GaussianStats:
+        return self.pass_statistics(None, X, gamma, frame_weight, params)
 
     def maximize(self, stats: GaussianStats, params: StateMixtureParams) -> StateMixtureParams:
         K, M, D = params.means.shape

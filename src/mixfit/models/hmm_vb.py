@@ -65,7 +65,7 @@ from ..stats import GaussianStats
 from .gaussian_vb import GaussianVB, NormalPrecisionPosterior
 from .hmm import HMM, HMMParams, HMMStats, InitialDistribution, TransitionMatrix
 from .hmm_emissions import CategoricalEmission, CategoricalStats
-from .missing_vb import emission_log_density, emission_statistics
+from .missing_vb import emission_log_density, emission_pass, emission_statistics
 
 
 @dataclass(frozen=True, eq=False)
@@ -127,6 +127,17 @@ class GaussianVBEmission:
             return emission_statistics(self.mixture, X, gamma, frame_weight, q)
         # (10.51)-(10.53) with r_nk = gamma_tk, about the current means m_k
         return self.mixture.statistics(X, gamma, frame_weight, q.means)
+
+    def density_pass(self, X, q: NormalPrecisionPosterior):
+        """``log_density``, and with NaN entries the E-step (V1) its statistics reuse."""
+        if np.isnan(X).any():
+            return emission_pass(self.mixture, X, q)
+        return self.log_density(X, q), None
+
+    def pass_statistics(self, kept, X, gamma, frame_weight, q: NormalPrecisionPosterior) -> GaussianStats:
+        if kept is None:  # no NaN: nothing was kept
+            return self.statistics(X, gamma, frame_weight, q)
+        return emission_statistics(self.mixture, X, gamma, frame_weight, q, kept)
 
     def posterior(self, stats: GaussianStats) -> NormalPrecisionPosterior:
         return self.mixture.component_posterior(stats)  # (10.60)-(10.63)

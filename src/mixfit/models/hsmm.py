@@ -24,7 +24,7 @@ import numpy as np
 
 from ..kernels.hmm_inference import SequenceBatch
 from ..kernels.hsmm_inference import segment_forward_backward, segment_viterbi, survival
-from ..protocols import Emission, require
+from ..protocols import Emission, PassEmission, require
 from .hmm import InitialDistribution, TransitionMatrix
 
 
@@ -74,9 +74,16 @@ class HSMM:
         self.transition = transition
         self.durations = durations
         self.emission = emission
+        # whether the density pass keeps what the statistics reuse (protocols.PassEmission): read once
+        self._passes = isinstance(emission, PassEmission)
 
-    def _posteriors(self, batch: SequenceBatch, params: HSMMParams, sequence_weight=None):
-        log_emit = self.emission.log_density(batch.X, params.emission)  # (n, K)
+    def _posteriors(self, batch: SequenceBatch, params: HSMMParams, sequence_weight=None, keep: bool = False):
+        """Segment forward-backward, and what a ``PassEmission``'s density pass kept for the
+        statistics where ``keep`` asks for it (else None)."""
+        if keep and self._passes:
+            log_emit, kept = self.emission.density_pass(batch.X, params.emission)  # (n, K)
+        else:
+            log_emit, kept = self.emission.log_density(batch.X, params.emission), None
         post = segment_forward_backward(params.startprob, params.transmat, log_emit,
                                         self.durations.pmf(params.durations), batch.lengths, sequence_weight)
         impossible = np.flatnonzero(~np.isfinite(post.log_likelihood))
@@ -85,11 +92,12 @@ class HSMM:
                 f"sequence {impossible[0]} of the batch has probability 0 under the current parameters (every "
                 "segmentation of it uses a forbidden start, transition, duration or emission, or its scaled "
                 "forward pass underflowed); expected sequences the model can generate")
-        return post
+        return post, kept
 
     def accumulate(self, batch: SequenceBatch, params: HSMMParams, sequence_weight) -> HSMMStats:
-        """E-step on whole sequences: segment forward-backward, then each part's statistics."""
-        post = self._posteriors(batch, params, sequence_weight)
+        """E-step on whole sequences: segment forward-backward, then each part's statistics (the
+        emission's from what its density pass kept, where it is a ``PassEmission``)."""
+        post, kept = self._posteriors(batch, params, sequence_weight, keep=True)
         pmf = self.durations.pmf(params.durations)
         if sequence_weight is None:
             frame_weight = None
@@ -99,7 +107,8 @@ class HSMM:
             frame_weight = np.repeat(sequence_weight, batch.lengths)  # (n,)
             log_likelihood = float(sequence_weight @ post.log_likelihood)
             weight_sum = float(sequence_weight @ batch.lengths)
-        emission = self.emission.statistics(batch.X, post.gamma, frame_weight, params.emission)
+        emission = (self.emission.pass_statistics(kept, batch.X, post.gamma, frame_weight, params.emission)
+                    if self._passes else self.emission.statistics(batch.X, post.gamma, frame_weight, params.emission))
         return HSMMStats(post.first_state, post.transitions, completed_durations(post.counts, post.censored, pmf),
                          emission, log_likelihood, weight_sum)
 
@@ -122,7 +131,7 @@ class HSMM:
 
     def posteriors(self, batch: SequenceBatch, params: HSMMParams):
         """(ln p(X_b) (B,), gamma (n, K))."""
-        post = self._posteriors(batch, params)
+        post, _ = self._posteriors(batch, params)
         return post.log_likelihood, post.gamma
 
     def viterbi(self, batch: SequenceBatch, params: HSMMParams):

@@ -25,6 +25,7 @@ from ..families.precision_priors import student_t_log_pdf
 from ..kernels.linalg import normalize_log_rows
 from ..stats import GaussianStats
 from . import missing as observed_rows
+from .hmm_missing import ObservedFrames
 from .missing import dense_precision, observed_e_step, observed_moments
 
 
@@ -142,37 +143,50 @@ def emission_log_density(mixture, X, q) -> np.ndarray:
     observed coordinates; a frame that observes nothing keeps the x_m part alone,
     1/2 E[ln|Lambda_k|] - D / (2 beta_k) - ln|A_k|^(1/2) (<= 0, Jensen; 0 for EM's density 1).
     Complete frames by ``mixture.expected_log_gauss`` (10.46) as they are."""
+    return emission_pass(mixture, X, q)[0]
+
+
+def emission_pass(mixture, X, q):
+    """``emission_log_density``, and the ``ObservedFrames`` (models/hmm_missing.py: the partial
+    frames' completed moments z and conditional covariances (V1)) that ``emission_statistics`` of
+    the same frames reuses instead of computing them again."""
     missing = np.isnan(X)
     complete, empty = ~missing.any(axis=1), missing.all(axis=1)
     partial = ~(complete | empty)
     out = np.empty((X.shape[0], q.means.shape[0]))
+    z = extra = None
     if complete.any():
         out[complete] = mixture.expected_log_gauss(X[complete], q, q.means.mean(axis=0))[0]
     if partial.any():
-        out[partial] = expected_log_gauss_observed(mixture, X[partial], q)[0]
+        log_rho, z, extra = expected_log_gauss_observed(mixture, X[partial], q)
+        out[partial] = log_rho
     if empty.any():
         mean_precision, means, dof, prec_chol = _float64(q)
         n_components, dim = means.shape
         _, log_det_half = dense_precision(mixture.covariance, prec_chol, n_components, dim)  # ln|A_k|^(1/2)
         e_log_det = np.broadcast_to(mixture.precision.expected_log_det(dof, prec_chol, dim), (n_components,))
         out[empty] = 0.5 * e_log_det - 0.5 * dim / mean_precision - log_det_half  # (V2) with o empty
-    return out
+    return out, ObservedFrames(complete, empty, z, extra)
 
 
-def emission_statistics(mixture, X, gamma, frame_weight, q) -> GaussianStats:
+def emission_statistics(mixture, X, gamma, frame_weight, q, kept: ObservedFrames | None = None) -> GaussianStats:
     """(V4) with r_tk = gamma_tk, about m_k, of frames with NaN entries: complete frames by
     ``mixture.statistics``; the others' completed frames and C_tk (V1); a frame that observes
-    nothing completes to m_k with C_tk = A_k^{-1}."""
+    nothing completes to m_k with C_tk = A_k^{-1}. ``kept``: what ``emission_pass`` of the same X
+    and q kept (else the partial frames' E-step is computed here)."""
     _, means, _, prec_chol = _float64(q)
     n_components, dim = means.shape
-    missing = np.isnan(X)
-    complete, empty = ~missing.any(axis=1), missing.all(axis=1)
-    partial = ~(complete | empty)
+    if kept is None:
+        missing = np.isnan(X)
+        kept = ObservedFrames(~missing.any(axis=1), missing.all(axis=1))
+    complete, empty, partial = kept.complete, kept.empty, kept.partial
     w = np.ones(X.shape[0]) if frame_weight is None else np.asarray(frame_weight, dtype=np.float64)
     wgamma = gamma * w[:, None]  # (n, K) w_t gamma_tk
     first, dense = np.zeros((n_components, dim)), np.zeros((n_components, dim, dim))
     if partial.any():
-        _, z, extra = expected_log_gauss_observed(mixture, X[partial], q)  # only z and C: gamma weighs them
+        z, extra = kept.z, kept.extra
+        if z is None:  # only z and C: gamma weighs them
+            _, z, extra = expected_log_gauss_observed(mixture, X[partial], q)
         first, dense = observed_moments(z, wgamma[partial], extra, dim)
     if empty.any():  # x_hat = m_k (nothing to the first moment), C = A_k^{-1}
         inverse = np.asarray(mixture.covariance.dense_covariance(prec_chol, n_components, dim), dtype=np.float64)

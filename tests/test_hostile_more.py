@@ -185,7 +185,7 @@ def test_sample_refuses_zero_rows_and_an_unfitted_model(name, fitted):
 
 
 FEATURE_NAME_PARAMS = [
-    pytest.param(name, marks=[pytest.mark.xfail(reason=BAUM_WELCH_FEATURE_NAMES, strict=True)]
+    pytest.param(name, marks=[]
                  if name in SEQUENCE_MODELS else [])
     for name in ESTIMATORS
 ]
@@ -283,7 +283,7 @@ def _other_data(name, X):
     return X + 3 if name == "CategoricalHSMM" else _another_n_features(X)
 
 
-@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.xfail(reason=WARM_START_OTHER_DATA, strict=True))
+@pytest.mark.parametrize("name", [pytest.param(name)
                                   if name in SEQUENCE_MODELS else name for name in ESTIMATORS
                                   if "warm_start" in ESTIMATORS[name][0]().get_params()])
 def test_warm_start_on_other_data_says_so_and_keeps_the_fit(name):

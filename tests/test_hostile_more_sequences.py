@@ -105,18 +105,6 @@ def test_truncated_poisson_durations_match_scipy_where_it_does_not_underflow(rat
 
 # ---- hostile scales and the scaled HSMM pass (at the merge) ----------------------------------------
 
-MOMENTS_AT_THE_MERGE = (
-    "The Gaussian HMMs and HSMMs lack the mixtures' boundary check of X's scale: at 1e160 the squares "
-    "overflow (RuntimeWarning 'overflow encountered in square') and the fit raises CollapsedComponentError "
-    "about ill-defined covariances (VariationalGaussianHMM: 'scale_prior=None: the empirical covariance ... "
-    "is not positive definite'), where GaussianMixture / StudentMixture say 'X (float64) spans up to ... "
-    "its second moments would exceed'. Fix (estimators/hmm_missing.py::check_frames_with_missing, the frame "
-    "check of GaussianHMM, GMMHMM, VariationalGaussianHMM and GaussianHSMM): call "
-    "estimators._base._check_moments_representable(frames) on in-memory frames after validate_X, as "
-    "_base.MixtureBase does (it takes NaN as missing)")
-
-
-@pytest.mark.xfail(strict=True, reason=MOMENTS_AT_THE_MERGE)
 @pytest.mark.parametrize("make", [lambda: mixfit.GaussianHMM(2, random_state=0, max_iter=2),
                                   lambda: mixfit.GMMHMM(2, random_state=0, max_iter=2),
                                   lambda: mixfit.VariationalGaussianHMM(2, random_state=0, max_iter=2),

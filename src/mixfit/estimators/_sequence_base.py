@@ -111,6 +111,9 @@ class _SequenceBase(BaseEstimator, metaclass=ABCMeta):
         data = Sequences(X, lengths, weights, record, chunk, sequence_source(X, lengths, weights, chunk, states))
         parts, options = self._fit_parts(data, plan)
         warm = parts.warm
+        if warm is not None and record.n_features_in_ != self.n_features_in_:
+            raise ValueError(f"X has {record.n_features_in_} features, but {type(self).__name__} was fitted with "
+                             f"{self.n_features_in_} and warm_start=True")
         start = parts.start if warm is None else (lambda rng, policy=None: warm.params)
         result = engine.fit(parts.model, data.source, start, options, as_generator(self.random_state),
                             make_policy=parts.policy, initial_bound=-np.inf if warm is None else warm.bound)

@@ -10,6 +10,7 @@ from sklearn.base import clone
 from ..backends import as_source
 from ..backends.imputed import mean_imputed
 from ..backends.inputs import is_chunked
+from ._base import _check_moments_representable
 from .validation import validate_X
 from .validation_chunked import check_chunked_X
 
@@ -38,6 +39,8 @@ def check_frames_with_missing(estimator, X, reset: bool, chunk_size: int):
             lambda chunk, w, start: _count_missing(np.asarray(chunk), start), offsets=True)
     else:
         frames = validate_X(record, X, dtype=np.float64, reset=reset, ensure_all_finite="allow-nan")
+        if reset:  # as the mixtures: a scatter that overflows is refused, not reported as a collapse
+            _check_moments_representable(frames)
         n_missing = _count_missing(frames)
     if reset:
         record._has_missing = n_missing > 0

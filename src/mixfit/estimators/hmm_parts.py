@@ -22,7 +22,7 @@ from ..backends.sequences import SequenceSource
 from ..engine.collapse_hmm import drop_state
 from ..models.hmm import HMM, HMMParams, InitialDistribution, TransitionMatrix
 from ..models.hmm_vb import DirichletRows, VariationalHMM, VariationalHMMParams
-from ._fitted import set_loop_attributes
+from ._fitted import set_feature_attributes, set_loop_attributes
 
 # Frames per chunk of whole sequences. Without numba, forward-backward takes one Python step per
 # frame of the longest sequence of a chunk, whatever the chunk's width, so chunks are wide (many
@@ -163,7 +163,7 @@ def _set_baum_welch(estimator, record, set_emission: Callable, result) -> None:
     estimator.lower_bound_ = result.lower_bound
     estimator.lower_bounds_ = list(result.lower_bounds)
     estimator.collapse_events_ = [event.as_dict() for event in result.events]
-    estimator.n_features_in_ = record.n_features_in_
+    set_feature_attributes(estimator, record)
 
 
 # ---- variational Bayes ----------------------------------------------------------------------

@@ -323,7 +323,13 @@ class CategoricalHSMM(_HSMMBase):
     def _fit_emission(self, X, fixed):
         if self.n_symbols is not None:
             check_hyperparameters(self, {"n_symbols": INTEGER_AT_LEAST_1})
-        return CategoricalEmission(check_n_symbols(X, self.n_symbols, self._chunk_frames()), "emissionprob" in fixed)
+        n_symbols = check_n_symbols(X, self.n_symbols, self._chunk_frames())
+        if bool(self.warm_start) and "emissionprob_" in vars(self):  # the warm start's emissions fix M
+            if n_symbols > self.n_symbols_:
+                raise ValueError(f"X has symbols up to {n_symbols - 1}, but {type(self).__name__} was fitted "
+                                 f"with n_symbols_={self.n_symbols_} and warm_start=True")
+            n_symbols = self.n_symbols_
+        return CategoricalEmission(n_symbols, "emissionprob" in fixed)
 
     def _emission_params(self):
         return self.emissionprob_

@@ -21,6 +21,7 @@ from .. import engine
 from ..models.hmm import InitialDistribution, TransitionMatrix
 from ..models.hsmm import HSMM, HSMMParams
 from ..models.hsmm_durations import DURATIONS, FixedDurations, make_durations
+from ._fitted import set_feature_attributes
 from ._sequence_base import _SequenceBase
 from .hmm_checks import check_stochastic
 from .hmm_parts import HMMParts, Sequences, Warm
@@ -131,7 +132,7 @@ class _HSMMBase(_SequenceBase):
             self.n_iter_ = result.n_iter
             self.lower_bound_ = result.lower_bound
             self.lower_bounds_ = list(result.lower_bounds)
-            self.n_features_in_ = data.record.n_features_in_
+            set_feature_attributes(self, data.record)
 
         options = engine.FitOptions(self.tol, self.max_iter, 1 if warm is not None else self.n_init, self.verbose,
                                     self.verbose_interval)

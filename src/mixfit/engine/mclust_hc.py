@@ -106,9 +106,18 @@ def cut(pairs: np.ndarray, n_samples: int, n_clusters: int) -> np.ndarray:
     n - n_clusters merges applied; groups numbered 0.. by their first row."""
     if not 1 <= n_clusters <= n_samples:
         raise ValueError(f"n_clusters={n_clusters}; expected 1 <= n_clusters <= {n_samples}")
+    # Each merge (a, b) joins the groups whose smallest rows are a < b: b's group takes a as its
+    # smallest row, and b is never a group's smallest row again. So b -> a pointers, followed to
+    # their end (pointer jumping: each pass halves every path), give each row its group's
+    # smallest row; the groups are then numbered in the order of those rows.
+    steps = pairs[: n_samples - n_clusters]
     root = np.arange(n_samples)
-    for a, b in pairs[: n_samples - n_clusters]:
-        root[root == root[b]] = root[a]
+    root[steps[:, 1]] = steps[:, 0]
+    while True:
+        jumped = root[root]
+        if np.array_equal(jumped, root):
+            break
+        root = jumped
     _, labels = np.unique(root, return_inverse=True)
     return labels
 

@@ -25,7 +25,7 @@ import warnings
 
 import numpy as np
 
-from ..engine import FitResult
+from ..engine import FitResult, compiled_small_fits
 from ..engine.criteria import information_criteria
 from ..engine.mclust_hc import mclust_partition
 from ..engine.small_em import SMALL_ROWS_X_COMPONENTS
@@ -74,7 +74,8 @@ def compiled_cell(start: str, estimator, X, sample_weight, n: float, criterion: 
     source = estimator._source(X, weights, covariance)
     if source.n_samples > source.chunk_size:  # the numpy loop would spread the rows over threads
         return None
-    labels = mclust_partition(X, int(estimator.n_components))
+    with compiled_small_fits():  # a sweep: mclust's tree by the compiled loop too (mclust_hc.py)
+        labels = mclust_partition(X, int(estimator.n_components))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # an inner cap: as the estimator's fit in the sweep
         fitted = compiled_mclust_cell(model, X, weights, labels, float(estimator.tol), mclust_rules,

@@ -45,10 +45,16 @@ _PLAIN = {"init_params": "mclust", "n_init": 1, "prior": None, "on_collapse": "r
           "verbose": 0, "chunk_size": None, "weights_init": None, "means_init": None, "precisions_init": None}
 
 
+def _differs(given, value) -> bool:
+    if value is None:  # by identity: a given *_init is an array
+        return given is not None
+    return isinstance(given, np.ndarray) or given != value
+
+
 def _applies(estimator, X, sample_weight) -> bool:
     if type(estimator) is not GaussianMixture or X.dtype != np.float64 or not isinstance(X, np.ndarray):
         return False
-    if any(getattr(estimator, name) != value for name, value in _PLAIN.items()):
+    if any(_differs(getattr(estimator, name), value) for name, value in _PLAIN.items()):
         return False
     if X.shape[0] * int(estimator.n_components) > SMALL_ROWS_X_COMPONENTS:
         return False

@@ -8,7 +8,8 @@ mixfit, two ways, each timed once warm (after one small fit has loaded the compi
   cell whose fit fails is NA, as mclust reports it;
 - ``select_model``: select_model(X, K, "all", init_params="mclust", convention="mclust",
   hierarchical_start=False), mclust's procedure: its start, its relative convergence rule
-  (tol 1e-5), degenerate cells NA; with ``--repeat N`` the best of N runs.
+  (tol 1e-5), degenerate cells NA, each cell's start, EM and scores in one compiled call
+  (selection/compiled_cells.py); with ``--repeat N`` the best of N runs.
 The first compiled fit's time is printed apart (a load from numba's on-disk cache; with
 ``--cold``, an empty cache directory: the compilation itself). For each iterative family the
 number of M-steps whose inner loop hit its cap is printed (the bar: none).

@@ -196,15 +196,25 @@ def test_relative_rule_stops_where_mclust_does(chunked):
     assert result.converged and moved[-1] and not moved[:-1].any()
 
 
-def test_select_model_mclust_convention_stops_by_mclusts_rule_and_runs_its_start_once(compiled_calls):
+def test_select_model_mclust_convention_stops_by_mclusts_rule_and_runs_its_start_once(compiled_calls,
+                                                                                     monkeypatch):
     from mixfit import select_model
+    from mixfit.selection import compiled_cells
 
+    real = compiled_cells.compiled_mclust_cell
+
+    def spy(*args, **kwargs):  # the sweep's cells run whole compiled (selection/compiled_cells.py)
+        fitted = real(*args, **kwargs)
+        compiled_calls.append(fitted is not None and not fitted.failed)
+        return fitted
+
+    monkeypatch.setattr(compiled_cells, "compiled_mclust_cell", spy)
     X = DATA["iris"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = select_model(X, [2, 3], ["VVV", "VEE"], convention="mclust", hierarchical_start=False,
                               init_params="mclust", n_init=10, reg_covar=0.0)
-    assert len(compiled_calls) == 4  # one fit per cell: mclust's start draws nothing
+    assert compiled_calls == [True] * 4  # one compiled fit per cell: mclust's start draws nothing
     for cell in result.cells:
         totals = np.array(cell.estimator.lower_bounds_) * X.shape[0]
         moved = np.abs(np.diff(totals)) <= 1e-5 * (1 + np.abs(totals[1:]))  # MCLUST_TOL, relative

@@ -30,9 +30,14 @@ cut of the tree can differ from R's below the step where the two first part (the
 
 from __future__ import annotations
 
+import importlib.util
 from functools import lru_cache
 
 import numpy as np
+
+from . import loop
+
+_NUMBA = importlib.util.find_spec("numba") is not None
 
 ALPHA = 1.0  # mclust's hcVVV defaults
 BETA = 1.0
@@ -106,18 +111,46 @@ def cut(pairs: np.ndarray, n_samples: int, n_clusters: int) -> np.ndarray:
     n - n_clusters merges applied; groups numbered 0.. by their first row."""
     if not 1 <= n_clusters <= n_samples:
         raise ValueError(f"n_clusters={n_clusters}; expected 1 <= n_clusters <= {n_samples}")
+    # Each merge (a, b) joins the groups whose smallest rows are a < b: b's group takes a as its
+    # smallest row, and b is never a group's smallest row again. So b -> a pointers, followed to
+    # their end (pointer jumping: each pass halves every path), give each row its group's
+    # smallest row; the groups are then numbered in the order of those rows.
+    steps = pairs[: n_samples - n_clusters]
     root = np.arange(n_samples)
-    for a, b in pairs[: n_samples - n_clusters]:
-        root[root == root[b]] = root[a]
+    root[steps[:, 1]] = steps[:, 0]
+    while True:
+        jumped = root[root]
+        if np.array_equal(jumped, root):
+            break
+        root = jumped
     _, labels = np.unique(root, return_inverse=True)
     return labels
+
+
+def compiled_merge_tree(Z: np.ndarray, alpha: float = ALPHA, beta: float = BETA) -> np.ndarray | None:
+    """``merge_tree`` by ``kernels.mclust_hc_compiled`` (numba): the same merges (each cost by
+    the same operations; the cheapest pair found without a full search per step), or None
+    where numba is missing or a cost was NaN."""
+    if not _NUMBA:
+        return None
+    from ..kernels.mclust_hc_compiled import merge_tree as compiled  # optional: numba, on first use
+
+    Z = np.ascontiguousarray(Z, dtype=np.float64)
+    n, p = Z.shape
+    centred = Z - Z.mean(axis=0)
+    omega = alpha * np.einsum("ij,ij->", centred, centred) / (n * p)  # as merge_tree computes it
+    ok, pairs = compiled(Z, float(omega), float(beta))
+    return pairs if ok else None
 
 
 @lru_cache(maxsize=4)
 def _tree_of(data: bytes, shape: tuple) -> np.ndarray:
     # A sweep over K and the fourteen families asks for the same tree many times: build it once
-    # per data (the key is the rows' bytes, so a changed array is a new tree).
-    return merge_tree(scaled_svd(np.frombuffer(data, dtype=np.float64).reshape(shape)))
+    # per data (the key is the rows' bytes, so a changed array is a new tree). Inside
+    # ``compiled_small_fits()`` (a sweep, which pays numba's compile once) by the compiled loop.
+    Z = scaled_svd(np.frombuffer(data, dtype=np.float64).reshape(shape))
+    pairs = compiled_merge_tree(Z) if loop._COMPILED_SMALL.get() else None
+    return merge_tree(Z) if pairs is None else pairs
 
 
 @lru_cache(maxsize=64)

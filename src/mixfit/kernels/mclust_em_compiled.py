@@ -53,7 +53,6 @@ def _e_step(X, sample_weight, weights, means, factors, mass, first, scatter):
     scatter[:] = 0.0
     log_rho = np.empty(K)
     residual = np.empty((K, dim))
-    whitened = np.empty(dim)
     total = 0.0
     for i in range(n):
         peak = -np.inf
@@ -66,7 +65,6 @@ def _e_step(X, sample_weight, weights, means, factors, mass, first, scatter):
                 value = 0.0
                 for m in range(j + 1):
                     value += residual[k, m] * factors[k, m, j]
-                whitened[j] = value
                 quadratic += value * value
             log_rho[k] = constant[k] - 0.5 * quadratic
             peak = max(peak, log_rho[k])

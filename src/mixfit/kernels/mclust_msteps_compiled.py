@@ -79,25 +79,82 @@ def precision_factor(covariance, factor, lower):
 
 
 @_jit
+def _lu_factor(matrix):
+    """LU with partial pivoting of a square matrix (LAPACK getrf's rule: the largest pivot of
+    each column): the packed factors (unit lower L below the diagonal, U on and above it) and
+    the row order. A zero pivot is left in place (a singular matrix)."""
+    dim = matrix.shape[0]
+    lu = matrix.copy()
+    order = np.arange(dim)
+    for j in range(dim):
+        pivot_row = j
+        largest = abs(lu[j, j])
+        for i in range(j + 1, dim):
+            if abs(lu[i, j]) > largest:
+                largest = abs(lu[i, j])
+                pivot_row = i
+        if pivot_row != j:
+            for m in range(dim):
+                lu[j, m], lu[pivot_row, m] = lu[pivot_row, m], lu[j, m]
+            order[j], order[pivot_row] = order[pivot_row], order[j]
+        pivot = lu[j, j]
+        if pivot == 0.0:
+            continue
+        for i in range(j + 1, dim):
+            lu[i, j] /= pivot
+            factor = lu[i, j]
+            for m in range(j + 1, dim):
+                lu[i, m] -= factor * lu[j, m]
+    return lu, order
+
+
+@_jit
 def _log_det(matrix, lower):
-    """ln|matrix| of a symmetric positive definite matrix (NaN if it is not)."""
-    if not cholesky_lower(matrix, lower):
-        return np.nan
+    """ln|det matrix| through its LU factors, as ``np.linalg.slogdet(matrix)[1]`` that the numpy
+    M-steps take (``mclust_msteps._root_det``): -inf for a singular matrix, NaN for a
+    non-finite one. (``lower``: unused, kept for the callers' scratch.)"""
+    lu, _ = _lu_factor(matrix)
     total = 0.0
     for j in range(matrix.shape[0]):
-        total += np.log(lower[j, j])
-    return 2.0 * total
+        total += np.log(abs(lu[j, j]))
+    return total
 
 
 @_jit
 def _inverse(matrix, lower):
-    """matrix^{-1} of a symmetric positive definite matrix through its Cholesky factor (NaN if
-    it is not one)."""
+    """matrix^{-1} through its LU factors, as the numpy M-steps' ``np.linalg.solve`` (inf or NaN
+    entries for a singular matrix, which the caller's factorisation then reports)."""
     dim = matrix.shape[0]
-    factor = np.empty((dim, dim))
-    if not precision_factor(matrix, factor, lower):
-        return np.full((dim, dim), np.nan)
-    return factor @ factor.T
+    lu, order = _lu_factor(matrix)
+    inverse = np.empty((dim, dim))
+    column = np.empty(dim)
+    for c in range(dim):
+        for i in range(dim):  # forward: L y = P e_c
+            value = 1.0 if order[i] == c else 0.0
+            for m in range(i):
+                value -= lu[i, m] * column[m]
+            column[i] = value
+        for i in range(dim - 1, -1, -1):  # back: U x = y
+            value = column[i]
+            for m in range(i + 1, dim):
+                value -= lu[i, m] * column[m]
+            column[i] = value / lu[i, i]
+        inverse[:, c] = column
+    return inverse
+
+
+@_jit
+def _sandwich(vectors, diagonal, out):
+    """out = V diag(d) V^T (D, D) as loops (``(vectors * diagonal) @ vectors.T``; numba's ``@``
+    calls BLAS, whose call costs more than a D x D product's arithmetic)."""
+    dim = vectors.shape[0]
+    for i in range(dim):
+        for j in range(i + 1):
+            value = 0.0
+            for m in range(dim):
+                value += vectors[i, m] * diagonal[m] * vectors[j, m]
+            out[i, j] = value
+            out[j, i] = value
 
 
 @_jit
@@ -180,7 +237,7 @@ def _eev(covariances, mass):
     common = eig.sum(axis=0) / mass.sum()
     out = np.empty((K, dim, dim))
     for k in range(K):
-        out[k] = (vectors[k] * common) @ vectors[k].T
+        _sandwich(vectors[k], common, out[k])
     return out
 
 
@@ -223,7 +280,7 @@ def _vev(covariances, mass, tol, max_iter):
             break
     out = np.empty((K, dim, dim))
     for k in range(K):
-        out[k] = (vectors[k] * (volume[k] * shape)) @ vectors[k].T
+        _sandwich(vectors[k], volume[k] * shape, out[k])
     return out, iteration, moved
 
 
@@ -277,9 +334,14 @@ def _given_orientation(orientation, scatter, mass, equal_volume):
     K, dim = scatter.shape[0], scatter.shape[1]
     omega = np.empty((K, dim))
     for k in range(K):
-        rotated = orientation.T @ scatter[k] @ orientation
-        for i in range(dim):
-            omega[k, i] = rotated[i, i]
+        for i in range(dim):  # (D^T W_k D)_ii
+            value = 0.0
+            for a in range(dim):
+                row = 0.0
+                for b in range(dim):
+                    row += scatter[k, a, b] * orientation[b, i]
+                value += orientation[a, i] * row
+            omega[k, i] = value
     if not equal_volume:
         return omega / mass[:, None]
     root = np.empty(K)
@@ -293,7 +355,7 @@ def _rebuild(orientation, diagonals):
     K, dim = diagonals.shape
     out = np.empty((K, dim, dim))
     for k in range(K):
-        out[k] = (orientation * diagonals[k]) @ orientation.T
+        _sandwich(orientation, diagonals[k], out[k])
     return out
 
 
@@ -359,7 +421,9 @@ def covariances(code, mass, first, scatter, reg_covar, tol, max_iter, out):
     if code == EEE:  # tied.from_moments: the within-component scatter pooled, + ridge
         pooled = np.zeros((dim, dim))
         for k in range(K):
-            pooled += scatter[k] - mass[k] * np.outer(d[k], d[k])
+            for i in range(dim):
+                for j in range(dim):
+                    pooled[i, j] += scatter[k, i, j] - mass[k] * d[k, i] * d[k, j]
         pooled = pooled / mass.sum()
         for k in range(K):
             out[k] = pooled
@@ -368,9 +432,10 @@ def covariances(code, mass, first, scatter, reg_covar, tol, max_iter, out):
         return 0, False
     free = np.empty((K, dim, dim))  # full.from_moments + ridge: S_k + reg_covar I
     for k in range(K):
-        free[k] = scatter[k] / mass[k] - np.outer(d[k], d[k])
-        for j in range(dim):
-            free[k, j, j] += reg_covar
+        for i in range(dim):
+            for j in range(dim):
+                free[k, i, j] = scatter[k, i, j] / mass[k] - d[k, i] * d[k, j]
+            free[k, i, i] += reg_covar
     lower = np.empty((dim, dim))
     iterations, cap_hit = 0, False
     if code == VVV:

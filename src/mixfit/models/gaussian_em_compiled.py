@@ -7,6 +7,8 @@ params in the family's stored form, or None where the fit is not one it runs (nu
 a prior, float32, missing values, a family it does not know): the caller then runs the numpy
 loop. A failed M-step (a covariance not positive definite) is reported as such, so that the
 caller reruns the fit in numpy, which raises or repairs as its collapse policy says.
+``compiled_mclust_cell`` does the same for one cell of mclust's selection table, from the
+start's M-step to the table's columns (``kernels.mclust_cell_compiled.cell_fit``).
 """
 
 from __future__ import annotations
@@ -62,3 +64,49 @@ def compiled_fit(model, X, sample_weight, params: GaussianParams, tol: float, re
     record_inner_loops(model.covariance, code, inner, caps)
     fitted = GaussianParams(pi, means, stored_factors(code, factors))
     return CompiledFit(False, fitted, bool(converged), int(n_iter), bounds.tolist())
+
+
+@dataclass(frozen=True)
+class CompiledCell:
+    """What ``kernels.mclust_cell_compiled.cell_fit`` returned for one cell of mclust's table:
+    ``failed`` (the start's or an EM M-step failed: rerun the cell in numpy), the fitted params
+    and the loop's record, the inner loops of every M-step (the start's first),
+    the log-likelihood and classification entropy at the fitted params, and each component's
+    smallest and largest covariance eigenvalue (K, 2)."""
+
+    failed: bool
+    params: GaussianParams | None = None
+    converged: bool = False
+    n_iter: int = 0
+    lower_bounds: list | None = None
+    log_likelihood: float = np.nan
+    entropy: float = np.nan
+    eigen_extremes: np.ndarray | None = None
+
+
+def compiled_mclust_cell(model, X, sample_weight, labels, tol: float, relative: bool,
+                         max_iter: int) -> CompiledCell | None:
+    """EM from the M-step of the hard partition ``labels`` (n,) (mclust's start), and the
+    table's columns at the fitted params, in one compiled call; None where the fit is not one
+    the compiled loop runs exactly (as ``compiled_fit``). The inner loops' record goes on the
+    model's covariance strategy, as the numpy M-steps keep it."""
+    if not _COMPILED or type(model) is not GaussianEM or model.prior is not None:
+        return None
+    if model.dtype != np.float64 or X.dtype != np.float64 or max_iter < 1:
+        return None
+    code = compiled_code(model.covariance)
+    if code is None:
+        return None
+    from ..kernels.mclust_cell_compiled import OK, cell_fit  # optional: numba, on first use
+
+    K = int(labels.max()) + 1 if labels.size else 0
+    weights = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    (status, pi, means, factors, n_iter, converged, bounds, inner, caps, log_likelihood, entropy,
+     extremes) = cell_fit(X, weights, np.asarray(labels, dtype=np.int64), K, code, float(model.reg_covar),
+                          float(tol), bool(relative), int(max_iter), INNER_TOL, INNER_MAX_ITER)
+    if status != OK:
+        return CompiledCell(True)
+    record_inner_loops(model.covariance, code, inner, caps)
+    fitted = GaussianParams(pi, means, stored_factors(code, factors))
+    return CompiledCell(False, fitted, bool(converged), int(n_iter), bounds.tolist(), float(log_likelihood),
+                        float(entropy), extremes)

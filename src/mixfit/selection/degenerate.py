@@ -37,8 +37,13 @@ def degenerate_reason(estimator) -> str | None:
     K, dim = estimator.means_.shape
     volumes, shapes, _ = decomposition(estimator.covariance_type, estimator.covariances_, K, dim)
     eig = volumes[:, None] * shapes  # (K, D) the eigenvalues of each Sigma_k
-    smallest, largest = eig.min(axis=1), eig.max(axis=1)
-    floor = FLOOR_FACTOR * float(estimator.reg_covar)
+    return reason_from_extremes(eig.min(axis=1), eig.max(axis=1), float(estimator.reg_covar))
+
+
+def reason_from_extremes(smallest, largest, reg_covar: float) -> str | None:
+    """``degenerate_reason`` from each component's smallest and largest covariance eigenvalue
+    (K,) and (K,), and the fit's ``reg_covar``."""
+    floor = FLOOR_FACTOR * reg_covar
     at_floor = (smallest <= floor) | (smallest <= RCOND * largest) | ~np.isfinite(smallest)
     if not at_floor.any():
         return None

@@ -47,6 +47,7 @@ from ..families.registry import COVARIANCE_TYPES, make_covariance
 from ..families.registry import covariance_types as checked_covariance_types
 from ..models import GaussianEM
 from .cell_scores import log_likelihood_and_entropy
+from .compiled_cells import compiled_cell
 from .degenerate import degenerate_reason
 from .progress import CellBar
 from .result import CRITERIA, Cell, SelectionResult
@@ -113,6 +114,13 @@ def _fit_cell(job: dict, X, sample_weight, n, criterion, convention, method, mcl
     k-means, sums in another order). Chunks are still spread over the source's threads
     (backends.memory), so a large cell keeps its cores. ``checked``: X was validated by the
     sweep, and its fits and predictions do not check it again (``estimators.checked_rows``)."""
+    if method == "em" and len(job["candidates"]) == 1 and job["candidates"][0][2] is None \
+            and X.shape[0] >= job["n_components"]:  # mclust's procedure: one compiled call (compiled_cells.py)
+        start, estimator, _ = job["candidates"][0]
+        cell = compiled_cell(start, estimator, X, sample_weight, n, criterion, convention, mclust_rules,
+                             Cell(job["n_components"], job["covariance_type"]))
+        if cell is not None:
+            return cell
     with _one_thread(), (checked_rows(X) if checked else nullcontext()):
         return _fit_cell_starts(job, X, sample_weight, n, criterion, convention, method, mclust_rules)
 

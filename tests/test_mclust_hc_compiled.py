@@ -1,0 +1,51 @@
+"""The compiled VVV agglomeration (kernels/mclust_hc_compiled.py) against the numpy one
+(engine.mclust_hc.merge_tree): the very same merges, step by step, and the compiled tree is
+what a sweep's cuts use."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_iris
+
+from mixfit.datasets import load_faithful
+from mixfit.engine import compiled_small_fits, mclust_hc
+from mixfit.engine.mclust_hc import compiled_merge_tree, merge_tree, scaled_svd
+
+pytest.importorskip("numba")
+
+RNG = np.random.default_rng(3)
+DATA = {
+    "faithful": load_faithful()[0],
+    "iris": load_iris().data,  # duplicated rows: exact ties, broken in np.argmin's order
+    "grid": np.repeat(RNG.integers(0, 4, size=(40, 2)).astype(float), 3, axis=0),  # many ties
+    "gaussian": RNG.normal(size=(120, 3)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DATA))
+def test_compiled_tree_takes_numpys_merges(name):
+    Z = scaled_svd(DATA[name])
+    # exact: each cost is computed by the same operations in the same order
+    np.testing.assert_array_equal(compiled_merge_tree(Z), merge_tree(Z))
+
+
+def test_compiled_tree_with_other_alpha_beta():
+    Z = scaled_svd(DATA["gaussian"])
+    np.testing.assert_array_equal(compiled_merge_tree(Z, 0.1, 10.0), merge_tree(Z, 0.1, 10.0))
+
+
+def test_a_sweep_builds_the_tree_compiled_and_cuts_it_alike(monkeypatch):
+    X = DATA["iris"][:60].copy()
+    mclust_hc._tree_of.cache_clear()
+    mclust_hc._cut_of.cache_clear()
+    calls = []
+    real = mclust_hc.compiled_merge_tree
+    monkeypatch.setattr(mclust_hc, "compiled_merge_tree", lambda Z: calls.append(1) or real(Z))
+    with compiled_small_fits():
+        inside = [mclust_hc.mclust_partition(X, k).copy() for k in (1, 3, 5)]
+    assert calls == [1]  # one tree for every cut
+    mclust_hc._tree_of.cache_clear()
+    mclust_hc._cut_of.cache_clear()
+    outside = [mclust_hc.mclust_partition(X, k) for k in (1, 3, 5)]  # a lone fit: numpy's tree
+    assert calls == [1]
+    for a, b in zip(inside, outside):
+        np.testing.assert_array_equal(a, b)

@@ -92,9 +92,7 @@ SELECT_MODEL_AT_THE_MERGE = {
     "max_rows-zero": ({"max_rows": 0}, "max_rows"),
 }
 SELECT_PARAMS = [pytest.param(case, *SELECT_MODEL[case], id=case) for case in SELECT_MODEL] + [
-    pytest.param(case, *SELECT_MODEL_AT_THE_MERGE[case], id=case,
-                 marks=pytest.mark.xfail(reason="selection/ is another helper's; fix described in the comment",
-                                         strict=True))
+    pytest.param(case, *SELECT_MODEL_AT_THE_MERGE[case], id=case)
     for case in SELECT_MODEL_AT_THE_MERGE]
 
 
@@ -124,12 +122,6 @@ def test_bootstrap_and_merging_refuse_what_is_not_a_fitted_gaussian_mixture():
         mixfit.merge_components(model, _GAUSS[:, :1])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "selection/bootstrap.py::bootstrap checks only X's shape (X = np.asarray(X)): X of strings, with inf, or "
-    "whose every row is NaN gives a BootstrapResult whose every replicate failed (failed all True) instead of the "
-    "error GaussianMixture.fit raises on it. Fix: replace `X = np.asarray(X)` by `X = validate_X(clone(model), X, "
-    "dtype=[np.float64, np.float32], ensure_all_finite='allow-nan', ensure_min_samples=2)` and "
-    "`check_observed_rows(X)` (estimators.validation / validation_missing), keeping the shape check"))
 @pytest.mark.parametrize("bad", ["strings", "inf", "all-nan"])
 def test_bootstrap_refuses_X_that_its_model_could_not_fit(bad):
     model = mixfit.GaussianMixture(2, random_state=0).fit(_GAUSS)
@@ -148,7 +140,7 @@ def test_model_file_round_trip_keeps_predictions_and_feature_names(name, tmp_pat
     X = ESTIMATORS[name][1].astype(float)
     frame = pd.DataFrame(X, columns=[f"c{i}" for i in range(X.shape[1])])
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the HMMs' feature-name warning is the xfail above
+        warnings.simplefilter("ignore")
         estimator = fit(name, frame)
         mixfit.modelfile.save(estimator, tmp_path / "m.mixfit")
         loaded = mixfit.load(tmp_path / "m.mixfit")
@@ -235,17 +227,6 @@ def test_a_command_line_mistake_is_one_line_with_its_exit_status(case, csv_dir, 
     assert not (csv_dir / "nowhere").exists()
 
 
-SELECTION_AT_THE_MERGE = (
-    "selection/ is another helper's. select_bernoulli (selection/bernoulli_tables.py) does not validate X at "
-    "its boundary: 1-D or non-binary X gives a table of NA cells, each with the per-fit error, and n = len(X), "
-    "where select_model refuses malformed X once. Fix: at the top of select_bernoulli, `X_checked = "
-    "validation_binary.binary_X(clone(BernoulliMixture(**params)), X, params.get('binarize'), 'Bernoulli "
-    "mixture', reset=True, ensure_min_samples=2)` followed by `first_non_binary` / is_binary (as "
-    "check_binary_fit_input does), keeping X for the cells. GaussianMixtureIC(n_components=[1.5]) fits K = 1 "
-    "silently: the same selection/tables.py::_check_ks fix as select_model's")
-
-
-@pytest.mark.xfail(strict=True, reason=SELECTION_AT_THE_MERGE)
 @pytest.mark.parametrize("case", ["1d", "non-binary", "ic-fractional-K"])
 def test_selection_tools_refuse_malformed_input_at_their_boundary(case):
     with pytest.raises(ValueError, match=r"\bX\b|n_components"):

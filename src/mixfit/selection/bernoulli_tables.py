@@ -8,6 +8,7 @@ import numpy as np
 from ..engine.criteria import CONVENTIONS
 from ..estimators import BernoulliMixture
 from ..estimators.validation import as_generator, check_option, check_sample_weight
+from ..estimators.validation_binary import check_binary_fit_input
 from .result import CRITERIA, SelectionResult
 from .tables import _check_ks, _sweep
 
@@ -63,6 +64,9 @@ def select_bernoulli(X, n_components=range(1, 10), *, method="em", criterion=Non
     except TypeError:
         unknown = sorted(set(params) - set(BernoulliMixture().get_params()))
         raise ValueError(f"unknown estimator parameter(s) {unknown} for BernoulliMixture") from None
+    # malformed X is refused once, here, as a Bernoulli fit refuses it (not in every cell)
+    check_binary_fit_input(BernoulliMixture(**{**params, "method": method, "n_components": 1}), X, None,
+                           "Bernoulli mixture")
     n_rows = X.shape[0]
     weights = check_sample_weight(sample_weight, n_rows, np.float64)
     n = float(n_rows if weights is None else weights.sum(dtype=np.float64))

@@ -29,7 +29,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..engine import compiled_small_fits
 from ..estimators import GaussianMixture
-from ..estimators.validation import as_generator
+from ..estimators.validation import as_generator, validate_X
+from ..estimators.validation_missing import check_observed_rows
 from ..exceptions import ConvergenceWarning
 from ..families.registry import family
 
@@ -205,10 +206,14 @@ def bootstrap(model, X, *, n_boot=999, kind="nonparametric", random_state=None):
     if kind not in KINDS:
         raise ValueError(f"kind={kind!r} is not one of {list(KINDS)}")
     rng = as_generator(random_state)
-    X = np.asarray(X)
     K, D = model.means_.shape
-    if X.ndim != 2 or X.shape[1] != D:
-        raise ValueError(f"X has shape {X.shape}; expected (n_samples, {D}) as the model was fitted")
+    shape = np.shape(X)
+    if len(shape) != 2 or shape[1] != D:
+        raise ValueError(f"X has shape {shape}; expected (n_samples, {D}) as the model was fitted")
+    # what the model's own fit would refuse (strings, inf, rows with no observed value) is refused here
+    X = validate_X(clone(model), X, dtype=[np.float64, np.float32], ensure_all_finite="allow-nan",
+                   ensure_min_samples=2)
+    check_observed_rows(X)
     n = X.shape[0]
     # n_components=K: a fit whose on_collapse='drop' removed components is bootstrapped as fitted.
     template = clone(model).set_params(n_components=K, weights_init=model.weights_, means_init=model.means_,

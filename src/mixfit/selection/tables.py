@@ -221,7 +221,11 @@ def _tree(X, weights, rng, max_rows):
 
 
 def _check_ks(n_components) -> list[int]:
-    ks = [int(k) for k in ([n_components] if np.isscalar(n_components) else n_components)]
+    given = [n_components] if np.isscalar(n_components) else list(n_components)
+    if any(isinstance(k, bool) or not isinstance(k, numbers.Integral | float | np.floating)
+           or not float(k).is_integer() for k in given):  # 1.5 is not silently K = 1
+        raise ValueError(f"n_components={n_components!r}; expected distinct integers >= 1")
+    ks = [int(k) for k in given]
     if not ks or any(k < 1 for k in ks) or len(set(ks)) != len(ks):
         raise ValueError(f"n_components={n_components!r}; expected distinct integers >= 1")
     return ks
@@ -333,6 +337,8 @@ default=('full', 'tied', 'diag', 'spherical')
     except TypeError:
         unknown = sorted(set(params) - set(cls().get_params()))
         raise ValueError(f"unknown estimator parameter(s) {unknown} for {cls.__name__}") from None
+    if isinstance(max_rows, bool) or not isinstance(max_rows, numbers.Integral) or max_rows < 2:
+        raise ValueError(f"max_rows={max_rows!r}; expected an integer >= 2 (a tree needs two rows)")
     X = check_array(X, dtype=[np.float64, np.float32], input_name="X")
     weights = check_sample_weight(sample_weight, X.shape[0], X.dtype)
     n = float(X.shape[0] if weights is None else weights.sum(dtype=np.float64))

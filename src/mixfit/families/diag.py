@@ -9,7 +9,7 @@ import numpy as np
 
 from ..exceptions import SKLEARN_COLLAPSE_MESSAGE, CollapsedComponentError
 from ..kernels.expanded import reference_moments
-from ..kernels.row_features import RowFeatures, log_kernel_product, row_features
+from ..kernels.row_features import RowFeatures, log_kernel_product, narrow_components, row_features
 from ..kernels.scratch import scratch
 from ..stats import GaussianStats, shift_scatter_diagonal
 from .full import FullCovariance
@@ -70,7 +70,9 @@ class DiagCovariance:
         features = row_features(Xc, D)
         np.multiply(Xc, Xc, out=features[:, :D])
         log_rho = log_kernel_product(features, coefficients)  # (n, K)
-        return log_rho, DiagFeatures(RowFeatures(features, centre, per_dimension=True))
+        # float32: the components whose moments float32 sums keep (the bound in row_features.py)
+        narrow = narrow_components(means_c, 1.0 / precision) if features.dtype == np.float32 else None
+        return log_rho, DiagFeatures(RowFeatures(features, centre, per_dimension=True, narrow=narrow))
 
     def moments(self, X, wresp, shift, workspace=None):
         if workspace is not None:  # the DiagFeatures of ``log_kernel``

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..kernels.expanded import reference_moments
-from ..kernels.row_features import RowFeatures, log_kernel_product, row_features
+from ..kernels.row_features import RowFeatures, log_kernel_product, narrow_components, row_features
 from ..stats import GaussianStats, shift_scatter_trace
 from .diag import DiagCovariance
 from .full import FullCovariance
@@ -65,7 +65,9 @@ class SphericalCovariance:
         features = row_features(Xc, 1)
         np.einsum("nd,nd->n", Xc, Xc, out=features[:, 0])
         log_rho = log_kernel_product(features, coefficients)  # (n, K)
-        return log_rho, SphericalFeatures(RowFeatures(features, centre, per_dimension=False))
+        # float32: the components whose moments float32 sums keep (the bound in row_features.py)
+        narrow = narrow_components(means_c, 1.0 / precision) if features.dtype == np.float32 else None
+        return log_rho, SphericalFeatures(RowFeatures(features, centre, per_dimension=False, narrow=narrow))
 
     def moments(self, X, wresp, shift, workspace=None):
         if workspace is not None:  # the SphericalFeatures of ``log_kernel``

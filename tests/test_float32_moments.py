@@ -1,0 +1,140 @@
+"""float32 diag / spherical moments (issue 17): summed in float32 where the rounding bound of
+kernels/row_features.py keeps the scatter, in float64 where it does not, against the literal
+per-point moments of tests/oracles."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from oracles import gaussian_em as oracle
+
+from mixfit import GaussianMixture
+from mixfit.families.registry import make_covariance
+from mixfit.kernels.linalg import normalize_log_rows
+from mixfit.kernels.row_features import FLOAT32_MOMENT_LIMIT, RowFeatures, narrow_components
+from mixfit.kernels.sparse_moments import FLOAT32_PRODUCT_ROWS
+from mixfit.models.gaussian_em import GaussianEM, GaussianParams
+from mixfit.stats import gaussian_statistics
+
+U32 = 2.0**-24  # float32's unit roundoff
+
+
+def _ratio(means_c, variance):
+    """R_kd of the bound, from its definition (row_features.py's docstring), per dimension."""
+    a = np.sqrt(variance + means_c**2)
+    return a * (a + 2 * np.abs(means_c)) / variance
+
+
+def _chunk_moments(covariance_type, X32, params, narrow=None):
+    """One float32 chunk's E-step and moments as GaussianEM.accumulate forms them, with the
+    responsibilities, the centred rows and the workspace; ``narrow``: replaces the guard's
+    choice (to show what float32 sums would give)."""
+    covariance = make_covariance(covariance_type)
+    model = GaussianEM(covariance, reg_covar=1e-6, dtype=np.float32)
+    params32 = params.astype(np.float32)
+    log_rho, workspace = model._log_rho(X32, params32)
+    if narrow is not None:
+        workspace = type(workspace)(RowFeatures(workspace.features.features, workspace.features.centre,
+                                                workspace.features.per_dimension, narrow))
+    rows = workspace.features.features[:, -X32.shape[1] - 1:-1].astype(np.float64)  # x - g, as the E-step rounded it
+    resp, log_norm = normalize_log_rows(log_rho)
+    stats = gaussian_statistics(covariance, X32, resp, None, params32.means, log_norm, workspace)
+    return stats, resp.astype(np.float64), rows, workspace
+
+
+def _variance(mass, first, scatter):
+    """The variance the M-step keeps, scatter / N - d^2 (diag (K, D); spherical (K,) summed)."""
+    d = first / mass[:, None]
+    if scatter.ndim == 1:
+        return scatter / mass - (d * d).sum(axis=1)
+    return scatter / mass[:, None] - d * d
+
+
+def _oracle(covariance_type, rows, resp, shift_c):
+    """The literal per-point moments about c_k - g of the rows x - g the E-step formed, float64."""
+    mass, first, scatter = oracle.moments_about(rows, resp, None, shift_c, covariance_type)
+    return _variance(mass, first, scatter)
+
+
+@pytest.mark.parametrize("covariance_type", ["diag", "spherical"])
+def test_float32_sums_stay_within_the_bound(covariance_type, rng):
+    """Components a few standard deviations from the centre (R up to ~300): the guard keeps every
+    one in float32, over 2500 rows (three 1024-row products), and each kept variance is within
+    sqrt(m) u32 R_kd, m = 1024, of the literal float64 moments of the same responsibilities:
+    the probabilistic bound of the docstring (measured on five such draws: up to 13 u32 R)."""
+    K, D, n = 8, 5, 2500
+    means = rng.normal(scale=3.0, size=(K, D))
+    variance = rng.uniform(0.5, 1.5, size=(K, D)) if covariance_type == "diag" else rng.uniform(0.5, 1.5, size=K)
+    labels = rng.integers(K, size=n)
+    scale = np.sqrt(variance if covariance_type == "diag" else variance[:, None])
+    X32 = (means[labels] + rng.standard_normal((n, D)) * scale[labels]).astype(np.float32)
+    params = GaussianParams(np.full(K, 1.0 / K), means, 1 / np.sqrt(variance))
+    stats, resp, rows, workspace = _chunk_moments(covariance_type, X32, params)
+    assert workspace.features.narrow.all()  # every component summed in float32
+    centre = workspace.features.centre
+    shift_c = params.astype(np.float32).means.astype(np.float64) - centre
+    expected = _oracle(covariance_type, rows, resp, shift_c)
+    got = _variance(stats.mass, stats.first, stats.scatter)
+    if covariance_type == "diag":
+        bound = np.sqrt(FLOAT32_PRODUCT_ROWS) * U32 * _ratio(shift_c, variance) * expected
+    else:
+        spread = np.sqrt((shift_c**2).sum(axis=1))
+        bound = np.sqrt(FLOAT32_PRODUCT_ROWS) * U32 * _ratio(spread, D * variance) * expected
+    assert np.all(bound < 1e-3 * expected)  # a real bound, inside a float32 fit's tolerance
+    assert np.all(np.abs(got - expected) <= bound)
+
+
+@pytest.mark.parametrize("covariance_type", ["diag", "spherical"])
+def test_collapsing_component_takes_the_float64_sums(covariance_type, rng):
+    """A component collapsing onto a few rows 30 units from the centre (standard deviation
+    1e-3: R ~ 1e9, beyond the limit 2^10): its moments are summed in float64 and its variance
+    is the literal float64 moments' to 1e-6 (float64 sums round by ~eps64 R ~ 1e-7 relative),
+    while float32 sums of the same features (the guard overruled) lose it entirely."""
+    K, D = 4, 3
+    means = np.array([[30.0, 30.0, 30.0], [0.0, 1.0, 0.0], [1.0, -1.0, 0.5], [-1.0, 0.0, -0.5]])
+    sd = np.array([1e-3, 1.0, 1.0, 1.0])
+    labels = np.concatenate([np.zeros(6, dtype=int), rng.integers(1, K, size=600)])
+    X32 = (means[labels] + rng.standard_normal((labels.size, D)) * sd[labels, None]).astype(np.float32)
+    variance = np.repeat((sd**2)[:, None], D, axis=1) if covariance_type == "diag" else sd**2
+    params = GaussianParams(np.full(K, 1.0 / K), means, 1 / np.sqrt(variance))
+    stats, resp, rows, workspace = _chunk_moments(covariance_type, X32, params)
+    assert not workspace.features.narrow[0] and workspace.features.narrow[1:].all()
+    shift_c = params.astype(np.float32).means.astype(np.float64) - workspace.features.centre
+    expected = _oracle(covariance_type, rows, resp, shift_c)
+    assert_allclose(_variance(stats.mass, stats.first, stats.scatter)[0], expected[0], rtol=1e-6)
+    overruled, *_ = _chunk_moments(covariance_type, X32, params, narrow=np.ones(K, dtype=bool))
+    error = np.abs(_variance(overruled.mass, overruled.first, overruled.scatter)[0] - expected[0])
+    assert np.all(error > 1e-2 * expected[0])  # what the guard prevents
+
+
+def test_guard_limit_is_the_documented_ratio():
+    """narrow_components against R_kd from its definition, on both sides of the limit."""
+    variance = np.array([[1.0, 1.0], [1.0, 1.0], [1e-6, 1.0]])
+    # R = a (a + 2|delta|) with a^2 = 1 + delta^2 at unit variance: ~3 delta^2 for large delta
+    means_c = np.array([[17.0, 0.0], [20.0, 0.0], [1.0, 0.0]])
+    ratio = _ratio(means_c, variance).max(axis=1)
+    assert ratio[0] < FLOAT32_MOMENT_LIMIT < ratio[1] and ratio[2] > FLOAT32_MOMENT_LIMIT
+    assert narrow_components(means_c, variance).tolist() == [True, False, False]
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # tol=0: max_iter always
+def test_float32_fit_matches_float64_at_many_components(rng):
+    """A whole float32 diag fit with the float32 moment sums (24 components, 3000 rows, 15 EM
+    iterations from the same start) against the float64 fit of the same data: float32's
+    u = 6e-8, carried through the E-step's products over 15 iterations, ~1e-5 of each array's
+    scale (as in test_gaussian_mixture's float32 test; measured here on three draws: 2e-5 for
+    the variances, 1e-6 for weights and means), the moment sums adding a few u32 R ~ 1e-5
+    (R <= 450 here): 1e-4 of each array's scale."""
+    K, D, n = 24, 6, 3000
+    means = rng.normal(scale=4.0, size=(K, D))
+    labels = rng.integers(K, size=n)
+    X = means[labels] + rng.standard_normal((n, D))
+    start = {"weights_init": np.full(K, 1.0 / K), "means_init": means + 0.1,
+             "precisions_init": np.full((K, D), 1.0)}
+    fits = [GaussianMixture(K, covariance_type="diag", max_iter=15, tol=0, **start).fit(X.astype(dtype))
+            for dtype in (np.float32, np.float64)]
+    for name in ["weights_", "means_", "covariances_"]:
+        got, want = getattr(fits[0], name), getattr(fits[1], name)
+        assert got.dtype == np.float32
+        assert_allclose(got, want, rtol=0, atol=1e-4 * np.abs(want).max())

@@ -11,9 +11,8 @@ from oracles import gaussian_em as oracle
 
 from mixfit import GaussianMixture
 from mixfit.families.registry import make_covariance
-from mixfit.kernels.linalg import normalize_log_rows
-from mixfit.kernels.row_features import FLOAT32_MOMENT_LIMIT, RowFeatures, narrow_components
-from mixfit.kernels.sparse_moments import FLOAT32_PRODUCT_ROWS
+from mixfit.kernels.linalg import FLOAT32_PRODUCT_ROWS, column_sum, normalize_log_rows
+from mixfit.kernels.row_features import FLOAT32_MOMENT_TOLERANCE, float32_sums, unkept_components
 from mixfit.models.gaussian_em import GaussianEM, GaussianParams
 from mixfit.stats import gaussian_statistics
 
@@ -26,21 +25,28 @@ def _ratio(means_c, variance):
     return a * (a + 2 * np.abs(means_c)) / variance
 
 
-def _chunk_moments(covariance_type, X32, params, narrow=None):
+def _chunk_moments(covariance_type, X32, params):
     """One float32 chunk's E-step and moments as GaussianEM.accumulate forms them, with the
-    responsibilities, the centred rows and the workspace; ``narrow``: replaces the guard's
-    choice (to show what float32 sums would give)."""
+    responsibilities, the centred rows and the workspace."""
     covariance = make_covariance(covariance_type)
     model = GaussianEM(covariance, reg_covar=1e-6, dtype=np.float32)
     params32 = params.astype(np.float32)
     log_rho, workspace = model._log_rho(X32, params32)
-    if narrow is not None:
-        workspace = type(workspace)(RowFeatures(workspace.features.features, workspace.features.centre,
-                                                workspace.features.per_dimension, narrow))
     rows = workspace.features.features[:, -X32.shape[1] - 1:-1].astype(np.float64)  # x - g, as the E-step rounded it
     resp, log_norm = normalize_log_rows(log_rho)
     stats = gaussian_statistics(covariance, X32, resp, None, params32.means, log_norm, workspace)
-    return stats, resp.astype(np.float64), rows, workspace
+    return stats, resp, rows, workspace
+
+
+def _float32_only(resp, workspace, shift):
+    """The moments from the float32 sums alone, every component kept (the guard overruled), and
+    the guard's verdict on them."""
+    features = workspace.features
+    sums = float32_sums(resp, features.features[:, :-1])
+    mass = column_sum(resp)
+    delta = np.asarray(shift, dtype=np.float64) - features.centre
+    first, scatter, mass_delta2 = features._refer(sums, mass, delta)
+    return (mass, first, scatter), unkept_components(sums, mass, mass_delta2, delta, features.per_dimension)
 
 
 def _variance(mass, first, scatter):
@@ -71,7 +77,9 @@ def test_float32_sums_stay_within_the_bound(covariance_type, rng):
     X32 = (means[labels] + rng.standard_normal((n, D)) * scale[labels]).astype(np.float32)
     params = GaussianParams(np.full(K, 1.0 / K), means, 1 / np.sqrt(variance))
     stats, resp, rows, workspace = _chunk_moments(covariance_type, X32, params)
-    assert workspace.features.narrow.all()  # every component summed in float32
+    _, unkept = _float32_only(resp, workspace, params.astype(np.float32).means)
+    assert not unkept.any()  # hundreds of rows each: every component kept in float32
+    resp = resp.astype(np.float64)
     centre = workspace.features.centre
     shift_c = params.astype(np.float32).means.astype(np.float64) - centre
     expected = _oracle(covariance_type, rows, resp, shift_c)
@@ -87,10 +95,11 @@ def test_float32_sums_stay_within_the_bound(covariance_type, rng):
 
 @pytest.mark.parametrize("covariance_type", ["diag", "spherical"])
 def test_collapsing_component_takes_the_float64_sums(covariance_type, rng):
-    """A component collapsing onto a few rows 30 units from the centre (standard deviation
-    1e-3: R ~ 1e9, beyond the limit 2^10): its moments are summed in float64 and its variance
-    is the literal float64 moments' to 1e-6 (float64 sums round by ~eps64 R ~ 1e-7 relative),
-    while float32 sums of the same features (the guard overruled) lose it entirely."""
+    """A component collapsing onto a few rows 30 units from the centre (standard deviation 1e-3,
+    its scatter about g ~1e9 times the scatter it keeps): the guard sends it to the float64
+    sums, and its variance is the literal float64 moments' to 1e-6 (float64 sums of its own
+    rows round by ~eps64 of 30^2 / 1e-6 ~ 1e-7 relative), while the float32 sums of the same
+    features (the guard overruled) lose it entirely."""
     K, D = 4, 3
     means = np.array([[30.0, 30.0, 30.0], [0.0, 1.0, 0.0], [1.0, -1.0, 0.5], [-1.0, 0.0, -0.5]])
     sd = np.array([1e-3, 1.0, 1.0, 1.0])
@@ -99,23 +108,34 @@ def test_collapsing_component_takes_the_float64_sums(covariance_type, rng):
     variance = np.repeat((sd**2)[:, None], D, axis=1) if covariance_type == "diag" else sd**2
     params = GaussianParams(np.full(K, 1.0 / K), means, 1 / np.sqrt(variance))
     stats, resp, rows, workspace = _chunk_moments(covariance_type, X32, params)
-    assert not workspace.features.narrow[0] and workspace.features.narrow[1:].all()
-    shift_c = params.astype(np.float32).means.astype(np.float64) - workspace.features.centre
-    expected = _oracle(covariance_type, rows, resp, shift_c)
+    shift32 = params.astype(np.float32).means
+    overruled, unkept = _float32_only(resp, workspace, shift32)
+    assert unkept[0] and not unkept[1:].any()  # the others: ~200 rows each, kept
+    shift_c = shift32.astype(np.float64) - workspace.features.centre
+    expected = _oracle(covariance_type, rows, resp.astype(np.float64), shift_c)
     assert_allclose(_variance(stats.mass, stats.first, stats.scatter)[0], expected[0], rtol=1e-6)
-    overruled, *_ = _chunk_moments(covariance_type, X32, params, narrow=np.ones(K, dtype=bool))
-    error = np.abs(_variance(overruled.mass, overruled.first, overruled.scatter)[0] - expected[0])
+    error = np.abs(_variance(*overruled)[0] - expected[0])
     assert np.all(error > 1e-2 * expected[0])  # what the guard prevents
 
 
-def test_guard_limit_is_the_documented_ratio():
-    """narrow_components against R_kd from its definition, on both sides of the limit."""
-    variance = np.array([[1.0, 1.0], [1.0, 1.0], [1e-6, 1.0]])
-    # R = a (a + 2|delta|) with a^2 = 1 + delta^2 at unit variance: ~3 delta^2 for large delta
-    means_c = np.array([[17.0, 0.0], [20.0, 0.0], [1.0, 0.0]])
-    ratio = _ratio(means_c, variance).max(axis=1)
-    assert ratio[0] < FLOAT32_MOMENT_LIMIT < ratio[1] and ratio[2] > FLOAT32_MOMENT_LIMIT
-    assert narrow_components(means_c, variance).tolist() == [True, False, False]
+def test_guard_against_its_definition(rng):
+    """unkept_components against the bound written out: u32 (2 S + N delta^2) <= tolerance
+    (S - s1^2 / N), per component and dimension, for components on both sides of it (one row
+    in the chunk: no scatter of its own, never kept)."""
+    K, D = 6, 3
+    mass = np.array([40.0, 40.0, 1.0, 40.0, 40.0, 2.0])
+    mean_g = rng.normal(scale=2.0, size=(K, D))  # the chunk's weighted means about g
+    spread = np.array([1.0, 1e-3, 0.0, 1.0, 1.0, 1.0])[:, None] * np.ones(D)
+    spread[4, 1] = 1e-4  # one narrow dimension
+    second = mass[:, None] * (spread**2 + mean_g**2)  # S
+    s1 = mass[:, None] * mean_g
+    delta = mean_g + 0.01
+    sums = np.concatenate([second, s1], axis=1)
+    mass_delta2 = mass[:, None] * delta**2
+    within = second - s1**2 / mass[:, None]
+    written = ~(2.0**-24 * (2 * second + mass_delta2) <= FLOAT32_MOMENT_TOLERANCE * within).all(axis=1)
+    assert written.tolist() == [False, True, True, False, True, False]
+    assert unkept_components(sums, mass, mass_delta2, delta, True).tolist() == written.tolist()
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # tol=0: max_iter always

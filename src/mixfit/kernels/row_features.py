@@ -43,30 +43,61 @@ to its previous variance), the next ones in float64.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
-from .linalg import column_sum
+from .linalg import FLOAT32_PRODUCT_ROWS, column_sum, row_sum
 from .scratch import scratch
-from .sparse_moments import FLOAT32_PRODUCT_ROWS
+from .sparse_moments import sparse_diagonal_moments
 
-FLOAT32_MOMENT_LIMIT = 2.0**10  # the largest R_kd whose moments a float32 chunk sums in float32
+# The rounding a float32 chunk's sums may leave in a component's scatter, relative to the chunk's
+# own scatter about the component's weighted mean (see above); float32 keeps 24 bits, this 16.
+FLOAT32_MOMENT_TOLERANCE = 2.0**-16
+_U32 = 2.0**-24  # float32's unit roundoff
 
 
-def narrow_components(means_c, variance) -> np.ndarray:
-    """(K,) bool: the components whose float32 moment sums keep the scatter, max_d R_kd <=
-    FLOAT32_MOMENT_LIMIT (see above); ``means_c`` (K, D) mu_k - g, ``variance`` (K, D) per
-    dimension or (K,) one per component (spherical)."""
-    means_c = np.asarray(means_c, dtype=np.float64)
-    variance = np.asarray(variance, dtype=np.float64)
-    if variance.ndim == 1:  # spherical: the squares summed over the D dimensions
-        spread = np.sqrt((means_c**2).sum(axis=1))  # |delta_k|
-        kept = means_c.shape[1] * variance  # D sigma_k^2
-    else:
-        spread, kept = np.abs(means_c), variance
-    a = np.sqrt(kept + spread**2)
-    ratio = a * (a + 2 * spread) / kept  # R_kd
-    worst = ratio.max(axis=1) if ratio.ndim == 2 else ratio
-    return worst <= FLOAT32_MOMENT_LIMIT  # False where NaN (a variance of 0)
+def unkept_components(sums, mass, mass_delta2, delta, per_dimension: bool) -> np.ndarray:
+    """(K,) bool: the components whose float32 sums about g (``sums`` (K, m + D), the squares
+    then x - g) may round by more than FLOAT32_MOMENT_TOLERANCE of the chunk's scatter about
+    their weighted mean, S - s1^2 / N, by the bound u32 (S + 2 |delta| sqrt(N S)) <= u32 (2 S
+    + N delta^2) (see above); ``mass_delta2``: N_k delta_k^2 (K, D), or (K,) summed over d."""
+    D = delta.shape[1]
+    second, s1 = sums[:, :-D], sums[:, -D:]
+    with np.errstate(invalid="ignore", divide="ignore"):  # a component without mass: recomputed
+        if not per_dimension:  # (K,): S - |s1|^2 / N against u32 (2 S + N |delta|^2)
+            margin = (FLOAT32_MOMENT_TOLERANCE - 2 * _U32) * second[:, 0] - _U32 * mass_delta2
+            margin -= FLOAT32_MOMENT_TOLERANCE * np.einsum("kd,kd->k", s1, s1) / mass
+            return ~(margin >= 0)
+        # (tol - 2 u) S - u N delta^2 - tol s1^2 / N >= 0, per dimension, in two scratch buffers
+        margin = np.multiply(s1, s1, out=scratch("guard_margin", s1.shape, np.float64))
+        margin *= (-FLOAT32_MOMENT_TOLERANCE / mass)[:, None]
+        term = np.multiply(second, FLOAT32_MOMENT_TOLERANCE - 2 * _U32, out=scratch("guard_term", s1.shape, np.float64))
+        margin += term
+        margin -= np.multiply(mass_delta2, _U32, out=term)
+        return ~(margin >= 0).all(axis=1)
+
+
+# The coefficients of the last parameters asked for, per family and dtype:
+# every chunk of a pass asks with the same parameters, and at large K with small chunks the
+# rebuild (strided transposes of (K, D) arrays) cost more than the chunk's product itself:
+# measured at (2e5, 60, 2048) float32, 331-row chunks, 5.8 ms against the product's 2.1 ms. A
+# memo of a pure function, as ``expanded.remembered_plan``'s: a hit is the same arrays (held
+# weakly) or arrays of equal values; each entry is replaced whole, so a thread reads an old or a
+# new entry, never a mix of both.
+_REMEMBERED: dict = {}
+
+
+def remembered(key, build, *arrays):
+    """build(*arrays), remembered for the last arrays given under ``key``."""
+    last = _REMEMBERED.get(key)
+    if last is not None and len(last[0]) == len(arrays) and all(
+            ref() is a or (copy.dtype == a.dtype and np.array_equal(copy, a))
+            for ref, copy, a in zip(last[0], last[1], arrays)):
+        return last[2]
+    value = build(*arrays)
+    _REMEMBERED[key] = (tuple(weakref.ref(a) for a in arrays), tuple(np.array(a) for a in arrays), value)
+    return value
 
 
 def row_features(Xc: np.ndarray, width: int) -> np.ndarray:
@@ -86,42 +117,56 @@ def log_kernel_product(features: np.ndarray, coefficients: np.ndarray) -> np.nda
 
 
 class RowFeatures:
-    """The diag / spherical E-step workspace: the features of ``row_features`` (n, m + D + 1),
-    the centre g, and for float32 features the components whose moments may be summed in
-    float32 (``narrow_components``; None: all in float64)."""
+    """The diag / spherical E-step workspace: the features of ``row_features`` (n, m + D + 1)
+    and the centre g."""
 
-    def __init__(self, features, centre, per_dimension: bool, narrow=None):
+    def __init__(self, features, centre, per_dimension: bool):
         self.features = features
         self.centre = np.asarray(centre, dtype=np.float64)
         self.per_dimension = per_dimension
-        self.narrow = narrow
 
-    def moments(self, wresp, shift):
-        """first_k and the scatter about c_k (per dimension or summed), float64."""
+    def moments(self, wresp, shift, X=None):
+        """first_k and the scatter about c_k (per dimension or summed), float64. float32
+        features: summed in float32 (``float32_sums``), and the components the rounding bound
+        does not keep (``unkept_components``) recomputed in float64 from the chunk's rows ``X``:
+        from the rows that carry their weight (``sparse_moments.sparse_diagonal_moments``), or
+        from the features in float64 where those are many."""
         features = self.features[:, :-1]  # (n, m + D): the constant column is not needed here
-        delta = np.asarray(shift, dtype=np.float64) - self.centre  # c_k - g
+        shift, delta = remembered("row_features_delta", _delta, np.asarray(shift), self.centre)  # c_k, c_k - g
         mass = column_sum(wresp)  # N_k
         if features.dtype == np.float64:
-            return self._refer(wresp.T @ features, mass, delta)  # (K, m + D)
-        narrow = np.zeros(wresp.shape[1], dtype=bool) if self.narrow is None else self.narrow
-        if narrow.all():
-            return self._refer(float32_sums(wresp, features), mass, delta)
-        wide = self._wide(features)
-        if not narrow.any():
-            return self._refer(np.asarray(wresp, dtype=np.float64).T @ wide, mass, delta)
-        sums = np.empty((wresp.shape[1], features.shape[1]))  # (K, m + D)
-        sums[narrow] = float32_sums(wresp[:, narrow], features)
-        sums[~narrow] = np.asarray(wresp[:, ~narrow], dtype=np.float64).T @ wide
-        return self._refer(sums, mass, delta)
+            return self._refer(wresp.T @ features, mass, delta)[:2]  # (K, m + D)
+        sums = float32_sums(wresp, features)
+        first, scatter, mass_delta2 = self._refer(sums, mass, delta)
+        unkept = unkept_components(sums, mass, mass_delta2, delta, self.per_dimension)
+        if not unkept.any():
+            return first, scatter
+        some = wresp[:, unkept]  # (n, U)
+        exact = None if X is None else sparse_diagonal_moments(X, some, shift[unkept], row_sum(wresp),
+                                                                 self.per_dimension)
+        if exact is None:  # many rows carry these components' weight: their float64 product
+            exact = self._refer(np.asarray(some, dtype=np.float64).T @ self._wide(features), mass[unkept],
+                                delta[unkept])[:2]
+        first[unkept], scatter[unkept] = exact
+        return first, scatter
 
     def _refer(self, sums, mass, delta):
-        """first_k and the scatter about c_k from the sums about g, by exact algebra."""
+        """first_k and the scatter about c_k from the sums about g, by exact algebra, and N_k
+        delta_k^2 (per dimension, or summed); a few passes over (K, D), written in place."""
         D = delta.shape[1]
         second, s1 = sums[:, :-D], sums[:, -D:]  # sum_n wr_nk (x_n - g)^2 (per dimension or summed), (x_n - g)
-        first = s1 - mass[:, None] * delta
-        if self.per_dimension:
-            return first, second - 2 * delta * s1 + mass[:, None] * delta**2
-        return first, second[:, 0] - 2 * (delta * s1).sum(axis=1) + mass * (delta**2).sum(axis=1)
+        first = np.multiply(delta, mass[:, None])
+        np.subtract(s1, first, out=first)  # s1 - N delta
+        if not self.per_dimension:
+            mass_delta2 = mass * np.einsum("kd,kd->k", delta, delta)
+            return first, second[:, 0] - 2 * np.einsum("kd,kd->k", delta, s1) + mass_delta2, mass_delta2
+        scatter = np.multiply(delta, s1)
+        scatter *= -2
+        scatter += second  # S - 2 delta s1
+        mass_delta2 = np.multiply(delta, delta, out=scratch("mass_delta2", delta.shape, np.float64))
+        mass_delta2 *= mass[:, None]
+        scatter += mass_delta2  # + N delta^2
+        return first, scatter, mass_delta2
 
     def _wide(self, features):
         """The features (n, m + D) in float64 from the float32 rows x - g (exact in float64)."""
@@ -135,6 +180,12 @@ class RowFeatures:
         else:
             np.einsum("nd,nd->n", rows, rows, out=wide[:, 0])
         return wide
+
+
+def _delta(shift, centre):
+    """The shifts c_k in float64 and c_k - g (K, D)."""
+    shift = np.asarray(shift, dtype=np.float64)
+    return shift, shift - centre
 
 
 def float32_sums(wresp, features) -> np.ndarray:

@@ -15,30 +15,32 @@ the same expansion as ``mahalanobis`` (and scikit-learn's diag kernel), in one d
 the data's dtype.
 
 The moments' rounding: about g, the sums that the second product forms are larger than the
-scatter about the new mean that the M-step keeps, and the referral cancels the difference. For
-component k and dimension d (sigma^2 the E-step's variance, delta = mu_k - g, N_k the mass):
-the sum of the terms' magnitudes is at most S + 2 |delta| sqrt(N_k S) (Cauchy-Schwarz on the
-first moment's terms), S = sum_n r_nk (x_d - g_d)^2 ~ N_k a^2 with a^2 = sigma^2 + delta^2,
-against the kept scatter N_k sigma^2. Their ratio
+scatter about each component's mean that the M-step keeps, and the referral cancels the
+difference. For component k and dimension d in one chunk (N the chunk's mass of k, S = sum_n
+r_nk (x_d - g_d)^2, s1 = sum_n r_nk (x_d - g_d), delta = c_k - g): the referral's terms have
+magnitudes summing to at most S + 2 |delta| sqrt(N S) <= 2 S + N delta^2 (Cauchy-Schwarz, then
+2ab <= a^2 + b^2), against the chunk's own scatter about the component's weighted mean, W = S -
+s1^2 / N. float64 sums round by eps64 times the former, harmless. float32 sums (the product in
+float32 over at most FLOAT32_PRODUCT_ROWS rows, added in float64) round by about u32 = 2^-24
+times it (a dot product's rounding relative to its terms' magnitudes; the probabilistic bound
+of Higham and Mary, 2019, grows as sqrt(m) u32 for m terms); for a component far from g in its
+own standard deviations, or collapsing onto a point, that decides the variance. The guard: a
+float32 chunk keeps the float32 sums of component k where
 
-    R_kd = a (a + 2 |delta|) / sigma^2       (spherical: sigma^2 -> D sigma_k^2, delta^2 -> |delta|^2)
+    u32 (2 S + N delta^2) <= FLOAT32_MOMENT_TOLERANCE W  (= 2^-16 W, every d; spherical: summed over d)
 
-bounds the rounding of a float32 sum relative to the scatter kept: about u32 R_kd, u32 = 2^-24
-(a dot product's rounding relative to the sum of its terms' magnitudes, in the probabilistic
-analysis of Higham and Mary, 2019, grows as sqrt(m) u for m terms; measured on the benchmark
-mixtures, a whole pass's variances deviate from the float64 sums' by at most 2 u32 R_kd, with
-the products over at most FLOAT32_PRODUCT_ROWS rows added in float64, as ``expanded``'s). The
-guard: a float32 chunk sums the moments of component k in float32 where max_d R_kd <=
-FLOAT32_MOMENT_LIMIT = 2^10 (14 bits of the variance kept by the estimate; the benchmark
-mixtures, components 4 units apart at unit variance in 32 to 64 dimensions, have R <= 730), and
-in float64 otherwise: a component far from g in its own standard deviations, or collapsing onto
-a point (sigma^2 falling towards the floor reg_covar, which the variance includes), takes the
-float64 sums, which round relative to eps64 R. float32 rows give those float64 features from the
+and recomputes the others in float64 from the chunk's rows as given, about c_k, over the rows
+whose responsibility is above 2^-64 of their weight (``sparse_moments.sparse_diagonal_moments``;
+the dense float64 product of the features where those are many). The chunks' scatters about
+their own means add up to at most the whole pass's scatter about the component's mean (the
+parallel-axis theorem), so the kept float32 sums round the pass's scatter by at most 2^-16 of
+what the M-step keeps by this estimate, whatever the parameters: a component that collapses
+within the iteration has no scatter of its own in the chunks that hold its rows and takes the
+float64 sums there. At large K a chunk holds a few rows of most components, and a component
+with one row in a chunk has no scatter of its own: those are recomputed from their few rows,
+about one pair per row. float32 rows give the float64 features of the dense fallback from the
 E-step's float32 rows x - g (rounded at most by half an ulp of |x - g|: a perturbation of the
-data that every moment carries alike, so the algebra stays exact for it) with the squares formed
-exactly in float64. The guard reads the parameters the E-step runs under: a component that
-collapses within one iteration has that iteration's moments summed in float32 (rounded relative
-to its previous variance), the next ones in float64.
+data that every moment carries alike) with the squares formed exactly in float64.
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ def column_sum(a: np.ndarray) -> np.ndarray:
     (BLAS accumulates in the data's dtype); for float32, matrix-vector products over at most
     FLOAT32_PRODUCT_ROWS rows added in float64 (the sums of non-negative responsibilities round
     by about sqrt(1024) u32 = 2e-6 relative; numpy's float64 reduction of a column-major (n, K)
-    float32 array cost 8x these products, at (1324, 2048) 1.3 ms, as much as its exponentials);
+    float32 array cost 8x these products, at (1324, 2048) 1300 us, as much as its exponentials);
     numpy's float64 reduction for anything else."""
     if a.dtype == np.float64:
         return np.ones(a.shape[0]) @ a

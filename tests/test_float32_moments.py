@@ -20,7 +20,9 @@ U32 = 2.0**-24  # float32's unit roundoff
 
 
 def _ratio(means_c, variance):
-    """R_kd of the bound, from its definition (row_features.py's docstring), per dimension."""
+    """R_kd = a (a + 2 |delta|) / sigma^2, a^2 = sigma^2 + delta^2: the referral's terms'
+    magnitudes, S + 2 |delta| sqrt(N S) with S ~ N a^2 (row_features.py's docstring), over the
+    scatter N sigma^2 a component of these parameters keeps, per dimension."""
     a = np.sqrt(variance + means_c**2)
     return a * (a + 2 * np.abs(means_c)) / variance
 
@@ -68,7 +70,8 @@ def test_float32_sums_stay_within_the_bound(covariance_type, rng):
     """Components a few standard deviations from the centre (R up to ~300): the guard keeps every
     one in float32, over 2500 rows (three 1024-row products), and each kept variance is within
     sqrt(m) u32 R_kd, m = 1024, of the literal float64 moments of the same responsibilities:
-    the probabilistic bound of the docstring (measured on five such draws: up to 13 u32 R)."""
+    the probabilistic bound of row_features.py's docstring, taken relative to the terms'
+    magnitudes R_kd times the scatter kept (measured on five such draws: up to 13 u32 R)."""
     K, D, n = 8, 5, 2500
     means = rng.normal(scale=3.0, size=(K, D))
     variance = rng.uniform(0.5, 1.5, size=(K, D)) if covariance_type == "diag" else rng.uniform(0.5, 1.5, size=K)

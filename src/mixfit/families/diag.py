@@ -3,17 +3,27 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..exceptions import SKLEARN_COLLAPSE_MESSAGE, CollapsedComponentError
 from ..kernels.expanded import reference_moments
-from ..kernels.row_features import RowFeatures, log_kernel_product, row_features
+from ..kernels.row_features import RowFeatures, log_kernel_product, remembered, row_features
 from ..kernels.scratch import scratch
 from ..stats import GaussianStats, shift_scatter_diagonal
 from .full import FullCovariance
 from .precisions_init import check_positive_precisions
+
+
+def _plan(dtype, means_c, prec_chol, constant):
+    """The coefficients (2D + 1, K) of the features, in ``dtype``."""
+    precision = np.asarray(prec_chol, dtype=np.float64) ** 2  # (K, D)
+    means_c = np.asarray(means_c, dtype=np.float64)
+    coefficients = np.concatenate([-0.5 * precision.T, (means_c * precision).T,
+                                   (constant - 0.5 * (means_c**2 * precision).sum(axis=1))[None, :]])
+    return coefficients.astype(dtype)
 
 
 @dataclass(frozen=True, eq=False)
@@ -23,7 +33,7 @@ class DiagFeatures:
     features: RowFeatures
 
     def moments(self, X, wresp, shift):
-        return self.features.moments(wresp, shift)
+        return self.features.moments(wresp, shift, X)
 
 
 class DiagCovariance:
@@ -63,10 +73,8 @@ class DiagCovariance:
         with [-lambda_k / 2; mu_k lambda_k; constant_k - sum_d lambda_kd mu_kd^2 / 2], the
         features kept for ``moments`` (kernels/row_features.py)."""
         D = Xc.shape[1]
-        precision = np.asarray(prec_chol, dtype=np.float64) ** 2  # (K, D)
-        means_c = np.asarray(means_c, dtype=np.float64)
-        coefficients = np.concatenate([-0.5 * precision.T, (means_c * precision).T,
-                                       (constant - 0.5 * (means_c**2 * precision).sum(axis=1))[None, :]])  # (2D + 1, K)
+        coefficients = remembered((self.name, Xc.dtype), functools.partial(_plan, Xc.dtype),
+                                  np.asarray(means_c), np.asarray(prec_chol), np.asarray(constant))  # (., K)
         features = row_features(Xc, D)
         np.multiply(Xc, Xc, out=features[:, :D])
         log_rho = log_kernel_product(features, coefficients)  # (n, K)

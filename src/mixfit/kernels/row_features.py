@@ -12,24 +12,94 @@ for diag), with one exponential per (row, component) (``linalg.normalize_log_row
 
 Rounding. The product's terms are of the size of lambda_kd (x_d - g_d)^2, not of the distance:
 the same expansion as ``mahalanobis`` (and scikit-learn's diag kernel), in one dot product, in
-the data's dtype. The moments are summed in float64 whatever the data: about g, the scatter
-that the product sums is F_k = max_d lambda_kd (mu_kd - g_d)^2 times the scatter about c_k it
-is referred to, and for a component collapsing onto a point the M-step cancels what remains, so
-float32 sums (which round relative to the former) would decide the fitted variances. float32
-rows give float64 features from the E-step's float32 rows x - g (rounded at most by half an
-ulp of |x - g|, exact where x is within a factor 2 of g: a perturbation of the data that every
-moment carries alike, so the algebra above stays exact for it) with the squares formed exactly
-in float64: float32 data pay a float64 moment product and one conversion of the
-responsibilities (a fast float32 sum would need per-chunk guards against the cancellation,
-which at large K, with a few rows per component in a chunk, reject most components).
+the data's dtype.
+
+The moments' rounding: about g, the sums that the second product forms are larger than the
+scatter about each component's mean that the M-step keeps, and the referral cancels the
+difference. For component k and dimension d in one chunk (N the chunk's mass of k, S = sum_n
+r_nk (x_d - g_d)^2, s1 = sum_n r_nk (x_d - g_d), delta = c_k - g): the referral's terms have
+magnitudes summing to at most S + 2 |delta| sqrt(N S) <= 2 S + N delta^2 (Cauchy-Schwarz, then
+2ab <= a^2 + b^2), against the chunk's own scatter about the component's weighted mean, W = S -
+s1^2 / N. float64 sums round by eps64 times the former, harmless. float32 sums (the product in
+float32 over at most FLOAT32_PRODUCT_ROWS rows, added in float64) round by about u32 = 2^-24
+times it (a dot product's rounding relative to its terms' magnitudes; the probabilistic bound
+of Higham and Mary, 2019, grows as sqrt(m) u32 for m terms); for a component far from g in its
+own standard deviations, or collapsing onto a point, that decides the variance. The guard: a
+float32 chunk keeps the float32 sums of component k where
+
+    u32 (2 S + N delta^2) <= FLOAT32_MOMENT_TOLERANCE W  (= 2^-16 W, every d; spherical: summed over d)
+
+and recomputes the others in float64 from the chunk's rows as given, about c_k, over the rows
+whose responsibility is above 2^-64 of their weight (``sparse_moments.sparse_diagonal_moments``;
+the dense float64 product of the features where those are many). The chunks' scatters about
+their own means add up to at most the whole pass's scatter about the component's mean (the
+parallel-axis theorem), so the kept float32 sums round the pass's scatter by at most 2^-16 of
+what the M-step keeps by this estimate, whatever the parameters: a component that collapses
+within the iteration has no scatter of its own in the chunks that hold its rows and takes the
+float64 sums there. At large K a chunk holds a few rows of most components, and a component
+with one row in a chunk has no scatter of its own: those are recomputed from their few rows,
+about one pair per row. float32 rows give the float64 features of the dense fallback from the
+E-step's float32 rows x - g (rounded at most by half an ulp of |x - g|: a perturbation of the
+data that every moment carries alike) with the squares formed exactly in float64.
 """
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
-from .linalg import column_sum
+from .linalg import FLOAT32_PRODUCT_ROWS, column_sum, row_sum
 from .scratch import scratch
+from .sparse_moments import sparse_diagonal_moments
+
+# The rounding a float32 chunk's sums may leave in a component's scatter, relative to the chunk's
+# own scatter about the component's weighted mean (see above); float32 keeps 24 bits, this 16.
+FLOAT32_MOMENT_TOLERANCE = 2.0**-16
+_U32 = 2.0**-24  # float32's unit roundoff
+
+
+def unkept_components(sums, mass, mass_delta2, delta, per_dimension: bool) -> np.ndarray:
+    """(K,) bool: the components whose float32 sums about g (``sums`` (K, m + D), the squares
+    then x - g) may round by more than FLOAT32_MOMENT_TOLERANCE of the chunk's scatter about
+    their weighted mean, S - s1^2 / N, by the bound u32 (S + 2 |delta| sqrt(N S)) <= u32 (2 S
+    + N delta^2) (see above); ``mass_delta2``: N_k delta_k^2 (K, D), or (K,) summed over d."""
+    D = delta.shape[1]
+    second, s1 = sums[:, :-D], sums[:, -D:]
+    with np.errstate(invalid="ignore", divide="ignore"):  # a component without mass: recomputed
+        if not per_dimension:  # (K,): S - |s1|^2 / N against u32 (2 S + N |delta|^2)
+            margin = (FLOAT32_MOMENT_TOLERANCE - 2 * _U32) * second[:, 0] - _U32 * mass_delta2
+            margin -= FLOAT32_MOMENT_TOLERANCE * np.einsum("kd,kd->k", s1, s1) / mass
+            return ~(margin >= 0)
+        # (tol - 2 u) S - u N delta^2 - tol s1^2 / N >= 0, per dimension, in two scratch buffers
+        margin = np.multiply(s1, s1, out=scratch("guard_margin", s1.shape, np.float64))
+        margin *= (-FLOAT32_MOMENT_TOLERANCE / mass)[:, None]
+        term = np.multiply(second, FLOAT32_MOMENT_TOLERANCE - 2 * _U32, out=scratch("guard_term", s1.shape, np.float64))
+        margin += term
+        margin -= np.multiply(mass_delta2, _U32, out=term)
+        return ~(margin >= 0).all(axis=1)
+
+
+# The coefficients of the last parameters asked for, per family and dtype:
+# every chunk of a pass asks with the same parameters, and at large K with small chunks the
+# rebuild (strided transposes of (K, D) arrays) cost more than the chunk's product itself:
+# measured at (2e5, 60, 2048) float32, 331-row chunks, 5800 us against the product's 2100 us. A
+# memo of a pure function, as ``expanded.remembered_plan``'s: a hit is the same arrays (held
+# weakly) or arrays of equal values; each entry is replaced whole, so a thread reads an old or a
+# new entry, never a mix of both.
+_REMEMBERED: dict = {}
+
+
+def remembered(key, build, *arrays):
+    """build(*arrays), remembered for the last arrays given under ``key``."""
+    last = _REMEMBERED.get(key)
+    if last is not None and len(last[0]) == len(arrays) and all(
+            ref() is a or (copy.dtype == a.dtype and np.array_equal(copy, a))
+            for ref, copy, a in zip(last[0], last[1], arrays)):
+        return last[2]
+    value = build(*arrays)
+    _REMEMBERED[key] = (tuple(weakref.ref(a) for a in arrays), tuple(np.array(a) for a in arrays), value)
+    return value
 
 
 def row_features(Xc: np.ndarray, width: int) -> np.ndarray:
@@ -57,24 +127,48 @@ class RowFeatures:
         self.centre = np.asarray(centre, dtype=np.float64)
         self.per_dimension = per_dimension
 
-    def moments(self, wresp, shift):
-        """first_k and the scatter about c_k (per dimension or summed), float64."""
+    def moments(self, wresp, shift, X=None):
+        """first_k and the scatter about c_k (per dimension or summed), float64. float32
+        features: summed in float32 (``float32_sums``), and the components the rounding bound
+        does not keep (``unkept_components``) recomputed in float64 from the chunk's rows ``X``:
+        from the rows that carry their weight (``sparse_moments.sparse_diagonal_moments``), or
+        from the features in float64 where those are many."""
         features = self.features[:, :-1]  # (n, m + D): the constant column is not needed here
-        if features.dtype != np.float64:
-            features = self._wide(features)
-            wresp = np.asarray(wresp, dtype=np.float64)
-        sums = wresp.T @ features  # (K, m + D)
-        delta = np.asarray(shift, dtype=np.float64) - self.centre  # c_k - g
-        return self._refer(sums, column_sum(wresp), delta)
+        shift, delta = remembered("row_features_delta", _delta, np.asarray(shift), self.centre)  # c_k, c_k - g
+        mass = column_sum(wresp)  # N_k
+        if features.dtype == np.float64:
+            return self._refer(wresp.T @ features, mass, delta)[:2]  # (K, m + D)
+        sums = float32_sums(wresp, features)
+        first, scatter, mass_delta2 = self._refer(sums, mass, delta)
+        unkept = unkept_components(sums, mass, mass_delta2, delta, self.per_dimension)
+        if not unkept.any():
+            return first, scatter
+        some = wresp[:, unkept]  # (n, U)
+        exact = None if X is None else sparse_diagonal_moments(X, some, shift[unkept], row_sum(wresp),
+                                                                 self.per_dimension)
+        if exact is None:  # many rows carry these components' weight: their float64 product
+            exact = self._refer(np.asarray(some, dtype=np.float64).T @ self._wide(features), mass[unkept],
+                                delta[unkept])[:2]
+        first[unkept], scatter[unkept] = exact
+        return first, scatter
 
     def _refer(self, sums, mass, delta):
-        """first_k and the scatter about c_k from the sums about g, by exact algebra."""
+        """first_k and the scatter about c_k from the sums about g, by exact algebra, and N_k
+        delta_k^2 (per dimension, or summed); a few passes over (K, D), written in place."""
         D = delta.shape[1]
         second, s1 = sums[:, :-D], sums[:, -D:]  # sum_n wr_nk (x_n - g)^2 (per dimension or summed), (x_n - g)
-        first = s1 - mass[:, None] * delta
-        if self.per_dimension:
-            return first, second - 2 * delta * s1 + mass[:, None] * delta**2
-        return first, second[:, 0] - 2 * (delta * s1).sum(axis=1) + mass * (delta**2).sum(axis=1)
+        first = np.multiply(delta, mass[:, None])
+        np.subtract(s1, first, out=first)  # s1 - N delta
+        if not self.per_dimension:
+            mass_delta2 = mass * np.einsum("kd,kd->k", delta, delta)
+            return first, second[:, 0] - 2 * np.einsum("kd,kd->k", delta, s1) + mass_delta2, mass_delta2
+        scatter = np.multiply(delta, s1)
+        scatter *= -2
+        scatter += second  # S - 2 delta s1
+        mass_delta2 = np.multiply(delta, delta, out=scratch("mass_delta2", delta.shape, np.float64))
+        mass_delta2 *= mass[:, None]
+        scatter += mass_delta2  # + N delta^2
+        return first, scatter, mass_delta2
 
     def _wide(self, features):
         """The features (n, m + D) in float64 from the float32 rows x - g (exact in float64)."""
@@ -88,3 +182,20 @@ class RowFeatures:
         else:
             np.einsum("nd,nd->n", rows, rows, out=wide[:, 0])
         return wide
+
+
+def _delta(shift, centre):
+    """The shifts c_k in float64 and c_k - g (K, D)."""
+    shift = np.asarray(shift, dtype=np.float64)
+    return shift, shift - centre
+
+
+def float32_sums(wresp, features) -> np.ndarray:
+    """wresp^T @ features (K, L) from float32 products over at most FLOAT32_PRODUCT_ROWS rows
+    each, added in float64."""
+    n = features.shape[0]
+    sums = np.asarray(wresp[:FLOAT32_PRODUCT_ROWS].T @ features[:FLOAT32_PRODUCT_ROWS], dtype=np.float64)
+    for start in range(FLOAT32_PRODUCT_ROWS, n, FLOAT32_PRODUCT_ROWS):
+        stop = start + FLOAT32_PRODUCT_ROWS
+        sums += wresp[start:stop].T @ features[start:stop]
+    return sums

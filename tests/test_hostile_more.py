@@ -52,13 +52,6 @@ ESTIMATORS = {
 }
 SEQUENCE_MODELS = ("GMMHMM", "PoissonHMM", "MultinomialHMM", "GaussianHSMM", "CategoricalHSMM", "PoissonHSMM")
 COUNT_MODELS = ("PoissonHMM", "MultinomialHMM", "PoissonHSMM")
-BAUM_WELCH_FEATURE_NAMES = (
-    "EM HMMs and HSMMs do not record feature_names_in_ from a DataFrame (VB HMMs and every mixture do), so "
-    "predicting on the very DataFrame they were fitted on warns 'X has feature names, but ... was fitted "
-    "without feature names'. Fix at the merge (files of the seqbase/HSMM work): in "
-    "estimators/hmm_parts.py::_set_baum_welch and estimators/hsmm_base.py (fit, after _set_emission), replace "
-    "the line `n_features_in_ = record.n_features_in_` by `_fitted.set_feature_attributes(estimator, record)`")
-
 
 def fit(name, X=None, **kwargs):
     """A fresh estimator of ``name`` fitted on X (its own data when None), warnings silenced."""
@@ -184,14 +177,9 @@ def test_sample_refuses_zero_rows_and_an_unfitted_model(name, fitted):
         ESTIMATORS[name][0]().sample(2)
 
 
-FEATURE_NAME_PARAMS = [
-    pytest.param(name, marks=[]
-                 if name in SEQUENCE_MODELS else [])
-    for name in ESTIMATORS
-]
 
 
-@pytest.mark.parametrize("name", FEATURE_NAME_PARAMS)
+@pytest.mark.parametrize("name", list(ESTIMATORS))
 def test_dataframe_columns_become_feature_names_in_and_predicting_on_them_is_quiet(name):
     pd = pytest.importorskip("pandas")
     X = ESTIMATORS[name][1].astype(float)
@@ -267,24 +255,12 @@ def test_clone_pickle_and_random_state_reproduce_the_fit(name, fitted):
         clone(estimator).set_params(no_such_parameter=1)
 
 
-WARM_START_OTHER_DATA = (
-    "warm_start=True on X of another n_features (or, for the categorical models, a symbol the fit never "
-    "saw) fails inside the first E-step with numpy's 'operands could not be broadcast', a matmul core "
-    "dimension error, or an IndexError, where the mixtures say 'X has 4 features, but GaussianMixture was "
-    "fitted with 2 and warm_start=True'. The previous fit is kept. Fix at the merge: where the warm start "
-    "is taken (estimators/hmm_parts.py baum_welch_parts and the variational parts, `warm = Warm(...)`; "
-    "estimators/hsmm_base.py fit, `warm = ...`), when warm and data.record.n_features_in_ != "
-    "estimator.n_features_in_ raise ValueError(f'X has {data.record.n_features_in_} features, but {name} "
-    "was fitted with {estimator.n_features_in_} and warm_start=True'); for CategoricalHMM / HSMM, the same "
-    "when X's largest symbol is >= n_symbols_")
-
 
 def _other_data(name, X):
     return X + 3 if name == "CategoricalHSMM" else _another_n_features(X)
 
 
-@pytest.mark.parametrize("name", [pytest.param(name)
-                                  if name in SEQUENCE_MODELS else name for name in ESTIMATORS
+@pytest.mark.parametrize("name", [name for name in ESTIMATORS
                                   if "warm_start" in ESTIMATORS[name][0]().get_params()])
 def test_warm_start_on_other_data_says_so_and_keeps_the_fit(name):
     X = ESTIMATORS[name][1]

@@ -223,7 +223,7 @@ def _tree(X, weights, rng, max_rows):
 def _check_ks(n_components) -> list[int]:
     given = [n_components] if np.isscalar(n_components) else list(n_components)
     if any(isinstance(k, bool) or not isinstance(k, numbers.Integral | float | np.floating)
-           or not float(k).is_integer() for k in given):  # 1.5 is not silently K = 1
+           or not float(k).is_integer() for k in given):  # a fractional K is refused, not truncated
         raise ValueError(f"n_components={n_components!r}; expected distinct integers >= 1")
     ks = [int(k) for k in given]
     if not ks or any(k < 1 for k in ks) or len(set(ks)) != len(ks):

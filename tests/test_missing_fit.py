@@ -53,11 +53,19 @@ def _start(gm):
     return {"weights_init": gm.weights_, "means_init": gm.means_, "precisions_init": gm.precisions_}
 
 
+# Both routes of a chunk with holes: at 10 % MCAR (D = 4) most rows are complete and take their
+# own kernel; at 30 % most have holes and the whole chunk takes the observed-data path.
+RATES = [0.1, 0.3]
+
+
+@pytest.mark.parametrize("rate", RATES)
 @pytest.mark.parametrize("covariance_type", FAMILIES)
-def test_observed_log_likelihood_matches_scipy_row_by_row(fitted, covariance_type, row_kernel):
+def test_observed_log_likelihood_matches_scipy_row_by_row(fitted, covariance_type, row_kernel, rate):
     X, models = fitted
     gm = models[covariance_type]
-    Y = _holes(X)
+    Y = _holes(X, rate)
+    complete = ~np.isnan(Y).any(axis=1)
+    assert (complete.mean() > 0.5) == (rate == 0.1) and complete.any()  # the route the rate stands for
     w = np.random.default_rng(2).uniform(0.2, 3.0, Y.shape[0])
     dense = gm._covariance.dense_covariance(gm.precisions_cholesky_, 3, 4)
     expected = log_density_observed(gm.weights_, gm.means_, dense, Y)  # scipy, one row at a time
@@ -71,13 +79,14 @@ def test_observed_log_likelihood_matches_scipy_row_by_row(fitted, covariance_typ
                                expected, rtol=1e-10)
 
 
+@pytest.mark.parametrize("rate", RATES)
 @pytest.mark.parametrize("covariance_type", ["full", "diag", "tied", "spherical"])
-def test_expected_statistics_match_a_literal_conditional_oracle(fitted, covariance_type, row_kernel):
+def test_expected_statistics_match_a_literal_conditional_oracle(fitted, covariance_type, row_kernel, rate):
     """first_k and the scatter equal sum_n w r_nk E[x - mu_k | x_o, k] and
     sum_n w r_nk E[(x - mu_k)(x - mu_k)^T | x_o, k], each formed with explicit inverses."""
     X, models = fitted
     gm = models[covariance_type]
-    Y = _holes(X[:60])
+    Y = _holes(X[:60], rate)
     model, params = gm._model(), gm._params()
     stats = model.accumulate(Y, params, None)
     dense = gm._covariance.dense_covariance(gm.precisions_cholesky_, 3, 4)

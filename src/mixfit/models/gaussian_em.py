@@ -123,16 +123,23 @@ class GaussianEM:
         observed-data E-step, whose completed rows and conditional covariances enter the same
         sums (the expected complete-data statistics), so ``maximize`` is unchanged."""
         total = None
-        if not incomplete.all():
-            rows = ~incomplete
-            w = None if sample_weight is None else sample_weight[rows]
-            total = self.accumulate(X[rows], params, w)
-        rows = np.flatnonzero(incomplete)
+        n_incomplete = int(np.count_nonzero(incomplete))
+        if 2 * n_incomplete >= incomplete.size:
+            # most rows have holes: the few complete ones are a pattern with nothing missing for the
+            # observed-data path (the same numbers up to rounding), which spares their own kernel
+            # pass and two row copies (at 20 % MCAR, D = 16: 11 % of the chunk's time)
+            rows, kept = slice(None), X
+        else:
+            complete = ~incomplete
+            w = None if sample_weight is None else sample_weight[complete]
+            total = self.accumulate(X[complete], params, w)
+            rows = np.flatnonzero(incomplete)
+            kept = X[rows]
         w = None if sample_weight is None else np.asarray(sample_weight[rows], dtype=np.float64)
         means = np.asarray(params.means, dtype=np.float64)
         precision, log_det_half, cov = dense_factors(self.covariance, params.prec_chol, *means.shape)
         # (9.23) over the observed coordinates; the moments about mu_k, the complete rows' shift c_k
-        wresp, log_norm, first, dense = observed_sums(X[rows], w, params.weights, means, precision,
+        wresp, log_norm, first, dense = observed_sums(kept, w, params.weights, means, precision,
                                                       log_det_half, cov)
         missing = GaussianStats(
             shift=np.asarray(params.means, dtype=np.float64),
@@ -140,7 +147,7 @@ class GaussianEM:
             first=first,
             scatter=self.covariance.fold_scatter(dense),
             log_norm=float(log_norm.sum()) if w is None else float(log_norm @ w),
-            weight_sum=float(rows.size) if w is None else float(w.sum()),
+            weight_sum=float(kept.shape[0]) if w is None else float(w.sum()),
         )
         return missing if total is None else total + missing
 

@@ -74,7 +74,7 @@ def dense_factors(covariance, prec_chol, n_components, n_features):
 def observed_e_step(X, weights, means, precision, log_det_half):
     """ln rho_nk over each row's observed coordinates (n, K) and what the moments need.
 
-    Every row of X must miss at least one entry and observe at least one.
+    Every row of X must observe at least one entry (a complete row is a pattern with nothing missing).
     Returns (log_rho, z, extra): z (K, n, D) = x_hat_nk - mu_k; extra: the conditional
     covariances C, whose ``add_to(scatter, wresp)`` adds their weighted sum to the scatter.
     """
@@ -120,7 +120,8 @@ def observed_moments(z, wresp, extra, n_features):
 
 
 def observed_sums(X, sample_weight, weights, means, precision, log_det_half, covariances):
-    """The E-step of rows that each miss at least one entry and observe at least one, with its
+    """The E-step of rows that each observe at least one entry (a complete row is the pattern
+    with nothing missing: the same numbers as the complete rows' kernel up to rounding), with its
     responsibilities normalised from ``observed_e_step``'s ln rho: (wresp (n, K), log_norm (n,),
     first (K, D), scatter (K, D, D)), the moments about mu_k as ``observed_moments`` returns them.
 

@@ -13,8 +13,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from ..kernels.scratch import release as release_scratch
-from ..kernels.scratch import release_all as release_all_scratch
-from .pool import in_worker, shared_pool
+from .pool import in_worker, settle, shared_pool
 
 # The working set of one chunk: the rows, the covariance type's E-step workspace (for full
 # covariance the pair products or the whitened residuals, ~K*D values a row) and a few (rows x K)
@@ -138,10 +137,5 @@ class ArraySource:
                     value = window.popleft().result()
                     total = value if total is None else total + value
         finally:
-            for future in window:  # an error: the chunks not yet started are not run
-                future.cancel()
-            for future in window:
-                if not future.cancelled():
-                    future.exception()  # wait for the running ones: they read this source's rows
-            release_all_scratch()  # the workers' E-step buffers, as when the workers ended per pass
+            settle(window)  # on an error the chunks not started are not run; the workers' buffers freed
         return total

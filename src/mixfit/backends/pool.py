@@ -16,6 +16,8 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+from ..kernels.scratch import release_all as release_all_scratch
+
 _POOLS: dict[int, ThreadPoolExecutor] = {}
 _LOCK = threading.Lock()
 _WORKER = threading.local()
@@ -38,6 +40,19 @@ def shared_pool(n_threads: int) -> ThreadPoolExecutor:
             pool = _POOLS[n_threads] = ThreadPoolExecutor(n_threads, thread_name_prefix="mixfit",
                                                           initializer=_mark_worker)
         return pool
+
+
+def settle(futures, release_scratch: bool = True) -> None:
+    """End a pass's tasks, after its results or an error: the tasks not yet started are not run,
+    the running ones are waited for (they read the pass's rows), and with ``release_scratch`` the
+    workers' scratch buffers are dropped (``kernels.scratch.release_all``)."""
+    for future in futures:
+        future.cancel()
+    for future in futures:
+        if not future.cancelled():
+            future.exception()
+    if release_scratch:
+        release_all_scratch()
 
 
 def _forget_pools() -> None:

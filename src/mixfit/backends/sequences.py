@@ -16,9 +16,8 @@ import numpy as np
 
 from ..kernels.hmm_inference import SequenceBatch
 from ..kernels.scratch import release as release_scratch
-from ..kernels.scratch import release_all as release_all_scratch
 from .memory import available_cores, single_threaded_blas
-from .pool import in_worker, shared_pool
+from .pool import in_worker, settle, shared_pool
 
 
 class SequenceSource:
@@ -90,9 +89,4 @@ class SequenceSource:
                 futures = [shared_pool(self.n_threads).submit(accumulate, *chunk) for chunk in chunks]
                 return functools.reduce(operator.add, (future.result() for future in futures))
         finally:
-            for future in futures:  # an error: the chunks not yet started are not run
-                future.cancel()
-            for future in futures:
-                if not future.cancelled():
-                    future.exception()  # wait for the running ones: they read this source's frames
-            release_all_scratch()  # the workers' buffers, as when the workers ended with the pass
+            settle(futures)  # on an error the chunks not started are not run; the workers' buffers freed

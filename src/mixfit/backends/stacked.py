@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .memory import available_cores, single_threaded_blas
-from .pool import in_worker, shared_pool
+from .pool import in_worker, settle, shared_pool
 
 # A block's working set: its padded rows, their features and the (K, N) responsibilities, a few
 # times the rows. Blocks of ~16 MB keep the stacked products in the last-level cache's reach
@@ -79,11 +79,7 @@ class StackedSource:
                 futures = [pool.submit(lambda index: fn(self.block(index)), index) for index in self.blocks]
                 return [future.result() for future in futures]
         finally:
-            for future in futures:  # an error: the blocks not yet started are not run
-                future.cancel()
-            for future in futures:
-                if not future.cancelled():
-                    future.exception()  # wait for the running ones before the error leaves
+            settle(futures, release_scratch=False)  # on an error the blocks not started are not run
 
 
 def _cut(order, sizes, row_bytes, block_bytes, n_threads) -> list[np.ndarray]:

@@ -117,14 +117,6 @@ def test_gaussian_sequence_models_refuse_X_whose_second_moments_overflow(make):
             make().fit(1e160 * _GAUSS)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "kernels/hsmm_inference.py::segment_forward_backward scales the emissions by their per-frame peak "
-    "(emit = exp(log_emit - peak)): a state more than ~745 nats below the peak at a frame gets e = 0 exactly, "
-    "and where max_duration forces the chain through that state the scaled pass returns p(X) = 0 and the fit "
-    "stops ('has probability 0 ... or its scaled forward pass underflowed'). The exact probability is positive "
-    "(every Gaussian density is, and alternating segments of length <= D always cut X): GaussianHMM's log-space "
-    "pass fits the same data. Fix: run the sequences the scaled pass flags `bad` again in log space (logsumexp "
-    "over the same recursions), keeping the fast scaled pass for the rest"))
 def test_gaussian_hsmm_survives_states_far_below_the_peak():
     rng = np.random.default_rng(0)
     # 0/1 frames: k-means puts a state on the point (1, 1) with variance reg_covar, so the frames at

@@ -111,11 +111,12 @@ def test_underflowing_sequences_fall_back_to_log_space(compiled):
                                    rtol=1e-12, atol=1e-15, err_msg=field)  # one addition's rounding
 
 
-def test_an_impossible_sequence_stays_impossible():
+@pytest.mark.parametrize("compiled", [False, True], ids=["interpreted", "numba"])
+def test_an_impossible_sequence_stays_impossible(compiled):
     rng = np.random.default_rng(5)
     pi, A, pmf = _chain(rng, 2, 2)
     log_emit = rng.normal(size=(4, 2))
     log_emit[:3, 1] = -np.inf  # only state 0 can emit frames 0-2, but it lasts at most 2 frames
-    post = segment_forward_backward(pi, A, log_emit, pmf, [4], compiled=False)
+    post = segment_forward_backward(pi, A, log_emit, pmf, [4], compiled=compiled)
     assert post.log_likelihood[0] == -np.inf
     assert not post.counts.any() and not post.transitions.any() and not post.gamma.any()

@@ -90,8 +90,8 @@ class HSMM:
         if impossible.size:
             raise ValueError(
                 f"sequence {impossible[0]} of the batch has probability 0 under the current parameters (every "
-                "segmentation of it uses a forbidden start, transition, duration or emission, or its scaled "
-                "forward pass underflowed); expected sequences the model can generate")
+                "segmentation of it uses a forbidden start, transition, duration or emission, even in log "
+                "space); expected sequences the model can generate")
         return post, kept
 
     def accumulate(self, batch: SequenceBatch, params: HSMMParams, sequence_weight) -> HSMMStats:

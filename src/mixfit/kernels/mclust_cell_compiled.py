@@ -12,8 +12,8 @@ test, ``selection.degenerate``). Sums run in another order than numpy's: results
 rounding, not to the bit.
 
 numba's on-disk cache of ``cell_fit`` is keyed on this file: after an edit of
-``mclust_em_compiled.py`` or ``mclust_msteps_compiled.py`` alone, delete this module's cache
-files too (``kernels/__pycache__/mclust_cell_compiled.*.nb[ic]``).
+``mclust_em_compiled.py``, ``mclust_msteps_compiled.py`` or ``small_dense_compiled.py`` alone,
+delete this module's cache files too (``kernels/__pycache__/mclust_cell_compiled.*.nb[ic]``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ import numba
 import numpy as np
 
 from .mclust_em_compiled import FAILED, OK, em_fit
-from .mclust_msteps_compiled import covariances, precision_factor
+from .mclust_msteps_compiled import covariances
+from .small_dense_compiled import precision_factor
 
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 

@@ -11,8 +11,9 @@ call runs every iteration. Sums run in another order than numpy's, so results ag
 rounding, not to the bit.
 
 numba's on-disk cache of ``em_fit`` is keyed on this file only: after an edit of
-``mclust_msteps_compiled.py`` or ``orientation_compiled.py`` alone, delete this module's cache
-files (``kernels/__pycache__/mclust_em_compiled.*.nb[ic]``), or ``em_fit`` keeps the old code.
+``mclust_msteps_compiled.py``, ``small_dense_compiled.py`` or ``orientation_compiled.py`` alone,
+delete this module's cache files (``kernels/__pycache__/mclust_em_compiled.*.nb[ic]``), or
+``em_fit`` keeps the old code.
 
 Notation as in ``models/gaussian_em.py``; P_k is the upper-triangular precision factor
 (Lambda_k = P_k P_k^T), dense (K, D, D) for every family.
@@ -23,7 +24,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .mclust_msteps_compiled import covariances, precision_factor
+from .mclust_msteps_compiled import covariances
+from .small_dense_compiled import precision_factor
 
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 

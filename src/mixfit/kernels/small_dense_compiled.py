@@ -1,0 +1,156 @@
+"""Small dense linear algebra (D x D) as numba loops, for the compiled mclust M-steps and EM
+(kernels/mclust_msteps_compiled.py, mclust_em_compiled.py, mclust_cell_compiled.py): Cholesky,
+LU with ln|det| and the inverse as numpy's ``slogdet`` / ``solve`` compute them, V diag(d) V^T,
+the decreasing eigendecomposition, and the inner loops' convergence test. At D of a few, numba's
+``@`` and LAPACK calls cost more than the arithmetic; imported on first use, cached on disk.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+_jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+_TINY = np.finfo(np.float64).tiny
+
+
+@_jit
+def cholesky_lower(matrix, lower):
+    """L with L L^T = matrix into ``lower`` (D, D); False where a pivot is not positive (or NaN):
+    the M-step failed, and the caller leaves the fit to the numpy path, which raises or repairs.
+    (numba's np.linalg.cholesky raises instead, which a compiled loop cannot report as a value.)"""
+    dim = matrix.shape[0]
+    for j in range(dim):
+        pivot = matrix[j, j]
+        for m in range(j):
+            pivot -= lower[j, m] * lower[j, m]
+        if not (pivot > 0.0) or not np.isfinite(pivot):
+            return False
+        lower[j, j] = np.sqrt(pivot)
+        for i in range(j + 1, dim):
+            value = matrix[i, j]
+            for m in range(j):
+                value -= lower[i, m] * lower[j, m]
+            lower[i, j] = value / lower[j, j]
+        for i in range(j):
+            lower[i, j] = 0.0
+    return True
+
+
+@_jit
+def precision_factor(covariance, factor, lower):
+    """Upper-triangular P = L^{-T} with P P^T = covariance^{-1} (``linalg.precision_chol_from_covariance``),
+    by forward substitution L Z = I; False where the covariance is not positive definite."""
+    if not cholesky_lower(covariance, lower):
+        return False
+    dim = covariance.shape[0]
+    for c in range(dim):  # column c of Z = L^{-1}, written as row c of P = Z^T
+        for i in range(dim):
+            if i < c:
+                factor[c, i] = 0.0
+                continue
+            value = 1.0 if i == c else 0.0
+            for m in range(c, i):
+                value -= lower[i, m] * factor[c, m]
+            factor[c, i] = value / lower[i, i]
+    return True
+
+
+@_jit
+def _lu_factor(matrix):
+    """LU with partial pivoting of a square matrix (LAPACK getrf's rule: the largest pivot of
+    each column): the packed factors (unit lower L below the diagonal, U on and above it) and
+    the row order. A zero pivot is left in place (a singular matrix)."""
+    dim = matrix.shape[0]
+    lu = matrix.copy()
+    order = np.arange(dim)
+    for j in range(dim):
+        pivot_row = j
+        largest = abs(lu[j, j])
+        for i in range(j + 1, dim):
+            if abs(lu[i, j]) > largest:
+                largest = abs(lu[i, j])
+                pivot_row = i
+        if pivot_row != j:
+            for m in range(dim):
+                lu[j, m], lu[pivot_row, m] = lu[pivot_row, m], lu[j, m]
+            order[j], order[pivot_row] = order[pivot_row], order[j]
+        pivot = lu[j, j]
+        if pivot == 0.0:
+            continue
+        for i in range(j + 1, dim):
+            lu[i, j] /= pivot
+            factor = lu[i, j]
+            for m in range(j + 1, dim):
+                lu[i, m] -= factor * lu[j, m]
+    return lu, order
+
+
+@_jit
+def _log_det(matrix, lower):
+    """ln|det matrix| through its LU factors, as ``np.linalg.slogdet(matrix)[1]`` that the numpy
+    M-steps take (``mclust_msteps._root_det``): -inf for a singular matrix, NaN for a
+    non-finite one. (``lower``: unused, kept for the callers' scratch.)"""
+    lu, _ = _lu_factor(matrix)
+    total = 0.0
+    for j in range(matrix.shape[0]):
+        total += np.log(abs(lu[j, j]))
+    return total
+
+
+@_jit
+def _inverse(matrix, lower):
+    """matrix^{-1} through its LU factors, as the numpy M-steps' ``np.linalg.solve`` (inf or NaN
+    entries for a singular matrix, which the caller's factorisation then reports)."""
+    dim = matrix.shape[0]
+    lu, order = _lu_factor(matrix)
+    inverse = np.empty((dim, dim))
+    column = np.empty(dim)
+    for c in range(dim):
+        for i in range(dim):  # forward: L y = P e_c
+            value = 1.0 if order[i] == c else 0.0
+            for m in range(i):
+                value -= lu[i, m] * column[m]
+            column[i] = value
+        for i in range(dim - 1, -1, -1):  # back: U x = y
+            value = column[i]
+            for m in range(i + 1, dim):
+                value -= lu[i, m] * column[m]
+            column[i] = value / lu[i, i]
+        inverse[:, c] = column
+    return inverse
+
+
+@_jit
+def _sandwich(vectors, diagonal, out):
+    """out = V diag(d) V^T (D, D) as loops (``(vectors * diagonal) @ vectors.T``; numba's ``@``
+    calls BLAS, whose call costs more than a D x D product's arithmetic)."""
+    dim = vectors.shape[0]
+    for i in range(dim):
+        for j in range(i + 1):
+            value = 0.0
+            for m in range(dim):
+                value += vectors[i, m] * diagonal[m] * vectors[j, m]
+            out[i, j] = value
+            out[j, i] = value
+
+
+@_jit
+def _decreasing_eigh(matrix):
+    """``mclust_msteps._decreasing_eigh`` of one matrix: eigenvalues decreasing, vectors in columns."""
+    values, vectors = np.linalg.eigh(matrix)
+    return values[::-1].copy(), vectors[:, ::-1].copy()
+
+
+@_jit
+def _moved(new, old, tol):
+    """``mclust_msteps._moved``: some entry moved by more than ``tol`` relative."""
+    for i in range(new.shape[0]):
+        if abs(new[i] - old[i]) / max(abs(old[i]), _TINY) > tol:
+            return True
+    return False
+
+
+@_jit
+def _geometric_mean(values):
+    return np.exp(np.mean(np.log(values)))

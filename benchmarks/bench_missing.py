@@ -98,6 +98,28 @@ def timed_together(fns, repeat, clock=time.perf_counter):
     return [min(spent) for spent in times]
 
 
+def one_iteration(estimator, model, params):
+    """One iteration of ``model`` from ``params`` (the E-step over ``estimator``'s chunks of the data,
+    then the M-step), as a function of the data: what the missing-value benchmarks time."""
+
+    def iteration(data):
+        source = as_source(data, None, estimator._source(data).chunk_size)
+        stats = source.map_reduce(lambda chunk, w: model.accumulate(chunk, params, w))
+        return model.maximize(stats, params)
+
+    return iteration
+
+
+def shape_arguments(parser, repeat):
+    """The options of the benchmarks' data: --quick, --n, --d, --k, --rate, --repeat."""
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--d", type=int, default=16)
+    parser.add_argument("--k", type=int, default=8)
+    parser.add_argument("--rate", type=float, default=0.2)
+    parser.add_argument("--repeat", type=int, default=repeat)
+
+
 def imputation_rmse(n, seed=0):
     """RMSE over the removed entries of each imputer, multimodal data (6 correlated clusters in
     D = 6; 20 % MCAR, every row keeping one entry), and each imputer's fit + transform time."""
@@ -131,13 +153,8 @@ def imputation_rmse(n, seed=0):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--n", type=int, default=100_000)
-    parser.add_argument("--d", type=int, default=16)
-    parser.add_argument("--k", type=int, default=8)
-    parser.add_argument("--rate", type=float, default=0.2)
+    shape_arguments(parser, repeat=7)
     parser.add_argument("--loop-rows", type=int, default=500)
-    parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                         help="time the iterations by wall clock or by the process's CPU time (all threads)")
     args = parser.parse_args()
@@ -148,12 +165,7 @@ def main():
     Y = mcar(X, args.rate, rng)[1]
     gm = mixfit.GaussianMixture(args.k, random_state=0, max_iter=5).fit(X)
     model, params = gm._model(), gm._params()
-
-    def iteration(data):
-        source = as_source(data, None, gm._source(data).chunk_size)
-        stats = source.map_reduce(lambda chunk, w: model.accumulate(chunk, params, w))
-        return model.maximize(stats, params)
-
+    iteration = one_iteration(gm, model, params)
     iteration(Y)  # compiled kernels loaded before timing
     clock = time.process_time if args.clock == "cpu" else time.perf_counter
     complete, missing = timed_together([lambda: iteration(X), lambda: iteration(Y)], args.repeat, clock)

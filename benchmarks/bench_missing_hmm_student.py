@@ -33,11 +33,10 @@ import numpy as np
 from scipy.special import digamma, gammaln
 
 import mixfit
-from mixfit.backends import as_source
 from mixfit.backends.sequences import SequenceSource
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_missing import mcar, timed
+from bench_missing import mcar, one_iteration, timed
 
 
 def bench_hmm(n_seq, repeat, rate):
@@ -129,11 +128,7 @@ def bench_student(n, repeat, rate, loop_rows):
         warnings.simplefilter("ignore")
         sm = mixfit.StudentMixture(K, random_state=0, max_iter=3).fit(X)
     model, params = sm._model(), sm._params()
-
-    def iteration(data):
-        source = as_source(data, None, sm._source(data).chunk_size)
-        stats = source.map_reduce(lambda chunk, w: model.accumulate(chunk, params, w))
-        return model.maximize(stats, params)
+    iteration = one_iteration(sm, model, params)
 
     complete = timed(lambda: iteration(X), repeat)
     missing = timed(lambda: iteration(Y), repeat)

@@ -27,10 +27,9 @@ from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 
 import mixfit
-from mixfit.backends import as_source
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_missing import correlated_clusters, mcar, timed
+from bench_missing import correlated_clusters, mcar, one_iteration, shape_arguments, timed
 
 
 def plugin_log_likelihood(weights, means, covariances, X):
@@ -76,12 +75,7 @@ def quality(n, seed=0):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--n", type=int, default=100_000)
-    parser.add_argument("--d", type=int, default=16)
-    parser.add_argument("--k", type=int, default=8)
-    parser.add_argument("--rate", type=float, default=0.2)
-    parser.add_argument("--repeat", type=int, default=3)
+    shape_arguments(parser, repeat=3)
     args = parser.parse_args()
     quality(2000 if args.quick else 5000)
     n = 20_000 if args.quick else args.n
@@ -93,18 +87,9 @@ def main():
         bgm = mixfit.BayesianGaussianMixture(n_components=args.k, random_state=0, max_iter=5).fit(X)
     model, params = bgm._model(), bgm._posterior
 
-    def iteration(data):
-        source = as_source(data, None, bgm._source(data).chunk_size)
-        stats = source.map_reduce(lambda chunk, w: model.accumulate(chunk, params, w))
-        return model.maximize(stats, params)
-
+    iteration = one_iteration(bgm, model, params)
     gm = mixfit.GaussianMixture(args.k, random_state=0, max_iter=5).fit(X)
-    em, em_params = gm._model(), gm._params()
-
-    def em_iteration(data):
-        source = as_source(data, None, gm._source(data).chunk_size)
-        stats = source.map_reduce(lambda chunk, w: em.accumulate(chunk, em_params, w))
-        return em.maximize(stats, em_params)
+    em_iteration = one_iteration(gm, gm._model(), gm._params())
 
     rows = {"VB, complete data": timed(lambda: iteration(X), args.repeat),
             f"VB, {args.rate:.0%} MCAR": timed(lambda: iteration(Y), args.repeat),

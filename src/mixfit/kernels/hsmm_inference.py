@@ -22,28 +22,22 @@ import numpy as np
 from .hmm_recursions import NUMBA_INSTALLED
 
 
-def _loops(compiled: bool | None):
+def _loops(compiled: bool | None, log_space: bool = False):
+    """The module of the recursions: numba's (both kinds) where installed, else the plain-Python
+    scaled loops, or their log-space versions with ``log_space``."""
     if compiled is None:
         compiled = NUMBA_INSTALLED
     if compiled:
         from . import hsmm_compiled  # optional: numba, imported on first use
 
         return hsmm_compiled
+    if log_space:
+        from . import hsmm_log_loops  # optional: the plain-Python loops, only where numba is absent
+
+        return hsmm_log_loops
     from . import hsmm_loops  # optional: the plain-Python loops, only where numba is absent
 
     return hsmm_loops
-
-
-def _log_loops(compiled: bool | None):
-    if compiled is None:
-        compiled = NUMBA_INSTALLED
-    if compiled:
-        from . import hsmm_compiled  # optional: numba, imported on first use
-
-        return hsmm_compiled
-    from . import hsmm_log_loops  # optional: the plain-Python loops, only where numba is absent
-
-    return hsmm_log_loops
 
 
 @dataclass(frozen=True, eq=False)
@@ -141,7 +135,7 @@ def segment_forward_backward(startprob, transmat, log_emit, duration_pmf, length
                    censored)
     transitions = flow * A
     if bad.any():  # (H3-H13) again in log space, where the scaled pass underflowed
-        transitions += _log_space_pass(_log_loops(compiled), pi, A, log_emit, dur, lengths, np.flatnonzero(bad), w,
+        transitions += _log_space_pass(_loops(compiled, log_space=True), pi, A, log_emit, dur, lengths, np.flatnonzero(bad), w,
                                        start, log_likelihood, first_state, counts, censored)
     return SegmentPosteriors(start, transitions, first_state, counts, censored, log_likelihood)
 

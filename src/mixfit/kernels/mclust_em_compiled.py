@@ -39,55 +39,136 @@ FAILED = 1  # an M-step gave a covariance that is not positive definite (or not 
 
 
 @_jit
-def _e_step(X, sample_weight, weights, means, factors, mass, first, scatter):
+def _e_step(X, sample_weight, weights, means, factors, mass, first, scatter, rows):
     """One E-step: the moments about the current means into ``mass`` (K,), ``first`` (K, D),
-    ``scatter`` (K, D, D); returns sum_n w_n ln sum_k rho_nk (9.28)."""
-    n, dim = X.shape
+    ``scatter`` (K, D, D); returns sum_n w_n ln sum_k rho_nk (9.28). ``rows`` (K, n): scratch,
+    ln rho_nk and then w_n r_nk.
+
+    Laid out by component (each pass runs down the rows of one component, its constants in
+    registers) and, at D = 2, with the loops over D written out: the same operations in the same
+    order as the row-by-row loop, so the same bits, at about half its time on 272 x 2."""
     K = weights.shape[0]
-    constant = np.empty(K)  # ln pi_k + ln|Lambda_k|^(1/2) - D/2 ln 2 pi   (2.43)
-    for k in range(K):
-        log_det_half = 0.0
-        for j in range(dim):
-            log_det_half += np.log(factors[k, j, j])
-        constant[k] = np.log(weights[k]) + log_det_half - 0.5 * dim * _LOG_2PI
-    mass[:] = 0.0
-    first[:] = 0.0
-    scatter[:] = 0.0
-    log_rho = np.empty(K)
-    residual = np.empty((K, dim))
-    total = 0.0
-    for i in range(n):
-        peak = -np.inf
-        for k in range(K):
-            for j in range(dim):
-                residual[k, j] = X[i, j] - means[k, j]
-            # (x - mu_k)^T Lambda_k (x - mu_k) = |(x - mu_k) P_k|^2, P_k upper triangular
-            quadratic = 0.0
-            for j in range(dim):
-                value = 0.0
-                for m in range(j + 1):
-                    value += residual[k, m] * factors[k, m, j]
-                quadratic += value * value
-            log_rho[k] = constant[k] - 0.5 * quadratic
-            peak = max(peak, log_rho[k])
-        norm = 0.0  # ln sum_k rho_nk by the shifted exponentials (nothing overflows)
-        for k in range(K):
-            log_rho[k] = np.exp(log_rho[k] - peak)
-            norm += log_rho[k]
-        w = sample_weight[i]
-        total += w * (peak + np.log(norm))
-        for k in range(K):
-            wr = w * log_rho[k] / norm  # w_n r_nk (9.23)
-            mass[k] += wr
-            for j in range(dim):
-                first[k, j] += wr * residual[k, j]
-                for m in range(j + 1):
-                    scatter[k, j, m] += wr * residual[k, j] * residual[k, m]
+    if X.shape[1] == 2:
+        _log_rho_2(X, weights, means, factors, rows)
+    else:
+        _log_rho(X, weights, means, factors, rows)
+    total = _responsibilities(sample_weight, rows)
+    if X.shape[1] == 2:
+        _moments_2(X, means, rows, mass, first, scatter)
+    else:
+        _moments(X, means, rows, mass, first, scatter)
+    dim = X.shape[1]
     for k in range(K):  # the scatters' upper halves
         for j in range(dim):
             for m in range(j + 1, dim):
                 scatter[k, j, m] = scatter[k, m, j]
     return total
+
+
+@_jit
+def _log_constant(weights, factors, k, dim):
+    """ln pi_k + ln|Lambda_k|^(1/2) - D/2 ln 2 pi   (2.43)"""
+    log_det_half = 0.0
+    for j in range(dim):
+        log_det_half += np.log(factors[k, j, j])
+    return np.log(weights[k]) + log_det_half - 0.5 * dim * _LOG_2PI
+
+
+@_jit
+def _log_rho(X, weights, means, factors, rows):
+    """ln rho_nk into ``rows`` (K, n): (x - mu_k)^T Lambda_k (x - mu_k) = |(x - mu_k) P_k|^2."""
+    n, dim = X.shape
+    residual = np.empty(dim)
+    for k in range(weights.shape[0]):
+        constant = _log_constant(weights, factors, k, dim)
+        for i in range(n):
+            for j in range(dim):
+                residual[j] = X[i, j] - means[k, j]
+            quadratic = 0.0
+            for j in range(dim):  # P_k upper triangular
+                value = 0.0
+                for m in range(j + 1):
+                    value += residual[m] * factors[k, m, j]
+                quadratic += value * value
+            rows[k, i] = constant - 0.5 * quadratic
+
+
+@_jit
+def _log_rho_2(X, weights, means, factors, rows):
+    """``_log_rho`` at D = 2, its loops written out (the same sums in the same order)."""
+    for k in range(weights.shape[0]):
+        constant = _log_constant(weights, factors, k, 2)
+        mean0, mean1 = means[k, 0], means[k, 1]
+        p00, p01, p11 = factors[k, 0, 0], factors[k, 0, 1], factors[k, 1, 1]
+        for i in range(X.shape[0]):
+            residual0 = X[i, 0] - mean0
+            residual1 = X[i, 1] - mean1
+            value0 = 0.0 + residual0 * p00
+            value1 = 0.0 + residual0 * p01 + residual1 * p11
+            rows[k, i] = constant - 0.5 * (0.0 + value0 * value0 + value1 * value1)
+
+
+@_jit
+def _responsibilities(sample_weight, rows):
+    """ln rho_nk -> w_n r_nk in place (9.23), by the shifted exponentials of each row (nothing
+    overflows); returns sum_n w_n ln sum_k rho_nk."""
+    K, n = rows.shape
+    total = 0.0
+    for i in range(n):
+        peak = -np.inf
+        for k in range(K):
+            peak = max(peak, rows[k, i])
+        norm = 0.0
+        for k in range(K):
+            rows[k, i] = np.exp(rows[k, i] - peak)
+            norm += rows[k, i]
+        w = sample_weight[i]
+        total += w * (peak + np.log(norm))
+        for k in range(K):
+            rows[k, i] = w * rows[k, i] / norm
+    return total
+
+
+@_jit
+def _moments(X, means, rows, mass, first, scatter):
+    """N_k, the first moments and the scatters' lower halves about the current means, from
+    ``rows`` = w_n r_nk (K, n) (``stats.gaussian_statistics``)."""
+    n, dim = X.shape
+    residual = np.empty(dim)
+    mass[:] = 0.0
+    first[:] = 0.0
+    scatter[:] = 0.0
+    for k in range(means.shape[0]):
+        for i in range(n):
+            wr = rows[k, i]
+            mass[k] += wr
+            for j in range(dim):
+                residual[j] = X[i, j] - means[k, j]
+                first[k, j] += wr * residual[j]
+            for j in range(dim):
+                for m in range(j + 1):
+                    scatter[k, j, m] += wr * residual[j] * residual[m]
+
+
+@_jit
+def _moments_2(X, means, rows, mass, first, scatter):
+    """``_moments`` at D = 2, its sums in registers (the same sums in the same order)."""
+    for k in range(means.shape[0]):
+        mean0, mean1 = means[k, 0], means[k, 1]
+        total = first0 = first1 = s00 = s10 = s11 = 0.0
+        for i in range(X.shape[0]):
+            wr = rows[k, i]
+            residual0 = X[i, 0] - mean0
+            residual1 = X[i, 1] - mean1
+            total += wr
+            first0 += wr * residual0
+            first1 += wr * residual1
+            s00 += wr * residual0 * residual0
+            s10 += wr * residual1 * residual0
+            s11 += wr * residual1 * residual1
+        mass[k] = total
+        first[k, 0], first[k, 1] = first0, first1
+        scatter[k, 0, 0], scatter[k, 1, 0], scatter[k, 1, 1] = s00, s10, s11
 
 
 @_jit
@@ -112,6 +193,7 @@ def em_fit(X, sample_weight, weights, means, factors, code, reg_covar, tol, rela
     mass = np.empty(K)
     first = np.empty((K, dim))
     scatter = np.empty((K, dim, dim))
+    rows = np.empty((K, X.shape[0]))  # the E-step's ln rho_nk, then w_n r_nk
     lower_bounds = np.empty(max_iter)
     inner = np.zeros(max_iter, dtype=np.int64)
     cap_hits = np.zeros(max_iter, dtype=np.bool_)
@@ -120,7 +202,7 @@ def em_fit(X, sample_weight, weights, means, factors, code, reg_covar, tol, rela
     converged = False
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
-        total = _e_step(X, sample_weight, weights, means, factors, mass, first, scatter)
+        total = _e_step(X, sample_weight, weights, means, factors, mass, first, scatter, rows)
         lower_bound = total / weight_sum
         # M-step (9.24)-(9.26): N_k floored, weights, means c_k + d_k, the family's covariances
         mass += _MASS_FLOOR

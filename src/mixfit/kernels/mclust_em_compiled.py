@@ -45,19 +45,23 @@ def _e_step(X, sample_weight, weights, means, factors, mass, first, scatter, row
     ln rho_nk and then w_n r_nk.
 
     Laid out by component (each pass runs down the rows of one component, its constants in
-    registers) and, at D = 2, with the loops over D written out: the same operations in the same
-    order as the row-by-row loop, so the same bits, at about half its time on 272 x 2."""
-    K = weights.shape[0]
-    if X.shape[1] == 2:
+    registers) and, at D = 2 and 4, with the loops over D written out (the sums in registers):
+    the same operations in the same order as the row-by-row loop, so the same bits, at about half
+    its time on 272 x 2."""
+    K, dim = means.shape
+    if dim == 2:
         _log_rho_2(X, weights, means, factors, rows)
+    elif dim == 4:
+        _log_rho_4(X, weights, means, factors, rows)
     else:
         _log_rho(X, weights, means, factors, rows)
     total = _responsibilities(sample_weight, rows)
-    if X.shape[1] == 2:
+    if dim == 2:
         _moments_2(X, means, rows, mass, first, scatter)
+    elif dim == 4:
+        _moments_4(X, means, rows, mass, first, scatter)
     else:
         _moments(X, means, rows, mass, first, scatter)
-    dim = X.shape[1]
     for k in range(K):  # the scatters' upper halves
         for j in range(dim):
             for m in range(j + 1, dim):
@@ -106,6 +110,28 @@ def _log_rho_2(X, weights, means, factors, rows):
             value0 = 0.0 + residual0 * p00
             value1 = 0.0 + residual0 * p01 + residual1 * p11
             rows[k, i] = constant - 0.5 * (0.0 + value0 * value0 + value1 * value1)
+
+
+@_jit
+def _log_rho_4(X, weights, means, factors, rows):
+    """``_log_rho`` at D = 4, its loops written out (the same sums in the same order)."""
+    for k in range(weights.shape[0]):
+        constant = _log_constant(weights, factors, k, 4)
+        mean0, mean1, mean2, mean3 = means[k, 0], means[k, 1], means[k, 2], means[k, 3]
+        p00, p01, p02, p03 = factors[k, 0, 0], factors[k, 0, 1], factors[k, 0, 2], factors[k, 0, 3]
+        p11, p12, p13 = factors[k, 1, 1], factors[k, 1, 2], factors[k, 1, 3]
+        p22, p23, p33 = factors[k, 2, 2], factors[k, 2, 3], factors[k, 3, 3]
+        for i in range(X.shape[0]):
+            residual0 = X[i, 0] - mean0
+            residual1 = X[i, 1] - mean1
+            residual2 = X[i, 2] - mean2
+            residual3 = X[i, 3] - mean3
+            value0 = 0.0 + residual0 * p00
+            value1 = 0.0 + residual0 * p01 + residual1 * p11
+            value2 = 0.0 + residual0 * p02 + residual1 * p12 + residual2 * p22
+            value3 = 0.0 + residual0 * p03 + residual1 * p13 + residual2 * p23 + residual3 * p33
+            rows[k, i] = constant - 0.5 * (0.0 + value0 * value0 + value1 * value1 + value2 * value2
+                                           + value3 * value3)
 
 
 @_jit
@@ -169,6 +195,40 @@ def _moments_2(X, means, rows, mass, first, scatter):
         mass[k] = total
         first[k, 0], first[k, 1] = first0, first1
         scatter[k, 0, 0], scatter[k, 1, 0], scatter[k, 1, 1] = s00, s10, s11
+
+@_jit
+def _moments_4(X, means, rows, mass, first, scatter):
+    """``_moments`` at D = 4, its sums in registers (the same sums in the same order)."""
+    for k in range(means.shape[0]):
+        mean0, mean1, mean2, mean3 = means[k, 0], means[k, 1], means[k, 2], means[k, 3]
+        total = first0 = first1 = first2 = first3 = 0.0
+        s00 = s10 = s11 = s20 = s21 = s22 = s30 = s31 = s32 = s33 = 0.0
+        for i in range(X.shape[0]):
+            wr = rows[k, i]
+            residual0 = X[i, 0] - mean0
+            residual1 = X[i, 1] - mean1
+            residual2 = X[i, 2] - mean2
+            residual3 = X[i, 3] - mean3
+            total += wr
+            first0 += wr * residual0
+            first1 += wr * residual1
+            first2 += wr * residual2
+            first3 += wr * residual3
+            s00 += wr * residual0 * residual0
+            s10 += wr * residual1 * residual0
+            s11 += wr * residual1 * residual1
+            s20 += wr * residual2 * residual0
+            s21 += wr * residual2 * residual1
+            s22 += wr * residual2 * residual2
+            s30 += wr * residual3 * residual0
+            s31 += wr * residual3 * residual1
+            s32 += wr * residual3 * residual2
+            s33 += wr * residual3 * residual3
+        mass[k] = total
+        first[k, 0], first[k, 1], first[k, 2], first[k, 3] = first0, first1, first2, first3
+        scatter[k, 0, 0], scatter[k, 1, 0], scatter[k, 1, 1] = s00, s10, s11
+        scatter[k, 2, 0], scatter[k, 2, 1], scatter[k, 2, 2] = s20, s21, s22
+        scatter[k, 3, 0], scatter[k, 3, 1], scatter[k, 3, 2], scatter[k, 3, 3] = s30, s31, s32, s33
 
 
 @_jit

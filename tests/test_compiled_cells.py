@@ -19,18 +19,19 @@ FAMILIES = ["EII", "VEI", "EVE", "VEV", "VVV"]
 def _sweep(monkeypatch, compiled, calls=None, **params):
     """The sweep with (``compiled``) or without the compiled cells; ``calls`` collects whether
     each compiled cell completed."""
-    real = compiled_cells.compiled_mclust_cell
+    real = compiled_cells.mclust_cell_result
 
     def spy(*args):
         fitted = real(*args)
-        calls.append(fitted is not None and not fitted.failed)
+        calls.append(not fitted.failed)
         return fitted
 
     with monkeypatch.context() as patch:
         if not compiled:
             patch.setattr(tables, "compiled_cell", lambda *args: None)
+            patch.setattr(tables, "compiled_cells", lambda tasks, *args: iter([None] * len(tasks)))
         if calls is not None:
-            patch.setattr(compiled_cells, "compiled_mclust_cell", spy)
+            patch.setattr(compiled_cells, "mclust_cell_result", spy)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return select_model(X, [1, 2, 3], FAMILIES, init_params="mclust", hierarchical_start=False, **params)
@@ -67,3 +68,44 @@ def test_settings_the_compiled_cell_does_not_run_go_through_the_estimator(monkey
     assert [c.reason for c in compiled.cells] == [c.reason for c in reference.cells]
     assert [c.criterion for c in compiled.cells] == pytest.approx([c.criterion for c in reference.cells],
                                                                   nan_ok=True)
+
+
+def _table(result):
+    """Every column of every cell, and the fitted parameters' bytes."""
+    rows = []
+    for cell in result.cells:
+        fitted = cell.estimator
+        rows.append((cell.n_components, cell.covariance_type, cell.criterion, cell.log_likelihood, cell.n_iter,
+                     cell.converged, cell.reason, cell.values, None if fitted is None else (
+                         fitted.weights_.tobytes(), fitted.means_.tobytes(), fitted.precisions_cholesky_.tobytes(),
+                         fitted.lower_bounds_)))
+    return rows
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_cells_on_threads_equal_the_serial_sweep(monkeypatch, weighted):
+    # the compiled calls on two threads (as on a two-core machine) against the serial sweep,
+    # to the bit: every column, NA reason and fitted parameter. Iris at K = 5, 6 has cells whose
+    # compiled M-step fails (VEE, EVV), fitted through the estimator on the calling thread
+    # while the threads go on.
+    weights = np.random.default_rng(1).uniform(0.5, 2.0, X.shape[0]) if weighted else None
+    threads = []
+    real = compiled_cells.compiled_cells
+
+    def spy(tasks, n_threads, *args):
+        threads.append(n_threads)
+        return real(tasks, n_threads, *args)
+
+    def sweep(n_jobs):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return select_model(X, [1, 5, 6], ["EII", "VEE", "EVV", "VVE"], init_params="mclust",
+                                hierarchical_start=False, convention="mclust", reg_covar=0.0, n_jobs=n_jobs,
+                                sample_weight=weights)
+
+    monkeypatch.setattr(tables, "available_cores", lambda: 2)
+    monkeypatch.setattr(tables, "compiled_cells", spy)
+    serial, threaded = sweep(1), sweep(None)
+    assert threads == [1, 2]
+    assert any(cell.reason for cell in serial.cells)  # the estimator's NA reasons are among them
+    assert _table(threaded) == _table(serial)

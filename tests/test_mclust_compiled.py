@@ -201,14 +201,14 @@ def test_select_model_mclust_convention_stops_by_mclusts_rule_and_runs_its_start
     from mixfit import select_model
     from mixfit.selection import compiled_cells
 
-    real = compiled_cells.compiled_mclust_cell
+    real = compiled_cells.mclust_cell_result
 
     def spy(*args, **kwargs):  # the sweep's cells run whole compiled (selection/compiled_cells.py)
         fitted = real(*args, **kwargs)
-        compiled_calls.append(fitted is not None and not fitted.failed)
+        compiled_calls.append(not fitted.failed)
         return fitted
 
-    monkeypatch.setattr(compiled_cells, "compiled_mclust_cell", spy)
+    monkeypatch.setattr(compiled_cells, "mclust_cell_result", spy)
     X = DATA["iris"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -90,6 +90,17 @@ def compiled_mclust_cell(model, X, sample_weight, labels, tol: float, relative: 
     table's columns at the fitted params, in one compiled call; None where the fit is not one
     the compiled loop runs exactly (as ``compiled_fit``). The inner loops' record goes on the
     model's covariance strategy, as the numpy M-steps keep it."""
+    arguments = mclust_cell_arguments(model, X, sample_weight, labels, tol, relative, max_iter)
+    if arguments is None:
+        return None
+    return mclust_cell_result(model, run_mclust_cell(arguments))
+
+
+def mclust_cell_arguments(model, X, sample_weight, labels, tol: float, relative: bool, max_iter: int):
+    """``compiled_mclust_cell`` in three steps, so that the compiled call (which holds no lock:
+    numba ``nogil``) can run on another thread: the kernel's arguments (a tuple), or None where
+    the fit is not one the compiled loop runs exactly; ``run_mclust_cell`` runs the kernel on
+    them (touching nothing else); ``mclust_cell_result`` reads its output."""
     if not _COMPILED or type(model) is not GaussianEM or model.prior is not None:
         return None
     if model.dtype != np.float64 or X.dtype != np.float64 or max_iter < 1:
@@ -97,15 +108,29 @@ def compiled_mclust_cell(model, X, sample_weight, labels, tol: float, relative: 
     code = compiled_code(model.covariance)
     if code is None:
         return None
-    from ..kernels.mclust_cell_compiled import OK, cell_fit  # optional: numba, on first use
-
     K = int(labels.max()) + 1 if labels.size else 0
     weights = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    return (X, weights, np.asarray(labels, dtype=np.int64), K, code, float(model.reg_covar), float(tol),
+            bool(relative), int(max_iter), INNER_TOL, INNER_MAX_ITER)
+
+
+def run_mclust_cell(arguments) -> tuple:
+    """``kernels.mclust_cell_compiled.cell_fit`` on ``mclust_cell_arguments``' tuple."""
+    from ..kernels.mclust_cell_compiled import cell_fit  # optional: numba, on first use
+
+    return cell_fit(*arguments)
+
+
+def mclust_cell_result(model, output: tuple) -> CompiledCell:
+    """The ``CompiledCell`` of ``run_mclust_cell``'s output; the inner loops' record on the
+    model's covariance strategy (and its warning on a cap hit)."""
+    from ..kernels.mclust_cell_compiled import OK
+
     (status, pi, means, factors, n_iter, converged, bounds, inner, caps, log_likelihood, entropy,
-     extremes) = cell_fit(X, weights, np.asarray(labels, dtype=np.int64), K, code, float(model.reg_covar),
-                          float(tol), bool(relative), int(max_iter), INNER_TOL, INNER_MAX_ITER)
+     extremes) = output
     if status != OK:
         return CompiledCell(True)
+    code = compiled_code(model.covariance)
     record_inner_loops(model.covariance, code, inner, caps)
     fitted = GaussianParams(pi, means, stored_factors(code, factors))
     return CompiledCell(False, fitted, bool(converged), int(n_iter), bounds.tolist(), float(log_likelihood),

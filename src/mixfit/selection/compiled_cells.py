@@ -22,6 +22,8 @@ fails in one and limps on in the other, and EVV at K = 5 collapses at iteration 
 from __future__ import annotations
 
 import warnings
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -36,7 +38,7 @@ from ..estimators.validation import check_hyperparameters, check_option
 from ..exceptions import ConvergenceWarning
 from ..families.registry import make_covariance
 from ..models import GaussianEM
-from ..models.gaussian_em_compiled import compiled_mclust_cell
+from ..models.gaussian_em_compiled import mclust_cell_arguments, mclust_cell_result, run_mclust_cell
 from .degenerate import reason_from_extremes
 
 # The estimator settings under which the compiled cell is the estimator's fit (anything else:
@@ -61,10 +63,23 @@ def _applies(estimator, X, sample_weight) -> bool:
     return sample_weight is None or bool(np.all(sample_weight > 0))
 
 
-def compiled_cell(start: str, estimator, X, sample_weight, n: float, criterion: str, convention: str,
-                  mclust_rules: bool, cell):
-    """The fitted ``cell`` (a ``Cell`` with K and the covariance type) of ``estimator``'s fit
-    from mclust's start, or None where the caller must fit it through the estimator."""
+@dataclass(frozen=True)
+class _Pending:
+    """A cell checked and started, its kernel's arguments ready (``prepared_cell``)."""
+
+    start: str
+    estimator: object
+    record: object
+    covariance: object
+    model: GaussianEM
+    X: np.ndarray
+    arguments: tuple
+
+
+def prepared_cell(start: str, estimator, X, sample_weight, relative: bool) -> _Pending | None:
+    """``estimator``'s fit from mclust's start, checked and ready for its compiled call (with
+    ``relative``, mclust's convergence rule), or None where the caller must fit it through the
+    estimator. Runs on the calling thread."""
     if not _applies(estimator, X, sample_weight):
         return None
     try:  # fit's own checks, in its order: a bad value is the estimator's error, as its reason
@@ -82,23 +97,73 @@ def compiled_cell(start: str, estimator, X, sample_weight, n: float, criterion: 
         return None
     with compiled_small_fits():  # a sweep: mclust's tree by the compiled loop too (mclust_hc.py)
         labels = mclust_partition(X, int(estimator.n_components))
+    arguments = mclust_cell_arguments(model, X, weights, labels, float(estimator.tol), relative,
+                                      int(estimator.max_iter))
+    if arguments is None:
+        return None
+    return _Pending(start, estimator, record, covariance, model, X, arguments)
+
+
+def finished_cell(pending: _Pending, output: tuple, n: float, criterion: str, convention: str, mclust_rules: bool,
+                  cell):
+    """The fitted ``cell`` from the compiled call's ``output`` (``run_mclust_cell``), its
+    estimator written; None where the compiled M-step failed and the caller must fit the cell
+    through the estimator. Runs on the calling thread (it writes the estimator and warns)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # an inner cap: as the estimator's fit in the sweep
-        fitted = compiled_mclust_cell(model, X, weights, labels, float(estimator.tol), mclust_rules,
-                                      int(estimator.max_iter))
-    if fitted is None or fitted.failed:  # the estimator's fit: its repair, or its reason
+        fitted = mclust_cell_result(pending.model, output)
+    if fitted.failed:  # the estimator's fit: its repair, or its reason
         return None
     K = fitted.params.means.shape[0]
+    estimator = pending.estimator
     if mclust_rules:  # a collapsed fit is not ranked (degenerate.py)
         reason = reason_from_extremes(fitted.eigen_extremes[:, 0], fitted.eigen_extremes[:, 1],
                                       float(estimator.reg_covar))
         if reason is not None:
-            return cell.__class__(cell.n_components, cell.covariance_type, reason=f"{start} start: {reason}")
+            return cell.__class__(cell.n_components, cell.covariance_type, reason=f"{pending.start} start: {reason}")
     estimator._set_fitted(FitResult(fitted.params, fitted.converged, fitted.n_iter, fitted.lower_bounds[-1],
-                                    fitted.lower_bounds, []), record, covariance)
-    p = model.n_parameters(K, X.shape[1])
+                                    fitted.lower_bounds, []), pending.record, pending.covariance)
+    p = pending.model.n_parameters(K, pending.X.shape[1])
     values = information_criteria(fitted.log_likelihood, p, n, fitted.entropy, convention)
     return cell.__class__(cell.n_components, cell.covariance_type, criterion=values[criterion],
                           log_likelihood=fitted.log_likelihood, n_parameters=int(p), converged=fitted.converged,
-                          n_iter=fitted.n_iter, start=start, values=values, estimator=estimator)
+                          n_iter=fitted.n_iter, start=pending.start, values=values, estimator=estimator)
 
+
+def compiled_cell(start: str, estimator, X, sample_weight, n: float, criterion: str, convention: str,
+                  mclust_rules: bool, cell):
+    """The fitted ``cell`` (a ``Cell`` with K and the covariance type) of ``estimator``'s fit
+    from mclust's start, or None where the caller must fit it through the estimator."""
+    pending = prepared_cell(start, estimator, X, sample_weight, mclust_rules)
+    if pending is None:
+        return None
+    return finished_cell(pending, run_mclust_cell(pending.arguments), n, criterion, convention, mclust_rules, cell)
+
+
+def compiled_cells(tasks, n_threads: int, n: float, criterion: str, convention: str, mclust_rules: bool):
+    """``compiled_cell`` of each task ((start, estimator, X, sample_weight, cell), or None: no
+    compiled call), yielded in order, with the compiled calls on ``n_threads`` threads.
+
+    The cells are independent and the compiled call touches nothing but its arguments (numba
+    ``nogil``): the checks, the start's partition, the writing of the estimator and the warnings
+    stay on the calling thread, in sweep order, so the cells are those of the serial loop to the
+    bit. The calling thread prepares every cell first (the threads start on the first at once),
+    then finishes them in order; a None is yielded for a task the caller must fit through the
+    estimator, which it can do while the threads go on with the later cells."""
+    if n_threads <= 1:
+        for task in tasks:
+            yield None if task is None else compiled_cell(task[0], task[1], task[2], task[3], n, criterion,
+                                                          convention, mclust_rules, task[4])
+        return
+    executor = ThreadPoolExecutor(n_threads, thread_name_prefix="mixfit-cells")
+    try:
+        pending, futures = [], []
+        for task in tasks:
+            ready = None if task is None else prepared_cell(*task[:4], mclust_rules)
+            pending.append(ready)
+            futures.append(None if ready is None else executor.submit(run_mclust_cell, ready.arguments))
+        for task, ready, future in zip(tasks, pending, futures):
+            yield None if ready is None else finished_cell(ready, future.result(), n, criterion, convention,
+                                                           mclust_rules, task[4])
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)

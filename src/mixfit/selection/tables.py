@@ -36,6 +36,7 @@ import numpy as np
 from sklearn.utils import check_array
 from threadpoolctl import ThreadpoolController
 
+from ..backends.memory import available_cores
 from ..engine import compiled_small_fits, hierarchical, relative_tolerance
 from ..engine.criteria import CONVENTIONS, classification_entropy, information_criteria, label_switching
 from ..estimators import BayesianGaussianMixture, GaussianMixture, StudentMixture
@@ -47,7 +48,7 @@ from ..families.registry import COVARIANCE_TYPES, make_covariance
 from ..families.registry import covariance_types as checked_covariance_types
 from ..models import GaussianEM
 from .cell_scores import log_likelihood_and_entropy
-from .compiled_cells import compiled_cell
+from .compiled_cells import compiled_cell, compiled_cells
 from .degenerate import degenerate_reason
 from .progress import CellBar
 from .result import CRITERIA, Cell, SelectionResult
@@ -107,18 +108,27 @@ def _margin(estimator, n: float, method: str, relative: bool = False) -> float:
     return float(estimator.tol) if method != "vb" else float(estimator.tol) / n
 
 
+def _compiled_task(job: dict, X, sample_weight, method):
+    """(start, estimator, X, sample_weight, cell) of a cell of one start that draws nothing (mclust's
+    procedure), which ``compiled_cells`` may fit in one compiled call; else None."""
+    if method == "em" and len(job["candidates"]) == 1 and job["candidates"][0][2] is None \
+            and X.shape[0] >= job["n_components"]:
+        start, estimator, _ = job["candidates"][0]
+        return start, estimator, X, sample_weight, Cell(job["n_components"], job["covariance_type"])
+    return None
+
+
 def _fit_cell(job: dict, X, sample_weight, n, criterion, convention, method, mclust_rules=False,
-              checked=False) -> Cell:
+              checked=False, compiled=True) -> Cell:
     """One cell with single-threaded BLAS and OpenMP, as a joblib worker runs it, so that the table
     does not depend on ``n_jobs`` to the last bit (a threaded GEMM, or scikit-learn's OpenMP
     k-means, sums in another order). Chunks are still spread over the source's threads
     (backends.memory), so a large cell keeps its cores. ``checked``: X was validated by the
-    sweep, and its fits and predictions do not check it again (``estimators.checked_rows``)."""
-    if method == "em" and len(job["candidates"]) == 1 and job["candidates"][0][2] is None \
-            and X.shape[0] >= job["n_components"]:  # mclust's procedure: one compiled call (compiled_cells.py)
-        start, estimator, _ = job["candidates"][0]
-        cell = compiled_cell(start, estimator, X, sample_weight, n, criterion, convention, mclust_rules,
-                             Cell(job["n_components"], job["covariance_type"]))
+    sweep, and its fits and predictions do not check it again (``estimators.checked_rows``).
+    ``compiled``: False where ``compiled_cells`` has tried the cell's compiled call already."""
+    task = _compiled_task(job, X, sample_weight, method) if compiled else None
+    if task is not None:  # mclust's procedure: one compiled call (compiled_cells.py)
+        cell = compiled_cell(*task[:4], n, criterion, convention, mclust_rules, task[4])
         if cell is not None:
             return cell
     with _one_thread(), (checked_rows(X) if checked else nullcontext()):
@@ -236,10 +246,16 @@ def _sweep(jobs, args, n_jobs, progress, method, criterion, convention, n) -> Se
     bar = CellBar(progress, len(jobs), f"select ({method})")
     try:
         if n_jobs is None or n_jobs == 1:
+            # mclust's cells: their compiled calls on the cores' threads (n_jobs=None) or this one
+            X, weights, n, criterion, convention, method, *rules = args
+            tasks = [_compiled_task(job, X, weights, method) for job in jobs]
+            threads = available_cores() if n_jobs is None and sum(t is not None for t in tasks) > 1 else 1
             cells = []
-            for job in jobs:
-                cells.append(_fit_cell(job, *args))
-                bar.update(f"K={job['n_components']} {job['covariance_type']}")
+            with _one_thread():  # BLAS on one thread beside the cells' threads (no oversubscription)
+                for job, cell in zip(jobs, compiled_cells(tasks, threads, n, criterion, convention,
+                                                          bool(rules and rules[0]))):
+                    cells.append(cell if cell is not None else _fit_cell(job, *args, compiled=False))
+                    bar.update(f"K={job['n_components']} {job['covariance_type']}")
         else:
             from joblib import Parallel, delayed
 
@@ -295,6 +311,9 @@ default=('full', 'tied', 'diag', 'spherical')
     n_jobs : int or None, default=None
         Cells fitted in parallel by joblib processes (None: 1; -1: all cores). Pays for large
         data or many cells; on a few hundred rows process start-up costs more than it saves.
+        With None, the cells of mclust's procedure (``init_params='mclust'``,
+        ``hierarchical_start=False``) run their compiled calls on one thread per core (the same
+        table to the bit); 1 keeps everything on the calling thread.
     progress : bool, default=False
         A progress bar over the cells on stderr (tqdm).
     sample_weight : array-like of shape (n_samples,), default=None

@@ -9,7 +9,8 @@ mixfit, two ways, each timed once warm (after one small fit has loaded the compi
 - ``select_model``: select_model(X, K, "all", init_params="mclust", convention="mclust",
   hierarchical_start=False), mclust's procedure: its start, its relative convergence rule
   (tol 1e-5), degenerate cells NA, each cell's start, EM and scores in one compiled call
-  (selection/compiled_cells.py); with ``--repeat N`` the best of N runs.
+  (selection/compiled_cells.py), the compiled calls on one thread per core (``n_jobs=None``),
+  and again on one thread (``n_jobs=1``); with ``--repeat N`` the best of N runs of each.
 The first compiled fit's time is printed apart (a load from numba's on-disk cache; with
 ``--cold``, an empty cache directory: the compilation itself). For each iterative family the
 number of M-steps whose inner loop hit its cap is printed (the bar: none).
@@ -69,13 +70,13 @@ def forget_trees():
     mclust_hc._cut_of.cache_clear()
 
 
-def mixfit_select(X, ks):
+def mixfit_select(X, ks, n_jobs=None):
     from mixfit import select_model
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return select_model(X, ks, "all", init_params="mclust", convention="mclust", hierarchical_start=False,
-                            reg_covar=0.0)
+                            reg_covar=0.0, n_jobs=n_jobs)
 
 
 def r_time(X, ks):
@@ -117,19 +118,24 @@ def main():
         start = time.perf_counter()
         table = mixfit_table(X, ks, args.tol, inner)
         ours = time.perf_counter() - start
-        swept = np.inf
+        swept, serial = np.inf, np.inf
         for _ in range(args.repeat):  # the best of --repeat runs, each building its tree
             forget_trees()
             start = time.perf_counter()
             result = mixfit_select(X, ks)
             swept = min(swept, time.perf_counter() - start)
+            forget_trees()
+            start = time.perf_counter()
+            mixfit_select(X, ks, n_jobs=1)
+            serial = min(serial, time.perf_counter() - start)
         theirs = r_time(X, ks)
         finite = sum(np.isfinite(v) for v in table.values())
         best = max((v, k) for k, v in table.items() if np.isfinite(v))
         line = (f"{name} {X.shape}: mixfit table {ours:.3f} s ({finite}/{len(table)} finite cells, best {best[1]}); "
-                f"select_model {swept:.3f} s (best {result.best.n_components}, {result.best.covariance_type})")
+                f"select_model {swept:.3f} s (n_jobs=1: {serial:.3f} s; best {result.best.n_components}, "
+                f"{result.best.covariance_type})")
         if theirs is not None:
-            line += f"; R Mclust {theirs:.3f} s; R / table = {theirs / ours:.1f}, R / select_model = {theirs / swept:.1f}"
+            line += f"; R Mclust {theirs:.3f} s; R / table = {theirs / ours:.1f}, R / select_model = {theirs / swept:.1f} (n_jobs=1: {theirs / serial:.1f})"
         print(line)
     for family, (steps, hits, most) in inner.items():
         print(f"  {family}: {steps} M-steps, {hits} inner-cap hits, at most {most} inner iterations")

@@ -49,3 +49,22 @@ def test_a_sweep_builds_the_tree_compiled_and_cuts_it_alike(monkeypatch):
     assert calls == [1]
     for a, b in zip(inside, outside):
         np.testing.assert_array_equal(a, b)
+
+
+def test_the_trees_two_by_two_determinant_is_numpys_to_the_bit():
+    # the merge costs' det at D = 2 (kernels.mclust_hc_compiled._det) against np.linalg.det,
+    # exactly: a merge is an argmin over the costs, so a last-bit change could change the tree.
+    # Random, badly scaled, rank-one, row-swapped (|a10| > |a00|) and singular integer matrices.
+    from mixfit.kernels.mclust_hc_compiled import _det
+
+    rng = np.random.default_rng(0)
+    matrices = [rng.normal(size=(2, 2)) * 10.0 ** rng.uniform(-8, 8) for _ in range(1000)]
+    matrices += [A @ A.T for A in rng.normal(size=(500, 2, 4))]
+    matrices += [np.outer(v, v) for v in rng.normal(size=(200, 2))]
+    matrices += [rng.integers(-2, 3, size=(2, 2)).astype(float) for _ in range(300)]
+    matrices += [np.array([[1e-3, 2.0], [5.0, 1.0]]), np.zeros((2, 2))]
+    ours = np.array([_det(np.ascontiguousarray(W)) for W in matrices])
+    assert np.array_equal(ours, np.array([np.linalg.det(W) for W in matrices]))
+    assert (ours == 0).sum() > 50  # the singular ones are among them
+    with pytest.raises(np.linalg.LinAlgError):  # not finite: np.linalg.det's refusal, as before
+        _det(np.array([[np.nan, 1.0], [1.0, 1.0]]))

@@ -29,7 +29,7 @@ def _sweep(monkeypatch, compiled, calls=None, **params):
     with monkeypatch.context() as patch:
         if not compiled:
             patch.setattr(tables, "compiled_cell", lambda *args: None)
-            patch.setattr(tables, "compiled_cells", lambda tasks, *args: iter([None] * len(tasks)))
+            patch.setattr(tables, "compiled_sweep", lambda tasks, *args: iter([None] * len(tasks)))
         if calls is not None:
             patch.setattr(compiled_cells, "mclust_cell_result", spy)
         with warnings.catch_warnings():
@@ -90,7 +90,7 @@ def test_cells_on_threads_equal_the_serial_sweep(monkeypatch, weighted):
     # while the threads go on.
     weights = np.random.default_rng(1).uniform(0.5, 2.0, X.shape[0]) if weighted else None
     threads = []
-    real = compiled_cells.compiled_cells
+    real = compiled_cells.compiled_sweep
 
     def spy(tasks, n_threads, *args):
         threads.append(n_threads)
@@ -104,7 +104,7 @@ def test_cells_on_threads_equal_the_serial_sweep(monkeypatch, weighted):
                                 sample_weight=weights)
 
     monkeypatch.setattr(tables, "available_cores", lambda: 2)
-    monkeypatch.setattr(tables, "compiled_cells", spy)
+    monkeypatch.setattr(tables, "compiled_sweep", spy)
     serial, threaded = sweep(1), sweep(None)
     assert threads == [1, 2]
     assert any(cell.reason for cell in serial.cells)  # the estimator's NA reasons are among them

@@ -11,6 +11,11 @@ the scoring pass, and the cell's estimator is written from its result with the e
 ``_set_fitted``: the fitted attributes are those ``fit`` writes inside
 ``engine.compiled_small_fits()`` (the same loop), to rounding.
 
+The cells are independent, and the compiled call touches nothing but its arguments (numba
+``nogil``): ``compiled_sweep`` runs the calls of a whole sweep on threads, keeping everything
+else (the checks, the starts, the estimators, the warnings) on the calling thread in sweep order,
+so that the table is the serial one to the bit.
+
 Where this does not apply (another start, a prior, a repairing ``on_collapse``, weights with
 zeros, large data, no numba) or a compiled M-step failed (a covariance not positive definite),
 ``compiled_cell`` returns None and the caller fits the cell through the estimator, as before:
@@ -140,7 +145,7 @@ def compiled_cell(start: str, estimator, X, sample_weight, n: float, criterion: 
     return finished_cell(pending, run_mclust_cell(pending.arguments), n, criterion, convention, mclust_rules, cell)
 
 
-def compiled_cells(tasks, n_threads: int, n: float, criterion: str, convention: str, mclust_rules: bool):
+def compiled_sweep(tasks, n_threads: int, n: float, criterion: str, convention: str, mclust_rules: bool):
     """``compiled_cell`` of each task ((start, estimator, X, sample_weight, cell), or None: no
     compiled call), yielded in order, with the compiled calls on ``n_threads`` threads.
 

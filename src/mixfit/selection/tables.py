@@ -48,7 +48,7 @@ from ..families.registry import COVARIANCE_TYPES, make_covariance
 from ..families.registry import covariance_types as checked_covariance_types
 from ..models import GaussianEM
 from .cell_scores import log_likelihood_and_entropy
-from .compiled_cells import compiled_cell, compiled_cells
+from .compiled_cells import compiled_cell, compiled_sweep
 from .degenerate import degenerate_reason
 from .progress import CellBar
 from .result import CRITERIA, Cell, SelectionResult
@@ -110,7 +110,7 @@ def _margin(estimator, n: float, method: str, relative: bool = False) -> float:
 
 def _compiled_task(job: dict, X, sample_weight, method):
     """(start, estimator, X, sample_weight, cell) of a cell of one start that draws nothing (mclust's
-    procedure), which ``compiled_cells`` may fit in one compiled call; else None."""
+    procedure), which ``compiled_sweep`` may fit in one compiled call; else None."""
     if method == "em" and len(job["candidates"]) == 1 and job["candidates"][0][2] is None \
             and X.shape[0] >= job["n_components"]:
         start, estimator, _ = job["candidates"][0]
@@ -125,7 +125,7 @@ def _fit_cell(job: dict, X, sample_weight, n, criterion, convention, method, mcl
     k-means, sums in another order). Chunks are still spread over the source's threads
     (backends.memory), so a large cell keeps its cores. ``checked``: X was validated by the
     sweep, and its fits and predictions do not check it again (``estimators.checked_rows``).
-    ``compiled``: False where ``compiled_cells`` has tried the cell's compiled call already."""
+    ``compiled``: False where ``compiled_sweep`` has tried the cell's compiled call already."""
     task = _compiled_task(job, X, sample_weight, method) if compiled else None
     if task is not None:  # mclust's procedure: one compiled call (compiled_cells.py)
         cell = compiled_cell(*task[:4], n, criterion, convention, mclust_rules, task[4])
@@ -252,7 +252,7 @@ def _sweep(jobs, args, n_jobs, progress, method, criterion, convention, n) -> Se
             threads = available_cores() if n_jobs is None and sum(t is not None for t in tasks) > 1 else 1
             cells = []
             with _one_thread():  # BLAS on one thread beside the cells' threads (no oversubscription)
-                for job, cell in zip(jobs, compiled_cells(tasks, threads, n, criterion, convention,
+                for job, cell in zip(jobs, compiled_sweep(tasks, threads, n, criterion, convention,
                                                           bool(rules and rules[0]))):
                     cells.append(cell if cell is not None else _fit_cell(job, *args, compiled=False))
                     bar.update(f"K={job['n_components']} {job['covariance_type']}")

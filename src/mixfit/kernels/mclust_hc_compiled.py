@@ -56,8 +56,10 @@ def _det(W):
 
 @_jit
 def _cost(m, trace, det, omega, p, beta):
-    # engine.mclust_hc._cost, in its order of operations
-    return m * p * np.log((trace + omega + det / (beta * m ** (p - 1))) / m)
+    # engine.mclust_hc._cost, in its order of operations; m ** 1 is m (pow is exact where the
+    # result is a double), without pow's call at D = 2
+    power = m if p == 2.0 else m ** (p - 1)
+    return m * p * np.log((trace + omega + det / (beta * power)) / m)
 
 
 @_jit

@@ -116,7 +116,7 @@ class MemoryLog:
     def __init__(self):
         self.rows = []
         status = self._status()
-        self.previous, self.highest = status["VmRSS"], max(status["VmHWM"], peak_rss_mb())
+        self.previous, self.highest = 0.0, max(status["VmHWM"], peak_rss_mb())
         self.resettable = self._reset()
 
     def peak(self) -> float:
@@ -195,13 +195,21 @@ def main() -> None:
         args.rows, args.batch_rows, args.heldout = 2e6, 2e5, 5e4
     if args.without_pandas:
         sys.meta_path.insert(0, _NoPandas())
+    memory = MemoryLog()
+    memory.stage("python and numpy")
+    # mixfit's imports one layer at a time, each imported by the next anyway
+    import scipy.linalg  # noqa: F401
+
+    memory.stage("import scipy.linalg")
+    import sklearn.base
+
+    memory.stage("import sklearn.base", f"pandas {'loaded' if 'pandas' in sys.modules else 'not loaded'}: "
+                 "sklearn.utils.fixes imports it where installed, and scipy.stats")
     import mixfit
     from mixfit import GaussianMixture
     from mixfit.kernels import expanded  # the benchmark's switch, not an API
 
-    memory = MemoryLog()
-    memory.stage("imports: numpy, scipy, scikit-learn, mixfit",
-                 f"pandas {'loaded' if 'pandas' in sys.modules else 'not loaded'} (scikit-learn imports it where installed)")
+    memory.stage("import mixfit (the rest)")
     if args.without_numba:
         expanded.COMPILED = False
     D, K, batch = args.dims, args.components, args.batch

@@ -9,13 +9,16 @@
 The stream: rows of a known K-component full-covariance mixture in D dimensions, made batch by
 batch (``--batch`` rows) and never stored; each batch goes to ``GaussianMixture.partial_fit``
 with the default step-size schedule (learning_offset=0, learning_decay=0.6). Memory: the
-process's peak RSS (``resource.getrusage``, the high-water mark) is read right after the stream,
-before anything larger is allocated, so it bounds the streaming part (Python and the libraries
-included). Accuracy: the held-out log-likelihood per row of the online fit and of a batch fit on
+process's peak RSS (the kernel's high-water mark) up to the end of the stream, before anything
+larger is allocated, so it bounds the streaming part (Python and the libraries included); and a
+line per stage (the imports, the batch buffer, what the first call imports and loads, the first
+call, the later steps: the resident set after each and the peak within it), with the arrays of
+one step and of one draw as tracemalloc sees them. Accuracy: the held-out log-likelihood per row of the online fit and of a batch fit on
 ``--batch-rows`` rows of the same mixture, both on the same ``--heldout`` fresh rows.
 Throughput: rows per second of the partial_fit calls (the data generation not counted) against
-the rows per second of a batch EM pass (the batch fit's ``max_iter`` passes over its rows from a
-given start, timed alone).
+the rows per second of a batch EM pass (5 passes over the batch fit's rows from its fitted
+parameters; the median of four timings, as the machine's load moves between the stream and the
+passes), and the two alternated on the same rows.
 """
 
 from __future__ import annotations
@@ -51,11 +54,22 @@ def draw(mixture, n: int, rng: np.random.Generator) -> np.ndarray:
                            for k, c in enumerate(counts)])
 
 
+_CONTROLLER = []
+
+
+def blas_controller():
+    """threadpoolctl's controller, made once: each ``threadpool_limits`` would scan the process's
+    loaded libraries again (a read of /proc/self/maps, ~5 ms a batch on the shared machine)."""
+    if not _CONTROLLER:
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0]
+
+
 def draw_into(mixture, out: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """``draw`` into the given (n, D) array, one component's rows at a time: the stream's batch
     buffer, refilled for every batch (one batch resident, as a reader of a file in batches)."""
-    from threadpoolctl import threadpool_limits
-
     weights, means, factors = mixture
     counts = rng.multinomial(out.shape[0], weights)
     start = 0
@@ -64,7 +78,7 @@ def draw_into(mixture, out: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     # product; on 2 cores they took the cores from the partial_fit step that follows: measured,
     # the stream's steps at 0.57 of a batch pass with the generator's BLAS threaded, 0.87 with
     # OPENBLAS_NUM_THREADS=1 for the whole process, 0.84-0.86 back to back without a generator.)
-    with threadpool_limits(limits=1, user_api="blas"):
+    with blas_controller().limit(limits=1, user_api="blas"):
         for k, c in enumerate(counts):
             np.matmul(rng.standard_normal((c, means.shape[1])), factors[k].T, out=out[start : start + c])
             out[start : start + c] += means[k]
@@ -93,6 +107,70 @@ class _NoPandas:
             raise ModuleNotFoundError(f"No module named {name!r} (--without-pandas)", name=name)
 
 
+class MemoryLog:
+    """The resident set stage by stage: after each stage its VmRSS, and the peak during it (VmHWM,
+    reset at the start of each stage through /proc/self/clear_refs where the kernel allows; else
+    the process's peak so far, marked '<='). The reset also resets what ``getrusage`` reports, so
+    the process's peak is ``peak()``: the highest of the stages' peaks (and of getrusage's)."""
+
+    def __init__(self):
+        self.rows = []
+        status = self._status()
+        self.previous, self.highest = 0.0, max(status["VmHWM"], peak_rss_mb())
+        self.resettable = self._reset()
+
+    def peak(self) -> float:
+        """The process's peak resident set so far (MB), over every stage."""
+        return max(self.highest, self._status()["VmHWM"], peak_rss_mb())
+
+    @staticmethod
+    def _status() -> dict:
+        with open("/proc/self/status") as status:
+            return {line.split(":")[0]: int(line.split()[1]) / 1024 for line in status
+                    if line.startswith(("VmRSS:", "VmHWM:"))}
+
+    @staticmethod
+    def _reset() -> bool:
+        try:
+            with open("/proc/self/clear_refs", "w") as refs:
+                refs.write("5")  # VmHWM := VmRSS (Linux >= 4.0)
+            return True
+        except OSError:
+            return False
+
+    def stage(self, label: str, note: str = "") -> None:
+        now = self._status()
+        self.highest = max(self.highest, now["VmHWM"], peak_rss_mb())
+        self.rows.append((label, now["VmRSS"], now["VmRSS"] - self.previous, now["VmHWM"], note))
+        self.previous = now["VmRSS"]
+        self.resettable = self._reset()
+
+    def extra(self, label: str, megabytes: float, note: str = "") -> None:
+        """A line measured otherwise (tracemalloc): its size alone."""
+        self.rows.append((label, None, megabytes, None, note))
+
+    def print(self) -> None:
+        print(f"{'memory, stage by stage (MB)':<62}{'RSS after':>10}{'change':>9}{'peak in it':>12}")
+        mark = "" if self.resettable else "<="
+        for label, rss, change, peak, note in self.rows:
+            left = f"  {label:<60}" + (f"{rss:>10.0f}" if rss is not None else " " * 10)
+            right = f"{change:>+9.1f}" + (f"{mark:>6}{peak:>6.0f}" if peak is not None else " " * 12)
+            print(left + right + (f"   {note}" if note else ""))
+
+
+def traced_peak_mb(function) -> float:
+    """The peak of numpy's and Python's allocations while ``function()`` runs (tracemalloc: the
+    arrays a call makes, not what the allocator or BLAS keeps around them)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        function()
+        return tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
+
+
 def loaded(names) -> str:
     return ", ".join(name for name in names if name in sys.modules) or "none"
 
@@ -117,40 +195,83 @@ def main() -> None:
         args.rows, args.batch_rows, args.heldout = 2e6, 2e5, 5e4
     if args.without_pandas:
         sys.meta_path.insert(0, _NoPandas())
+    memory = MemoryLog()
+    memory.stage("python and numpy")
+    # mixfit's imports one layer at a time, each imported by the next anyway
+    import scipy.linalg  # noqa: F401
+
+    memory.stage("import scipy.linalg")
+    import sklearn.base
+
+    memory.stage("import sklearn.base", f"pandas {'loaded' if 'pandas' in sys.modules else 'not loaded'}: "
+                 "sklearn.utils.fixes imports it where installed, and scipy.stats")
     import mixfit
     from mixfit import GaussianMixture
+    from mixfit.kernels import expanded  # the benchmark's switch, not an API
 
+    memory.stage("import mixfit (the rest)")
     if args.without_numba:
-        from mixfit.kernels import expanded  # the benchmark's switch, not an API
-
         expanded.COMPILED = False
     D, K, batch = args.dims, args.components, args.batch
     n_batches = int(args.rows) // batch
     mixture = make_mixture(D, K, seed=0)
     rng = np.random.default_rng(1)
-    baseline = peak_rss_mb()
+    baseline = memory.peak()
     print(f"mixfit {mixfit.__version__}; stream of {n_batches * batch:.3g} rows in batches of {batch}, "
           f"(D, K) = ({D}, {K}), full covariance; peak RSS after the imports {baseline:.0f} MB")
 
+    X = np.empty((batch, D))  # the batch buffer, refilled for every batch
+    draw_into(mixture, X, rng)
+    memory.stage(f"the batch buffer ({X.nbytes / 2**20:.1f} MB) and its first draw")
+    # What the first call imports, imported here first so that its cost gets a line of its own
+    # (the same modules, loaded once either way: the stream's peak is unchanged). The k-means start
+    # imports sklearn.cluster (engine/starts.py); the step's pair products, where numba is
+    # installed, load numba and their compiled loop from numba's on-disk cache (LLVM's start).
+    import sklearn.cluster  # noqa: F401
+
+    memory.stage("first call's import: sklearn.cluster (the k-means start)")
+    if expanded.COMPILED:
+        from mixfit.kernels.pairs_compiled import pair_products_into
+
+        memory.stage("first call's import: numba")
+        pair_products_into(X[:2], np.empty((D * (D + 3) // 2, 2)))
+        memory.stage("first call's load: the cached pair products (LLVM)")
+    else:
+        memory.stage("numba: not used (--without-numba, or not installed)")
+
     online = GaussianMixture(K, covariance_type="full", random_state=0)
     fitting = 0.0  # the steps after the first (the steady state)
+    tenths, counted = [], (0, 0.0)  # the steps' rows per second in each tenth of the stream
     started = time.perf_counter()
-    X = np.empty((batch, D))  # the batch buffer, refilled for every batch
     for i in range(n_batches):
-        draw_into(mixture, X, rng)
+        if i > 0:
+            draw_into(mixture, X, rng)
         tick = time.perf_counter()
         online.partial_fit(X)
         if i == 0:
             first_call = time.perf_counter() - tick  # k-means start, and numba compiling its loops
+            memory.stage("first call: the k-means start and one step", f"{first_call:.2f} s")
         else:
             fitting += time.perf_counter() - tick
         if (i + 1) % max(1, n_batches // 10) == 0:
+            if fitting > counted[1]:
+                tenths.append((i - counted[0]) * batch / (fitting - counted[1]))
+            counted = (i, fitting)
             print(f"  {i + 1:>8} batches  {time.perf_counter() - started:7.1f} s  "
                   f"batch log-lik/row {online.lower_bound_:.5f}  RSS now {rss_mb():.0f} MB", flush=True)
-    stream_rss = peak_rss_mb()
+    memory.stage(f"the later steps ({n_batches - 1}), each after the draw of its batch")
+    stream_rss = memory.peak()
     heavy = loaded(("pandas", "numba", "sklearn.cluster", "scipy.stats"))
     online_rate = (n_batches - 1) * batch / fitting
     overall_rate = n_batches * batch / (fitting + first_call)
+
+    # Inside a step and a draw: the arrays they make (tracemalloc), on a copy of the stream's
+    # model after the stream (the peak above is already read).
+    step_arrays = traced_peak_mb(lambda: deepcopy(online).partial_fit(X))
+    memory.extra("of which one later step's arrays (tracemalloc peak)", step_arrays,
+                 "the E-step's per-thread chunk workspace, the statistics; no copy of the batch")
+    memory.extra("of which one draw's arrays (tracemalloc peak)",
+                 traced_peak_mb(lambda: draw_into(mixture, X, rng)), "the generator's (c, D) normals")
 
     heldout = draw(mixture, int(args.heldout), np.random.default_rng(2))
     X = draw(mixture, int(args.batch_rows), np.random.default_rng(3))
@@ -185,6 +306,13 @@ def main() -> None:
             timed.fit(X)
         passes_rate.append(passes * X.shape[0] / (time.perf_counter() - tick))
     paired = float(np.median(steady)) / float(np.median(passes_rate))
+    # The in-stream steps ran minutes before any pass was timed, on a machine whose load moves:
+    # their reference is the median of the four timings of a pass (the first, and the three
+    # alternated ones), the spread of both sides printed beside it.
+    pass_rates = [pass_rate, *passes_rate]
+    reference_rate = float(np.median(pass_rates))
+    print()
+    memory.print()
     print()
     print(f"{'bar':<34}{'mixfit online':>16}{'reference':>16}{'bar':>12}")
     print(f"{'peak RSS (MB)':<34}{stream_rss:>16.0f}{baseline:>16.0f}{'< 200':>12}   (reference: after the imports)")
@@ -201,11 +329,14 @@ def main() -> None:
           f"{ll_batch:.6f} ({whole.n_iter_} iterations, {batch_time:.1f} s)")
     print(f"  difference               {ll_online - ll_batch:+.2e}   (bar: |difference| <= 1e-3)")
     print(f"throughput                 online {online_rate:.3g} rows/s (steps 2 on), batch EM pass "
-          f"{pass_rate:.3g} rows/s, ratio {online_rate / pass_rate:.2f}   (bar: >= 0.80)")
-    print(f"  back to back on 1e6 rows online {np.median(steady):.3g} rows/s, batch EM pass "
+          f"{reference_rate:.3g} rows/s, ratio {online_rate / reference_rate:.2f}   (bar: >= 0.80)")
+    print(f"  spread                   online by tenth of the stream {min(tenths, default=online_rate):.3g}"
+          f"-{max(tenths, default=online_rate):.3g} rows/s; batch EM pass, 4 timings of {passes} passes "
+          f"{min(pass_rates):.3g}-{max(pass_rates):.3g} rows/s (first alone {pass_rate:.3g})")
+    print(f"  back to back on {X.shape[0]:.0e} rows online {np.median(steady):.3g} rows/s, batch EM pass "
           f"{np.median(passes_rate):.3g} rows/s, ratio {paired:.2f} (medians of 3, alternated)")
     print(f"  with the first call      {overall_rate:.3g} rows/s (the first call, start and compiling: "
-          f"{first_call:.2f} s), ratio {overall_rate / pass_rate:.2f}")
+          f"{first_call:.2f} s), ratio {overall_rate / reference_rate:.2f}")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ import numpy as np
 from sklearn.utils.validation import check_scalar
 
 from .. import engine
+from ..backends.allocator import release_freed_memory
 from ..engine import online
 from ..engine.collapse import ON_COLLAPSE, make_policy
 from ..engine.starts import INIT_METHODS
@@ -291,6 +292,9 @@ class OnlineMixture:
             start = engine.fit(model, source, parts.start, options, as_generator(self.random_state),
                                make_policy=parts.policy)
             state, start_events = online.OnlineState(start.params), start.events
+            # The start's freed memory (k-means: a copy of the batch, its distances, its threads'
+            # buffers) back to the system before the step's workspace is made (backends/allocator.py)
+            release_freed_memory()
         rho = online.step_size(state.n_steps + 1, self.learning_offset, self.learning_decay)
         step = online.step(model, source, state, rho, self.total_samples, kind.policy(self))
         events = [*start_events, *step.events]

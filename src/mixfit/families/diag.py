@@ -10,7 +10,7 @@ import numpy as np
 
 from ..exceptions import SKLEARN_COLLAPSE_MESSAGE, CollapsedComponentError
 from ..kernels.expanded import reference_moments
-from ..kernels.row_features import RowFeatures, log_kernel_product, remembered, row_features
+from ..kernels.row_features import RowFeatures, log_kernel_product, predicted, remembered, row_features
 from ..kernels.scratch import scratch
 from ..stats import GaussianStats, shift_scatter_diagonal
 from .full import FullCovariance
@@ -78,7 +78,8 @@ class DiagCovariance:
         features = row_features(Xc, D)
         np.multiply(Xc, Xc, out=features[:, :D])
         log_rho = log_kernel_product(features, coefficients)  # (n, K)
-        return log_rho, DiagFeatures(RowFeatures(features, centre, per_dimension=True))
+        unkept = predicted(self.name, Xc.dtype, means_c, prec_chol, per_dimension=True)  # float32: float64 sums
+        return log_rho, DiagFeatures(RowFeatures(features, centre, per_dimension=True, predicted=unkept))
 
     def moments(self, X, wresp, shift, workspace=None):
         if workspace is not None:  # the DiagFeatures of ``log_kernel``

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..kernels.expanded import reference_moments
-from ..kernels.row_features import RowFeatures, log_kernel_product, remembered, row_features
+from ..kernels.row_features import RowFeatures, log_kernel_product, predicted, remembered, row_features
 from ..stats import GaussianStats, shift_scatter_trace
 from .diag import DiagCovariance
 from .full import FullCovariance
@@ -73,7 +73,8 @@ class SphericalCovariance:
         features = row_features(Xc, 1)
         np.einsum("nd,nd->n", Xc, Xc, out=features[:, 0])
         log_rho = log_kernel_product(features, coefficients)  # (n, K)
-        return log_rho, SphericalFeatures(RowFeatures(features, centre, per_dimension=False))
+        unkept = predicted(self.name, Xc.dtype, means_c, prec_chol, per_dimension=False)  # float32: float64 sums
+        return log_rho, SphericalFeatures(RowFeatures(features, centre, per_dimension=False, predicted=unkept))
 
     def moments(self, X, wresp, shift, workspace=None):
         if workspace is not None:  # the SphericalFeatures of ``log_kernel``

@@ -47,8 +47,6 @@ from contextvars import ContextVar
 
 import numpy as np
 
-from .scratch import scratch
-
 # The rounding float32 sums may leave in a component's scatter, relative to the scatter about its
 # weighted mean, by the estimate of row_features.py's docstring; float32 keeps 24 bits, this 14
 # (docs/performance.md, "float32 moments": why 14).
@@ -58,6 +56,7 @@ FLOAT32_MOMENT_TOLERANCE = 2.0**-14
 # scatter falls by half within the iteration fails the pass's check.
 PREDICTION_TOLERANCE = FLOAT32_MOMENT_TOLERANCE / 2
 _U32 = 2.0**-24  # float32's unit roundoff
+_TINY = np.finfo(np.float64).tiny
 
 # What this thread's float32 diag / spherical moments do (``row_features.RowFeatures.moments``):
 # None, the per-chunk guard; a PassSums, every component in float32, its sums collected there;
@@ -147,23 +146,25 @@ class _Exact:
 def unkept_components(sums, mass, mass_delta2, delta, per_dimension: bool) -> np.ndarray:
     """(K,) bool: the components whose float32 sums about g (``sums`` (K, m + D), the squares
     then x - g; a chunk's or a pass's) may round by more than FLOAT32_MOMENT_TOLERANCE of the
-    scatter about their weighted mean, S - s1^2 / N, by the bound u32 (S + 2 |delta| sqrt(N S))
-    <= u32 (2 S + N delta^2) (row_features.py's docstring); ``mass_delta2``: N_k delta_k^2
-    (K, D), or (K,) summed over d."""
+    scatter about their weighted mean, W = S - s1^2 / N, by the bound u32 (S + 2 |delta| sqrt(N
+    S)) <= u32 (2 S + N delta^2) (row_features.py's docstring); ``mass_delta2``: N_k delta_k^2
+    (K, D), or (K,) summed over d. A few whole-array operations: at small K their count is the
+    cost (a pass of a 1000-row fit checks in ~10 us)."""
     D = delta.shape[1]
     second, s1 = sums[:, :-D], sums[:, -D:]
-    with np.errstate(invalid="ignore", divide="ignore"):  # a component without mass: recomputed
-        if not per_dimension:  # (K,): S - |s1|^2 / N against u32 (2 S + N |delta|^2)
-            margin = (FLOAT32_MOMENT_TOLERANCE - 2 * _U32) * second[:, 0] - _U32 * mass_delta2
-            margin -= FLOAT32_MOMENT_TOLERANCE * np.einsum("kd,kd->k", s1, s1) / mass
-            return ~(margin >= 0)
-        # (tol - 2 u) S - u N delta^2 - tol s1^2 / N >= 0, per dimension, in two scratch buffers
-        margin = np.multiply(s1, s1, out=scratch("guard_margin", s1.shape, np.float64))
-        margin *= (-FLOAT32_MOMENT_TOLERANCE / mass)[:, None]
-        term = np.multiply(second, FLOAT32_MOMENT_TOLERANCE - 2 * _U32, out=scratch("guard_term", s1.shape, np.float64))
-        margin += term
-        margin -= np.multiply(mass_delta2, _U32, out=term)
-        return ~(margin >= 0).all(axis=1)
+    mass = np.maximum(mass, _TINY)  # no mass: S = s1 = 0, and W = 0 fails any bound above 0
+    if per_dimension:
+        within = np.multiply(s1, s1)
+        within /= mass[:, None]
+    else:
+        second = second[:, 0]
+        within = np.einsum("kd,kd->k", s1, s1) / mass
+    np.subtract(second, within, out=within)  # W
+    within *= FLOAT32_MOMENT_TOLERANCE
+    bound = np.multiply(second, 2 * _U32)
+    bound += _U32 * mass_delta2
+    kept = bound <= within  # NaN: not kept
+    return ~(kept.all(axis=1) if per_dimension else kept)
 
 
 def pass_unkept(sums: PassSums):
@@ -175,26 +176,28 @@ def pass_unkept(sums: PassSums):
     if sums.mixed:
         return np.ones(sums.sums.shape[0], dtype=bool)
     delta = sums.delta
-    mass_delta2 = delta * delta * sums.mass[:, None]
-    if not sums.per_dimension:
-        mass_delta2 = mass_delta2.sum(axis=1)
-    return unkept_components(sums.sums, sums.mass, mass_delta2, delta, sums.per_dimension) & ~sums.predicted
+    mass_delta2 = delta * delta
+    mass_delta2 = (mass_delta2 * sums.mass[:, None] if sums.per_dimension
+                   else mass_delta2.sum(axis=1) * sums.mass)
+    unkept = unkept_components(sums.sums, sums.mass, mass_delta2, delta, sums.per_dimension)
+    if sums.predicted.any():  # summed in float64 throughout: not the float32 sums' to check
+        unkept &= ~sums.predicted
+    return unkept
 
 
-def predicted_unkept(means_c, prec_chol, per_dimension: bool) -> np.ndarray:
+def predicted_unkept(spread) -> np.ndarray:
     """(K,) bool: the components that the parameters predict the pass's check would not keep,
-    summed in float64 from a pass's first chunk on. With the shifts c_k = mu_k (delta = mu_k -
-    g = ``means_c``) and a pass's scatter N_k sigma_k^2, the pass's sums about g are S ~ N_k
-    (sigma^2 + delta^2) and the bound's ratio u32 (2 S + N delta^2) / W ~ u32 (2 + 3 delta^2
-    lambda) per dimension (spherical: u32 (2 + 3 |delta|^2 lambda / D)), lambda = prec_chol^2;
-    predicted unkept above PREDICTION_TOLERANCE."""
-    means_c = np.asarray(means_c, dtype=np.float64)
-    precision = np.asarray(prec_chol, dtype=np.float64) ** 2
-    if per_dimension:
-        spread = (means_c * means_c * precision).max(axis=1)  # (K,) the worst dimension's delta^2 lambda
-    else:
-        spread = np.einsum("kd,kd->k", means_c, means_c) * precision / means_c.shape[1]
-    return ~(_U32 * (2 + 3 * spread) <= PREDICTION_TOLERANCE)
+    summed in float64 from a pass's first chunk on. ``spread`` (K,): delta^2 lambda in the
+    component's worst dimension (diag), |delta|^2 lambda / D (spherical), with delta = mu_k - g
+    (the shifts c_k = mu_k) and lambda the precision. With the pass's scatter taken as N_k
+    sigma^2, the pass's sums about g are S ~ N_k (sigma^2 + delta^2) and the bound's ratio
+    u32 (2 S + N delta^2) / W ~ u32 (2 + 3 delta^2 lambda); predicted unkept above
+    PREDICTION_TOLERANCE. (The families compute it with their coefficients, once per pass.)"""
+    return ~(spread <= _PREDICTED_SPREAD)
+
+
+# u32 (2 + 3 spread) <= PREDICTION_TOLERANCE, solved for the spread
+_PREDICTED_SPREAD = (PREDICTION_TOLERANCE / _U32 - 2) / 3
 
 
 def settled_sum(map_reduce: Callable, accumulate: Callable):

@@ -55,7 +55,6 @@ carries alike) with the squares formed exactly in float64.
 
 from __future__ import annotations
 
-import functools
 import weakref
 
 import numpy as np
@@ -86,19 +85,6 @@ def remembered(key, build, *arrays):
     value = build(*arrays)
     _REMEMBERED[key] = (tuple(weakref.ref(a) for a in arrays), tuple(np.array(a) for a in arrays), value)
     return value
-
-
-def predicted(name, dtype, means_c, prec_chol, per_dimension: bool):
-    """float32 rows: ``float32_pass.predicted_unkept`` of the parameters, remembered for a pass
-    under ``name`` (the family's); None for other dtypes."""
-    if dtype != np.float32:
-        return None
-    build = functools.partial(_predicted, per_dimension)
-    return remembered((name, "predicted"), build, np.asarray(means_c), np.asarray(prec_chol))
-
-
-def _predicted(per_dimension, means_c, prec_chol):
-    return float32_pass.predicted_unkept(means_c, prec_chol, per_dimension)
 
 
 def row_features(Xc: np.ndarray, width: int) -> np.ndarray:

@@ -12,9 +12,10 @@ EM and VB, float64 and float32. Data: ``bench_em``'s known mixture (cached under
 
 What is measured, and how
 -------------------------
-mixfit: per-iteration time from timestamps where each pass over the data starts
-(``ArraySource.map_reduce``), consecutive starts bracketing one whole iteration (E-step, M-step,
-bound); the median over ``--iters - 1`` intervals. EM starts from the generating mixture
+mixfit: per-iteration time from timestamps where each iteration's statistics start
+(``engine.loop``'s ``settled_sum``: the pass over the data, and the second one that a float32
+pass whose rounding check fails runs, kernels/float32_pass.py), consecutive starts bracketing
+one whole iteration (E-step, M-step, bound); the median over ``--iters - 1`` intervals. EM starts from the generating mixture
 (``*_init``, no initialisation pass); VB from a ``max_iter=0`` fit with
 ``init_params='random_from_data'`` and explicit priors, continued with ``warm_start``.
 
@@ -100,7 +101,7 @@ def vb_priors(X, cov):
 
 def mixfit_seconds(X, k, cov, method, iters):
     import mixfit
-    from mixfit.backends import memory
+    from mixfit.engine import loop
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -113,13 +114,13 @@ def mixfit_seconds(X, k, cov, method, iters):
                                                  init_params="random_from_data", random_state=0, **vb_priors(X, cov))
             est.fit(X)
             est.set_params(warm_start=True, max_iter=iters)
-        original = memory.ArraySource.map_reduce
-        memory.ArraySource.map_reduce = _stamped(original)
+        original = loop.settled_sum
+        loop.settled_sum = _stamped(original)
         _STAMPS.clear()
         try:
             est.fit(X)
         finally:
-            memory.ArraySource.map_reduce = original
+            loop.settled_sum = original
     return statistics.median(np.diff(_STAMPS))
 
 

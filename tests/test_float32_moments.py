@@ -1,8 +1,12 @@
 """float32 diag / spherical moments (issue 17): summed in float32 where the rounding bound of
-kernels/row_features.py keeps the scatter, in float64 where it does not, against the literal
-per-point moments of tests/oracles."""
+kernels/row_features.py keeps the scatter (on a chunk's sums, or on a whole pass's inside
+kernels/float32_pass.settled_sum), in float64 where it does not, against the literal per-point
+moments of tests/oracles."""
 
 from __future__ import annotations
+
+import functools
+import operator
 
 import numpy as np
 import pytest
@@ -11,6 +15,7 @@ from oracles import gaussian_em as oracle
 
 from mixfit import GaussianMixture
 from mixfit.families.registry import make_covariance
+from mixfit.kernels import float32_pass
 from mixfit.kernels.linalg import FLOAT32_PRODUCT_ROWS, column_sum, normalize_log_rows
 from mixfit.kernels.row_features import FLOAT32_MOMENT_TOLERANCE, float32_sums, unkept_components
 from mixfit.models.gaussian_em import GaussianEM, GaussianParams
@@ -143,21 +148,110 @@ def test_guard_against_its_definition(rng):
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # tol=0: max_iter always
 def test_float32_fit_matches_float64_at_many_components(rng):
-    """A whole float32 diag fit with the float32 moment sums (24 components, 3000 rows, 15 EM
-    iterations from the same start) against the float64 fit of the same data: float32's
-    u = 6e-8, carried through the E-step's products over 15 iterations, ~1e-5 of each array's
-    scale (as in test_gaussian_mixture's float32 test; measured here on three draws: 2e-5 for
-    the variances, 1e-6 for weights and means), the moment sums adding a few u32 R ~ 1e-5
-    (R <= 450 here): 1e-4 of each array's scale."""
+    """A whole float32 diag fit with the float32 moment sums (24 components, 3000 rows in chunks
+    of 128, five rows of a component a chunk: the pass's guard decides, 15 EM iterations from
+    the same start) against the float64 fit of the same data: float32's u = 6e-8, carried
+    through the E-step's products over 15 iterations, ~1e-5 of each array's scale (as in
+    test_gaussian_mixture's float32 test; measured here on three draws: 2e-5 for the
+    variances, 1e-6 for weights and means), the moment sums adding a few u32 R ~ 1e-5 (R <= 450
+    here; the guard allows 2^-14 = 6e-5 of each variance): 1e-4 of each array's scale."""
     K, D, n = 24, 6, 3000
     means = rng.normal(scale=4.0, size=(K, D))
     labels = rng.integers(K, size=n)
     X = means[labels] + rng.standard_normal((n, D))
     start = {"weights_init": np.full(K, 1.0 / K), "means_init": means + 0.1,
              "precisions_init": np.full((K, D), 1.0)}
-    fits = [GaussianMixture(K, covariance_type="diag", max_iter=15, tol=0, **start).fit(X.astype(dtype))
-            for dtype in (np.float32, np.float64)]
+    fits = [GaussianMixture(K, covariance_type="diag", max_iter=15, tol=0, chunk_size=128,
+                            **start).fit(X.astype(dtype)) for dtype in (np.float32, np.float64)]
     for name in ["weights_", "means_", "covariances_"]:
         got, want = getattr(fits[0], name), getattr(fits[1], name)
         assert got.dtype == np.float32
         assert_allclose(got, want, rtol=0, atol=1e-4 * np.abs(want).max())
+
+
+def _settled_pass(covariance_type, X32, params, rows):
+    """One pass of the fitting loop over chunks of ``rows`` rows (``float32_pass.settled_sum``):
+    the statistics, the number of passes it ran, and the literal float64 per-point moments of
+    the same responsibilities summed over the chunks (mass, first, scatter, about c_k - g, from
+    the rows x - g as the E-step rounded them)."""
+    chunks = [X32[a:a + rows] for a in range(0, X32.shape[0], rows)]
+    model = GaussianEM(make_covariance(covariance_type), reg_covar=1e-6, dtype=np.float32)
+    params32 = params.astype(np.float32)
+    passes = []
+
+    def map_reduce(accumulate):
+        passes.append(len(passes) + 1)
+        return functools.reduce(operator.add, (accumulate(chunk, None) for chunk in chunks))
+
+    stats = float32_pass.settled_sum(map_reduce, lambda X, w: model.accumulate(X, params32, w))
+    expected = None
+    for chunk in chunks:  # outside settled_sum: the same responsibilities, each chunk alone
+        _, resp, rows64, workspace = _chunk_moments(covariance_type, chunk, params)
+        shift_c = params32.means.astype(np.float64) - workspace.features.centre
+        sums = oracle.moments_about(rows64, resp.astype(np.float64), None, shift_c, covariance_type)
+        expected = sums if expected is None else tuple(a + b for a, b in zip(expected, sums))
+    return stats, len(passes), expected
+
+
+def _chunk_guard_rejects(covariance_type, X32, params, rows):
+    """How many (chunk, component) pairs the per-chunk guard sends to float64."""
+    rejected = 0
+    for a in range(0, X32.shape[0], rows):
+        _, resp, _, workspace = _chunk_moments(covariance_type, X32[a:a + rows], params)
+        rejected += int(_float32_only(resp, workspace, params.astype(np.float32).means)[1].sum())
+    return rejected
+
+
+@pytest.mark.parametrize("covariance_type", ["diag", "spherical"])
+def test_pass_guard_keeps_what_chunks_could_not(covariance_type, rng):
+    """2000 rows in chunks of 16 (two rows of each of 8 components a chunk, often one or none:
+    the per-chunk guard sends many (chunk, component) pairs to float64): the pass's check keeps
+    every component in float32 in one pass, and each variance is within the written bound of the
+    literal float64 moments of the same responsibilities, sqrt(m) u32 R_kd (the first test's;
+    the chunks' roundings add, and so do their terms' magnitudes, into the pass's R)."""
+    K, D, n, rows = 8, 5, 2000, 16
+    means = rng.normal(scale=3.0, size=(K, D))
+    variance = rng.uniform(0.5, 1.5, size=(K, D)) if covariance_type == "diag" else rng.uniform(0.5, 1.5, size=K)
+    labels = rng.integers(K, size=n)
+    scale = np.sqrt(variance if covariance_type == "diag" else variance[:, None])
+    X32 = (means[labels] + rng.standard_normal((n, D)) * scale[labels]).astype(np.float32)
+    params = GaussianParams(np.full(K, 1.0 / K), means, 1 / np.sqrt(variance))
+    assert _chunk_guard_rejects(covariance_type, X32, params, rows) > 100
+    stats, n_passes, (mass, first, scatter) = _settled_pass(covariance_type, X32, params, rows)
+    assert n_passes == 1
+    expected = _variance(mass, first, scatter)
+    got = _variance(stats.mass, stats.first, stats.scatter)
+    shift_c = params.astype(np.float32).means.astype(np.float64) - params.weights @ params.means
+    if covariance_type == "diag":
+        bound = np.sqrt(FLOAT32_PRODUCT_ROWS) * U32 * _ratio(shift_c, variance) * expected
+    else:
+        spread = np.sqrt((shift_c**2).sum(axis=1))
+        bound = np.sqrt(FLOAT32_PRODUCT_ROWS) * U32 * _ratio(spread, D * variance) * expected
+    assert np.all(bound < 1e-3 * expected)  # a real bound, inside a float32 fit's tolerance
+    assert np.all(np.abs(got - expected) <= bound)
+
+
+@pytest.mark.parametrize("covariance_type", ["diag", "spherical"])
+def test_collapsing_component_fails_the_pass_guard_and_ends_exact(covariance_type, rng):
+    """The parameters give component 0 a standard deviation of 1 eight units from the centre
+    (predicted ratio u32 (2 + 3 * 64) < 2^-15: summed in float32 from the first chunk), but its
+    six rows lie within 1e-3 of its mean: the pass's scatter is ~1e-6 of what the parameters
+    say, the pass's check fails it, a second pass sums it in float64 from its rows, and its
+    variance is the literal float64 moments' to 1e-6 (float64 sums of its own rows round by
+    ~eps64 of 64 / 1e-6 ~ 1e-8 relative); the float32 sums of the same pass lose it entirely."""
+    K, D = 4, 3
+    means = np.array([[8.0, 8.0, 8.0], [0.0, 1.0, 0.0], [1.0, -1.0, 0.5], [-1.0, 0.0, -0.5]])
+    sd = np.array([1e-3, 1.0, 1.0, 1.0])
+    labels = rng.permutation(np.concatenate([np.zeros(6, dtype=int), rng.integers(1, K, size=600)]))
+    X32 = (means[labels] + rng.standard_normal((labels.size, D)) * sd[labels, None]).astype(np.float32)
+    params = GaussianParams(np.full(K, 1.0 / K), means, np.ones((K, D)) if covariance_type == "diag" else np.ones(K))
+    stats, n_passes, (mass, first, scatter) = _settled_pass(covariance_type, X32, params, 64)
+    assert n_passes == 2  # the check failed component 0 after the first
+    expected = _variance(mass, first, scatter)
+    assert_allclose(_variance(stats.mass, stats.first, stats.scatter)[0], expected[0], rtol=1e-6)
+    assert_allclose(_variance(stats.mass, stats.first, stats.scatter)[1:], expected[1:], rtol=1e-4)  # float32 kept
+    unchecked = [_float32_only(*_chunk_moments(covariance_type, X32[a:a + 64], params)[1::2],
+                               params.astype(np.float32).means)[0] for a in range(0, X32.shape[0], 64)]
+    unchecked = [sum(parts) for parts in zip(*unchecked)]  # the same pass's float32 sums, unguarded
+    error = np.abs(_variance(*unchecked)[0] - expected[0])
+    assert np.all(error > 1e-2 * expected[0])  # what the pass's guard prevents

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from ..kernels.float32_pass import settled_sum
 from ..protocols import Model, require
 from . import small_em
 
@@ -134,7 +135,8 @@ def run(model, source, params, options: FitOptions, report: Callable[[str], None
             return FitResult(fitted, converged, n_iter, final, lower_bounds, [])
     for n_iter in range(1, options.max_iter + 1):
         current = params
-        stats = source.map_reduce(lambda X, w, params=current: model.accumulate(X, params, w))
+        # float32 diag / spherical moments: their rounding guard checked once per pass (kernels/float32_pass.py)
+        stats = settled_sum(source.map_reduce, lambda X, w, params=current: model.accumulate(X, params, w))
         lower_bound = model.objective(stats, current) / stats.weight_sum
         repairs_before = len(policy.events)
         params = policy.step(model, source, stats, current, n_iter)

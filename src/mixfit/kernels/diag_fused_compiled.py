@@ -4,7 +4,10 @@ GIL, so an ArraySource's threads run chunks in parallel."""
 
 from __future__ import annotations
 
+import math
+
 import numba
+import numpy as np
 
 
 @numba.njit(cache=True, nogil=True)
@@ -17,3 +20,35 @@ def features_into(rows, out):
             out[i, d] = v * v
             out[i, D + d] = v
         out[i, 2 * D] = 1
+
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
+def sparse_sums_into(at, features, mass, ratio, budget, out):
+    """out (K, L) = sum over the pairs (n, k) with at[k, n] > ratio * mass[k] of at[k, n] *
+    features[n, :L], where at (K, n) is the transpose of the weighted responsibilities and mass
+    their column sums; False (out untouched) where more than ``budget`` pairs pass or a mass is
+    NaN."""
+    K, n = at.shape
+    L = out.shape[1]
+    total = 0
+    for k in range(K):
+        if math.isnan(mass[k]):
+            return False
+        threshold = mass[k] * ratio
+        count = 0
+        for i in range(n):
+            count += at[k, i] > threshold
+        total += count
+    if total > budget:
+        return False
+    thresholds = mass * ratio
+    acc = np.zeros((K, L))
+    for i in range(n):  # row by row: each row's features read once, in order
+        for k in range(K):
+            r = at[k, i]
+            if r > thresholds[k]:
+                for j in range(L):
+                    acc[k, j] += r * features[i, j]
+    out[:] = acc
+    return True

@@ -49,6 +49,7 @@ import weakref
 
 import numpy as np
 
+from .diag_fused import moment_sums
 from .linalg import FLOAT32_PRODUCT_ROWS, column_sum, row_sum
 from .scratch import scratch
 from .sparse_moments import sparse_diagonal_moments
@@ -136,8 +137,8 @@ class RowFeatures:
         features = self.features[:, :-1]  # (n, m + D): the constant column is not needed here
         shift, delta = remembered("row_features_delta", _delta, np.asarray(shift), self.centre)  # c_k, c_k - g
         mass = column_sum(wresp)  # N_k
-        if features.dtype == np.float64:
-            return self._refer(wresp.T @ features, mass, delta)[:2]  # (K, m + D)
+        if features.dtype == np.float64:  # (K, m + D), from the pairs that carry weight where few
+            return self._refer(moment_sums(wresp, self.features, features.shape[1], mass), mass, delta)[:2]
         sums = float32_sums(wresp, features)
         first, scatter, mass_delta2 = self._refer(sums, mass, delta)
         unkept = unkept_components(sums, mass, mass_delta2, delta, self.per_dimension)

@@ -6,6 +6,7 @@ whitened residual is y = (x - mu) P and log det(precision)^(1/2) = sum(log diag 
 """
 
 import importlib.util
+import sys
 import weakref
 
 import numpy as np
@@ -90,18 +91,24 @@ def logsumexp_rows(a: np.ndarray) -> np.ndarray:
 
 # Whether numba can be imported, found without importing it (its import costs ~0.2 s).
 COMPILED = importlib.util.find_spec("numba") is not None
-# The compiled passes of ``normalize_log_rows`` (normalize_compiled.py) from this many entries on:
-# below it numpy's few calls cost microseconds, and a small fit (or a ``predict`` of a few rows)
-# does not import numba for them. Measured at (7281, 16) float64, column-major, one thread: 290 us
-# against numpy's 385 us, of which the exponential is 210 us in both.
+# The compiled passes of ``normalize_log_rows`` (normalize_compiled.py) from this many entries on,
+# where numba is loaded already (by a family's kernels: the diag features, the packed pair
+# products): below it numpy's few calls cost microseconds, and the normalisation alone never
+# brings numba's import (~0.2 s, ~100 MB of resident memory) into a process that has not made it
+# (the streaming benchmark's ``--without-numba``, a Bernoulli fit). Measured at (7281, 16)
+# float64, column-major, one thread: 290 us against numpy's 385 us, the exponential 210 us of each.
 _COMPILED_MIN_ENTRIES = 2**15
+
+
+def _numba_loaded() -> bool:
+    return COMPILED and sys.modules.get("numba") is not None
 
 
 def normalize_log_rows(log_rho: np.ndarray):
     """Responsibilities and ln sum_k exp(a_nk) of an (n, K) array of log weights, exponentiating
     once: returns (r, log_norm) where r overwrites ``log_rho``."""
     floor = _EXP_FLOOR.get(log_rho.dtype)
-    if (COMPILED and floor is not None and log_rho.ndim == 2 and log_rho.size >= _COMPILED_MIN_ENTRIES
+    if (_numba_loaded() and floor is not None and log_rho.ndim == 2 and log_rho.size >= _COMPILED_MIN_ENTRIES
             and log_rho.flags.f_contiguous):
         from .normalize_compiled import scale_columns, shift_columns  # optional: numba
 

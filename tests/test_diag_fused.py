@@ -11,7 +11,7 @@ import sklearn.mixture
 from numpy.testing import assert_allclose, assert_array_equal
 
 from mixfit import GaussianMixture
-from mixfit.kernels import diag_fused, linalg
+from mixfit.kernels import diag_fused, linalg, scratch
 
 pytest.importorskip("numba")
 from mixfit.kernels import diag_fused_compiled  # after the skip: it imports numba
@@ -150,3 +150,17 @@ def test_moment_sums_propagate_nan(rng):
     features = rng.normal(size=(3000, 5))
     sums = diag_fused.moment_sums(wresp, features, 4, wresp.sum(axis=0))
     assert np.isnan(sums[2]).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+def test_centring_in_one_pass_equals_numpys(dtype, rng):
+    """The compiled centring (numba loaded) writes numpy's X - g exactly (a float32 chunk less a
+    float64 centre: rounded once from the float64 difference, as numpy's casting does), and
+    reports a chunk with a NaN entry as None, as the flat check does."""
+    X = rng.normal(scale=5.0, size=(3000, 7)).astype(dtype)
+    centre = rng.normal(size=7)  # float64
+    expected = np.subtract(X, centre, out=np.empty_like(X), casting="same_kind")
+    assert_array_equal(scratch.centred_if_complete(X, centre), expected)
+    X[1234, 5] = np.nan
+    assert scratch.centred_if_complete(X, centre) is None
+    assert scratch.centred_if_complete(X[1000:1500], centre) is None  # numpy's path, below 1024 rows

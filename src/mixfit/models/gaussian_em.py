@@ -22,7 +22,7 @@ import numpy as np
 
 from ..families.registry import mixture_parameters
 from ..kernels.linalg import normalize_log_rows
-from ..kernels.scratch import centred
+from ..kernels.scratch import centred, centred_if_complete
 from ..protocols import CovarianceFamily, require
 from ..stats import GaussianStats, gaussian_statistics
 from .missing import dense_factors, observed_log_prob, observed_sums
@@ -117,9 +117,12 @@ class GaussianEM:
         """E-step on one chunk: responsibilities (9.23), then their weighted moments. Rows with
         NaN entries (missing at random) take the observed-data E-step of models/missing.py; a
         chunk without any takes the complete-data path unchanged."""
-        if _has_nan(X):
+        centre, means_c, constant = self._terms(params, X.shape[1])
+        Xc = centred_if_complete(X, centre)  # (n, D) x_n - g; None: a row has NaN entries
+        if Xc is None:
             return self._accumulate_missing(X, params, sample_weight, np.isnan(X).any(axis=1))
-        log_rho, workspace = self._log_rho(X, params)  # (n, K)
+        # constant_k - 1/2 (x_n - mu_k)^T Lambda_k (x_n - mu_k), (n, K), and the strategy's workspace
+        log_rho, workspace = self.covariance.log_kernel(Xc, means_c, params.prec_chol, centre, constant, False)
         # (9.23) r_nk = rho_nk / sum_j rho_nj, and ln p(x_n) = ln sum_j rho_nj, exponentiating once
         resp, log_norm = normalize_log_rows(log_rho)
         return gaussian_statistics(self.covariance, X, resp, sample_weight, params.means, log_norm, workspace)

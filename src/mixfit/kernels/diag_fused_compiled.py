@@ -40,8 +40,8 @@ def sparse_sums_into(at, features, mass, ratio, budget, out):
         for i in range(n):
             count += at[k, i] > threshold
         total += count
-    if total > budget:
-        return False
+        if total > budget:  # many pairs carry weight: the product, found early
+            return False
     thresholds = mass * ratio
     acc = np.zeros((K, L))
     for i in range(n):  # row by row: each row's features read once, in order

@@ -116,7 +116,12 @@ def normalize_log_rows(log_rho: np.ndarray):
         peak, shift, log_norm = np.empty((3, log_rho.shape[0]), dtype=log_rho.dtype)
         shift_columns(columns, floor, peak, shift)
         np.exp(log_rho, out=log_rho)
-        scale_columns(columns, peak, shift, log_norm)
+        scale_columns(columns, log_norm)  # the row sums, into log_norm
+        np.log(log_norm, out=log_norm)
+        log_norm += shift
+        finite = np.isfinite(peak)
+        if not finite.all():  # a row no component can explain keeps ln p = -inf (or NaN)
+            log_norm[~finite] = peak[~finite]
         return log_rho, log_norm
     raw_peak = row_max(log_rho)  # (n,)
     finite = np.isfinite(raw_peak)

@@ -1,14 +1,15 @@
 """The numba-compiled passes of ``linalg.normalize_log_rows`` around numpy's exponential
 (imported on first use, never by ``import mixfit``; linalg.py asks for it only where numba is
-installed and the array is large).
+loaded already and the array is large).
 
 The log weights a_nk of the E-step come column-major (each component's column contiguous, the
 layout of the diag, spherical and packed kernels' products), so these loops run over the
 columns: ``shift_columns`` forms each row's largest term m_n, then a_nk - m_n raised to the
 floor, in one call (numpy: a column loop for the maxima, a broadcast subtraction, a maximum and
 a ``where``); numpy's vectorised exponential follows (numba's is a scalar call per entry, ~4x
-slower here); ``scale_columns`` sums each row, divides the row by its sum and forms ln p(x_n) =
-m_n + ln sum_k e^(a_nk - m_n), in one more call. The arithmetic is numpy's, entry by entry;
+slower here); ``scale_columns`` sums each row and divides the row by its sum, in one more call;
+numpy's vectorised logarithm forms ln p(x_n) = m_n + ln sum_k e^(a_nk - m_n) (7 us for 7281 rows;
+numba's scalar one 26 us). The arithmetic is numpy's, entry by entry;
 only the order of each row's sum may differ (BLAS's matrix-vector product against a loop), by
 rounding. Cached on disk; releases the GIL, so an ArraySource's threads run chunks in parallel.
 """
@@ -18,7 +19,6 @@ from __future__ import annotations
 import math
 
 import numba
-import numpy as np
 
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 
@@ -46,17 +46,15 @@ def shift_columns(at, floor, peak, shift):
 
 
 @_jit
-def scale_columns(at, peak, shift, log_norm):
-    """at (K, n) of e^(a_nk - shift[n]): each row divided by its sum s_n in place, and log_norm[n]
-    = shift[n] + ln s_n (peak[n] where that is not finite: -inf or NaN, as numpy's path)."""
+def scale_columns(at, total):
+    """at (K, n) of e^(a_nk - shift[n]): total[n] = each row's sum s_n, and the row divided by it
+    in place (the caller forms ln p(x_n) = shift[n] + ln s_n with numpy's vectorised log)."""
     K, n = at.shape
-    total = np.zeros(n, dtype=at.dtype)
+    for i in range(n):
+        total[i] = 0
     for k in range(K):
         for i in range(n):
             total[i] += at[k, i]
     for k in range(K):
         for i in range(n):
             at[k, i] /= total[i]
-    for i in range(n):
-        p = peak[i]
-        log_norm[i] = shift[i] + math.log(total[i]) if p - p == 0 else p

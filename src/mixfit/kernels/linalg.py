@@ -96,7 +96,7 @@ COMPILED = importlib.util.find_spec("numba") is not None
 # products): below it numpy's few calls cost microseconds, and the normalisation alone never
 # brings numba's import (~0.2 s, ~100 MB of resident memory) into a process that has not made it
 # (the streaming benchmark's ``--without-numba``, a Bernoulli fit). Measured at (7281, 16)
-# float64, column-major, one thread: 290 us against numpy's 385 us, the exponential 210 us of each.
+# float64, column-major, one thread: 215 us against numpy's 275 us, the exponential ~90 us of each.
 _COMPILED_MIN_ENTRIES = 2**15
 
 

@@ -116,10 +116,12 @@ def test_diag_fit_does_not_depend_on_the_chunk_size(spread, rng):
         _assert_same_fit(_fit(X, start, chunk_size=chunk_size), whole, rtol=1e-11)
 
 
-def test_diag_weights_equal_repeated_rows(rng):
+@pytest.mark.parametrize("spread", [2.0, 12.0], ids=["overlapping", "apart"])
+def test_diag_weights_equal_repeated_rows(spread, rng):
     """Integer sample weights fit as the rows repeated, 2 to 4 times each of 4000 rows (both
-    take the compiled passes: 40000 and ~120000 entries of ln rho). 1e-11: float64 sums of the same terms, grouped differently."""
-    X, start = _data_and_start(rng, n_rows=4000)
+    take the compiled passes: 40000 and ~120000 entries of ln rho; apart, the sparse moment
+    sums, whose threshold scales with the weights). 1e-11: float64 sums of the same terms, grouped differently."""
+    X, start = _data_and_start(rng, n_rows=4000, spread=spread)
     counts = rng.integers(2, 5, size=X.shape[0])
     weighted = _fit(X, start, sample_weight=counts.astype(float), chunk_size=X.shape[0])
     repeated = _fit(np.repeat(X, counts, axis=0), start, chunk_size=int(counts.sum()))

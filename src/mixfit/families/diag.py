@@ -9,9 +9,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..exceptions import SKLEARN_COLLAPSE_MESSAGE, CollapsedComponentError
+from ..kernels.diag_fused import squared_row_features
 from ..kernels.expanded import reference_moments
 from ..kernels.float32_pass import predicted_unkept
-from ..kernels.row_features import RowFeatures, log_kernel_product, remembered, row_features
+from ..kernels.row_features import RowFeatures, log_kernel_product, remembered
 from ..kernels.scratch import scratch
 from ..stats import GaussianStats, shift_scatter_diagonal
 from .full import FullCovariance
@@ -76,11 +77,9 @@ class DiagCovariance:
         """constant_k - sum_d lambda_kd (x_d - mu_kd)^2 / 2: one product of [(x - g)^2, x - g, 1]
         with [-lambda_k / 2; mu_k lambda_k; constant_k - sum_d lambda_kd mu_kd^2 / 2], the
         features kept for ``moments`` (kernels/row_features.py)."""
-        D = Xc.shape[1]
         coefficients, unkept = remembered((self.name, Xc.dtype), functools.partial(_plan, Xc.dtype),
                                           np.asarray(means_c), np.asarray(prec_chol), np.asarray(constant))  # (., K)
-        features = row_features(Xc, D)
-        np.multiply(Xc, Xc, out=features[:, :D])
+        features = squared_row_features(Xc)  # [(x - g)^2, x - g, 1], one pass (kernels/diag_fused.py)
         log_rho = log_kernel_product(features, coefficients)  # (n, K)
         return log_rho, DiagFeatures(RowFeatures(features, centre, per_dimension=True, predicted=unkept))
 

@@ -60,6 +60,7 @@ import weakref
 import numpy as np
 
 from . import float32_pass
+from .diag_fused import moment_sums
 from .float32_pass import FLOAT32_MOMENT_TOLERANCE, unkept_components  # noqa: F401 (the guard's home)
 from .linalg import FLOAT32_PRODUCT_ROWS, column_sum, row_sum
 from .scratch import scratch
@@ -125,8 +126,8 @@ class RowFeatures:
         features = self.features[:, :-1]  # (n, m + D): the constant column is not needed here
         shift, delta = remembered("row_features_delta", _delta, np.asarray(shift), self.centre)  # c_k, c_k - g
         mass = column_sum(wresp)  # N_k
-        if features.dtype == np.float64:
-            return self._refer(wresp.T @ features, mass, delta)[:2]  # (K, m + D)
+        if features.dtype == np.float64:  # (K, m + D), from the pairs that carry weight where few
+            return self._refer(moment_sums(wresp, self.features, features.shape[1], mass), mass, delta)[:2]
         sums = float32_sums(wresp, features)
         first, scatter, mass_delta2 = self._refer(sums, mass, delta)
         mode = float32_pass.mode()

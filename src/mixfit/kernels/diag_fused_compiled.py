@@ -1,0 +1,54 @@
+"""The numba-compiled feature loop of ``diag_fused`` (imported on first use, never by ``import
+mixfit``; diag_fused.py asks for it only where numba is installed). Cached on disk; releases the
+GIL, so an ArraySource's threads run chunks in parallel."""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+
+@numba.njit(cache=True, nogil=True)
+def features_into(rows, out):
+    """out[n] = [rows[n]^2, rows[n], 1] for the centred rows (n, D) into out (n, 2D + 1)."""
+    n, D = rows.shape
+    for i in range(n):
+        for d in range(D):
+            v = rows[i, d]
+            out[i, d] = v * v
+            out[i, D + d] = v
+        out[i, 2 * D] = 1
+
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
+def sparse_sums_into(at, features, mass, ratio, budget, out):
+    """out (K, L) = sum over the pairs (n, k) with at[k, n] > ratio * mass[k] of at[k, n] *
+    features[n, :L], where at (K, n) is the transpose of the weighted responsibilities and mass
+    their column sums; False (out untouched) where more than ``budget`` pairs pass or a mass is
+    NaN."""
+    K, n = at.shape
+    L = out.shape[1]
+    total = 0
+    for k in range(K):
+        if math.isnan(mass[k]):
+            return False
+        threshold = mass[k] * ratio
+        count = 0
+        for i in range(n):
+            count += at[k, i] > threshold
+        total += count
+        if total > budget:  # many pairs carry weight: the product, found early
+            return False
+    thresholds = mass * ratio
+    acc = np.zeros((K, L))
+    for i in range(n):  # row by row: each row's features read once, in order
+        for k in range(K):
+            r = at[k, i]
+            if r > thresholds[k]:
+                for j in range(L):
+                    acc[k, j] += r * features[i, j]
+    out[:] = acc
+    return True

@@ -30,14 +30,12 @@ cut of the tree can differ from R's below the step where the two first part (the
 
 from __future__ import annotations
 
-import importlib.util
 from functools import lru_cache
 
 import numpy as np
 
+from ..kernels.numba_switch import NUMBA as _NUMBA
 from . import loop
-
-_NUMBA = importlib.util.find_spec("numba") is not None
 
 ALPHA = 1.0  # mclust's hcVVV defaults
 BETA = 1.0

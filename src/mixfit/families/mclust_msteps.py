@@ -30,10 +30,12 @@ relative (mclust's emControl tol[2], sqrt(eps)), or at ``max_iter`` (reported in
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 
 import numpy as np
+
+# Where numba is used, the sweep runs kernels.orientation_compiled's loops (the same arithmetic).
+from ..kernels.numba_switch import NUMBA as _COMPILED
 
 INNER_TOL = float(np.sqrt(np.finfo(np.float64).eps))  # mclust's emControl()$tol[2]
 # mclust's own cap is .Machine$integer.max (none in effect); a finite cap makes "the cap was
@@ -194,11 +196,6 @@ def vee(covariances, mass, tol=INNER_TOL, max_iter=INNER_MAX_ITER):
 # A plane where f varies by less than this, relative to its terms, is flat: its rotation angle
 # would be rounding noise (atan2 of two zeros is +-pi), so the columns are left as they are.
 _FLAT = 64 * np.finfo(np.float64).eps
-
-
-# Whether numba can be imported, found without importing it (its import costs ~0.2 s): the sweep
-# is then kernels.orientation_compiled's loops (the same arithmetic), else the numpy one below.
-_COMPILED = importlib.util.find_spec("numba") is not None
 
 
 def _sweep(orientation, scatter, inverse_diagonals):

@@ -24,14 +24,11 @@ and in order, into K accumulators of 2D values (8 KiB at D = 32, in the core's L
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 
+from .numba_switch import NUMBA as COMPILED
 from .scratch import scratch
 
-# Whether numba can be imported, found without importing it (its import costs ~0.2 s).
-COMPILED = importlib.util.find_spec("numba") is not None
 # Pairs below this fraction of their component's largest weight in the chunk are not added, and
 # the sparse sums are taken where at most this share of the pairs is added (see above).
 _SPARSE_RATIO = 2.0**-64

@@ -14,12 +14,12 @@ form".
 from __future__ import annotations
 
 import functools
-import importlib.util
 import weakref
 
 import numpy as np
 
 from .linalg import column_sum, covariance_from_precision_chol
+from .numba_switch import NUMBA as COMPILED
 from .scratch import scratch
 from .sparse_moments import FLOAT32_PRODUCT_ROWS
 
@@ -155,8 +155,6 @@ def packed_e_step(Xc, plan, centre):
     return maha, PackedRows(Xc, np.asarray(centre, dtype=np.float64), features)
 
 
-# Whether numba can be imported, found without importing it (its import costs ~0.2 s).
-COMPILED = importlib.util.find_spec("numba") is not None
 # Rows per block of compiled pair products: a block of about this many bytes stays in a core's
 # (2 MiB) L2 cache between being written and being read by the product; measured at D = 32:
 # 256-row blocks make the distances ~1.6x (float64) to ~1.7x (float32) faster than the whole

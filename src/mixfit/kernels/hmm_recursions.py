@@ -26,12 +26,9 @@ Notation as kernels/hmm_inference.py: emit_tk = p(x_t | k) / e^{m_t}; c_t scale;
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 
-# Whether numba can be imported, found without importing it (its import costs ~0.2 s).
-NUMBA_INSTALLED = importlib.util.find_spec("numba") is not None
+from .numba_switch import NUMBA as NUMBA_INSTALLED
 
 
 def _kernels():

@@ -5,13 +5,12 @@ scikit-learn's: the precision factor P is upper triangular with precision = P P^
 whitened residual is y = (x - mu) P and log det(precision)^(1/2) = sum(log diag P).
 """
 
-import importlib.util
-import sys
 import weakref
 
 import numpy as np
 
 from ..exceptions import SKLEARN_COLLAPSE_MESSAGE, CollapsedComponentError
+from .numba_switch import NUMBA as COMPILED
 
 # numpy reduces along a short contiguous axis slowly (an (n, 16) array's row maxima cost several
 # times its exponentials); for the K columns of a chunk, K whole-column operations or one
@@ -89,26 +88,21 @@ def logsumexp_rows(a: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(raw_peak), out, raw_peak)
 
 
-# Whether numba can be imported, found without importing it (its import costs ~0.2 s).
-COMPILED = importlib.util.find_spec("numba") is not None
 # The compiled passes of ``normalize_log_rows`` (normalize_compiled.py) from this many entries on,
-# where numba is loaded already (by a family's kernels: the diag features, the packed pair
-# products): below it numpy's few calls cost microseconds, and the normalisation alone never
-# brings numba's import (~0.2 s, ~100 MB of resident memory) into a process that has not made it
-# (the streaming benchmark's ``--without-numba``, a Bernoulli fit). Measured at (7281, 16)
-# float64, column-major, one thread: 215 us against numpy's 275 us, the exponential ~90 us of each.
+# wherever numba is used (numba_switch.py): below it numpy's few calls cost microseconds. The choice depends on
+# the installation and the array only, never on what the process has imported before (a fit
+# repeated after another family's fit loaded numba gives the same bits); where nothing else has
+# loaded numba (a tied or Bernoulli fit) the first large normalisation imports it (~0.2 s, ~100 MB
+# of resident memory). Measured at (7281, 16) float64, column-major, one thread: 215 us against
+# numpy's 275 us, the exponential ~90 us of each.
 _COMPILED_MIN_ENTRIES = 2**15
-
-
-def _numba_loaded() -> bool:
-    return COMPILED and sys.modules.get("numba") is not None
 
 
 def normalize_log_rows(log_rho: np.ndarray):
     """Responsibilities and ln sum_k exp(a_nk) of an (n, K) array of log weights, exponentiating
     once: returns (r, log_norm) where r overwrites ``log_rho``."""
     floor = _EXP_FLOOR.get(log_rho.dtype)
-    if (_numba_loaded() and floor is not None and log_rho.ndim == 2 and log_rho.size >= _COMPILED_MIN_ENTRIES
+    if (COMPILED and floor is not None and log_rho.ndim == 2 and log_rho.size >= _COMPILED_MIN_ENTRIES
             and log_rho.flags.f_contiguous):
         from .normalize_compiled import scale_columns, shift_columns  # optional: numba
 

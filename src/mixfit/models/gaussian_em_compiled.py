@@ -13,17 +13,14 @@ start's M-step to the table's columns (``kernels.mclust_cell_compiled.cell_fit``
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..families.compiled import compiled_code, dense_factors, record_inner_loops, stored_factors
 from ..families.mclust_msteps import INNER_MAX_ITER, INNER_TOL
+from ..kernels.numba_switch import NUMBA as _COMPILED
 from .gaussian_em import GaussianEM, GaussianParams
-
-# Whether numba can be imported, found without importing it (its import costs ~0.2 s).
-_COMPILED = importlib.util.find_spec("numba") is not None
 
 
 @dataclass(frozen=True)

@@ -35,18 +35,14 @@ across iterations (models/missing_patterns.py); otherwise ``observed_e_step`` (t
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 
 from ..kernels.expanded import PACKED_ROUNDING_LIMIT
 from ..kernels.linalg import normalize_log_rows
+from ..kernels.numba_switch import NUMBA as COMPILED
 from ..kernels.scratch import scratch
 from ..kernels.sparse_moments import NEGLIGIBLE_RESPONSIBILITY, rank_updates
 from .missing_patterns import sorted_patterns, unsorted_patterns
-
-# Whether numba can be imported, found without importing it (its import costs ~0.2 s).
-COMPILED = importlib.util.find_spec("numba") is not None
 
 _LOG_2PI = np.log(2 * np.pi)
 # Rows per block of the products x_c [Lambda_1 ... Lambda_K] in the compiled loop: a block of

@@ -32,6 +32,19 @@ def _ratio(means_c, variance):
     return a * (a + 2 * np.abs(means_c)) / variance
 
 
+def _assert_within_the_written_bound(covariance_type, got, expected, shift_c, variance, D):
+    """|got - expected| <= sqrt(m) u32 R expected, the module docstring's bound (m rows per float32
+    product, R the ratio of the scatter about the centre to the kept scatter), and that bound is
+    a real one (inside a float32 fit's tolerance)."""
+    if covariance_type == "diag":
+        bound = np.sqrt(FLOAT32_PRODUCT_ROWS) * U32 * _ratio(shift_c, variance) * expected
+    else:
+        spread = np.sqrt((shift_c**2).sum(axis=1))
+        bound = np.sqrt(FLOAT32_PRODUCT_ROWS) * U32 * _ratio(spread, D * variance) * expected
+    assert np.all(bound < 1e-3 * expected)
+    assert np.all(np.abs(got - expected) <= bound)
+
+
 def _chunk_moments(covariance_type, X32, params):
     """One float32 chunk's E-step and moments as GaussianEM.accumulate forms them, with the
     responsibilities, the centred rows and the workspace."""
@@ -92,13 +105,7 @@ def test_float32_sums_stay_within_the_bound(covariance_type, rng):
     shift_c = params.astype(np.float32).means.astype(np.float64) - centre
     expected = _oracle(covariance_type, rows, resp, shift_c)
     got = _variance(stats.mass, stats.first, stats.scatter)
-    if covariance_type == "diag":
-        bound = np.sqrt(FLOAT32_PRODUCT_ROWS) * U32 * _ratio(shift_c, variance) * expected
-    else:
-        spread = np.sqrt((shift_c**2).sum(axis=1))
-        bound = np.sqrt(FLOAT32_PRODUCT_ROWS) * U32 * _ratio(spread, D * variance) * expected
-    assert np.all(bound < 1e-3 * expected)  # a real bound, inside a float32 fit's tolerance
-    assert np.all(np.abs(got - expected) <= bound)
+    _assert_within_the_written_bound(covariance_type, got, expected, shift_c, variance, D)
 
 
 @pytest.mark.parametrize("covariance_type", ["diag", "spherical"])
@@ -222,13 +229,7 @@ def test_pass_guard_keeps_what_chunks_could_not(covariance_type, rng):
     expected = _variance(mass, first, scatter)
     got = _variance(stats.mass, stats.first, stats.scatter)
     shift_c = params.astype(np.float32).means.astype(np.float64) - params.weights @ params.means
-    if covariance_type == "diag":
-        bound = np.sqrt(FLOAT32_PRODUCT_ROWS) * U32 * _ratio(shift_c, variance) * expected
-    else:
-        spread = np.sqrt((shift_c**2).sum(axis=1))
-        bound = np.sqrt(FLOAT32_PRODUCT_ROWS) * U32 * _ratio(spread, D * variance) * expected
-    assert np.all(bound < 1e-3 * expected)  # a real bound, inside a float32 fit's tolerance
-    assert np.all(np.abs(got - expected) <= bound)
+    _assert_within_the_written_bound(covariance_type, got, expected, shift_c, variance, D)
 
 
 @pytest.mark.parametrize("covariance_type", ["diag", "spherical"])

@@ -45,6 +45,17 @@ def _assert_within_the_written_bound(covariance_type, got, expected, shift_c, va
     assert np.all(np.abs(got - expected) <= bound)
 
 
+def _eight_components(covariance_type, K, D, n, rng):
+    """n float32 rows of K components a few standard deviations from the centre (means of scale 3,
+    variances in [0.5, 1.5]), the generating parameters and variances."""
+    means = rng.normal(scale=3.0, size=(K, D))
+    variance = rng.uniform(0.5, 1.5, size=(K, D)) if covariance_type == "diag" else rng.uniform(0.5, 1.5, size=K)
+    labels = rng.integers(K, size=n)
+    scale = np.sqrt(variance if covariance_type == "diag" else variance[:, None])
+    X32 = (means[labels] + rng.standard_normal((n, D)) * scale[labels]).astype(np.float32)
+    return X32, GaussianParams(np.full(K, 1.0 / K), means, 1 / np.sqrt(variance)), variance
+
+
 def _chunk_moments(covariance_type, X32, params):
     """One float32 chunk's E-step and moments as GaussianEM.accumulate forms them, with the
     responsibilities, the centred rows and the workspace."""
@@ -90,13 +101,8 @@ def test_float32_sums_stay_within_the_bound(covariance_type, rng):
     sqrt(m) u32 R_kd, m = 1024, of the literal float64 moments of the same responsibilities:
     the probabilistic bound of row_features.py's docstring, taken relative to the terms'
     magnitudes R_kd times the scatter kept (measured on five such draws: up to 13 u32 R)."""
-    K, D, n = 8, 5, 2500
-    means = rng.normal(scale=3.0, size=(K, D))
-    variance = rng.uniform(0.5, 1.5, size=(K, D)) if covariance_type == "diag" else rng.uniform(0.5, 1.5, size=K)
-    labels = rng.integers(K, size=n)
-    scale = np.sqrt(variance if covariance_type == "diag" else variance[:, None])
-    X32 = (means[labels] + rng.standard_normal((n, D)) * scale[labels]).astype(np.float32)
-    params = GaussianParams(np.full(K, 1.0 / K), means, 1 / np.sqrt(variance))
+    K, D = 8, 5
+    X32, params, variance = _eight_components(covariance_type, K, D, 2500, rng)
     stats, resp, rows, workspace = _chunk_moments(covariance_type, X32, params)
     _, unkept = _float32_only(resp, workspace, params.astype(np.float32).means)
     assert not unkept.any()  # hundreds of rows each: every component kept in float32
@@ -216,13 +222,8 @@ def test_pass_guard_keeps_what_chunks_could_not(covariance_type, rng):
     every component in float32 in one pass, and each variance is within the written bound of the
     literal float64 moments of the same responsibilities, sqrt(m) u32 R_kd (the first test's;
     the chunks' roundings add, and so do their terms' magnitudes, into the pass's R)."""
-    K, D, n, rows = 8, 5, 2000, 16
-    means = rng.normal(scale=3.0, size=(K, D))
-    variance = rng.uniform(0.5, 1.5, size=(K, D)) if covariance_type == "diag" else rng.uniform(0.5, 1.5, size=K)
-    labels = rng.integers(K, size=n)
-    scale = np.sqrt(variance if covariance_type == "diag" else variance[:, None])
-    X32 = (means[labels] + rng.standard_normal((n, D)) * scale[labels]).astype(np.float32)
-    params = GaussianParams(np.full(K, 1.0 / K), means, 1 / np.sqrt(variance))
+    K, D, rows = 8, 5, 16
+    X32, params, variance = _eight_components(covariance_type, K, D, 2000, rng)
     assert _chunk_guard_rejects(covariance_type, X32, params, rows) > 100
     stats, n_passes, (mass, first, scatter) = _settled_pass(covariance_type, X32, params, rows)
     assert n_passes == 1

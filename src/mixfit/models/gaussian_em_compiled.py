@@ -121,7 +121,7 @@ def run_mclust_cell(arguments) -> tuple:
 def mclust_cell_result(model, output: tuple) -> CompiledCell:
     """The ``CompiledCell`` of ``run_mclust_cell``'s output; the inner loops' record on the
     model's covariance strategy (and its warning on a cap hit)."""
-    from ..kernels.mclust_cell_compiled import OK
+    from ..kernels.mclust_cell_compiled import OK  # optional: numba (run_mclust_cell has loaded it)
 
     (status, pi, means, factors, n_iter, converged, bounds, inner, caps, log_likelihood, entropy,
      extremes) = output

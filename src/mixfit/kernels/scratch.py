@@ -23,6 +23,8 @@ from math import prod
 
 import numpy as np
 
+from .numba_switch import NUMBA
+
 _LOCAL = threading.local()
 # Every thread's pool, by thread, for ``release_all``; a thread's entry goes when the thread ends.
 _POOLS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -66,8 +68,10 @@ def centred(X: np.ndarray, centre: np.ndarray) -> np.ndarray:
     return np.subtract(X, centre, out=scratch("centred", X.shape, X.dtype), casting="same_kind")
 
 
-# Rows from which ``centred_if_complete`` takes its compiled loop, where numba is loaded already
-# (by a family's kernels; so it never brings numba's import into a process without it).
+# Rows from which ``centred_if_complete`` takes its compiled loop, where numba is used
+# (numba_switch.py) and loaded already by a family's kernels: the loop gives the same numbers as
+# numpy's, so which one runs changes only the time, and it never brings numba's import into a
+# process without it.
 _COMPILED_MIN_ROWS = 1024
 
 
@@ -75,7 +79,7 @@ def centred_if_complete(X: np.ndarray, centre: np.ndarray) -> np.ndarray | None:
     """``centred(X, centre)``, or None where X has a NaN entry: one read of X where numba is
     loaded (numpy: a flat NaN check, then the subtraction; the same numbers). Measured on
     chunks of (7281, 32) float64 read from memory, one thread: 85 us against numpy's 210 us."""
-    if X.shape[0] >= _COMPILED_MIN_ROWS and X.dtype.kind == "f" and sys.modules.get("numba") is not None:
+    if X.shape[0] >= _COMPILED_MIN_ROWS and X.dtype.kind == "f" and NUMBA and sys.modules.get("numba") is not None:
         from .centred_compiled import centred_into  # optional: numba, loaded already
 
         out = scratch("centred", X.shape, X.dtype)

@@ -23,7 +23,7 @@ import numpy as np
 
 from .mclust_em_compiled import FAILED, OK, em_fit
 from .mclust_msteps_compiled import covariances
-from .small_dense_compiled import precision_factor
+from .small_dense_compiled import eigh_2x2, precision_factor
 
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 
@@ -132,6 +132,14 @@ def eigen_extremes(cov):
     """Each covariance's smallest and largest eigenvalue, (K, 2)."""
     K = cov.shape[0]
     out = np.empty((K, 2))
+    if cov.shape[1] == 2:  # in closed form, without LAPACK's call
+        values = np.empty(2)
+        vectors = np.empty((2, 2))
+        for k in range(K):
+            eigh_2x2(cov[k, 0, 0], cov[k, 1, 0], cov[k, 1, 1], values, vectors)
+            out[k, 0] = values[1]
+            out[k, 1] = values[0]
+        return out
     for k in range(K):
         values = np.linalg.eigvalsh(cov[k])
         out[k, 0] = values[0]

@@ -11,7 +11,7 @@ mixfit, two ways, each timed once warm (after one small fit has loaded the compi
   (tol 1e-5), degenerate cells NA, each cell's start, EM and scores in one compiled call
   (selection/compiled_cells.py), the compiled calls on one thread per core (``n_jobs=None``),
   and again on one thread (``n_jobs=1``); with ``--repeat N`` the best of N runs of each.
-The first compiled fit's time is printed apart (a load from numba's on-disk cache; with
+The first compiled fits' and cells' time is printed apart (a load from numba's on-disk cache; with
 ``--cold``, an empty cache directory: the compilation itself). For each iterative family the
 number of M-steps whose inner loop hit its cap is printed (the bar: none).
 R: ``Mclust(X, G = 1:9)`` timed inside R with system.time (R's start-up excluded), when
@@ -116,6 +116,7 @@ def main():
     data = [("faithful", load_faithful()[0]), ("iris", load_iris().data)]
     start = time.perf_counter()
     mixfit_table(data[1][1][:20], [1])  # the first compiled fits: numba's compile or cache load
+    mixfit_select(data[1][1][:20], [1, 2])  # and the first compiled cells (kernels/mclust_cell_compiled.py)
     print(f"first fits (numba {'compile' if args.cold else 'cache load'} + imports): "
           f"{time.perf_counter() - start:.2f} s")
     inner = {}

@@ -85,5 +85,8 @@ def record_inner_loops(covariance, code: int, iterations, cap_hits) -> None:
     on a cap hit, as the numpy M-step does for each (``mclust._record``)."""
     if code not in ITERATIVE:
         return
+    if not np.any(cap_hits):  # the usual case: the counts appended at once, nothing to warn
+        covariance.inner_iterations.extend(np.asarray(iterations).tolist())
+        return
     for count, hit in zip(iterations, cap_hits):
         _record(covariance, InnerResult(None, int(count), bool(hit), ()))

@@ -66,7 +66,7 @@ def compiled_fit(model, X, sample_weight, params: GaussianParams, tol: float, re
 @dataclass(frozen=True)
 class CompiledCell:
     """What ``kernels.mclust_cell_compiled.cell_fit`` returned for one cell of mclust's table:
-    ``failed`` (the start's or an EM M-step failed: rerun the cell in numpy), the fitted params
+    ``failed`` (the start's M-step failed: rerun the cell in numpy; or an EM M-step), the fitted params
     and the loop's record, the inner loops of every M-step (the start's first),
     the log-likelihood and classification entropy at the fitted params, and each component's
     smallest and largest covariance eigenvalue (K, 2). Where an EM M-step failed

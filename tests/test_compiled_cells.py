@@ -119,6 +119,23 @@ def _cell_na(result):
     return {(c.n_components, c.covariance_type): c.reason for c in result.cells if c.is_na}
 
 
+def _r_na(name):
+    ref = json.loads((FIXTURES / f"{name}_hc.json").read_text())
+    return {(k + 1, m) for k, row in enumerate(ref["bic"]) for m, v in zip(ref["bic_models"], row) if v is None}
+
+
+def test_faithful_sweep_has_mclusts_na_cells():
+    # faithful (272 x 2): R mclust's table has no NA cell, nor has the compiled sweep's (mclust's
+    # procedure, reg_covar=0)
+    data = np.loadtxt(FIXTURES / "inputs" / "faithful.csv", delimiter=",", skiprows=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = select_model(data, range(1, 10), "all", convention="mclust", reg_covar=0.0, init_params="mclust",
+                              hierarchical_start=False)
+    assert len(result.cells) == 126
+    assert set(_cell_na(result)) == _r_na("faithful") == set()
+
+
 def test_cells_whose_compiled_m_step_fails_are_na_as_in_mclust(monkeypatch):
     # the compiled run is the fit of record: a cell whose EM M-step fails there is NA with the
     # numpy loop's kind of reason (engine.collapse's message: component, mass, distinct rows,
@@ -126,8 +143,7 @@ def test_cells_whose_compiled_m_step_fails_are_na_as_in_mclust(monkeypatch):
     # procedure) the NA cells are exactly R mclust's (tests/fixtures/mclust/iris_hc.json: VEE at
     # K = 5, 7, 9, EVV at K = 5, 6), where the numpy sweep fits VEE at K = 5 (a component of
     # variance 1e-47 that its loop carries on with)
-    ref = json.loads((FIXTURES / "iris_hc.json").read_text())
-    r_na = {(k + 1, m) for k, row in enumerate(ref["bic"]) for m, v in zip(ref["bic_models"], row) if v is None}
+    r_na = _r_na("iris")
     data = np.loadtxt(FIXTURES / "inputs" / "iris.csv", delimiter=",", skiprows=1)
     refits = []
     real = tables._fit_cell

@@ -11,11 +11,12 @@ mixfit, two ways, each timed once warm (after one small fit has loaded the compi
   (tol 1e-5), degenerate cells NA, each cell's start, EM and scores in one compiled call
   (selection/compiled_cells.py), the compiled calls on one thread per core (``n_jobs=None``),
   and again on one thread (``n_jobs=1``); with ``--repeat N`` the best of N runs of each.
-The first compiled fit's time is printed apart (a load from numba's on-disk cache; with
+The first compiled fits' and cells' time is printed apart (a load from numba's on-disk cache; with
 ``--cold``, an empty cache directory: the compilation itself). For each iterative family the
 number of M-steps whose inner loop hit its cap is printed (the bar: none).
 R: ``Mclust(X, G = 1:9)`` timed inside R with system.time (R's start-up excluded), when
-Rscript and mclust exist. Prints both times and their ratio.
+Rscript and mclust exist. Prints both times and their ratio, and the NA cells of each
+(``select_model``'s and R's BIC table's, as K and family).
 """
 
 import argparse
@@ -86,9 +87,14 @@ def r_time(X, ks):
         path = Path(tmp) / "x.csv"
         np.savetxt(path, X, delimiter=",")
         script = (f'suppressPackageStartupMessages(library(mclust)); X <- as.matrix(read.csv("{path}", header=FALSE));'
-                  f' t <- system.time(Mclust(X, G = {min(ks)}:{max(ks)}, verbose = FALSE))[["elapsed"]]; cat(t)')
+                  f' t <- system.time(m <- Mclust(X, G = {min(ks)}:{max(ks)}, verbose = FALSE))[["elapsed"]];'
+                  ' na <- which(is.na(m$BIC), arr.ind = TRUE);'
+                  ' cat(t, paste0(rownames(m$BIC)[na[, 1]], colnames(m$BIC)[na[, 2]]), sep = " ")')
         out = subprocess.run(["Rscript", "-e", script], check=False, capture_output=True, text=True)
-        return float(out.stdout.strip()) if out.returncode == 0 else None
+        if out.returncode != 0:
+            return None
+        seconds, *na = out.stdout.split()
+        return float(seconds), sorted(na)
 
 
 def main():
@@ -110,6 +116,7 @@ def main():
     data = [("faithful", load_faithful()[0]), ("iris", load_iris().data)]
     start = time.perf_counter()
     mixfit_table(data[1][1][:20], [1])  # the first compiled fits: numba's compile or cache load
+    mixfit_select(data[1][1][:20], [1, 2])  # and the first compiled cells (kernels/mclust_cell_compiled.py)
     print(f"first fits (numba {'compile' if args.cold else 'cache load'} + imports): "
           f"{time.perf_counter() - start:.2f} s")
     inner = {}
@@ -129,13 +136,17 @@ def main():
             mixfit_select(X, ks, n_jobs=1)
             serial = min(serial, time.perf_counter() - start)
         theirs = r_time(X, ks)
+        ours_na = sorted(f"{c.n_components}{c.covariance_type}" for c in result.cells if c.is_na)
         finite = sum(np.isfinite(v) for v in table.values())
         best = max((v, k) for k, v in table.items() if np.isfinite(v))
         line = (f"{name} {X.shape}: mixfit table {ours:.3f} s ({finite}/{len(table)} finite cells, best {best[1]}); "
                 f"select_model {swept:.3f} s (n_jobs=1: {serial:.3f} s; best {result.best.n_components}, "
                 f"{result.best.covariance_type})")
+        line += f"; select_model NA: {' '.join(ours_na) or 'none'}"
         if theirs is not None:
-            line += f"; R Mclust {theirs:.3f} s; R / table = {theirs / ours:.1f}, R / select_model = {theirs / swept:.1f} (n_jobs=1: {theirs / serial:.1f})"
+            theirs, r_na = theirs
+            line += (f"; R Mclust {theirs:.3f} s (NA: {' '.join(r_na) or 'none'}); R / table = {theirs / ours:.1f}, "
+                     f"R / select_model = {theirs / swept:.1f} (n_jobs=1: {theirs / serial:.1f})")
         print(line)
     for family, (steps, hits, most) in inner.items():
         print(f"  {family}: {steps} M-steps, {hits} inner-cap hits, at most {most} inner iterations")

@@ -64,6 +64,19 @@ def stored_factors(code: int, factors: np.ndarray) -> np.ndarray:
     return factors
 
 
+def stored_covariances(code: int, covariances: np.ndarray) -> np.ndarray:
+    """Dense covariances (K, D, D) in the family's stored form, as its ``precision_chol`` takes
+    them ((K,) spherical, (K, D) diagonal, (D, D) tied, else (K, D, D))."""
+    name = MCLUST_MODEL_NAMES[code]
+    if name in _SPHERICAL:
+        return covariances[:, 0, 0].copy()
+    if name in _DIAGONAL:
+        return np.diagonal(covariances, axis1=1, axis2=2).copy()
+    if name in _TIED:
+        return covariances[0].copy()
+    return covariances.copy()
+
+
 ITERATIVE = tuple(MCLUST_MODEL_NAMES.index(name) for name in ("VEI", "VEE", "EVE", "VVE", "VEV"))
 
 
@@ -71,6 +84,9 @@ def record_inner_loops(covariance, code: int, iterations, cap_hits) -> None:
     """Keep the compiled fit's inner-loop record on the strategy, one entry per M-step, and warn
     on a cap hit, as the numpy M-step does for each (``mclust._record``)."""
     if code not in ITERATIVE:
+        return
+    if not np.any(cap_hits):  # the usual case: the counts appended at once, nothing to warn
+        covariance.inner_iterations.extend(np.asarray(iterations).tolist())
         return
     for count, hit in zip(iterations, cap_hits):
         _record(covariance, InnerResult(None, int(count), bool(hit), ()))

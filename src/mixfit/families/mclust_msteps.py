@@ -178,7 +178,14 @@ def vee(covariances, mass, tol=INNER_TOL, max_iter=INNER_MAX_ITER):
     common = common / _root_det(common)
     volume = np.trace(np.linalg.solve(common, scatter), axis1=1, axis2=2) / (dim * mass)
     trace = []
+    moved = False
     for iteration in range(1, max_iter + 1):
+        # A component whose W_k has zero trace under C (a row of its own, held exactly: the
+        # compiled E-step's moments give it exact zeros) has collapsed: lambda_k = 0, and
+        # W_k / lambda_k would turn every covariance NaN. The loop stops with lambda_k = 0, so
+        # that the factorisation fails on that component and names it.
+        if not np.all(volume > 0):
+            break
         new_common = (scatter / volume[:, None, None]).sum(axis=0)
         new_common /= _root_det(new_common)
         new_volume = np.trace(np.linalg.solve(new_common, scatter), axis1=1, axis2=2) / (dim * mass)

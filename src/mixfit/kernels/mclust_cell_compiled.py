@@ -23,14 +23,15 @@ import numpy as np
 
 from .mclust_em_compiled import FAILED, OK, em_fit
 from .mclust_msteps_compiled import covariances
-from .small_dense_compiled import precision_factor
+from .small_dense_compiled import eigh_2x2, precision_factor
 
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 
 _LOG_2PI = np.log(2 * np.pi)
 _MASS_FLOOR = 10 * np.finfo(np.float64).eps  # models.gaussian_em._MASS_FLOOR
 
-# where ``cell_fit`` failed (status FAILED): the caller reruns the cell in numpy for its reason
+# where ``cell_fit`` failed (status FAILED): at the start the caller reruns the cell in numpy;
+# in EM the failure is the cell's (selection/compiled_cells.py)
 FAILED_AT_START = 1
 FAILED_IN_EM = 2
 
@@ -131,6 +132,14 @@ def eigen_extremes(cov):
     """Each covariance's smallest and largest eigenvalue, (K, 2)."""
     K = cov.shape[0]
     out = np.empty((K, 2))
+    if cov.shape[1] == 2:  # in closed form, without LAPACK's call
+        values = np.empty(2)
+        vectors = np.empty((2, 2))
+        for k in range(K):
+            eigh_2x2(cov[k, 0, 0], cov[k, 1, 0], cov[k, 1, 1], values, vectors)
+            out[k, 0] = values[1]
+            out[k, 1] = values[0]
+        return out
     for k in range(K):
         values = np.linalg.eigvalsh(cov[k])
         out[k, 0] = values[0]
@@ -144,7 +153,12 @@ def cell_fit(X, sample_weight, labels, K, code, reg_covar, tol, relative, max_it
 
     Returns (status: OK, FAILED_AT_START or FAILED_IN_EM; weights, means, factors (K, D, D);
     n_iter, converged, lower_bounds (n_iter,); inner iterations and cap hits of every M-step,
-    the start's first (n_iter + 1,); log-likelihood, entropy; eigenvalue extremes (K, 2)).
+    the start's first (n_iter + 1,); log-likelihood, entropy; eigenvalue extremes (K, 2);
+    failed_component, mass (K,), covariances (K, D, D)). With FAILED_IN_EM the M-step of EM
+    iteration n_iter failed: the params are those of its E-step, ``mass`` that E-step's N_k,
+    ``covariances`` the M-step's result and ``failed_component`` the first k whose covariance is
+    not positive definite, the cell's diagnosis
+    (``selection.compiled_cells``); -1 otherwise.
     """
     dim = X.shape[1]
     ok, weights, means, factors, start_inner, start_cap = partition_start(
@@ -153,13 +167,13 @@ def cell_fit(X, sample_weight, labels, K, code, reg_covar, tol, relative, max_it
     empty_caps = np.zeros(0, dtype=np.bool_)
     if not ok:
         return (FAILED_AT_START, weights, means, factors, 0, False, np.zeros(0), empty_inner, empty_caps, np.nan,
-                np.nan, np.zeros((K, 2)))
-    status, weights, means, factors, cov, n_iter, converged, bounds, inner, caps = em_fit(
+                np.nan, np.zeros((K, 2)), -1, np.zeros(K), np.zeros((K, dim, dim)))
+    status, weights, means, factors, cov, n_iter, converged, bounds, inner, caps, mass, failed = em_fit(
         X, sample_weight, weights, means, factors, code, reg_covar, tol, relative, max_iter, inner_tol,
         inner_max_iter, -np.inf)
     if status == FAILED:
         return (FAILED_IN_EM, weights, means, factors, n_iter, False, bounds, empty_inner, empty_caps, np.nan,
-                np.nan, np.zeros((K, 2)))
+                np.nan, np.zeros((K, 2)), failed, mass, cov)
     all_inner = np.empty(inner.shape[0] + 1, dtype=np.int64)
     all_caps = np.empty(inner.shape[0] + 1, dtype=np.bool_)
     all_inner[0] = start_inner
@@ -169,4 +183,4 @@ def cell_fit(X, sample_weight, labels, K, code, reg_covar, tol, relative, max_it
     log_likelihood, entropy = score(X, sample_weight, weights, means, factors)
     extremes = eigen_extremes(cov) if dim > 0 else np.zeros((K, 2))
     return (OK, weights, means, factors, n_iter, converged, bounds, all_inner, all_caps, log_likelihood, entropy,
-            extremes)
+            extremes, -1, mass, cov)

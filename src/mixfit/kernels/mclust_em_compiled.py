@@ -240,8 +240,11 @@ def em_fit(X, sample_weight, weights, means, factors, code, reg_covar, tol, rela
 
     Returns (status, weights, means, factors, covariances, n_iter, converged, lower_bounds
     (n_iter,), per unit of weight, the params before each M-step, inner_iterations (n_iter,),
-    cap_hits (n_iter,)). With status FAILED the last M-step failed and the params are those
-    before it (the caller reruns the fit in numpy, which raises or repairs as its policy says).
+    cap_hits (n_iter,), mass (K,): the last E-step's N_k, unfloored; failed_component). With
+    status FAILED the last M-step (iteration n_iter) failed: the params are those before it (the
+    E-step's), ``covariances`` its result and ``failed_component`` the first k whose covariance
+    is not positive definite (-1 with status OK); ``em_fit``'s caller reruns the fit in numpy,
+    which raises or repairs as its policy says, ``cell_fit``'s reports the failure as the cell's.
     """
     K, dim = means.shape
     weights = weights.copy()
@@ -270,7 +273,7 @@ def em_fit(X, sample_weight, weights, means, factors, code, reg_covar, tol, rela
         for k in range(K):
             if not precision_factor(cov[k], new_factors[k], lower):
                 return (FAILED, weights, means, factors, cov, n_iter, False, lower_bounds[:n_iter - 1],
-                        inner[:n_iter - 1], cap_hits[:n_iter - 1])
+                        inner[:n_iter - 1], cap_hits[:n_iter - 1], mass - _MASS_FLOOR, k)
         weights = mass / mass.sum()
         means = means + first / mass[:, None]
         factors[:] = new_factors
@@ -287,4 +290,4 @@ def em_fit(X, sample_weight, weights, means, factors, code, reg_covar, tol, rela
             break
         previous = lower_bound
     return (OK, weights, means, factors, cov, n_iter, converged, lower_bounds[:n_iter], inner[:n_iter],
-            cap_hits[:n_iter])
+            cap_hits[:n_iter], mass - _MASS_FLOOR, -1)

@@ -152,6 +152,9 @@ def _vee(covariances, mass, tol, max_iter, lower):
     moved = True
     iteration = 0
     for iteration in range(1, max_iter + 1):
+        if not np.all(volume > 0.0):  # a W_k of zero trace: collapsed (``mclust_msteps.vee``)
+            moved = False
+            break
         new_common = np.zeros((dim, dim))
         for k in range(K):
             new_common += scatter[k] / volume[k]

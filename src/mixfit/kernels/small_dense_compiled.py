@@ -137,9 +137,50 @@ def _sandwich(vectors, diagonal, out):
 
 @_jit
 def _decreasing_eigh(matrix):
-    """``mclust_msteps._decreasing_eigh`` of one matrix: eigenvalues decreasing, vectors in columns."""
+    """``mclust_msteps._decreasing_eigh`` of one matrix: eigenvalues decreasing, vectors in columns.
+    At D = 2 in closed form (``eigh_2x2``), else numba's LAPACK eigh."""
+    if matrix.shape[0] == 2:
+        values = np.empty(2)
+        vectors = np.empty((2, 2))
+        eigh_2x2(matrix[0, 0], matrix[1, 0], matrix[1, 1], values, vectors)
+        return values, vectors
     values, vectors = np.linalg.eigh(matrix)
     return values[::-1].copy(), vectors[:, ::-1].copy()
+
+
+@_jit
+def eigh_2x2(a, b, c, values, vectors):
+    """The eigendecomposition of the symmetric [[a, b], [b, c]] into ``values`` (2,), decreasing,
+    and ``vectors`` (2, 2), unit columns, without a LAPACK call (whose call costs more than
+    these few operations at D = 2).
+
+    The eigenvalues are m +- r with m = (a + c) / 2 and r = hypot((a - c) / 2, b); the one of
+    the larger magnitude is taken so, the other as det / it = (a c - b^2) / it, which keeps a
+    small eigenvalue to its own relative precision where m - r would cancel (a variance of 1e-47
+    beside one of 1e-2: LAPACK's 2 x 2 rule, dlaev2, does the same). The first vector is
+    (cos t, sin t) with t = atan2(2 b, a - c) / 2 (the Jacobi rotation that diagonalises the
+    matrix: it belongs to m + r), the second (-sin t, cos t). Where the eigenvalues are equal
+    (b = 0, a = c) every unit vector is one and t = 0 gives the identity, as LAPACK does; the
+    signs of the columns may differ from LAPACK's (an eigenvector's sign is free)."""
+    mean = 0.5 * (a + c)
+    radius = np.hypot(0.5 * (a - c), b)
+    det = a * c - b * b
+    if mean > 0.0:
+        large = mean + radius
+        small = det / large
+    elif mean < 0.0:
+        small = mean - radius
+        large = det / small
+    else:
+        large, small = radius, -radius
+    values[0] = large
+    values[1] = small
+    angle = 0.5 * np.arctan2(2.0 * b, a - c)
+    cos, sin = np.cos(angle), np.sin(angle)
+    vectors[0, 0] = cos
+    vectors[1, 0] = sin
+    vectors[0, 1] = -sin
+    vectors[1, 1] = cos
 
 
 @_jit

@@ -51,7 +51,7 @@ def compiled_fit(model, X, sample_weight, params: GaussianParams, tol: float, re
 
     K, dim = params.means.shape
     weights = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-    status, pi, means, factors, _, n_iter, converged, bounds, inner, caps = em_fit(
+    status, pi, means, factors, _, n_iter, converged, bounds, inner, caps, _, _ = em_fit(
         np.ascontiguousarray(X), weights, np.asarray(params.weights, dtype=np.float64),
         np.ascontiguousarray(params.means, dtype=np.float64), dense_factors(code, params.prec_chol, K, dim),
         code, float(model.reg_covar), float(tol), bool(relative), int(max_iter), INNER_TOL, INNER_MAX_ITER,
@@ -66,10 +66,13 @@ def compiled_fit(model, X, sample_weight, params: GaussianParams, tol: float, re
 @dataclass(frozen=True)
 class CompiledCell:
     """What ``kernels.mclust_cell_compiled.cell_fit`` returned for one cell of mclust's table:
-    ``failed`` (the start's or an EM M-step failed: rerun the cell in numpy), the fitted params
+    ``failed`` (the start's M-step failed: rerun the cell in numpy; or an EM M-step), the fitted params
     and the loop's record, the inner loops of every M-step (the start's first),
     the log-likelihood and classification entropy at the fitted params, and each component's
-    smallest and largest covariance eigenvalue (K, 2)."""
+    smallest and largest covariance eigenvalue (K, 2). Where an EM M-step failed
+    (``failed_iteration`` > 0), ``params`` are those of its E-step, ``mass`` that E-step's N_k,
+    ``covariances`` the M-step's (K, D, D) and ``failed_component`` the first k not positive
+    definite: the collapse's diagnosis (``failed_iteration`` 0: the start's M-step failed)."""
 
     failed: bool
     params: GaussianParams | None = None
@@ -79,6 +82,10 @@ class CompiledCell:
     log_likelihood: float = np.nan
     entropy: float = np.nan
     eigen_extremes: np.ndarray | None = None
+    failed_iteration: int = 0
+    failed_component: int = -1
+    mass: np.ndarray | None = None
+    covariances: np.ndarray | None = None
 
 
 def compiled_mclust_cell(model, X, sample_weight, labels, tol: float, relative: bool,
@@ -121,13 +128,17 @@ def run_mclust_cell(arguments) -> tuple:
 def mclust_cell_result(model, output: tuple) -> CompiledCell:
     """The ``CompiledCell`` of ``run_mclust_cell``'s output; the inner loops' record on the
     model's covariance strategy (and its warning on a cap hit)."""
-    from ..kernels.mclust_cell_compiled import OK  # optional: numba (run_mclust_cell has loaded it)
+    from ..kernels.mclust_cell_compiled import FAILED_IN_EM, OK  # optional: numba (loaded by run_mclust_cell)
 
     (status, pi, means, factors, n_iter, converged, bounds, inner, caps, log_likelihood, entropy,
-     extremes) = output
+     extremes, failed_component, mass, covariances) = output
+    code = compiled_code(model.covariance)
+    if status == FAILED_IN_EM:
+        params = GaussianParams(pi, means, stored_factors(code, factors))
+        return CompiledCell(True, params, False, int(n_iter), bounds.tolist(), failed_iteration=int(n_iter),
+                            failed_component=int(failed_component), mass=mass, covariances=covariances)
     if status != OK:
         return CompiledCell(True)
-    code = compiled_code(model.covariance)
     record_inner_loops(model.covariance, code, inner, caps)
     fitted = GaussianParams(pi, means, stored_factors(code, factors))
     return CompiledCell(False, fitted, bool(converged), int(n_iter), bounds.tolist(), float(log_likelihood),

@@ -17,11 +17,15 @@ else (the checks, the starts, the estimators, the warnings) on the calling threa
 so that the table is the serial one to the bit.
 
 Where this does not apply (another start, a prior, a repairing ``on_collapse``, weights with
-zeros, large data, no numba) or a compiled M-step failed (a covariance not positive definite),
-``compiled_cell`` returns None and the caller fits the cell through the estimator, as before:
-near a collapse the numpy loop and the compiled one part by rounding (on iris, VEE at K = 5
-fails in one and limps on in the other, and EVV at K = 5 collapses at iteration 57 in one and
-58 in the other), so only the estimator's own fit gives its own result and NA reason.
+zeros, large data, no numba) or the start's M-step failed, ``compiled_cell`` returns None and
+the caller fits the cell through the estimator. Where an EM M-step of the compiled run fails
+(a covariance not positive definite), that run is the cell's fit of record: the cell is NA with
+the numpy loop's kind of reason (``collapse_reason``: the words of ``engine.collapse`` under
+``on_collapse='raise'``, the component, mass, distinct rows and iteration of the compiled run).
+Near a collapse the two loops part by rounding (the compiled E-step gives a row held alone
+exact zero moments where numpy's leaves 1e-47), so the iteration or the component may differ
+from a numpy fit of the same cell; on iris the compiled sweep's NA cells are exactly R mclust's
+(VEE at K = 5, 7, 9, EVV at K = 5, 6), where the numpy loop fits VEE at K = 5 (docs/families.md).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..engine import FitResult, compiled_small_fits
+from ..engine.collapse import _explain as explain_collapse  # the numpy loop's own words
 from ..engine.criteria import information_criteria
 from ..engine.mclust_hc import mclust_partition
 from ..engine.small_em import SMALL_ROWS_X_COMPONENTS
@@ -40,8 +45,9 @@ from ..estimators import GaussianMixture
 from ..estimators.checked_rows import checked_rows
 from ..estimators.priors import check_prior_spec
 from ..estimators.validation import check_hyperparameters, check_option
-from ..exceptions import ConvergenceWarning
-from ..families.registry import make_covariance
+from ..exceptions import CollapsedComponentError, ConvergenceWarning
+from ..families.compiled import compiled_code, stored_covariances
+from ..families.registry import MCLUST_MODEL_NAMES, make_covariance
 from ..models import GaussianEM
 from ..models.gaussian_em_compiled import mclust_cell_arguments, mclust_cell_result, run_mclust_cell
 from .degenerate import reason_from_extremes
@@ -78,6 +84,7 @@ class _Pending:
     covariance: object
     model: GaussianEM
     X: np.ndarray
+    source: object
     arguments: tuple
 
 
@@ -106,19 +113,65 @@ def prepared_cell(start: str, estimator, X, sample_weight, relative: bool) -> _P
                                       int(estimator.max_iter))
     if arguments is None:
         return None
-    return _Pending(start, estimator, record, covariance, model, X, arguments)
+    return _Pending(start, estimator, record, covariance, model, X, source, arguments)
+
+
+def _collapse_error(model, fitted) -> CollapsedComponentError:
+    """The error the numpy M-step raises for the covariances the compiled one could not factor:
+    the family's own ``precision_chol`` on them, in its stored form (so its wording and the
+    component it names). Where that factorisation passes (the compiled Cholesky's last pivot
+    was rounding-size; numpy's LAPACK summed in another order), the same call on the failed
+    component's covariance set to zero, which names it."""
+    code = compiled_code(model.covariance)
+    stored = stored_covariances(code, fitted.covariances)
+    try:
+        model.covariance.precision_chol(stored)
+    except CollapsedComponentError as error:
+        return error
+    if MCLUST_MODEL_NAMES[code] == "EEE":
+        stored[...] = 0.0  # the tied family: its one covariance
+    else:
+        stored[fitted.failed_component] = 0.0
+    try:
+        model.covariance.precision_chol(stored)
+    except CollapsedComponentError as error:
+        return error
+    raise AssertionError("a zero covariance was factored")  # pragma: no cover
+
+
+def collapse_reason(pending: _Pending, fitted) -> str:
+    """The NA reason of a cell whose compiled EM M-step failed (``fitted``: a failed
+    ``CompiledCell`` with ``failed_iteration`` > 0), in the numpy loop's words
+    (``engine.collapse``'s message under ``on_collapse='raise'``: the component, its mass and the
+    distinct rows it held under the E-step's params, the iteration, the fixes), from the compiled
+    run: its iteration, component and mass, which near a collapse may differ from the numpy
+    loop's by an iteration or a component (docs/families.md)."""
+    error = _collapse_error(pending.model, fitted)
+    stats = _Masses(fitted.mass)
+    text = explain_collapse(pending.model, pending.source, stats, fitted.params, error, fitted.failed_iteration)
+    return f"{pending.start} start: {' '.join(text.split())}"
+
+
+@dataclass(frozen=True)
+class _Masses:
+    """What ``explain_collapse`` reads of an E-step's statistics after the first M-step."""
+
+    mass: np.ndarray
 
 
 def finished_cell(pending: _Pending, output: tuple, n: float, criterion: str, convention: str, mclust_rules: bool,
                   cell):
     """The fitted ``cell`` from the compiled call's ``output`` (``run_mclust_cell``), its
-    estimator written; None where the compiled M-step failed and the caller must fit the cell
-    through the estimator. Runs on the calling thread (it writes the estimator and warns)."""
+    estimator written; an NA cell with the collapse's reason where an EM M-step failed; None where
+    the start's M-step failed and the caller must fit the cell through the estimator. Runs on
+    the calling thread (it writes the estimator and warns)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # an inner cap: as the estimator's fit in the sweep
         fitted = mclust_cell_result(pending.model, output)
-    if fitted.failed:  # the estimator's fit: its repair, or its reason
-        return None
+    if fitted.failed:
+        if fitted.failed_iteration > 0:  # the compiled run's collapse is the cell's (module note)
+            return cell.__class__(cell.n_components, cell.covariance_type, reason=collapse_reason(pending, fitted))
+        return None  # the start's M-step: the estimator's fit, its repair or its reason
     K = fitted.params.means.shape[0]
     estimator = pending.estimator
     if mclust_rules:  # a collapsed fit is not ranked (degenerate.py)

@@ -92,8 +92,8 @@ def _distinct_rows(model, source, stats, params, component) -> tuple[int, bool]:
     return len(seen), False
 
 
-def _explain(model, source, stats, params, error: CollapsedComponentError, iteration: int,
-             terms: Terms = MIXTURE_TERMS) -> str:
+def explain_collapse(model, source, stats, params, error: CollapsedComponentError, iteration: int,
+                     terms: Terms = MIXTURE_TERMS) -> str:
     k = error.component
     when = "at initialisation" if iteration == 0 else f"at EM iteration {iteration}"
     if k is None:
@@ -128,7 +128,7 @@ class RaisePolicy:
             return model.maximize(stats, params)
         except CollapsedComponentError as error:
             raise CollapsedComponentError(
-                _explain(model, source, stats, params, error, iteration, self.terms), component=error.component
+                explain_collapse(model, source, stats, params, error, iteration, self.terms), component=error.component
             ) from None
 
 
@@ -152,7 +152,7 @@ class _RepairingPolicy:
                 except CollapsedComponentError as error:
                     if error.component is None or stats.mass.shape[0] == 1:
                         raise CollapsedComponentError(
-                            _explain(model, source, stats, params, error, iteration, self.terms),
+                            explain_collapse(model, source, stats, params, error, iteration, self.terms),
                             component=error.component,
                         ) from None
                     k, reason = error.component, "covariance not positive definite"

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..engine import FitResult, compiled_small_fits
-from ..engine.collapse import _explain as explain_collapse  # the numpy loop's own words
+from ..engine.collapse import explain_collapse  # the numpy loop's own words
 from ..engine.criteria import information_criteria
 from ..engine.mclust_hc import mclust_partition
 from ..engine.small_em import SMALL_ROWS_X_COMPONENTS

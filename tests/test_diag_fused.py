@@ -166,3 +166,24 @@ def test_centring_in_one_pass_equals_numpys(dtype, rng):
     X[1234, 5] = np.nan
     assert scratch.centred_if_complete(X, centre) is None
     assert scratch.centred_if_complete(X[1000:1500], centre) is None  # numpy's path, below 1024 rows
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+def test_centred_features_in_one_pass_equal_numpys(dtype, rng, monkeypatch):
+    """The features formed from the rows as given (``centred_row_features``, the fit's chunk
+    path) are numpy's [(X - g)^2, X - g, 1] exactly: X - g rounded once to the rows' dtype (a
+    float64 centre too), then squared in that dtype; a chunk with a NaN entry gives None, on the
+    compiled loop and on numpy's path alike."""
+    X = rng.normal(scale=5.0, size=(3000, 7)).astype(dtype)
+    centre = rng.normal(size=7)  # float64
+    Xc = np.subtract(X, centre, out=np.empty_like(X), casting="same_kind")
+    compiled = diag_fused.centred_row_features(X, centre).copy()
+    assert_array_equal(compiled[:, 7:14], Xc)
+    assert_array_equal(compiled[:, :7], Xc * Xc)
+    assert_array_equal(compiled[:, -1], 1)
+    holed = X.copy()
+    holed[2345, 1] = np.nan
+    assert diag_fused.centred_row_features(holed, centre) is None
+    monkeypatch.setattr(diag_fused, "COMPILED", False)
+    assert diag_fused.centred_row_features(holed, centre) is None
+    assert_array_equal(diag_fused.centred_row_features(X, centre), compiled)  # numpy's, the same

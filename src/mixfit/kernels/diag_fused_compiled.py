@@ -22,6 +22,24 @@ def features_into(rows, out):
         out[i, 2 * D] = 1
 
 
+@numba.njit(cache=True, nogil=True)
+def centred_features_into(X, centre, out):
+    """out[n] = [(X[n] - centre)^2, X[n] - centre, 1] into out (n, 2D + 1), and the number of
+    NaN entries of X, in one read of X: each x - g rounded to out's dtype (as ``centred_into``
+    writes it), then squared (as ``features_into`` squares it)."""
+    n, D = X.shape
+    missing = 0
+    for i in range(n):
+        for d in range(D):
+            x = X[i, d]
+            missing += math.isnan(x)
+            out[i, D + d] = x - centre[d]
+        for d in range(D):
+            v = out[i, D + d]
+            out[i, d] = v * v
+        out[i, 2 * D] = 1
+    return missing
+
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
 def sparse_sums_into(at, features, mass, ratio, budget, out):

@@ -118,11 +118,18 @@ class GaussianEM:
         NaN entries (missing at random) take the observed-data E-step of models/missing.py; a
         chunk without any takes the complete-data path unchanged."""
         centre, means_c, constant = self._terms(params, X.shape[1])
-        Xc = centred_if_complete(X, centre)  # (n, D) x_n - g; None: a row has NaN entries
-        if Xc is None:
+        # constant_k - 1/2 (x_n - mu_k)^T Lambda_k (x_n - mu_k), (n, K), and the strategy's workspace;
+        # a family that forms its features from the rows as given centres them in the same pass
+        from_rows = getattr(self.covariance, "log_kernel_rows", None)
+        if from_rows is not None:
+            kernel = from_rows(X, means_c, params.prec_chol, centre, constant)  # None: a row has NaN entries
+        else:
+            Xc = centred_if_complete(X, centre)  # (n, D) x_n - g; None: a row has NaN entries
+            kernel = None if Xc is None else self.covariance.log_kernel(Xc, means_c, params.prec_chol, centre,
+                                                                        constant, False)
+        if kernel is None:
             return self._accumulate_missing(X, params, sample_weight, np.isnan(X).any(axis=1))
-        # constant_k - 1/2 (x_n - mu_k)^T Lambda_k (x_n - mu_k), (n, K), and the strategy's workspace
-        log_rho, workspace = self.covariance.log_kernel(Xc, means_c, params.prec_chol, centre, constant, False)
+        log_rho, workspace = kernel
         # (9.23) r_nk = rho_nk / sum_j rho_nj, and ln p(x_n) = ln sum_j rho_nj, exponentiating once
         resp, log_norm = normalize_log_rows(log_rho)
         return gaussian_statistics(self.covariance, X, resp, sample_weight, params.means, log_norm, workspace)

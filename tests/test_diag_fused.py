@@ -187,3 +187,34 @@ def test_centred_features_in_one_pass_equal_numpys(dtype, rng, monkeypatch):
     monkeypatch.setattr(diag_fused, "COMPILED", False)
     assert diag_fused.centred_row_features(holed, centre) is None
     assert_array_equal(diag_fused.centred_row_features(X, centre), compiled)  # numpy's, the same
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("cov", ["diag", "spherical"])
+def test_chunk_statistics_reuse_the_moments_masses(cov, dtype, weighted, rng):
+    """A chunk's statistics, whose masses N_k are the ones the workspace's moments formed
+    (``RowFeatures.mass_of``), equal ``stats.gaussian_statistics`` on the same responsibilities
+    and workspace, field by field and bit for bit (the same column sum of the same array)."""
+    from mixfit.families.registry import make_covariance
+    from mixfit.models import GaussianEM, GaussianParams
+    from mixfit.stats import gaussian_statistics
+
+    n, D, K = 3000, 5, 4
+    means = rng.normal(scale=4.0, size=(K, D))
+    X = (means[rng.integers(0, K, n)] + rng.normal(size=(n, D))).astype(dtype)
+    weights = rng.uniform(0.5, 2.0, n).astype(dtype) if weighted else None
+    covariance = make_covariance(cov)
+    scale = np.ones((K, D)) if cov == "diag" else np.ones(K)
+    params = GaussianParams(np.full(K, 1 / K), means, scale).astype(dtype)
+    model = GaussianEM(covariance, reg_covar=1e-6, dtype=dtype)
+    ours = model.accumulate(X, params, weights)
+    centre, means_c, constant = model._terms(params, D)
+    log_rho, workspace = covariance.log_kernel(scratch.centred(X, centre), means_c, params.prec_chol, centre,
+                                               constant, False)
+    resp, log_norm = linalg.normalize_log_rows(log_rho)
+    theirs = gaussian_statistics(covariance, X, resp, weights, params.means, log_norm, workspace)
+    for field in ("shift", "mass", "first", "scatter"):
+        assert_array_equal(getattr(ours, field), getattr(theirs, field), err_msg=field)
+    assert (ours.log_norm, ours.weight_sum) == (theirs.log_norm, theirs.weight_sum)
+    assert workspace.mass_of(resp.copy()) is None  # another array: no masses to reuse

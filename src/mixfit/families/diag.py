@@ -49,6 +49,9 @@ class DiagFeatures:
     def moments(self, X, wresp, shift):
         return self.features.moments(wresp, shift, X)
 
+    def mass_of(self, wresp):
+        return self.features.mass_of(wresp)
+
 
 class DiagCovariance:
     """A diagonal covariance per component: variances (K, D)."""

@@ -218,3 +218,20 @@ def test_chunk_statistics_reuse_the_moments_masses(cov, dtype, weighted, rng):
         assert_array_equal(getattr(ours, field), getattr(theirs, field), err_msg=field)
     assert (ours.log_norm, ours.weight_sum) == (theirs.log_norm, theirs.weight_sum)
     assert workspace.mass_of(resp.copy()) is None  # another array: no masses to reuse
+
+
+def test_compiled_referral_equals_numpys(rng, monkeypatch):
+    """The diag referral of the sums about g to the shifts c_k (first = s1 - N delta, scatter = S
+    - 2 delta s1 + N delta^2, and N delta^2) in one compiled pass at large K is numpy's, each
+    operation in the same order: exactly equal."""
+    from mixfit.kernels import row_features
+
+    K, D = 300, 20  # K D = 6000 entries: the compiled pass
+    sums = rng.normal(scale=50.0, size=(K, 2 * D))
+    sums[:, :D] = np.abs(sums[:, :D])
+    mass, delta = rng.uniform(0.0, 30.0, K), rng.normal(scale=3.0, size=(K, D))
+    workspace = row_features.RowFeatures(np.empty((1, 2 * D + 1)), np.zeros(D), per_dimension=True)
+    compiled = [a.copy() for a in workspace._refer(sums, mass, delta)]
+    monkeypatch.setattr(row_features, "COMPILED", False)
+    for ours, numpys in zip(compiled, workspace._refer(sums, mass, delta)):
+        assert_array_equal(ours, numpys)

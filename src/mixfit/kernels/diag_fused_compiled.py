@@ -75,3 +75,20 @@ def sparse_sums_into(at, features, mass, ratio, budget, out):
             return False  # many pairs carry weight: the product
     out[:] = acc
     return True
+
+
+@numba.njit(cache=True, nogil=True)
+def refer_into(sums, mass, delta, first, scatter, mass_delta2):
+    """The diag referral of ``row_features.RowFeatures._refer`` in one pass over (K, D): from
+    sums (K, 2D) = [S, s1] about g, first = s1 - N delta, scatter = S - 2 delta s1 + N delta^2
+    and mass_delta2 = N delta^2, each operation numpy's, in numpy's order (the same numbers)."""
+    K, D = delta.shape
+    for k in range(K):
+        m = mass[k]
+        for d in range(D):
+            dl = delta[k, d]
+            s1 = sums[k, D + d]
+            first[k, d] = s1 - dl * m
+            md2 = dl * dl * m
+            scatter[k, d] = (dl * s1 * -2.0 + sums[k, d]) + md2
+            mass_delta2[k, d] = md2

@@ -30,6 +30,15 @@ mixture's weights, means and precisions, reduced to the covariance type being fi
 to take more than a few seconds (e.g. (1e6, 32, 16) full, ~7-8 s) scikit-learn gets a single fit
 (``m = 3`` with hooks, ``m = 2`` with diff) and its time is marked ``*``.
 
+Interleaved repeats: the two libraries are timed in turn, one repeat (one worker, one fit or fit
+pair) at a time: mixfit, scikit-learn, mixfit, scikit-learn, ... (``--repeats`` rounds; a
+library given a single fit runs in the first round only). A shared machine's speed moves by up
+to 1.7x from one minute to the next, so a ratio of two medians timed minutes apart is mostly
+that drift; two fits timed seconds apart see about the same machine. Besides the ratio of the
+medians, ``pair`` is the median over rounds of each round's own ratio (scikit-learn's median
+iteration in the round over mixfit's in the same round), and ``pairs`` its range. What is timed
+is unchanged: each repeat is the same fit as before, in a fresh worker.
+
 Peak memory: every (case, library) runs in a fresh subprocess (this script with ``--worker``).
 The worker imports both libraries, runs a small warm-up matmul (so BLAS buffers exist), loads
 the data with ``numpy.load`` and records ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` (the
@@ -45,9 +54,10 @@ and its share of the GEMM rate of the same dtype, measured in the worker just be
 after its timed fits (the mean of the two; the header's rate, taken once at the start, is only
 a guide: on a shared machine the rate drifts over a long run).
 
-Columns: ``mixfit s/it``, ``sklearn s/it``, ``ratio`` = sklearn / mixfit (> 1: mixfit faster),
-``mixfit MB`` and ``sklearn MB`` (peak RSS above the data), ``data MB``, and for full covariance
-``GF/s`` (mixfit) and ``%gemm``.
+Columns: ``mixfit s/it``, ``sklearn s/it`` (medians over all rounds), ``ratio`` = sklearn /
+mixfit of those medians (> 1: mixfit faster), ``pair`` and ``pairs`` (the per-round ratios: their
+median and range), ``mixfit MB`` and ``sklearn MB`` (peak RSS above the data, the largest over
+the rounds), ``data MB``, and for full covariance ``GF/s`` (mixfit) and ``%gemm``.
 """
 
 from __future__ import annotations
@@ -337,7 +347,7 @@ def main(argv=None):
     p.add_argument("--cases", nargs="+", type=parse_case, help="N,D,K triples, e.g. 1e6,32,16")
     p.add_argument("--cov", nargs="+", choices=FULL_COVS)
     p.add_argument("--dtype", nargs="+", choices=FULL_DTYPES)
-    p.add_argument("--repeats", type=int, default=3, help="fits per (case, library); default 3")
+    p.add_argument("--repeats", type=int, default=3, help="interleaved rounds (one fit per library each); default 3")
     p.add_argument("--method", choices=["hooks", "diff"], default="hooks",
                    help="per-iteration timing: timestamps per iteration (default) or "
                         "(T(max_iter=m) - T(max_iter=1)) / (m - 1)")
@@ -379,12 +389,12 @@ def main(argv=None):
     gemm32 = gemm_rate(dtype=np.float32)
     print(f"# square GEMM 2000x2000: float64 {gemm64 / 1e9:.1f} GFLOP/s, float32 {gemm32 / 1e9:.1f} GFLOP/s",
           flush=True)
-    how = ("median over iterations of the time between consecutive iteration starts"
+    how = ("median over iterations (all rounds) of the time between consecutive iteration starts"
            if args.method == "hooks" else "median over repeats of (T(max_iter=m) - T(max_iter=1)) / (m-1)")
     print(f"# s/it = {how}; MB = peak RSS above the data (ru_maxrss)", flush=True)
 
     header = (f"{'case (N, D, K)':<18} {'cov':<9} {'dtype':<7} {'mixfit s/it':>11} {'sklearn s/it':>12} "
-              f"{'ratio':>6} {'mixfit MB':>9} {'sklearn MB':>10} {'data MB':>7} {'GF/s':>6} {'%gemm':>5}  m(mf/sk)")
+              f"{'ratio':>6} {'pair':>6} {'pairs':>9} {'mixfit MB':>9} {'sklearn MB':>10} {'data MB':>7} {'GF/s':>6} {'%gemm':>5}  m(mf/sk)")
     print(header)
     print("-" * len(header), flush=True)
 
@@ -394,20 +404,32 @@ def main(argv=None):
             path = ensure_data(args.data_dir, n, d, k, dtype)
             for cov in covs:
                 row = {"n": n, "d": d, "k": k, "cov": cov, "dtype": dtype}
+                plans = {lib: plan(n, d, k, cov, args.repeats, lib, args.method) for lib in args.libraries}
+                rounds = {lib: [] for lib in args.libraries}
+                for r in range(max(reps for _, reps in plans.values())):  # interleaved: mf, sk, mf, sk, ...
+                    for lib, (m, reps) in plans.items():
+                        if r < reps:
+                            rounds[lib].append(run_worker({"library": lib, "path": path, "k": k, "cov": cov,
+                                                           "m": m, "repeats": 1, "method": args.method}))
                 marks = []
-                for lib in args.libraries:
-                    m, reps = plan(n, d, k, cov, args.repeats, lib, args.method)
-                    res = run_worker({"library": lib, "path": path, "k": k, "cov": cov, "m": m,
-                                      "repeats": reps, "method": args.method})
-                    row[lib] = {"s_per_iter": statistics.median(res["per_iter"]), "per_iter": res["per_iter"],
-                                "fits": res["fits"], "method": args.method,
-                                "peak_above_data_mb": res["peak_above_data_mb"], "m": m, "repeats": reps,
-                                "gemm_flops": res["gemm_flops"]}
-                    row["data_mb"] = res["data_mb"]
+                for lib, results in rounds.items():
+                    m, reps = plans[lib]
+                    per_iter = [t for res in results for t in res["per_iter"]]
+                    gemm = [res["gemm_flops"] for res in results if res["gemm_flops"]]
+                    row[lib] = {"s_per_iter": statistics.median(per_iter), "per_iter": per_iter,
+                                "round_s_per_iter": [statistics.median(res["per_iter"]) for res in results],
+                                "fits": [f for res in results for f in res["fits"]], "method": args.method,
+                                "peak_above_data_mb": max(res["peak_above_data_mb"] for res in results),
+                                "m": m, "repeats": reps, "gemm_flops": statistics.mean(gemm) if gemm else None}
+                    row["data_mb"] = results[0]["data_mb"]
                     marks.append(f"{m}x{reps}")
                 mf, sk = row.get("mixfit"), row.get("sklearn")
+                pairs = []
                 if mf and sk:
                     row["ratio"] = sk["s_per_iter"] / mf["s_per_iter"]
+                    pairs = [b / a for a, b in zip(mf["round_s_per_iter"], sk["round_s_per_iter"])]
+                    row["pair_ratios"] = pairs
+                    row["pair_ratio"] = statistics.median(pairs)
                 rate = share = None
                 if mf and cov == "full":
                     rate = model_flops(n, d, k, cov) / mf["s_per_iter"]
@@ -417,15 +439,17 @@ def main(argv=None):
                 print(f"{fmt_case(n, d, k):<18} {cov:<9} {dtype:<7} "
                       f"{mf['s_per_iter'] if mf else float('nan'):>11.4g} "
                       f"{sk['s_per_iter'] if sk else float('nan'):>11.4g}{star} "
-                      f"{row.get('ratio', float('nan')):>6.2f} "
+                      f"{row.get('ratio', float('nan')):>6.2f} {row.get('pair_ratio', float('nan')):>6.2f} "
+                      f"{(f'{min(pairs):.1f}-{max(pairs):.1f}' if pairs else '-'):>9} "
                       f"{mf['peak_above_data_mb'] if mf else float('nan'):>9.1f} "
                       f"{sk['peak_above_data_mb'] if sk else float('nan'):>10.1f} "
                       f"{row['data_mb']:>7.1f} "
                       f"{rate / 1e9 if rate else float('nan'):>6.1f} "
                       f"{100 * share if share else float('nan'):>5.1f}  {'/'.join(marks)}", flush=True)
                 rows.append(row)
-    print("# ratio = sklearn s/it / mixfit s/it (>1: mixfit faster); * sklearn: one fit of m iterations "
-          "(bounded run); GF/s = 4 N D^2 K per iteration / mixfit s/it")
+    print("# ratio = sklearn s/it / mixfit s/it (>1: mixfit faster); pair / pairs = median / range of the "
+          "per-round ratios (the libraries timed in turn: mf, sk, mf, sk, ...); * sklearn: one fit of m "
+          "iterations (bounded run, one pair); GF/s = 4 N D^2 K per iteration / mixfit s/it")
 
     print(f"# load average at end: {os.getloadavg()[0]:.2f}")
 

@@ -6,6 +6,7 @@ Usage::
     python benchmarks/bench_large_k.py --quick          # N / 5, scikit-learn on 1e4 rows (minutes)
     python benchmarks/bench_large_k.py --rows 1e5,60,512 --cov diag --methods em --dtypes float64
     python benchmarks/bench_large_k.py --sk-rows 0      # mixfit and the roofline only
+    python benchmarks/bench_large_k.py --repeats 5      # five interleaved rounds (default 3)
 
 Rows (N, D, K): (1e5, 60, 512) and (2e5, 60, 2048) diag and spherical, (1e5, 32, 128) full; each
 EM and VB, float64 and float32. Data: ``bench_em``'s known mixture (cached under --data-dir).
@@ -29,12 +30,22 @@ M-step still refuses a collapsed component (an error in scikit-learn), the time 
 printed, marked ``!``.
 
 Roofline: the model's work at the measured rates of this machine, in the same run, just before
-each row: the two large products of an iteration (diag: (n x 2D) @ (2D x K) for ln rho and
+each mixfit fit: the two large products of an iteration (diag: (n x 2D) @ (2D x K) for ln rho and
 (K x n) @ (n x 2D) for the moments, 8 n D K FLOPs; spherical: 4 n (D + 1) K; full, the packed
 form's, 4 n (D(D + 1)/2 + D) K) over the square-GEMM rate of the dtype (2000 x 2000, BLAS on all
 cores), plus n K exponentials over numpy's exp rate (an (n, K)-sized array of exponents in
 [-700, 0], one chunk per core on a thread each, as a fit runs them). ``share`` = roofline /
 mixfit s/it: the fraction of the machine's peak for this work that an iteration achieves.
+
+Interleaved repeats: a shared machine's speed moves by up to 1.7x from one minute to the next, so
+a ratio of two timings taken minutes apart is mostly that drift. Each (row, cov, method) runs
+``--repeats`` rounds, and a round times everything its ratios compare within seconds of each
+other: for each dtype in turn, the rates, mixfit, then scikit-learn (float64 rates, mixfit,
+scikit-learn, float32 rates, mixfit, scikit-learn; the next round again). Printed per dtype: the
+medians over rounds of each side's time, ``ratio`` = the median of the per-round ratios
+scikit-learn / mixfit, ``share`` = the median of the per-round roofline / mixfit; and after the
+dtypes, ``float32 / float64``: the median (and range) of the per-round ratios of mixfit's float64
+to its float32 time. What is timed is unchanged: each is the same fit as before.
 """
 
 from __future__ import annotations
@@ -156,6 +167,7 @@ def main(argv=None) -> int:
     p.add_argument("--dtypes", nargs="+", default=["float64", "float32"], choices=("float64", "float32"))
     p.add_argument("--iters", type=int, default=4, help="mixfit iterations per fit (iters - 1 timed)")
     p.add_argument("--sk-rows", type=float, default=5e4, help="rows scikit-learn runs on (0: skip it)")
+    p.add_argument("--repeats", type=int, default=3, help="interleaved rounds per row (see the docstring)")
     p.add_argument("--data-dir", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "mixfit_bench_data"))
     args = p.parse_args(argv)
     sk_rows = int(min(args.sk_rows, 1e4) if args.quick else args.sk_rows)
@@ -171,32 +183,46 @@ def main(argv=None) -> int:
     head = os.popen(f"git -C {os.path.dirname(os.path.abspath(__file__))} describe --always --dirty").read().strip()
     print(f"# mixfit {mixfit.__version__} (git {head}) | scikit-learn {sklearn.__version__} | numpy {np.__version__}"
           f" | {threads} cores | load average {os.getloadavg()[0]:.2f}")
-    print("# s/it: median seconds per iteration; ~: scikit-learn timed on its first rows, scaled to N; roofline: "
-          "two products / GEMM rate + n K exp / exp rate (rates measured before each row); share = roofline / mixfit")
+    print("# s/it: median over rounds of the median seconds per iteration; ratio, share: medians of the "
+          "per-round ratios (sides timed in turn, seconds apart)")
+    print("# ~: scikit-learn timed on its first rows, scaled to N; roofline: "
+          "two products / GEMM rate + n K exp / exp rate (rates measured before each fit); share = roofline / mixfit")
     header = (f"{'(N, D, K)':<17} {'cov':<9} {'method':<6} {'dtype':<7} {'mixfit':>8} {'sklearn':>9} {'ratio':>6} "
               f"{'roofline':>8} {'share':>6} {'GF/s':>6} {'Gexp/s':>6}")
     print(header)
     print("-" * len(header), flush=True)
     for (n, d, k), covs in grid:
         n = n // 5 if args.quick else n
-        for dtype in args.dtypes:
-            X = np.load(bench_em.ensure_data(args.data_dir, n, d, k, dtype))
-            for cov in covs:
-                if args.cov and cov not in args.cov:
-                    continue
-                for method in args.methods:
-                    gemm = bench_em.gemm_rate(dtype=np.dtype(dtype))
-                    exps = exp_rate(np.dtype(dtype), threads)
-                    roofline = model_flops(n, d, k, cov) / gemm + n * k / exps
-                    ours = mixfit_seconds(X, k, cov, method, args.iters)
-                    rows = min(n, max(sk_rows, 20 * k)) if sk_rows else 0  # ~20 rows a component at least
-                    theirs, failed = sklearn_seconds(X[:rows], k, cov, method) if rows else (float("nan"), "")
-                    theirs *= n / max(rows, 1)
-                    mark = failed or ("~" if 0 < rows < n else " ")
-                    print(f"{bench_em.fmt_case(n, d, k):<17} {cov:<9} {method:<6} {dtype:<7} {ours:>8.3f} "
-                          f"{mark}{theirs:>8.3f} {theirs / ours:>6.1f} {roofline:>8.3f} {roofline / ours:>6.0%} "
-                          f"{gemm / 1e9:>6.1f} {exps / 1e9:>6.2f}", flush=True)
-            del X
+        data = {dtype: np.load(bench_em.ensure_data(args.data_dir, n, d, k, dtype)) for dtype in args.dtypes}
+        for cov in covs:
+            if args.cov and cov not in args.cov:
+                continue
+            for method in args.methods:
+                rows = min(n, max(sk_rows, 20 * k)) if sk_rows else 0  # ~20 rows a component at least
+                timed = {dtype: [] for dtype in args.dtypes}
+                for _ in range(args.repeats):  # interleaved: each round times every side within seconds
+                    for dtype in args.dtypes:
+                        gemm = bench_em.gemm_rate(dtype=np.dtype(dtype))
+                        exps = exp_rate(np.dtype(dtype), threads)
+                        roofline = model_flops(n, d, k, cov) / gemm + n * k / exps
+                        ours = mixfit_seconds(data[dtype], k, cov, method, args.iters)
+                        theirs, failed = (sklearn_seconds(data[dtype][:rows], k, cov, method) if rows
+                                          else (float("nan"), ""))
+                        timed[dtype].append((ours, theirs * n / max(rows, 1), failed, roofline, gemm, exps))
+                for dtype, rounds in timed.items():
+                    ours, theirs, failed, roofline, gemm, exps = zip(*rounds)
+                    mark = "!" if any(failed) else ("~" if 0 < rows < n else " ")
+                    ratio = statistics.median(b / a for a, b in zip(ours, theirs))
+                    share = statistics.median(r / a for a, r in zip(ours, roofline))
+                    print(f"{bench_em.fmt_case(n, d, k):<17} {cov:<9} {method:<6} {dtype:<7} "
+                          f"{statistics.median(ours):>8.3f} {mark}{statistics.median(theirs):>8.3f} {ratio:>6.1f} "
+                          f"{statistics.median(roofline):>8.3f} {share:>6.0%} {statistics.median(gemm) / 1e9:>6.1f} "
+                          f"{statistics.median(exps) / 1e9:>6.2f}", flush=True)
+                if {"float64", "float32"} <= set(timed):
+                    speedups = [a[0] / b[0] for a, b in zip(timed["float64"], timed["float32"])]
+                    print(f"{'':<17} {cov:<9} {method:<6} float32 / float64: {statistics.median(speedups):.2f}x "
+                          f"faster (rounds {min(speedups):.2f}-{max(speedups):.2f})", flush=True)
+        del data
     print(f"# load average at end {os.getloadavg()[0]:.2f}")
     return 0
 

@@ -128,7 +128,7 @@ def test_diag_weights_equal_repeated_rows(spread, rng):
     _assert_same_fit(weighted, repeated, rtol=1e-11)
 
 
-@pytest.mark.parametrize("share", [1 / 16, 1 / 10, 1.0], ids=["one-in-16", "one-in-10", "dense"])
+@pytest.mark.parametrize("share", [1 / 16, 1 / 10, 1 / 5, 1.0], ids=["one-in-16", "one-in-10", "one-in-5", "dense"])
 def test_moment_sums_equal_the_product(share, rng):
     """The sparse sums (few pairs) and the product (many) give wr^T features: float64 sums of
     the same terms less those below 2^-64 of their component's mass, so to rounding (1e-13 of
@@ -139,7 +139,7 @@ def test_moment_sums_equal_the_product(share, rng):
     features = rng.normal(size=(n, width + 1))
     out = np.empty((K, width))
     sparse = diag_fused_compiled.sparse_sums_into(wresp.T, features, wresp.sum(axis=0), 2.0**-64, n * K // 8, out)
-    assert sparse == (share < 1)  # the path under test
+    assert sparse == (share < 1 / 8)  # the path under test (above an eighth: the product)
     sums = diag_fused.moment_sums(wresp, features, width, wresp.sum(axis=0))
     expected = wresp.T @ features[:, :width]
     assert_allclose(sums, expected, rtol=0, atol=1e-13 * np.abs(expected).max())
@@ -166,3 +166,72 @@ def test_centring_in_one_pass_equals_numpys(dtype, rng):
     X[1234, 5] = np.nan
     assert scratch.centred_if_complete(X, centre) is None
     assert scratch.centred_if_complete(X[1000:1500], centre) is None  # numpy's path, below 1024 rows
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+def test_centred_features_in_one_pass_equal_numpys(dtype, rng, monkeypatch):
+    """The features formed from the rows as given (``centred_row_features``, the fit's chunk
+    path) are numpy's [(X - g)^2, X - g, 1] exactly: X - g rounded once to the rows' dtype (a
+    float64 centre too), then squared in that dtype; a chunk with a NaN entry gives None, on the
+    compiled loop and on numpy's path alike."""
+    X = rng.normal(scale=5.0, size=(3000, 7)).astype(dtype)
+    centre = rng.normal(size=7)  # float64
+    Xc = np.subtract(X, centre, out=np.empty_like(X), casting="same_kind")
+    compiled = diag_fused.centred_row_features(X, centre).copy()
+    assert_array_equal(compiled[:, 7:14], Xc)
+    assert_array_equal(compiled[:, :7], Xc * Xc)
+    assert_array_equal(compiled[:, -1], 1)
+    holed = X.copy()
+    holed[2345, 1] = np.nan
+    assert diag_fused.centred_row_features(holed, centre) is None
+    monkeypatch.setattr(diag_fused, "COMPILED", False)
+    assert diag_fused.centred_row_features(holed, centre) is None
+    assert_array_equal(diag_fused.centred_row_features(X, centre), compiled)  # numpy's, the same
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("cov", ["diag", "spherical"])
+def test_chunk_statistics_reuse_the_moments_masses(cov, dtype, weighted, rng):
+    """A chunk's statistics, whose masses N_k are the ones the workspace's moments formed
+    (``RowFeatures.mass_of``), equal ``stats.gaussian_statistics`` on the same responsibilities
+    and workspace, field by field and bit for bit (the same column sum of the same array)."""
+    from mixfit.families.registry import make_covariance
+    from mixfit.models import GaussianEM, GaussianParams
+    from mixfit.stats import gaussian_statistics
+
+    n, D, K = 3000, 5, 4
+    means = rng.normal(scale=4.0, size=(K, D))
+    X = (means[rng.integers(0, K, n)] + rng.normal(size=(n, D))).astype(dtype)
+    weights = rng.uniform(0.5, 2.0, n).astype(dtype) if weighted else None
+    covariance = make_covariance(cov)
+    scale = np.ones((K, D)) if cov == "diag" else np.ones(K)
+    params = GaussianParams(np.full(K, 1 / K), means, scale).astype(dtype)
+    model = GaussianEM(covariance, reg_covar=1e-6, dtype=dtype)
+    ours = model.accumulate(X, params, weights)
+    centre, means_c, constant = model._terms(params, D)
+    log_rho, workspace = covariance.log_kernel(scratch.centred(X, centre), means_c, params.prec_chol, centre,
+                                               constant, False)
+    resp, log_norm = linalg.normalize_log_rows(log_rho)
+    theirs = gaussian_statistics(covariance, X, resp, weights, params.means, log_norm, workspace)
+    for field in ("shift", "mass", "first", "scatter"):
+        assert_array_equal(getattr(ours, field), getattr(theirs, field), err_msg=field)
+    assert (ours.log_norm, ours.weight_sum) == (theirs.log_norm, theirs.weight_sum)
+    assert workspace.mass_of(resp.copy()) is None  # another array: no masses to reuse
+
+
+def test_compiled_referral_equals_numpys(rng, monkeypatch):
+    """The diag referral of the sums about g to the shifts c_k (first = s1 - N delta, scatter = S
+    - 2 delta s1 + N delta^2, and N delta^2) in one compiled pass at large K is numpy's, each
+    operation in the same order: exactly equal."""
+    from mixfit.kernels import row_features
+
+    K, D = 300, 20  # K D = 6000 entries: the compiled pass
+    sums = rng.normal(scale=50.0, size=(K, 2 * D))
+    sums[:, :D] = np.abs(sums[:, :D])
+    mass, delta = rng.uniform(0.0, 30.0, K), rng.normal(scale=3.0, size=(K, D))
+    workspace = row_features.RowFeatures(np.empty((1, 2 * D + 1)), np.zeros(D), per_dimension=True)
+    compiled = [a.copy() for a in workspace._refer(sums, mass, delta)]
+    monkeypatch.setattr(row_features, "COMPILED", False)
+    for ours, numpys in zip(compiled, workspace._refer(sums, mass, delta)):
+        assert_array_equal(ours, numpys)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..exceptions import SKLEARN_COLLAPSE_MESSAGE, CollapsedComponentError
-from ..kernels.diag_fused import squared_row_features
+from ..kernels.diag_fused import centred_row_features, squared_row_features
 from ..kernels.expanded import reference_moments
 from ..kernels.float32_pass import predicted_unkept
 from ..kernels.row_features import RowFeatures, log_kernel_product, remembered
@@ -31,6 +31,15 @@ def _plan(dtype, means_c, prec_chol, constant):
     return coefficients.astype(dtype), unkept
 
 
+def _log_kernel(name, features, means_c, prec_chol, centre, constant):
+    """ln rho (n, K) from the features [(x - g)^2, x - g, 1] and the workspace that keeps them;
+    a function, so that a family borrowing ``log_kernel`` (families/mclust.py) finds it."""
+    coefficients, unkept = remembered((name, features.dtype), functools.partial(_plan, features.dtype),
+                                      np.asarray(means_c), np.asarray(prec_chol), np.asarray(constant))  # (., K)
+    log_rho = log_kernel_product(features, coefficients)  # (n, K)
+    return log_rho, DiagFeatures(RowFeatures(features, centre, per_dimension=True, predicted=unkept))
+
+
 @dataclass(frozen=True, eq=False)
 class DiagFeatures:
     """The diag E-step workspace: the kernel's row features [(x - g)^2, x - g, 1]."""
@@ -39,6 +48,9 @@ class DiagFeatures:
 
     def moments(self, X, wresp, shift):
         return self.features.moments(wresp, shift, X)
+
+    def mass_of(self, wresp):
+        return self.features.mass_of(wresp)
 
 
 class DiagCovariance:
@@ -77,11 +89,16 @@ class DiagCovariance:
         """constant_k - sum_d lambda_kd (x_d - mu_kd)^2 / 2: one product of [(x - g)^2, x - g, 1]
         with [-lambda_k / 2; mu_k lambda_k; constant_k - sum_d lambda_kd mu_kd^2 / 2], the
         features kept for ``moments`` (kernels/row_features.py)."""
-        coefficients, unkept = remembered((self.name, Xc.dtype), functools.partial(_plan, Xc.dtype),
-                                          np.asarray(means_c), np.asarray(prec_chol), np.asarray(constant))  # (., K)
         features = squared_row_features(Xc)  # [(x - g)^2, x - g, 1], one pass (kernels/diag_fused.py)
-        log_rho = log_kernel_product(features, coefficients)  # (n, K)
-        return log_rho, DiagFeatures(RowFeatures(features, centre, per_dimension=True, predicted=unkept))
+        return _log_kernel(self.name, features, means_c, prec_chol, centre, constant)
+
+    def log_kernel_rows(self, X, means_c, prec_chol, centre, constant):
+        """``log_kernel(X - centre, ...)`` for a fit's chunk (not per point), the features formed
+        from the rows as given in one pass; None where X has a NaN entry (the caller's
+        missing-value path). The same numbers as centring first."""
+        features = centred_row_features(X, centre)  # kernels/diag_fused.py
+        return None if features is None else _log_kernel(self.name, features, means_c, prec_chol, centre, constant)
+
 
     def moments(self, X, wresp, shift, workspace=None):
         if workspace is not None:  # the DiagFeatures of ``log_kernel``

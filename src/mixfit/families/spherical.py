@@ -38,6 +38,9 @@ class SphericalFeatures:
     def moments(self, X, wresp, shift):
         return self.features.moments(wresp, shift, X)
 
+    def mass_of(self, wresp):
+        return self.features.mass_of(wresp)
+
 
 class SphericalCovariance:
     """One variance per component: sigma_k^2 (K,)."""

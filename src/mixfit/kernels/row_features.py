@@ -63,6 +63,7 @@ from . import float32_pass
 from .diag_fused import moment_sums
 from .float32_pass import FLOAT32_MOMENT_TOLERANCE, unkept_components  # noqa: F401 (the guard's home)
 from .linalg import FLOAT32_PRODUCT_ROWS, column_sum, row_sum
+from .numba_switch import NUMBA as COMPILED
 from .scratch import scratch
 from .sparse_moments import sparse_diagonal_moments
 
@@ -74,6 +75,11 @@ from .sparse_moments import sparse_diagonal_moments
 # weakly) or arrays of equal values; each entry is replaced whole, so a thread reads an old or a
 # new entry, never a mix of both.
 _REMEMBERED: dict = {}
+# (K, D) entries from which the diag referral (``RowFeatures._refer``) runs as one compiled pass
+# where numba is used: eight numpy passes over (K, D) arrays, ~3 ms of a (256, 60, 2048) chunk's
+# ~28 ms under cProfile; below it (small K) numpy's passes cost microseconds and a small fit does
+# not import numba for them.
+_COMPILED_MIN_ENTRIES = 2**12
 
 
 def remembered(key, build, *arrays):
@@ -115,6 +121,14 @@ class RowFeatures:
         # float32: the components the parameters predict a pass's check would not keep
         # (``float32_pass.predicted_unkept``), summed in float64 inside ``settled_sum``
         self.predicted = predicted
+        self._mass = None  # (wresp, its column sums): the last ``moments``' (see ``mass_of``)
+
+    def mass_of(self, wresp):
+        """column_sum(wresp), as the last ``moments`` formed it for this same array (a copy of
+        it), else None: the chunk's statistics need the masses too, and at K = 16 a second
+        column sum is 27 us of a chunk's ~1100 us."""
+        last = self._mass
+        return last[1].copy() if last is not None and last[0] is wresp else None
 
     def moments(self, wresp, shift, X=None):
         """first_k and the scatter about c_k (per dimension or summed), float64. float32
@@ -126,6 +140,7 @@ class RowFeatures:
         features = self.features[:, :-1]  # (n, m + D): the constant column is not needed here
         shift, delta = remembered("row_features_delta", _delta, np.asarray(shift), self.centre)  # c_k, c_k - g
         mass = column_sum(wresp)  # N_k
+        self._mass = (wresp, mass)
         if features.dtype == np.float64:  # (K, m + D), from the pairs that carry weight where few
             return self._refer(moment_sums(wresp, self.features, features.shape[1], mass), mass, delta)[:2]
         sums = float32_sums(wresp, features)
@@ -152,7 +167,14 @@ class RowFeatures:
     def _refer(self, sums, mass, delta):
         """first_k and the scatter about c_k from the sums about g, by exact algebra, and N_k
         delta_k^2 (per dimension, or summed); a few passes over (K, D), written in place."""
-        D = delta.shape[1]
+        K, D = delta.shape
+        if self.per_dimension and COMPILED and K * D >= _COMPILED_MIN_ENTRIES:
+            from .diag_fused_compiled import refer_into  # optional: numba
+
+            first, scatter = np.empty((K, D)), np.empty((K, D))
+            mass_delta2 = scratch("mass_delta2", delta.shape, np.float64)
+            refer_into(sums, mass, delta, first, scatter, mass_delta2)
+            return first, scatter, mass_delta2
         second, s1 = sums[:, :-D], sums[:, -D:]  # sum_n wr_nk (x_n - g)^2 (per dimension or summed), (x_n - g)
         first = np.multiply(delta, mass[:, None])
         np.subtract(s1, first, out=first)  # s1 - N delta

@@ -84,10 +84,13 @@ def gaussian_statistics(covariance, X, resp, sample_weight, shift, log_norm=None
     Shared by every Gaussian model (EM and VB differ only in how ``resp`` was formed, PRML
     10.51-10.53 are the EM quantities). ``log_norm`` (n,) is ln sum_k rho_nk per row, or None.
     ``workspace``: the E-step's workspace, made by the same covariance strategy's kernel, which
-    its ``moments`` may reuse.
+    its ``moments`` may reuse; where it also has ``mass_of`` (the masses its ``moments`` formed for
+    the same weighted responsibilities, or None), those are taken instead of a second column sum.
     """
     wresp = resp if sample_weight is None else resp * sample_weight[:, None]  # w_n r_nk
     first, scatter = covariance.moments(X, wresp, shift, workspace)
+    mass_of = getattr(workspace, "mass_of", None)
+    mass = None if mass_of is None else mass_of(wresp)
     if sample_weight is None:
         weight_sum = float(X.shape[0])
         total = 0.0 if log_norm is None else float(log_norm.sum(dtype=np.float64))
@@ -96,7 +99,7 @@ def gaussian_statistics(covariance, X, resp, sample_weight, shift, log_norm=None
         total = 0.0 if log_norm is None else float(log_norm.astype(np.float64) @ sample_weight)
     return GaussianStats(
         shift=np.asarray(shift, dtype=np.float64),
-        mass=column_sum(wresp),  # N_k (9.27)
+        mass=column_sum(wresp) if mass is None else mass,  # N_k (9.27)
         first=first,
         scatter=scatter,
         log_norm=total,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..families.registry import mixture_parameters
-from ..kernels.linalg import column_sum, normalize_log_rows
+from ..kernels.linalg import normalize_log_rows
 from ..kernels.scratch import centred, centred_if_complete
 from ..protocols import CovarianceFamily, require
 from ..stats import GaussianStats, gaussian_statistics
@@ -41,22 +41,6 @@ def _has_nan(X) -> bool:
     where the per-row ``isnan(X).any(axis=1)`` that the missing-value path needs costs 230 us, a
     tenth of the chunk's diag E-step)."""
     return bool(np.isnan(X).any())
-
-
-def _statistics_reusing_mass(covariance, X, resp, sample_weight, shift, log_norm, workspace) -> GaussianStats:
-    """``stats.gaussian_statistics``, the same values, with the masses N_k that the workspace's
-    ``moments`` formed for the same weighted responsibilities (``mass_of``) instead of a second
-    column sum."""
-    wresp = resp if sample_weight is None else resp * sample_weight[:, None]  # w_n r_nk
-    first, scatter = covariance.moments(X, wresp, shift, workspace)
-    mass = workspace.mass_of(wresp)
-    if sample_weight is None:
-        weight_sum, total = float(X.shape[0]), float(log_norm.sum(dtype=np.float64))
-    else:
-        weight_sum = float(sample_weight.sum(dtype=np.float64))
-        total = float(log_norm.astype(np.float64) @ sample_weight)
-    return GaussianStats(shift=np.asarray(shift, dtype=np.float64), mass=column_sum(wresp) if mass is None else mass,
-                         first=first, scatter=scatter, log_norm=total, weight_sum=weight_sum)
 
 
 @dataclass(frozen=True, eq=False)
@@ -148,9 +132,7 @@ class GaussianEM:
         log_rho, workspace = kernel
         # (9.23) r_nk = rho_nk / sum_j rho_nj, and ln p(x_n) = ln sum_j rho_nj, exponentiating once
         resp, log_norm = normalize_log_rows(log_rho)
-        if getattr(workspace, "mass_of", None) is None:
-            return gaussian_statistics(self.covariance, X, resp, sample_weight, params.means, log_norm, workspace)
-        return _statistics_reusing_mass(self.covariance, X, resp, sample_weight, params.means, log_norm, workspace)
+        return gaussian_statistics(self.covariance, X, resp, sample_weight, params.means, log_norm, workspace)
 
     def _accumulate_missing(self, X, params: GaussianParams, sample_weight, incomplete) -> GaussianStats:
         """The chunk's statistics: complete rows by the family's kernel, the others by the

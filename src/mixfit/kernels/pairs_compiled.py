@@ -24,16 +24,15 @@ def pair_products_into(rows, out):
     for r in range(m):
         for i in range(D):
             XT[i, r] = rows[r, i]
-    p = 0
-    for s in range((D + 1) // 2):
-        for i in range(D):
+    full = (D + 1) // 2  # the distances s whose products take every i
+    h = D // 2
+    for i in range(D):  # row i of XT read from the core's cache for all its products
+        for s in range(full):
             j = i + s - D if i + s >= D else i + s
+            p = s * D + i
             for r in range(m):
                 out[p, r] = XT[i, r] * XT[j, r]
-            p += 1
-    if D % 2 == 0:
-        h = D // 2
-        for i in range(h):
+        if D % 2 == 0 and i < h:  # s = D/2, taken once (i < D/2)
+            p = full * D + i
             for r in range(m):
                 out[p, r] = XT[i, r] * XT[i + h, r]
-            p += 1

@@ -2,6 +2,7 @@
 
     python benchmarks/bench_pair_products.py           # (8, 4), (16, 8), (24, 12), (32, 16); float64, float32
     python benchmarks/bench_pair_products.py --quick   # (16, 8) float64, fewer repeats
+    python benchmarks/bench_pair_products.py --fits    # also whole fits at (2e5, 16, 8), both paths
 
 ``GaussianEM.accumulate`` (the chunk's distances, normalisation and moments: the whole E-step of
 a full-covariance pass) on 1e5 rows of a K-component mixture in D dimensions, in row chunks of
@@ -13,7 +14,9 @@ rows: numpy's pair products by cyclic distance (``kernels/expanded.py``, ``write
 normalisation (``linalg._columns_in_order``) and centring, as a stream's step runs where numba is
 not loaded (``kernels/numba_loading.py``) or not installed; and numba's loops
 (``pairs_compiled``, ``normalize_compiled``, ``centred_compiled``), as everything else runs where
-numba is installed. Both give the same numbers bit for bit. Needs numba.
+numba is installed. Both give the same numbers bit for bit. ``--fits``: whole fits (8 EM
+iterations from one start, (2e5, 16, 8) full, the pool's threads) on either path, alternated,
+medians of process CPU and wall time, and their lower bounds (equal). Needs numba.
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--fits", action="store_true")
     parser.add_argument("--chunk", type=int, default=10_082)  # the streaming benchmark's chunk at (16, 8)
     args = parser.parse_args()
     cases = [(16, 8)] if args.quick else [(8, 4), (16, 8), (24, 12), (32, 16)]
@@ -92,7 +96,41 @@ def main():
                 print(f"(D, K) = ({D:2d}, {K:2d}) {np.dtype(dtype).name} {name:6s}: numpy {med['numpy'][0]:7.2f} / "
                       f"{med['numpy'][1]:7.2f}   numba {med['numba'][0]:7.2f} / {med['numba'][1]:7.2f}   "
                       f"numpy / numba CPU {med['numpy'][0] / med['numba'][0]:.3f}", flush=True)
+    if args.fits:
+        whole_fits(repeats)
     use("numpy")
+
+
+def whole_fits(repeats, n=200_000, D=16, K=8):
+    """Whole fits on either path, alternated: CPU and wall medians, and the lower bounds."""
+    import warnings
+
+    X = mixture_rows(D, K, n, seed=D)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # one iteration, and tol=0: never converged, on purpose
+        start = GaussianMixture(K, covariance_type="full", random_state=0, max_iter=1).fit(X[:20_000])
+    options = {"covariance_type": "full", "tol": 0, "max_iter": 8, "weights_init": start.weights_,
+               "means_init": start.means_, "precisions_init": start.precisions_}
+
+    def fit(path):
+        use(path)
+        wall, cpu = time.perf_counter(), time.process_time()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = GaussianMixture(K, **options).fit(X)
+        return time.process_time() - cpu, time.perf_counter() - wall, model.lower_bound_
+
+    times = {"numpy": [], "numba": []}
+    for path in times:
+        fit(path)
+    for _ in range(repeats):
+        for path, taken in times.items():
+            taken.append(fit(path))
+    med = {p: np.median(np.array(t)[:, :2], axis=0) for p, t in times.items()}
+    print(f"whole fits ({n:.0e}, {D}, {K}) full, 8 iterations: numpy {med['numpy'][0]:.3f} s CPU / "
+          f"{med['numpy'][1]:.3f} s wall, numba {med['numba'][0]:.3f} / {med['numba'][1]:.3f}, "
+          f"CPU ratio {med['numpy'][0] / med['numba'][0]:.3f}; lower bounds equal: "
+          f"{times['numpy'][0][2] == times['numba'][0][2]}")
 
 
 if __name__ == "__main__":

@@ -28,8 +28,8 @@ from .sparse_moments import FLOAT32_PRODUCT_ROWS
 #
 # (x - mu)^T Lambda (x - mu) = sum_{i<=j} c_ij x_i x_j - 2 (Lambda mu)^T x + mu^T Lambda mu, with
 # c_ii = Lambda_ii and c_ij = 2 Lambda_ij: linear in the D(D+1)/2 pair products q(x) = (x_i x_j),
-# i <= j (in ``pair_order``'s order), and in x. So one (n, M + D) @ (M + D, K) product gives every component's distance, and
-# one (M + D, n) @ (n, K) product gives every component's second and first moments: 2 n D^2 K
+# i <= j (in ``pair_order``'s order), and in x. So one (n, M + D) @ (M + D, K) product gives
+# every component's distance, and one (M + D, n) @ (n, K) product gives every component's second and first moments: 2 n D^2 K
 # FLOPs per iteration in two large products, where whitening takes 3 n D^2 K (a (n, D) @ (D, K D)
 # product and K rank-n updates of D x D, which run far below the BLAS's peak at D ~ 32).
 #
@@ -199,8 +199,8 @@ _MIN_BLOCK_ROWS = 64
 # broadcasts by cyclic distance (``write_pairs``: three or four calls a block) otherwise. The two
 # write the same numbers, so the choice changes only the time. Measured per 1e5 rows in 10 082-row
 # chunks, one thread, the whole accumulate (benchmarks/bench_pair_products.py): numpy's take
-# 1.02x to 1.33x numba's CPU time at (D, K) = (8, 4) to (32, 16), whole fits at (2e5, 16, 8)
-# 1.09x; numpy's writes run at ~0.6x the speed of numba's loop, the products with the
+# 1.01x to 1.45x numba's CPU time at (D, K) = (8, 4) to (32, 16), whole fits at (2e5, 16, 8)
+# 1.09x to 1.19x; numpy's writes run at ~0.6x the speed of numba's loop, the products with the
 # coefficients are the same BLAS calls (docs/streaming.md).
 
 
@@ -226,7 +226,7 @@ def _pair_writer(compiled: bool):
 def packed_products(Xc, coefficients, centre):
     """coefficients @ [q(x_n), x_n] for every row of the centred chunk: (n, K), column-major
     (each component's column contiguous), and the moments' workspace. The pair products of a
-    few hundred rows at a time (numpy's broadcasts, or numba's loop at larger D), each block's product
+    few hundred rows at a time (numba's loop, or numpy's broadcasts in a stream), each block's product
     taken while it is in the core's cache, and none kept: the chunk's workspace is one block,
     not (M + D) values a row, and the dense moments, which are rarely needed
     (``sparse_moments``), rebuild them block by block."""

@@ -151,17 +151,17 @@ def symmetric_index(n_features: int) -> np.ndarray:
 def write_pairs(rows, block, shifted=None) -> None:
     """block[:M] = the pair products of the centred rows (m, D) in ``pair_order``'s order,
     block[M:M + D] = the rows x_i, transposed (every row of ``block`` written contiguously);
-    block (M + 2D, m): its last D rows are the workspace (the rows x_i again, so that the rows
-    shifted cyclically by s are one strided view). Three numpy calls and, for even D, a fourth.
+    block (M + 2D, m): its last D rows are the workspace (the rows x_i again, as far as
+    s + i reaches, so that the rows shifted cyclically by s are one strided view). Three numpy calls and, for even D, a fourth.
     ``shifted``: that view, ``cyclic_view`` of this block's workspace (made once for a buffer
     that serves many blocks: as_strided costs ~3 us, a tenth of the products' time at D = 16).
     """
     m, D = rows.shape
     M = D * (D + 1) // 2
     full = (D + 1) // 2  # the distances s whose products take every i
-    doubled = block[M:M + 2 * D]  # (2D, m): x_0 .. x_{D-1}, x_0 .. x_{D-1}
+    doubled = block[M:M + 2 * D]  # (2D, m): x_0 .. x_{D-1}, x_0 .. x_{full-2} (read up to i + s)
     doubled[:D] = rows.T
-    doubled[D:] = doubled[:D]
+    doubled[D:D + full - 1] = doubled[:full - 1]
     if shifted is None:
         shifted = cyclic_view(doubled)
     np.multiply(doubled[None, :D], shifted, out=block[:full * D].reshape(full, D, m))

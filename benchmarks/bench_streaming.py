@@ -186,8 +186,8 @@ def main() -> None:
     parser.add_argument("--components", type=int, default=8)
     parser.add_argument("--quick", action="store_true", help="2e6 rows, batch fit on 2e5 rows (a smoke run)")
     parser.add_argument("--without-numba", action="store_true",
-                        help="the full family's numpy pair products at every D, as an install without "
-                             "mixfit[fast] (at D < 20 they are the default: numba is not imported)")
+                        help="MIXFIT_NUMBA=0, as an install without mixfit[fast]: the stream is the "
+                             "same (its steps never import numba), the batch EM pass runs numpy's loops")
     parser.add_argument("--without-pandas", action="store_true",
                         help="pandas made unimportable, as an install of mixfit's own dependencies "
                              "(scikit-learn imports pandas where it is installed: ~30 MB of RSS)")
@@ -212,7 +212,7 @@ def main() -> None:
     from mixfit import GaussianMixture
     from mixfit.kernels.numba_switch import NUMBA
 
-    memory.stage("import mixfit (the rest)")
+    memory.stage("import mixfit (the rest)", f"numba {'installed' if NUMBA else 'not used'}")
     D, K, batch = args.dims, args.components, args.batch
     n_batches = int(args.rows) // batch
     mixture = make_mixture(D, K, seed=0)
@@ -226,19 +226,11 @@ def main() -> None:
     memory.stage(f"the batch buffer ({X.nbytes / 2**20:.1f} MB) and its first draw")
     # What the first call imports, imported here first so that its cost gets a line of its own
     # (the same modules, loaded once either way: the stream's peak is unchanged). The k-means start
-    # imports sklearn.cluster (engine/starts.py); the step's pair products, where numba is
-    # installed, load numba and their compiled loop from numba's on-disk cache (LLVM's start).
+    # imports sklearn.cluster (engine/starts.py). numba, where installed, is not imported by the
+    # steps (kernels/numba_loading.py): their loops are numpy's, with the same numbers.
     import sklearn.cluster  # noqa: F401
 
     memory.stage("first call's import: sklearn.cluster (the k-means start)")
-    if NUMBA:
-        from mixfit.kernels.pairs_compiled import pair_products_into
-
-        memory.stage("first call's import: numba")
-        pair_products_into(X[:2], np.empty((D * (D + 3) // 2, 2)))
-        memory.stage("first call's load: the cached pair products (LLVM)")
-    else:
-        memory.stage("numba: not used (--without-numba, or not installed)")
 
     online = GaussianMixture(K, covariance_type="full", random_state=0)
     fitting = 0.0  # the steps after the first (the steady state)
@@ -250,7 +242,7 @@ def main() -> None:
         tick = time.perf_counter()
         online.partial_fit(X)
         if i == 0:
-            first_call = time.perf_counter() - tick  # k-means start, and numba compiling its loops
+            first_call = time.perf_counter() - tick  # the k-means start and one step
             memory.stage("first call: the k-means start and one step", f"{first_call:.2f} s")
         else:
             fitting += time.perf_counter() - tick
@@ -262,7 +254,7 @@ def main() -> None:
                   f"batch log-lik/row {online.lower_bound_:.5f}  RSS now {rss_mb():.0f} MB", flush=True)
     memory.stage(f"the later steps ({n_batches - 1}), each after the draw of its batch")
     stream_rss = memory.peak()
-    heavy = loaded(("pandas", "numba", "sklearn.cluster", "scipy.stats"))
+    heavy = loaded(("pandas", "numba", "sklearn.cluster", "scipy.stats"))  # numba: never by the stream
     online_rate = (n_batches - 1) * batch / fitting
     overall_rate = n_batches * batch / (fitting + first_call)
 

@@ -505,8 +505,8 @@ def test_float32_fit_limit_is_looser_than_the_per_point_limit():
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
 @pytest.mark.parametrize("n", [1, 233, 1000, 2100])
 def test_packed_products_in_blocks_equal_the_whole_chunk(compiled, dtype, n, monkeypatch, rng):
-    """The pair products a block of rows at a time (D = 32; numba: 234 float64 rows a block,
-    numpy: 936, so 1000 and 2100 rows are several blocks, the last one short) give the numbers
+    """The pair products a block of rows at a time (D = 32; 234 float64 rows a block, so 1000
+    and 2100 rows are several blocks, the last one short) give the numbers
     of the whole chunk's features written at once: the same terms in the same order, so to a few
     units of rounding of the terms' magnitude (the product may block its sums differently). The
     moments' workspace keeps no features, and the dense moments rebuild them block by block:
@@ -519,7 +519,7 @@ def test_packed_products_in_blocks_equal_the_whole_chunk(compiled, dtype, n, mon
     centre = means.mean(axis=0)
     Xc = (X - centre).astype(dtype)
     coefficients = (-0.5 * forms.packed_plan(np.float64, means - centre, prec_chol)[0]).astype(dtype)
-    monkeypatch.setattr(forms, "COMPILED", compiled)
+    monkeypatch.setattr(forms, "_compiled", lambda n_features: compiled)
     blocked, workspace = forms.packed_products(Xc, coefficients, centre)
     assert workspace.features is None
     features = forms.pair_products(Xc)  # the whole chunk's, written at once
@@ -546,7 +546,7 @@ X = means[rng.integers(3, size=3000)] + rng.normal(size=(3000, {D}))
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     gm = GaussianMixture(3, tol=0, max_iter=6, random_state=0).fit(X)
-print(json.dumps({{"compiled": forms.COMPILED, "bounds": gm.lower_bounds_, "means": gm.means_.tolist(),
+print(json.dumps({{"compiled": forms._compiled({D}), "bounds": gm.lower_bounds_, "means": gm.means_.tolist(),
                    "numba_loaded": "numba" in sys.modules and sys.modules["numba"] is not None}}))
 """
 

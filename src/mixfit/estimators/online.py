@@ -31,6 +31,7 @@ from ..exceptions import CollapseWarning
 from ..families.precision_priors import NormalPrecisionPrior
 from ..families.registry import make_covariance, make_map_prior
 from ..families.weights import make_weight_prior
+from ..kernels.numba_loading import no_numba_import
 from ..models import GaussianEM
 from .bernoulli_parts import fitted_model, fitted_params
 from .checked_rows import CheckedRecord
@@ -274,6 +275,25 @@ class OnlineMixture:
         X, weights, record, covariance = kind.check(self, X, sample_weight)
         if fitted:
             _check_same_features(self, record.n_features_in_)
+        # The step's kernels use numba's loops where numba is loaded, and never import it: a
+        # stream keeps its ~100 MB out of the process (kernels/numba_loading.py; same numbers).
+        with no_numba_import():
+            model, step, start_events = self._stream_step(kind, X, weights, record, covariance, fitted)
+        events = [*start_events, *step.events]
+        result = engine.FitResult(step.state.params, False, 1, step.lower_bound, [step.lower_bound], events)
+        kind.set_fitted(self, result, record, model)  # clears the stream's attributes (_fitted.py)
+        self.n_steps_ = step.state.n_steps
+        self.n_seen_ = float(step.state.n_seen)
+        self.running_statistics_ = encode_statistics(step.state.running)
+        for event in events:
+            done = {"drop": "dropped", "reseed": "reseeded"}[event.action]
+            warnings.warn(f"component {event.component} was {done} at online step {event.iteration} "
+                          f"({event.reason})", CollapseWarning, stacklevel=2)
+        return self
+
+    def _stream_step(self, kind, X, weights, record, covariance, fitted):
+        """(model, engine.online.step's result, the start's collapse events) of one call."""
+        if fitted:
             dtype = self.means_.dtype
             X = X.astype(dtype, copy=False) if isinstance(X, np.ndarray) else X
             weights = None if weights is None else weights.astype(dtype, copy=False)
@@ -297,17 +317,7 @@ class OnlineMixture:
             release_freed_memory()
         rho = online.step_size(state.n_steps + 1, self.learning_offset, self.learning_decay)
         step = online.step(model, source, state, rho, self.total_samples, kind.policy(self))
-        events = [*start_events, *step.events]
-        result = engine.FitResult(step.state.params, False, 1, step.lower_bound, [step.lower_bound], events)
-        kind.set_fitted(self, result, record, model)  # clears the stream's attributes (_fitted.py)
-        self.n_steps_ = step.state.n_steps
-        self.n_seen_ = float(step.state.n_seen)
-        self.running_statistics_ = encode_statistics(step.state.running)
-        for event in events:
-            done = {"drop": "dropped", "reseed": "reseeded"}[event.action]
-            warnings.warn(f"component {event.component} was {done} at online step {event.iteration} "
-                          f"({event.reason})", CollapseWarning, stacklevel=2)
-        return self
+        return model, step, start_events
 
 
 def _check_same_features(est, n_features: int) -> None:

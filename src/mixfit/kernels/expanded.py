@@ -17,9 +17,10 @@ import functools
 import weakref
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from .linalg import column_sum, covariance_from_precision_chol
-from .numba_switch import NUMBA as COMPILED
+from .numba_loading import compiled_loop
 from .scratch import scratch
 from .sparse_moments import FLOAT32_PRODUCT_ROWS
 
@@ -27,8 +28,8 @@ from .sparse_moments import FLOAT32_PRODUCT_ROWS
 #
 # (x - mu)^T Lambda (x - mu) = sum_{i<=j} c_ij x_i x_j - 2 (Lambda mu)^T x + mu^T Lambda mu, with
 # c_ii = Lambda_ii and c_ij = 2 Lambda_ij: linear in the D(D+1)/2 pair products q(x) = (x_i x_j),
-# i <= j, and in x. So one (n, M + D) @ (M + D, K) product gives every component's distance, and
-# one (M + D, n) @ (n, K) product gives every component's second and first moments: 2 n D^2 K
+# i <= j (in ``pair_order``'s order), and in x. So one (n, M + D) @ (M + D, K) product gives
+# every component's distance, and one (M + D, n) @ (n, K) product gives every component's second and first moments: 2 n D^2 K
 # FLOPs per iteration in two large products, where whitening takes 3 n D^2 K (a (n, D) @ (D, K D)
 # product and K rank-n updates of D x D, which run far below the BLAS's peak at D ~ 32).
 #
@@ -84,7 +85,7 @@ def packed_plan(dtype, means_c, prec_chol, per_point=True):
     magnitude = np.abs(precision)
     bound = (np.einsum("kd,kde,ke->k", np.abs(means), magnitude, np.abs(means))
              + (magnitude * covariance).sum(axis=(1, 2)))  # B_k
-    upper = np.triu_indices(D)
+    upper = pair_order(D)
     terms = upper[0].shape[0] + D + 1  # L
     if not 4 * np.finfo(dtype).eps / 2 * np.sqrt(terms) * bound.max() <= limit:
         return None
@@ -121,29 +122,85 @@ def remembered_plan(dtype, means_c, prec_chol, per_point=True):
 
 
 @functools.lru_cache(maxsize=8)
+def pair_order(n_features: int) -> tuple:
+    """(M,) and (M,): the entries (i, j) of the M = D(D+1)/2 pair products x_i x_j in the order
+    they are written, by cyclic distance s = (j - i) mod D: for s = 0 .. (D - 1) // 2 every i with
+    j = (i + s) mod D, then, where D is even, s = D/2 for i < D/2. Each unordered pair once, and
+    each distance's products x_i x_{i+s} one broadcast of the rows against the rows shifted by
+    s (``write_pairs``): the whole block in one or two numpy calls, not one per row i."""
+    D = n_features
+    rows = np.arange(D)
+    first = [rows] * ((D + 1) // 2)
+    second = [(rows + s) % D for s in range((D + 1) // 2)]
+    if D % 2 == 0:
+        first.append(rows[: D // 2])
+        second.append(rows[: D // 2] + D // 2)
+    return np.concatenate(first), np.concatenate(second)
+
+
+@functools.lru_cache(maxsize=8)
 def symmetric_index(n_features: int) -> np.ndarray:
-    """(D * D,) the packed position (triu_indices order) of every entry (i, j) of a D x D matrix."""
-    upper = np.triu_indices(n_features)
+    """(D * D,) the packed position (``pair_order``) of every entry (i, j) of a D x D matrix."""
+    first, second = pair_order(n_features)
     index = np.empty((n_features, n_features), dtype=np.intp)
-    index[upper] = np.arange(upper[0].shape[0])
-    index[upper[1], upper[0]] = index[upper]
+    index[first, second] = np.arange(first.shape[0])
+    index[second, first] = index[first, second]
     return index.ravel()
 
 
-def pair_products(Xc, out=None) -> np.ndarray:
-    """(M + D, n): rows x_i x_j for i <= j (numpy's triu_indices order), then the rows x_i, of
-    the centred chunk; transposed so that every row is written contiguously. Into ``out`` (a
-    (M + D, n) view) where given, else a fresh array."""
-    n, D = Xc.shape
+def write_pairs(rows, block, shifted=None) -> None:
+    """block[:M] = the pair products of the centred rows (m, D) in ``pair_order``'s order,
+    block[M:M + D] = the rows x_i, transposed (every row of ``block`` written contiguously);
+    block (M + 2D, m): its last D rows are the workspace (the rows x_i again, as far as
+    s + i reaches, so that the rows shifted cyclically by s are one strided view). Three numpy calls and, for even D, a fourth.
+    ``shifted``: that view, ``cyclic_view`` of this block's workspace (made once for a buffer
+    that serves many blocks: as_strided costs ~3 us, a tenth of the products' time at D = 16).
+    """
+    m, D = rows.shape
     M = D * (D + 1) // 2
-    features = np.empty((M + D, n), dtype=Xc.dtype) if out is None else out
-    XT = features[M:]  # (D, n): the rows x_i, written first and read by every product below
-    XT[...] = Xc.T
-    start = 0
-    for i in range(D):
-        np.multiply(XT[i], XT[i:], out=features[start:start + D - i])
-        start += D - i
-    return features
+    full = (D + 1) // 2  # the distances s whose products take every i
+    doubled = block[M:M + 2 * D]  # (2D, m): x_0 .. x_{D-1}, x_0 .. x_{full-2} (read up to i + s)
+    doubled[:D] = rows.T
+    doubled[D:D + full - 1] = doubled[:full - 1]
+    if shifted is None:
+        shifted = cyclic_view(doubled)
+    np.multiply(doubled[None, :D], shifted, out=block[:full * D].reshape(full, D, m))
+    if D % 2 == 0:  # s = D/2: i and i + D/2 are the same pair, taken once (i < D/2)
+        np.multiply(doubled[: D // 2], doubled[D // 2:D], out=block[full * D:M])
+
+
+def cyclic_view(doubled):
+    """(full, D, m) read-only view [s, i] = x_{i+s} of the workspace ``doubled`` (2D, m), the
+    rows x_0 .. x_{D-1} twice; its [:, :, :k] is the view of ``doubled[:, :k]``."""
+    D = doubled.shape[0] // 2
+    step, item = doubled.strides
+    return as_strided(doubled, shape=((D + 1) // 2, D, doubled.shape[1]), strides=(step, step, item),
+                      writeable=False)
+
+
+def _block_writer(compiled: bool, block, n_features: int):
+    """The function (rows, features) that writes a block of ``block``'s (L + D, rows) columns:
+    numba's loop, or numpy's broadcasts with the strided view of ``block``'s workspace (its last
+    2D rows) made once for all the blocks."""
+    if compiled:
+        return _pair_writer(True)
+    view = cyclic_view(block[block.shape[0] - 2 * n_features:])
+
+    def write(rows, features):
+        write_pairs(rows, features, view[:, :, : rows.shape[0]])
+
+    return write
+
+
+def pair_products(Xc, out=None) -> np.ndarray:
+    """(M + D, n): rows x_i x_j for i <= j (``pair_order``), then the rows x_i, of the centred
+    chunk; transposed so that every row is written contiguously. Into ``out`` (a (M + 2D, n)
+    view, see ``write_pairs``) where given, else a fresh array."""
+    n, D = Xc.shape
+    L = D * (D + 1) // 2 + D
+    block = np.empty((L + D, n), dtype=Xc.dtype) if out is None else out
+    write_pairs(Xc, block)
+    return block[:L]
 
 
 def packed_e_step(Xc, plan, centre):
@@ -155,39 +212,38 @@ def packed_e_step(Xc, plan, centre):
     return maha, PackedRows(Xc, np.asarray(centre, dtype=np.float64), features)
 
 
-# Rows per block of compiled pair products: a block of about this many bytes stays in a core's
-# (2 MiB) L2 cache between being written and being read by the product; measured at D = 32:
+# Rows per block of pair products: a block of about this many bytes stays in a core's (2 MiB) L2
+# cache between being written and being read by the product; measured at D = 32 (numba's loop):
 # 256-row blocks make the distances ~1.6x (float64) to ~1.7x (float32) faster than the whole
 # chunk's features written first. At least _MIN_BLOCK_ROWS rows keep the product efficient.
 _BLOCK_BYTES = 2**20
 _MIN_BLOCK_ROWS = 64
 
-
-# numpy's pair products: D broadcasts a block, each a call of some microseconds, so larger blocks.
-# Measured at D = 16, thread CPU time of the distances of a 1e4-row chunk: 1740 us with 1 MiB
-# blocks, 1420 us with 4 MiB, 1820 us for the whole chunk at once; numba's loop 1110 us.
-_NUMPY_BLOCK_BYTES = 4 * 2**20
-# numba's loop wherever numba is installed, at every D. Not importing numba below D = 20 keeps
-# ~100 MB of resident memory out of a process (the streaming benchmark's), but measured on whole
-# fits (6 EM iterations, K = 8, one run, shared machine) numpy's blocks cost 18 % more at
-# D = 8 (4e5 rows) and 28 % more at D = 16 (2e5 rows): batch speed is kept (issue 17's bar).
+# numba's loop (``pairs_compiled``) wherever numba is used and may be loaded (numba_loading.py:
+# not by a stream's step, which keeps it out of a process that has not loaded it), numpy's
+# broadcasts by cyclic distance (``write_pairs``: three or four calls a block) otherwise. The two
+# write the same numbers, so the choice changes only the time. Measured per 1e5 rows in 10 082-row
+# chunks, one thread, the whole accumulate (benchmarks/bench_pair_products.py): numpy's take
+# 1.01x to 1.45x numba's CPU time at (D, K) = (8, 4) to (32, 16), whole fits at (2e5, 16, 8)
+# 1.09x to 1.19x; numpy's writes run at ~0.55x the speed of numba's loop: per 1e5 rows at D = 16,
+# 5 850 us against 3 220, with the strided view made once per buffer (``cyclic_view``). The products
+# with the coefficients are the same BLAS calls (docs/streaming.md).
 
 
 def _compiled(n_features: int) -> bool:
-    return COMPILED
+    return compiled_loop()
 
 
-def _block_rows(L: int, itemsize: int, compiled: bool) -> int:
-    """Rows per block of pair products: a block of about _BLOCK_BYTES (numba) or
-    _NUMPY_BLOCK_BYTES (numpy)."""
-    return max(_MIN_BLOCK_ROWS, (_BLOCK_BYTES if compiled else _NUMPY_BLOCK_BYTES) // (L * itemsize))
+def _block_rows(L: int, itemsize: int) -> int:
+    """Rows per block of pair products: a block of about _BLOCK_BYTES."""
+    return max(_MIN_BLOCK_ROWS, _BLOCK_BYTES // (L * itemsize))
 
 
 def _pair_writer(compiled: bool):
     """The function that writes a block's pair products: numba's (``pairs_compiled``) or
-    numpy's D broadcasts (``pair_products``)."""
+    numpy's broadcasts (``write_pairs``), the same numbers in the same order."""
     if not compiled:
-        return pair_products
+        return write_pairs
     from .pairs_compiled import pair_products_into  # optional: numba, imported on first use
 
     return pair_products_into
@@ -196,23 +252,22 @@ def _pair_writer(compiled: bool):
 def packed_products(Xc, coefficients, centre):
     """coefficients @ [q(x_n), x_n] for every row of the centred chunk: (n, K), column-major
     (each component's column contiguous), and the moments' workspace. The pair products of a
-    few hundred rows at a time (numba's loop, or numpy's D broadcasts), each block's product
+    few hundred rows at a time (numba's loop, or numpy's broadcasts in a stream), each block's product
     taken while it is in the core's cache, and none kept: the chunk's workspace is one block,
     not (M + D) values a row, and the dense moments, which are rarely needed
     (``sparse_moments``), rebuild them block by block."""
     centre = np.asarray(centre, dtype=np.float64)
     n, D = Xc.shape
-    compiled = _compiled(D)
-    write = _pair_writer(compiled)
     K, L = coefficients.shape
-    rows = _block_rows(L, Xc.dtype.itemsize, compiled)
-    block = scratch("pair_block", (L, rows), Xc.dtype)
+    rows = _block_rows(L, Xc.dtype.itemsize)
+    block = scratch("pair_block", (L + D, rows), Xc.dtype)  # the features and D rows of workspace
+    write = _block_writer(_compiled(D), block, D)
     out = np.empty((K, n), dtype=Xc.dtype)  # (K, n): its transpose is the column-major (n, K)
     for start in range(0, n, rows):
         stop = min(start + rows, n)
         features = block[:, : stop - start]
         write(Xc[start:stop], features)
-        np.matmul(coefficients, features, out=out[:, start:stop])
+        np.matmul(coefficients, features[:L], out=out[:, start:stop])
     return out.T, PackedRows(Xc, centre)
 
 
@@ -249,18 +304,17 @@ def _blocked_row_sums(rows, wresp):
     a time (in this thread's block buffer) and each block's product added in float64."""
     n, D = rows.shape
     L = D * (D + 1) // 2 + D
-    compiled = _compiled(D)
-    size = _block_rows(L, rows.dtype.itemsize, compiled)
+    size = _block_rows(L, rows.dtype.itemsize)
     if rows.dtype == np.float32:
         size = FLOAT32_PRODUCT_ROWS  # float32 products over this many rows, as ``row_sums`` blocks them
-    block = scratch("pair_block", (L, size), rows.dtype)
-    write = _pair_writer(compiled)
+    block = scratch("pair_block", (L + D, size), rows.dtype)
+    write = _block_writer(_compiled(D), block, D)
     sums = np.zeros((L, wresp.shape[1]))
     for start in range(0, n, size):
         stop = min(start + size, n)
         features = block[:, : stop - start]
         write(rows[start:stop], features)
-        sums += row_sums(features, wresp[start:stop])
+        sums += row_sums(features[:L], wresp[start:stop])
     return sums
 
 

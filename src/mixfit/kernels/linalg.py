@@ -10,6 +10,7 @@ import weakref
 import numpy as np
 
 from ..exceptions import SKLEARN_COLLAPSE_MESSAGE, CollapsedComponentError
+from .numba_loading import compiled_loop
 from .numba_switch import NUMBA as COMPILED
 
 # numpy reduces along a short contiguous axis slowly (an (n, 16) array's row maxima cost several
@@ -89,12 +90,13 @@ def logsumexp_rows(a: np.ndarray) -> np.ndarray:
 
 
 # The compiled passes of ``normalize_log_rows`` (normalize_compiled.py) from this many entries on,
-# wherever numba is used (numba_switch.py): below it numpy's few calls cost microseconds. The choice depends on
-# the installation and the array only, never on what the process has imported before (a fit
-# repeated after another family's fit loaded numba gives the same bits); where nothing else has
-# loaded numba (a tied or Bernoulli fit) the first large normalisation imports it (~0.2 s, ~100 MB
-# of resident memory). Measured at (7281, 16) float64, column-major, one thread: 215 us against
-# numpy's 275 us, the exponential ~90 us of each.
+# wherever numba is used (numba_switch.py): below it numpy's few calls cost microseconds. Measured
+# at (7281, 16) float64, column-major, one thread: 215 us against numpy's 275 us, the exponential
+# ~90 us of each. For K <= _COLUMN_LOOP_MAX, ``_columns_in_order`` gives the compiled passes'
+# numbers bit for bit with numpy's column loops, and runs where numba may not be imported
+# (a stream's step that has not loaded it: numba_loading.py); which of the two runs changes the
+# time only. Otherwise the first large normalisation imports numba (~0.2 s, ~100 MB of resident
+# memory) where nothing else has loaded it (a tied or Bernoulli fit).
 _COMPILED_MIN_ENTRIES = 2**15
 
 
@@ -104,6 +106,8 @@ def normalize_log_rows(log_rho: np.ndarray):
     floor = _EXP_FLOOR.get(log_rho.dtype)
     if (COMPILED and floor is not None and log_rho.ndim == 2 and log_rho.size >= _COMPILED_MIN_ENTRIES
             and log_rho.flags.f_contiguous):
+        if log_rho.shape[1] <= _COLUMN_LOOP_MAX and not compiled_loop():
+            return _columns_in_order(log_rho, floor)
         from .normalize_compiled import scale_columns, shift_columns  # optional: numba
 
         columns = log_rho.T  # (K, n), C-contiguous: the loops run along each component's column
@@ -129,6 +133,27 @@ def normalize_log_rows(log_rho: np.ndarray):
     if not finite.all():  # a row no component can explain keeps ln p = -inf (or NaN)
         log_norm[~finite] = raw_peak[~finite]
     return resp, log_norm
+
+
+def _columns_in_order(log_rho: np.ndarray, floor):
+    """``normalize_log_rows`` of a column-major (n, K) array by numpy's column loops, with the
+    numbers of normalize_compiled.py's passes bit for bit: each row's sum taken over k in order
+    from 0 (as its loop), every other operation the same elementwise one."""
+    peak = row_max(log_rho)  # (n,) NaN propagates, as the compiled maximum
+    finite = np.isfinite(peak)
+    shift = np.where(finite, peak, 0)
+    log_rho -= shift[:, None]
+    np.maximum(log_rho, floor, out=log_rho)  # a NaN stays NaN
+    np.exp(log_rho, out=log_rho)
+    total = log_rho[:, 0] + 0  # 0 + a_n0, the compiled loop's first addition
+    for k in range(1, log_rho.shape[1]):
+        total += log_rho[:, k]
+    log_rho /= total[:, None]
+    log_norm = np.log(total, out=total)
+    log_norm += shift
+    if not finite.all():  # a row no component can explain keeps ln p = -inf (or NaN)
+        log_norm[~finite] = peak[~finite]
+    return log_rho, log_norm
 
 
 def rows_summing_to_one(p: np.ndarray, dtype) -> np.ndarray:

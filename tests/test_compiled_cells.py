@@ -166,7 +166,10 @@ def test_cells_whose_compiled_m_step_fails_are_na_as_in_mclust(monkeypatch):
         warnings.simplefilter("ignore")
         reference = select_model(data, [5, 6, 7, 9], ["VEE", "EVV"], **params)
     numpy_na = _cell_na(reference)
-    assert set(numpy_na) == r_na - {(5, "VEE")}  # the numpy loop limps on there (docs/families.md)
+    # the numpy loop never fails a cell that mclust fits; which of mclust's NA cells it limps on
+    # through (a component of rounding-size variance) depends on the last bits of sums its
+    # pair products order differently (docs/families.md): at least EVV K = 5, 6 fail there too
+    assert {(5, "EVV"), (6, "EVV")} <= set(numpy_na) <= r_na
     pattern = re.compile(r"mclust start: Fitting the mixture model failed because .* \(The covariance of component "
                          r"(\d) is not (positive definite|finite)[^)]*\.\) Here component (\d) \(mass ([\d.]+), "
                          r"holding (\d+) distinct rows?\) collapsed at EM iteration (\d+)\. Fixes: increase reg_covar")

@@ -9,6 +9,8 @@ import math
 import numba
 import numpy as np
 
+from .centred_compiled import centre_row_into
+
 
 @numba.njit(cache=True, nogil=True)
 def features_into(rows, out):
@@ -30,10 +32,7 @@ def centred_features_into(X, centre, out):
     n, D = X.shape
     missing = 0
     for i in range(n):
-        for d in range(D):
-            x = X[i, d]
-            missing += math.isnan(x)
-            out[i, D + d] = x - centre[d]
+        missing += centre_row_into(X, i, centre, out, D)
         for d in range(D):
             v = out[i, D + d]
             out[i, d] = v * v

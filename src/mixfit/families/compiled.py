@@ -66,15 +66,10 @@ def stored_factors(code: int, factors: np.ndarray) -> np.ndarray:
 
 def stored_covariances(code: int, covariances: np.ndarray) -> np.ndarray:
     """Dense covariances (K, D, D) in the family's stored form, as its ``precision_chol`` takes
-    them ((K,) spherical, (K, D) diagonal, (D, D) tied, else (K, D, D))."""
-    name = MCLUST_MODEL_NAMES[code]
-    if name in _SPHERICAL:
-        return covariances[:, 0, 0].copy()
-    if name in _DIAGONAL:
-        return np.diagonal(covariances, axis1=1, axis2=2).copy()
-    if name in _TIED:
-        return covariances[0].copy()
-    return covariances.copy()
+    them ((K,) spherical, (K, D) diagonal, (D, D) tied, else (K, D, D)): the same entries as
+    ``stored_factors`` takes, always a copy."""
+    stored = stored_factors(code, covariances)
+    return stored.copy() if stored is covariances else stored
 
 
 ITERATIVE = tuple(MCLUST_MODEL_NAMES.index(name) for name in ("VEI", "VEE", "EVE", "VVE", "VEV"))

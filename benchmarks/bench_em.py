@@ -30,8 +30,8 @@ mixture's weights, means and precisions, reduced to the covariance type being fi
 to take more than a few seconds (e.g. (1e6, 32, 16) full, ~7-8 s) scikit-learn gets a single fit
 (``m = 3`` with hooks, ``m = 2`` with diff) and its time is marked ``*``.
 
-Interleaved repeats: the two libraries are timed in turn, one repeat (one worker, one fit or fit
-pair) at a time: mixfit, scikit-learn, mixfit, scikit-learn, ... (``--repeats`` rounds; a
+Interleaved repeats: the two libraries are timed in turn, one repeat (one worker, one untimed
+warm-up fit of the same case with ``max_iter=2``, then one timed fit or fit pair) at a time: mixfit, scikit-learn, mixfit, scikit-learn, ... (``--repeats`` rounds; a
 library given a single fit runs in the first round only). A shared machine's speed moves by up
 to 1.7x from one minute to the next, so a ratio of two medians timed minutes apart is mostly
 that drift; two fits timed seconds apart see about the same machine. Besides the ratio of the
@@ -285,6 +285,12 @@ def worker(spec):
     X = np.load(spec["path"])
     base_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     init = initial_params(X.shape[1], k, cov)
+    # One untimed fit of the same case first (either library): a fresh process's first iterations
+    # pay first-touch page faults of its work arrays and the allocator's start (glibc maps large
+    # blocks anew until its threshold adapts), which a long fit pays once, not per iteration.
+    # Measured at (1e6, 32, 16) diag with one 3-iteration fit per worker: mixfit 0.29-0.34 s/it
+    # cold against 0.12-0.16 warm (12 s of system time in 30 s); the timed fits are then warm.
+    _fit_quietly(_estimator(lib, k, cov, init, 2), X)
     per_iter, fits = [], []
     for _ in range(spec["repeats"]):
         if spec["method"] == "diff":

@@ -253,19 +253,6 @@ def compiled_cell(start: str, estimator, X, sample_weight, n: float, criterion: 
     return finished_cell(pending, run_mclust_cell(pending.arguments), n, criterion, convention, mclust_rules, cell)
 
 
-def _tree_ahead(executor, X):
-    """mclust's tree of the sweep's rows ``X`` (a checked cell's), built on a worker (numba
-    ``nogil``) while the calling thread checks the other cells: a future. Its error, if any, is
-    left to the calling thread's own partition (``started_cell``), which builds the tree again
-    and raises as the serial sweep does."""
-
-    def build():
-        with compiled_small_fits():
-            mclust_partition(X, 2)  # the tree (engine.mclust_hc's cache), and its cut at 2
-
-    return executor.submit(build)
-
-
 def compiled_sweep(tasks, n_threads: int, n: float, criterion: str, convention: str, mclust_rules: bool):
     """``compiled_cell`` of each task ((start, estimator, X, sample_weight, cell), or None: no
     compiled call), yielded in order, with the compiled calls on ``n_threads`` threads.
@@ -273,10 +260,10 @@ def compiled_sweep(tasks, n_threads: int, n: float, criterion: str, convention: 
     The cells are independent and the compiled call touches nothing but its arguments (numba
     ``nogil``): the checks, the start's partition, the writing of the estimator and the warnings
     stay on the calling thread, in sweep order, so the cells are those of the serial loop to the
-    bit. The calling thread checks every cell (``SweepChecks``: once per distinct input) while
-    a worker builds mclust's tree, then cuts it and submits each cell as soon as it is started
-    (the threads start on the first at once), then finishes them in order as their calls
-    complete; a None is yielded for a task the caller must fit through the estimator, which it
+    bit. The calling thread prepares every cell first (its checks through ``SweepChecks``:
+    once per distinct input; the first cell builds mclust's tree), submitting each as soon as it
+    is prepared (the threads start on the first at once), then finishes them in order as their
+    calls complete; a None is yielded for a task the caller must fit through the estimator, which it
     can do while the threads go on with the later cells."""
     checks = SweepChecks()
     if n_threads <= 1:
@@ -286,17 +273,9 @@ def compiled_sweep(tasks, n_threads: int, n: float, criterion: str, convention: 
         return
     executor = ThreadPoolExecutor(n_threads, thread_name_prefix="mixfit-cells")
     try:
-        checked, tree = [], None
-        for task in tasks:
-            ready = None if task is None else checked_cell(*task[:4], checks)
-            if tree is None and ready is not None and ready[5].shape[0] >= 2:
-                tree = _tree_ahead(executor, ready[5])
-            checked.append(ready)
-        if tree is not None:
-            tree.exception()  # wait for it: the cuts below read its cache (an error: raised below)
         pending, futures = [], []
-        for ready in checked:
-            ready = None if ready is None else started_cell(ready, mclust_rules)
+        for task in tasks:
+            ready = None if task is None else prepared_cell(*task[:4], mclust_rules, checks)
             pending.append(ready)
             futures.append(None if ready is None else executor.submit(run_mclust_cell, ready.arguments))
         for task, ready, future in zip(tasks, pending, futures):

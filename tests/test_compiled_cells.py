@@ -185,7 +185,7 @@ def test_cells_whose_compiled_m_step_fails_are_na_as_in_mclust(monkeypatch):
 
 
 def test_sweep_checks_memoise_only_what_the_checks_pass():
-    """``SweepChecks`` remembers a passed hyper-parameter check by its values (1 and 1.0 apart)
+    """``SweepChecks`` remembers a passed hyper-parameter check by its values and their types,
     and a fit-input check by K: a bad value after a good one is still refused (the cell goes
     through the estimator, which reports its error), and the same record serves every cell of
     one K."""

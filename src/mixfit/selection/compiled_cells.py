@@ -90,7 +90,7 @@ class _Pending:
 
 class SweepChecks:
     """The checks of a sweep's cells, each done once per distinct input: the hyper-parameter
-    ranges per tuple of their values (type included: 1 and 1.0 are checked apart), the fit's
+    ranges per tuple of their values (with their types: an int and the equal float apart), the fit's
     input checks (X, ``sample_weight``, the rows against K) per K. Each is a pure function of
     that key (the estimator's class is ``GaussianMixture`` itself, ``warm_start`` False:
     ``_applies``), so a memoised pass or failure is the check's own; the validation record is

@@ -182,3 +182,25 @@ def test_cells_whose_compiled_m_step_fails_are_na_as_in_mclust(monkeypatch):
             if cell[1] == "VEE":  # a singleton component in both, one iteration apart
                 assert (match[3], match[4], match[5]) == (other[3], other[4], other[5]) == (other[3], "1", "1")
                 assert abs(int(match[6]) - int(other[6])) <= 1
+
+
+def test_sweep_checks_memoise_only_what_the_checks_pass():
+    """``SweepChecks`` remembers a passed hyper-parameter check by its values and their types,
+    and a fit-input check by K: a bad value after a good one is still refused (the cell goes
+    through the estimator, which reports its error), and the same record serves every cell of
+    one K."""
+    from mixfit import GaussianMixture
+
+    checks = compiled_cells.SweepChecks()
+    good = GaussianMixture(2, covariance_type="VVV", init_params="mclust", max_iter=100)
+    first = compiled_cells.checked_cell("mclust", good, X, None, checks)
+    again = compiled_cells.checked_cell("mclust", GaussianMixture(2, covariance_type="EII", init_params="mclust"),
+                                        X, None, checks)
+    assert first is not None and again is not None and first[2] is again[2]  # one K: one record
+    for bad in ({"n_init": 0}, {"tol": -1.0}, {"max_iter": 100.0}, {"reg_covar": float("nan")}):
+        estimator = GaussianMixture(2, covariance_type="VVV", init_params="mclust", **bad)
+        with pytest.raises((ValueError, TypeError)):  # the check itself, not a memoised pass
+            checks.hyperparameters(estimator)
+    too_many = GaussianMixture(151, covariance_type="VVV", init_params="mclust")  # 151 > 150 rows
+    assert compiled_cells.checked_cell("mclust", too_many, X, None, checks) is None
+    assert compiled_cells.checked_cell("mclust", too_many, X, None, checks) is None  # memoised failure

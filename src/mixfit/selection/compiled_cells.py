@@ -88,25 +88,71 @@ class _Pending:
     arguments: tuple
 
 
-def prepared_cell(start: str, estimator, X, sample_weight, relative: bool) -> _Pending | None:
-    """``estimator``'s fit from mclust's start, checked and ready for its compiled call (with
-    ``relative``, mclust's convergence rule), or None where the caller must fit it through the
-    estimator. Runs on the calling thread."""
+class SweepChecks:
+    """The checks of a sweep's cells, each done once per distinct input: the hyper-parameter
+    ranges per tuple of their values (with their types: an int and the equal float apart), the fit's
+    input checks (X, ``sample_weight``, the rows against K) per K. Each is a pure function of
+    that key (the estimator's class is ``GaussianMixture`` itself, ``warm_start`` False:
+    ``_applies``), so a memoised pass or failure is the check's own; the validation record is
+    only read by ``_set_fitted``, so the cells of one K share it. The sweep's X and weights are
+    the same objects for every cell (``compiled_sweep``'s tasks)."""
+
+    def __init__(self):
+        self._passed: set = set()
+        self._inputs: dict = {}
+
+    def hyperparameters(self, estimator) -> None:
+        table = estimator._HYPERPARAMETERS
+        key = tuple((type(value), value) for value in (getattr(estimator, name) for name in table))
+        try:
+            if key in self._passed:
+                return
+        except TypeError:  # an unhashable value: checked every time
+            key = None
+        check_hyperparameters(estimator, table)
+        if key is not None:
+            self._passed.add(key)
+
+    def fit_input(self, estimator, X, sample_weight, covariance):
+        key = (id(X), id(sample_weight), int(estimator.n_components))
+        if key not in self._inputs:
+            try:
+                with checked_rows(X):
+                    self._inputs[key] = estimator._check_fit_input(X, sample_weight, covariance), None
+            except ValueError as error:
+                self._inputs[key] = None, error
+        checked, error = self._inputs[key]
+        if error is not None:
+            raise error
+        return checked
+
+
+def checked_cell(start: str, estimator, X, sample_weight, checks: SweepChecks | None = None):
+    """The checks and settings half of ``prepared_cell`` (everything but mclust's partition):
+    (start, estimator, record, covariance, model, X, weights, source), or None where the caller
+    must fit the cell through the estimator. Runs on the calling thread."""
     if not _applies(estimator, X, sample_weight):
         return None
+    checks = SweepChecks() if checks is None else checks
     try:  # fit's own checks, in its order: a bad value is the estimator's error, as its reason
-        check_hyperparameters(estimator, estimator._HYPERPARAMETERS)
+        checks.hyperparameters(estimator)
         covariance = make_covariance(estimator.covariance_type)
         check_option(estimator.on_collapse, "on_collapse", ("raise",))
         check_prior_spec(estimator.prior)
-        with checked_rows(X):
-            X, weights, record = estimator._check_fit_input(X, sample_weight, covariance)
+        X, weights, record = checks.fit_input(estimator, X, sample_weight, covariance)
     except ValueError:
         return None
     model = GaussianEM(covariance, estimator.reg_covar, X.dtype)
     source = estimator._source(X, weights, covariance)
     if source.n_samples > source.chunk_size:  # the numpy loop would spread the rows over threads
         return None
+    return start, estimator, record, covariance, model, X, weights, source
+
+
+def started_cell(checked, relative: bool) -> _Pending | None:
+    """The partition half of ``prepared_cell``: ``checked_cell``'s tuple with mclust's partition
+    at K and the kernel's arguments, or None (as ``prepared_cell``)."""
+    start, estimator, record, covariance, model, X, weights, source = checked
     with compiled_small_fits():  # a sweep: mclust's tree by the compiled loop too (mclust_hc.py)
         labels = mclust_partition(X, int(estimator.n_components))
     arguments = mclust_cell_arguments(model, X, weights, labels, float(estimator.tol), relative,
@@ -114,6 +160,15 @@ def prepared_cell(start: str, estimator, X, sample_weight, relative: bool) -> _P
     if arguments is None:
         return None
     return _Pending(start, estimator, record, covariance, model, X, source, arguments)
+
+
+def prepared_cell(start: str, estimator, X, sample_weight, relative: bool,
+                  checks: SweepChecks | None = None) -> _Pending | None:
+    """``estimator``'s fit from mclust's start, checked and ready for its compiled call (with
+    ``relative``, mclust's convergence rule), or None where the caller must fit it through the
+    estimator. ``checks``: the sweep's memoised checks. Runs on the calling thread."""
+    checked = checked_cell(start, estimator, X, sample_weight, checks)
+    return None if checked is None else started_cell(checked, relative)
 
 
 def _collapse_error(model, fitted) -> CollapsedComponentError:
@@ -189,10 +244,10 @@ def finished_cell(pending: _Pending, output: tuple, n: float, criterion: str, co
 
 
 def compiled_cell(start: str, estimator, X, sample_weight, n: float, criterion: str, convention: str,
-                  mclust_rules: bool, cell):
+                  mclust_rules: bool, cell, checks: SweepChecks | None = None):
     """The fitted ``cell`` (a ``Cell`` with K and the covariance type) of ``estimator``'s fit
     from mclust's start, or None where the caller must fit it through the estimator."""
-    pending = prepared_cell(start, estimator, X, sample_weight, mclust_rules)
+    pending = prepared_cell(start, estimator, X, sample_weight, mclust_rules, checks)
     if pending is None:
         return None
     return finished_cell(pending, run_mclust_cell(pending.arguments), n, criterion, convention, mclust_rules, cell)
@@ -205,19 +260,22 @@ def compiled_sweep(tasks, n_threads: int, n: float, criterion: str, convention: 
     The cells are independent and the compiled call touches nothing but its arguments (numba
     ``nogil``): the checks, the start's partition, the writing of the estimator and the warnings
     stay on the calling thread, in sweep order, so the cells are those of the serial loop to the
-    bit. The calling thread prepares every cell first (the threads start on the first at once),
-    then finishes them in order; a None is yielded for a task the caller must fit through the
-    estimator, which it can do while the threads go on with the later cells."""
+    bit. The calling thread prepares every cell first (its checks through ``SweepChecks``:
+    once per distinct input; the first cell builds mclust's tree), submitting each as soon as it
+    is prepared (the threads start on the first at once), then finishes them in order as their
+    calls complete; a None is yielded for a task the caller must fit through the estimator, which it
+    can do while the threads go on with the later cells."""
+    checks = SweepChecks()
     if n_threads <= 1:
         for task in tasks:
             yield None if task is None else compiled_cell(task[0], task[1], task[2], task[3], n, criterion,
-                                                          convention, mclust_rules, task[4])
+                                                          convention, mclust_rules, task[4], checks)
         return
     executor = ThreadPoolExecutor(n_threads, thread_name_prefix="mixfit-cells")
     try:
         pending, futures = [], []
         for task in tasks:
-            ready = None if task is None else prepared_cell(*task[:4], mclust_rules)
+            ready = None if task is None else prepared_cell(*task[:4], mclust_rules, checks)
             pending.append(ready)
             futures.append(None if ready is None else executor.submit(run_mclust_cell, ready.arguments))
         for task, ready, future in zip(tasks, pending, futures):

@@ -24,10 +24,10 @@ _WORKING_SET_BYTES = 8 * 2**20
 _MIN_CHUNK_ROWS = 256
 # float32 chunks take at least this many rows where that holds their working set within four
 # times ``working_set`` (at large K: (2e5, 60, 2048) diag, 1024 rows rather than 331). A chunk
-# pays a fixed cost in (K, D) passes whatever its rows (the moments' referral, the statistics'
-# additions, the float32 guard's pass sums, the memoised parameters' checks: ~1.5 ms at K D =
-# 1.2e5, one thread), and float32's products run at twice float64's rate, so at 331 rows that
-# fixed cost was a fifth of a float32 chunk (docs/performance.md, "float32 at large K").
+# pays a fixed cost in (K, D) passes whatever its rows: the moments' referral, the statistics'
+# additions, the float32 guard's pass sums, the memoised parameters' checks, about 1500 us per
+# chunk at K D = 1.2e5 on one thread. float32's products run at twice float64's rate, so at 331
+# rows that fixed cost was a fifth of a float32 chunk (docs/performance.md: float32 at large K).
 _FLOAT32_CHUNK_ROWS = 1024
 
 

@@ -107,3 +107,33 @@ def test_exponent_floor_changes_no_responsibility(dtype, rng):
     assert_allclose(log_norm, expected_norm, rtol=0, atol=8 * eps * np.abs(expected_norm).max())
     assert_allclose(resp, expected, rtol=0, atol=8 * eps)
     assert not ((resp > 0) & (resp < np.finfo(dtype).tiny)).any()
+
+
+def test_float32_chunks_take_more_rows_only_within_four_working_sets():
+    """float32 diag chunks at large K are sized up to 1024 rows (their fixed (K, D) cost per
+    chunk against float32's faster products), never beyond four working sets; float64 and the
+    full family's large workspace keep the working-set sizing."""
+    from mixfit.backends import default_chunk_size
+
+    diag = make_covariance("diag")
+    full = make_covariance("full")
+    D, K = 60, 2048
+    float64_rows = default_chunk_size(D, K, 8, diag.workspace_columns(D, K), diag.chunk_bytes)
+    float32_rows = default_chunk_size(D, K, 4, diag.workspace_columns(D, K), diag.chunk_bytes)
+    assert float64_rows == 256  # 8 MiB over 8 (2 D + D + 3 K) bytes a row: 165 rows, raised to the floor
+    assert float32_rows == 1024
+    per_row = 4 * (2 * D + diag.workspace_columns(D, K) + 3 * K)
+    assert float32_rows * per_row <= 4 * diag.chunk_bytes
+    # K = 4096: four working sets hold fewer than 1024 rows
+    per_row = 4 * (2 * D + diag.workspace_columns(D, 2 * K) + 6 * K)
+    assert default_chunk_size(D, 2 * K, 4, diag.workspace_columns(D, 2 * K), diag.chunk_bytes) == \
+        4 * diag.chunk_bytes // per_row
+    # full covariance at (32, 128): 923 rows by its 16 MiB working set, 1024 now (1.1 of them)
+    per_row = 4 * (2 * 32 + full.workspace_columns(32, 128) + 3 * 128)
+    assert full.chunk_bytes // per_row == 923
+    assert default_chunk_size(32, 128, 4, full.workspace_columns(32, 128), full.chunk_bytes) == 1024
+    # a workspace too large for 256 rows in four working sets: the 256-row floor, as before
+    assert default_chunk_size(64, 4096, 4, 64 * 4096, full.chunk_bytes) == 256
+    # small K: the working-set sizing already gives more rows, unchanged
+    assert default_chunk_size(32, 16, 4, diag.workspace_columns(32, 16), diag.chunk_bytes) == \
+        diag.chunk_bytes // (4 * (64 + 32 + 48))

@@ -22,6 +22,13 @@ from .pool import in_worker, settle, shared_pool
 # small against the arithmetic.
 _WORKING_SET_BYTES = 8 * 2**20
 _MIN_CHUNK_ROWS = 256
+# float32 chunks take at least this many rows where that holds their working set within four
+# times ``working_set`` (at large K: (2e5, 60, 2048) diag, 1024 rows rather than 331). A chunk
+# pays a fixed cost in (K, D) passes whatever its rows: the moments' referral, the statistics'
+# additions, the float32 guard's pass sums, the memoised parameters' checks, about 1500 us per
+# chunk at K D = 1.2e5 on one thread. float32's products run at twice float64's rate, so at 331
+# rows that fixed cost was a fifth of a float32 chunk (docs/performance.md: float32 at large K).
+_FLOAT32_CHUNK_ROWS = 1024
 
 
 def default_chunk_size(n_features: int, n_components: int, itemsize: int,
@@ -30,7 +37,10 @@ def default_chunk_size(n_features: int, n_components: int, itemsize: int,
     ``workspace_columns``: the E-step workspace's values per row (None: K * D)."""
     workspace = n_components * n_features if workspace_columns is None else workspace_columns
     per_row = itemsize * (2 * n_features + workspace + 3 * n_components)
-    return max(_MIN_CHUNK_ROWS, working_set // per_row)
+    rows = working_set // per_row
+    if itemsize == 4 and rows < _FLOAT32_CHUNK_ROWS:  # float32: up to 4 working sets, for the rows
+        rows = max(rows, min(_FLOAT32_CHUNK_ROWS, 4 * working_set // per_row))
+    return max(_MIN_CHUNK_ROWS, rows)
 
 
 _BLAS = {"controller": None, "modules": -1}

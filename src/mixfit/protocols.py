@@ -142,7 +142,14 @@ class Source(Protocol):
 @runtime_checkable
 class CovarianceFamily(Protocol):
     """A covariance family (a strategy object): its E-step kernel, its M-step from the scatter, and
-    the algebra of its parametrisation (the Cholesky factor of the precision is stored)."""
+    the algebra of its parametrisation (the Cholesky factor of the precision is stored).
+
+    Optional, where a family can do better than the required members: ``log_kernel_rows(X,
+    means_c, prec_chol, centre, constant)``, ``log_kernel`` of ``X - centre`` formed from the rows
+    as given in one pass, or None where X has a NaN entry (``GaussianEM.accumulate`` takes it
+    where present: families/diag.py); and a kernel's workspace may offer ``mass_of(wresp)``, the
+    column sums its ``moments`` formed for that same array, or None
+    (``stats.gaussian_statistics`` takes them instead of summing again)."""
 
     name: str
     chunk_bytes: int  # the working set a chunk's rows are sized to

@@ -92,7 +92,7 @@ def logsumexp_rows(a: np.ndarray) -> np.ndarray:
 # The compiled passes of ``normalize_log_rows`` (normalize_compiled.py) from this many entries on,
 # wherever numba is used (numba_switch.py): below it numpy's few calls cost microseconds. Measured
 # at (7281, 16) float64, column-major, one thread: 215 us against numpy's 275 us, the exponential
-# ~90 us of each. For K <= _COLUMN_LOOP_MAX, ``_columns_in_order`` gives the compiled passes'
+# ~90 us of each. For K <= _COLUMN_LOOP_MAX, ``_normalized`` with ``_sum_in_order`` gives the compiled passes'
 # numbers bit for bit with numpy's column loops, and runs where numba may not be imported
 # (a stream's step that has not loaded it: numba_loading.py); which of the two runs changes the
 # time only. Otherwise the first large normalisation imports numba (~0.2 s, ~100 MB of resident
@@ -107,7 +107,7 @@ def normalize_log_rows(log_rho: np.ndarray):
     if (COMPILED and floor is not None and log_rho.ndim == 2 and log_rho.size >= _COMPILED_MIN_ENTRIES
             and log_rho.flags.f_contiguous):
         if log_rho.shape[1] <= _COLUMN_LOOP_MAX and not compiled_loop():
-            return _columns_in_order(log_rho, floor)
+            return _normalized(log_rho, _sum_in_order)  # the compiled passes' numbers, bit for bit
         from .normalize_compiled import scale_columns, shift_columns  # optional: numba
 
         columns = log_rho.T  # (K, n), C-contiguous: the loops run along each component's column
@@ -121,13 +121,19 @@ def normalize_log_rows(log_rho: np.ndarray):
         if not finite.all():  # a row no component can explain keeps ln p = -inf (or NaN)
             log_norm[~finite] = peak[~finite]
         return log_rho, log_norm
-    raw_peak = row_max(log_rho)  # (n,)
+    return _normalized(log_rho, row_sum)
+
+
+def _normalized(log_rho: np.ndarray, total_of):
+    """``normalize_log_rows`` by numpy's whole-column operations, each row's sum of the
+    exponentials by ``total_of`` (``row_sum``'s product, or ``_sum_in_order``)."""
+    raw_peak = row_max(log_rho)  # (n,) NaN propagates, as the compiled maximum
     finite = np.isfinite(raw_peak)
     peak = np.where(finite, raw_peak, 0)
     log_rho -= peak[:, None]
-    _floor_exponents(log_rho)
+    _floor_exponents(log_rho)  # a NaN stays NaN
     resp = np.exp(log_rho, out=log_rho)
-    total = row_sum(resp)  # (n,)
+    total = total_of(resp)  # (n,)
     resp /= total[:, None]
     log_norm = peak + np.log(total)
     if not finite.all():  # a row no component can explain keeps ln p = -inf (or NaN)
@@ -135,25 +141,14 @@ def normalize_log_rows(log_rho: np.ndarray):
     return resp, log_norm
 
 
-def _columns_in_order(log_rho: np.ndarray, floor):
-    """``normalize_log_rows`` of a column-major (n, K) array by numpy's column loops, with the
-    numbers of normalize_compiled.py's passes bit for bit: each row's sum taken over k in order
-    from 0 (as its loop), every other operation the same elementwise one."""
-    peak = row_max(log_rho)  # (n,) NaN propagates, as the compiled maximum
-    finite = np.isfinite(peak)
-    shift = np.where(finite, peak, 0)
-    log_rho -= shift[:, None]
-    np.maximum(log_rho, floor, out=log_rho)  # a NaN stays NaN
-    np.exp(log_rho, out=log_rho)
-    total = log_rho[:, 0] + 0  # 0 + a_n0, the compiled loop's first addition
-    for k in range(1, log_rho.shape[1]):
-        total += log_rho[:, k]
-    log_rho /= total[:, None]
-    log_norm = np.log(total, out=total)
-    log_norm += shift
-    if not finite.all():  # a row no component can explain keeps ln p = -inf (or NaN)
-        log_norm[~finite] = peak[~finite]
-    return log_rho, log_norm
+def _sum_in_order(a: np.ndarray) -> np.ndarray:
+    """sum_k a_nk over k in order from 0, as normalize_compiled.py's loop adds (0 + a_n0 first),
+    so that ``_normalized`` gives the compiled passes' numbers bit for bit with numpy's column
+    operations (where a stream's step may not import numba: numba_loading.py)."""
+    total = a[:, 0] + 0
+    for k in range(1, a.shape[1]):
+        total += a[:, k]
+    return total
 
 
 def rows_summing_to_one(p: np.ndarray, dtype) -> np.ndarray:

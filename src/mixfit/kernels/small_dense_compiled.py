@@ -166,7 +166,7 @@ def eigh_jacobi(matrix, values, vectors):
 
     Each rotation zeroes the pair (p, q) with t = tan phi the smaller root of
     t^2 + 2 t theta - 1 = 0, theta = (a_qq - a_pp) / (2 a_pq) (Golub and Van Loan, Matrix
-    Computations, 8.5: the symmetric Schur decomposition), the other entries updated with
+    Computations, section 8.5: the symmetric Schur decomposition), the other entries updated with
     tau = s / (1 + c) (Rutishauser's form: A' = J^T A J, V' = V J, rounding kept small). A pair
     is left alone once |a_pq| <= eps / 2 sqrt(|a_pp a_qq|), the relative rule that keeps a
     small eigenvalue of a positive semi-definite matrix to its own relative precision (Demmel

@@ -12,7 +12,8 @@ test, ``selection.degenerate``). Sums run in another order than numpy's: results
 rounding, not to the bit.
 
 numba's on-disk cache of ``cell_fit`` is keyed on this file: after an edit of
-``mclust_em_compiled.py``, ``mclust_msteps_compiled.py`` or ``small_dense_compiled.py`` alone,
+``mclust_em_compiled.py``, ``mclust_msteps_compiled.py``, ``small_dense_compiled.py``,
+``orientation_compiled.py`` or ``vector_exp.py`` alone,
 delete this module's cache files too (``kernels/__pycache__/mclust_cell_compiled.*.nb[ic]``).
 """
 
@@ -23,7 +24,7 @@ import numpy as np
 
 from .mclust_em_compiled import FAILED, OK, em_fit
 from .mclust_msteps_compiled import covariances
-from .small_dense_compiled import eigh_2x2, precision_factor
+from .small_dense_compiled import eigh_2x2, eigh_jacobi, precision_factor
 
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 
@@ -129,7 +130,8 @@ def score(X, sample_weight, weights, means, factors):
 
 @_jit
 def eigen_extremes(cov):
-    """Each covariance's smallest and largest eigenvalue, (K, 2)."""
+    """Each covariance's smallest and largest eigenvalue, (K, 2): at D = 2 in closed form, at
+    D <= 8 by Jacobi rotations (``small_dense_compiled.eigh_jacobi``), else LAPACK's."""
     K = cov.shape[0]
     out = np.empty((K, 2))
     if cov.shape[1] == 2:  # in closed form, without LAPACK's call
@@ -140,10 +142,17 @@ def eigen_extremes(cov):
             out[k, 0] = values[1]
             out[k, 1] = values[0]
         return out
+    dim = cov.shape[1]
+    values = np.empty(dim)
+    vectors = np.empty((dim, dim))
     for k in range(K):
-        values = np.linalg.eigvalsh(cov[k])
-        out[k, 0] = values[0]
-        out[k, 1] = values[-1]
+        if dim <= 8 and eigh_jacobi(cov[k], values, vectors):  # decreasing, without LAPACK's call
+            out[k, 0] = values[dim - 1]
+            out[k, 1] = values[0]
+            continue
+        lapack = np.linalg.eigvalsh(cov[k])
+        out[k, 0] = lapack[0]
+        out[k, 1] = lapack[-1]
     return out
 
 

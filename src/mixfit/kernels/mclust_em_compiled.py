@@ -11,7 +11,8 @@ call runs every iteration. Sums run in another order than numpy's, so results ag
 rounding, not to the bit.
 
 numba's on-disk cache of ``em_fit`` is keyed on this file only: after an edit of
-``mclust_msteps_compiled.py``, ``small_dense_compiled.py`` or ``orientation_compiled.py`` alone,
+``mclust_msteps_compiled.py``, ``small_dense_compiled.py``, ``orientation_compiled.py`` or
+``vector_exp.py`` alone,
 delete this module's cache files (``kernels/__pycache__/mclust_em_compiled.*.nb[ic]``), or
 ``em_fit`` keeps the old code.
 
@@ -26,8 +27,12 @@ import numpy as np
 
 from .mclust_msteps_compiled import covariances
 from .small_dense_compiled import precision_factor
+from .vector_exp import exp_inplace, log_inplace
 
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+# the moments' sums over the rows reassociated (LLVM then keeps several partial sums in SIMD
+# lanes, added at the end): another rounding than the row-by-row order, the same each run
+_jit_sums = numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc", "contract"})
 
 _LOG_2PI = np.log(2 * np.pi)
 # models.gaussian_em._MASS_FLOOR: added to every N_k before dividing
@@ -39,27 +44,30 @@ FAILED = 1  # an M-step gave a covariance that is not positive definite (or not 
 
 
 @_jit
-def _e_step(X, sample_weight, weights, means, factors, mass, first, scatter, rows):
+def _e_step(X, columns, sample_weight, weights, means, factors, mass, first, scatter, rows, peak, norm, bits,
+            work):
     """One E-step: the moments about the current means into ``mass`` (K,), ``first`` (K, D),
-    ``scatter`` (K, D, D); returns sum_n w_n ln sum_k rho_nk (9.28). ``rows`` (K, n): scratch,
-    ln rho_nk and then w_n r_nk.
+    ``scatter`` (K, D, D); returns sum_n w_n ln sum_k rho_nk (9.28). ``columns``: X.T (D, n),
+    contiguous; ``rows`` (K, n): scratch, ln rho_nk and then w_n r_nk; ``peak``, ``norm``,
+    ``bits``, ``work``: ``_responsibilities``' scratch.
 
     Laid out by component (each pass runs down the rows of one component, its constants in
-    registers) and, at D = 2 and 4, with the loops over D written out (the sums in registers):
-    the same operations in the same order as the row-by-row loop, so the same bits, at about half
-    its time on 272 x 2."""
+    registers) and, at D = 2 and 4, with the loops over D written out and the data read by
+    column, so that LLVM vectorises the log-densities across rows; the moments' sums are
+    reassociated (several partial sums in SIMD lanes) and the exponentials and logarithms are
+    ``kernels.vector_exp``'s: the same numbers as the row-by-row loop to rounding."""
     K, dim = means.shape
     if dim == 2:
-        _log_rho_2(X, weights, means, factors, rows)
+        _log_rho_2(columns, weights, means, factors, rows)
     elif dim == 4:
-        _log_rho_4(X, weights, means, factors, rows)
+        _log_rho_4(columns, weights, means, factors, rows)
     else:
         _log_rho(X, weights, means, factors, rows)
-    total = _responsibilities(sample_weight, rows)
+    total = _responsibilities(sample_weight, rows, peak, norm, bits, work)
     if dim == 2:
-        _moments_2(X, means, rows, mass, first, scatter)
+        _moments_2(columns, means, rows, mass, first, scatter)
     elif dim == 4:
-        _moments_4(X, means, rows, mass, first, scatter)
+        _moments_4(columns, means, rows, mass, first, scatter)
     else:
         _moments(X, means, rows, mass, first, scatter)
     for k in range(K):  # the scatters' upper halves
@@ -98,22 +106,22 @@ def _log_rho(X, weights, means, factors, rows):
 
 
 @_jit
-def _log_rho_2(X, weights, means, factors, rows):
+def _log_rho_2(columns, weights, means, factors, rows):
     """``_log_rho`` at D = 2, its loops written out (the same sums in the same order)."""
     for k in range(weights.shape[0]):
         constant = _log_constant(weights, factors, k, 2)
         mean0, mean1 = means[k, 0], means[k, 1]
         p00, p01, p11 = factors[k, 0, 0], factors[k, 0, 1], factors[k, 1, 1]
-        for i in range(X.shape[0]):
-            residual0 = X[i, 0] - mean0
-            residual1 = X[i, 1] - mean1
+        for i in range(columns.shape[1]):
+            residual0 = columns[0, i] - mean0
+            residual1 = columns[1, i] - mean1
             value0 = 0.0 + residual0 * p00
             value1 = 0.0 + residual0 * p01 + residual1 * p11
             rows[k, i] = constant - 0.5 * (0.0 + value0 * value0 + value1 * value1)
 
 
 @_jit
-def _log_rho_4(X, weights, means, factors, rows):
+def _log_rho_4(columns, weights, means, factors, rows):
     """``_log_rho`` at D = 4, its loops written out (the same sums in the same order)."""
     for k in range(weights.shape[0]):
         constant = _log_constant(weights, factors, k, 4)
@@ -121,11 +129,11 @@ def _log_rho_4(X, weights, means, factors, rows):
         p00, p01, p02, p03 = factors[k, 0, 0], factors[k, 0, 1], factors[k, 0, 2], factors[k, 0, 3]
         p11, p12, p13 = factors[k, 1, 1], factors[k, 1, 2], factors[k, 1, 3]
         p22, p23, p33 = factors[k, 2, 2], factors[k, 2, 3], factors[k, 3, 3]
-        for i in range(X.shape[0]):
-            residual0 = X[i, 0] - mean0
-            residual1 = X[i, 1] - mean1
-            residual2 = X[i, 2] - mean2
-            residual3 = X[i, 3] - mean3
+        for i in range(columns.shape[1]):
+            residual0 = columns[0, i] - mean0
+            residual1 = columns[1, i] - mean1
+            residual2 = columns[2, i] - mean2
+            residual3 = columns[3, i] - mean3
             value0 = 0.0 + residual0 * p00
             value1 = 0.0 + residual0 * p01 + residual1 * p11
             value2 = 0.0 + residual0 * p02 + residual1 * p12 + residual2 * p22
@@ -135,23 +143,43 @@ def _log_rho_4(X, weights, means, factors, rows):
 
 
 @_jit
-def _responsibilities(sample_weight, rows):
+def _responsibilities(sample_weight, rows, peak, norm, bits, work):
     """ln rho_nk -> w_n r_nk in place (9.23), by the shifted exponentials of each row (nothing
-    overflows); returns sum_n w_n ln sum_k rho_nk."""
+    overflows); returns sum_n w_n ln sum_k rho_nk. ``peak``, ``norm`` (n,), ``bits`` (2 K n,
+    int64) and ``work`` (3 n): scratch.
+
+    Pass by pass over the whole (K, n) block, each loop running down the rows (so that LLVM
+    vectorises it): the rows' maxima, the shift, one vectorised exponential of the block
+    (``vector_exp.exp_inplace``: numba's ``np.exp`` is a scalar call), the rows' sums (over k in
+    increasing order, as the row-by-row loop), their logarithms (``vector_exp.log_inplace``), and
+    w_n / sum_k once per row."""
     K, n = rows.shape
+    for i in range(n):
+        peak[i] = rows[0, i]
+    for k in range(1, K):
+        for i in range(n):
+            value = rows[k, i]
+            peak[i] = value if value > peak[i] else peak[i]  # noqa: FURB136 (a select, vectorised)
+    for k in range(K):
+        for i in range(n):
+            rows[k, i] -= peak[i]
+    exp_inplace(rows.reshape(K * n), bits)
+    for i in range(n):
+        norm[i] = rows[0, i]
+    for k in range(1, K):
+        for i in range(n):
+            norm[i] += rows[k, i]
+    logs = work[:n]
+    logs[:] = norm
+    log_inplace(logs, work[n:3 * n])
     total = 0.0
     for i in range(n):
-        peak = -np.inf
-        for k in range(K):
-            peak = max(peak, rows[k, i])
-        norm = 0.0
-        for k in range(K):
-            rows[k, i] = np.exp(rows[k, i] - peak)
-            norm += rows[k, i]
-        w = sample_weight[i]
-        total += w * (peak + np.log(norm))
-        for k in range(K):
-            rows[k, i] = w * rows[k, i] / norm
+        total += sample_weight[i] * (peak[i] + logs[i])
+    for i in range(n):
+        norm[i] = sample_weight[i] / norm[i]
+    for k in range(K):
+        for i in range(n):
+            rows[k, i] *= norm[i]
     return total
 
 
@@ -176,16 +204,16 @@ def _moments(X, means, rows, mass, first, scatter):
                     scatter[k, j, m] += wr * residual[j] * residual[m]
 
 
-@_jit
-def _moments_2(X, means, rows, mass, first, scatter):
+@_jit_sums
+def _moments_2(columns, means, rows, mass, first, scatter):
     """``_moments`` at D = 2, its sums in registers (the same sums in the same order)."""
     for k in range(means.shape[0]):
         mean0, mean1 = means[k, 0], means[k, 1]
         total = first0 = first1 = s00 = s10 = s11 = 0.0
-        for i in range(X.shape[0]):
+        for i in range(columns.shape[1]):
             wr = rows[k, i]
-            residual0 = X[i, 0] - mean0
-            residual1 = X[i, 1] - mean1
+            residual0 = columns[0, i] - mean0
+            residual1 = columns[1, i] - mean1
             total += wr
             first0 += wr * residual0
             first1 += wr * residual1
@@ -196,19 +224,19 @@ def _moments_2(X, means, rows, mass, first, scatter):
         first[k, 0], first[k, 1] = first0, first1
         scatter[k, 0, 0], scatter[k, 1, 0], scatter[k, 1, 1] = s00, s10, s11
 
-@_jit
-def _moments_4(X, means, rows, mass, first, scatter):
+@_jit_sums
+def _moments_4(columns, means, rows, mass, first, scatter):
     """``_moments`` at D = 4, its sums in registers (the same sums in the same order)."""
     for k in range(means.shape[0]):
         mean0, mean1, mean2, mean3 = means[k, 0], means[k, 1], means[k, 2], means[k, 3]
         total = first0 = first1 = first2 = first3 = 0.0
         s00 = s10 = s11 = s20 = s21 = s22 = s30 = s31 = s32 = s33 = 0.0
-        for i in range(X.shape[0]):
+        for i in range(columns.shape[1]):
             wr = rows[k, i]
-            residual0 = X[i, 0] - mean0
-            residual1 = X[i, 1] - mean1
-            residual2 = X[i, 2] - mean2
-            residual3 = X[i, 3] - mean3
+            residual0 = columns[0, i] - mean0
+            residual1 = columns[1, i] - mean1
+            residual2 = columns[2, i] - mean2
+            residual3 = columns[3, i] - mean3
             total += wr
             first0 += wr * residual0
             first1 += wr * residual1
@@ -257,6 +285,11 @@ def em_fit(X, sample_weight, weights, means, factors, code, reg_covar, tol, rela
     first = np.empty((K, dim))
     scatter = np.empty((K, dim, dim))
     rows = np.empty((K, X.shape[0]))  # the E-step's ln rho_nk, then w_n r_nk
+    peak = np.empty(X.shape[0])
+    norm = np.empty(X.shape[0])
+    bits = np.empty(2 * K * X.shape[0], dtype=np.int64)
+    work = np.empty(3 * X.shape[0])
+    columns = np.ascontiguousarray(X.T)  # (D, n): the D = 2, 4 loops read each column contiguously
     lower_bounds = np.empty(max_iter)
     inner = np.zeros(max_iter, dtype=np.int64)
     cap_hits = np.zeros(max_iter, dtype=np.bool_)
@@ -265,7 +298,8 @@ def em_fit(X, sample_weight, weights, means, factors, code, reg_covar, tol, rela
     converged = False
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
-        total = _e_step(X, sample_weight, weights, means, factors, mass, first, scatter, rows)
+        total = _e_step(X, columns, sample_weight, weights, means, factors, mass, first, scatter, rows, peak, norm,
+                        bits, work)
         lower_bound = total / weight_sum
         # M-step (9.24)-(9.26): N_k floored, weights, means c_k + d_k, the family's covariances
         mass += _MASS_FLOOR

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .orientation_compiled import orientation_sweep
+from .orientation_compiled import rotate_in_place
 from .small_dense_compiled import _decreasing_eigh, _geometric_mean, _inverse, _log_det, _moved, _sandwich
 
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -187,10 +187,9 @@ def _vee_volumes(common, scatter, mass, lower):
 
 
 @_jit
-def _given_orientation(orientation, scatter, mass, equal_volume):
-    """``mclust_msteps._given_orientation``: lambda_k a_k (K, D) for a fixed common D."""
+def _given_orientation(orientation, scatter, mass, equal_volume, omega):
+    """``mclust_msteps._given_orientation``: lambda_k a_k into ``omega`` (K, D) for a fixed common D."""
     K, dim = scatter.shape[0], scatter.shape[1]
-    omega = np.empty((K, dim))
     for k in range(K):
         for i in range(dim):  # (D^T W_k D)_ii
             value = 0.0
@@ -201,40 +200,59 @@ def _given_orientation(orientation, scatter, mass, equal_volume):
                 value += orientation[a, i] * row
             omega[k, i] = value
     if not equal_volume:
-        return omega / mass[:, None]
+        for k in range(K):
+            for i in range(dim):
+                omega[k, i] /= mass[k]
+        return
     root = np.empty(K)
-    for k in range(K):
+    root_sum = 0.0
+    mass_sum = 0.0
+    for k in range(K):  # the sums in numpy's order (from 0, k increasing): the same bits
         root[k] = _geometric_mean(omega[k])
-    return (root.sum() / mass.sum()) * omega / root[:, None]
-
-
-@_jit
-def _rebuild(orientation, diagonals):
-    K, dim = diagonals.shape
-    out = np.empty((K, dim, dim))
+        root_sum += root[k]
+        mass_sum += mass[k]
+    factor = root_sum / mass_sum
     for k in range(K):
-        _sandwich(orientation, diagonals[k], out[k])
-    return out
+        for i in range(dim):
+            omega[k, i] = factor * omega[k, i] / root[k]
 
 
 @_jit
 def _common_orientation(covariances, mass, equal_volume, tol, max_iter):
-    """``mclust_msteps.common_orientation`` (EVE, VVE): sweeps of plane rotations of D."""
+    """``mclust_msteps.common_orientation`` (EVE, VVE): sweeps of plane rotations of D, in
+    place on buffers allocated once per M-step."""
     K, dim = covariances.shape[0], covariances.shape[1]
     scatter = np.empty((K, dim, dim))
     for k in range(K):
         scatter[k] = mass[k] * covariances[k]
     orientation = _decreasing_eigh(scatter.sum(axis=0))[1]
-    diagonals = _given_orientation(orientation, scatter, mass, equal_volume)
-    out = _rebuild(orientation, diagonals)
+    diagonals = np.empty((K, dim))
+    inverse = np.empty((K, dim))
+    wu = np.empty(dim)
+    wv = np.empty(dim)
+    _given_orientation(orientation, scatter, mass, equal_volume, diagonals)
+    out = np.empty((K, dim, dim))
+    new_out = np.empty((K, dim, dim))
+    for k in range(K):
+        _sandwich(orientation, diagonals[k], out[k])
     moved = True
     iteration = 0
     for iteration in range(1, max_iter + 1):
-        orientation = orientation_sweep(orientation, scatter, 1.0 / diagonals, _FLAT)
-        diagonals = _given_orientation(orientation, scatter, mass, equal_volume)
-        new_out = _rebuild(orientation, diagonals)
-        moved = np.max(np.abs(new_out - out)) > tol * np.max(np.abs(new_out))
-        out = new_out
+        for k in range(K):
+            for i in range(dim):
+                inverse[k, i] = 1.0 / diagonals[k, i]
+        rotate_in_place(orientation, scatter, inverse, _FLAT, wu, wv)
+        _given_orientation(orientation, scatter, mass, equal_volume, diagonals)
+        change = 0.0
+        size = 0.0
+        for k in range(K):
+            _sandwich(orientation, diagonals[k], new_out[k])
+            for i in range(dim):
+                for j in range(dim):
+                    change = max(change, abs(new_out[k, i, j] - out[k, i, j]))
+                    size = max(size, abs(new_out[k, i, j]))
+        moved = change > tol * size
+        out, new_out = new_out, out
         if not moved:
             break
     return out, iteration, moved

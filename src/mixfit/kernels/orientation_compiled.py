@@ -21,9 +21,16 @@ def orientation_sweep(orientation, scatter, inverse_diagonals, flat):
     ``inverse_diagonals`` (K, D); returns the rotated copy. ``flat``: the relative size below
     which a plane is left unrotated."""
     orientation = orientation.copy()
+    dim = scatter.shape[1]
+    rotate_in_place(orientation, scatter, inverse_diagonals, flat, np.empty(dim), np.empty(dim))
+    return orientation
+
+
+@_jit
+def rotate_in_place(orientation, scatter, inverse_diagonals, flat, wu, wv):
+    """``orientation_sweep`` on ``orientation`` itself (each pair's rotation reads the columns
+    the previous ones wrote, as in the copy); ``wu``, ``wv`` (D,): scratch."""
     K, dim = scatter.shape[0], scatter.shape[1]
-    wu = np.empty(dim)
-    wv = np.empty(dim)
     for i in range(dim - 1):
         for j in range(i + 1, dim):
             alpha = 0.0
@@ -59,4 +66,3 @@ def orientation_sweep(orientation, scatter, inverse_diagonals, flat):
                 v = orientation[r, j]
                 orientation[r, i] = cos * u + sin * v
                 orientation[r, j] = cos * v - sin * u
-    return orientation

@@ -12,6 +12,10 @@ import numpy as np
 
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 _TINY = np.finfo(np.float64).tiny
+_HALF_EPS = 0.5 * np.finfo(np.float64).eps
+_HUGE = 1e150
+_JACOBI_MAX_DIM = 8  # above, LAPACK's O(D^3) beats the sweeps' call-free loops
+_JACOBI_SWEEPS = 30
 
 
 @_jit
@@ -138,14 +142,101 @@ def _sandwich(vectors, diagonal, out):
 @_jit
 def _decreasing_eigh(matrix):
     """``mclust_msteps._decreasing_eigh`` of one matrix: eigenvalues decreasing, vectors in columns.
-    At D = 2 in closed form (``eigh_2x2``), else numba's LAPACK eigh."""
-    if matrix.shape[0] == 2:
-        values = np.empty(2)
-        vectors = np.empty((2, 2))
+    At D = 2 in closed form (``eigh_2x2``), at D <= 8 by Jacobi rotations (``eigh_jacobi``), else
+    (or where the rotations fail) numba's LAPACK eigh."""
+    dim = matrix.shape[0]
+    values = np.empty(dim)
+    vectors = np.empty((dim, dim))
+    if dim == 2:
         eigh_2x2(matrix[0, 0], matrix[1, 0], matrix[1, 1], values, vectors)
+        return values, vectors
+    if dim <= _JACOBI_MAX_DIM and eigh_jacobi(matrix, values, vectors):
         return values, vectors
     values, vectors = np.linalg.eigh(matrix)
     return values[::-1].copy(), vectors[:, ::-1].copy()
+
+
+@_jit
+def eigh_jacobi(matrix, values, vectors):
+    """The eigendecomposition of the symmetric ``matrix`` (D, D) (its lower half read) by cyclic
+    Jacobi rotations, into ``values`` (D,), decreasing, and ``vectors`` (D, D), unit columns;
+    False (outputs undefined) where it did not converge in ``_JACOBI_SWEEPS`` sweeps or met a
+    value that is not finite, and the caller takes LAPACK's. At D of a few, numba's LAPACK
+    eigh (copies, work arrays, the call) costs several times these loops.
+
+    Each rotation zeroes the pair (p, q) with t = tan phi the smaller root of
+    t^2 + 2 t theta - 1 = 0, theta = (a_qq - a_pp) / (2 a_pq) (Golub and Van Loan, Matrix
+    Computations, section 8.5: the symmetric Schur decomposition), the other entries updated with
+    tau = s / (1 + c) (Rutishauser's form: A' = J^T A J, V' = V J, rounding kept small). A pair
+    is left alone once |a_pq| <= eps / 2 sqrt(|a_pp a_qq|), the relative rule that keeps a
+    small eigenvalue of a positive semi-definite matrix to its own relative precision (Demmel
+    and Veselic 1992), or |a_pq| is below the tiniest normal times the matrix' largest diagonal
+    entry (an indefinite or zero diagonal); the sweeps stop when no pair moved."""
+    dim = matrix.shape[0]
+    a = np.empty((dim, dim))
+    for i in range(dim):
+        for j in range(i + 1):
+            a[i, j] = matrix[i, j]
+            a[j, i] = matrix[i, j]
+        for j in range(dim):
+            vectors[i, j] = 1.0 if i == j else 0.0
+    converged = False
+    for _ in range(_JACOBI_SWEEPS):
+        largest = 0.0
+        for i in range(dim):
+            largest = max(largest, abs(a[i, i]))
+        floor = _TINY * largest
+        rotated = False
+        for p in range(dim - 1):
+            for q in range(p + 1, dim):
+                apq = a[p, q]
+                if not np.isfinite(apq):
+                    return False
+                if abs(apq) <= _HALF_EPS * np.sqrt(abs(a[p, p] * a[q, q])) or abs(apq) <= floor:
+                    continue
+                rotated = True
+                theta = (a[q, q] - a[p, p]) / (2.0 * apq)
+                if abs(theta) > _HUGE:  # theta^2 would overflow: t = 1 / (2 theta)
+                    t = 0.5 / theta
+                else:
+                    t = 1.0 / (abs(theta) + np.sqrt(theta * theta + 1.0))
+                    t = t if theta >= 0.0 else -t
+                c = 1.0 / np.sqrt(t * t + 1.0)
+                s = t * c
+                tau = s / (1.0 + c)
+                a[p, p] -= t * apq
+                a[q, q] += t * apq
+                a[p, q] = 0.0
+                a[q, p] = 0.0
+                for r in range(dim):
+                    if r != p and r != q:
+                        g = a[r, p]
+                        h = a[r, q]
+                        a[r, p] = g - s * (h + g * tau)
+                        a[r, q] = h + s * (g - h * tau)
+                        a[p, r] = a[r, p]
+                        a[q, r] = a[r, q]
+                    g = vectors[r, p]
+                    h = vectors[r, q]
+                    vectors[r, p] = g - s * (h + g * tau)
+                    vectors[r, q] = h + s * (g - h * tau)
+        if not rotated:
+            converged = True
+            break
+    if not converged:
+        return False
+    for i in range(dim):
+        values[i] = a[i, i]
+    for i in range(dim - 1):  # decreasing: selection of the largest, columns swapped with it
+        best = i
+        for j in range(i + 1, dim):
+            if values[j] > values[best]:
+                best = j
+        if best != i:
+            values[i], values[best] = values[best], values[i]
+            for r in range(dim):
+                vectors[r, i], vectors[r, best] = vectors[r, best], vectors[r, i]
+    return True
 
 
 @_jit

@@ -36,9 +36,11 @@ from mixfit.kernels import expanded, linalg, scratch
 from mixfit.models.gaussian_em import GaussianEM, GaussianParams
 
 
-def use(path: str) -> None:
-    """numpy's loops (as a stream's step where numba is not loaded) or numba's (as wherever it is)."""
+def use(path: str, block_bytes: int = expanded._BLOCK_BYTES) -> None:
+    """numpy's loops (as a stream's step where numba is not loaded) or numba's (as wherever it
+    is), with pair-product blocks of about ``block_bytes``."""
     compiled = path == "numba"
+    expanded._BLOCK_BYTES = block_bytes
     expanded._compiled = lambda n_features: compiled  # the pair products
     linalg.compiled_loop = lambda: compiled  # the normalisation
     scratch.NUMBA = compiled  # the centring (scratch.centred_if_complete: numba's where loaded)
@@ -64,7 +66,10 @@ def main():
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--fits", action="store_true")
     parser.add_argument("--chunk", type=int, default=10_082)  # the streaming benchmark's chunk at (16, 8)
+    parser.add_argument("--block-kib", default=str(expanded._BLOCK_BYTES // 1024),
+                        help="block sizes of pair products to alternate, KiB, comma-separated (e.g. 1024,512,256)")
     args = parser.parse_args()
+    blocks = [int(b) * 1024 for b in args.block_kib.split(",")]
     cases = [(16, 8)] if args.quick else [(8, 4), (16, 8), (24, 12), (32, 16)]
     dtypes = [np.float64] if args.quick else [np.float64, np.float32]
     repeats = 5 if args.quick else args.repeats
@@ -84,18 +89,21 @@ def main():
                                          (fitted.precisions_cholesky_ / 3).astype(dtype)),
             }
             for name, params in sets.items():
-                times = {"numpy": [], "numba": []}
-                for path in times:  # warm: compile or load, and the scratch buffers
-                    use(path)
+                times = {(path, size): [] for size in blocks for path in ("numpy", "numba")}
+                for path, size in times:  # warm: compile or load, and the scratch buffers
+                    use(path, size)
                     time_pass(model, X, params, args.chunk)
                 for _ in range(repeats):
-                    for path, taken in times.items():
-                        use(path)
+                    for (path, size), taken in times.items():
+                        use(path, size)
                         taken.append(time_pass(model, X, params, args.chunk))
-                med = {p: np.median(np.array(t), axis=0) * 1e3 for p, t in times.items()}
-                print(f"(D, K) = ({D:2d}, {K:2d}) {np.dtype(dtype).name} {name:6s}: numpy {med['numpy'][0]:7.2f} / "
-                      f"{med['numpy'][1]:7.2f}   numba {med['numba'][0]:7.2f} / {med['numba'][1]:7.2f}   "
-                      f"numpy / numba CPU {med['numpy'][0] / med['numba'][0]:.3f}", flush=True)
+                med = {key: np.median(np.array(t), axis=0) * 1e3 for key, t in times.items()}
+                for size in blocks:
+                    numpy_, numba_ = med["numpy", size], med["numba", size]
+                    print(f"(D, K) = ({D:2d}, {K:2d}) {np.dtype(dtype).name} {name:6s} blocks of "
+                          f"{max(expanded._MIN_BLOCK_ROWS, size // (D * (D + 3) // 2 * X.itemsize)):4d} rows: numpy {numpy_[0]:7.2f} / "
+                          f"{numpy_[1]:7.2f}   numba {numba_[0]:7.2f} / {numba_[1]:7.2f}   "
+                          f"numpy / numba CPU {numpy_[0] / numba_[0]:.3f}", flush=True)
     if args.fits:
         whole_fits(repeats)
     use("numpy")

@@ -216,7 +216,13 @@ def packed_e_step(Xc, plan, centre):
 # cache between being written and being read by the product; measured at D = 32 (numba's loop):
 # 256-row blocks make the distances ~1.6x (float64) to ~1.7x (float32) faster than the whole
 # chunk's features written first. At least _MIN_BLOCK_ROWS rows keep the product efficient.
-_BLOCK_BYTES = 2**20
+# Half a MiB rather than one (benchmarks/bench_pair_products.py --block-kib 1024,512,256, whole
+# accumulate per 1e5 rows in 10 082-row chunks, one thread's CPU, medians of 7 alternations on
+# the shared 2-core machine): at (16, 8) float64 on the fitted mixture numpy's writer 35.4 ->
+# 33.2 ms and numba's 31.8 -> 26.1, at (24, 12) 67.5 -> 61.3 and 61.4 -> 52.8, float32 and the
+# spread start 3-15 % faster; (8, 4) and (32, 16) within the noise (+-5 %). Both writers take
+# the same blocks, so their numbers stay equal bit for bit.
+_BLOCK_BYTES = 2**19
 _MIN_BLOCK_ROWS = 64
 
 # numba's loop (``pairs_compiled``) wherever numba is used and may be loaded (numba_loading.py:

@@ -161,3 +161,25 @@ def test_a_pass_adds_its_chunks_in_order_whatever_finishes_first():
 
     for _ in range(3):
         assert source.map_reduce(accumulate, offsets=True) == list(range(0, 400, 10))
+
+
+def test_an_error_in_adding_two_values_propagates_and_the_pool_stays_usable():
+    """A value whose + fails (statistics taken about different shifts) ends the pass with that
+    error, the other workers stop waiting for it, and the next pass runs."""
+
+    failing = [True]
+
+    class Value:
+        def __init__(self, row):
+            self.row = row
+
+        def __add__(self, other):
+            if failing[0] and other.row == 200:
+                raise ValueError("cannot add")
+            return Value(other.row)
+
+    source = ArraySource(_rows(400), None, chunk_size=10, n_threads=2)
+    with pytest.raises(ValueError, match="cannot add"):
+        source.map_reduce(lambda X, w, first_row: Value(first_row), offsets=True)
+    failing[0] = False
+    assert source.map_reduce(lambda X, w, first_row: Value(first_row), offsets=True).row == 390

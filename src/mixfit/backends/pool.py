@@ -69,7 +69,14 @@ class _OrderedFold:
         self.error: BaseException | None = None
 
     def run(self) -> None:
-        """One worker: take the next item, compute it, add every value now next in order."""
+        """One worker: take the next item, compute it, add every value now next in order; an
+        error (in an item or in an addition) stops the pass and wakes the waiting workers."""
+        try:
+            self._run()
+        except BaseException as error:  # noqa: BLE001 (re-raised by the calling thread)
+            self.stop(error)
+
+    def _run(self) -> None:
         while True:
             with self.lock:
                 while self.error is None and self.taken < self.count and self.taken >= self.folded + self.window:
@@ -77,11 +84,7 @@ class _OrderedFold:
                 if self.error is not None or self.taken >= self.count:
                     return
                 index, self.taken = self.taken, self.taken + 1
-            try:
-                value = self.task(index)
-            except BaseException as error:  # noqa: BLE001 (re-raised by the calling thread)
-                self.stop(error)
-                return
+            value = self.task(index)
             with self.lock:
                 self.done[index] = value
                 while self.error is None and self.folded in self.done:

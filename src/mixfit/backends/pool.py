@@ -66,6 +66,7 @@ class _OrderedFold:
         self.folded = 0  # the items added into ``total`` so far, in order
         self.done: dict = {}  # values computed but not yet added (an item ahead of a slower one)
         self.total = None
+        self.folding = False  # whether a worker is adding values (only it touches ``total``)
         self.error: BaseException | None = None
 
     def run(self) -> None:
@@ -87,10 +88,23 @@ class _OrderedFold:
             value = self.task(index)
             with self.lock:
                 self.done[index] = value
-                while self.error is None and self.folded in self.done:
-                    value = self.done.pop(self.folded)
-                    self.total = value if self.total is None else self.add(self.total, value)
-                    self.folded += 1
+                if self.folding:  # another worker is adding: it takes this value in its turn
+                    continue
+                self.folding = True
+            self._fold()
+
+    def _fold(self) -> None:
+        """Add the values next in order, one worker at a time (``folding``), each addition
+        outside the lock: a worker ending an item meanwhile only leaves its value."""
+        while True:
+            with self.lock:
+                if self.error is not None or self.folded not in self.done:
+                    self.folding = False
+                    return
+                value = self.done.pop(self.folded)
+            self.total = value if self.total is None else self.add(self.total, value)
+            with self.lock:
+                self.folded += 1
                 self.lock.notify_all()
 
     def stop(self, error: BaseException) -> None:

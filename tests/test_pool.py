@@ -27,7 +27,10 @@ def test_passes_reuse_the_same_worker_threads():
         return X.sum(axis=0)
 
     first = source.map_reduce(accumulate)
-    workers = set(seen)
+    # the pool's threads (a pass's items go to whichever worker is free: at 50 rows a chunk one
+    # worker may take them all, so the first pass's threads need not be all of them)
+    workers = _pool_threads(2)
+    assert set(seen) <= workers
     threads_after_first = threading.active_count()
     seen.clear()
     second = source.map_reduce(accumulate)
@@ -143,3 +146,40 @@ def test_stacked_blocks_run_on_the_shared_pool_in_block_order():
     order = source.map_blocks(fn)
     assert [list(i) for i in order] == [list(i) for i in source.blocks]  # block order, whatever the threads
     assert set(seen) <= workers and threading.active_count() == threads
+
+
+def test_a_pass_adds_its_chunks_in_order_whatever_finishes_first():
+    """The workers add the chunks' values themselves, in chunk order: list values (whose + is
+    not commutative) come back in the order of the rows, with chunks finishing out of order."""
+    import time
+
+    source = ArraySource(_rows(400), None, chunk_size=10, n_threads=2)
+
+    def accumulate(X, w, first_row):
+        time.sleep(0.004 if (first_row // 10) % 3 == 0 else 0.0)  # every third chunk finishes late
+        return [first_row]
+
+    for _ in range(3):
+        assert source.map_reduce(accumulate, offsets=True) == list(range(0, 400, 10))
+
+
+def test_an_error_in_adding_two_values_propagates_and_the_pool_stays_usable():
+    """A value whose + fails (statistics taken about different shifts) ends the pass with that
+    error, the other workers stop waiting for it, and the next pass runs."""
+
+    failing = [True]
+
+    class Value:
+        def __init__(self, row):
+            self.row = row
+
+        def __add__(self, other):
+            if failing[0] and other.row == 200:
+                raise ValueError("cannot add")
+            return Value(other.row)
+
+    source = ArraySource(_rows(400), None, chunk_size=10, n_threads=2)
+    with pytest.raises(ValueError, match="cannot add"):
+        source.map_reduce(lambda X, w, first_row: Value(first_row), offsets=True)
+    failing[0] = False
+    assert source.map_reduce(lambda X, w, first_row: Value(first_row), offsets=True).row == 390

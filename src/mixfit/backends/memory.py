@@ -6,14 +6,13 @@ import functools
 import operator
 import os
 import sys
-from collections import deque
 from collections.abc import Callable, Iterator
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from ..kernels.scratch import release as release_scratch
-from .pool import in_worker, settle, shared_pool
+from .pool import fold_in_order, in_worker
 
 # The working set of one chunk: the rows, the covariance type's E-step workspace (for full
 # covariance the pair products or the whitened residuals, ~K*D values a row) and a few (rows x K)
@@ -134,18 +133,6 @@ class ArraySource:
             finally:
                 if not in_worker():
                     release_scratch()  # this thread's E-step buffers
-        total, window = None, deque()
-        pool = shared_pool(self.n_threads)  # reused across passes (backends/pool.py)
-        try:
-            with single_threaded_blas():
-                for b in bounds:
-                    window.append(pool.submit(task, *b))
-                    if len(window) >= 2 * self.n_threads:
-                        value = window.popleft().result()
-                        total = value if total is None else total + value
-                while window:
-                    value = window.popleft().result()
-                    total = value if total is None else total + value
-        finally:
-            settle(window)  # on an error the chunks not started are not run; the workers' buffers freed
-        return total
+        with single_threaded_blas():  # the chunks folded in order by the workers (backends/pool.py)
+            return fold_in_order(self.n_threads, len(bounds), lambda i: task(*bounds[i]), operator.add,
+                                 window=2 * self.n_threads)

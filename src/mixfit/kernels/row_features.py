@@ -60,7 +60,7 @@ import weakref
 import numpy as np
 
 from . import float32_pass
-from .diag_fused import moment_sums
+from .diag_fused import _COMPILED_MIN_ROWS, moment_sums
 from .float32_pass import FLOAT32_MOMENT_TOLERANCE, unkept_components  # noqa: F401 (the guard's home)
 from .linalg import FLOAT32_PRODUCT_ROWS, column_sum, row_sum
 from .numba_switch import NUMBA as COMPILED
@@ -80,6 +80,9 @@ _REMEMBERED: dict = {}
 # ~28 ms under cProfile; below it (small K) numpy's passes cost microseconds and a small fit does
 # not import numba for them.
 _COMPILED_MIN_ENTRIES = 2**12
+# ... or from diag_fused's row count on (its compiled loops formed the features: numba is loaded
+# already): at (7281, 32, 16) the numpy passes take ~10 us of a chunk's time holding the GIL,
+# against ~2 us for the compiled pass
 
 
 def remembered(key, build, *arrays):
@@ -168,7 +171,8 @@ class RowFeatures:
         """first_k and the scatter about c_k from the sums about g, by exact algebra, and N_k
         delta_k^2 (per dimension, or summed); a few passes over (K, D), written in place."""
         K, D = delta.shape
-        if self.per_dimension and COMPILED and K * D >= _COMPILED_MIN_ENTRIES:
+        if self.per_dimension and COMPILED and (K * D >= _COMPILED_MIN_ENTRIES
+                                                or self.features.shape[0] >= _COMPILED_MIN_ROWS):
             from .diag_fused_compiled import refer_into  # optional: numba
 
             first, scatter = np.empty((K, D)), np.empty((K, D))

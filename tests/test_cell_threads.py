@@ -109,3 +109,21 @@ def test_faithful_table_on_two_threads_equals_the_serial_table(monkeypatch):
     serial, threaded = sweep(1), sweep(None)
     assert not any(c.is_na for c in serial.cells)  # R mclust's faithful table has no NA cell
     assert table(threaded) == table(serial)
+
+
+def test_only_a_sweep_of_mclusts_start_builds_the_tree_on_a_thread(monkeypatch):
+    # k-means starts on threads (one candidate each: the compiled-cell tasks) never cut mclust's
+    # tree, so the sweep must not build it (O(n^2)); mclust's start builds it once
+    from mixfit.engine import mclust_hc
+
+    built = []
+    real = mclust_hc.compiled_merge_tree
+    monkeypatch.setattr(mclust_hc, "compiled_merge_tree", lambda Z: built.append(Z.shape) or real(Z))
+    monkeypatch.setattr(tables, "available_cores", lambda: 2)
+    X = load_faithful()[0][:60]
+    for init, count in (("kmeans", 0), ("mclust", 1)):
+        mclust_hc._tree_of.cache_clear()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            select_model(X, [1, 2], ["EII", "VVV"], init_params=init, hierarchical_start=False, random_state=0)
+        assert len(built) == count

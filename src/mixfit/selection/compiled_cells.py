@@ -291,13 +291,13 @@ def compiled_sweep(tasks, n_threads: int, n: float, criterion: str, convention: 
 
 def _warm_tree(tasks) -> None:
     """mclust's tree of the sweep's rows, built (and cached: ``engine.mclust_hc``) on a cell
-    thread while the calling thread checks the cells; a tree that cannot be built is left to
-    the cells' own starts, which raise or refuse as they would."""
-    task = next((task for task in tasks if task is not None), None)
-    if task is None or not isinstance(task[2], np.ndarray) or task[2].dtype != np.float64 or task[2].shape[0] < 2:
+    thread while the calling thread checks the cells, where a cell will cut it (the first task
+    of mclust's start that the compiled cell may fit: ``_applies``); a tree that cannot be built
+    is left to the cells' own starts, which raise or refuse as they would."""
+    try:  # anything it cannot do is the cells' own to raise or refuse
+        task = next((task for task in tasks if task is not None and _applies(task[1], task[2], task[3])), None)
+        if task is not None and task[2].shape[0] >= 2:
+            with compiled_small_fits():  # as started_cell: the compiled tree
+                mclust_partition(task[2], 2)
+    except (ValueError, TypeError, np.linalg.LinAlgError):
         return
-    with compiled_small_fits():  # as started_cell: the compiled tree
-        try:
-            mclust_partition(task[2], 2)
-        except (ValueError, np.linalg.LinAlgError):
-            return

@@ -74,7 +74,8 @@ def threaded_cells(check, start, run, finish, tasks, n_threads: int, warm=None, 
     yielded in task order (None for a task, a check or a start that is None: the caller fits that
     cell).
 
-    ``warm`` (mclust's tree, which every start at K >= 2 cuts) runs first on one of the threads,
+    ``warm(submit)`` (mclust's tree, which every start at K >= 2 cuts) runs first on one of the
+    threads, ``submit`` the threads' executor's (the others are idle: ``warm`` may use them),
     while the calling thread runs ``check`` on every task in task order (the cells' Python,
     which needs no tree); then ``start`` on each, in task order, each started call queued at once
     by ``cost`` (of its arguments; ``cell_cost``). ``n_threads`` threads take the costliest queued
@@ -99,7 +100,7 @@ def threaded_cells(check, start, run, finish, tasks, n_threads: int, warm=None, 
     switch = sys.getswitchinterval()
     sys.setswitchinterval(min(switch, SWITCH_INTERVAL))
     try:
-        warming = None if warm is None else executor.submit(warm)
+        warming = None if warm is None else executor.submit(warm, executor.submit)
         checked = [None if task is None else check(task) for task in tasks]
         if warming is not None:
             warming.result()

@@ -39,7 +39,7 @@ import numpy as np
 from ..engine import FitResult, compiled_small_fits
 from ..engine.collapse import explain_collapse  # the numpy loop's own words
 from ..engine.criteria import information_criteria
-from ..engine.mclust_hc import mclust_partition
+from ..engine.mclust_hc import mclust_partition, spare_thread
 from ..engine.small_em import SMALL_ROWS_X_COMPONENTS
 from ..estimators import GaussianMixture
 from ..estimators.checked_rows import checked_rows
@@ -286,18 +286,19 @@ def compiled_sweep(tasks, n_threads: int, n: float, criterion: str, convention: 
                               lambda checked: started_cell(checked, mclust_rules), run_mclust_cell,
                               lambda task, ready, output: finished_cell(ready, output, n, criterion, convention,
                                                                         mclust_rules, task[4]),
-                              tasks, n_threads, lambda: _warm_tree(tasks))
+                              tasks, n_threads, lambda submit: _warm_tree(tasks, submit))
 
 
-def _warm_tree(tasks) -> None:
+def _warm_tree(tasks, submit) -> None:
     """mclust's tree of the sweep's rows, built (and cached: ``engine.mclust_hc``) on a cell
     thread while the calling thread checks the cells, where a cell will cut it (the first task
     of mclust's start that the compiled cell may fit: ``_applies``); a tree that cannot be built
-    is left to the cells' own starts, which raise or refuse as they would."""
+    is left to the cells' own starts, which raise or refuse as they would. ``submit``: the cell
+    threads' executor's, whose other threads are idle until the tree is built."""
     try:  # anything it cannot do is the cells' own to raise or refuse
         task = next((task for task in tasks if task is not None and _applies(task[1], task[2], task[3])), None)
         if task is not None and task[2].shape[0] >= 2:
-            with compiled_small_fits():  # as started_cell: the compiled tree
-                mclust_partition(task[2], 2)
+            with compiled_small_fits(), spare_thread(submit):  # the compiled tree, as started_cell's,
+                mclust_partition(task[2], 2)  # its first table shared with an idle cell thread
     except (ValueError, TypeError, np.linalg.LinAlgError):
         return

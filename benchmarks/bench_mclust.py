@@ -175,7 +175,7 @@ def main():
     data = [("faithful", load_faithful()[0]), ("iris", load_iris().data)]
     start = time.perf_counter()
     mixfit_table(data[1][1][:20], [1])  # the first compiled fits: numba's compile or cache load
-    mixfit_select(data[1][1][:20], [1, 2])  # and the first compiled cells (kernels/mclust_cell_compiled.py)
+    mixfit_select(data[1][1][:80], [1, 2])  # the first compiled cells and split tree (>= 64 rows)
     print(f"first fits (numba {'compile' if args.cold else 'cache load'} + imports): "
           f"{time.perf_counter() - start:.2f} s")
     inner = {}

@@ -69,6 +69,22 @@ def _finished(finish, task, pending, output) -> _Finished:
             return _Finished(None, error, caught)
 
 
+_SWITCHES = {"lock": threading.Lock(), "sweeps": 0, "saved": 0.0}
+
+
+def _short_switches(change: int) -> None:
+    """Enter (+1) or leave (-1) a sweep: the first to enter cuts Python's switch interval to at
+    most ``SWITCH_INTERVAL``, the last to leave puts back what it found (sweeps on several
+    threads at once neither stack nor lose it)."""
+    with _SWITCHES["lock"]:
+        if change > 0 and _SWITCHES["sweeps"] == 0:
+            _SWITCHES["saved"] = sys.getswitchinterval()
+            sys.setswitchinterval(min(_SWITCHES["saved"], SWITCH_INTERVAL))
+        _SWITCHES["sweeps"] += change
+        if change < 0 and _SWITCHES["sweeps"] == 0:
+            sys.setswitchinterval(_SWITCHES["saved"])
+
+
 def threaded_cells(check, start, run, finish, tasks, n_threads: int, warm=None, cost=cell_cost):
     """``finish(task, pending, run(pending.arguments))`` of each ``pending = start(check(task))``,
     yielded in task order (None for a task, a check or a start that is None: the caller fits that
@@ -97,8 +113,7 @@ def threaded_cells(check, start, run, finish, tasks, n_threads: int, warm=None, 
 
     results = [None] * len(tasks)
     executor = ThreadPoolExecutor(n_threads, thread_name_prefix="mixfit-cells")
-    switch = sys.getswitchinterval()
-    sys.setswitchinterval(min(switch, SWITCH_INTERVAL))
+    _short_switches(+1)
     try:
         warming = None if warm is None else executor.submit(warm, executor.submit)
         checked = [None if task is None else check(task) for task in tasks]
@@ -124,5 +139,5 @@ def threaded_cells(check, start, run, finish, tasks, n_threads: int, warm=None, 
             yield results[index].result()
             results[index] = True  # yielded: the cell is the caller's
     finally:
-        sys.setswitchinterval(switch)
+        _short_switches(-1)
         executor.shutdown(wait=True, cancel_futures=True)

@@ -155,3 +155,22 @@ def test_sweeps_on_two_threads_at_once_put_the_switch_interval_back():
         thread.join(10)
     assert inside and max(inside) <= SWITCH_INTERVAL
     assert sys.getswitchinterval() == switch
+
+
+def test_the_checks_wait_until_warm_hands_off_its_compiled_part():
+    # warm's Python (before its first submit) runs alone; the checks then overlap the rest
+    order = []
+
+    def warm(submit):
+        time.sleep(0.02)
+        order.append("warm's Python")
+        submit(order.append, "spare thread").result()
+
+    def check(task):
+        order.append("check")
+        return task
+
+    out = list(threaded_cells(check, _pending, lambda task: task, lambda task, pending, output: output, [0, 1], 2,
+                              warm=warm, cost=lambda task: 0.0))
+    assert out == [0, 1]
+    assert order.index("warm's Python") < order.index("check")

@@ -85,6 +85,28 @@ def _short_switches(change: int) -> None:
             sys.setswitchinterval(_SWITCHES["saved"])
 
 
+def _warming(executor, warm):
+    """``warm(submit)`` on one of ``executor``'s threads, returned (its future) once ``warm``
+    first submits or has ended: its Python before that (the tree's transform, its cache key) runs
+    alone, and only its compiled part overlaps the calling thread's Python, which would otherwise
+    share the GIL with it at every switch interval."""
+    entered = threading.Event()
+
+    def submit(function, *args):
+        entered.set()
+        return executor.submit(function, *args)
+
+    def run():
+        try:
+            warm(submit)
+        finally:
+            entered.set()
+
+    future = executor.submit(run)
+    entered.wait()
+    return future
+
+
 def threaded_cells(check, start, run, finish, tasks, n_threads: int, warm=None, cost=cell_cost):
     """``finish(task, pending, run(pending.arguments))`` of each ``pending = start(check(task))``,
     yielded in task order (None for a task, a check or a start that is None: the caller fits that
@@ -92,6 +114,7 @@ def threaded_cells(check, start, run, finish, tasks, n_threads: int, warm=None, 
 
     ``warm(submit)`` (mclust's tree, which every start at K >= 2 cuts) runs first on one of the
     threads, ``submit`` the threads' executor's (the others are idle: ``warm`` may use them),
+    the calling thread waiting until ``warm`` first submits (``_warming``),
     while the calling thread runs ``check`` on every task in task order (the cells' Python,
     which needs no tree); then ``start`` on each, in task order, each started call queued at once
     by ``cost`` (of its arguments; ``cell_cost``). ``n_threads`` threads take the costliest queued
@@ -115,7 +138,7 @@ def threaded_cells(check, start, run, finish, tasks, n_threads: int, warm=None, 
     executor = ThreadPoolExecutor(n_threads, thread_name_prefix="mixfit-cells")
     _short_switches(+1)
     try:
-        warming = None if warm is None else executor.submit(warm, executor.submit)
+        warming = None if warm is None else _warming(executor, warm)
         checked = [None if task is None else check(task) for task in tasks]
         if warming is not None:
             warming.result()

@@ -2,7 +2,6 @@
 first, ended in any order, the table, warnings and errors still in sweep order; and the whole
 faithful table on two threads equal to the serial one to the bit."""
 
-import sys
 import threading
 import time
 import warnings
@@ -15,7 +14,7 @@ from mixfit import select_model
 from mixfit.datasets import load_faithful
 from mixfit.families.registry import MCLUST_MODEL_NAMES
 from mixfit.selection import tables
-from mixfit.selection.cell_threads import SWITCH_INTERVAL, cell_cost, threaded_cells
+from mixfit.selection.cell_threads import cell_cost, threaded_cells
 
 
 def _pending(task):
@@ -50,14 +49,11 @@ def test_an_error_comes_at_its_cell_after_the_earlier_cells():
             raise ArithmeticError("cell 1")
         return output
 
-    switch = sys.getswitchinterval()
     sweep = threaded_cells(lambda task: task, _pending, run, finish, [0, 1, 2], 2, cost=lambda task: 0.0)
     assert next(sweep) == 0
-    assert sys.getswitchinterval() <= SWITCH_INTERVAL  # during the sweep
     with pytest.raises(ArithmeticError, match="cell 1"):
         next(sweep)
     sweep.close()
-    assert sys.getswitchinterval() == switch  # put back, the sweep left by an error
 
 
 def test_the_costliest_queued_call_runs_first():
@@ -131,30 +127,6 @@ def test_only_a_sweep_of_mclusts_start_builds_the_tree_on_a_thread(monkeypatch):
             warnings.simplefilter("ignore")
             select_model(X, [1, 2], ["EII", "VVV"], init_params=init, hierarchical_start=False, random_state=0)
         assert len(built) == count
-
-
-def test_sweeps_on_two_threads_at_once_put_the_switch_interval_back():
-    # two sweeps overlapping in time (each on its own calling thread): the interval is short
-    # while either runs, and the one found before the first is there after the last
-    switch = sys.getswitchinterval()
-    inside, barrier = [], threading.Barrier(2)
-
-    def sweep():
-        def run(task):
-            barrier.wait(5)  # both sweeps are running
-            inside.append(sys.getswitchinterval())
-            return task
-
-        list(threaded_cells(lambda task: task, _pending, run, lambda task, pending, output: output, [0], 2,
-                            cost=lambda task: 0.0))
-
-    threads = [threading.Thread(target=sweep) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(10)
-    assert inside and max(inside) <= SWITCH_INTERVAL
-    assert sys.getswitchinterval() == switch
 
 
 def test_the_checks_wait_until_warm_hands_off_its_compiled_part():

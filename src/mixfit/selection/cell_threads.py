@@ -19,7 +19,6 @@ has an inner loop or an eigendecomposition per component). Nothing is kept betwe
 from __future__ import annotations
 
 import heapq
-import sys
 import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -31,7 +30,6 @@ from ..families.registry import MCLUST_MODEL_NAMES
 # loop (VEI, VEE, EVE, VVE, VEV) or an eigendecomposition per component (EEV, EVV).
 _FAMILY_WEIGHT = tuple({"VEI": 2.0, "VEE": 2.0, "EVE": 3.0, "VVE": 3.0, "VEV": 3.0,
                         "EEV": 1.5, "EVV": 1.5}.get(name, 1.0) for name in MCLUST_MODEL_NAMES)
-SWITCH_INTERVAL = 1e-4  # seconds: Python's default is 5e-3 (threaded_cells)
 _TYPICAL_ITERATIONS = {1: 2.0, 2: 5.0}  # beyond: 50 (the tables of faithful and iris: 10-100)
 
 
@@ -69,22 +67,6 @@ def _finished(finish, task, pending, output) -> _Finished:
             return _Finished(None, error, caught)
 
 
-_SWITCHES = {"lock": threading.Lock(), "sweeps": 0, "saved": 0.0}
-
-
-def _short_switches(change: int) -> None:
-    """Enter (+1) or leave (-1) a sweep: the first to enter cuts Python's switch interval to at
-    most ``SWITCH_INTERVAL``, the last to leave puts back what it found (sweeps on several
-    threads at once neither stack nor lose it)."""
-    with _SWITCHES["lock"]:
-        if change > 0 and _SWITCHES["sweeps"] == 0:
-            _SWITCHES["saved"] = sys.getswitchinterval()
-            sys.setswitchinterval(min(_SWITCHES["saved"], SWITCH_INTERVAL))
-        _SWITCHES["sweeps"] += change
-        if change < 0 and _SWITCHES["sweeps"] == 0:
-            sys.setswitchinterval(_SWITCHES["saved"])
-
-
 def _warming(executor, warm):
     """``warm(submit)`` on one of ``executor``'s threads, returned (its future) once ``warm``
     first submits or has ended: its Python before that (the tree's transform, its cache key) runs
@@ -120,10 +102,10 @@ def threaded_cells(check, start, run, finish, tasks, n_threads: int, warm=None, 
     by ``cost`` (of its arguments; ``cell_cost``). ``n_threads`` threads take the costliest queued
     call each time they are free (``run`` must hold no lock and touch nothing but its
     arguments); ``finish`` runs on the calling thread as each call ends, and a value is yielded
-    once every earlier one is. Until the generator ends, Python's switch interval is at most
-    ``SWITCH_INTERVAL``: a thread whose compiled call has ended needs the GIL for a moment to
-    return it and take the next, and would otherwise wait up to 5 ms (Python's default) while
-    the calling thread runs Python (the starts)."""
+    once every earlier one is. (Python's switch interval is left as it is: cut to 0.1 ms for the
+    sweep, so that a thread whose call has ended need not wait up to 5 ms for the GIL while the
+    calling thread runs Python, it cost 7-9 % of the sweep where another process held a core,
+    and showed no gain where two were free.)"""
     heap, lock, done = [], threading.Lock(), SimpleQueue()
 
     def costliest():
@@ -136,7 +118,6 @@ def threaded_cells(check, start, run, finish, tasks, n_threads: int, warm=None, 
 
     results = [None] * len(tasks)
     executor = ThreadPoolExecutor(n_threads, thread_name_prefix="mixfit-cells")
-    _short_switches(+1)
     try:
         warming = None if warm is None else _warming(executor, warm)
         checked = [None if task is None else check(task) for task in tasks]
@@ -162,5 +143,4 @@ def threaded_cells(check, start, run, finish, tasks, n_threads: int, warm=None, 
             yield results[index].result()
             results[index] = True  # yielded: the cell is the caller's
     finally:
-        _short_switches(-1)
         executor.shutdown(wait=True, cancel_futures=True)

@@ -17,6 +17,12 @@ number of M-steps whose inner loop hit its cap is printed (the bar: none).
 R: ``Mclust(X, G = 1:9)`` timed inside R with system.time (R's start-up excluded), when
 Rscript and mclust exist. Prints both times and their ratio, and the NA cells of each
 (``select_model``'s and R's BIC table's, as K and family).
+
+``--timeline``: after the timings, one more threaded ``select_model`` per data set with its
+pieces timed (selection/compiled_cells.py's functions wrapped): mclust's tree (which thread,
+when), the calling thread's checks, starts and finishes (total, first, last), each cell
+thread's compiled calls (count, busy and idle time between its first start and last end, its
+CPU time by ``time.thread_time``), and the wall time after the last call ended.
 """
 
 import argparse
@@ -24,6 +30,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -80,6 +87,56 @@ def mixfit_select(X, ks, n_jobs=None):
                             reg_covar=0.0, n_jobs=n_jobs)
 
 
+def timeline(X, ks):
+    """One threaded select_model with its pieces timed (``--timeline``): printed lines."""
+    from mixfit.engine import mclust_hc
+    from mixfit.selection import compiled_cells
+
+    events, origin = [], time.perf_counter()
+
+    def timed(name, function, kernel=False):
+        def wrapper(*args, **kwargs):
+            cpu, start = time.thread_time(), time.perf_counter()
+            out = function(*args, **kwargs)
+            events.append((name, threading.current_thread().name, start - origin, time.perf_counter() - origin,
+                           time.thread_time() - cpu))
+            return out
+        return wrapper
+
+    names = ("checked_cell", "started_cell", "finished_cell", "run_mclust_cell")
+    saved = {name: getattr(compiled_cells, name) for name in names}
+    tree = mclust_hc.compiled_merge_tree
+    try:
+        for name in names:
+            setattr(compiled_cells, name, timed(name, saved[name]))
+        mclust_hc.compiled_merge_tree = timed("tree", tree)
+        forget_trees()
+        origin = time.perf_counter()
+        mixfit_select(X, ks)
+        wall = time.perf_counter() - origin
+    finally:
+        for name in names:
+            setattr(compiled_cells, name, saved[name])
+        mclust_hc.compiled_merge_tree = tree
+    ms = 1e3
+    lines = [f"  timeline: wall {wall * ms:.1f} ms"]
+    for name in ("tree", "checked_cell", "started_cell", "finished_cell"):
+        part = [e for e in events if e[0] == name]
+        if part:
+            lines.append(f"    {name} on {part[0][1]}: {len(part)} calls, {sum(e[3] - e[2] for e in part) * ms:.1f} ms, "
+                         f"first at {part[0][2] * ms:.1f}, last ends {part[-1][3] * ms:.1f} ms")
+    calls = [e for e in events if e[0] == "run_mclust_cell"]
+    for thread in sorted({e[1] for e in calls}):
+        mine = [e for e in calls if e[1] == thread]
+        first, last = min(e[2] for e in mine), max(e[3] for e in mine)
+        busy = sum(e[3] - e[2] for e in mine)
+        lines.append(f"    {thread}: {len(mine)} calls, busy {busy * ms:.1f} ms (CPU {sum(e[4] for e in mine) * ms:.1f}), "
+                     f"idle {(last - first - busy) * ms:.1f} ms, first starts {first * ms:.1f}, last ends {last * ms:.1f}")
+    if calls:
+        lines.append(f"    after the last call: {(wall - max(e[3] for e in calls)) * ms:.1f} ms")
+    return lines
+
+
 def r_time(X, ks):
     if shutil.which("Rscript") is None:
         return None
@@ -105,6 +162,8 @@ def main():
     parser.add_argument("--tol", type=float, default=1e-6,
                         help="the table's EM tol per sample (select_model's line uses mclust's relative rule, "
                              "1e-5 x (1 + |L|) on the total L: about 4e-5 per sample on faithful)")
+    parser.add_argument("--timeline", action="store_true",
+                        help="time one more threaded select_model's pieces (the tree, the cells' calls per thread)")
     parser.add_argument("--repeat", type=int, default=1,
                         help="time select_model this many times and print the best (a shared machine's noise)")
     args = parser.parse_args()
@@ -116,7 +175,7 @@ def main():
     data = [("faithful", load_faithful()[0]), ("iris", load_iris().data)]
     start = time.perf_counter()
     mixfit_table(data[1][1][:20], [1])  # the first compiled fits: numba's compile or cache load
-    mixfit_select(data[1][1][:20], [1, 2])  # and the first compiled cells (kernels/mclust_cell_compiled.py)
+    mixfit_select(data[1][1][:80], [1, 2])  # the first compiled cells and split tree (>= 64 rows)
     print(f"first fits (numba {'compile' if args.cold else 'cache load'} + imports): "
           f"{time.perf_counter() - start:.2f} s")
     inner = {}
@@ -148,6 +207,8 @@ def main():
             line += (f"; R Mclust {theirs:.3f} s (NA: {' '.join(r_na) or 'none'}); R / table = {theirs / ours:.1f}, "
                      f"R / select_model = {theirs / swept:.1f} (n_jobs=1: {theirs / serial:.1f})")
         print(line)
+        if args.timeline:
+            print("\n".join(timeline(X, ks)))
     for family, (steps, hits, most) in inner.items():
         print(f"  {family}: {steps} M-steps, {hits} inner-cap hits, at most {most} inner iterations")
 

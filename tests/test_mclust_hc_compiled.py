@@ -68,3 +68,19 @@ def test_the_trees_two_by_two_determinant_is_numpys_to_the_bit():
     assert (ours == 0).sum() > 50  # the singular ones are among them
     with pytest.raises(np.linalg.LinAlgError):  # not finite: np.linalg.det's refusal, as before
         _det(np.array([[np.nan, 1.0], [1.0, 1.0]]))
+
+
+@pytest.mark.parametrize("name", sorted(DATA))
+def test_first_table_on_two_threads_gives_the_same_merges(name):
+    # inside spare_thread the singletons' costs are computed in two bands at once (one on the
+    # executor's thread): the very same merges as the one-thread compiled tree and numpy's
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mixfit.engine.mclust_hc import spare_thread
+
+    Z = scaled_svd(DATA[name])
+    assert Z.shape[0] >= mclust_hc.SPLIT_ROWS  # the split applies
+    with ThreadPoolExecutor(1) as executor, spare_thread(executor.submit):
+        split = compiled_merge_tree(Z)
+    np.testing.assert_array_equal(split, compiled_merge_tree(Z))
+    np.testing.assert_array_equal(split, merge_tree(Z))

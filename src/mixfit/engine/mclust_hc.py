@@ -30,6 +30,8 @@ cut of the tree can differ from R's below the step where the two first part (the
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 
 import numpy as np
@@ -125,19 +127,50 @@ def cut(pairs: np.ndarray, n_samples: int, n_clusters: int) -> np.ndarray:
     return labels
 
 
+_SPARE_THREAD: ContextVar = ContextVar("mixfit_mclust_tree_spare_thread", default=None)
+SPLIT_ROWS = 64  # from this many rows a spare thread takes part of the first table
+
+
+@contextmanager
+def spare_thread(submit):
+    """Within the block, ``compiled_merge_tree`` hands the later rows' share of its first table
+    (the singletons' n (n - 1) / 2 merge costs, a third of the tree's time) to another thread
+    through ``submit`` (an executor's ``submit`` with a thread free to take it at once: a
+    selection sweep's cell threads, idle until the tree is built), computing the rest itself."""
+    token = _SPARE_THREAD.set(submit)
+    try:
+        yield
+    finally:
+        _SPARE_THREAD.reset(token)
+
+
 def compiled_merge_tree(Z: np.ndarray, alpha: float = ALPHA, beta: float = BETA) -> np.ndarray | None:
     """``merge_tree`` by ``kernels.mclust_hc_compiled`` (numba): the same merges (each cost by
     the same operations; the cheapest pair found without a full search per step), or None
-    where numba is missing or a cost was NaN."""
+    where numba is missing or a cost was NaN. Inside ``spare_thread`` the first table is
+    computed in two bands at once, the same costs to the bit."""
     if not _NUMBA:
         return None
-    from ..kernels.mclust_hc_compiled import merge_tree as compiled  # optional: numba, on first use
+    from ..kernels import mclust_hc_compiled as kernel  # optional: numba, on first use
 
     Z = np.ascontiguousarray(Z, dtype=np.float64)
     n, p = Z.shape
     centred = Z - Z.mean(axis=0)
-    omega = alpha * np.einsum("ij,ij->", centred, centred) / (n * p)  # as merge_tree computes it
-    ok, pairs = compiled(Z, float(omega), float(beta))
+    omega = float(alpha * np.einsum("ij,ij->", centred, centred) / (n * p))  # as merge_tree computes it
+    submit = _SPARE_THREAD.get()
+    if submit is None or n < SPLIT_ROWS:
+        ok, pairs = kernel.merge_tree(Z, omega, float(beta))
+        return pairs if ok else None
+    delta = np.full((n, n), np.inf)
+    split = round(n * (1.0 - 0.5 ** 0.5))  # rows [0, split) hold half the pairs (i < k)
+    other = submit(kernel.pair_costs, Z, omega, float(beta), delta, split, n)
+    try:
+        ok = kernel.pair_costs(Z, omega, float(beta), delta, 0, split)
+    finally:
+        ok = other.result() and ok  # delta is shared: never left while the other band writes it
+    if not ok:
+        return None
+    ok, pairs = kernel.merges(Z, omega, float(beta), delta)
     return pairs if ok else None
 
 

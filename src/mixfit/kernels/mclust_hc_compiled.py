@@ -92,10 +92,44 @@ def _row_minimum(delta, r):
 
 
 @_jit
+def pair_costs(Z, omega, beta, delta, first_row, end_row):
+    """The singletons' merge costs of rows ``first_row <= i < end_row`` with every later row,
+    written into ``delta`` at (i, k) and (k, i), each pair's two entries by this call alone, so
+    that two calls on disjoint bands can run at once (numba ``nogil``); False where a cost was
+    NaN. ``merge_tree``'s first table, the same costs to the bit."""
+    n, p = Z.shape
+    size = np.ones(n)
+    mean = Z.copy()
+    scatter = np.zeros((n, p, p))
+    own = np.empty(n)
+    own[:] = _cost(1.0, 0.0, 0.0, omega, float(p), beta)
+    W = np.empty((p, p))
+    for i in range(first_row, end_row):
+        for k in range(i + 1, n):
+            value = _merged_cost(i, k, size, mean, scatter, own, omega, beta, W)
+            if np.isnan(value):
+                return False
+            delta[i, k] = value
+            delta[k, i] = value
+    return True
+
+
+@_jit
 def merge_tree(Z, omega, beta):
     """(ok, pairs (n - 1, 2)): the greedy VVV merges of the rows of Z given ``omega``
     (``merge_tree``'s alpha term, computed by the caller as numpy does); ok False where a
     cost was NaN."""
+    n = Z.shape[0]
+    delta = np.full((n, n), np.inf)
+    if not pair_costs(Z, omega, beta, delta, 0, n):
+        return False, np.zeros((0, 2), dtype=np.int64)
+    return merges(Z, omega, beta, delta)
+
+
+@_jit
+def merges(Z, omega, beta, delta):
+    """``merge_tree`` from its first table ``delta`` (n, n) (``pair_costs`` of every row, inf on
+    the diagonal), which it overwrites."""
     n, p = Z.shape
     size = np.ones(n)
     mean = Z.copy()
@@ -105,14 +139,6 @@ def merge_tree(Z, omega, beta):
     own = np.empty(n)
     own[:] = _cost(1.0, 0.0, 0.0, omega, float(p), beta)
     W = np.empty((p, p))
-    delta = np.full((n, n), np.inf)
-    for i in range(n - 1):
-        for k in range(i + 1, n):
-            value = _merged_cost(i, k, size, mean, scatter, own, omega, beta, W)
-            if np.isnan(value):
-                return False, np.zeros((0, 2), dtype=np.int64)
-            delta[i, k] = value
-            delta[k, i] = value
     row_min = np.empty(n)
     row_arg = np.empty(n, dtype=np.int64)
     for r in range(n):

@@ -125,6 +125,12 @@ def run_mclust_cell(arguments) -> tuple:
     return cell_fit(*arguments)
 
 
+def inner_cap_hit(output: tuple) -> bool:
+    """Whether an inner loop of ``run_mclust_cell``'s output hit its cap (so that
+    ``mclust_cell_result`` warns)."""
+    return bool(np.any(output[8]))
+
+
 def mclust_cell_result(model, output: tuple) -> CompiledCell:
     """The ``CompiledCell`` of ``run_mclust_cell``'s output; the inner loops' record on the
     model's covariance strategy (and its warning on a cap hit)."""

@@ -12,9 +12,10 @@ the scoring pass, and the cell's estimator is written from its result with the e
 ``engine.compiled_small_fits()`` (the same loop), to rounding.
 
 The cells are independent, and the compiled call touches nothing but its arguments (numba
-``nogil``): ``compiled_sweep`` runs the calls of a whole sweep on threads, keeping everything
-else (the checks, the starts, the estimators, the warnings) on the calling thread in sweep order,
-so that the table is the serial one to the bit.
+``nogil``): ``compiled_sweep`` runs the calls of a whole sweep on threads, costliest first, and
+mclust's tree on one of them, keeping everything else (the checks, the starts, the estimators)
+on the calling thread and the cells and their warnings in sweep order, so that the table is
+the serial one to the bit.
 
 Where this does not apply (another start, a prior, a repairing ``on_collapse``, weights with
 zeros, large data, no numba) or the start's M-step failed, ``compiled_cell`` returns None and
@@ -31,7 +32,6 @@ from a numpy fit of the same cell; on iris the compiled sweep's NA cells are exa
 from __future__ import annotations
 
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,7 +39,7 @@ import numpy as np
 from ..engine import FitResult, compiled_small_fits
 from ..engine.collapse import explain_collapse  # the numpy loop's own words
 from ..engine.criteria import information_criteria
-from ..engine.mclust_hc import mclust_partition
+from ..engine.mclust_hc import mclust_partition, spare_thread
 from ..engine.small_em import SMALL_ROWS_X_COMPONENTS
 from ..estimators import GaussianMixture
 from ..estimators.checked_rows import checked_rows
@@ -49,7 +49,13 @@ from ..exceptions import CollapsedComponentError, ConvergenceWarning
 from ..families.compiled import compiled_code, stored_covariances
 from ..families.registry import MCLUST_MODEL_NAMES, make_covariance
 from ..models import GaussianEM
-from ..models.gaussian_em_compiled import mclust_cell_arguments, mclust_cell_result, run_mclust_cell
+from ..models.gaussian_em_compiled import (
+    inner_cap_hit,
+    mclust_cell_arguments,
+    mclust_cell_result,
+    run_mclust_cell,
+)
+from .cell_threads import threaded_cells
 from .degenerate import reason_from_extremes
 
 # The estimator settings under which the compiled cell is the estimator's fit (anything else:
@@ -220,8 +226,11 @@ def finished_cell(pending: _Pending, output: tuple, n: float, criterion: str, co
     estimator written; an NA cell with the collapse's reason where an EM M-step failed; None where
     the start's M-step failed and the caller must fit the cell through the estimator. Runs on
     the calling thread (it writes the estimator and warns)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)  # an inner cap: as the estimator's fit in the sweep
+    if inner_cap_hit(output):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # an inner cap: as the estimator's fit in the sweep
+            fitted = mclust_cell_result(pending.model, output)
+    else:
         fitted = mclust_cell_result(pending.model, output)
     if fitted.failed:
         if fitted.failed_iteration > 0:  # the compiled run's collapse is the cell's (module note)
@@ -259,27 +268,37 @@ def compiled_sweep(tasks, n_threads: int, n: float, criterion: str, convention: 
 
     The cells are independent and the compiled call touches nothing but its arguments (numba
     ``nogil``): the checks, the start's partition, the writing of the estimator and the warnings
-    stay on the calling thread, in sweep order, so the cells are those of the serial loop to the
-    bit. The calling thread prepares every cell first (its checks through ``SweepChecks``:
-    once per distinct input; the first cell builds mclust's tree), submitting each as soon as it
-    is prepared (the threads start on the first at once), then finishes them in order as their
-    calls complete; a None is yielded for a task the caller must fit through the estimator, which it
-    can do while the threads go on with the later cells."""
+    stay on the calling thread, and the cells come out in sweep order, so that they are those of
+    the serial loop to the bit. On threads (``cell_threads.threaded_cells``) mclust's tree is
+    built on one of them while the calling thread checks every cell (``SweepChecks``: once per
+    distinct input); then each cell's start is queued, the threads taking the costliest queued
+    call first (``cell_threads.cell_cost``), and the calling thread finishes each cell as its
+    call ends, in any order, yielding in sweep order (a cell's warnings re-issued there). A None
+    is yielded for a task the caller must fit through the estimator, which it can do while the
+    threads go on with the later cells."""
     checks = SweepChecks()
     if n_threads <= 1:
         for task in tasks:
             yield None if task is None else compiled_cell(task[0], task[1], task[2], task[3], n, criterion,
                                                           convention, mclust_rules, task[4], checks)
         return
-    executor = ThreadPoolExecutor(n_threads, thread_name_prefix="mixfit-cells")
-    try:
-        pending, futures = [], []
-        for task in tasks:
-            ready = None if task is None else prepared_cell(*task[:4], mclust_rules, checks)
-            pending.append(ready)
-            futures.append(None if ready is None else executor.submit(run_mclust_cell, ready.arguments))
-        for task, ready, future in zip(tasks, pending, futures):
-            yield None if ready is None else finished_cell(ready, future.result(), n, criterion, convention,
-                                                           mclust_rules, task[4])
-    finally:
-        executor.shutdown(wait=True, cancel_futures=True)
+    yield from threaded_cells(lambda task: checked_cell(*task[:4], checks),
+                              lambda checked: started_cell(checked, mclust_rules), run_mclust_cell,
+                              lambda task, ready, output: finished_cell(ready, output, n, criterion, convention,
+                                                                        mclust_rules, task[4]),
+                              tasks, n_threads, lambda submit: _warm_tree(tasks, submit))
+
+
+def _warm_tree(tasks, submit) -> None:
+    """mclust's tree of the sweep's rows, built (and cached: ``engine.mclust_hc``) on a cell
+    thread while the calling thread checks the cells, where a cell will cut it (the first task
+    of mclust's start that the compiled cell may fit: ``_applies``); a tree that cannot be built
+    is left to the cells' own starts, which raise or refuse as they would. ``submit``: the cell
+    threads' executor's, whose other threads are idle until the tree is built."""
+    try:  # anything it cannot do is the cells' own to raise or refuse
+        task = next((task for task in tasks if task is not None and _applies(task[1], task[2], task[3])), None)
+        if task is not None and task[2].shape[0] >= 2:
+            with compiled_small_fits(), spare_thread(submit):  # the compiled tree, as started_cell's,
+                mclust_partition(task[2], 2)  # its first table shared with an idle cell thread
+    except (ValueError, TypeError, np.linalg.LinAlgError):
+        return

@@ -22,13 +22,13 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .mclust_em_compiled import FAILED, OK, em_fit
+from .mclust_em_compiled import FAILED, OK, _log_rho, _log_rho_2, _log_rho_4, em_fit
 from .mclust_msteps_compiled import covariances
 from .small_dense_compiled import eigh_2x2, eigh_jacobi, precision_factor
+from .vector_exp import exp_inplace, log_inplace
 
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 
-_LOG_2PI = np.log(2 * np.pi)
 _MASS_FLOOR = 10 * np.finfo(np.float64).eps  # models.gaussian_em._MASS_FLOOR
 
 # where ``cell_fit`` failed (status FAILED): at the start the caller reruns the cell in numpy;
@@ -86,45 +86,55 @@ def partition_start(X, sample_weight, labels, K, code, reg_covar, inner_tol, inn
 
 @_jit
 def score(X, sample_weight, weights, means, factors):
-    """(sum_n w_n ln p(x_n), -sum_n w_n sum_k r_nk ln r_nk) at the params (0 ln 0 = 0)."""
+    """(sum_n w_n ln p(x_n), -sum_n w_n sum_k r_nk ln r_nk) at the params (0 ln 0 = 0).
+
+    Pass by pass over the (K, n) block as the E-step (``mclust_em_compiled._e_step``): the
+    log-densities (written out at D = 2 and 4), the rows' maxima, one vectorised exponential of
+    the shifted block and one logarithm of the rows' sums (``vector_exp``: numba's ``np.exp`` and
+    ``np.log`` are scalar calls), then r_nk = e_nk / sum_k e_nk and ln r_nk = (ln rho_nk - peak_n)
+    - ln sum_k e_nk."""
     n, dim = X.shape
     K = weights.shape[0]
-    constant = np.empty(K)  # ln pi_k + ln|P_k| - D/2 ln 2 pi
+    rows = np.empty((K, n))
+    if dim == 2 or dim == 4:
+        columns = np.ascontiguousarray(X.T)
+        if dim == 2:
+            _log_rho_2(columns, weights, means, factors, rows)
+        else:
+            _log_rho_4(columns, weights, means, factors, rows)
+    else:
+        _log_rho(X, weights, means, factors, rows)
+    peak = np.empty(n)
+    for i in range(n):
+        peak[i] = rows[0, i]
+    for k in range(1, K):
+        for i in range(n):
+            value = rows[k, i]
+            peak[i] = value if value > peak[i] else peak[i]  # noqa: FURB136 (a select, vectorised)
     for k in range(K):
-        log_det = 0.0
-        for j in range(dim):
-            log_det += np.log(factors[k, j, j])
-        constant[k] = np.log(weights[k]) + log_det - 0.5 * dim * _LOG_2PI
-    log_rho = np.empty(K)
-    residual = np.empty(dim)
+        for i in range(n):
+            rows[k, i] -= peak[i]
+    shifted = rows.copy()
+    exp_inplace(rows.reshape(K * n), np.empty(2 * K * n, dtype=np.int64))
+    norm = np.empty(n)
+    for i in range(n):
+        norm[i] = rows[0, i]
+    for k in range(1, K):
+        for i in range(n):
+            norm[i] += rows[k, i]
+    logs = norm.copy()
+    log_inplace(logs, np.empty(2 * n))
     log_likelihood = 0.0
+    for i in range(n):
+        log_likelihood += sample_weight[i] * (peak[i] + logs[i])
     entropy = 0.0
     for i in range(n):
-        peak = -np.inf
-        for k in range(K):
-            for j in range(dim):
-                residual[j] = X[i, j] - means[k, j]
-            quadratic = 0.0
-            for j in range(dim):
-                value = 0.0
-                for m in range(j + 1):
-                    value += residual[m] * factors[k, m, j]
-                quadratic += value * value
-            log_rho[k] = constant[k] - 0.5 * quadratic
-            peak = max(peak, log_rho[k])
-        norm = 0.0
-        for k in range(K):
-            norm += np.exp(log_rho[k] - peak)
-        log_norm = peak + np.log(norm)
-        w = sample_weight[i]
-        log_likelihood += w * log_norm
         row = 0.0
         for k in range(K):
-            log_r = log_rho[k] - log_norm
-            r = np.exp(log_r)
+            r = rows[k, i] / norm[i]
             if r > 0.0:
-                row += r * log_r
-        entropy -= w * row
+                row += r * (shifted[k, i] - logs[i])
+        entropy -= sample_weight[i] * row
     return log_likelihood, entropy
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .mclust_msteps_compiled import covariances
+from .mclust_msteps_compiled import covariances_in, workspace
 from .small_dense_compiled import precision_factor
 from .vector_exp import exp_inplace, log_inplace
 
@@ -290,6 +290,7 @@ def em_fit(X, sample_weight, weights, means, factors, code, reg_covar, tol, rela
     bits = np.empty(2 * K * X.shape[0], dtype=np.int64)
     work = np.empty(3 * X.shape[0])
     columns = np.ascontiguousarray(X.T)  # (D, n): the D = 2, 4 loops read each column contiguously
+    buffers = workspace(K, dim)  # the M-steps' buffers, their eigenvectors carried between M-steps
     lower_bounds = np.empty(max_iter)
     inner = np.zeros(max_iter, dtype=np.int64)
     cap_hits = np.zeros(max_iter, dtype=np.bool_)
@@ -303,7 +304,8 @@ def em_fit(X, sample_weight, weights, means, factors, code, reg_covar, tol, rela
         lower_bound = total / weight_sum
         # M-step (9.24)-(9.26): N_k floored, weights, means c_k + d_k, the family's covariances
         mass += _MASS_FLOOR
-        iterations, cap_hit = covariances(code, mass, first, scatter, reg_covar, inner_tol, inner_max_iter, cov)
+        iterations, cap_hit = covariances_in(code, mass, first, scatter, reg_covar, inner_tol, inner_max_iter, cov,
+                                            buffers)
         for k in range(K):
             if not precision_factor(cov[k], new_factors[k], lower):
                 return (FAILED, weights, means, factors, cov, n_iter, False, lower_bounds[:n_iter - 1],

@@ -22,8 +22,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .orientation_compiled import rotate_in_place
-from .small_dense_compiled import _decreasing_eigh, _geometric_mean, _inverse, _log_det, _moved, _sandwich
+from .orientation_compiled import common_orientation
+from .small_dense_compiled import _geometric_mean, _inverse, _log_det, _moved, _sandwich, eigh_carried
 
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 
@@ -82,16 +82,34 @@ def _diagonal(code, variances, mass, tol, max_iter):
 
 
 @_jit
-def _eev(covariances, mass):
-    """``mclust_msteps.eev``: each W_k's eigenvectors with the pooled eigenvalues."""
+def _scatter(covariances, mass, scatter):
+    """W_k = N_k S_k into ``scatter`` (K, D, D)."""
     K, dim = covariances.shape[0], covariances.shape[1]
-    eig = np.empty((K, dim))
-    vectors = np.empty((K, dim, dim))
     for k in range(K):
-        eig[k], vectors[k] = _decreasing_eigh(mass[k] * covariances[k])
+        for i in range(dim):
+            for j in range(dim):
+                scatter[k, i, j] = mass[k] * covariances[k, i, j]
+
+
+@_jit
+def _eigh_each(covariances, mass, work):
+    """Each W_k's decreasing eigendecomposition: the eigenvalues into ``work[5]`` (K, D), the
+    vectors into ``work[2]`` (K, D, D), started from the previous M-step's there
+    (``small_dense_compiled.eigh_carried``)."""
+    scatter, vectors, warm, eig = work[1], work[2], work[4], work[5]
+    _scatter(covariances, mass, scatter)
+    for k in range(covariances.shape[0]):
+        eigh_carried(scatter[k], vectors[k], warm[0] == 1, eig[k], work[6], work[7], work[8])
+    warm[0] = 1
+
+
+@_jit
+def _eev(covariances, mass, work):
+    """``mclust_msteps.eev``: each W_k's eigenvectors with the pooled eigenvalues."""
+    _eigh_each(covariances, mass, work)
+    vectors, eig, out = work[2], work[5], work[13]
     common = eig.sum(axis=0) / mass.sum()
-    out = np.empty((K, dim, dim))
-    for k in range(K):
+    for k in range(covariances.shape[0]):
         _sandwich(vectors[k], common, out[k])
     return out
 
@@ -113,30 +131,57 @@ def _evv(covariances, mass, lower):
 
 
 @_jit
-def _vev(covariances, mass, tol, max_iter):
-    """``mclust_msteps.vev``: volumes and a common shape in each W_k's eigenbasis, alternated."""
+def _vev(covariances, mass, tol, max_iter, work):
+    """``mclust_msteps.vev``: volumes and a common shape in each W_k's eigenbasis, alternated
+    (on the workspace's buffers; the eigenvectors started from the previous M-step's)."""
     K, dim = covariances.shape[0], covariances.shape[1]
-    eig = np.empty((K, dim))
-    vectors = np.empty((K, dim, dim))
-    for k in range(K):
-        eig[k], vectors[k] = _decreasing_eigh(mass[k] * covariances[k])
-    shape = eig.sum(axis=0)
-    shape = shape / _geometric_mean(shape)
-    volume = (eig / shape).sum(axis=1) / (dim * mass)
+    _eigh_each(covariances, mass, work)
+    vectors, eig, out = work[2], work[5], work[13]
+    shape, new_shape, volume, new_volume = work[9], work[10], work[11], work[12]
+    for i in range(dim):
+        shape[i] = 0.0
+        for k in range(K):
+            shape[i] += eig[k, i]
+    _normalise(shape)
+    _volumes(eig, shape, mass, volume)
     moved = True
     iteration = 0
     for iteration in range(1, max_iter + 1):
-        new_shape = (eig / volume[:, None]).sum(axis=0)
-        new_shape = new_shape / _geometric_mean(new_shape)
-        new_volume = (eig / new_shape).sum(axis=1) / (dim * mass)
+        for i in range(dim):
+            new_shape[i] = 0.0
+            for k in range(K):
+                new_shape[i] += eig[k, i] / volume[k]
+        _normalise(new_shape)
+        _volumes(eig, new_shape, mass, new_volume)
         moved = _moved(new_shape, shape, tol) or _moved(new_volume, volume, tol)
-        shape, volume = new_shape, new_volume
+        shape[:] = new_shape
+        volume[:] = new_volume
         if not moved:
             break
-    out = np.empty((K, dim, dim))
     for k in range(K):
-        _sandwich(vectors[k], volume[k] * shape, out[k])
+        for i in range(dim):
+            new_shape[i] = volume[k] * shape[i]
+        _sandwich(vectors[k], new_shape, out[k])
     return out, iteration, moved
+
+
+@_jit
+def _normalise(shape):
+    """shape / its geometric mean, in place."""
+    root = _geometric_mean(shape)
+    for i in range(shape.shape[0]):
+        shape[i] /= root
+
+
+@_jit
+def _volumes(eig, shape, mass, volume):
+    """lambda_k = sum_i eig_ki / shape_i / (D N_k) into ``volume`` (K,)."""
+    K, dim = eig.shape
+    for k in range(K):
+        total = 0.0
+        for i in range(dim):
+            total += eig[k, i] / shape[i]
+        volume[k] = total / (dim * mass[k])
 
 
 @_jit
@@ -187,75 +232,24 @@ def _vee_volumes(common, scatter, mass, lower):
 
 
 @_jit
-def _given_orientation(orientation, scatter, mass, equal_volume, omega):
-    """``mclust_msteps._given_orientation``: lambda_k a_k into ``omega`` (K, D) for a fixed common D."""
-    K, dim = scatter.shape[0], scatter.shape[1]
-    for k in range(K):
-        for i in range(dim):  # (D^T W_k D)_ii
-            value = 0.0
-            for a in range(dim):
-                row = 0.0
-                for b in range(dim):
-                    row += scatter[k, a, b] * orientation[b, i]
-                value += orientation[a, i] * row
-            omega[k, i] = value
-    if not equal_volume:
-        for k in range(K):
-            for i in range(dim):
-                omega[k, i] /= mass[k]
-        return
-    root = np.empty(K)
-    root_sum = 0.0
-    mass_sum = 0.0
-    for k in range(K):  # the sums in numpy's order (from 0, k increasing): the same bits
-        root[k] = _geometric_mean(omega[k])
-        root_sum += root[k]
-        mass_sum += mass[k]
-    factor = root_sum / mass_sum
-    for k in range(K):
-        for i in range(dim):
-            omega[k, i] = factor * omega[k, i] / root[k]
-
-
-@_jit
-def _common_orientation(covariances, mass, equal_volume, tol, max_iter):
-    """``mclust_msteps.common_orientation`` (EVE, VVE): sweeps of plane rotations of D, in
-    place on buffers allocated once per M-step."""
-    K, dim = covariances.shape[0], covariances.shape[1]
-    scatter = np.empty((K, dim, dim))
-    for k in range(K):
-        scatter[k] = mass[k] * covariances[k]
-    orientation = _decreasing_eigh(scatter.sum(axis=0))[1]
-    diagonals = np.empty((K, dim))
-    inverse = np.empty((K, dim))
-    wu = np.empty(dim)
-    wv = np.empty(dim)
-    _given_orientation(orientation, scatter, mass, equal_volume, diagonals)
-    out = np.empty((K, dim, dim))
-    new_out = np.empty((K, dim, dim))
-    for k in range(K):
-        _sandwich(orientation, diagonals[k], out[k])
-    moved = True
-    iteration = 0
-    for iteration in range(1, max_iter + 1):
-        for k in range(K):
-            for i in range(dim):
-                inverse[k, i] = 1.0 / diagonals[k, i]
-        rotate_in_place(orientation, scatter, inverse, _FLAT, wu, wv)
-        _given_orientation(orientation, scatter, mass, equal_volume, diagonals)
-        change = 0.0
-        size = 0.0
-        for k in range(K):
-            _sandwich(orientation, diagonals[k], new_out[k])
-            for i in range(dim):
-                for j in range(dim):
-                    change = max(change, abs(new_out[k, i, j] - out[k, i, j]))
-                    size = max(size, abs(new_out[k, i, j]))
-        moved = change > tol * size
-        out, new_out = new_out, out
-        if not moved:
-            break
-    return out, iteration, moved
+def workspace(K, dim):
+    """The buffers of one fit's M-steps (``covariances_in``), allocated once a fit: the ridged
+    covariances and the scatters W_k, each W_k's eigenvectors (EEV, VEV) and the pooled W's
+    (EVE, VVE) carried from one M-step to the next (the warm starts; ``warm`` says which hold a
+    previous M-step's), and the inner loops' scratch."""
+    vectors, rotated, inner = np.empty((dim, dim)), np.empty((dim, dim)), np.empty((dim, dim))
+    return (np.empty((K, dim, dim)),  # 0 free: S_k + reg_covar I
+            np.empty((K, dim, dim)),  # 1 scatter W_k = N_k S_k
+            np.empty((K, dim, dim)),  # 2 each W_k's eigenvectors, carried
+            np.empty((dim, dim)),  # 3 the pooled W's eigenvectors, carried
+            np.zeros(2, dtype=np.int64),  # 4 warm: 2, 3 hold a previous M-step's
+            np.empty((K, dim)),  # 5 each W_k's eigenvalues
+            vectors, rotated, inner,  # 6-8 eigh_carried's scratch
+            np.empty(dim), np.empty(dim), np.empty(K), np.empty(K),  # 9-12 VEV's shapes and volumes
+            np.empty((K, dim, dim)),  # 13 EEV's and VEV's result
+            (np.empty((dim, dim)), np.empty((dim, dim)), np.empty(dim), vectors, rotated, inner,  # 14
+             np.empty((K, dim, dim)), np.empty((K, dim, dim)), np.empty((K, dim, dim)), np.empty((K, dim)),
+             np.empty((K, dim))))  # orientation_compiled.common_orientation's buffers
 
 
 # ---- the M-step of the covariances from the moments --------------------------------------------------
@@ -266,6 +260,14 @@ def covariances(code, mass, first, scatter, reg_covar, tol, max_iter, out):
     """The family's M-step into ``out`` (K, D, D) from the masses N_k (floored), the first
     moments and scatters about the shifts (K, D), (K, D, D); ``reg_covar`` added before the
     constraint (families/mclust.py). Returns (inner iterations, cap hit)."""
+    return covariances_in(code, mass, first, scatter, reg_covar, tol, max_iter, out,
+                          workspace(first.shape[0], first.shape[1]))
+
+
+@_jit
+def covariances_in(code, mass, first, scatter, reg_covar, tol, max_iter, out, work):
+    """``covariances`` on the buffers ``work`` (``workspace(K, D)``), which carry the
+    eigenvectors from one call to the next: an EM loop passes the same ``work`` to every M-step."""
     K, dim = first.shape
     d = first / mass[:, None]  # d_k: the new mean relative to the shift
     out[:] = 0.0
@@ -306,7 +308,7 @@ def covariances(code, mass, first, scatter, reg_covar, tol, max_iter, out):
             for j in range(dim):
                 out[k, j, j] += reg_covar
         return 0, False
-    free = np.empty((K, dim, dim))  # full.from_moments + ridge: S_k + reg_covar I
+    free = work[0]  # full.from_moments + ridge: S_k + reg_covar I
     for k in range(K):
         for i in range(dim):
             for j in range(dim):
@@ -317,16 +319,19 @@ def covariances(code, mass, first, scatter, reg_covar, tol, max_iter, out):
     if code == VVV:
         out[:] = free
     elif code == EEV:
-        out[:] = _eev(free, mass)
+        out[:] = _eev(free, mass, work)
     elif code == EVV:
         out[:] = _evv(free, mass, lower)
     elif code == VEV:
-        result, iterations, cap_hit = _vev(free, mass, tol, max_iter)
+        result, iterations, cap_hit = _vev(free, mass, tol, max_iter, work)
         out[:] = result
     elif code == VEE:
         result, iterations, cap_hit = _vee(free, mass, tol, max_iter, lower)
         out[:] = result
-    else:  # EVE, VVE
-        result, iterations, cap_hit = _common_orientation(free, mass, code == EVE, tol, max_iter)
+    else:  # EVE, VVE: mclust_msteps.common_orientation
+        _scatter(free, mass, work[1])
+        result, iterations, cap_hit = common_orientation(work[1], mass, code == EVE, tol, max_iter, _FLAT, work[3],
+                                                         work[4][1] == 1, work[14])
+        work[4][1] = 1
         out[:] = result
     return iterations, cap_hit

@@ -1,7 +1,8 @@
 """Small dense linear algebra (D x D) as numba loops, for the compiled mclust M-steps and EM
 (kernels/mclust_msteps_compiled.py, mclust_em_compiled.py, mclust_cell_compiled.py): Cholesky,
 LU with ln|det| and the inverse as numpy's ``slogdet`` / ``solve`` compute them, V diag(d) V^T,
-the decreasing eigendecomposition, and the inner loops' convergence test. At D of a few, numba's
+the decreasing eigendecomposition (cold, or warm from the previous M-step's eigenvectors), and
+the inner loops' convergence test. At D of a few, numba's
 ``@`` and LAPACK calls cost more than the arithmetic; imported on first use, cached on disk.
 """
 
@@ -154,6 +155,54 @@ def _decreasing_eigh(matrix):
         return values, vectors
     values, vectors = np.linalg.eigh(matrix)
     return values[::-1].copy(), vectors[:, ::-1].copy()
+
+
+@_jit
+def eigh_warm(matrix, start, values, vectors, rotated, inner):
+    """The decreasing eigendecomposition of the symmetric ``matrix`` (D, D) started from the
+    orthogonal ``start`` (D, D) (the previous M-step's eigenvectors): Jacobi rotations
+    (``eigh_jacobi``) on B = start^T matrix start, nearly diagonal where ``start`` nearly
+    diagonalises the matrix (one or two sweeps instead of four or five), then
+    ``vectors`` = start Q. ``rotated``, ``inner`` (D, D): scratch. B carries rounding of
+    eps |matrix| (as LAPACK's eigh, not the relative accuracy of Jacobi on the matrix itself).
+    False where the rotations failed (``vectors`` then undefined): the caller decomposes cold."""
+    dim = matrix.shape[0]
+    for i in range(dim):  # inner = matrix start
+        for j in range(dim):
+            value = 0.0
+            for m in range(dim):
+                value += matrix[i, m] * start[m, j]
+            inner[i, j] = value
+    for i in range(dim):  # rotated = start^T inner (its lower half)
+        for j in range(i + 1):
+            value = 0.0
+            for m in range(dim):
+                value += start[m, i] * inner[m, j]
+            rotated[i, j] = value
+    if not eigh_jacobi(rotated, values, inner):
+        return False
+    for i in range(dim):
+        for j in range(dim):
+            value = 0.0
+            for m in range(dim):
+                value += start[i, m] * inner[m, j]
+            vectors[i, j] = value
+    return True
+
+
+@_jit
+def eigh_carried(matrix, carried, warm, values, vectors, rotated, inner):
+    """``_decreasing_eigh`` of ``matrix`` into ``values`` (D,) and ``carried`` (D, D), started from
+    ``carried`` itself where ``warm`` and 2 < D <= 8 (the previous M-step's eigenvectors:
+    ``eigh_warm``), cold otherwise (at D = 2 the closed form costs less; above 8, LAPACK's) or
+    where the warm rotations failed. ``vectors``, ``rotated``, ``inner`` (D, D): scratch."""
+    dim = matrix.shape[0]
+    if warm and 2 < dim <= _JACOBI_MAX_DIM and eigh_warm(matrix, carried, values, vectors, rotated, inner):
+        carried[:] = vectors
+        return
+    cold_values, cold_vectors = _decreasing_eigh(matrix)
+    values[:] = cold_values
+    carried[:] = cold_vectors
 
 
 @_jit

@@ -24,7 +24,7 @@ pytest.importorskip("numba")
 from mixfit.kernels import mclust_msteps_compiled as msteps
 from mixfit.kernels.mclust_cell_compiled import score
 from mixfit.kernels.orientation_compiled import orientation_sweep, rotate_products
-from mixfit.kernels.small_dense_compiled import eigh_carried, eigh_warm
+from mixfit.kernels.small_dense_compiled import eigh_carried, eigh_warm, inverse_into, log_det_into
 
 EPS = np.finfo(np.float64).eps
 
@@ -129,6 +129,22 @@ def test_a_failed_warm_start_falls_back_to_the_cold_decomposition():
     np.testing.assert_allclose(np.abs(carried.T @ expected_vectors[:, ::-1]), np.eye(4), rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("dim", [1, 3, 4, 7])
+def test_lu_on_buffers_gives_numpys_log_det_and_inverse(dim):
+    # VEE's |C| and C^{-1} on the workspace's buffers (one pair of buffers for every call)
+    rng = np.random.default_rng(dim)
+    lu, order = np.empty((dim, dim)), np.empty(dim, dtype=np.int64)
+    column, inverse = np.empty(dim), np.empty((dim, dim))
+    for matrix in (_spd(rng, dim), rng.normal(size=(dim, dim)), _spd(rng, dim, 1e-30)):  # the middle: pivoting
+        # LU with partial pivoting is backward stable: rounding times the condition number (< 1e4 here)
+        assert log_det_into(matrix, lu, order) == pytest.approx(np.linalg.slogdet(matrix)[1], rel=1e-12, abs=1e-12)
+        inverse_into(matrix, lu, order, column, inverse)
+        np.testing.assert_allclose(inverse @ matrix, np.eye(dim), rtol=0, atol=1e-10)
+    if dim > 1:
+        singular = np.ones((dim, dim))
+        assert log_det_into(singular, lu, order) == -np.inf
+
+
 def _numpy_m_step(family, scatter, mass):
     """families.mclust_msteps (LAPACK's eigh in every call) from the ridge-free S_k = W_k / N_k."""
     covariances = scatter / mass[:, None, None]
@@ -136,6 +152,8 @@ def _numpy_m_step(family, scatter, mass):
         return mclust_msteps.eev(covariances, mass), 0
     if family in ("EVE", "VVE"):
         result = mclust_msteps.common_orientation(covariances, mass, family == "EVE", tol=1.5e-8, max_iter=1000)
+    elif family == "VEE":
+        result = mclust_msteps.vee(covariances, mass, tol=1.5e-8, max_iter=1000)
     else:
         result = mclust_msteps.vev(covariances, mass, tol=1.5e-8, max_iter=1000)
     return result.covariances, result.iterations
@@ -145,8 +163,8 @@ def _numpy_m_step(family, scatter, mass):
 @pytest.mark.parametrize("dim", [2, 3, 4, 6])
 def test_m_steps_on_a_carried_workspace_equal_fresh_and_lapack_ones(family, dim):
     # successive M-steps of one EM share a workspace (warm eigenvectors, reused buffers):
-    # each result equals the M-step computed alone, cold, and (the warm-started families) the
-    # numpy M-step on LAPACK's eigh, to rounding
+    # each result equals the M-step computed alone, cold, and (the families with buffers or warm
+    # starts) the numpy M-step on LAPACK's eigh / solve, to rounding
     rng = np.random.default_rng(dim)
     K = 3
     code = msteps.FAMILY_CODES.index(family)
@@ -164,7 +182,7 @@ def test_m_steps_on_a_carried_workspace_equal_fresh_and_lapack_ones(family, dim)
         # the same count here, and the results to far below that tolerance
         assert warm[0] == cold[0]
         np.testing.assert_allclose(warm_out, cold_out, rtol=1e-10, atol=1e-12)
-        if family in ("EEV", "VEV", "EVE", "VVE") and not first.any():
+        if family in ("EEV", "VEV", "EVE", "VVE", "VEE") and not first.any():
             expected, iterations = _numpy_m_step(family, scatter, mass)
             assert warm[0] == iterations
             np.testing.assert_allclose(warm_out, expected, rtol=1e-10, atol=1e-12)

@@ -23,7 +23,15 @@ import numba
 import numpy as np
 
 from .orientation_compiled import common_orientation
-from .small_dense_compiled import _geometric_mean, _inverse, _log_det, _moved, _sandwich, eigh_carried
+from .small_dense_compiled import (
+    _geometric_mean,
+    _log_det,
+    _moved,
+    _sandwich,
+    eigh_carried,
+    inverse_into,
+    log_det_into,
+)
 
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 
@@ -185,50 +193,85 @@ def _volumes(eig, shape, mass, volume):
 
 
 @_jit
-def _vee(covariances, mass, tol, max_iter, lower):
-    """``mclust_msteps.vee``: volumes and a common C = D A D^T (|C| = 1), alternated."""
+def _vee(covariances, mass, tol, max_iter, work):
+    """``mclust_msteps.vee``: volumes and a common C = D A D^T (|C| = 1), alternated (on the
+    workspace's buffers: the same operations in the same order as with fresh arrays)."""
     K, dim = covariances.shape[0], covariances.shape[1]
-    scatter = np.empty((K, dim, dim))
-    for k in range(K):
-        scatter[k] = mass[k] * covariances[k]
-    common = scatter.sum(axis=0)
-    common = common / np.exp(_log_det(common, lower) / dim)
-    volume = _vee_volumes(common, scatter, mass, lower)
+    scatter, volume, new_volume, out = work[1], work[11], work[12], work[13]
+    common, new_common, lu, order, inverse, column = work[15]
+    _scatter(covariances, mass, scatter)
+    for i in range(dim):
+        for j in range(dim):
+            value = 0.0
+            for k in range(K):
+                value += scatter[k, i, j]
+            common[i, j] = value
+    _normalise_det(common, lu, order)
+    _vee_volumes(common, scatter, mass, volume, lu, order, column, inverse)
     moved = True
     iteration = 0
     for iteration in range(1, max_iter + 1):
-        if not np.all(volume > 0.0):  # a W_k of zero trace: collapsed (``mclust_msteps.vee``)
+        if not _all_positive(volume):  # a W_k of zero trace: collapsed (``mclust_msteps.vee``)
             moved = False
             break
-        new_common = np.zeros((dim, dim))
-        for k in range(K):
-            new_common += scatter[k] / volume[k]
-        new_common = new_common / np.exp(_log_det(new_common, lower) / dim)
-        new_volume = _vee_volumes(new_common, scatter, mass, lower)
-        moved = _moved(new_volume, volume, tol) or (
-            np.max(np.abs(new_common - common)) > tol * np.max(np.abs(common)))
-        common, volume = new_common, new_volume
+        for i in range(dim):
+            for j in range(dim):
+                value = 0.0
+                for k in range(K):
+                    value += scatter[k, i, j] / volume[k]
+                new_common[i, j] = value
+        _normalise_det(new_common, lu, order)
+        _vee_volumes(new_common, scatter, mass, new_volume, lu, order, column, inverse)
+        change = 0.0
+        size = 0.0
+        finite = True  # np.max's NaN: the old test compares NaN, False
+        for i in range(dim):
+            for j in range(dim):
+                gap = abs(new_common[i, j] - common[i, j])
+                finite = finite and not np.isnan(gap) and not np.isnan(common[i, j])
+                change = max(change, gap)
+                size = max(size, abs(common[i, j]))
+        moved = _moved(new_volume, volume, tol) or (finite and change > tol * size)
+        common[:] = new_common
+        volume[:] = new_volume
         if not moved:
             break
-    out = np.empty((K, dim, dim))
     for k in range(K):
-        out[k] = volume[k] * common
+        for i in range(dim):
+            for j in range(dim):
+                out[k, i, j] = volume[k] * common[i, j]
     return out, iteration, moved
 
 
 @_jit
-def _vee_volumes(common, scatter, mass, lower):
-    """lambda_k = tr(C^{-1} W_k) / (D N_k)."""
+def _all_positive(values):
+    """np.all(values > 0.0) (False at a NaN)."""
+    for i in range(values.shape[0]):
+        if not values[i] > 0.0:
+            return False
+    return True
+
+
+@_jit
+def _normalise_det(matrix, lu, order):
+    """C / |C|^(1/D), in place."""
+    root = np.exp(log_det_into(matrix, lu, order) / matrix.shape[0])
+    for i in range(matrix.shape[0]):
+        for j in range(matrix.shape[1]):
+            matrix[i, j] /= root
+
+
+@_jit
+def _vee_volumes(common, scatter, mass, volume, lu, order, column, inverse):
+    """lambda_k = tr(C^{-1} W_k) / (D N_k) into ``volume`` (K,)."""
     K, dim = scatter.shape[0], scatter.shape[1]
-    inverse = _inverse(common, lower)
-    volume = np.empty(K)
+    inverse_into(common, lu, order, column, inverse)
     for k in range(K):
         trace = 0.0
         for i in range(dim):
             for j in range(dim):
                 trace += inverse[i, j] * scatter[k, j, i]
         volume[k] = trace / (dim * mass[k])
-    return volume
 
 
 @_jit
@@ -246,10 +289,12 @@ def workspace(K, dim):
             np.empty((K, dim)),  # 5 each W_k's eigenvalues
             vectors, rotated, inner,  # 6-8 eigh_carried's scratch
             np.empty(dim), np.empty(dim), np.empty(K), np.empty(K),  # 9-12 VEV's shapes and volumes
-            np.empty((K, dim, dim)),  # 13 EEV's and VEV's result
+            np.empty((K, dim, dim)),  # 13 EEV's, VEV's and VEE's result
             (np.empty((dim, dim)), np.empty((dim, dim)), np.empty(dim), vectors, rotated, inner,  # 14
              np.empty((K, dim, dim)), np.empty((K, dim, dim)), np.empty((K, dim, dim)), np.empty((K, dim)),
-             np.empty((K, dim))))  # orientation_compiled.common_orientation's buffers
+             np.empty((K, dim))),  # orientation_compiled.common_orientation's buffers
+            (np.empty((dim, dim)), np.empty((dim, dim)), np.empty((dim, dim)), np.empty(dim, dtype=np.int64),
+             np.empty((dim, dim)), np.empty(dim)))  # 15 VEE's C, new C, LU, its row order, C^{-1}, a column
 
 
 # ---- the M-step of the covariances from the moments --------------------------------------------------
@@ -326,7 +371,7 @@ def covariances_in(code, mass, first, scatter, reg_covar, tol, max_iter, out, wo
         result, iterations, cap_hit = _vev(free, mass, tol, max_iter, work)
         out[:] = result
     elif code == VEE:
-        result, iterations, cap_hit = _vee(free, mass, tol, max_iter, lower)
+        result, iterations, cap_hit = _vee(free, mass, tol, max_iter, work)
         out[:] = result
     else:  # EVE, VVE: mclust_msteps.common_orientation
         _scatter(free, mass, work[1])

@@ -62,13 +62,16 @@ def precision_factor(covariance, factor, lower):
 
 
 @_jit
-def _lu_factor(matrix):
+def lu_into(matrix, lu, order):
     """LU with partial pivoting of a square matrix (LAPACK getrf's rule: the largest pivot of
-    each column): the packed factors (unit lower L below the diagonal, U on and above it) and
-    the row order. A zero pivot is left in place (a singular matrix)."""
+    each column) into the buffers ``lu`` (D, D: unit lower L below the diagonal, U on and above
+    it) and ``order`` (D,) int (the row order). A zero pivot is left in place (a singular
+    matrix)."""
     dim = matrix.shape[0]
-    lu = matrix.copy()
-    order = np.arange(dim)
+    for i in range(dim):
+        order[i] = i
+        for j in range(dim):
+            lu[i, j] = matrix[i, j]
     for j in range(dim):
         pivot_row = j
         largest = abs(lu[j, j])
@@ -88,15 +91,14 @@ def _lu_factor(matrix):
             factor = lu[i, j]
             for m in range(j + 1, dim):
                 lu[i, m] -= factor * lu[j, m]
-    return lu, order
 
 
 @_jit
-def _log_det(matrix, lower):
-    """ln|det matrix| through its LU factors, as ``np.linalg.slogdet(matrix)[1]`` that the numpy
-    M-steps take (``mclust_msteps._root_det``): -inf for a singular matrix, NaN for a
-    non-finite one. (``lower``: unused, kept for the callers' scratch.)"""
-    lu, _ = _lu_factor(matrix)
+def log_det_into(matrix, lu, order):
+    """ln|det matrix| through its LU factors (``lu_into``'s buffers, overwritten), as
+    ``np.linalg.slogdet(matrix)[1]`` that the numpy M-steps take (``mclust_msteps._root_det``):
+    -inf for a singular matrix, NaN for a non-finite one."""
+    lu_into(matrix, lu, order)
     total = 0.0
     for j in range(matrix.shape[0]):
         total += np.log(abs(lu[j, j]))
@@ -104,13 +106,12 @@ def _log_det(matrix, lower):
 
 
 @_jit
-def _inverse(matrix, lower):
-    """matrix^{-1} through its LU factors, as the numpy M-steps' ``np.linalg.solve`` (inf or NaN
+def inverse_into(matrix, lu, order, column, inverse):
+    """matrix^{-1} into ``inverse`` (D, D) through its LU factors (the buffers ``lu``, ``order``
+    of ``lu_into``, and ``column`` (D,)), as the numpy M-steps' ``np.linalg.solve`` (inf or NaN
     entries for a singular matrix, which the caller's factorisation then reports)."""
     dim = matrix.shape[0]
-    lu, order = _lu_factor(matrix)
-    inverse = np.empty((dim, dim))
-    column = np.empty(dim)
+    lu_into(matrix, lu, order)
     for c in range(dim):
         for i in range(dim):  # forward: L y = P e_c
             value = 1.0 if order[i] == c else 0.0
@@ -122,7 +123,23 @@ def _inverse(matrix, lower):
             for m in range(i + 1, dim):
                 value -= lu[i, m] * column[m]
             column[i] = value / lu[i, i]
-        inverse[:, c] = column
+        for i in range(dim):
+            inverse[i, c] = column[i]
+
+
+@_jit
+def _log_det(matrix, lower):
+    """``log_det_into`` on buffers of its own (``lower``: unused, kept for the callers' scratch)."""
+    dim = matrix.shape[0]
+    return log_det_into(matrix, np.empty((dim, dim)), np.empty(dim, dtype=np.int64))
+
+
+@_jit
+def _inverse(matrix, lower):
+    """``inverse_into`` on buffers of its own."""
+    dim = matrix.shape[0]
+    inverse = np.empty((dim, dim))
+    inverse_into(matrix, np.empty((dim, dim)), np.empty(dim, dtype=np.int64), np.empty(dim), inverse)
     return inverse
 
 
@@ -334,4 +351,9 @@ def _moved(new, old, tol):
 
 @_jit
 def _geometric_mean(values):
-    return np.exp(np.mean(np.log(values)))
+    """exp(mean(ln values)) of a vector, without the temporary array of ``np.exp(np.mean(np.log(values)))``:
+    the same sum in the same order (numba's ``np.mean`` adds from 0 in index order), so the same bits."""
+    total = 0.0
+    for i in range(values.shape[0]):
+        total += np.log(values[i])
+    return np.exp(total / values.shape[0])

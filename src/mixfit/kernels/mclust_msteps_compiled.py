@@ -100,26 +100,24 @@ def _scatter(covariances, mass, scatter):
 
 
 @_jit
-def _eigh_each(covariances, mass, work):
-    """Each W_k's decreasing eigendecomposition: the eigenvalues into ``work[5]`` (K, D), the
-    vectors into ``work[2]`` (K, D, D), started from the previous M-step's there
-    (``small_dense_compiled.eigh_carried``)."""
-    scatter, vectors, warm, eig = work[1], work[2], work[4], work[5]
+def _eigh_each(covariances, mass, scatter, vectors, warm, eig, scratch_a, scratch_b, scratch_c):
+    """Each W_k's decreasing eigendecomposition (W_k into ``scatter``): the eigenvalues into
+    ``eig`` (K, D), the vectors into ``vectors`` (K, D, D), started from the previous M-step's
+    there where ``warm[0]`` (``small_dense_compiled.eigh_carried``). The workspace's arrays are
+    passed one by one, not as its tuple (whose arrays each call would count references of)."""
     _scatter(covariances, mass, scatter)
     for k in range(covariances.shape[0]):
-        eigh_carried(scatter[k], vectors[k], warm[0] == 1, eig[k], work[6], work[7], work[8])
+        eigh_carried(scatter[k], vectors[k], warm[0] == 1, eig[k], scratch_a, scratch_b, scratch_c)
     warm[0] = 1
 
 
 @_jit
-def _eev(covariances, mass, work):
-    """``mclust_msteps.eev``: each W_k's eigenvectors with the pooled eigenvalues."""
-    _eigh_each(covariances, mass, work)
-    vectors, eig, out = work[2], work[5], work[13]
+def _eev(vectors, eig, mass, out):
+    """``mclust_msteps.eev`` into ``out``: each W_k's eigenvectors with the pooled eigenvalues
+    (``_eigh_each``'s)."""
     common = eig.sum(axis=0) / mass.sum()
-    for k in range(covariances.shape[0]):
+    for k in range(vectors.shape[0]):
         _sandwich(vectors[k], common, out[k])
-    return out
 
 
 @_jit
@@ -139,13 +137,10 @@ def _evv(covariances, mass, lower):
 
 
 @_jit
-def _vev(covariances, mass, tol, max_iter, work):
-    """``mclust_msteps.vev``: volumes and a common shape in each W_k's eigenbasis, alternated
-    (on the workspace's buffers; the eigenvectors started from the previous M-step's)."""
-    K, dim = covariances.shape[0], covariances.shape[1]
-    _eigh_each(covariances, mass, work)
-    vectors, eig, out = work[2], work[5], work[13]
-    shape, new_shape, volume, new_volume = work[9], work[10], work[11], work[12]
+def _vev(vectors, eig, mass, tol, max_iter, shape, new_shape, volume, new_volume, out):
+    """``mclust_msteps.vev`` into ``out``: volumes and a common shape in each W_k's eigenbasis
+    (``_eigh_each``'s), alternated on the workspace's buffers; returns (iterations, moved)."""
+    K, dim = eig.shape
     for i in range(dim):
         shape[i] = 0.0
         for k in range(K):
@@ -170,7 +165,7 @@ def _vev(covariances, mass, tol, max_iter, work):
         for i in range(dim):
             new_shape[i] = volume[k] * shape[i]
         _sandwich(vectors[k], new_shape, out[k])
-    return out, iteration, moved
+    return iteration, moved
 
 
 @_jit
@@ -193,12 +188,12 @@ def _volumes(eig, shape, mass, volume):
 
 
 @_jit
-def _vee(covariances, mass, tol, max_iter, work):
-    """``mclust_msteps.vee``: volumes and a common C = D A D^T (|C| = 1), alternated (on the
-    workspace's buffers: the same operations in the same order as with fresh arrays)."""
+def _vee(covariances, mass, tol, max_iter, scatter, volume, new_volume, buffers, out):
+    """``mclust_msteps.vee`` into ``out``: volumes and a common C = D A D^T (|C| = 1), alternated
+    on the workspace's buffers (the same operations in the same order as with fresh arrays);
+    returns (iterations, moved)."""
     K, dim = covariances.shape[0], covariances.shape[1]
-    scatter, volume, new_volume, out = work[1], work[11], work[12], work[13]
-    common, new_common, lu, order, inverse, column = work[15]
+    common, new_common, lu, order, inverse, column = buffers
     _scatter(covariances, mass, scatter)
     for i in range(dim):
         for j in range(dim):
@@ -240,7 +235,7 @@ def _vee(covariances, mass, tol, max_iter, work):
         for i in range(dim):
             for j in range(dim):
                 out[k, i, j] = volume[k] * common[i, j]
-    return out, iteration, moved
+    return iteration, moved
 
 
 @_jit
@@ -288,13 +283,12 @@ def workspace(K, dim):
             np.zeros(2, dtype=np.int64),  # 4 warm: 2, 3 hold a previous M-step's
             np.empty((K, dim)),  # 5 each W_k's eigenvalues
             vectors, rotated, inner,  # 6-8 eigh_carried's scratch
-            np.empty(dim), np.empty(dim), np.empty(K), np.empty(K),  # 9-12 VEV's shapes and volumes
-            np.empty((K, dim, dim)),  # 13 EEV's, VEV's and VEE's result
-            (np.empty((dim, dim)), np.empty((dim, dim)), np.empty(dim), vectors, rotated, inner,  # 14
+            np.empty(dim), np.empty(dim), np.empty(K), np.empty(K),  # 9-12 VEV's shapes, VEV's and VEE's volumes
+            (np.empty((dim, dim)), np.empty((dim, dim)), np.empty(dim), vectors, rotated, inner,  # 13
              np.empty((K, dim, dim)), np.empty((K, dim, dim)), np.empty((K, dim, dim)), np.empty((K, dim)),
              np.empty((K, dim))),  # orientation_compiled.common_orientation's buffers
             (np.empty((dim, dim)), np.empty((dim, dim)), np.empty((dim, dim)), np.empty(dim, dtype=np.int64),
-             np.empty((dim, dim)), np.empty(dim)))  # 15 VEE's C, new C, LU, its row order, C^{-1}, a column
+             np.empty((dim, dim)), np.empty(dim)))  # 14 VEE's C, new C, LU, its row order, C^{-1}, a column
 
 
 # ---- the M-step of the covariances from the moments --------------------------------------------------
@@ -363,20 +357,21 @@ def covariances_in(code, mass, first, scatter, reg_covar, tol, max_iter, out, wo
     iterations, cap_hit = 0, False
     if code == VVV:
         out[:] = free
-    elif code == EEV:
-        out[:] = _eev(free, mass, work)
+    elif code == EEV or code == VEV:
+        _eigh_each(free, mass, work[1], work[2], work[4], work[5], work[6], work[7], work[8])
+        if code == EEV:
+            _eev(work[2], work[5], mass, out)
+        else:
+            iterations, cap_hit = _vev(work[2], work[5], mass, tol, max_iter, work[9], work[10], work[11], work[12],
+                                       out)
     elif code == EVV:
         out[:] = _evv(free, mass, lower)
-    elif code == VEV:
-        result, iterations, cap_hit = _vev(free, mass, tol, max_iter, work)
-        out[:] = result
     elif code == VEE:
-        result, iterations, cap_hit = _vee(free, mass, tol, max_iter, work)
-        out[:] = result
+        iterations, cap_hit = _vee(free, mass, tol, max_iter, work[1], work[11], work[12], work[14], out)
     else:  # EVE, VVE: mclust_msteps.common_orientation
         _scatter(free, mass, work[1])
         result, iterations, cap_hit = common_orientation(work[1], mass, code == EVE, tol, max_iter, _FLAT, work[3],
-                                                         work[4][1] == 1, work[14])
+                                                         work[4][1] == 1, work[13])
         work[4][1] = 1
         out[:] = result
     return iterations, cap_hit

@@ -209,14 +209,23 @@ def eigh_warm(matrix, start, values, vectors, rotated, inner):
 
 @_jit
 def eigh_carried(matrix, carried, warm, values, vectors, rotated, inner):
-    """``_decreasing_eigh`` of ``matrix`` into ``values`` (D,) and ``carried`` (D, D), started from
-    ``carried`` itself where ``warm`` and 2 < D <= 8 (the previous M-step's eigenvectors:
-    ``eigh_warm``), cold otherwise (at D = 2 the closed form costs less; above 8, LAPACK's) or
-    where the warm rotations failed. ``vectors``, ``rotated``, ``inner`` (D, D): scratch."""
+    """``_decreasing_eigh`` of ``matrix`` into ``values`` (D,) and ``carried`` (D, D), without its
+    allocations, started from ``carried`` itself where ``warm`` and 2 < D <= 8 (the previous
+    M-step's eigenvectors: ``eigh_warm``); cold where not warm or where the warm rotations failed
+    (at D = 2 the closed form, which costs less than a warm start; above 8, LAPACK's).
+    ``vectors``, ``rotated``, ``inner`` (D, D): scratch."""
     dim = matrix.shape[0]
-    if warm and 2 < dim <= _JACOBI_MAX_DIM and eigh_warm(matrix, carried, values, vectors, rotated, inner):
-        carried[:] = vectors
+    if dim == 2:
+        eigh_2x2(matrix[0, 0], matrix[1, 0], matrix[1, 1], values, carried)
         return
+    if dim <= _JACOBI_MAX_DIM:
+        if warm and eigh_warm(matrix, carried, values, vectors, rotated, inner):
+            for i in range(dim):
+                for j in range(dim):
+                    carried[i, j] = vectors[i, j]
+            return
+        if eigh_jacobi(matrix, values, carried):
+            return
     cold_values, cold_vectors = _decreasing_eigh(matrix)
     values[:] = cold_values
     carried[:] = cold_vectors

@@ -79,15 +79,18 @@ def test_rows_with_no_one_and_several_pairs_sum_as_the_literal_loop(K, rng):
 
 
 def test_giving_up_on_dense_rows_follows_the_literal_rule(rng):
-    """Within the budget in all, but dense in the first rows: both give up (the product's
-    turn); the same rows with the dense ones last: both add them, bit for bit; over the budget
-    in all: both give up."""
+    """Within the budget in all, but dense in the first rows (or from row 100 on): both give up
+    (the product's turn); the same rows with the dense ones last: both add them, bit for bit;
+    over the budget in all: both give up."""
     n, K = 2000, 8
     budget = n * K // 8  # 2000 pairs
     pairs = np.r_[np.full(300, 4), np.ones(n - 300, dtype=int)]  # 1200 + 1700 = 2900 pairs
     features = rng.normal(size=(n, 6))
     sparse_first = _weights(rng, n, K, pairs[::-1] // 2 + (pairs[::-1] == 1))  # 1700 + 600 pairs
+    # sparse for 100 rows, then dense: past the test at row 128, stopped a few rows later
+    dense_later = _weights(rng, n, K, np.r_[np.ones(100, dtype=int), np.full(300, 4), np.ones(n - 400, dtype=int)])
     for wresp, budget_here, expected in [(_weights(rng, n, K, pairs), 3000, False),
+                                         (dense_later, 3000, False),
                                          (sparse_first, budget, False),
                                          (_weights(rng, n, K, pairs[::-1]), 3000, True),
                                          (_weights(rng, n, K, pairs), budget, False)]:

@@ -42,7 +42,7 @@ def centred_features_into(X, centre, out):
 
 # Rows after which ``sparse_sums_into`` gives up where the pairs so far pass at more than 5/4 of
 # the budget's rate: a dense chunk costs that many rows of the loop (at (7281, 32, 16), every
-# pair passing: ~15 us against the product's 430 us), not the budget's worth of pairs. Over 128
+# pair passing: ~17 us against the product's 430 us), not the budget's worth of pairs. Over 128
 # rows of K = 16 (2048 pairs) a chunk of rows in random order whose pairs pass at 12 % shows
 # 15.6 % about 5 standard deviations out.
 _SETTLE_ROWS = 128
@@ -61,13 +61,23 @@ def sparse_sums_into(at, features, mass, ratio, budget, out):
     most of this loop's time); a row with more pairs tests them in component order. The loop
     stops early where the rows so far pass at more than 5/4 of the budget's rate, after the same
     rows as when the pairs were counted as they were added, and each sum takes its terms in row
-    order: the same decisions and the same sums, bit for bit."""
+    order: the same decisions and the same sums, bit for bit. A dense chunk is told first from
+    its first _SETTLE_ROWS + 1 rows, by the test the loop makes at that row, before the pass over
+    all of them (at (7281, 32, 16), every pair passing: 17 us, against 46 us after that pass)."""
     K, n = at.shape
     L = out.shape[1]
     for k in range(K):
         if math.isnan(mass[k]):
             return False
     thresholds = mass * ratio
+    if n > _SETTLE_ROWS:  # a dense chunk: the first early stop's test, from its rows alone
+        settled = 0
+        for k in range(K):
+            threshold = thresholds[k]
+            for i in range(_SETTLE_ROWS + 1):
+                settled += at[k, i] > threshold
+        if settled > budget or 4 * settled * n > 5 * budget * (_SETTLE_ROWS + 1):
+            return False  # where the loop below would stop (at that row or before)
     count = np.zeros(n, dtype=np.int32)  # the row's passing pairs
     last = np.zeros(n, dtype=np.int32)  # the last component that passes (a NaN weight never does)
     for k in range(K):

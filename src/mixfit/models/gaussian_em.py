@@ -45,9 +45,9 @@ def _has_nan(X) -> bool:
 
 def _same_bits(copy: np.ndarray, a: np.ndarray) -> bool:
     """Whether ``a`` holds the bits of ``copy``, the same dtype and shape (terms computed from the
-    same bits are the same; a NaN or -0 entry at worst recomputes them). Three of these per chunk
-    cost ~2 us where ``np.array_equal`` cost ~8.5 us (K = 16, D = 32), ~1 % of a (7281, 32, 16)
-    diag chunk's E-step."""
+    same bits are the same; a NaN or -0 entry at worst recomputes them). At K = 16, D = 32 the
+    three checks of a chunk take ~2 us, against ~9 us for ``np.array_equal``: about 1 % of a
+    diag chunk's E-step of 7281 rows."""
     return copy.dtype == a.dtype and copy.shape == a.shape and copy.tobytes() == a.tobytes()
 
 

@@ -43,6 +43,14 @@ def _has_nan(X) -> bool:
     return bool(np.isnan(X).any())
 
 
+def _same_bits(copy: np.ndarray, a: np.ndarray) -> bool:
+    """Whether ``a`` holds the bits of ``copy``, the same dtype and shape (terms computed from the
+    same bits are the same; a NaN or -0 entry at worst recomputes them). At K = 16, D = 32 the
+    three checks of a chunk take ~2 us, against ~9 us for ``np.array_equal``: about 1 % of a
+    diag chunk's E-step of 7281 rows."""
+    return copy.dtype == a.dtype and copy.shape == a.shape and copy.tobytes() == a.tobytes()
+
+
 @dataclass(frozen=True, eq=False)
 class GaussianParams:
     weights: np.ndarray  # (K,)
@@ -100,8 +108,8 @@ class GaussianEM:
         coefficients by identity."""
         last = _REMEMBERED_TERMS.get("last")
         if (last is not None and last[0]() is self and last[1]() is params and last[2] == n_features
-                and np.array_equal(last[4], params.means) and np.array_equal(last[5], params.weights)
-                and np.array_equal(last[6], params.prec_chol)):
+                and _same_bits(last[4], params.means) and _same_bits(last[5], params.weights)
+                and _same_bits(last[6], params.prec_chol)):
             return last[3]  # (the same values too: a caller may have written into the arrays)
         centre = params.weights @ params.means  # (D,) g: keeps the stacked products small
         log_det_half = self.covariance.log_det_half(params.prec_chol, n_features)  # (K,) ln|Lambda_k|^(1/2)

@@ -59,6 +59,21 @@ def test_first_call_above_the_row_sample_starts_as_a_memmap_fit(tmp_path):
     assert_allclose(online.lower_bound_, one_step.lower_bound_, rtol=1e-12)
 
 
+def test_a_weighted_first_call_starts_as_a_weighted_memmap_fit(tmp_path):
+    # the one-pass sample draws rows by weight (zero-weight rows never), and Lloyd's sums are
+    # weighted: the same start as fit's out of core from the same seed
+    X = _rows(N_ROWS, seed=3)
+    w = np.random.default_rng(3).integers(0, 3, size=X.shape[0]).astype(float)
+    online = GaussianMixture(4, random_state=0).partial_fit(X, sample_weight=w)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # one iteration does not converge
+        one_step = GaussianMixture(4, random_state=0, max_iter=1).fit(_memmap(X, tmp_path), sample_weight=w)
+    # the same start and E-step; the M-step sees the statistics scaled by 1/N then by N: rounding
+    assert_allclose(online.weights_, one_step.weights_, rtol=1e-12)
+    assert_allclose(online.means_, one_step.means_, rtol=1e-12, atol=1e-12)
+    assert_allclose(online.precisions_cholesky_, one_step.precisions_cholesky_, rtol=1e-10)
+
+
 def test_the_bounded_start_is_a_lloyd_fixed_point_as_scikit_learns():
     # scikit-learn's KMeans (best of 10) finds the four clusters; the bounded start's chunked
     # Lloyd passes end at the same partition, so at the same centres (the partition's means)

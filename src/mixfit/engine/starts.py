@@ -9,7 +9,8 @@ nearest chosen centre (a Voronoi start) instead of giving each centre a single r
 responsibility; the covariances then start from the data, not from ``reg_covar`` alone; and they
 draw their centres from one weighted row sample (starts_chunked.sample_rows) in memory or not, so
 the start does not depend on the source. 'kmeans' is scikit-learn's KMeans whenever the rows fit
-that sample, from any source.
+that sample, from any source; above it, chunked Lloyd out of core, and in memory where the start
+must be ``bounded`` (``partial_fit``'s first call: no copy of the batch).
 """
 
 from __future__ import annotations
@@ -41,11 +42,15 @@ def _seed(rng: np.random.Generator) -> int:
     return int(rng.integers(np.iinfo(np.int32).max))
 
 
-def kmeans_centres(source, n_components, rng, kmeans_state=None):
+def kmeans_centres(source, n_components, rng, kmeans_state=None, bounded=False):
     """scikit-learn's KMeans on the rows (as ``sklearn.mixture`` starts), wherever they come from
     when they fit the start's row sample; a larger out-of-core source is never loaded: k-means
-    there is chunked Lloyd from k-means++ on a one-pass sample (starts_chunked.py)."""
+    there is chunked Lloyd from k-means++ on a one-pass sample (starts_chunked.py). ``bounded``:
+    rows in memory above the sample take the chunked Lloyd too, which holds the sample and a few
+    chunks' distances, where KMeans holds a copy of the rows and its temporaries (~2x the rows)."""
     X, weights = source.X, source.sample_weight
+    if bounded and not starts_chunked.whole_sample(source, n_components):
+        return starts_chunked.kmeans_centres(source, n_components, rng)
     if not source.in_memory:
         if not starts_chunked.whole_sample(source, n_components):
             return starts_chunked.kmeans_centres(source, n_components, rng)
@@ -110,16 +115,18 @@ def random_stats(model, source, n_components, rng):
     return source.map_reduce(accumulate, offsets=True)
 
 
-def initial_stats(model, source, n_components, method, rng, means_init=None, kmeans_state=None):
+def initial_stats(model, source, n_components, method, rng, means_init=None, kmeans_state=None, bounded=False):
     """Statistics of a first partition of the data: by nearest given mean when ``means_init``
     is given, else by the centres (or random responsibilities) of ``method``.
 
     ``kmeans_state``: a legacy ``RandomState`` shared by the restarts of one fit, which 'kmeans'
     hands to scikit-learn's KMeans exactly as ``sklearn.mixture`` does, so that the same integer
-    ``random_state`` gives the same k-means start (and so the same fit) as scikit-learn."""
+    ``random_state`` gives the same k-means start (and so the same fit) as scikit-learn.
+    ``bounded``: 'kmeans' in bounded memory (``kmeans_centres``), ``partial_fit``'s first call."""
     require(model, Startable)
     if method == "kmeans" and means_init is None:
-        return hard_assignment_stats(model, source, kmeans_centres(source, n_components, rng, kmeans_state))
+        centres = kmeans_centres(source, n_components, rng, kmeans_state, bounded)
+        return hard_assignment_stats(model, source, centres)
     if means_init is not None:
         return hard_assignment_stats(model, source, means_init)
     if method == "random":
@@ -153,31 +160,32 @@ def warm_start(params):
     return start
 
 
-def partition_start(model, source, n_components, method, kmeans_state=None):
+def partition_start(model, source, n_components, method, kmeans_state=None, bounded=False):
     """start(rng): the model's own M-step of a first partition of the rows by ``method``
-    (``initial_stats``). For a variational model this is the initial statistics through the VB
-    M-step, which gives the first q(theta)."""
+    (``initial_stats``, ``bounded`` as there). For a variational model this is the initial
+    statistics through the VB M-step, which gives the first q(theta)."""
 
     def start(rng):
         return model.maximize(initial_stats(model, source, n_components, method, rng,
-                                            kmeans_state=kmeans_state), None)
+                                            kmeans_state=kmeans_state, bounded=bounded), None)
 
     return start
 
 
-def given_start(model, source, n_components, method, given, dtype, kmeans_state=None):
+def given_start(model, source, n_components, method, given, dtype, kmeans_state=None, bounded=False):
     """start(rng, policy) of a Gaussian EM mixture with user-given ``given`` = (weights (K,),
     means (K, D), prec_chol), each None or an array: all three given, EM starts from them;
     otherwise the collapse ``policy``'s M-step of a first partition (by nearest given mean when
     means are given, else by ``method``) supplies what is not given. A component dropped there
-    cannot be matched with K given entries: CollapsedComponentError."""
+    cannot be matched with K given entries: CollapsedComponentError. ``bounded`` as in
+    ``initial_stats``."""
     weights, means, prec_chol = given
     partial_given = any(a is not None for a in given)
 
     def start(rng, policy):
         if all(a is not None for a in given):
             return GaussianParams(weights, means, prec_chol).astype(dtype)
-        stats = initial_stats(model, source, n_components, method, rng, means, kmeans_state)
+        stats = initial_stats(model, source, n_components, method, rng, means, kmeans_state, bounded)
         params = policy.step(model, source, stats, None, 0)
         if params.weights.shape[0] != n_components and partial_given:
             raise CollapsedComponentError(

@@ -309,9 +309,10 @@ default='dirichlet_process'
         self._set_fitted(result, record, parts.model)
         return self
 
-    def _parts(self, X, weights, covariance, has_missing=None) -> MixtureParts:
+    def _parts(self, X, weights, covariance, has_missing=None, bounded_start=False) -> MixtureParts:
         """GaussianVB with its priors (each checked; the defaults from the data), started from the
-        VB M-step of a first partition (both reading a NaN as its column's mean), or the previous q."""
+        VB M-step of a first partition (both reading a NaN as its column's mean), or the previous q;
+        ``bounded_start``: 'kmeans' in bounded memory (``partial_fit``'s first call)."""
         n_features = X.shape[1]
         concentration = check_positive_prior(
             self.weight_concentration_prior, "weight_concentration_prior", 0.0, "a finite number > 0")
@@ -335,7 +336,7 @@ default='dirichlet_process'
         model = GaussianVB(covariance, weight_prior, precision, prior, self.reg_covar, X.dtype)
         # kmeans_state: one legacy RandomState shared by the restarts, as scikit-learn
         start = partition_start(model, start_source, self.n_components, self.init_params,
-                                kmeans_state(self.random_state))
+                                kmeans_state(self.random_state), bounded_start)
         warm = Warm(self._posterior.astype(X.dtype), self.lower_bound_) if self._is_warm() else None
         return MixtureParts(model, source, start, None, warm, tol_on_total=True)
 

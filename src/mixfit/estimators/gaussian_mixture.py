@@ -330,9 +330,10 @@ class GaussianMixture(OnlineMixture, _GaussianMixtureBase):
         self._set_fitted(result, record, covariance)
         return self
 
-    def _parts(self, X, weights, covariance, prior_spec, has_missing=None) -> MixtureParts:
+    def _parts(self, X, weights, covariance, prior_spec, has_missing=None, bounded_start=False) -> MixtureParts:
         """EM (MAP with a prior) from the given ``*_init`` completed by the start of ``init_params``
-        through the collapse policy, or from the previous fit."""
+        through the collapse policy, or from the previous fit; ``bounded_start``: 'kmeans' in
+        bounded memory (``partial_fit``'s first call; engine.starts.kmeans_centres)."""
         K, n_features = self.n_components, X.shape[1]
         given = (check_weights_init(self.weights_init, K), check_means_init(self.means_init, K, n_features),
                  None if self.precisions_init is None
@@ -351,7 +352,7 @@ class GaussianMixture(OnlineMixture, _GaussianMixtureBase):
         model = GaussianEM(covariance, self.reg_covar, X.dtype, prior, precision)
         # kmeans_state: one legacy RandomState shared by the restarts, as scikit-learn
         state = kmeans_state(self.random_state) if self.init_params == "kmeans" else None  # only k-means reads it
-        start = given_start(model, start_source, K, self.init_params, given, X.dtype, state)
+        start = given_start(model, start_source, K, self.init_params, given, X.dtype, state, bounded_start)
         warm = Warm(self._params().astype(X.dtype), self.lower_bound_) if self._is_warm() else None
         policy = lambda: make_policy(self.on_collapse)
         # n_init restarts of small data stacked (restarts.py): maximum likelihood, 'raise', no NaN

@@ -146,7 +146,8 @@ class GaussianEMStream:
         return X, weights, record, covariance
 
     def fresh(self, est, X, weights, covariance):
-        return est._parts(X, weights, covariance, check_prior_spec(est.prior))
+        # 'kmeans' in bounded memory: no copy of a batch larger than the start's row sample
+        return est._parts(X, weights, covariance, check_prior_spec(est.prior), bounded_start=True)
 
     def model(self, est, X, weights, covariance):
         stored = vars(est).get("stream_prior_")
@@ -184,7 +185,7 @@ class GaussianVBStream(GaussianEMStream):
         return X, weights, record, covariance
 
     def fresh(self, est, X, weights, covariance):
-        return est._parts(X, weights, covariance)
+        return est._parts(X, weights, covariance, bounded_start=True)
 
     def model(self, est, X, weights, covariance):
         return est._model()

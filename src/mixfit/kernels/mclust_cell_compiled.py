@@ -22,7 +22,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .mclust_em_compiled import FAILED, OK, _log_rho, _log_rho_2, _log_rho_4, em_fit
+from .mclust_em_compiled import FAILED, OK, _log_rho, _log_rho_2, _log_rho_4, em_fit, shift_by_peak
 from .mclust_msteps_compiled import covariances
 from .small_dense_compiled import eigh_2x2, eigh_jacobi, precision_factor
 from .vector_exp import exp_inplace, log_inplace
@@ -105,15 +105,7 @@ def score(X, sample_weight, weights, means, factors):
     else:
         _log_rho(X, weights, means, factors, rows)
     peak = np.empty(n)
-    for i in range(n):
-        peak[i] = rows[0, i]
-    for k in range(1, K):
-        for i in range(n):
-            value = rows[k, i]
-            peak[i] = value if value > peak[i] else peak[i]  # noqa: FURB136 (a select, vectorised)
-    for k in range(K):
-        for i in range(n):
-            rows[k, i] -= peak[i]
+    shift_by_peak(rows, peak)
     shifted = rows.copy()
     exp_inplace(rows.reshape(K * n), np.empty(2 * K * n, dtype=np.int64))
     norm = np.empty(n)

@@ -143,6 +143,22 @@ def _log_rho_4(columns, weights, means, factors, rows):
 
 
 @_jit
+def shift_by_peak(rows, peak):
+    """Each row's maximum over k into ``peak`` (n,), subtracted from ``rows`` (K, n) in place;
+    each loop runs down the rows, so that LLVM vectorises it."""
+    K, n = rows.shape
+    for i in range(n):
+        peak[i] = rows[0, i]
+    for k in range(1, K):
+        for i in range(n):
+            value = rows[k, i]
+            peak[i] = value if value > peak[i] else peak[i]  # noqa: FURB136 (a select, vectorised)
+    for k in range(K):
+        for i in range(n):
+            rows[k, i] -= peak[i]
+
+
+@_jit
 def _responsibilities(sample_weight, rows, peak, norm, bits, work):
     """ln rho_nk -> w_n r_nk in place (9.23), by the shifted exponentials of each row (nothing
     overflows); returns sum_n w_n ln sum_k rho_nk. ``peak``, ``norm`` (n,), ``bits`` (2 K n,
@@ -154,15 +170,7 @@ def _responsibilities(sample_weight, rows, peak, norm, bits, work):
     increasing order, as the row-by-row loop), their logarithms (``vector_exp.log_inplace``), and
     w_n / sum_k once per row."""
     K, n = rows.shape
-    for i in range(n):
-        peak[i] = rows[0, i]
-    for k in range(1, K):
-        for i in range(n):
-            value = rows[k, i]
-            peak[i] = value if value > peak[i] else peak[i]  # noqa: FURB136 (a select, vectorised)
-    for k in range(K):
-        for i in range(n):
-            rows[k, i] -= peak[i]
+    shift_by_peak(rows, peak)
     exp_inplace(rows.reshape(K * n), bits)
     for i in range(n):
         norm[i] = rows[0, i]

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .orientation_compiled import common_orientation
+from .orientation_compiled import common_orientation, pooled_into
 from .small_dense_compiled import (
     _geometric_mean,
     _log_det,
@@ -195,12 +195,7 @@ def _vee(covariances, mass, tol, max_iter, scatter, volume, new_volume, buffers,
     K, dim = covariances.shape[0], covariances.shape[1]
     common, new_common, lu, order, inverse, column = buffers
     _scatter(covariances, mass, scatter)
-    for i in range(dim):
-        for j in range(dim):
-            value = 0.0
-            for k in range(K):
-                value += scatter[k, i, j]
-            common[i, j] = value
+    pooled_into(scatter, common)
     _normalise_det(common, lu, order)
     _vee_volumes(common, scatter, mass, volume, lu, order, column, inverse)
     moved = True

@@ -22,6 +22,38 @@ _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 
 
 @_jit
+def _plane_rotation(alpha, beta, scale, flat):
+    """(rotate?, cos, sin) of the pair's minimising angle, arctan2(-beta, -alpha) / 2; no
+    rotation where hypot(alpha, beta) <= flat * scale (the plane is flat to rounding)."""
+    if np.hypot(alpha, beta) <= flat * scale:
+        return False, 1.0, 0.0
+    angle = np.arctan2(-beta, -alpha) / 2.0
+    return True, np.cos(angle), np.sin(angle)
+
+
+@_jit
+def _rotate_columns(orientation, i, j, cos, sin):
+    """Columns (u, v) = (i, j) of ``orientation`` <- (cos u + sin v, cos v - sin u), in place."""
+    for r in range(orientation.shape[0]):
+        u = orientation[r, i]
+        v = orientation[r, j]
+        orientation[r, i] = cos * u + sin * v
+        orientation[r, j] = cos * v - sin * u
+
+
+@_jit
+def pooled_into(scatter, pooled):
+    """sum_k W_k of ``scatter`` (K, D, D) into ``pooled`` (D, D), k in increasing order."""
+    K, dim = scatter.shape[0], scatter.shape[1]
+    for i in range(dim):
+        for j in range(dim):
+            value = 0.0
+            for k in range(K):
+                value += scatter[k, i, j]
+            pooled[i, j] = value
+
+
+@_jit
 def orientation_sweep(orientation, scatter, inverse_diagonals, flat):
     """One sweep over the pairs (i < j) of ``orientation`` (D, D) given ``scatter`` (K, D, D) and
     ``inverse_diagonals`` (K, D); returns the rotated copy. ``flat``: the relative size below
@@ -62,16 +94,10 @@ def rotate_in_place(orientation, scatter, inverse_diagonals, flat, wu, wv):
                 alpha += weight * (a - b)
                 beta += weight * c
                 scale += abs(weight) * (a + b)
-            alpha /= 2.0
-            if np.hypot(alpha, beta) <= flat * scale:
+            rotated, cos, sin = _plane_rotation(alpha / 2.0, beta, scale, flat)
+            if not rotated:
                 continue
-            angle = np.arctan2(-beta, -alpha) / 2.0
-            cos, sin = np.cos(angle), np.sin(angle)
-            for r in range(dim):
-                u = orientation[r, i]
-                v = orientation[r, j]
-                orientation[r, i] = cos * u + sin * v
-                orientation[r, j] = cos * v - sin * u
+            _rotate_columns(orientation, i, j, cos, sin)
 
 
 @_jit
@@ -95,16 +121,10 @@ def rotate_products(orientation, products, inverse_diagonals, flat):
                 alpha += weight * (a - b)
                 beta += weight * products[k, i, j]
                 scale += abs(weight) * (a + b)
-            alpha /= 2.0
-            if np.hypot(alpha, beta) <= flat * scale:
+            rotated, cos, sin = _plane_rotation(alpha / 2.0, beta, scale, flat)
+            if not rotated:
                 continue
-            angle = np.arctan2(-beta, -alpha) / 2.0
-            cos, sin = np.cos(angle), np.sin(angle)
-            for r in range(dim):
-                u = orientation[r, i]
-                v = orientation[r, j]
-                orientation[r, i] = cos * u + sin * v
-                orientation[r, j] = cos * v - sin * u
+            _rotate_columns(orientation, i, j, cos, sin)
             for k in range(K):
                 a = products[k, i, i]
                 b = products[k, j, j]
@@ -181,12 +201,7 @@ def common_orientation(scatter, mass, equal_volume, tol, max_iter, flat, start, 
     pooled, orientation, values, vectors, rotated, inner = buffers[0], buffers[1], buffers[2], buffers[3], \
         buffers[4], buffers[5]
     products, out, new_out, diagonals, inverse = buffers[6], buffers[7], buffers[8], buffers[9], buffers[10]
-    for i in range(dim):
-        for j in range(dim):
-            value = 0.0
-            for k in range(K):
-                value += scatter[k, i, j]
-            pooled[i, j] = value
+    pooled_into(scatter, pooled)
     eigh_carried(pooled, start, warm, values, vectors, rotated, inner)
     orientation[:] = start
     _products(orientation, scatter, products)

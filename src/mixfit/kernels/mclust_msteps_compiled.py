@@ -25,7 +25,6 @@ import numpy as np
 from .orientation_compiled import common_orientation, pooled_into
 from .small_dense_compiled import (
     _geometric_mean,
-    _log_det,
     _moved,
     _sandwich,
     eigh_carried,
@@ -121,19 +120,19 @@ def _eev(vectors, eig, mass, out):
 
 
 @_jit
-def _evv(covariances, mass, lower):
-    """``mclust_msteps.evv``: W_k / |W_k|^(1/D), times the pooled volume."""
+def _evv(covariances, mass, scatter, lu, order, out):
+    """``mclust_msteps.evv`` into ``out``: W_k / |W_k|^(1/D), times the pooled volume (W_k into
+    ``scatter``; ``lu``, ``order``: ``log_det_into``'s buffers)."""
     K, dim = covariances.shape[0], covariances.shape[1]
-    scatter = np.empty((K, dim, dim))
+    _scatter(covariances, mass, scatter)
     root = np.empty(K)
     for k in range(K):
-        scatter[k] = mass[k] * covariances[k]
-        root[k] = np.exp(_log_det(scatter[k], lower) / dim)
+        root[k] = np.exp(log_det_into(scatter[k], lu, order) / dim)
     volume = root.sum() / mass.sum()
-    out = np.empty((K, dim, dim))
     for k in range(K):
-        out[k] = volume * scatter[k] / root[k]
-    return out
+        for i in range(dim):
+            for j in range(dim):
+                out[k, i, j] = volume * scatter[k, i, j] / root[k]
 
 
 @_jit
@@ -348,7 +347,6 @@ def covariances_in(code, mass, first, scatter, reg_covar, tol, max_iter, out, wo
             for j in range(dim):
                 free[k, i, j] = scatter[k, i, j] / mass[k] - d[k, i] * d[k, j]
             free[k, i, i] += reg_covar
-    lower = np.empty((dim, dim))
     iterations, cap_hit = 0, False
     if code == VVV:
         out[:] = free
@@ -360,7 +358,8 @@ def covariances_in(code, mass, first, scatter, reg_covar, tol, max_iter, out, wo
             iterations, cap_hit = _vev(work[2], work[5], mass, tol, max_iter, work[9], work[10], work[11], work[12],
                                        out)
     elif code == EVV:
-        out[:] = _evv(free, mass, lower)
+        vee_buffers = work[14]  # its (D, D) LU and (D,) row order serve EVV's determinants
+        _evv(free, mass, work[1], vee_buffers[2], vee_buffers[3], out)
     elif code == VEE:
         iterations, cap_hit = _vee(free, mass, tol, max_iter, work[1], work[11], work[12], work[14], out)
     else:  # EVE, VVE: mclust_msteps.common_orientation

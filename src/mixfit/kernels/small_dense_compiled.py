@@ -128,22 +128,6 @@ def inverse_into(matrix, lu, order, column, inverse):
 
 
 @_jit
-def _log_det(matrix, lower):
-    """``log_det_into`` on buffers of its own (``lower``: unused, kept for the callers' scratch)."""
-    dim = matrix.shape[0]
-    return log_det_into(matrix, np.empty((dim, dim)), np.empty(dim, dtype=np.int64))
-
-
-@_jit
-def _inverse(matrix, lower):
-    """``inverse_into`` on buffers of its own."""
-    dim = matrix.shape[0]
-    inverse = np.empty((dim, dim))
-    inverse_into(matrix, np.empty((dim, dim)), np.empty(dim, dtype=np.int64), np.empty(dim), inverse)
-    return inverse
-
-
-@_jit
 def _sandwich(vectors, diagonal, out):
     """out = V diag(d) V^T (D, D) as loops (``(vectors * diagonal) @ vectors.T``; numba's ``@``
     calls BLAS, whose call costs more than a D x D product's arithmetic)."""

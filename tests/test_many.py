@@ -20,12 +20,14 @@ def _sets(rng, sizes, dim=2):
     return [np.vstack([rng.normal(0, 1, (n // 2, dim)), rng.normal(4, 0.8, (n - n // 2, dim))]) for n in sizes]
 
 
-def _assert_same(many, single):
+def _assert_same(many, single, history=True):
     for name in ("weights_", "means_", "precisions_cholesky_"):
         np.testing.assert_allclose(getattr(many, name), getattr(single, name), rtol=0, atol=ATOL, err_msg=name)
-    assert many.n_iter_ == single.n_iter_
     assert many.converged_ == single.converged_
-    np.testing.assert_allclose(many.lower_bounds_, single.lower_bounds_, rtol=0, atol=ATOL)
+    np.testing.assert_allclose(many.lower_bound_, single.lower_bound_, rtol=0, atol=ATOL)
+    if history:
+        assert many.n_iter_ == single.n_iter_
+        np.testing.assert_allclose(many.lower_bounds_, single.lower_bounds_, rtol=0, atol=ATOL)
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCES)
@@ -52,8 +54,12 @@ def test_given_starts_sample_weights_and_n_init(covariance_type):
     fits = fit_many(sets, n_components=2, covariance_type=covariance_type, n_init=3, init_params="random",
                     random_state=7)
     for X, fit in zip(sets, fits):
+        # Restarts that reach the same optimum tie to rounding (on the third set, full, two of the
+        # three end at the same lower bound to the last bit or one ulp apart, after 32 and 34
+        # iterations): the kept one is rounding's choice, so its history is not compared, only the
+        # fitted model.
         _assert_same(fit, GaussianMixture(2, covariance_type=covariance_type, n_init=3, init_params="random",
-                                          random_state=7).fit(X))
+                                          random_state=7).fit(X), history=False)
 
 
 def test_a_problem_that_stops_early_is_frozen():

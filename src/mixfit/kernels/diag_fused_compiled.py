@@ -1,6 +1,7 @@
-"""The numba-compiled feature loop of ``diag_fused`` (imported on first use, never by ``import
-mixfit``; diag_fused.py asks for it only where numba is installed). Cached on disk; releases the
-GIL, so an ArraySource's threads run chunks in parallel."""
+"""The numba-compiled loops of ``diag_fused`` and of the diag / spherical E product (imported on
+first use, never by ``import mixfit``; diag_fused.py and row_features.py ask for them only where
+numba is installed). Cached on disk; release the GIL, so an ArraySource's threads run chunks in
+parallel."""
 
 from __future__ import annotations
 
@@ -8,8 +9,90 @@ import math
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from .centred_compiled import centre_row_into
+
+# The E product's components per group: one LLVM vector of this many float64 lanes per row
+# (two zmm registers with AVX-512, four ymm with AVX2), the group's coefficients (L, 16) in L1.
+PRODUCT_LANES = 16
+# Rows per call of the vector block: as many independent chains of fused multiply-adds, so that
+# the FMA units are not waiting on one chain's latency (4 rows x 2 zmm: 8 accumulators).
+_PRODUCT_ROWS = 4
+
+
+def _vector_block(rows):
+    """An intrinsic block(features, weights, tmp, i): tmp[r, :] = sum over j in order of
+    features[i + r, j] * weights[j, :] for r < ``rows``, each term one fused multiply-add into
+    an accumulator of PRODUCT_LANES float64 lanes that starts at 0 (C-contiguous float64 arrays:
+    features (n, L), weights (L, PRODUCT_LANES), tmp (>= rows, PRODUCT_LANES))."""
+
+    @intrinsic
+    def block(typingctx, features, weights, tmp, i):
+        def codegen(context, builder, signature, args):
+            f, w, t = (context.make_array(ty)(context, builder, a) for ty, a in zip(signature.args[:3], args[:3]))
+            row = args[3]
+            lanes = ir.VectorType(ir.DoubleType(), PRODUCT_LANES)
+            fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(lanes, [lanes] * 3),
+                                                 f"llvm.fma.v{PRODUCT_LANES}f64")
+            width = cgutils.unpack_tuple(builder, f.shape)[1]  # L
+            undef = ir.Constant(lanes, ir.Undefined)
+            first_lane = ir.Constant(ir.VectorType(ir.IntType(32), PRODUCT_LANES), [0] * PRODUCT_LANES)
+            # stack slots, promoted to registers by LLVM
+            acc = [cgutils.alloca_once_value(builder, ir.Constant(lanes, [0.0] * PRODUCT_LANES))
+                   for _ in range(rows)]
+            with cgutils.for_range(builder, width) as loop:
+                j = loop.index
+                w_ptr = builder.gep(w.data, [builder.mul(j, ir.Constant(j.type, PRODUCT_LANES))])
+                w_j = builder.load(builder.bitcast(w_ptr, lanes.as_pointer()), align=8)
+                for r in range(rows):
+                    at = builder.add(builder.mul(builder.add(row, ir.Constant(row.type, r)), width), j)
+                    x = builder.load(builder.gep(f.data, [at]))  # features[i + r, j], broadcast
+                    x = builder.shuffle_vector(builder.insert_element(undef, x, ir.Constant(ir.IntType(32), 0)),
+                                               undef, first_lane)
+                    builder.store(builder.call(fma, [x, w_j, builder.load(acc[r])]), acc[r])
+            for r in range(rows):
+                t_ptr = builder.gep(t.data, [ir.Constant(ir.IntType(64), r * PRODUCT_LANES)])
+                builder.store(builder.load(acc[r]), builder.bitcast(t_ptr, lanes.as_pointer()), align=8)
+            return context.get_dummy_value()
+
+        return numba.types.void(features, weights, tmp, i), codegen
+
+    return block
+
+
+_block_of_rows = _vector_block(_PRODUCT_ROWS)
+_block_of_one = _vector_block(1)
+
+
+@numba.njit(cache=True, nogil=True)
+def log_kernel_into(features, grouped, out):
+    """out (K, n) = the transpose of features (n, L) @ coefficients (L, K), for float64
+    C-contiguous arrays, the coefficients given in groups of PRODUCT_LANES components, grouped
+    (G, L, PRODUCT_LANES) (the last group's unused columns anything). Each entry is the dot
+    product of a row with a component's coefficients, its terms taken in order j = 0 .. L - 1,
+    each by one fused multiply-add into a sum that starts at 0: OpenBLAS's order for this
+    product (its kernels accumulate over the inner dimension in order, in registers, where that
+    dimension fits one panel), the same bits (tests/test_diag_fused.py). A block of
+    _PRODUCT_ROWS rows at a time, all groups, so that the rows' features are read from memory
+    once; the group's coefficients stay in L1."""
+    n = features.shape[0]
+    K = out.shape[0]
+    tmp = np.empty((_PRODUCT_ROWS, PRODUCT_LANES))
+    for i in range(0, n, _PRODUCT_ROWS):
+        rows = min(_PRODUCT_ROWS, n - i)
+        for g in range(grouped.shape[0]):
+            k0 = g * PRODUCT_LANES
+            if rows == _PRODUCT_ROWS:
+                _block_of_rows(features, grouped[g], tmp, i)
+            else:
+                for r in range(rows):
+                    _block_of_one(features, grouped[g], tmp[r:], i + r)
+            for r in range(rows):
+                for k in range(min(PRODUCT_LANES, K - k0)):
+                    out[k0 + k, i + r] = tmp[r, k]
 
 
 @numba.njit(cache=True, nogil=True)

@@ -83,6 +83,16 @@ _COMPILED_MIN_ENTRIES = 2**12
 # ... or from diag_fused's row count on (its compiled loops formed the features: numba is loaded
 # already): at (7281, 32, 16) the numpy passes take ~10 us of a chunk's time holding the GIL,
 # against ~2 us for the compiled pass
+# Components from which the E product of a float64 chunk of _COMPILED_MIN_ROWS rows or more runs
+# as ``diag_fused_compiled.log_kernel_into`` where numba is used: each row's K sums in vector
+# registers, PRODUCT_LANES components a group, with no packing of the (n, L) features. Measured on
+# one thread (AVX-512 host; numpy's OpenBLAS runs its AVX2 'Haswell' kernels), p25 of 100 calls:
+# (7281 x 65) @ (65 x 16) 165 us against 345 us; (65 x 8) 151 against 208; (65 x 32) 326 against
+# 564; (3600 x 129) @ (129 x 64) 651 against 1014. Below 8 components most of a group's lanes are
+# wasted: (7281 x 17) @ (17 x 5) 61 against 49 us. The sums are BLAS's to the bit at K = 8, 12,
+# 16, 32, 64, 512 (OpenBLAS adds the inner dimension in order with fused multiply-adds); at K = 7
+# and 9 (its edge kernels) they differ in the last bits (2e-14 on entries of ~1e2).
+_COMPILED_MIN_COMPONENTS = 8
 
 
 def remembered(key, build, *arrays):
@@ -109,8 +119,32 @@ def row_features(Xc: np.ndarray, width: int) -> np.ndarray:
 
 def log_kernel_product(features: np.ndarray, coefficients: np.ndarray) -> np.ndarray:
     """features @ coefficients (n, K), column-major (each component's column contiguous, as the
-    packed form's), in the features' dtype."""
+    packed form's), in the features' dtype. float64 chunks of many rows, where numba is used:
+    ``diag_fused_compiled.log_kernel_into``, each entry's terms in BLAS's order (see
+    _COMPILED_MIN_COMPONENTS)."""
+    n, K = features.shape[0], coefficients.shape[1]
+    if (COMPILED and n >= _COMPILED_MIN_ROWS and K >= _COMPILED_MIN_COMPONENTS and features.dtype == np.float64
+            and coefficients.dtype == np.float64 and features.flags.c_contiguous):
+        from .diag_fused_compiled import log_kernel_into  # optional: numba
+
+        out = np.empty((K, n))
+        log_kernel_into(features, remembered("grouped_coefficients", _grouped, coefficients), out)
+        return out.T
     return (coefficients.astype(features.dtype, copy=False).T @ features.T).T
+
+
+def _grouped(coefficients):
+    """The coefficients (L, K) as groups of PRODUCT_LANES components (G, L, PRODUCT_LANES), the
+    last group's unused columns 0."""
+    from .diag_fused_compiled import PRODUCT_LANES  # optional: numba
+
+    L, K = coefficients.shape
+    groups = -(-K // PRODUCT_LANES)
+    grouped = np.zeros((groups, L, PRODUCT_LANES))
+    for g in range(groups):
+        part = coefficients[:, g * PRODUCT_LANES:(g + 1) * PRODUCT_LANES]
+        grouped[g, :, :part.shape[1]] = part
+    return grouped
 
 
 class RowFeatures:

@@ -1,0 +1,86 @@
+"""The compiled E product of the diag and spherical families (``diag_fused_compiled.
+log_kernel_into``, taken by ``row_features.log_kernel_product``) against a literal per-entry
+implementation of what it claims (each entry's terms in order, each one fused multiply-add,
+emulated exactly with fractions) and against numpy's product, with the edges: K not a multiple
+of the group, rows not a multiple of the block, inf and NaN features."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+from mixfit.kernels import row_features
+
+pytest.importorskip("numba")
+from mixfit.kernels import diag_fused_compiled  # after the skip: it imports numba
+
+
+def _fused_in_order(features, coefficients):
+    """(K, n): each entry sum_j features[i, j] * coefficients[j, k] from 0, j in order, each
+    step one fused multiply-add: the exact a + x w (fractions) rounded once to float64."""
+    n, L = features.shape
+    K = coefficients.shape[1]
+    out = np.empty((K, n))
+    for i in range(n):
+        x = [Fraction(float(v)) for v in features[i]]
+        for k in range(K):
+            acc = 0.0
+            for j in range(L):
+                acc = float(Fraction(acc) + x[j] * Fraction(float(coefficients[j, k])))
+            out[k, i] = acc
+    return out
+
+
+@pytest.mark.parametrize(("n", "L", "K"), [(37, 5, 16), (9, 17, 8), (23, 13, 20), (6, 65, 33), (3, 9, 16)])
+def test_log_kernel_into_is_fused_in_order(n, L, K, rng):
+    """Bit for bit the literal loop it describes, for any K (the last group partly used) and
+    any n (a block of 4 rows and the rows left over)."""
+    features = rng.normal(scale=4.0, size=(n, L))
+    coefficients = rng.normal(size=(L, K))
+    out = np.full((K, n), np.nan)
+    diag_fused_compiled.log_kernel_into(features, row_features._grouped(coefficients), out)
+    assert_array_equal(out, _fused_in_order(features, coefficients))
+
+
+@pytest.mark.parametrize("K", [8, 16, 21])
+def test_log_kernel_product_equals_numpys(K, rng, monkeypatch):
+    """A chunk above the compiled path's thresholds gives numpy's product (n, K), column-major,
+    to the rounding of an L-term dot product: each entry within L eps of the sum of its terms'
+    magnitudes (the two sum in orders that may differ; on OpenBLAS's AVX2 kernels at these K
+    they are the same bits)."""
+    n, D = 2051, 12  # 2051 rows: above _COMPILED_MIN_ROWS, not a multiple of the block
+    rows = rng.normal(scale=3.0, size=(n, D))
+    features = np.hstack([rows**2, rows, np.ones((n, 1))])
+    coefficients = rng.normal(size=(2 * D + 1, K))
+    compiled = row_features.log_kernel_product(features, coefficients)
+    monkeypatch.setattr(row_features, "COMPILED", False)
+    reference = row_features.log_kernel_product(features, coefficients)
+    assert compiled.shape == (n, K) and compiled.flags.f_contiguous
+    bound = (2 * D + 1) * np.finfo(np.float64).eps * (np.abs(features) @ np.abs(coefficients))
+    assert np.all(np.abs(compiled - reference) <= bound)
+    assert_allclose(compiled, features @ coefficients, rtol=0, atol=bound.max())
+
+
+def test_log_kernel_into_propagates_inf_and_nan(rng):
+    """A row with an infinite feature gives +-inf or NaN (inf - inf, inf x 0) where numpy's
+    product does, and a NaN feature gives NaN across its row; the other rows are untouched."""
+    n, L, K = 11, 7, 16
+    features = rng.normal(size=(n, L))
+    coefficients = rng.normal(size=(L, K))
+    coefficients[2, 3] = 0.0  # inf x 0 in component 3
+    features[1, 2] = np.inf
+    features[4, 5] = np.nan
+    features[6, 0], features[6, 1] = np.inf, -np.inf
+    out = np.empty((K, n))
+    diag_fused_compiled.log_kernel_into(features, row_features._grouped(coefficients), out)
+    with np.errstate(invalid="ignore"):
+        expected = (features @ coefficients).T
+    assert_array_equal(np.isnan(out), np.isnan(expected))
+    assert_array_equal(np.isposinf(out), np.isposinf(expected))
+    assert_array_equal(np.isneginf(out), np.isneginf(expected))
+    assert np.isnan(out[:, 4]).all() and np.isnan(out[3, 1])
+    finite = np.isfinite(expected)
+    assert_allclose(out[finite], expected[finite], rtol=1e-13)

@@ -9,6 +9,7 @@ import math
 
 import numba
 import numpy as np
+from llvmlite import binding as llvm
 from llvmlite import ir
 from numba.core import cgutils
 from numba.extending import intrinsic
@@ -18,47 +19,65 @@ from .centred_compiled import centre_row_into
 # The E product's components per group: one LLVM vector of this many float64 lanes per row
 # (two zmm registers with AVX-512, four ymm with AVX2), the group's coefficients (L, 16) in L1.
 PRODUCT_LANES = 16
-# Rows per call of the vector block: as many independent chains of fused multiply-adds, so that
-# the FMA units are not waiting on one chain's latency (4 rows x 2 zmm: 8 accumulators).
-_PRODUCT_ROWS = 4
+
+
+def _rows_per_block():
+    """Rows of the E product's vector block, as many independent chains of fused multiply-adds
+    (so that the FMA units do not wait on one chain's latency): 8 where the code is compiled for
+    this host and it has AVX-512 (32 vector registers: 16 accumulators of 8 lanes), else 4 (8
+    ymm accumulators of 4 lanes among 16 registers). At (7281 x 65) @ (65 x 16), one thread on
+    an AVX-512 host: 8 rows 130 us, 4 rows 145 us."""
+    if numba.config.CPU_NAME:  # compiled for another CPU than this one
+        return 4
+    return 8 if llvm.get_host_cpu_features().get("avx512f", False) else 4
+
+
+_PRODUCT_ROWS = _rows_per_block()
 
 
 def _vector_block(rows):
-    """An intrinsic block(features, weights, tmp, i): tmp[r, :] = sum over j in order of
-    features[i + r, j] * weights[j, :] for r < ``rows``, each term one fused multiply-add into
-    an accumulator of PRODUCT_LANES float64 lanes that starts at 0 (C-contiguous float64 arrays:
-    features (n, L), weights (L, PRODUCT_LANES), tmp (>= rows, PRODUCT_LANES))."""
+    """An intrinsic block(features, weights, out, i, k0): out[k0 + c, i + r] = sum over j in
+    order of features[i + r, j] * weights[j, c] for r < ``rows`` and c < PRODUCT_LANES with
+    k0 + c < K, each term one fused multiply-add into an accumulator of PRODUCT_LANES float64
+    lanes that starts at 0, each row's sums written straight from the registers (C-contiguous
+    float64 arrays: features (n, L), weights (L, PRODUCT_LANES), out (K, n))."""
 
     @intrinsic
-    def block(typingctx, features, weights, tmp, i):
+    def block(typingctx, features, weights, out, i, k0):
         def codegen(context, builder, signature, args):
-            f, w, t = (context.make_array(ty)(context, builder, a) for ty, a in zip(signature.args[:3], args[:3]))
-            row = args[3]
+            f, w, o = (context.make_array(ty)(context, builder, a) for ty, a in zip(signature.args[:3], args[:3]))
+            row, first = args[3], args[4]
+            i32, i64 = ir.IntType(32), ir.IntType(64)
             lanes = ir.VectorType(ir.DoubleType(), PRODUCT_LANES)
             fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(lanes, [lanes] * 3),
                                                  f"llvm.fma.v{PRODUCT_LANES}f64")
             width = cgutils.unpack_tuple(builder, f.shape)[1]  # L
+            K, n = cgutils.unpack_tuple(builder, o.shape)
             undef = ir.Constant(lanes, ir.Undefined)
-            first_lane = ir.Constant(ir.VectorType(ir.IntType(32), PRODUCT_LANES), [0] * PRODUCT_LANES)
+            first_lane = ir.Constant(ir.VectorType(i32, PRODUCT_LANES), [0] * PRODUCT_LANES)
             # stack slots, promoted to registers by LLVM
             acc = [cgutils.alloca_once_value(builder, ir.Constant(lanes, [0.0] * PRODUCT_LANES))
                    for _ in range(rows)]
             with cgutils.for_range(builder, width) as loop:
                 j = loop.index
-                w_ptr = builder.gep(w.data, [builder.mul(j, ir.Constant(j.type, PRODUCT_LANES))])
+                w_ptr = builder.gep(w.data, [builder.mul(j, ir.Constant(i64, PRODUCT_LANES))])
                 w_j = builder.load(builder.bitcast(w_ptr, lanes.as_pointer()), align=8)
                 for r in range(rows):
-                    at = builder.add(builder.mul(builder.add(row, ir.Constant(row.type, r)), width), j)
+                    at = builder.add(builder.mul(builder.add(row, ir.Constant(i64, r)), width), j)
                     x = builder.load(builder.gep(f.data, [at]))  # features[i + r, j], broadcast
-                    x = builder.shuffle_vector(builder.insert_element(undef, x, ir.Constant(ir.IntType(32), 0)),
-                                               undef, first_lane)
+                    x = builder.shuffle_vector(builder.insert_element(undef, x, ir.Constant(i32, 0)), undef, first_lane)
                     builder.store(builder.call(fma, [x, w_j, builder.load(acc[r])]), acc[r])
-            for r in range(rows):
-                t_ptr = builder.gep(t.data, [ir.Constant(ir.IntType(64), r * PRODUCT_LANES)])
-                builder.store(builder.load(acc[r]), builder.bitcast(t_ptr, lanes.as_pointer()), align=8)
+            sums = [builder.load(a) for a in acc]
+            for c in range(PRODUCT_LANES):
+                k = builder.add(first, ir.Constant(i64, c))
+                with builder.if_then(builder.icmp_signed("<", k, K), likely=True):
+                    at = builder.add(builder.mul(k, n), row)  # out[k, i]
+                    for r in range(rows):
+                        value = builder.extract_element(sums[r], ir.Constant(i32, c))
+                        builder.store(value, builder.gep(o.data, [builder.add(at, ir.Constant(i64, r))]))
             return context.get_dummy_value()
 
-        return numba.types.void(features, weights, tmp, i), codegen
+        return numba.types.void(features, weights, out, i, k0), codegen
 
     return block
 
@@ -75,24 +94,17 @@ def log_kernel_into(features, grouped, out):
     product of a row with a component's coefficients, its terms taken in order j = 0 .. L - 1,
     each by one fused multiply-add into a sum that starts at 0: OpenBLAS's order for this
     product (its kernels accumulate over the inner dimension in order, in registers, where that
-    dimension fits one panel), the same bits (tests/test_diag_fused.py). A block of
+    dimension fits one panel), the same bits (tests/test_log_kernel_product.py). A block of
     _PRODUCT_ROWS rows at a time, all groups, so that the rows' features are read from memory
     once; the group's coefficients stay in L1."""
     n = features.shape[0]
-    K = out.shape[0]
-    tmp = np.empty((_PRODUCT_ROWS, PRODUCT_LANES))
-    for i in range(0, n, _PRODUCT_ROWS):
-        rows = min(_PRODUCT_ROWS, n - i)
+    whole = n - n % _PRODUCT_ROWS
+    for i in range(0, whole, _PRODUCT_ROWS):
         for g in range(grouped.shape[0]):
-            k0 = g * PRODUCT_LANES
-            if rows == _PRODUCT_ROWS:
-                _block_of_rows(features, grouped[g], tmp, i)
-            else:
-                for r in range(rows):
-                    _block_of_one(features, grouped[g], tmp[r:], i + r)
-            for r in range(rows):
-                for k in range(min(PRODUCT_LANES, K - k0)):
-                    out[k0 + k, i + r] = tmp[r, k]
+            _block_of_rows(features, grouped[g], out, i, g * PRODUCT_LANES)
+    for i in range(whole, n):  # the rows left over, one at a time
+        for g in range(grouped.shape[0]):
+            _block_of_one(features, grouped[g], out, i, g * PRODUCT_LANES)
 
 
 @numba.njit(cache=True, nogil=True)

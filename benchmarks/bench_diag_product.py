@@ -49,10 +49,12 @@ from mixfit.kernels.row_features import log_kernel_product
 
 COMPILED = row_features._COMPILED_MIN_COMPONENTS
 PATHS = {"blas": 2**62, "compiled": COMPILED}
+SIZE = {"blas": row_features._COMPILED_MIN_PRODUCT, "compiled": row_features._COMPILED_MIN_PRODUCT}
 
 
 def _use(path):
     row_features._COMPILED_MIN_COMPONENTS = PATHS[path]
+    row_features._COMPILED_MIN_PRODUCT = SIZE[path]
 
 
 def _alternated(calls, work):
@@ -108,7 +110,12 @@ def main(argv=None):
     p.add_argument("--rounds", type=int, default=6)
     p.add_argument("--iterations", type=int, default=8)
     p.add_argument("--data-dir", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "mixfit_bench_data"))
+    p.add_argument("--blas-min-product", type=int, default=row_features._COMPILED_MIN_PRODUCT,
+                   help="the 'blas' side: the compiled loop from this many entries of ln rho, with no "
+                        "minimum of components (to time a change of that threshold alone)")
     args = p.parse_args(argv)
+    if args.blas_min_product != row_features._COMPILED_MIN_PRODUCT:
+        PATHS["blas"], SIZE["blas"] = COMPILED, args.blas_min_product
     n, d, k = bench_em.parse_case(args.case)
     print(f"# ({n}, {d}, {k}) {args.cov} float64; load average {os.getloadavg()[0]:.2f}", flush=True)
     params = bench_float32_diag._fitted_params(n, d, k, args.cov, args.data_dir)

@@ -45,13 +45,14 @@ def test_log_kernel_into_is_fused_in_order(n, L, K, rng):
     assert_array_equal(out, _fused_in_order(features, coefficients))
 
 
-@pytest.mark.parametrize("K", [8, 16, 21])
-def test_log_kernel_product_equals_numpys(K, rng, monkeypatch):
-    """A chunk above the compiled path's thresholds gives numpy's product (n, K), column-major,
-    to the rounding of an L-term dot product: each entry within L eps of the sum of its terms'
-    magnitudes (the two sum in orders that may differ; on OpenBLAS's AVX2 kernels at these K
-    they are the same bits)."""
-    n, D = 2051, 12  # 2051 rows: above _COMPILED_MIN_ROWS, not a multiple of the block
+@pytest.mark.parametrize(("n", "K"), [(2051, 8), (2051, 16), (2051, 21), (301, 70)])
+def test_log_kernel_product_equals_numpys(n, K, rng, monkeypatch):
+    """A chunk above the compiled path's thresholds (n K >= 2^14 entries; n not a multiple of
+    the block) gives numpy's product (n, K), column-major, to the rounding of an L-term dot
+    product: each entry within L eps of the sum of its terms' magnitudes (the two sum in orders
+    that may differ; on OpenBLAS's AVX2 kernels at most K they are the same bits)."""
+    D = 12
+    assert n * K >= row_features._COMPILED_MIN_PRODUCT  # the compiled path is taken
     rows = rng.normal(scale=3.0, size=(n, D))
     features = np.hstack([rows**2, rows, np.ones((n, 1))])
     coefficients = rng.normal(size=(2 * D + 1, K))

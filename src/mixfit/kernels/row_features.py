@@ -83,7 +83,7 @@ _COMPILED_MIN_ENTRIES = 2**12
 # ... or from diag_fused's row count on (its compiled loops formed the features: numba is loaded
 # already): at (7281, 32, 16) the numpy passes take ~10 us of a chunk's time holding the GIL,
 # against ~2 us for the compiled pass
-# Components from which the E product of a float64 chunk of _COMPILED_MIN_ROWS rows or more runs
+# Components from which the E product of a float64 chunk runs
 # as ``diag_fused_compiled.log_kernel_into`` where numba is used: each row's K sums in vector
 # registers, PRODUCT_LANES components a group, with no packing of the (n, L) features. Measured on
 # one thread (an AVX-512 host, 8 rows a block; numpy's OpenBLAS runs its AVX2 'Haswell'
@@ -96,6 +96,10 @@ _COMPILED_MIN_ENTRIES = 2**12
 # multiply-adds, where it fits one panel); at K = 7 and 9 (its edge kernels) they differ in the
 # last bits (2e-14 on entries of ~1e2).
 _COMPILED_MIN_COMPONENTS = 8
+# ... and from this many entries of ln rho (n K): 1024 rows at K = 16, as diag_fused's loops; the
+# large-K chunks too ((611, 60, 512) and (256, 60, 2048) diag, where the referral's compiled pass
+# has loaded numba already); a small fit does not import numba for it.
+_COMPILED_MIN_PRODUCT = 2**14
 
 
 def remembered(key, build, *arrays):
@@ -122,11 +126,11 @@ def row_features(Xc: np.ndarray, width: int) -> np.ndarray:
 
 def log_kernel_product(features: np.ndarray, coefficients: np.ndarray) -> np.ndarray:
     """features @ coefficients (n, K), column-major (each component's column contiguous, as the
-    packed form's), in the features' dtype. float64 chunks of many rows, where numba is used:
+    packed form's), in the features' dtype. float64 chunks of many entries, where numba is used:
     ``diag_fused_compiled.log_kernel_into``, each entry's terms in BLAS's order (see
     _COMPILED_MIN_COMPONENTS)."""
     n, K = features.shape[0], coefficients.shape[1]
-    if (COMPILED and n >= _COMPILED_MIN_ROWS and K >= _COMPILED_MIN_COMPONENTS and features.dtype == np.float64
+    if (COMPILED and n * K >= _COMPILED_MIN_PRODUCT and K >= _COMPILED_MIN_COMPONENTS and features.dtype == np.float64
             and coefficients.dtype == np.float64 and features.flags.c_contiguous):
         from .diag_fused_compiled import log_kernel_into  # optional: numba
 

@@ -42,6 +42,7 @@ import bench_float32_diag
 
 from mixfit import GaussianMixture
 from mixfit.backends import memory
+from mixfit.families import diag as diag_family
 from mixfit.families.diag import _plan
 from mixfit.kernels import row_features
 from mixfit.kernels.diag_fused import centred_row_features
@@ -52,9 +53,21 @@ PATHS = {"blas": 2**62, "compiled": COMPILED}
 SIZE = {"blas": row_features._COMPILED_MIN_PRODUCT, "compiled": row_features._COMPILED_MIN_PRODUCT}
 
 
+ONE_PASS = {"blas": True, "compiled": True}
+_centred_log_kernel = diag_family.centred_log_kernel
+
+
+def _two_calls(X, centre, coefficients):
+    """``centred_log_kernel``'s results by ``centred_row_features`` then ``log_kernel_product``
+    (the code before the one pass)."""
+    features = centred_row_features(X, centre)
+    return None if features is None else (log_kernel_product(features, coefficients), features)
+
+
 def _use(path):
     row_features._COMPILED_MIN_COMPONENTS = PATHS[path]
     row_features._COMPILED_MIN_PRODUCT = SIZE[path]
+    diag_family.centred_log_kernel = _centred_log_kernel if ONE_PASS[path] else _two_calls
 
 
 def _alternated(calls, work):
@@ -113,7 +126,12 @@ def main(argv=None):
     p.add_argument("--blas-min-product", type=int, default=row_features._COMPILED_MIN_PRODUCT,
                    help="the 'blas' side: the compiled loop from this many entries of ln rho, with no "
                         "minimum of components (to time a change of that threshold alone)")
+    p.add_argument("--one-pass", action="store_true",
+                   help="the 'blas' side: the compiled product after the features' own pass (the "
+                        "diag family's features and product in two calls, to time the one pass alone)")
     args = p.parse_args(argv)
+    if args.one_pass:
+        PATHS["blas"], ONE_PASS["blas"] = COMPILED, False
     if args.blas_min_product != row_features._COMPILED_MIN_PRODUCT:
         PATHS["blas"], SIZE["blas"] = COMPILED, args.blas_min_product
     n, d, k = bench_em.parse_case(args.case)

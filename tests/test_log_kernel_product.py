@@ -85,3 +85,44 @@ def test_log_kernel_into_propagates_inf_and_nan(rng):
     assert np.isnan(out[:, 4]).all() and np.isnan(out[3, 1])
     finite = np.isfinite(expected)
     assert_allclose(out[finite], expected[finite], rtol=1e-13)
+
+
+@pytest.mark.parametrize(("n", "D", "K"), [(37, 5, 16), (9, 3, 8), (45, 7, 40), (5, 32, 16)])
+def test_centred_log_kernel_into_equals_the_two_passes(n, D, K, rng):
+    """The one pass from the rows gives the features of ``centred_features_into`` and the sums
+    of ``log_kernel_into`` on them, bit for bit (and so the literal loop's), for one group and
+    several (K = 40: the later groups from the features just written), and counts the NaN
+    entries as ``centred_features_into`` does (its numbers, rows with NaN included, as far as
+    the caller uses them: none where any is found)."""
+    X = rng.normal(loc=2.0, scale=3.0, size=(n, D))
+    centre = rng.normal(size=D)
+    coefficients = rng.normal(size=(2 * D + 1, K))
+    grouped = row_features._grouped(coefficients)
+    features, out = np.full((n, 2 * D + 1), np.nan), np.full((K, n), np.nan)
+    assert diag_fused_compiled.centred_log_kernel_into(X, centre, features, grouped, out) == 0
+    expected_features, expected = np.empty_like(features), np.empty_like(out)
+    assert diag_fused_compiled.centred_features_into(X, centre, expected_features) == 0
+    diag_fused_compiled.log_kernel_into(expected_features, grouped, expected)
+    assert_array_equal(features, expected_features)
+    assert_array_equal(out, expected)
+    assert_array_equal(out, _fused_in_order(expected_features, coefficients))
+    X[n - 1, 0] = X[0, D - 1] = np.nan  # a NaN in a block's row and in a row left over
+    assert diag_fused_compiled.centred_log_kernel_into(X, centre, features, grouped, out) == 2
+
+
+def test_centred_log_kernel_of_a_chunk(rng):
+    """``row_features.centred_log_kernel`` on a chunk above the thresholds: numpy's product of
+    numpy's features to an L-term dot product's rounding, and None where a row has a NaN."""
+    n, D, K = 2053, 6, 16
+    X = rng.normal(scale=2.0, size=(n, D))
+    centre = X.mean(axis=0)
+    coefficients = rng.normal(size=(2 * D + 1, K))
+    assert row_features.compiled_product(n, K, X.dtype)
+    log_rho, features = row_features.centred_log_kernel(X, centre, coefficients)
+    Xc = X - centre
+    expected_features = np.hstack([Xc * Xc, Xc, np.ones((n, 1))])
+    assert_array_equal(features, expected_features)
+    bound = (2 * D + 1) * np.finfo(np.float64).eps * (np.abs(expected_features) @ np.abs(coefficients))
+    assert np.all(np.abs(log_rho - expected_features @ coefficients) <= bound)
+    X[1000, 3] = np.nan
+    assert row_features.centred_log_kernel(X, centre, coefficients) is None

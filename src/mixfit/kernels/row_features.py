@@ -124,20 +124,42 @@ def row_features(Xc: np.ndarray, width: int) -> np.ndarray:
     return features
 
 
+def compiled_product(n: int, K: int, dtype) -> bool:
+    """Whether the E product of n rows and K components in ``dtype`` runs as the compiled loop
+    (see _COMPILED_MIN_COMPONENTS)."""
+    return COMPILED and n * K >= _COMPILED_MIN_PRODUCT and K >= _COMPILED_MIN_COMPONENTS and dtype == np.float64
+
+
 def log_kernel_product(features: np.ndarray, coefficients: np.ndarray) -> np.ndarray:
     """features @ coefficients (n, K), column-major (each component's column contiguous, as the
     packed form's), in the features' dtype. float64 chunks of many entries, where numba is used:
     ``diag_fused_compiled.log_kernel_into``, each entry's terms in BLAS's order (see
     _COMPILED_MIN_COMPONENTS)."""
     n, K = features.shape[0], coefficients.shape[1]
-    if (COMPILED and n * K >= _COMPILED_MIN_PRODUCT and K >= _COMPILED_MIN_COMPONENTS and features.dtype == np.float64
-            and coefficients.dtype == np.float64 and features.flags.c_contiguous):
+    if (compiled_product(n, K, features.dtype) and coefficients.dtype == np.float64
+            and features.flags.c_contiguous):
         from .diag_fused_compiled import log_kernel_into  # optional: numba
 
         out = np.empty((K, n))
         log_kernel_into(features, remembered("grouped_coefficients", _grouped, coefficients), out)
         return out.T
     return (coefficients.astype(features.dtype, copy=False).T @ features.T).T
+
+
+def centred_log_kernel(X: np.ndarray, centre: np.ndarray, coefficients: np.ndarray):
+    """(ln rho (n, K), the features [(x - g)^2, x - g, 1] (n, 2D + 1)) of the float64 rows X as
+    given, C-contiguous, where ``compiled_product`` holds, in one pass
+    (``diag_fused_compiled.centred_log_kernel_into``): the numbers of ``centred_row_features``
+    then ``log_kernel_product``; None where X has a NaN entry."""
+    n, D = X.shape
+    from .diag_fused_compiled import centred_log_kernel_into  # optional: numba
+
+    features = scratch("row_features", (n, 2 * D + 1), np.float64)
+    out = np.empty((coefficients.shape[1], n))
+    grouped = remembered("grouped_coefficients", _grouped, coefficients)
+    if centred_log_kernel_into(X, np.ascontiguousarray(centre, dtype=np.float64), features, grouped, out):
+        return None
+    return out.T, features
 
 
 def _grouped(coefficients):

@@ -83,18 +83,17 @@ _COMPILED_MIN_ENTRIES = 2**12
 # ... or from diag_fused's row count on (its compiled loops formed the features: numba is loaded
 # already): at (7281, 32, 16) the numpy passes take ~10 us of a chunk's time holding the GIL,
 # against ~2 us for the compiled pass
-# Components from which the E product of a float64 chunk runs
-# as ``diag_fused_compiled.log_kernel_into`` where numba is used: each row's K sums in vector
-# registers, PRODUCT_LANES components a group, with no packing of the (n, L) features. Measured on
-# one thread (an AVX-512 host, 8 rows a block; numpy's OpenBLAS runs its AVX2 'Haswell'
-# kernels), p25 of 100-400 calls: (7281 x 65) @ (65 x 16) 132 us against 347 us; (65 x 12) 130
-# against 324; (7281 x 129) @ (129 x 32) 570 against 1231; (611 x 121) @ (121 x 512) 643 against
-# 1284. With 4 rows a block and the sums copied through a buffer (the first version): 166 us at
-# K = 16, 151 against 208 at K = 8, and (7281 x 17) @ (17 x 5) 61 against 49 us: below 8
-# components most of a group's lanes are wasted. The sums are BLAS's to the bit at K = 6, 8,
-# 12, 16, 32, 64, 512, 2048 (OpenBLAS adds the inner dimension in order with fused
-# multiply-adds, where it fits one panel); at K = 7 and 9 (its edge kernels) they differ in the
-# last bits (2e-14 on entries of ~1e2).
+# Components from which the E product of a float64 chunk runs as ``diag_fused_compiled.
+# log_kernel_into`` where numba is used: each row's K sums in vector registers, PRODUCT_LANES
+# components a group, with no packing of the (n, L) features. Measured on one thread (an AVX-512
+# host, 8 rows a block; numpy's OpenBLAS runs its AVX2 'Haswell' kernels), p25 of 100-400 calls:
+# (7281 x 65) @ (65 x 16) 132 us against 347 us; (65 x 12) 130 against 324; (7281 x 129) @
+# (129 x 32) 570 against 1231; (611 x 121) @ (121 x 512) 643 against 1284. With 4 rows a block
+# and the sums copied through a buffer (the first version): 166 us at K = 16, 151 against 208 at
+# K = 8, and (7281 x 17) @ (17 x 5) 61 against 49 us: below 8 components most of a group's lanes
+# are wasted. The sums are BLAS's to the bit at K = 6, 8, 12, 16, 32, 64, 512, 2048 (OpenBLAS
+# adds the inner dimension in order with fused multiply-adds, where it fits one panel); at K = 7
+# and 9 (its edge kernels) they differ in the last bits (2e-14 on entries of ~1e2).
 _COMPILED_MIN_COMPONENTS = 8
 # ... and from this many entries of ln rho (n K): 1024 rows at K = 16, as diag_fused's loops; the
 # large-K chunks too ((611, 60, 512) and (256, 60, 2048) diag, where the referral's compiled pass

@@ -14,7 +14,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from mixfit.kernels import row_features
 
-pytest.importorskip("numba")
+numba = pytest.importorskip("numba")
 from mixfit.kernels import diag_fused_compiled  # after the skip: it imports numba
 
 
@@ -126,3 +126,30 @@ def test_centred_log_kernel_of_a_chunk(rng):
     assert np.all(np.abs(log_rho - expected_features @ coefficients) <= bound)
     X[1000, 3] = np.nan
     assert row_features.centred_log_kernel(X, centre, coefficients) is None
+
+
+@pytest.mark.parametrize("rows", [2, 4, 8])
+def test_blocks_of_any_row_count(rows, rng):
+    """The blocks as another host compiles them (4 rows without AVX-512, 8 with): the same
+    literal loop's bits, the features from the rows as ``centred_features_into`` writes them."""
+    plain, centred = diag_fused_compiled._vector_block(rows), diag_fused_compiled._centred_block(rows)
+
+    @numba.njit
+    def both(X, centre, features, weights, out, again):
+        missing = 0
+        for i in range(0, X.shape[0] - rows + 1, rows):
+            missing += centred(X, centre, weights, out, features, i)
+            plain(features, weights, again, i, 0)
+        return missing
+
+    n, D, K = 3 * rows, 5, 13
+    X = rng.normal(scale=2.0, size=(n, D))
+    centre = rng.normal(size=D)
+    coefficients = rng.normal(size=(2 * D + 1, K))
+    features, out, again = np.empty((n, 2 * D + 1)), np.empty((K, n)), np.empty((K, n))
+    assert both(X, centre, features, row_features._grouped(coefficients)[0], out, again) == 0
+    expected_features = np.empty_like(features)
+    diag_fused_compiled.centred_features_into(X, centre, expected_features)
+    assert_array_equal(features, expected_features)
+    assert_array_equal(out, _fused_in_order(expected_features, coefficients))
+    assert_array_equal(again, out)

@@ -12,7 +12,13 @@ from ..exceptions import SKLEARN_COLLAPSE_MESSAGE, CollapsedComponentError
 from ..kernels.diag_fused import centred_row_features, squared_row_features
 from ..kernels.expanded import reference_moments
 from ..kernels.float32_pass import predicted_unkept
-from ..kernels.row_features import RowFeatures, log_kernel_product, remembered
+from ..kernels.row_features import (
+    RowFeatures,
+    centred_log_kernel,
+    compiled_product,
+    log_kernel_product,
+    remembered,
+)
 from ..kernels.scratch import scratch
 from ..stats import GaussianStats, shift_scatter_diagonal
 from .full import FullCovariance
@@ -96,6 +102,15 @@ class DiagCovariance:
         """``log_kernel(X - centre, ...)`` for a fit's chunk (not per point), the features formed
         from the rows as given in one pass; None where X has a NaN entry (the caller's
         missing-value path). The same numbers as centring first."""
+        if compiled_product(X.shape[0], len(constant), X.dtype) and X.flags.c_contiguous:
+            # the features and the product in one pass (kernels/row_features.py)
+            coefficients, unkept = remembered((self.name, X.dtype), functools.partial(_plan, X.dtype),
+                                              np.asarray(means_c), np.asarray(prec_chol), np.asarray(constant))
+            kernel = centred_log_kernel(X, centre, coefficients)
+            if kernel is None:
+                return None
+            log_rho, features = kernel
+            return log_rho, DiagFeatures(RowFeatures(features, centre, per_dimension=True, predicted=unkept))
         features = centred_row_features(X, centre)  # kernels/diag_fused.py
         return None if features is None else _log_kernel(self.name, features, means_c, prec_chol, centre, constant)
 

@@ -6,7 +6,10 @@ from that copy, and the column of ones; each a strided write into the (n, 2D + 1
 Where numba is installed, one compiled loop reads each centred row once and writes its 2D + 1
 features together (``features_into``, in diag_fused_compiled.py): measured at (7281, 32)
 float64 on one thread, 136 us against numpy's 180 us (the rows already centred). The
-numbers are the same: each square is the one product x_d * x_d in the rows' dtype.
+numbers are the same: each square is the one product x_d * x_d in the rows' dtype. In a fit's
+float64 chunks where the compiled E product runs (``row_features.compiled_product``), the
+features are formed inside that product's pass instead (``row_features.centred_log_kernel``),
+with the same numbers.
 
 The moments about g, wr^T @ features (K, L), are one product over every (row, component) pair;
 in a well separated mixture most pairs carry no weight worth adding (the benchmark's (1e6, 32,

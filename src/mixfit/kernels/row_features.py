@@ -83,6 +83,22 @@ _COMPILED_MIN_ENTRIES = 2**12
 # ... or from diag_fused's row count on (its compiled loops formed the features: numba is loaded
 # already): at (7281, 32, 16) the numpy passes take ~10 us of a chunk's time holding the GIL,
 # against ~2 us for the compiled pass
+# Components from which the E product of a float64 chunk runs as ``diag_fused_compiled.
+# log_kernel_into`` where numba is used: each row's K sums in vector registers, PRODUCT_LANES
+# components a group, with no packing of the (n, L) features. Measured on one thread (an AVX-512
+# host, 8 rows a block; numpy's OpenBLAS runs its AVX2 'Haswell' kernels), p25 of 100-400 calls:
+# (7281 x 65) @ (65 x 16) 132 us against 347 us; (65 x 12) 130 against 324; (7281 x 129) @
+# (129 x 32) 570 against 1231; (611 x 121) @ (121 x 512) 643 against 1284. With 4 rows a block
+# and the sums copied through a buffer (the first version): 166 us at K = 16, 151 against 208 at
+# K = 8, and (7281 x 17) @ (17 x 5) 61 against 49 us: below 8 components most of a group's lanes
+# are wasted. The sums are BLAS's to the bit at K = 6, 8, 12, 16, 32, 64, 512, 2048 (OpenBLAS
+# adds the inner dimension in order with fused multiply-adds, where it fits one panel); at K = 7
+# and 9 (its edge kernels) they differ in the last bits (2e-14 on entries of ~1e2).
+_COMPILED_MIN_COMPONENTS = 8
+# ... and from this many entries of ln rho (n K): 1024 rows at K = 16, as diag_fused's loops; the
+# large-K chunks too ((611, 60, 512) and (256, 60, 2048) diag, where the referral's compiled pass
+# has loaded numba already); a small fit does not import numba for it.
+_COMPILED_MIN_PRODUCT = 2**14
 
 
 def remembered(key, build, *arrays):
@@ -107,10 +123,56 @@ def row_features(Xc: np.ndarray, width: int) -> np.ndarray:
     return features
 
 
+def compiled_product(n: int, K: int, dtype) -> bool:
+    """Whether the E product of n rows and K components in ``dtype`` runs as the compiled loop
+    (see _COMPILED_MIN_COMPONENTS)."""
+    return COMPILED and n * K >= _COMPILED_MIN_PRODUCT and K >= _COMPILED_MIN_COMPONENTS and dtype == np.float64
+
+
 def log_kernel_product(features: np.ndarray, coefficients: np.ndarray) -> np.ndarray:
     """features @ coefficients (n, K), column-major (each component's column contiguous, as the
-    packed form's), in the features' dtype."""
+    packed form's), in the features' dtype. float64 chunks of many entries, where numba is used:
+    ``diag_fused_compiled.log_kernel_into``, each entry's terms in BLAS's order (see
+    _COMPILED_MIN_COMPONENTS)."""
+    n, K = features.shape[0], coefficients.shape[1]
+    if (compiled_product(n, K, features.dtype) and coefficients.dtype == np.float64
+            and features.flags.c_contiguous):
+        from .diag_fused_compiled import log_kernel_into  # optional: numba
+
+        out = np.empty((K, n))
+        log_kernel_into(features, remembered("grouped_coefficients", _grouped, coefficients), out)
+        return out.T
     return (coefficients.astype(features.dtype, copy=False).T @ features.T).T
+
+
+def centred_log_kernel(X: np.ndarray, centre: np.ndarray, coefficients: np.ndarray):
+    """(ln rho (n, K), the features [(x - g)^2, x - g, 1] (n, 2D + 1)) of the float64 rows X as
+    given, C-contiguous, where ``compiled_product`` holds, in one pass
+    (``diag_fused_compiled.centred_log_kernel_into``): the numbers of ``centred_row_features``
+    then ``log_kernel_product``; None where X has a NaN entry."""
+    n, D = X.shape
+    from .diag_fused_compiled import centred_log_kernel_into  # optional: numba
+
+    features = scratch("row_features", (n, 2 * D + 1), np.float64)
+    out = np.empty((coefficients.shape[1], n))
+    grouped = remembered("grouped_coefficients", _grouped, coefficients)
+    if centred_log_kernel_into(X, np.ascontiguousarray(centre, dtype=np.float64), features, grouped, out):
+        return None
+    return out.T, features
+
+
+def _grouped(coefficients):
+    """The coefficients (L, K) as groups of PRODUCT_LANES components (G, L, PRODUCT_LANES), the
+    last group's unused columns 0."""
+    from .diag_fused_compiled import PRODUCT_LANES  # optional: numba
+
+    L, K = coefficients.shape
+    groups = -(-K // PRODUCT_LANES)
+    grouped = np.zeros((groups, L, PRODUCT_LANES))
+    for g in range(groups):
+        part = coefficients[:, g * PRODUCT_LANES:(g + 1) * PRODUCT_LANES]
+        grouped[g, :, :part.shape[1]] = part
+    return grouped
 
 
 class RowFeatures:

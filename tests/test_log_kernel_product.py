@@ -6,6 +6,9 @@ of the group, rows not a multiple of the block, inf and NaN features."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from fractions import Fraction
 
 import numpy as np
@@ -153,3 +156,15 @@ def test_blocks_of_any_row_count(rows, rng):
     assert_array_equal(features, expected_features)
     assert_array_equal(out, _fused_in_order(expected_features, coefficients))
     assert_array_equal(again, out)
+
+
+def test_blas_where_the_host_has_no_vector_fma():
+    """Code compiled for another CPU (``NUMBA_CPU_NAME``, as for a shared numba cache) may lack
+    the fused multiply-add instruction, where LLVM calls the C library's fma lane by lane: the
+    E product then stays BLAS's. Asked in a fresh process, as numba reads the setting once."""
+    script = ("import numpy as np\nfrom mixfit.kernels import row_features\n"
+              "print(row_features.compiled_product(7281, 16, np.float64))")
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                         env={**os.environ, "NUMBA_CPU_NAME": "generic", "MIXFIT_NUMBA": "1"})
+    assert ran.stdout.strip() == "False"
+    assert row_features.compiled_product(7281, 16, np.float64) == diag_fused_compiled.NATIVE_FMA

@@ -6,6 +6,7 @@ parallel."""
 from __future__ import annotations
 
 import math
+import platform
 
 import numba
 import numpy as np
@@ -33,6 +34,22 @@ def _rows_per_block():
 
 
 _PRODUCT_ROWS = _rows_per_block()
+
+
+def _native_fma():
+    """Whether LLVM's ``llvm.fma`` on float64 vectors is an instruction here: code compiled for
+    this host (no ``NUMBA_CPU_NAME``) with FMA, which x86-64 reports as a feature and AArch64
+    has in its base set. Elsewhere LLVM calls the C library's ``fma`` lane by lane: the same
+    numbers, many times slower than BLAS, so the E product stays BLAS's
+    (``row_features.compiled_product``)."""
+    if numba.config.CPU_NAME:
+        return False
+    if platform.machine().lower() in ("aarch64", "arm64"):
+        return True
+    return bool(llvm.get_host_cpu_features().get("fma", False))
+
+
+NATIVE_FMA = _native_fma()
 
 
 def _float64_c(*arrays):

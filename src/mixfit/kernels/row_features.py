@@ -55,6 +55,7 @@ carries alike) with the squares formed exactly in float64.
 
 from __future__ import annotations
 
+import functools
 import weakref
 
 import numpy as np
@@ -125,8 +126,17 @@ def row_features(Xc: np.ndarray, width: int) -> np.ndarray:
 
 def compiled_product(n: int, K: int, dtype) -> bool:
     """Whether the E product of n rows and K components in ``dtype`` runs as the compiled loop
-    (see _COMPILED_MIN_COMPONENTS)."""
-    return COMPILED and n * K >= _COMPILED_MIN_PRODUCT and K >= _COMPILED_MIN_COMPONENTS and dtype == np.float64
+    (see _COMPILED_MIN_COMPONENTS): where the host does vector fused multiply-adds itself."""
+    return (COMPILED and n * K >= _COMPILED_MIN_PRODUCT and K >= _COMPILED_MIN_COMPONENTS and dtype == np.float64
+            and _native_fma())
+
+
+@functools.cache
+def _native_fma() -> bool:
+    """``diag_fused_compiled.NATIVE_FMA``, asked once (the import loads numba)."""
+    from .diag_fused_compiled import NATIVE_FMA  # optional: numba
+
+    return NATIVE_FMA
 
 
 def log_kernel_product(features: np.ndarray, coefficients: np.ndarray) -> np.ndarray:

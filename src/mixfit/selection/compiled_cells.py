@@ -159,8 +159,12 @@ def started_cell(checked, relative: bool) -> _Pending | None:
     """The partition half of ``prepared_cell``: ``checked_cell``'s tuple with mclust's partition
     at K and the kernel's arguments, or None (as ``prepared_cell``)."""
     start, estimator, record, covariance, model, X, weights, source = checked
-    with compiled_small_fits():  # a sweep: mclust's tree by the compiled loop too (mclust_hc.py)
-        labels = mclust_partition(X, int(estimator.n_components))
+    K = int(estimator.n_components)
+    if K == 1:  # the tree cut at one group, whatever its merges: every row in group 0, no tree needed
+        labels = np.zeros(X.shape[0], dtype=np.int64)
+    else:
+        with compiled_small_fits():  # a sweep: mclust's tree by the compiled loop too (mclust_hc.py)
+            labels = mclust_partition(X, K)
     arguments = mclust_cell_arguments(model, X, weights, labels, float(estimator.tol), relative,
                                       int(estimator.max_iter))
     if arguments is None:
@@ -286,7 +290,13 @@ def compiled_sweep(tasks, n_threads: int, n: float, criterion: str, convention: 
                               lambda checked: started_cell(checked, mclust_rules), run_mclust_cell,
                               lambda task, ready, output: finished_cell(ready, output, n, criterion, convention,
                                                                         mclust_rules, task[4]),
-                              tasks, n_threads, lambda submit: _warm_tree(tasks, submit))
+                              tasks, n_threads, lambda submit: _warm_tree(tasks, submit), early=_needs_no_tree)
+
+
+def _needs_no_tree(checked) -> bool:
+    """Whether ``started_cell`` of ``checked_cell``'s tuple cuts no tree (K = 1): its call may
+    start while the tree is built."""
+    return int(checked[1].n_components) == 1
 
 
 def _warm_tree(tasks, submit) -> None:
@@ -296,8 +306,9 @@ def _warm_tree(tasks, submit) -> None:
     is left to the cells' own starts, which raise or refuse as they would. ``submit``: the cell
     threads' executor's, whose other threads are idle until the tree is built."""
     try:  # anything it cannot do is the cells' own to raise or refuse
-        task = next((task for task in tasks if task is not None and _applies(task[1], task[2], task[3])), None)
-        if task is not None and task[2].shape[0] >= 2:
+        task = next((task for task in tasks if task is not None and int(task[1].n_components) >= 2
+                     and _applies(task[1], task[2], task[3])), None)
+        if task is not None:  # n_components <= n_samples: _compiled_task
             with compiled_small_fits(), spare_thread(submit):  # the compiled tree, as started_cell's,
                 mclust_partition(task[2], 2)  # its first table shared with an idle cell thread
     except (ValueError, TypeError, np.linalg.LinAlgError):

@@ -123,6 +123,30 @@ def test_only_a_sweep_of_mclusts_start_builds_the_tree_on_a_thread(monkeypatch):
         assert len(built) == count
 
 
+def test_warms_first_submit_runs_on_the_calling_thread_which_waits_until_warm_reads_it():
+    # the calling thread runs warm's first handed call itself, and begins the checks only once
+    # warm has read its result (warm then goes on: the checks overlap its next step); a later
+    # submit runs on the executor
+    order, threads = [], {}
+
+    def warm(submit):
+        handed = submit(lambda: threads.setdefault("handed", threading.current_thread()) and 1)
+        time.sleep(0.02)  # warm's own half of the work, longer than the handed one
+        order.append("warm's half")
+        assert handed.result() == 1
+        assert submit(lambda: threading.current_thread()).result() is not threading.main_thread()
+
+    def check(task):
+        order.append("check")
+        return task
+
+    out = list(threaded_cells(check, _pending, lambda task: task, lambda task, pending, output: output, [0, 1], 2,
+                              warm=warm, cost=lambda task: 0.0))
+    assert out == [0, 1]
+    assert threads["handed"] is threading.main_thread()
+    assert order == ["warm's half", "check", "check"]
+
+
 def test_the_checks_wait_until_warm_hands_off_its_compiled_part():
     # warm's Python (before its first submit) runs alone; the checks then overlap the rest
     order = []
@@ -150,7 +174,7 @@ def test_early_cells_run_and_finish_while_warm_runs_and_come_back_in_sweep_order
     early = (2, 5)
 
     def warm(submit):
-        submit(lambda: None)  # hands off at once: the checks and the early starts go on
+        submit(lambda: None).result()  # hands off at once: the checks and the early starts go on
         assert early_ran.wait(5)
         warm_ended.set()
 

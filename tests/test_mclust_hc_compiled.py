@@ -108,8 +108,33 @@ def test_first_table_on_two_threads_gives_the_same_merges(name):
     from mixfit.engine.mclust_hc import spare_thread
 
     Z = scaled_svd(DATA[name])
-    assert Z.shape[0] >= mclust_hc.SPLIT_ROWS  # the split applies
+    assert Z.shape[0] >= mclust_hc.SPLIT_ROWS  # the split applies (at D = 2; beyond, a hand-off of nothing)
     with ThreadPoolExecutor(1) as executor, spare_thread(executor.submit):
         split = compiled_merge_tree(Z)
     np.testing.assert_array_equal(split, compiled_merge_tree(Z))
     np.testing.assert_array_equal(split, merge_tree(Z))
+
+
+@pytest.mark.parametrize("name", sorted(DATA))
+def test_the_spare_thread_shares_the_first_table_only_where_no_lapack_call_is_made(name):
+    # at D = 2 the spare thread computes the later rows' band of the first table; beyond, each
+    # cost calls LAPACK's getrf, which OpenBLAS runs no faster on two threads than on one, and
+    # the spare thread is handed nothing (once, before the tree's compiled part begins)
+    from concurrent.futures import Future
+
+    from mixfit.engine.mclust_hc import spare_thread
+    from mixfit.kernels import mclust_hc_compiled as kernel
+
+    handed = []
+
+    def submit(function, *args):
+        handed.append(function)
+        future = Future()
+        future.set_result(function(*args))
+        return future
+
+    Z = scaled_svd(DATA[name])
+    with spare_thread(submit):
+        tree = compiled_merge_tree(Z)
+    assert handed == ([kernel.pair_costs] if Z.shape[1] == 2 else [mclust_hc._nothing])
+    np.testing.assert_array_equal(tree, merge_tree(Z))

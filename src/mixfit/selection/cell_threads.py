@@ -21,7 +21,7 @@ from __future__ import annotations
 import heapq
 import threading
 import warnings
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from queue import SimpleQueue
 
 from ..families.registry import MCLUST_MODEL_NAMES
@@ -67,28 +67,70 @@ def _finished(finish, task, pending, output) -> _Finished:
             return _Finished(None, error, caught)
 
 
+class _Handed:
+    """The future of a call that ``warm`` handed to the calling thread (``_warming``): ``result()``
+    as a ``Future``'s, and once it has returned or raised, ``read`` is set."""
+
+    __slots__ = ("future", "read")
+
+    def __init__(self, future: Future, read: threading.Event):
+        self.future, self.read = future, read
+
+    def result(self):
+        try:
+            return self.future.result()
+        finally:
+            self.read.set()
+
+
 def _warming(executor, warm, ended):
     """``warm(submit)`` on one of ``executor``'s threads, returned (its future) once ``warm``
-    first submits or has ended: its Python before that (the tree's transform, its cache key) runs
-    alone, and only its compiled part overlaps the calling thread's Python, which would otherwise
-    share the GIL with it at every switch interval. ``ended()`` is called on that thread once
-    ``warm`` has returned or raised."""
-    entered = threading.Event()
+    has read the result of its first ``submit`` (or has ended), whose call runs here, on the
+    calling thread, meanwhile; a later ``submit`` goes to ``executor``. ``ended()`` is called on
+    ``warm``'s thread once ``warm`` has returned or raised.
+
+    The calling thread's Python after this (the checks, a millisecond and more of it) holds the
+    GIL, which ``warm`` needs at each step between its compiled calls (to enter one, to wait for
+    another thread's): a thread waiting for the GIL gets it only at the switch interval (5 ms)
+    or once the holder blocks, so a tree whose first table went to an idle cell thread while the
+    checks ran here entered its own half, and later its merges, only after the checks (its two
+    halves often ran one after the other). Here the calling thread takes the handed half itself
+    (the mclust tree's later rows' share of its first table, ``engine.mclust_hc.spare_thread``)
+    and returns only once ``warm`` has its result, so that its Python begins as ``warm`` enters
+    its next compiled call (the merges, which the checks then overlap)."""
+    entered, lock, handed, read = threading.Event(), threading.Lock(), [], threading.Event()
 
     def submit(function, *args):
-        entered.set()
+        with lock:
+            if not entered.is_set():  # the calling thread is waiting: it takes the call
+                future = Future()
+                handed.append((future, function, args))
+                entered.set()
+                return _Handed(future, read)
         return executor.submit(function, *args)
 
     def run():
         try:
             warm(submit)
         finally:
-            entered.set()
+            with lock:
+                entered.set()
+            read.set()  # a handed result never read: nothing to wait for
             ended()
 
-    future = executor.submit(run)
+    warming = executor.submit(run)
     entered.wait()
-    return future
+    for future, function, args in handed:
+        try:
+            result = function(*args)
+        except BaseException as error:  # warm's to raise, where it reads the result
+            future.set_exception(error)
+            if not isinstance(error, Exception):  # an interrupt is the calling thread's too
+                raise
+        else:
+            future.set_result(result)
+        read.wait()
+    return warming
 
 
 _WARMED = None  # the event that ``warm`` has ended, on the queue of ended calls
@@ -100,10 +142,11 @@ def threaded_cells(check, start, run, finish, tasks, n_threads: int, warm=None, 
     cell).
 
     ``warm(submit)`` (mclust's tree, which every start at K >= 2 cuts) runs first on one of the
-    threads, ``submit`` the threads' executor's (the others are idle: ``warm`` may use them),
-    the calling thread waiting until ``warm`` first submits (``_warming``),
-    while the calling thread runs ``check`` on every task in task order (the cells' Python,
-    which needs no tree) and ``start`` on each checked task that ``early`` passes (a start that
+    threads, its first ``submit`` run by the calling thread, which waits until ``warm`` has read
+    its result (``_warming``), a later one by the threads' executor (the others are idle:
+    ``warm`` may use them); then, while ``warm`` goes on, the calling thread runs ``check`` on
+    every task in task order (the cells' Python, which needs no tree) and ``start`` on each
+    checked task that ``early`` passes (a start that
     needs nothing of ``warm``: mclust's K = 1), queuing their calls for the threads that ``warm``
     leaves idle and finishing those that end; once ``warm`` has ended, ``start`` on each other
     task, in task order. The started calls are queued by ``cost`` (of their arguments;

@@ -319,13 +319,14 @@ def _warm_tree(tasks, submit) -> None:
     """mclust's tree of the sweep's rows, built (and cached: ``engine.mclust_hc``) on a cell
     thread while the calling thread checks the cells, where a cell will cut it (the first task
     of mclust's start that the compiled cell may fit: ``_applies``); a tree that cannot be built
-    is left to the cells' own starts, which raise or refuse as they would. ``submit``: the cell
-    threads' executor's, whose other threads are idle until the tree is built."""
+    is left to the cells' own starts, which raise or refuse as they would. ``submit``:
+    ``threaded_cells``', whose first call runs on the calling thread, which waits for this
+    thread to read its result before it checks the cells."""
     try:  # anything it cannot do is the cells' own to raise or refuse
         task = next((task for task in tasks if task is not None and int(task[1].n_components) >= 2
                      and _applies(task[1], task[2], task[3])), None)
         if task is not None:  # n_components <= n_samples: _compiled_task
             with compiled_small_fits(), spare_thread(submit):  # the compiled tree, as started_cell's,
-                mclust_partition(task[2], 2)  # its first table shared with an idle cell thread
+                mclust_partition(task[2], 2)  # its first table shared with the calling thread
     except (ValueError, TypeError, np.linalg.LinAlgError):
         return

@@ -157,10 +157,11 @@ def compiled_merge_tree(Z: np.ndarray, alpha: float = ALPHA, beta: float = BETA)
     where numba is missing or a cost was NaN. Inside ``spare_thread`` the first table is
     computed in two bands at once, the same costs to the bit, where D = 2; beyond, each cost's
     determinant is a call of LAPACK's getrf, and OpenBLAS's getrf on two threads at once takes
-    longer than on one (measured on 4 x 4 matrices: 2 x 8.3 ms of calls took 18 ms on two
-    threads, against 2.2 ms for 2 x 1.9 ms of arithmetic without LAPACK), so the whole tree is
-    built here, the spare thread handed nothing (``_nothing``: its owner learns that the tree's
-    compiled part begins)."""
+    longer than on one (measured on 4 x 4 matrices: two threads' calls at once took more than
+    the same calls made in turn on one thread, where arithmetic without LAPACK took little more
+    on two threads than half of it on one; docs/families.md), so the whole tree is built here,
+    the spare thread handed nothing (``_nothing``: its owner learns that the tree's compiled
+    part begins)."""
     if not _NUMBA:
         return None
     from ..kernels import mclust_hc_compiled as kernel  # optional: numba, on first use

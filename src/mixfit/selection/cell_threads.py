@@ -146,10 +146,9 @@ def threaded_cells(check, start, run, finish, tasks, n_threads: int, warm=None, 
     its result (``_warming``), a later one by the threads' executor (the others are idle:
     ``warm`` may use them); then, while ``warm`` goes on, the calling thread runs ``check`` on
     every task in task order (the cells' Python, which needs no tree) and ``start`` on each
-    checked task that ``early`` passes (a start that
-    needs nothing of ``warm``: mclust's K = 1), queuing their calls for the threads that ``warm``
-    leaves idle and finishing those that end; once ``warm`` has ended, ``start`` on each other
-    task, in task order. The started calls are queued by ``cost`` (of their arguments;
+    checked task that ``early`` passes (a start that needs nothing of ``warm``: mclust's K = 1),
+    queuing their calls for the threads that ``warm`` leaves idle and finishing those that end;
+    once ``warm`` has ended, ``start`` on each other task, in task order. The started calls are queued by ``cost`` (of their arguments;
     ``cell_cost``) in one batch each time, and ``n_threads`` threads take the costliest queued
     call each time they are free (``run`` must hold no lock and touch nothing but its
     arguments); ``finish`` runs on the calling thread as each call ends, and a value is yielded

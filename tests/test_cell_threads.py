@@ -57,25 +57,19 @@ def test_an_error_comes_at_its_cell_after_the_earlier_cells():
 
 
 def test_the_costliest_queued_call_runs_first():
-    # one thread, held in the first call until every cell is queued: the rest run by cost, highest first
-    queued, order = threading.Event(), []
+    # one thread: the starts are queued in one batch before the thread takes any, so every call
+    # runs by cost, highest first (the longest-processing-time rule), whatever the task order
     costs = [1.0, 5.0, 2.0, 9.0, 3.0]
-
-    def start(task):
-        if task == len(costs) - 1:
-            queued.set()
-        return _pending(task)
+    order = []
 
     def run(task):
-        if not order:
-            queued.wait(5)
         order.append(task)
         return task
 
-    out = list(threaded_cells(lambda task: task, start, run, lambda task, pending, output: output,
+    out = list(threaded_cells(lambda task: task, _pending, run, lambda task, pending, output: output,
                               list(range(len(costs))), 1, cost=lambda task: costs[task]))
     assert out == list(range(len(costs)))
-    assert order[0] == 0 and order[1:] == sorted(order[1:], key=lambda task: -costs[task])
+    assert order == sorted(range(len(costs)), key=lambda task: -costs[task])
 
 
 def test_the_cost_model_ranks_large_k_and_inner_loops_first():
@@ -129,6 +123,30 @@ def test_only_a_sweep_of_mclusts_start_builds_the_tree_on_a_thread(monkeypatch):
         assert len(built) == count
 
 
+def test_warms_first_submit_runs_on_the_calling_thread_which_waits_until_warm_reads_it():
+    # the calling thread runs warm's first handed call itself, and begins the checks only once
+    # warm has read its result (warm then goes on: the checks overlap its next step); a later
+    # submit runs on the executor
+    order, threads = [], {}
+
+    def warm(submit):
+        handed = submit(lambda: threads.setdefault("handed", threading.current_thread()) and 1)
+        time.sleep(0.02)  # warm's own half of the work, longer than the handed one
+        order.append("warm's half")
+        assert handed.result() == 1
+        assert submit(lambda: threading.current_thread()).result() is not threading.main_thread()
+
+    def check(task):
+        order.append("check")
+        return task
+
+    out = list(threaded_cells(check, _pending, lambda task: task, lambda task, pending, output: output, [0, 1], 2,
+                              warm=warm, cost=lambda task: 0.0))
+    assert out == [0, 1]
+    assert threads["handed"] is threading.main_thread()
+    assert order == ["warm's half", "check", "check"]
+
+
 def test_the_checks_wait_until_warm_hands_off_its_compiled_part():
     # warm's Python (before its first submit) runs alone; the checks then overlap the rest
     order = []
@@ -146,3 +164,68 @@ def test_the_checks_wait_until_warm_hands_off_its_compiled_part():
                               warm=warm, cost=lambda task: 0.0))
     assert out == [0, 1]
     assert order.index("warm's Python") < order.index("check")
+
+
+def test_early_cells_run_and_finish_while_warm_runs_and_come_back_in_sweep_order():
+    # warm (the tree) waits until both early cells (tasks 2 and 5: K = 1, no tree) have run on the
+    # other thread and ended: they cannot wait for warm. Their finishes warn; every warning and
+    # value comes back in task order, the late cells started only once warm has ended.
+    early_ran, warm_ended, log = threading.Event(), threading.Event(), []
+    early = (2, 5)
+
+    def warm(submit):
+        submit(lambda: None).result()  # hands off at once: the checks and the early starts go on
+        assert early_ran.wait(5)
+        warm_ended.set()
+
+    def start(task):
+        log.append(("start", task, warm_ended.is_set()))
+        return _pending(task)
+
+    def run(task):
+        log.append(("run", task))
+        if all(("run", e) in log for e in early):
+            early_ran.set()
+        return -task
+
+    def finish(task, pending, output):
+        warnings.warn(f"cell {task}", UserWarning, stacklevel=1)
+        return output
+
+    tasks = list(range(7))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = list(threaded_cells(lambda task: task, start, run, finish, tasks, 2, warm=warm,
+                                  cost=lambda task: float(task), early=lambda task: task in early))
+    assert out == [-task for task in tasks]
+    assert [str(w.message) for w in caught] == [f"cell {task}" for task in tasks]
+    started = {task: after for kind, task, *after in log if kind == "start"}
+    assert all(started[task] == [task not in early] for task in tasks)  # early before warm's end, the rest after
+
+
+def test_iris_table_on_two_threads_equals_the_serial_table(monkeypatch):
+    # iris has NA cells (R mclust's: VEE at K = 5, 7, 9, EVV at K = 5, 6) whose reasons are
+    # written as the cells are finished, K = 1 cells started while the tree is built: every
+    # column, reason and fitted parameter equal to the serial sweep's, the NA cells R's
+    pytest.importorskip("numba")
+    from sklearn.datasets import load_iris
+
+    X = load_iris().data
+    monkeypatch.setattr(tables, "available_cores", lambda: 2)
+
+    def sweep(n_jobs):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return select_model(X, range(1, 10), "all", init_params="mclust", hierarchical_start=False,
+                                convention="mclust", reg_covar=0.0, n_jobs=n_jobs)
+
+    def table(result):
+        return [(c.n_components, c.covariance_type, c.criterion, c.log_likelihood, c.n_iter, c.reason, c.values,
+                 None if c.estimator is None else (c.estimator.means_.tobytes(),
+                                                   c.estimator.precisions_cholesky_.tobytes(),
+                                                   c.estimator.lower_bounds_)) for c in result.cells]
+
+    serial, threaded = sweep(1), sweep(None)
+    assert sorted(f"{c.n_components}{c.covariance_type}" for c in serial.cells if c.is_na) == [
+        "5EVV", "5VEE", "6EVV", "7VEE", "9VEE"]
+    assert table(threaded) == table(serial)

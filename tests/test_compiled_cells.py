@@ -11,6 +11,7 @@ import pytest
 from sklearn.datasets import load_iris
 
 from mixfit import select_model
+from mixfit.engine import mclust_hc
 from mixfit.selection import compiled_cells, tables
 
 pytest.importorskip("numba")
@@ -204,3 +205,25 @@ def test_sweep_checks_memoise_only_what_the_checks_pass():
     too_many = GaussianMixture(151, covariance_type="VVV", init_params="mclust")  # 151 > 150 rows
     assert compiled_cells.checked_cell("mclust", too_many, X, None, checks) is None
     assert compiled_cells.checked_cell("mclust", too_many, X, None, checks) is None  # memoised failure
+
+
+def test_the_sweeps_cut_at_one_group_needs_no_tree_and_is_the_trees(monkeypatch):
+    """``SweepChecks.partition`` at K = 1 (the cells that start while the tree is built) builds no
+    tree and equals the tree's own cut at one group (``engine.mclust_hc.mclust_partition``, the
+    oracle); every cut is read-only (one type of labels for the compiled cell, not a second
+    compilation) and made once per K."""
+    mclust_hc._tree_of.cache_clear()
+    mclust_hc._cut_of.cache_clear()
+    with monkeypatch.context() as patch:
+        def no_tree(*args):
+            raise AssertionError("a tree was built")
+
+        patch.setattr(mclust_hc, "compiled_merge_tree", no_tree)
+        patch.setattr(mclust_hc, "merge_tree", no_tree)
+        checks = compiled_cells.SweepChecks()
+        one = checks.partition(X, 1)
+    assert not one.flags.writeable and one.dtype == np.int64
+    np.testing.assert_array_equal(one, mclust_hc.mclust_partition(X, 1))
+    three = checks.partition(X, 3)
+    assert not three.flags.writeable and checks.partition(X, 3) is three
+    np.testing.assert_array_equal(three, mclust_hc.mclust_partition(X, 3))

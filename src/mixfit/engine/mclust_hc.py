@@ -128,15 +128,17 @@ def cut(pairs: np.ndarray, n_samples: int, n_clusters: int) -> np.ndarray:
 
 
 _SPARE_THREAD: ContextVar = ContextVar("mixfit_mclust_tree_spare_thread", default=None)
-SPLIT_ROWS = 64  # from this many rows a spare thread takes part of the first table
+SPLIT_ROWS = 64  # from this many rows (at D = 2) a spare thread takes part of the first table
 
 
 @contextmanager
 def spare_thread(submit):
     """Within the block, ``compiled_merge_tree`` hands the later rows' share of its first table
-    (the singletons' n (n - 1) / 2 merge costs, a third of the tree's time) to another thread
-    through ``submit`` (an executor's ``submit`` with a thread free to take it at once: a
-    selection sweep's cell threads, idle until the tree is built), computing the rest itself."""
+    (the singletons' n (n - 1) / 2 merge costs, half of the tree's time; at D = 2, and a call
+    with nothing to do otherwise) to another thread through ``submit`` (``submit(function,
+    *args)`` runs the call on a thread free to take it at once and returns an object whose
+    ``result()`` waits for it: in a selection sweep the calling thread,
+    ``selection.cell_threads``), computing the rest itself."""
     token = _SPARE_THREAD.set(submit)
     try:
         yield
@@ -144,11 +146,22 @@ def spare_thread(submit):
         _SPARE_THREAD.reset(token)
 
 
+def _nothing() -> bool:
+    """The spare thread's share of a tree whose first table is not split (``compiled_merge_tree``)."""
+    return True
+
+
 def compiled_merge_tree(Z: np.ndarray, alpha: float = ALPHA, beta: float = BETA) -> np.ndarray | None:
     """``merge_tree`` by ``kernels.mclust_hc_compiled`` (numba): the same merges (each cost by
     the same operations; the cheapest pair found without a full search per step), or None
     where numba is missing or a cost was NaN. Inside ``spare_thread`` the first table is
-    computed in two bands at once, the same costs to the bit."""
+    computed in two bands at once, the same costs to the bit, where D = 2; beyond, each cost's
+    determinant is a call of LAPACK's getrf, and OpenBLAS's getrf on two threads at once takes
+    longer than on one (measured on 4 x 4 matrices: two threads' calls at once took more than
+    the same calls made in turn on one thread, where arithmetic without LAPACK took little more
+    on two threads than half of it on one; docs/families.md), so the whole tree is built here,
+    the spare thread handed nothing (``_nothing``: its owner learns that the tree's compiled
+    part begins)."""
     if not _NUMBA:
         return None
     from ..kernels import mclust_hc_compiled as kernel  # optional: numba, on first use
@@ -158,7 +171,9 @@ def compiled_merge_tree(Z: np.ndarray, alpha: float = ALPHA, beta: float = BETA)
     centred = Z - Z.mean(axis=0)
     omega = float(alpha * np.einsum("ij,ij->", centred, centred) / (n * p))  # as merge_tree computes it
     submit = _SPARE_THREAD.get()
-    if submit is None or n < SPLIT_ROWS:
+    if submit is not None and n >= SPLIT_ROWS and p != 2:
+        submit(_nothing).result()
+    if submit is None or n < SPLIT_ROWS or p != 2:
         ok, pairs = kernel.merge_tree(Z, omega, float(beta))
         return pairs if ok else None
     delta = np.full((n, n), np.inf)

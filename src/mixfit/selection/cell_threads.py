@@ -21,7 +21,7 @@ from __future__ import annotations
 import heapq
 import threading
 import warnings
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from queue import SimpleQueue
 
 from ..families.registry import MCLUST_MODEL_NAMES
@@ -67,79 +67,159 @@ def _finished(finish, task, pending, output) -> _Finished:
             return _Finished(None, error, caught)
 
 
-def _warming(executor, warm):
+class _Handed:
+    """The future of a call that ``warm`` handed to the calling thread (``_warming``): ``result()``
+    as a ``Future``'s, and once it has returned or raised, ``read`` is set."""
+
+    __slots__ = ("future", "read")
+
+    def __init__(self, future: Future, read: threading.Event):
+        self.future, self.read = future, read
+
+    def result(self):
+        try:
+            return self.future.result()
+        finally:
+            self.read.set()
+
+
+def _warming(executor, warm, ended):
     """``warm(submit)`` on one of ``executor``'s threads, returned (its future) once ``warm``
-    first submits or has ended: its Python before that (the tree's transform, its cache key) runs
-    alone, and only its compiled part overlaps the calling thread's Python, which would otherwise
-    share the GIL with it at every switch interval."""
-    entered = threading.Event()
+    has read the result of its first ``submit`` (or has ended), whose call runs here, on the
+    calling thread, meanwhile; a later ``submit`` goes to ``executor``. ``ended()`` is called on
+    ``warm``'s thread once ``warm`` has returned or raised.
+
+    The calling thread's Python after this (the checks, a millisecond and more of it) holds the
+    GIL, which ``warm`` needs at each step between its compiled calls (to enter one, to wait for
+    another thread's): a thread waiting for the GIL gets it only at the switch interval (5 ms)
+    or once the holder blocks, so a tree whose first table went to an idle cell thread while the
+    checks ran here entered its own half, and later its merges, only after the checks (its two
+    halves often ran one after the other). Here the calling thread takes the handed half itself
+    (the mclust tree's later rows' share of its first table, ``engine.mclust_hc.spare_thread``)
+    and returns only once ``warm`` has its result, so that its Python begins as ``warm`` enters
+    its next compiled call (the merges, which the checks then overlap)."""
+    entered, lock, handed, read = threading.Event(), threading.Lock(), [], threading.Event()
 
     def submit(function, *args):
-        entered.set()
+        with lock:
+            if not entered.is_set():  # the calling thread is waiting: it takes the call
+                future = Future()
+                handed.append((future, function, args))
+                entered.set()
+                return _Handed(future, read)
         return executor.submit(function, *args)
 
     def run():
         try:
             warm(submit)
         finally:
-            entered.set()
+            with lock:
+                entered.set()
+            read.set()  # a handed result never read: nothing to wait for
+            ended()
 
-    future = executor.submit(run)
+    warming = executor.submit(run)
     entered.wait()
-    return future
+    for future, function, args in handed:
+        try:
+            result = function(*args)
+        except BaseException as error:  # warm's to raise, where it reads the result
+            future.set_exception(error)
+            if not isinstance(error, Exception):  # an interrupt is the calling thread's too
+                raise
+        else:
+            future.set_result(result)
+        read.wait()
+    return warming
 
 
-def threaded_cells(check, start, run, finish, tasks, n_threads: int, warm=None, cost=cell_cost):
+_WARMED = None  # the event that ``warm`` has ended, on the queue of ended calls
+
+
+def threaded_cells(check, start, run, finish, tasks, n_threads: int, warm=None, cost=cell_cost, early=None):
     """``finish(task, pending, run(pending.arguments))`` of each ``pending = start(check(task))``,
     yielded in task order (None for a task, a check or a start that is None: the caller fits that
     cell).
 
     ``warm(submit)`` (mclust's tree, which every start at K >= 2 cuts) runs first on one of the
-    threads, ``submit`` the threads' executor's (the others are idle: ``warm`` may use them),
-    the calling thread waiting until ``warm`` first submits (``_warming``),
-    while the calling thread runs ``check`` on every task in task order (the cells' Python,
-    which needs no tree); then ``start`` on each, in task order, each started call queued at once
-    by ``cost`` (of its arguments; ``cell_cost``). ``n_threads`` threads take the costliest queued
+    threads, its first ``submit`` run by the calling thread, which waits until ``warm`` has read
+    its result (``_warming``), a later one by the threads' executor (the others are idle:
+    ``warm`` may use them); then, while ``warm`` goes on, the calling thread runs ``check`` on
+    every task in task order (the cells' Python, which needs no tree) and ``start`` on each
+    checked task that ``early`` passes (a start that needs nothing of ``warm``: mclust's K = 1),
+    queuing their calls for the threads that ``warm`` leaves idle and finishing those that end;
+    once ``warm`` has ended, ``start`` on each other task, in task order. The started calls are queued by ``cost`` (of their arguments;
+    ``cell_cost``) in one batch each time, and ``n_threads`` threads take the costliest queued
     call each time they are free (``run`` must hold no lock and touch nothing but its
     arguments); ``finish`` runs on the calling thread as each call ends, and a value is yielded
-    once every earlier one is. (Python's switch interval is left as it is: cut to 0.1 ms for the
+    once every earlier one is and ``warm`` has ended (so every start is done before the caller
+    resumes). A batch is queued whole before a thread is woken: a thread that took a call at
+    once would wait for the GIL, which the calling thread holds while it starts the next cells,
+    up to the switch interval. (Python's switch interval is left as it is: cut to 0.1 ms for the
     sweep, so that a thread whose call has ended need not wait up to 5 ms for the GIL while the
     calling thread runs Python, it cost 7-9 % of the sweep where another process held a core,
     and showed no gain where two were free.)"""
     heap, lock, done = [], threading.Lock(), SimpleQueue()
 
-    def costliest():
-        with lock:
-            _, index, pending = heapq.heappop(heap)
-        try:
-            done.put((index, pending, run(pending.arguments), None))
-        except BaseException as error:  # noqa: BLE001 - re-raised on the calling thread, in task order
-            done.put((index, pending, None, error))
+    def costliest():  # the queued calls, costliest first, until none is left
+        while True:
+            with lock:
+                if not heap:
+                    return
+                _, index, pending = heapq.heappop(heap)
+            try:
+                done.put((index, pending, run(pending.arguments), None))
+            except BaseException as error:  # noqa: BLE001 - re-raised on the calling thread, in task order
+                done.put((index, pending, None, error))
 
     results = [None] * len(tasks)
-    executor = ThreadPoolExecutor(n_threads, thread_name_prefix="mixfit-cells")
-    try:
-        warming = None if warm is None else _warming(executor, warm)
-        checked = [None if task is None else check(task) for task in tasks]
-        if warming is not None:
-            warming.result()
-        for index, ready in enumerate(checked):
-            pending = None if ready is None else start(ready)
+
+    def started(indices, checked):
+        """``start`` of each task in ``indices``, in order, their calls queued in one batch."""
+        batch = []
+        for index in indices:
+            pending = start(checked[index])
             if pending is None:
                 results[index] = _Finished(None, None, ())
-                continue
-            with lock:
-                heapq.heappush(heap, (-cost(pending.arguments), index, pending))
+            else:
+                batch.append((-cost(pending.arguments), index, pending))
+        with lock:
+            for entry in batch:
+                heapq.heappush(heap, entry)
+        for _ in range(min(n_threads, len(batch))):  # a thread that finds the queue empty returns
             executor.submit(costliest)
+
+    def ended(event, index=None):
+        """Finish an ended call: as the serial sweep does where it is ``index``'s, else with its
+        warnings kept for its turn."""
+        at, pending, output, error = event
+        if at == index and error is None:
+            results[at] = _Finished(finish(tasks[at], pending, output), None, ())
+        else:
+            results[at] = (_finished(finish, tasks[at], pending, output) if error is None
+                           else _Finished(None, error, ()))
+
+    executor = ThreadPoolExecutor(n_threads, thread_name_prefix="mixfit-cells")
+    try:
+        warming = None if warm is None else _warming(executor, warm, lambda: done.put(_WARMED))
+        checked = [None if task is None else check(task) for task in tasks]
+        for index, ready in enumerate(checked):
+            if ready is None:
+                results[index] = _Finished(None, None, ())
+        now = [index for index, ready in enumerate(checked) if ready is not None
+               and (warming is None or (early is not None and early(ready)))]
+        started(now, checked)
+        if warming is not None:
+            while (event := done.get()) is not _WARMED:  # the early calls finished while warm runs
+                ended(event)
+            warming.result()
+            chosen = set(now)
+            started([index for index, ready in enumerate(checked) if ready is not None and index not in chosen],
+                    checked)
         del checked
         for index in range(len(tasks)):
             while results[index] is None:  # finish what has ended, in any order, until this one has
-                ended, pending, output, error = done.get()
-                if ended == index and error is None:  # its turn: finished as the serial sweep does
-                    results[index] = _Finished(finish(tasks[index], pending, output), None, ())
-                else:  # ahead of its turn: its warnings kept for it
-                    results[ended] = (_finished(finish, tasks[ended], pending, output) if error is None
-                                      else _Finished(None, error, ()))
+                ended(done.get(), index)
             yield results[index].result()
             results[index] = True  # yielded: the cell is the caller's
     finally:

@@ -100,12 +100,14 @@ class SweepChecks:
     input checks (X, ``sample_weight``, the rows against K) per K. Each is a pure function of
     that key (the estimator's class is ``GaussianMixture`` itself, ``warm_start`` False:
     ``_applies``), so a memoised pass or failure is the check's own; the validation record is
-    only read by ``_set_fitted``, so the cells of one K share it. The sweep's X and weights are
-    the same objects for every cell (``compiled_sweep``'s tasks)."""
+    only read by ``_set_fitted``, so the cells of one K share it; and mclust's cut of the rows
+    per K (``partition``). The sweep's X and weights are the same objects for every cell
+    (``compiled_sweep``'s tasks)."""
 
     def __init__(self):
         self._passed: set = set()
         self._inputs: dict = {}
+        self._cuts: dict = {}
 
     def hyperparameters(self, estimator) -> None:
         table = estimator._HYPERPARAMETERS
@@ -132,6 +134,22 @@ class SweepChecks:
             raise error
         return checked
 
+    def partition(self, X, n_clusters: int) -> np.ndarray:
+        """mclust's starting partition of the checked rows X at K (``mclust_partition``, read-only),
+        once per K: the cells of a K share it. At K = 1 every row in group 0, the tree cut at one
+        group whatever its merges, so no tree is needed (the cells of K = 1 start while it is
+        built); read-only as every cut, so that the compiled cell takes one type of labels."""
+        key = (id(X), n_clusters)
+        if key not in self._cuts:
+            if n_clusters == 1:
+                labels = np.zeros(X.shape[0], dtype=np.int64)
+                labels.setflags(write=False)
+            else:
+                with compiled_small_fits():  # a sweep: mclust's tree by the compiled loop too (mclust_hc.py)
+                    labels = mclust_partition(X, n_clusters)
+            self._cuts[key] = X, labels  # X held: its id is not reused while the key is
+        return self._cuts[key][1]
+
 
 def checked_cell(start: str, estimator, X, sample_weight, checks: SweepChecks | None = None):
     """The checks and settings half of ``prepared_cell`` (everything but mclust's partition):
@@ -155,12 +173,13 @@ def checked_cell(start: str, estimator, X, sample_weight, checks: SweepChecks | 
     return start, estimator, record, covariance, model, X, weights, source
 
 
-def started_cell(checked, relative: bool) -> _Pending | None:
+def started_cell(checked, relative: bool, checks: SweepChecks | None = None) -> _Pending | None:
     """The partition half of ``prepared_cell``: ``checked_cell``'s tuple with mclust's partition
-    at K and the kernel's arguments, or None (as ``prepared_cell``)."""
+    at K (``SweepChecks.partition``: ``checks``' memo) and the kernel's arguments, or None (as
+    ``prepared_cell``)."""
     start, estimator, record, covariance, model, X, weights, source = checked
-    with compiled_small_fits():  # a sweep: mclust's tree by the compiled loop too (mclust_hc.py)
-        labels = mclust_partition(X, int(estimator.n_components))
+    checks = SweepChecks() if checks is None else checks
+    labels = checks.partition(X, int(estimator.n_components))
     arguments = mclust_cell_arguments(model, X, weights, labels, float(estimator.tol), relative,
                                       int(estimator.max_iter))
     if arguments is None:
@@ -173,8 +192,9 @@ def prepared_cell(start: str, estimator, X, sample_weight, relative: bool,
     """``estimator``'s fit from mclust's start, checked and ready for its compiled call (with
     ``relative``, mclust's convergence rule), or None where the caller must fit it through the
     estimator. ``checks``: the sweep's memoised checks. Runs on the calling thread."""
+    checks = SweepChecks() if checks is None else checks
     checked = checked_cell(start, estimator, X, sample_weight, checks)
-    return None if checked is None else started_cell(checked, relative)
+    return None if checked is None else started_cell(checked, relative, checks)
 
 
 def _collapse_error(model, fitted) -> CollapsedComponentError:
@@ -283,22 +303,30 @@ def compiled_sweep(tasks, n_threads: int, n: float, criterion: str, convention: 
                                                           convention, mclust_rules, task[4], checks)
         return
     yield from threaded_cells(lambda task: checked_cell(*task[:4], checks),
-                              lambda checked: started_cell(checked, mclust_rules), run_mclust_cell,
+                              lambda checked: started_cell(checked, mclust_rules, checks), run_mclust_cell,
                               lambda task, ready, output: finished_cell(ready, output, n, criterion, convention,
                                                                         mclust_rules, task[4]),
-                              tasks, n_threads, lambda submit: _warm_tree(tasks, submit))
+                              tasks, n_threads, lambda submit: _warm_tree(tasks, submit), early=_needs_no_tree)
+
+
+def _needs_no_tree(checked) -> bool:
+    """Whether ``started_cell`` of ``checked_cell``'s tuple cuts no tree (K = 1): its call may
+    start while the tree is built."""
+    return int(checked[1].n_components) == 1
 
 
 def _warm_tree(tasks, submit) -> None:
     """mclust's tree of the sweep's rows, built (and cached: ``engine.mclust_hc``) on a cell
     thread while the calling thread checks the cells, where a cell will cut it (the first task
     of mclust's start that the compiled cell may fit: ``_applies``); a tree that cannot be built
-    is left to the cells' own starts, which raise or refuse as they would. ``submit``: the cell
-    threads' executor's, whose other threads are idle until the tree is built."""
+    is left to the cells' own starts, which raise or refuse as they would. ``submit``:
+    ``threaded_cells``', whose first call runs on the calling thread, which waits for this
+    thread to read its result before it checks the cells."""
     try:  # anything it cannot do is the cells' own to raise or refuse
-        task = next((task for task in tasks if task is not None and _applies(task[1], task[2], task[3])), None)
-        if task is not None and task[2].shape[0] >= 2:
+        task = next((task for task in tasks if task is not None and int(task[1].n_components) >= 2
+                     and _applies(task[1], task[2], task[3])), None)
+        if task is not None:  # n_components <= n_samples: _compiled_task
             with compiled_small_fits(), spare_thread(submit):  # the compiled tree, as started_cell's,
-                mclust_partition(task[2], 2)  # its first table shared with an idle cell thread
+                mclust_partition(task[2], 2)  # its first table shared with the calling thread
     except (ValueError, TypeError, np.linalg.LinAlgError):
         return

@@ -55,7 +55,7 @@ def test_the_trees_two_by_two_determinant_is_numpys_to_the_bit():
     # the merge costs' det at D = 2 (kernels.mclust_hc_compiled._det) against np.linalg.det,
     # exactly: a merge is an argmin over the costs, so a last-bit change could change the tree.
     # Random, badly scaled, rank-one, row-swapped (|a10| > |a00|) and singular integer matrices.
-    from mixfit.kernels.mclust_hc_compiled import _det, det_buffers
+    from mixfit.kernels.mclust_hc_compiled import _det
 
     rng = np.random.default_rng(0)
     matrices = [rng.normal(size=(2, 2)) * 10.0 ** rng.uniform(-8, 8) for _ in range(1000)]
@@ -63,40 +63,11 @@ def test_the_trees_two_by_two_determinant_is_numpys_to_the_bit():
     matrices += [np.outer(v, v) for v in rng.normal(size=(200, 2))]
     matrices += [rng.integers(-2, 3, size=(2, 2)).astype(float) for _ in range(300)]
     matrices += [np.array([[1e-3, 2.0], [5.0, 1.0]]), np.zeros((2, 2))]
-    ours = np.array([_det(np.ascontiguousarray(W), *det_buffers(2)) for W in matrices])
+    ours = np.array([_det(np.ascontiguousarray(W)) for W in matrices])
     assert np.array_equal(ours, np.array([np.linalg.det(W) for W in matrices]))
     assert (ours == 0).sum() > 50  # the singular ones are among them
     with pytest.raises(np.linalg.LinAlgError):  # not finite: np.linalg.det's refusal, as before
-        _det(np.array([[np.nan, 1.0], [1.0, 1.0]]), *det_buffers(2))
-
-
-@pytest.mark.parametrize("p", [3, 4, 6])
-def test_the_trees_determinant_beyond_two_is_numbas_to_the_bit(p):
-    # beyond D = 2 the merge costs' det calls LAPACK's getrf itself, with its buffers reused
-    # (kernels.mclust_hc_compiled._det_getrf): the determinant of numba's own np.linalg.det, which
-    # the tree used before, exactly (an argmin over the costs: a last bit could change a merge).
-    # Random, badly scaled, rank-one (a merge of two rows), rank-deficient, pivoting and singular
-    # integer matrices, one pair of buffers for all of them, as a tree reuses them.
-    import numba
-
-    from mixfit.kernels.mclust_hc_compiled import _det, det_buffers
-
-    numba_det = numba.njit(lambda W: np.linalg.det(W))
-    rng = np.random.default_rng(1)
-    matrices = [rng.normal(size=(p, p)) * 10.0 ** rng.uniform(-8, 8) for _ in range(1000)]
-    matrices += [A @ A.T for A in rng.normal(size=(500, p, p + 2))]
-    matrices += [np.outer(v, v) for v in rng.normal(size=(300, p))]
-    matrices += [A @ A.T for A in rng.normal(size=(300, p, p - 1))]
-    matrices += [rng.integers(-2, 3, size=(p, p)).astype(float) for _ in range(500)]
-    matrices += [np.zeros((p, p)), np.eye(p)[::-1].copy()]
-    lu, ipiv = det_buffers(p)
-    ours = np.array([_det(np.ascontiguousarray(W), lu, ipiv) for W in matrices])
-    assert np.array_equal(ours.view(np.int64), np.array([numba_det(W) for W in matrices]).view(np.int64))
-    assert (ours == 0).sum() > 20 and (ours < 0).sum() > 100  # singular and negative ones among them
-    bad = np.eye(p)
-    bad[0, -1] = np.inf
-    with pytest.raises(np.linalg.LinAlgError):  # not finite: np.linalg.det's refusal, as before
-        _det(bad, lu, ipiv)
+        _det(np.array([[np.nan, 1.0], [1.0, 1.0]]))
 
 
 @pytest.mark.parametrize("name", sorted(DATA))

@@ -3,9 +3,8 @@ first use, never by ``import mixfit``; cached on disk, ``cache=True``).
 
 The same greedy merges with the same arithmetic, term by term in numpy's order (the merged
 scatter, its trace and ``np.linalg.det``, which numba computes as numpy does, at D = 2 by
-``_det`` to the bit, at other D by ``_det``'s call of the very LAPACK routine numba's
-``np.linalg.det`` calls, the criterion), so that every cost, and with it every merge, is the
-numpy tree's; only the search of the
+``_det`` to the bit, the criterion), so that every cost, and with it every merge, is the numpy
+tree's; only the search of the
 cheapest pair differs: instead of an argmin over the whole n x n table at each of the n - 1
 steps, each row keeps its cheapest partner, and only the rows whose partner was one of the two
 merged groups are searched again. The first minimum in row-major order is the one taken, as
@@ -17,72 +16,22 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-from numba import types
-from numba.np.linalg import F_INT_nbtype, F_INT_nptype, ensure_lapack
 
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 _TINY = np.finfo(np.float64).tiny
 
-ensure_lapack()  # numba's np.linalg.det needs it too: scipy's LAPACK, which the C helper below calls
-# numba's C helper behind its np.linalg.det (and slogdet): LAPACK's getrf of kind 'd' on an
-# (m, n) Fortran-order matrix with leading dimension lda, the pivots into ipiv; returns info
-_GETRF = types.ExternalFunction("numba_xxgetrf", types.intc(
-    types.char, types.intp, types.intp, types.CPointer(types.float64), types.intp, types.CPointer(F_INT_nbtype)))
-_KIND = ord("d")
-
 
 @_jit
-def det_buffers(p):
-    """``_det``'s scratch for (p, p) matrices: the LU factors (p, p) and the pivots (p,)."""
-    return np.empty((p, p)), np.empty(p, dtype=F_INT_nptype)
-
-
-@_jit
-def _det_getrf(W, lu, ipiv):
-    """numba's ``np.linalg.det(W)`` (its ``slogdet``: a Fortran-order copy of W, LAPACK's getrf, the
-    pivots' parity, then sign * exp(sum of ln|u_jj|), 0 where getrf finds a zero pivot) with its
-    two arrays, the copy and the pivots, in the caller's ``lu`` and ``ipiv`` (``det_buffers``)
-    instead of allocated per call (they were a third of a merge cost at D = 4): the same LAPACK
-    call on the same numbers, so the same determinant to the bit. ``lu`` (p, p) C-order holds
-    W^T, which is W in Fortran order. A matrix that is not finite (which ``np.linalg.det``
-    refuses) and a call that getrf refuses go to ``np.linalg.det``, to raise as it does."""
-    p = W.shape[0]
-    for a in range(p):
-        for b in range(p):
-            if not np.isfinite(W[a, b]):
-                return np.linalg.det(W)
-            lu[b, a] = W[a, b]
-    info = _GETRF(_KIND, p, p, lu.ctypes, p, ipiv.ctypes)
-    if info > 0:  # a zero pivot: numba's (0, -inf) log-determinant, 0 * exp(-inf)
-        return 0.0
-    if info < 0:  # pragma: no cover - an argument getrf refuses (never, for a square matrix)
-        return np.linalg.det(W)
-    parity = 1
-    for k in range(p):
-        parity = parity + (ipiv[k] != (k + 1))
-    sign = 1 if parity & 1 else -1
-    log_det = 0.0
-    for k in range(p):
-        u = lu[k, k]
-        if u < 0.0:
-            sign = -sign
-            u = -u
-        log_det = log_det + np.log(u)
-    return (sign + 0.0) * np.exp(log_det)
-
-
-@_jit
-def _det(W, lu, ipiv):
+def _det(W):
     """``np.linalg.det(W)`` to the bit; at D = 2 without its LAPACK call (a copy, a pivot array and
     getrf's entry, some 20x the arithmetic, on each of the tree's ~n^2 costs): the same LU with
     partial pivoting (the multiplier times the pivot's reciprocal, as getf2 scales), then numpy's
     and numba's sign and exp(sum of ln|u_jj|), 0 for a zero pivot. Equal to numba's
     ``np.linalg.det`` on 3e5 random, scaled and singular integer 2 x 2 matrices. Other D, and a
-    matrix that is not finite (which ``np.linalg.det`` refuses), go to ``_det_getrf`` (numba's
-    det without its allocations; ``lu``, ``ipiv``: ``det_buffers``)."""
+    matrix that is not finite (which ``np.linalg.det`` refuses), go to ``np.linalg.det``."""
     if W.shape[0] != 2 or not (np.isfinite(W[0, 0]) and np.isfinite(W[0, 1]) and np.isfinite(W[1, 0])
                                and np.isfinite(W[1, 1])):
-        return _det_getrf(W, lu, ipiv)
+        return np.linalg.det(W)
     a00, a01, a10, a11 = W[0, 0], W[0, 1], W[1, 0], W[1, 1]
     sign = 1.0
     if abs(a10) > abs(a00):  # the larger pivot of column 0 (the first of equals)
@@ -114,9 +63,8 @@ def _cost(m, trace, det, omega, p, beta):
 
 
 @_jit
-def _merged_cost(i, k, size, mean, scatter, own, omega, beta, W, lu, ipiv):
-    """``merge_tree.merged_with(i, [k])``: the change of the criterion if groups i and k merge
-    (``W``: scratch (p, p); ``lu``, ``ipiv``: ``det_buffers``)."""
+def _merged_cost(i, k, size, mean, scatter, own, omega, beta, W):
+    """``merge_tree.merged_with(i, [k])``: the change of the criterion if groups i and k merge."""
     p = mean.shape[1]
     f = size[i] * size[k] / (size[i] + size[k])
     for a in range(p):
@@ -127,7 +75,7 @@ def _merged_cost(i, k, size, mean, scatter, own, omega, beta, W, lu, ipiv):
     for a in range(p):
         trace += W[a, a]
     m = size[i] + size[k]
-    g = _cost(m, trace, _det(W, lu, ipiv), omega, float(p), beta)
+    g = _cost(m, trace, _det(W), omega, float(p), beta)
     return g - own[i] - own[k]
 
 
@@ -156,10 +104,9 @@ def pair_costs(Z, omega, beta, delta, first_row, end_row):
     own = np.empty(n)
     own[:] = _cost(1.0, 0.0, 0.0, omega, float(p), beta)
     W = np.empty((p, p))
-    lu, ipiv = det_buffers(p)
     for i in range(first_row, end_row):
         for k in range(i + 1, n):
-            value = _merged_cost(i, k, size, mean, scatter, own, omega, beta, W, lu, ipiv)
+            value = _merged_cost(i, k, size, mean, scatter, own, omega, beta, W)
             if np.isnan(value):
                 return False
             delta[i, k] = value
@@ -192,7 +139,6 @@ def merges(Z, omega, beta, delta):
     own = np.empty(n)
     own[:] = _cost(1.0, 0.0, 0.0, omega, float(p), beta)
     W = np.empty((p, p))
-    lu, ipiv = det_buffers(p)
     row_min = np.empty(n)
     row_arg = np.empty(n, dtype=np.int64)
     for r in range(n):
@@ -220,7 +166,7 @@ def merges(Z, omega, beta, delta):
         trace = 0.0
         for a in range(p):
             trace += scatter[i, a, a]
-        own[i] = _cost(size[i], trace, _det(scatter[i], lu, ipiv), omega, float(p), beta)
+        own[i] = _cost(size[i], trace, _det(scatter[i]), omega, float(p), beta)
         alive[j] = False
         row_min[j] = np.inf
         for c in range(n):
@@ -228,7 +174,7 @@ def merges(Z, omega, beta, delta):
             delta[c, j] = np.inf
         for k in range(n):
             if alive[k] and k != i:
-                value = _merged_cost(i, k, size, mean, scatter, own, omega, beta, W, lu, ipiv)
+                value = _merged_cost(i, k, size, mean, scatter, own, omega, beta, W)
                 if np.isnan(value):
                     return False, pairs
                 delta[i, k] = value

@@ -48,6 +48,63 @@ def test_log_kernel_into_is_fused_in_order(n, L, K, rng):
     assert_array_equal(out, _fused_in_order(features, coefficients))
 
 
+def _fused_in_order32(features, coefficients):
+    """``_fused_in_order`` in float32: each fused multiply-add exact, then rounded once to
+    float32 (float64 holds a float32 product exactly, and float32(Fraction) rounds once)."""
+    n, L = features.shape
+    K = coefficients.shape[1]
+    out = np.empty((K, n), dtype=np.float32)
+    for i in range(n):
+        for k in range(K):
+            acc = np.float32(0.0)
+            for j in range(L):
+                exact = Fraction(float(acc)) + Fraction(float(features[i, j])) * Fraction(float(coefficients[j, k]))
+                acc = np.float32(_round_to_float32(exact))
+            out[k, i] = acc
+    return out
+
+
+def _round_to_float32(exact):
+    """The float32 nearest the fraction, ties to the even significand: the float32 near its
+    float64 rounding and that float32's two neighbours, the closest taken (rounding to float64
+    first and then to float32 could round twice)."""
+    guess = np.float32(float(exact))
+    candidates = [np.nextafter(guess, np.float32(-np.inf)), guess, np.nextafter(guess, np.float32(np.inf))]
+    return min(candidates, key=lambda c: (abs(Fraction(float(c)) - exact), int(c.view(np.int32)) & 1))
+
+
+@pytest.mark.parametrize(("n", "L", "K"), [(37, 5, 32), (9, 17, 16), (23, 13, 40), (6, 65, 33)])
+def test_log_kernel_into_float32_is_fused_in_order(n, L, K, rng):
+    """float32 arrays: 32 lanes a group, each fused multiply-add rounded to float32, bit for bit
+    the literal loop (the rounding emulated exactly from fractions)."""
+    features = rng.normal(scale=4.0, size=(n, L)).astype(np.float32)
+    coefficients = rng.normal(size=(L, K)).astype(np.float32)
+    grouped = row_features._grouped(coefficients)
+    assert grouped.dtype == np.float32 and grouped.shape[2] == diag_fused_compiled.FLOAT32_PRODUCT_LANES
+    out = np.full((K, n), np.nan, dtype=np.float32)
+    diag_fused_compiled.log_kernel_into(features, grouped, out)
+    assert_array_equal(out, _fused_in_order32(features, coefficients))
+
+
+@pytest.mark.parametrize(("n", "K"), [(2051, 16), (611, 512)])
+def test_float32_product_equals_numpys_to_float32_rounding(n, K, rng, monkeypatch):
+    """A float32 chunk above the thresholds: the compiled product, in float32, within L float32
+    eps of the sum of its terms' magnitudes of numpy's sgemm (which splits the inner dimension
+    otherwise, so not the same bits)."""
+    D = 12
+    rows = rng.normal(scale=3.0, size=(n, D)).astype(np.float32)
+    features = np.hstack([rows**2, rows, np.ones((n, 1), dtype=np.float32)])
+    coefficients = rng.normal(size=(2 * D + 1, K)).astype(np.float32)
+    assert row_features.compiled_product(n, K, np.float32) == diag_fused_compiled.NATIVE_FMA
+    compiled = row_features.log_kernel_product(features, coefficients)
+    monkeypatch.setattr(row_features, "COMPILED", False)
+    reference = row_features.log_kernel_product(features, coefficients)
+    assert compiled.dtype == np.float32 and compiled.shape == (n, K) and compiled.flags.f_contiguous
+    magnitude = np.abs(features).astype(np.float64) @ np.abs(coefficients).astype(np.float64)
+    bound = 2 * (2 * D + 1) * np.finfo(np.float32).eps * magnitude  # each side L eps from the exact sum
+    assert np.all(np.abs(compiled.astype(np.float64) - reference) <= bound)
+
+
 @pytest.mark.parametrize(("n", "K"), [(2051, 8), (2051, 16), (2051, 21), (301, 70)])
 def test_log_kernel_product_equals_numpys(n, K, rng, monkeypatch):
     """A chunk above the compiled path's thresholds (n K >= 2^14 entries; n not a multiple of

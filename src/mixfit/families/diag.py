@@ -102,7 +102,7 @@ class DiagCovariance:
         """``log_kernel(X - centre, ...)`` for a fit's chunk (not per point), the features formed
         from the rows as given in one pass; None where X has a NaN entry (the caller's
         missing-value path). The same numbers as centring first."""
-        if compiled_product(X.shape[0], len(constant), X.dtype) and X.flags.c_contiguous:
+        if X.dtype == np.float64 and compiled_product(X.shape[0], len(constant), X.dtype) and X.flags.c_contiguous:
             # the features and the product in one pass (kernels/row_features.py)
             coefficients, unkept = remembered((self.name, X.dtype), functools.partial(_plan, X.dtype),
                                               np.asarray(means_c), np.asarray(prec_chol), np.asarray(constant))

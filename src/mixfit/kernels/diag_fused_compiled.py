@@ -18,8 +18,10 @@ from numba.extending import intrinsic
 from .centred_compiled import centre_row_into
 
 # The E product's components per group: one LLVM vector of this many float64 lanes per row
-# (two zmm registers with AVX-512, four ymm with AVX2), the group's coefficients (L, 16) in L1.
+# (two zmm registers with AVX-512, four ymm with AVX2), the group's coefficients (L, 16) in L1;
+# in float32 twice as many lanes in the same registers (FLOAT32_PRODUCT_LANES).
 PRODUCT_LANES = 16
+FLOAT32_PRODUCT_LANES = 32
 
 
 def _rows_per_block():
@@ -54,35 +56,41 @@ NATIVE_FMA = _native_fma()
 
 def _float64_c(*arrays):
     """Whether every array type is a C-contiguous float64 array (the blocks index them so)."""
-    return all(isinstance(a, numba.types.Array) and a.layout == "C" and a.dtype == numba.types.float64
-               for a in arrays)
+    return _float_c(numba.types.float64, *arrays)
+
+
+def _float_c(dtype, *arrays):
+    """Whether every array type is a C-contiguous array of ``dtype``."""
+    return all(isinstance(a, numba.types.Array) and a.layout == "C" and a.dtype == dtype for a in arrays)
 
 
 class _Lanes:
-    """The LLVM pieces of the E product's blocks: vectors of PRODUCT_LANES float64 lanes, their
-    fused multiply-add, a broadcast, a row of a group's coefficients, the accumulators."""
+    """The LLVM pieces of the E product's blocks: vectors of PRODUCT_LANES float64 lanes (or
+    FLOAT32_PRODUCT_LANES float32 lanes), their fused multiply-add, a broadcast, a row of a
+    group's coefficients, the accumulators."""
 
-    def __init__(self, builder, weights):
+    def __init__(self, builder, weights, float32=False):
         self.builder = builder
         self.i32, self.i64 = ir.IntType(32), ir.IntType(64)
-        self.vector = ir.VectorType(ir.DoubleType(), PRODUCT_LANES)
+        self.lanes = FLOAT32_PRODUCT_LANES if float32 else PRODUCT_LANES
+        self.vector = ir.VectorType(ir.FloatType() if float32 else ir.DoubleType(), self.lanes)
         self.fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(self.vector, [self.vector] * 3),
-                                                  f"llvm.fma.v{PRODUCT_LANES}f64")
+                                                  f"llvm.fma.v{self.lanes}f{32 if float32 else 64}")
         self.weights = weights
         self._undef = ir.Constant(self.vector, ir.Undefined)
-        self._first_lane = ir.Constant(ir.VectorType(self.i32, PRODUCT_LANES), [0] * PRODUCT_LANES)
+        self._first_lane = ir.Constant(ir.VectorType(self.i32, self.lanes), [0] * self.lanes)
 
     def index(self, value):
         return ir.Constant(self.i64, value)
 
     def accumulators(self, rows):
         """``rows`` vectors of zeros in stack slots (promoted to registers by LLVM)."""
-        return [cgutils.alloca_once_value(self.builder, ir.Constant(self.vector, [0.0] * PRODUCT_LANES))
+        return [cgutils.alloca_once_value(self.builder, ir.Constant(self.vector, [0.0] * self.lanes))
                 for _ in range(rows)]
 
     def coefficients(self, j):
-        """weights[j, :] (PRODUCT_LANES float64)."""
-        at = self.builder.gep(self.weights.data, [self.builder.mul(j, self.index(PRODUCT_LANES))])
+        """weights[j, :] (one vector)."""
+        at = self.builder.gep(self.weights.data, [self.builder.mul(j, self.index(self.lanes))])
         return self.builder.load(self.builder.bitcast(at, self.vector.as_pointer()), align=8)
 
     def add_term(self, acc, x, w_j):
@@ -97,7 +105,7 @@ class _Lanes:
         b = self.builder
         K, n = cgutils.unpack_tuple(b, out.shape)
         sums = [b.load(a) for a in acc]
-        for c in range(PRODUCT_LANES):
+        for c in range(self.lanes):
             k = b.add(first, self.index(c))
             with b.if_then(b.icmp_signed("<", k, K), likely=True):
                 at = b.add(b.mul(k, n), row)  # out[k, row]
@@ -111,17 +119,20 @@ def _vector_block(rows):
     order of features[i + r, j] * weights[j, c] for r < ``rows`` and c < PRODUCT_LANES with
     k0 + c < K, each term one fused multiply-add into an accumulator of PRODUCT_LANES float64
     lanes that starts at 0, each row's sums written straight from the registers (C-contiguous
-    float64 arrays: features (n, L), weights (L, PRODUCT_LANES), out (K, n))."""
+    float64 arrays: features (n, L), weights (L, PRODUCT_LANES), out (K, n)); for float32
+    arrays the same in FLOAT32_PRODUCT_LANES float32 lanes, each fused multiply-add rounded to
+    float32 (as a float32 BLAS accumulates)."""
 
     @intrinsic
     def block(typingctx, features, weights, out, i, k0):
-        if not _float64_c(features, weights, out):
+        float32 = _float_c(numba.types.float32, features, weights, out)
+        if not (float32 or _float64_c(features, weights, out)):
             return None
 
         def codegen(context, builder, signature, args):
             f, w, o = (context.make_array(ty)(context, builder, a) for ty, a in zip(signature.args[:3], args[:3]))
             row, first = args[3], args[4]
-            lanes = _Lanes(builder, w)
+            lanes = _Lanes(builder, w, float32)
             width = cgutils.unpack_tuple(builder, f.shape)[1]  # L
             acc = lanes.accumulators(rows)
             with cgutils.for_range(builder, width) as loop:
@@ -202,21 +213,22 @@ _centred_block_of_one = _centred_block(1)
 def log_kernel_into(features, grouped, out):
     """out (K, n) = the transpose of features (n, L) @ coefficients (L, K), for float64
     C-contiguous arrays, the coefficients given in groups of PRODUCT_LANES components, grouped
-    (G, L, PRODUCT_LANES) (the last group's unused columns anything). Each entry is the dot
+    (G, L, PRODUCT_LANES) (the last group's unused columns anything); or float32 arrays, in
+    groups of FLOAT32_PRODUCT_LANES, each sum in float32. Each entry is the dot
     product of a row with a component's coefficients, its terms taken in order j = 0 .. L - 1,
     each by one fused multiply-add into a sum that starts at 0: OpenBLAS's order for this
     product (its kernels accumulate over the inner dimension in order, in registers, where that
     dimension fits one panel), the same bits (tests/test_log_kernel_product.py). A block of
     _PRODUCT_ROWS rows at a time, all groups, so that the rows' features are read from memory
     once; the group's coefficients stay in L1."""
-    n = features.shape[0]
+    n, lanes = features.shape[0], grouped.shape[2]
     whole = n - n % _PRODUCT_ROWS
     for i in range(0, whole, _PRODUCT_ROWS):
         for g in range(grouped.shape[0]):
-            _block_of_rows(features, grouped[g], out, i, g * PRODUCT_LANES)
+            _block_of_rows(features, grouped[g], out, i, g * lanes)
     for i in range(whole, n):  # the rows left over, one at a time
         for g in range(grouped.shape[0]):
-            _block_of_one(features, grouped[g], out, i, g * PRODUCT_LANES)
+            _block_of_one(features, grouped[g], out, i, g * lanes)
 
 
 @numba.njit(cache=True, nogil=True)

@@ -96,6 +96,12 @@ _COMPILED_MIN_ENTRIES = 2**12
 # adds the inner dimension in order with fused multiply-adds, where it fits one panel); at K = 7
 # and 9 (its edge kernels) they differ in the last bits (2e-14 on entries of ~1e2).
 _COMPILED_MIN_COMPONENTS = 8
+# float32, 32 lanes a group (the same registers): one thread, p25 of 200 calls, against numpy's
+# OpenBLAS sgemm: (611 x 121) @ (121 x 512) 321 us against 609; (256 x 121) @ (121 x 2048) 590
+# against 1027; (7281 x 65) @ (65 x 16) 122 against 168; (2048 x 65) @ (65 x 8) 34 against 32
+# (three lanes in four idle). The sums are not sgemm's to the bit (its kernels split the inner
+# dimension here): each differs by float32 rounding (largest 4.7e-7 of the largest entry).
+_FLOAT32_MIN_COMPONENTS = 16
 # ... and from this many entries of ln rho (n K): 1024 rows at K = 16, as diag_fused's loops; the
 # large-K chunks too ((611, 60, 512) and (256, 60, 2048) diag, where the referral's compiled pass
 # has loaded numba already); a small fit does not import numba for it.
@@ -127,8 +133,13 @@ def row_features(Xc: np.ndarray, width: int) -> np.ndarray:
 def compiled_product(n: int, K: int, dtype) -> bool:
     """Whether the E product of n rows and K components in ``dtype`` runs as the compiled loop
     (see _COMPILED_MIN_COMPONENTS): where the host does vector fused multiply-adds itself."""
-    return (COMPILED and n * K >= _COMPILED_MIN_PRODUCT and K >= _COMPILED_MIN_COMPONENTS and dtype == np.float64
-            and _native_fma())
+    if dtype == np.float64:
+        fewest = _COMPILED_MIN_COMPONENTS
+    elif dtype == np.float32:
+        fewest = _FLOAT32_MIN_COMPONENTS
+    else:
+        return False
+    return COMPILED and n * K >= _COMPILED_MIN_PRODUCT and K >= fewest and _native_fma()
 
 
 @functools.cache
@@ -141,18 +152,18 @@ def _native_fma() -> bool:
 
 def log_kernel_product(features: np.ndarray, coefficients: np.ndarray) -> np.ndarray:
     """features @ coefficients (n, K), column-major (each component's column contiguous, as the
-    packed form's), in the features' dtype. float64 chunks of many entries, where numba is used:
-    ``diag_fused_compiled.log_kernel_into``, each entry's terms in BLAS's order (see
-    _COMPILED_MIN_COMPONENTS)."""
+    packed form's), in the features' dtype. float64 and float32 chunks of many entries, where
+    numba is used: ``diag_fused_compiled.log_kernel_into``, each entry's terms in BLAS's order
+    (see _COMPILED_MIN_COMPONENTS)."""
     n, K = features.shape[0], coefficients.shape[1]
-    if (compiled_product(n, K, features.dtype) and coefficients.dtype == np.float64
-            and features.flags.c_contiguous):
+    coefficients = coefficients.astype(features.dtype, copy=False)
+    if compiled_product(n, K, features.dtype) and features.flags.c_contiguous:
         from .diag_fused_compiled import log_kernel_into  # optional: numba
 
-        out = np.empty((K, n))
+        out = np.empty((K, n), dtype=features.dtype)
         log_kernel_into(features, remembered("grouped_coefficients", _grouped, coefficients), out)
         return out.T
-    return (coefficients.astype(features.dtype, copy=False).T @ features.T).T
+    return (coefficients.T @ features.T).T
 
 
 def centred_log_kernel(X: np.ndarray, centre: np.ndarray, coefficients: np.ndarray):
@@ -172,15 +183,16 @@ def centred_log_kernel(X: np.ndarray, centre: np.ndarray, coefficients: np.ndarr
 
 
 def _grouped(coefficients):
-    """The coefficients (L, K) as groups of PRODUCT_LANES components (G, L, PRODUCT_LANES), the
-    last group's unused columns 0."""
-    from .diag_fused_compiled import PRODUCT_LANES  # optional: numba
+    """The coefficients (L, K) as groups of PRODUCT_LANES components (G, L, PRODUCT_LANES) in
+    their dtype (FLOAT32_PRODUCT_LANES for float32), the last group's unused columns 0."""
+    from .diag_fused_compiled import FLOAT32_PRODUCT_LANES, PRODUCT_LANES  # optional: numba
 
+    lanes = FLOAT32_PRODUCT_LANES if coefficients.dtype == np.float32 else PRODUCT_LANES
     L, K = coefficients.shape
-    groups = -(-K // PRODUCT_LANES)
-    grouped = np.zeros((groups, L, PRODUCT_LANES))
+    groups = -(-K // lanes)
+    grouped = np.zeros((groups, L, lanes), dtype=coefficients.dtype)
     for g in range(groups):
-        part = coefficients[:, g * PRODUCT_LANES:(g + 1) * PRODUCT_LANES]
+        part = coefficients[:, g * lanes:(g + 1) * lanes]
         grouped[g, :, :part.shape[1]] = part
     return grouped
 

@@ -82,10 +82,21 @@ def test_the_cost_model_ranks_large_k_and_inner_loops_first():
     assert cost(9, "EII") > cost(2, "VVE")
 
 
-def test_faithful_table_on_two_threads_equals_the_serial_table(monkeypatch):
+def _iris():
+    from sklearn.datasets import load_iris
+
+    return load_iris().data
+
+
+# R mclust's NA cells: none on faithful; iris VEE at K = 5, 7, 9 and EVV at K = 5, 6 (their
+# reasons written as the cells are finished, the K = 1 cells started while the tree is built)
+@pytest.mark.parametrize(("load", "na_cells"), [(lambda: load_faithful()[0], []),
+                                                (_iris, ["5EVV", "5VEE", "6EVV", "7VEE", "9VEE"])],
+                         ids=["faithful", "iris"])
+def test_table_on_two_threads_equals_the_serial_table(load, na_cells, monkeypatch):
     # all fourteen families x K = 1..9: every column, NA reason and fitted parameter to the bit
     pytest.importorskip("numba")
-    X = load_faithful()[0]
+    X = load()
     monkeypatch.setattr(tables, "available_cores", lambda: 2)
 
     def sweep(n_jobs):
@@ -101,7 +112,7 @@ def test_faithful_table_on_two_threads_equals_the_serial_table(monkeypatch):
                                                    c.estimator.lower_bounds_)) for c in result.cells]
 
     serial, threaded = sweep(1), sweep(None)
-    assert not any(c.is_na for c in serial.cells)  # R mclust's faithful table has no NA cell
+    assert sorted(f"{c.n_components}{c.covariance_type}" for c in serial.cells if c.is_na) == na_cells
     assert table(threaded) == table(serial)
 
 
@@ -123,6 +134,17 @@ def test_only_a_sweep_of_mclusts_start_builds_the_tree_on_a_thread(monkeypatch):
         assert len(built) == count
 
 
+def _two_cells_around(warm, order):
+    """threaded_cells over tasks 0 and 1 with ``warm``, each check noted in ``order``."""
+
+    def check(task):
+        order.append("check")
+        return task
+
+    return list(threaded_cells(check, _pending, lambda task: task, lambda task, pending, output: output, [0, 1], 2,
+                               warm=warm, cost=lambda task: 0.0))
+
+
 def test_warms_first_submit_runs_on_the_calling_thread_which_waits_until_warm_reads_it():
     # the calling thread runs warm's first handed call itself, and begins the checks only once
     # warm has read its result (warm then goes on: the checks overlap its next step); a later
@@ -136,12 +158,7 @@ def test_warms_first_submit_runs_on_the_calling_thread_which_waits_until_warm_re
         assert handed.result() == 1
         assert submit(lambda: threading.current_thread()).result() is not threading.main_thread()
 
-    def check(task):
-        order.append("check")
-        return task
-
-    out = list(threaded_cells(check, _pending, lambda task: task, lambda task, pending, output: output, [0, 1], 2,
-                              warm=warm, cost=lambda task: 0.0))
+    out = _two_cells_around(warm, order)
     assert out == [0, 1]
     assert threads["handed"] is threading.main_thread()
     assert order == ["warm's half", "check", "check"]
@@ -156,12 +173,7 @@ def test_the_checks_wait_until_warm_hands_off_its_compiled_part():
         order.append("warm's Python")
         submit(order.append, "spare thread").result()
 
-    def check(task):
-        order.append("check")
-        return task
-
-    out = list(threaded_cells(check, _pending, lambda task: task, lambda task, pending, output: output, [0, 1], 2,
-                              warm=warm, cost=lambda task: 0.0))
+    out = _two_cells_around(warm, order)
     assert out == [0, 1]
     assert order.index("warm's Python") < order.index("check")
 
@@ -201,31 +213,3 @@ def test_early_cells_run_and_finish_while_warm_runs_and_come_back_in_sweep_order
     assert [str(w.message) for w in caught] == [f"cell {task}" for task in tasks]
     started = {task: after for kind, task, *after in log if kind == "start"}
     assert all(started[task] == [task not in early] for task in tasks)  # early before warm's end, the rest after
-
-
-def test_iris_table_on_two_threads_equals_the_serial_table(monkeypatch):
-    # iris has NA cells (R mclust's: VEE at K = 5, 7, 9, EVV at K = 5, 6) whose reasons are
-    # written as the cells are finished, K = 1 cells started while the tree is built: every
-    # column, reason and fitted parameter equal to the serial sweep's, the NA cells R's
-    pytest.importorskip("numba")
-    from sklearn.datasets import load_iris
-
-    X = load_iris().data
-    monkeypatch.setattr(tables, "available_cores", lambda: 2)
-
-    def sweep(n_jobs):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return select_model(X, range(1, 10), "all", init_params="mclust", hierarchical_start=False,
-                                convention="mclust", reg_covar=0.0, n_jobs=n_jobs)
-
-    def table(result):
-        return [(c.n_components, c.covariance_type, c.criterion, c.log_likelihood, c.n_iter, c.reason, c.values,
-                 None if c.estimator is None else (c.estimator.means_.tobytes(),
-                                                   c.estimator.precisions_cholesky_.tobytes(),
-                                                   c.estimator.lower_bounds_)) for c in result.cells]
-
-    serial, threaded = sweep(1), sweep(None)
-    assert sorted(f"{c.n_components}{c.covariance_type}" for c in serial.cells if c.is_na) == [
-        "5EVV", "5VEE", "6EVV", "7VEE", "9VEE"]
-    assert table(threaded) == table(serial)

@@ -37,13 +37,23 @@ def _plan(dtype, means_c, prec_chol, constant):
     return coefficients.astype(dtype), unkept
 
 
+def _planned(name, dtype, means_c, prec_chol, constant):
+    """``_plan``'s coefficients and float32 prediction, remembered for the last parameters."""
+    return remembered((name, dtype), functools.partial(_plan, dtype),
+                      np.asarray(means_c), np.asarray(prec_chol), np.asarray(constant))
+
+
 def _log_kernel(name, features, means_c, prec_chol, centre, constant):
     """ln rho (n, K) from the features [(x - g)^2, x - g, 1] and the workspace that keeps them;
     a function, so that a family borrowing ``log_kernel`` (families/mclust.py) finds it."""
-    coefficients, unkept = remembered((name, features.dtype), functools.partial(_plan, features.dtype),
-                                      np.asarray(means_c), np.asarray(prec_chol), np.asarray(constant))  # (., K)
+    coefficients, unkept = _planned(name, features.dtype, means_c, prec_chol, constant)  # (., K)
     log_rho = log_kernel_product(features, coefficients)  # (n, K)
-    return log_rho, DiagFeatures(RowFeatures(features, centre, per_dimension=True, predicted=unkept))
+    return log_rho, _workspace(features, centre, unkept)
+
+
+def _workspace(features, centre, unkept):
+    """The E-step workspace that keeps the chunk's features for ``moments``."""
+    return DiagFeatures(RowFeatures(features, centre, per_dimension=True, predicted=unkept))
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,13 +114,12 @@ class DiagCovariance:
         missing-value path). The same numbers as centring first."""
         if X.dtype == np.float64 and compiled_product(X.shape[0], len(constant), X.dtype) and X.flags.c_contiguous:
             # the features and the product in one pass (kernels/row_features.py)
-            coefficients, unkept = remembered((self.name, X.dtype), functools.partial(_plan, X.dtype),
-                                              np.asarray(means_c), np.asarray(prec_chol), np.asarray(constant))
+            coefficients, unkept = _planned(self.name, X.dtype, means_c, prec_chol, constant)
             kernel = centred_log_kernel(X, centre, coefficients)
             if kernel is None:
                 return None
             log_rho, features = kernel
-            return log_rho, DiagFeatures(RowFeatures(features, centre, per_dimension=True, predicted=unkept))
+            return log_rho, _workspace(features, centre, unkept)
         features = centred_row_features(X, centre)  # kernels/diag_fused.py
         return None if features is None else _log_kernel(self.name, features, means_c, prec_chol, centre, constant)
 
